@@ -1,0 +1,207 @@
+//! Transaction execution: one module per area of the token economy.
+//!
+//! [`execute`] runs one signature-checked transaction against the overlay: it checks the chain
+//! id, the nonce and the fee, charges (burns) the fee, bumps the nonce and dispatches the action.
+//! Any error leaves the overlay's transaction layer to be rolled back by the caller, so a refused
+//! transaction changes nothing, not even the fee or nonce.
+//!
+//! - [`token`]: transfers.
+//! - [`staking`]: bonding, unbonding, withdrawal, slashing.
+//! - [`devices`]: registration, location, transfer and retirement of devices.
+//! - [`credits`]: prices, burn-and-mint of data credits, delegation and spending.
+//! - [`rewards`]: reward roots and claims, behind the circuit breaker.
+//! - [`governance`]: vote-escrow locks, proposals, votes and execution.
+
+pub mod credits;
+pub mod devices;
+pub mod governance;
+pub mod rewards;
+pub mod staking;
+pub mod token;
+
+use crate::error::TxError;
+use crate::state::records::{Account, ChainState};
+use crate::state::{Overlay, StateKey};
+use cairn_types::params::{ChainConfig, Params};
+use cairn_types::tx::{Action, SignedTransaction};
+use cairn_types::{Address, Amount};
+
+/// What a transaction or block did, in words, for receipts and the demo.
+pub type Notes = Vec<String>;
+
+/// The state a transaction executes against.
+pub struct Exec<'o, 'a> {
+    /// Reads and buffered writes.
+    pub state: &'o mut Overlay<'a>,
+    /// Chain-wide counters; written back once per block.
+    pub chain: ChainState,
+    /// Governance parameters in force.
+    pub params: Params,
+    /// Genesis-fixed configuration.
+    pub config: &'o ChainConfig,
+    /// Height of the block being executed.
+    pub height: u64,
+    /// Its timestamp in milliseconds.
+    pub time_ms: u64,
+    /// What happened, for the receipt.
+    pub notes: Notes,
+}
+
+impl Exec<'_, '_> {
+    /// An account, or an empty one.
+    pub fn account(&self, address: &Address) -> Result<Account, TxError> {
+        self.state.get_or_default(&StateKey::Account(*address))
+    }
+
+    /// Stores an account.
+    pub fn put_account(&mut self, address: &Address, account: &Account) {
+        self.state.put(&StateKey::Account(*address), account);
+    }
+
+    /// Takes `amount` from an account's balance.
+    pub fn debit(&mut self, address: &Address, amount: Amount) -> Result<(), TxError> {
+        let mut account = self.account(address)?;
+        account.balance =
+            account
+                .balance
+                .checked_sub(amount)
+                .ok_or(TxError::InsufficientBalance {
+                    needed: amount,
+                    available: account.balance,
+                })?;
+        self.put_account(address, &account);
+        Ok(())
+    }
+
+    /// Adds `amount` to an account's balance.
+    pub fn credit(&mut self, address: &Address, amount: Amount) -> Result<(), TxError> {
+        let mut account = self.account(address)?;
+        account.balance = account
+            .balance
+            .checked_add(amount)
+            .ok_or(TxError::AmountOverflow)?;
+        self.put_account(address, &account);
+        Ok(())
+    }
+
+    /// Removes `amount` from the supply (it must already have left every balance).
+    pub fn burn(&mut self, amount: Amount) -> Result<(), TxError> {
+        self.chain.total_supply = self
+            .chain
+            .total_supply
+            .checked_sub(amount)
+            .ok_or_else(|| TxError::Internal("burn exceeds supply".into()))?;
+        self.chain.total_burned = self
+            .chain
+            .total_burned
+            .checked_add(amount)
+            .ok_or(TxError::AmountOverflow)?;
+        Ok(())
+    }
+
+    /// Adds `amount` to the supply (the caller puts it in a balance).
+    pub fn mint(&mut self, amount: Amount) -> Result<(), TxError> {
+        self.chain.total_supply = self
+            .chain
+            .total_supply
+            .checked_add(amount)
+            .ok_or(TxError::AmountOverflow)?;
+        Ok(())
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> cairn_types::Epoch {
+        self.chain.epoch
+    }
+}
+
+/// Executes one transaction whose signature has already been checked.
+pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), TxError> {
+    let tx = &signed.tx;
+    if tx.chain_id != ex.config.chain_id {
+        return Err(TxError::WrongChain {
+            expected: ex.config.chain_id.to_string(),
+            got: tx.chain_id.to_string(),
+        });
+    }
+    let mut sender = ex.account(&tx.sender)?;
+    if tx.nonce != sender.nonce {
+        return Err(TxError::NonceMismatch {
+            expected: sender.nonce,
+            got: tx.nonce,
+        });
+    }
+    if tx.fee < ex.params.tx_fee_min {
+        return Err(TxError::FeeTooLow {
+            min: ex.params.tx_fee_min,
+            got: tx.fee,
+        });
+    }
+    sender.balance = sender
+        .balance
+        .checked_sub(tx.fee)
+        .ok_or(TxError::InsufficientBalance {
+            needed: tx.fee,
+            available: sender.balance,
+        })?;
+    sender.nonce += 1;
+    ex.put_account(&tx.sender, &sender);
+    ex.burn(tx.fee)?;
+    dispatch(ex, &tx.sender, &tx.action, signed)
+}
+
+fn dispatch(
+    ex: &mut Exec<'_, '_>,
+    sender: &Address,
+    action: &Action,
+    signed: &SignedTransaction,
+) -> Result<(), TxError> {
+    match action {
+        Action::Transfer { to, amount } => token::transfer(ex, sender, to, *amount),
+        Action::BondValidator {
+            amount,
+            consensus_key,
+        } => staking::bond_validator(ex, sender, *amount, *consensus_key),
+        Action::BondOracle { amount } => staking::bond_oracle(ex, sender, *amount),
+        Action::Unbond { role, amount } => staking::unbond(ex, sender, *role, *amount),
+        Action::WithdrawUnbonded => staking::withdraw(ex, sender),
+        Action::ReportDoubleSign { evidence } => {
+            staking::slash_double_sign(ex, evidence, signed.id())
+        }
+        Action::RegisterDevice(registration) => devices::register(ex, sender, registration),
+        Action::AssertLocation { device, cell } => {
+            devices::assert_location(ex, sender, device, *cell)
+        }
+        Action::TransferDevice { device, new_owner } => {
+            devices::transfer(ex, sender, device, new_owner)
+        }
+        Action::RetireDevice { device } => devices::retire(ex, sender, device),
+        Action::PostPrice { price } => credits::post_price(ex, sender, *price),
+        Action::BurnForCredits { amount, recipient } => {
+            credits::burn_for_credits(ex, sender, *amount, recipient)
+        }
+        Action::DelegateCredits {
+            payer,
+            subnetwork,
+            credits,
+        } => credits::delegate(ex, sender, payer, *subnetwork, *credits),
+        Action::SpendCredits {
+            subnetwork,
+            credits,
+            usage,
+        } => credits::spend(ex, sender, *subnetwork, *credits, usage),
+        Action::SubmitRewardRoot(submission) => rewards::submit_root(ex, submission),
+        Action::ClaimRewards { claims } => rewards::claim(ex, claims.as_slice()),
+        Action::Lock {
+            amount,
+            duration_epochs,
+        } => governance::lock(ex, sender, *amount, *duration_epochs),
+        Action::Unlock => governance::unlock(ex, sender),
+        Action::Propose {
+            action,
+            description,
+        } => governance::propose(ex, sender, action, description.as_str()),
+        Action::Vote { proposal, choice } => governance::vote(ex, sender, *proposal, *choice),
+        Action::ExecuteProposal { proposal } => governance::execute_proposal(ex, *proposal),
+    }
+}

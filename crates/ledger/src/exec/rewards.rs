@@ -1,0 +1,241 @@
+//! Reward roots and claims.
+//!
+//! Each epoch, the emission share of a sub-network is set aside as a pool
+//! ([`StateKey::EmissionPool`]). The oracle committee commits the epoch's rewards as the root of a
+//! Merkle *sum* tree of cumulative rewards per account; the ledger accepts it when oracles holding
+//! at least 2/3 of oracle stake signed the identical root and the root's growth over the previous
+//! root fits in the pools of the epochs it covers. Whatever the root leaves of those pools goes to
+//! the treasury. Owners then claim `cumulative − already claimed` with a proof; claims mint
+//! through a windowed circuit breaker, and a sub-network can never pay out more than its root's
+//! total.
+
+use super::Exec;
+use crate::error::TxError;
+use crate::state::records::{MintWindow, Oracles, RewardRootRecord};
+use crate::state::StateKey;
+use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf};
+use cairn_types::tx::{reward_root_digest, RewardClaim, RewardRootSubmission};
+use cairn_types::{Address, Amount, Epoch, Subnetwork};
+use std::collections::BTreeSet;
+
+/// Most epochs one root may cover beyond the previous root (a bound on the pool scan).
+pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
+
+/// Accepts a reward root signed by at least 2/3 of oracle stake.
+pub fn submit_root(ex: &mut Exec<'_, '_>, submission: &RewardRootSubmission) -> Result<(), TxError> {
+    let RewardRootSubmission {
+        epoch,
+        subnetwork,
+        root,
+        signatures,
+    } = submission;
+    let (epoch, subnetwork) = (*epoch, *subnetwork);
+    if epoch >= ex.epoch() {
+        return Err(TxError::EpochNotEnded {
+            epoch,
+            current: ex.epoch(),
+        });
+    }
+    let key = StateKey::RewardRoot(subnetwork);
+    let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
+    let first_epoch = match &previous {
+        Some(p) if p.epoch >= epoch => {
+            return Err(TxError::RootNotNewer {
+                subnetwork,
+                last: p.epoch,
+            })
+        }
+        Some(p) => p.epoch.0 + 1,
+        None => 0,
+    };
+    let previous_total = previous.as_ref().map_or(Amount::ZERO, |p| p.root.sum);
+    let claimed_total = previous.as_ref().map_or(Amount::ZERO, |p| p.claimed_total);
+    let growth = root
+        .sum
+        .checked_sub(previous_total)
+        .ok_or(TxError::RootDecreases {
+            previous: previous_total,
+            new: root.sum,
+        })?;
+    // An oracle that fell far behind submits intermediate roots; this bounds the scan below.
+    let first_epoch = first_epoch.max(epoch.0.saturating_sub(MAX_ROOT_EPOCH_SPAN - 1));
+
+    check_quorum(ex, epoch, subnetwork, submission)?;
+
+    let mut allowed = Amount::ZERO;
+    for e in first_epoch..=epoch.0 {
+        let pool_key = StateKey::EmissionPool(Epoch(e), subnetwork);
+        let pool: Amount = ex.state.get_or_default(&pool_key)?;
+        allowed = allowed.checked_add(pool).ok_or(TxError::AmountOverflow)?;
+        ex.state.delete(&pool_key);
+    }
+    if growth > allowed {
+        return Err(TxError::RootExceedsEmission {
+            allowed,
+            requested: growth,
+        });
+    }
+    // What the oracles did not allocate is not lost: it is minted to the treasury.
+    let residue = allowed.saturating_sub(growth);
+    ex.mint(residue)?;
+    ex.chain.treasury = ex
+        .chain
+        .treasury
+        .checked_add(residue)
+        .ok_or(TxError::AmountOverflow)?;
+    ex.state.put(
+        &key,
+        &RewardRootRecord {
+            epoch,
+            root: root.clone(),
+            accepted_height: ex.height,
+            claimed_total,
+        },
+    );
+    ex.notes.push(format!(
+        "reward root for {subnetwork} epoch {epoch} accepted: {growth} new rewards, \
+         {} signatures, {residue} to the treasury",
+        signatures.len()
+    ));
+    Ok(())
+}
+
+fn check_quorum(
+    ex: &Exec<'_, '_>,
+    epoch: Epoch,
+    subnetwork: Subnetwork,
+    submission: &RewardRootSubmission,
+) -> Result<(), TxError> {
+    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let digest = reward_root_digest(&ex.config.chain_id, epoch, subnetwork, &submission.root);
+    let mut seen = BTreeSet::new();
+    let mut signed = Amount::ZERO;
+    let mut digests = Vec::with_capacity(submission.signatures.len());
+    let mut sigs = Vec::with_capacity(submission.signatures.len());
+    let mut keys = Vec::with_capacity(submission.signatures.len());
+    for s in submission.signatures.iter() {
+        let info = oracles
+            .0
+            .get(&s.oracle)
+            .ok_or(TxError::UnknownOracle(s.oracle))?;
+        if !seen.insert(s.oracle) {
+            return Err(TxError::DuplicateSigner(s.oracle));
+        }
+        signed = signed.checked_add(info.stake).ok_or(TxError::AmountOverflow)?;
+        digests.push(digest);
+        sigs.push(s.signature);
+        keys.push(s.oracle.0);
+    }
+    if cairn_types::keys::verify_batch(&digests, &sigs, &keys).is_err() {
+        // Name the culprit for the submitter.
+        for s in submission.signatures.iter() {
+            if s.oracle.0.verify(&digest, &s.signature).is_err() {
+                return Err(TxError::BadOracleSignature(s.oracle));
+            }
+        }
+        return Err(TxError::BadOracleSignature(Address::default()));
+    }
+    let mut total = Amount::ZERO;
+    for info in oracles.0.values() {
+        total = total.checked_add(info.stake).ok_or(TxError::AmountOverflow)?;
+    }
+    // signed / total >= 2/3, in integers: 3·signed >= 2·total.
+    let enough = signed
+        .0
+        .checked_mul(3)
+        .zip(total.0.checked_mul(2))
+        .is_some_and(|(s, t)| s >= t);
+    if total.is_zero() || !enough {
+        return Err(TxError::InsufficientOracleStake { signed, total });
+    }
+    Ok(())
+}
+
+/// Pays each claimed account its cumulative reward minus what it already claimed.
+pub fn claim(ex: &mut Exec<'_, '_>, claims: &[RewardClaim]) -> Result<(), TxError> {
+    let mut seen = BTreeSet::new();
+    let mut total = Amount::ZERO;
+    let mut payouts: Vec<(Address, Amount)> = Vec::with_capacity(claims.len());
+    for claim in claims {
+        if !seen.insert((claim.subnetwork, claim.account)) {
+            return Err(TxError::DuplicateClaim(claim.account));
+        }
+        let root_key = StateKey::RewardRoot(claim.subnetwork);
+        let mut record: RewardRootRecord = ex
+            .state
+            .get(&root_key)?
+            .ok_or(TxError::NoRewardRoot(claim.subnetwork))?;
+        let leaf = RewardLeaf {
+            account: claim.account,
+            cumulative: claim.cumulative,
+        };
+        verify_reward_proof(&record.root, &leaf, &claim.proof).map_err(|error| {
+            TxError::BadRewardProof {
+                account: claim.account,
+                error,
+            }
+        })?;
+        let claimed_key = StateKey::RewardClaimed(claim.subnetwork, claim.account);
+        let claimed: Amount = ex.state.get_or_default(&claimed_key)?;
+        let payout = claim.cumulative.saturating_sub(claimed);
+        if payout.is_zero() {
+            continue;
+        }
+        record.claimed_total = record
+            .claimed_total
+            .checked_add(payout)
+            .filter(|t| *t <= record.root.sum)
+            .ok_or_else(|| TxError::Internal("claims would exceed the root's total".into()))?;
+        ex.state.put(&root_key, &record);
+        ex.state.put(&claimed_key, &claim.cumulative);
+        total = total.checked_add(payout).ok_or(TxError::AmountOverflow)?;
+        payouts.push((claim.account, payout));
+    }
+    if total.is_zero() {
+        return Err(TxError::NothingToClaim);
+    }
+    charge_circuit_breaker(ex, total)?;
+    for (account, payout) in &payouts {
+        ex.credit(account, *payout)?;
+    }
+    ex.mint(total)?;
+    ex.chain.total_claimed = ex
+        .chain
+        .total_claimed
+        .checked_add(total)
+        .ok_or(TxError::AmountOverflow)?;
+    ex.notes
+        .push(format!("claimed {total} for {} account(s)", payouts.len()));
+    Ok(())
+}
+
+/// Refuses a mint that would take claims in the window above `mint_window_max`, else records it.
+fn charge_circuit_breaker(ex: &mut Exec<'_, '_>, amount: Amount) -> Result<(), TxError> {
+    let now = ex.epoch();
+    let window = ex.params.mint_window_epochs;
+    let mut minted_window: MintWindow = ex.state.get_or_default(&StateKey::MintWindow)?;
+    minted_window
+        .0
+        .retain(|(epoch, _)| epoch.0.saturating_add(window) > now.0);
+    let mut minted = Amount::ZERO;
+    for (_, m) in &minted_window.0 {
+        minted = minted.checked_add(*m).ok_or(TxError::AmountOverflow)?;
+    }
+    let limit = ex.params.mint_window_max;
+    let after = minted.checked_add(amount).ok_or(TxError::AmountOverflow)?;
+    if after > limit {
+        return Err(TxError::CircuitBreaker {
+            minted,
+            requested: amount,
+            limit,
+        });
+    }
+    match minted_window.0.last_mut() {
+        Some((epoch, m)) if *epoch == now => {
+            *m = m.checked_add(amount).ok_or(TxError::AmountOverflow)?;
+        }
+        _ => minted_window.0.push((now, amount)),
+    }
+    ex.state.put(&StateKey::MintWindow, &minted_window);
+    Ok(())
+}

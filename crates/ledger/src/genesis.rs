@@ -1,0 +1,277 @@
+//! The genesis file: the chain's configuration, parameters and initial holdings.
+//!
+//! A genesis is JSON (written by `cairn genesis new`). [`Genesis::validate`] refuses anything
+//! that would start a broken chain, with a message that names the problem; [`Genesis::state`]
+//! turns it into the state at height 0.
+
+use crate::exec::Exec;
+use crate::state::overlay::{Changes, EmptyState};
+use crate::state::records::{
+    Account, ChainState, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
+};
+use crate::state::{Overlay, StateKey};
+use cairn_types::params::{ChainConfig, ParamError, Params};
+use cairn_types::{Address, Amount, Epoch, PublicKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// An account funded at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    /// The account.
+    pub address: Address,
+    /// Its balance.
+    pub balance: Amount,
+}
+
+/// A validator of the first epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// Its account.
+    pub address: Address,
+    /// Its consensus key.
+    pub consensus_key: PublicKey,
+    /// Its bonded stake.
+    pub stake: Amount,
+}
+
+/// An oracle committee member at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisOracle {
+    /// Its account.
+    pub address: Address,
+    /// Its bonded stake.
+    pub stake: Amount,
+}
+
+/// A maker approved at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisMaker {
+    /// Its key.
+    pub key: PublicKey,
+    /// Its name.
+    pub name: String,
+}
+
+/// Everything a chain starts from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// Chain id, epoch length, emission schedule.
+    pub chain: ChainConfig,
+    /// Genesis time, milliseconds since the Unix epoch.
+    pub genesis_time_ms: u64,
+    /// Governance parameters.
+    pub params: Params,
+    /// Funded accounts.
+    pub accounts: Vec<GenesisAccount>,
+    /// First validators.
+    pub validators: Vec<GenesisValidator>,
+    /// First oracle committee.
+    pub oracles: Vec<GenesisOracle>,
+    /// Approved makers.
+    #[serde(default)]
+    pub makers: Vec<GenesisMaker>,
+}
+
+/// Why a genesis was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// The chain id is empty.
+    #[error("chain id is empty")]
+    EmptyChainId,
+    /// Epochs must have at least two blocks.
+    #[error("blocks_per_epoch must be at least 2, got {0}")]
+    EpochTooShort(u64),
+    /// The halving interval is zero.
+    #[error("emission halving_interval_epochs must be at least 1")]
+    ZeroHalvingInterval,
+    /// A parameter is out of range.
+    #[error("invalid parameter: {0}")]
+    Param(#[from] ParamError),
+    /// An account, validator, oracle, consensus key or maker appears twice.
+    #[error("{what} {who} appears twice")]
+    Duplicate {
+        /// What kind of entry.
+        what: &'static str,
+        /// Which.
+        who: String,
+    },
+    /// No validator.
+    #[error("genesis has no validator")]
+    NoValidators,
+    /// A stake is below its minimum.
+    #[error("{who} stakes {stake}, below the minimum {min}")]
+    StakeTooLow {
+        /// Which validator or oracle.
+        who: Address,
+        /// Its stake.
+        stake: Amount,
+        /// The minimum.
+        min: Amount,
+    },
+    /// The total supply overflows.
+    #[error("total supply overflows")]
+    SupplyOverflow,
+    /// Reading or parsing the file failed.
+    #[error("genesis file: {0}")]
+    File(String),
+}
+
+fn unique<T: Ord + std::fmt::Display>(
+    items: impl Iterator<Item = T>,
+    what: &'static str,
+) -> Result<(), GenesisError> {
+    let mut seen = BTreeSet::new();
+    for item in items {
+        let who = item.to_string();
+        if !seen.insert(item) {
+            return Err(GenesisError::Duplicate { what, who });
+        }
+    }
+    Ok(())
+}
+
+impl Genesis {
+    /// Reads and validates a genesis file.
+    pub fn load(path: &std::path::Path) -> Result<Genesis, GenesisError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| GenesisError::File(format!("{}: {e}", path.display())))?;
+        let genesis: Genesis = serde_json::from_str(&text)
+            .map_err(|e| GenesisError::File(format!("{}: {e}", path.display())))?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Checks that the genesis starts a working chain.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.chain.chain_id.as_str().is_empty() {
+            return Err(GenesisError::EmptyChainId);
+        }
+        if self.chain.blocks_per_epoch < 2 {
+            return Err(GenesisError::EpochTooShort(self.chain.blocks_per_epoch));
+        }
+        if self.chain.emission.halving_interval_epochs == 0 {
+            return Err(GenesisError::ZeroHalvingInterval);
+        }
+        self.params.validate()?;
+        if self.validators.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        unique(self.accounts.iter().map(|a| a.address), "account")?;
+        unique(self.validators.iter().map(|v| v.address), "validator")?;
+        unique(
+            self.validators.iter().map(|v| Address(v.consensus_key)),
+            "consensus key",
+        )?;
+        unique(self.oracles.iter().map(|o| o.address), "oracle")?;
+        unique(self.makers.iter().map(|m| Address(m.key)), "maker")?;
+        for v in &self.validators {
+            if v.stake < self.params.validator_stake_min {
+                return Err(GenesisError::StakeTooLow {
+                    who: v.address,
+                    stake: v.stake,
+                    min: self.params.validator_stake_min,
+                });
+            }
+        }
+        for o in &self.oracles {
+            if o.stake < self.params.oracle_stake_min {
+                return Err(GenesisError::StakeTooLow {
+                    who: o.address,
+                    stake: o.stake,
+                    min: self.params.oracle_stake_min,
+                });
+            }
+        }
+        self.total_supply()?;
+        Ok(())
+    }
+
+    fn total_supply(&self) -> Result<Amount, GenesisError> {
+        self.accounts
+            .iter()
+            .map(|a| a.balance)
+            .chain(self.validators.iter().map(|v| v.stake))
+            .chain(self.oracles.iter().map(|o| o.stake))
+            .try_fold(Amount::ZERO, Amount::checked_add)
+            .ok_or(GenesisError::SupplyOverflow)
+    }
+
+    /// The state at height 0.
+    pub fn state(&self) -> Result<Changes, GenesisError> {
+        self.validate()?;
+        let mut overlay = Overlay::new(&EmptyState);
+        overlay.put(&StateKey::ChainConfig, &self.chain);
+        overlay.put(&StateKey::Params, &self.params);
+        for a in &self.accounts {
+            overlay.put(
+                &StateKey::Account(a.address),
+                &Account {
+                    balance: a.balance,
+                    ..Account::default()
+                },
+            );
+        }
+        let validators = Validators(
+            self.validators
+                .iter()
+                .map(|v| {
+                    (
+                        v.address,
+                        ValidatorInfo {
+                            consensus_key: v.consensus_key,
+                            stake: v.stake,
+                            jailed: false,
+                        },
+                    )
+                })
+                .collect(),
+        );
+        overlay.put(&StateKey::Validators, &validators);
+        let oracles = Oracles(
+            self.oracles
+                .iter()
+                .map(|o| {
+                    (
+                        o.address,
+                        OracleInfo {
+                            stake: o.stake,
+                            price: None,
+                        },
+                    )
+                })
+                .collect(),
+        );
+        overlay.put(&StateKey::Oracles, &oracles);
+        for m in &self.makers {
+            overlay.put(
+                &StateKey::Maker(m.key),
+                &MakerRecord {
+                    name: m.name.clone(),
+                    approved: true,
+                },
+            );
+        }
+        let chain = ChainState {
+            height: 0,
+            timestamp_ms: self.genesis_time_ms,
+            epoch: Epoch(0),
+            total_supply: self.total_supply()?,
+            ..ChainState::default()
+        };
+        overlay.put(&StateKey::ChainState, &chain);
+        overlay.commit_tx();
+        let mut ex = Exec {
+            state: &mut overlay,
+            chain,
+            params: self.params.clone(),
+            config: &self.chain,
+            height: 0,
+            time_ms: self.genesis_time_ms,
+            notes: Vec::new(),
+        };
+        crate::epoch::select_validators(&mut ex, Epoch(0))
+            .map_err(|e| GenesisError::File(e.to_string()))?;
+        Ok(overlay.into_changes())
+    }
+}

@@ -1,0 +1,482 @@
+//! The ledger: applies blocks of transactions to the authenticated state.
+//!
+//! A block is valid when its height is the next one, its time does not go backwards, every
+//! signature verifies (checked in one batch) and every transaction executes. A proposer never
+//! includes a transaction that would fail ([`Ledger::select_transactions`] drops them), so a
+//! block containing one is refused whole ([`BlockError::Transaction`]) and changes nothing.
+//!
+//! Applying a block runs, in order: the epoch boundary if the block opens a new epoch (see
+//! [`crate::epoch`]), then each transaction; then the chain state is written and all changes are
+//! committed atomically, giving the new state root. The consensus engine reaches the ledger only
+//! through the [`StateMachine`] trait.
+
+use crate::epoch;
+use crate::error::{BlockError, StoreError, TxError};
+use crate::exec::{self, Exec, Notes};
+use crate::genesis::{Genesis, GenesisError};
+use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
+use crate::state::records::ChainState;
+use crate::state::{Overlay, StateKey, StateRead};
+use crate::store::{LedgerStore, StateProof};
+use borsh::BorshDeserialize;
+use cairn_types::params::{ChainConfig, Params};
+use cairn_types::tx::SignedTransaction;
+use cairn_types::{Address, Epoch, Hash};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Most transactions in one block.
+pub const MAX_BLOCK_TRANSACTIONS: usize = 20_000;
+
+/// The file holding the ledger's state inside a data directory.
+pub const STATE_FILE: &str = "state.redb";
+
+/// A block as the ledger sees it: position, time and transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockInput {
+    /// Height (genesis is 0, so the first block is 1).
+    pub height: u64,
+    /// Time in milliseconds since the Unix epoch, never before the previous block's.
+    pub timestamp_ms: u64,
+    /// The transactions, in order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// What one transaction did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Its id.
+    pub tx_id: Hash,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// What happened, in words.
+    pub notes: Notes,
+}
+
+/// What a block did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockOutcome {
+    /// Its height.
+    pub height: u64,
+    /// Its epoch.
+    pub epoch: Epoch,
+    /// State root after it.
+    pub state_root: Hash,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// What the block itself did (epoch boundary).
+    pub notes: Notes,
+}
+
+/// The latest applied block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Its height.
+    pub height: u64,
+    /// State root after it.
+    pub state_root: Hash,
+    /// Its time.
+    pub timestamp_ms: u64,
+}
+
+/// Why a ledger could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The genesis is invalid.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+}
+
+/// The interface a consensus engine drives (propose, verify, apply), so that the engine can be
+/// swapped without touching the ledger.
+pub trait StateMachine {
+    /// Picks, in order, the candidates that execute in a block at `height`, up to `max`.
+    fn propose(
+        &self,
+        height: u64,
+        timestamp_ms: u64,
+        candidates: Vec<SignedTransaction>,
+        max: usize,
+    ) -> Result<Vec<SignedTransaction>, StoreError>;
+    /// Checks a block without applying it; returns the state root it would produce.
+    fn verify(&self, block: &BlockInput) -> Result<Hash, BlockError>;
+    /// Applies a block durably and returns its outcome.
+    fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError>;
+}
+
+/// A block's execution before it is committed.
+struct Executed {
+    outcome: BlockOutcome,
+    changes: Changes,
+    rejected: Vec<(Hash, TxError)>,
+    included: Vec<usize>,
+}
+
+/// Whether a failing transaction refuses the block or is left out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Filter,
+}
+
+/// The ledger over its store.
+pub struct Ledger {
+    store: LedgerStore,
+    config: ChainConfig,
+    head: Head,
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir` from a genesis.
+    pub fn init(dir: &Path, genesis: &Genesis) -> Result<Ledger, OpenError> {
+        let changes = genesis.state()?;
+        let store = LedgerStore::create(&dir.join(STATE_FILE))?;
+        store.commit(0, &changes)?;
+        Ok(Ledger::from_store(store)?)
+    }
+
+    /// Opens the ledger in `dir`.
+    pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
+        Ledger::from_store(LedgerStore::open(&dir.join(STATE_FILE))?)
+    }
+
+    fn from_store(store: LedgerStore) -> Result<Ledger, StoreError> {
+        let (height, state_root) = store
+            .head()?
+            .ok_or_else(|| StoreError::NotInitialised(store.path().display().to_string()))?;
+        let snapshot = store.snapshot()?;
+        let config: ChainConfig = read_value(&snapshot, &StateKey::ChainConfig)?
+            .ok_or_else(|| StoreError::Corrupt("no chain configuration".into()))?;
+        let chain: ChainState = read_value(&snapshot, &StateKey::ChainState)?
+            .ok_or_else(|| StoreError::Corrupt("no chain state".into()))?;
+        if chain.height != height {
+            return Err(StoreError::Corrupt(format!(
+                "chain state is at height {}, tree at {height}",
+                chain.height
+            )));
+        }
+        Ok(Ledger {
+            store,
+            config,
+            head: Head {
+                height,
+                state_root,
+                timestamp_ms: chain.timestamp_ms,
+            },
+        })
+    }
+
+    /// The latest applied block.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// The genesis-fixed configuration.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The store (for proofs and history).
+    pub fn store(&self) -> &LedgerStore {
+        &self.store
+    }
+
+    /// Reads a value of the latest state.
+    pub fn get<V: BorshDeserialize>(&self, key: &StateKey) -> Result<Option<V>, StoreError> {
+        read_value(&self.store.snapshot()?, key)
+    }
+
+    /// The value of `key` at `height` (latest if `None`) with its proof and that height's root.
+    pub fn prove(
+        &self,
+        key: &StateKey,
+        height: Option<u64>,
+    ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
+        self.store
+            .prove(&key.to_bytes(), height.unwrap_or(self.head.height))
+    }
+
+    /// Checks a transaction for admission to a mempool: signature, then execution against the
+    /// latest state as if it were alone in the next block at `timestamp_ms`.
+    pub fn check_transaction(
+        &self,
+        signed: &SignedTransaction,
+        timestamp_ms: u64,
+    ) -> Result<(), TxError> {
+        signed
+            .tx
+            .sender
+            .0
+            .verify(&signed.tx.signing_digest(), &signed.signature)
+            .map_err(|_| TxError::BadSignature)?;
+        let executed = self
+            .execute(
+                self.head.height + 1,
+                timestamp_ms.max(self.head.timestamp_ms),
+                std::slice::from_ref(signed),
+                Mode::Filter,
+            )
+            .map_err(|e| TxError::Internal(e.to_string()))?;
+        match executed.rejected.into_iter().next() {
+            Some((_, error)) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Picks, in order, the candidates that would execute in the next block, leaving out the
+    /// ones that fail (with why), up to `max` transactions.
+    pub fn select_transactions(
+        &self,
+        timestamp_ms: u64,
+        candidates: Vec<SignedTransaction>,
+        max: usize,
+    ) -> Result<(Vec<SignedTransaction>, Vec<(Hash, TxError)>), StoreError> {
+        let mut valid = Vec::with_capacity(candidates.len().min(max));
+        let mut rejected = Vec::new();
+        for tx in candidates {
+            match tx.tx.sender.0.verify(&tx.tx.signing_digest(), &tx.signature) {
+                Ok(()) => valid.push(tx),
+                Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
+            }
+        }
+        let executed = self
+            .execute(
+                self.head.height + 1,
+                timestamp_ms.max(self.head.timestamp_ms),
+                &valid,
+                Mode::Filter,
+            )
+            .map_err(|e| match e {
+                BlockError::Store(s) => s,
+                other => StoreError::Corrupt(other.to_string()),
+            })?;
+        rejected.extend(executed.rejected);
+        let mut chosen = Vec::with_capacity(executed.included.len().min(max));
+        for index in executed.included.into_iter().take(max) {
+            chosen.push(valid[index].clone());
+        }
+        Ok((chosen, rejected))
+    }
+
+    /// Checks a block without applying it; returns its outcome.
+    pub fn check_block(&self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
+        self.precheck(block)?;
+        let executed = self.execute(
+            block.height,
+            block.timestamp_ms,
+            &block.transactions,
+            Mode::Strict,
+        )?;
+        let mut outcome = executed.outcome;
+        // The root needs the tree update; compute it without committing.
+        outcome.state_root = self
+            .store
+            .commit_then_crash(block.height, &executed.changes)?;
+        Ok(outcome)
+    }
+
+    /// Applies a block durably.
+    pub fn apply_block(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
+        self.precheck(block)?;
+        let executed = self.execute(
+            block.height,
+            block.timestamp_ms,
+            &block.transactions,
+            Mode::Strict,
+        )?;
+        let mut outcome = executed.outcome;
+        outcome.state_root = self.store.commit(block.height, &executed.changes)?;
+        self.head = Head {
+            height: block.height,
+            state_root: outcome.state_root,
+            timestamp_ms: block.timestamp_ms,
+        };
+        tracing::debug!(height = block.height, root = %outcome.state_root, txs = block.transactions.len(), "ledger.apply_block");
+        Ok(outcome)
+    }
+
+    /// Executes a block and then drops its changes, as a crash just before the commit would:
+    /// for crash-recovery tests.
+    #[doc(hidden)]
+    pub fn apply_block_then_crash(&mut self, block: &BlockInput) -> Result<Hash, BlockError> {
+        self.precheck(block)?;
+        let executed = self.execute(
+            block.height,
+            block.timestamp_ms,
+            &block.transactions,
+            Mode::Strict,
+        )?;
+        Ok(self
+            .store
+            .commit_then_crash(block.height, &executed.changes)?)
+    }
+
+    fn precheck(&self, block: &BlockInput) -> Result<(), BlockError> {
+        if block.height != self.head.height + 1 {
+            return Err(BlockError::WrongHeight {
+                expected: self.head.height + 1,
+                got: block.height,
+            });
+        }
+        if block.timestamp_ms < self.head.timestamp_ms {
+            return Err(BlockError::TimeWentBackwards {
+                previous: self.head.timestamp_ms,
+                got: block.timestamp_ms,
+            });
+        }
+        if block.transactions.len() > MAX_BLOCK_TRANSACTIONS {
+            return Err(BlockError::TooManyTransactions {
+                max: MAX_BLOCK_TRANSACTIONS,
+                got: block.transactions.len(),
+            });
+        }
+        verify_signatures(&block.transactions)
+    }
+
+    fn execute(
+        &self,
+        height: u64,
+        timestamp_ms: u64,
+        transactions: &[SignedTransaction],
+        mode: Mode,
+    ) -> Result<Executed, BlockError> {
+        let snapshot = self.store.snapshot()?;
+        let mut overlay = Overlay::new(&snapshot);
+        let internal = |e: TxError| StoreError::Corrupt(e.to_string());
+        let mut chain: ChainState = overlay
+            .get(&StateKey::ChainState)
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::Corrupt("no chain state".into()))?;
+        let mut params: Params = overlay
+            .get(&StateKey::Params)
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
+        chain.height = height;
+        chain.timestamp_ms = timestamp_ms;
+        let mut block_notes = Vec::new();
+        let new_epoch = Epoch::of_height(height, self.config.blocks_per_epoch);
+        if new_epoch > chain.epoch {
+            let mut ex = Exec {
+                state: &mut overlay,
+                chain: chain.clone(),
+                params: params.clone(),
+                config: &self.config,
+                height,
+                time_ms: timestamp_ms,
+                notes: Vec::new(),
+            };
+            epoch::enter_epoch(&mut ex, new_epoch).map_err(internal)?;
+            chain = ex.chain;
+            params = ex.params;
+            block_notes = ex.notes;
+            overlay.commit_tx();
+        }
+        let mut receipts = Vec::with_capacity(transactions.len());
+        let mut rejected = Vec::new();
+        let mut included = Vec::with_capacity(transactions.len());
+        for (index, signed) in transactions.iter().enumerate() {
+            let mut ex = Exec {
+                state: &mut overlay,
+                chain: chain.clone(),
+                params: params.clone(),
+                config: &self.config,
+                height,
+                time_ms: timestamp_ms,
+                notes: Vec::new(),
+            };
+            match exec::execute(&mut ex, signed) {
+                Ok(()) => {
+                    chain = ex.chain;
+                    params = ex.params;
+                    receipts.push(Receipt {
+                        tx_id: signed.id(),
+                        sender: signed.tx.sender,
+                        nonce: signed.tx.nonce,
+                        notes: ex.notes,
+                    });
+                    overlay.commit_tx();
+                    included.push(index);
+                }
+                Err(error) => {
+                    overlay.rollback_tx();
+                    if mode == Mode::Strict {
+                        return Err(BlockError::Transaction {
+                            index,
+                            id: signed.id(),
+                            error,
+                        });
+                    }
+                    rejected.push((signed.id(), error));
+                }
+            }
+        }
+        overlay.put(&StateKey::ChainState, &chain);
+        Ok(Executed {
+            outcome: BlockOutcome {
+                height,
+                epoch: chain.epoch,
+                state_root: Hash::ZERO,
+                receipts,
+                notes: block_notes,
+            },
+            changes: overlay.into_changes(),
+            rejected,
+            included,
+        })
+    }
+}
+
+impl StateMachine for Ledger {
+    fn propose(
+        &self,
+        _height: u64,
+        timestamp_ms: u64,
+        candidates: Vec<SignedTransaction>,
+        max: usize,
+    ) -> Result<Vec<SignedTransaction>, StoreError> {
+        Ok(self.select_transactions(timestamp_ms, candidates, max)?.0)
+    }
+
+    fn verify(&self, block: &BlockInput) -> Result<Hash, BlockError> {
+        Ok(self.check_block(block)?.state_root)
+    }
+
+    fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
+        self.apply_block(block)
+    }
+}
+
+/// Checks every sender signature in one batch; on failure, names the first bad one.
+pub fn verify_signatures(transactions: &[SignedTransaction]) -> Result<(), BlockError> {
+    let digests: Vec<Hash> = transactions.iter().map(|t| t.tx.signing_digest()).collect();
+    let signatures: Vec<_> = transactions.iter().map(|t| t.signature).collect();
+    let keys: Vec<_> = transactions.iter().map(|t| t.tx.sender.0).collect();
+    if cairn_types::keys::verify_batch(&digests, &signatures, &keys).is_ok() {
+        return Ok(());
+    }
+    let index = (0..transactions.len())
+        .find(|&i| keys[i].verify(&digests[i], &signatures[i]).is_err())
+        .unwrap_or(0);
+    Err(BlockError::Transaction {
+        index,
+        id: transactions.get(index).map_or(Hash::ZERO, SignedTransaction::id),
+        error: TxError::BadSignature,
+    })
+}
+
+fn read_value<V: BorshDeserialize>(
+    state: &dyn StateRead,
+    key: &StateKey,
+) -> Result<Option<V>, StoreError> {
+    match state.read(&key.to_bytes())? {
+        None => Ok(None),
+        Some(bytes) => cairn_types::codec::decode(&bytes, MAX_STATE_VALUE_BYTES)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("{key:?}: {e}"))),
+    }
+}

@@ -1,0 +1,71 @@
+//! Every key of the authenticated state.
+//!
+//! A key's bytes are the canonical encoding of [`StateKey`]; the authenticated tree indexes the
+//! BLAKE3 hash of those bytes. Registries that are read whole and stay small (validators, oracles)
+//! live under one key each; everything that grows with users (accounts, devices, locks) has a key
+//! per item.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_types::{Address, DeviceId, Epoch, Hash, PublicKey, Subnetwork};
+use serde::{Deserialize, Serialize};
+
+/// A key of the ledger state.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKey {
+    /// Height, time, supply and counters: [`super::records::ChainState`].
+    ChainState,
+    /// The genesis-fixed chain configuration.
+    ChainConfig,
+    /// Governance parameters.
+    Params,
+    /// An account's balance, nonce and data credits.
+    Account(Address),
+    /// A device's registration.
+    Device(DeviceId),
+    /// One entry of a device's location history (index from 0).
+    DeviceLocation(DeviceId, u32),
+    /// An approved (or revoked) maker.
+    Maker(PublicKey),
+    /// All validator candidates and their stake.
+    Validators,
+    /// The validator set of the current epoch.
+    ValidatorSet,
+    /// All oracle committee members, their stake and last posted price.
+    Oracles,
+    /// An account's unbonding stake.
+    Unbonding(Address),
+    /// A punished offence (so it is punished once).
+    Offence(Hash),
+    /// Credits delegated to a payer for one sub-network.
+    DelegatedCredits(Address, Subnetwork),
+    /// Credits spent in a sub-network, in total.
+    CreditUsage(Subnetwork),
+    /// The emission share of one sub-network for one epoch, not yet committed by a root.
+    EmissionPool(Epoch, Subnetwork),
+    /// The latest accepted reward root of a sub-network.
+    RewardRoot(Subnetwork),
+    /// What an account has claimed from a sub-network so far.
+    RewardClaimed(Subnetwork, Address),
+    /// Mints by reward claims in the circuit breaker's window.
+    MintWindow,
+    /// An account's vote-escrow lock.
+    Lock(Address),
+    /// Locks ending at the start of an epoch (to decay the total voting power).
+    LockExpiry(Epoch),
+    /// Totals of all live locks.
+    GovTotals,
+    /// A governance proposal.
+    Proposal(u64),
+    /// An account's vote on a proposal.
+    ProposalVote(u64, Address),
+}
+
+impl StateKey {
+    /// The key's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cairn_types::codec::encode(self)
+    }
+}

@@ -1,0 +1,255 @@
+//! The values stored in the state, one type per key.
+//!
+//! Supply accounting: `ChainState::total_supply` always equals the sum of every balance, stake,
+//! unbonding entry, lock and the treasury. Burns lower it, mints raise it; the ledger's tests check
+//! the identity after every block.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_types::reward_tree::RewardNode;
+use cairn_types::tx::{ProposalAction, StakeRole, VoteChoice};
+use cairn_types::{Address, Amount, Cell, Credits, Epoch, Hash, Price, PublicKey, Subnetwork};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Height, time, supply and counters.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainState {
+    /// Height of the last applied block (0 = genesis).
+    pub height: u64,
+    /// Its timestamp, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Its epoch.
+    pub epoch: Epoch,
+    /// Every token in existence.
+    pub total_supply: Amount,
+    /// Every token ever burned (fees, data credits, slashing).
+    pub total_burned: Amount,
+    /// Every token the emission schedule has assigned (minted or pooled for rewards).
+    pub total_emitted: Amount,
+    /// Every token minted by reward claims.
+    pub total_claimed: Amount,
+    /// The treasury's balance (spent only by governance).
+    pub treasury: Amount,
+    /// Number of the next governance proposal.
+    pub next_proposal: u64,
+}
+
+/// An account.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Account {
+    /// Spendable tokens.
+    pub balance: Amount,
+    /// Transactions executed so far (the next one must carry this nonce).
+    pub nonce: u64,
+    /// Data credits (not transferable).
+    pub credits: Credits,
+}
+
+/// A registered device.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Current owner.
+    pub owner: Address,
+    /// Sub-network.
+    pub subnetwork: Subnetwork,
+    /// The maker that vouched for it, if any.
+    pub maker: Option<PublicKey>,
+    /// Height of registration.
+    pub registered_height: u64,
+    /// Last asserted location.
+    pub location: Option<Cell>,
+    /// Number of location assertions (entries of the history).
+    pub location_count: u32,
+    /// Retired devices earn nothing and cannot be changed.
+    pub retired: bool,
+}
+
+/// One location assertion.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LocationEntry {
+    /// The cell.
+    pub cell: Cell,
+    /// Height of the assertion.
+    pub height: u64,
+}
+
+/// A maker approved by governance.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MakerRecord {
+    /// Its name.
+    pub name: String,
+    /// False once revoked: its attestations no longer onboard devices.
+    pub approved: bool,
+}
+
+/// A validator candidate.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorInfo {
+    /// Key it signs consensus votes with.
+    pub consensus_key: PublicKey,
+    /// Bonded stake.
+    pub stake: Amount,
+    /// Set after a slash: excluded from every later validator set.
+    pub jailed: bool,
+}
+
+/// All validator candidates, by account.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Validators(pub BTreeMap<Address, ValidatorInfo>);
+
+/// One member of a validator set.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorSetMember {
+    /// Its account.
+    pub address: Address,
+    /// Its consensus key.
+    pub consensus_key: PublicKey,
+    /// Its stake at the epoch boundary (its voting weight).
+    pub stake: Amount,
+}
+
+/// The validators of an epoch, ordered by stake (largest first), then address.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorSet {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The members.
+    pub members: Vec<ValidatorSetMember>,
+}
+
+/// A price posted by an oracle.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PricePost {
+    /// The price.
+    pub price: Price,
+    /// Block time when it was posted.
+    pub posted_ms: u64,
+}
+
+/// An oracle committee member.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OracleInfo {
+    /// Bonded stake (its weight when signing reward roots).
+    pub stake: Amount,
+    /// Its last price.
+    pub price: Option<PricePost>,
+}
+
+/// All oracle committee members, by account.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Oracles(pub BTreeMap<Address, OracleInfo>);
+
+/// Stake on its way out.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct UnbondingEntry {
+    /// Which stake it came from.
+    pub role: StakeRole,
+    /// How much.
+    pub amount: Amount,
+    /// First epoch in which it can be withdrawn.
+    pub release_epoch: Epoch,
+}
+
+/// An account's unbonding entries (bounded: see `MAX_UNBONDING_ENTRIES`).
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Unbondings(pub Vec<UnbondingEntry>);
+
+/// The latest accepted reward root of a sub-network.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardRootRecord {
+    /// The epoch it covers (cumulatively).
+    pub epoch: Epoch,
+    /// The root; its sum is the cumulative total of rewards.
+    pub root: RewardNode,
+    /// Height at which it was accepted.
+    pub accepted_height: u64,
+    /// Everything claimed from this sub-network so far (never above `root.sum`).
+    pub claimed_total: Amount,
+}
+
+/// Mints by reward claims per epoch, within the circuit breaker's window.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MintWindow(pub Vec<(Epoch, Amount)>);
+
+/// A vote-escrow lock.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LockRecord {
+    /// Tokens locked.
+    pub amount: Amount,
+    /// First epoch in which the lock has expired (voting power 0, withdrawable).
+    pub end_epoch: Epoch,
+}
+
+/// Sums over the locks ending in one epoch, or over all live locks.
+///
+/// Voting power of a lock at epoch `e` is `amount × (end − e) / lock_epochs_max` for `e < end`.
+/// Summed over live locks that is `(Σ amount·end − e·Σ amount) / lock_epochs_max`, so the total
+/// is known from two sums, updated when a lock changes and when locks expire.
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LockSums {
+    /// Σ amount.
+    pub amount: u128,
+    /// Σ amount × end epoch.
+    pub amount_end: u128,
+}
+
+/// Where a proposal stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Open for votes, or closed but not yet executed.
+    Open,
+    /// Passed and executed.
+    Executed,
+    /// Did not reach quorum or threshold.
+    Rejected,
+}
+
+/// A governance proposal.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Its number.
+    pub id: u64,
+    /// Who made it.
+    pub proposer: Address,
+    /// What it does.
+    pub action: ProposalAction,
+    /// Why.
+    pub description: String,
+    /// Height at which it was made.
+    pub created_height: u64,
+    /// Last height at which votes are accepted.
+    pub voting_end_height: u64,
+    /// Total voting power when it was made (the base of the quorum).
+    pub total_power: u128,
+    /// Power voting yes.
+    pub yes: u128,
+    /// Power voting no.
+    pub no: u128,
+    /// Power abstaining.
+    pub abstain: u128,
+    /// Status.
+    pub status: ProposalStatus,
+}
+
+/// An account's vote on a proposal.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VoteRecord {
+    /// The choice.
+    pub choice: VoteChoice,
+    /// The voting power it carried.
+    pub power: u128,
+}
+
+/// A punished offence.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OffenceRecord {
+    /// The validator punished.
+    pub validator: Address,
+    /// Stake burned.
+    pub slashed: Amount,
+    /// Height of the punishment.
+    pub height: u64,
+    /// The transaction that reported it.
+    pub reported_by: Hash,
+}

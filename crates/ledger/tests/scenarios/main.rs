@@ -1,0 +1,22 @@
+//! Scenario tests of the ledger: every transaction, its success and its typed failures, through
+//! real blocks on a real on-disk state.
+
+/// Asserts that the action fails with the expected error and changes nothing (see
+/// `helpers::refused`). A macro so that the action may borrow the chain while it is built.
+macro_rules! refused {
+    ($chain:ident, $label:expr, $action:expr, $expected:expr $(,)?) => {{
+        let action = $action;
+        let expected = $expected;
+        crate::helpers::refused(&mut $chain, $label, action, expected)
+    }};
+}
+
+mod credits;
+mod devices;
+mod governance;
+mod helpers;
+mod properties;
+mod rewards;
+mod staking;
+mod state;
+mod token;

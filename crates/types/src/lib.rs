@@ -1,0 +1,34 @@
+//! Cairn core types.
+//!
+//! Everything that crosses a boundary between Cairn's components (a transaction, an address, an
+//! amount, a reward root) is defined here once, with its canonical encoding, so that the ledger,
+//! the node, the oracles, the agent and the CLI all agree byte for byte.
+//!
+//! - [`codec`]: the canonical binary codec and its size-bounded wrappers.
+//! - [`hash`], [`keys`], [`address`]: digests, ed25519 keys and signatures, checksummed names.
+//! - [`amount`], [`epoch`], [`cell`], [`subnetwork`]: the units of the token economy.
+//! - [`params`]: the governance parameters and the genesis-fixed chain configuration.
+//! - [`tx`]: every transaction and the signed envelope that binds it to one chain and nonce.
+//! - [`evidence`]: consensus double-signing evidence, the input to slashing.
+//! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
+
+pub mod address;
+pub mod amount;
+pub mod cell;
+pub mod codec;
+pub mod epoch;
+pub mod evidence;
+pub mod hash;
+pub mod keys;
+pub mod params;
+pub mod reward_tree;
+pub mod subnetwork;
+pub mod tx;
+
+pub use address::{Address, DeviceId};
+pub use amount::{Amount, Credits, Price};
+pub use cell::Cell;
+pub use epoch::Epoch;
+pub use hash::Hash;
+pub use keys::{PublicKey, SecretKey, Signature};
+pub use subnetwork::{EmissionWeights, Subnetwork};

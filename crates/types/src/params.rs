@@ -1,0 +1,410 @@
+//! Chain configuration (fixed at genesis) and parameters (changed by governance).
+//!
+//! [`ChainConfig`] holds what cannot change without a new chain: the chain id, the epoch length
+//! and the emission schedule. [`Params`] holds every knob that vote-escrow governance may turn;
+//! each is named by a [`ParamId`] and checked against its allowed range by [`Params::set`], so a
+//! proposal cannot put the chain into a state it cannot leave (a zero voting period, a quorum
+//! above 100%).
+
+use crate::amount::{Amount, Credits};
+use crate::codec::BoundedString;
+use crate::subnetwork::{EmissionWeights, BPS_DENOMINATOR};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest chain id, in bytes.
+pub const MAX_CHAIN_ID_BYTES: usize = 32;
+
+/// A chain's name; part of every signed transaction, so nothing signed for one chain is valid on
+/// another.
+pub type ChainId = BoundedString<MAX_CHAIN_ID_BYTES>;
+
+/// Tokens emitted per epoch, halving on a fixed interval, with a hard cap.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct EmissionSchedule {
+    /// Emission of epoch 0.
+    pub initial_per_epoch: Amount,
+    /// Emission halves every this many epochs.
+    pub halving_interval_epochs: u64,
+    /// Total that the schedule may ever emit (excluding genesis allocations).
+    pub emission_cap: Amount,
+}
+
+impl EmissionSchedule {
+    /// Emission of `epoch`, given what was already emitted before it. Never exceeds the cap.
+    pub fn emission_for(&self, epoch: u64, emitted_so_far: Amount) -> Amount {
+        let halvings = epoch / self.halving_interval_epochs.max(1);
+        let scheduled = if halvings >= 128 {
+            0
+        } else {
+            self.initial_per_epoch.0 >> halvings
+        };
+        let room = self.emission_cap.saturating_sub(emitted_so_far);
+        Amount(scheduled.min(room.0))
+    }
+}
+
+/// What a chain fixes at genesis.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainConfig {
+    /// The chain's name.
+    pub chain_id: ChainId,
+    /// Blocks in one epoch.
+    pub blocks_per_epoch: u64,
+    /// The emission schedule.
+    pub emission: EmissionSchedule,
+}
+
+/// Every parameter that governance can change.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Params {
+    /// Smallest fee a transaction may pay; every fee is burned.
+    pub tx_fee_min: Amount,
+    /// Epochs between an unbond and the withdrawal of the stake.
+    pub unbonding_epochs: u64,
+    /// Largest validator set.
+    pub max_validators: u64,
+    /// Smallest stake that makes a validator eligible for the set.
+    pub validator_stake_min: Amount,
+    /// Smallest stake of an oracle committee member.
+    pub oracle_stake_min: Amount,
+    /// Share of a validator's stake burned for a double signature.
+    pub slash_double_sign_bps: u64,
+    /// Data credits paid to register a device.
+    pub device_onboard_fee_dc: Credits,
+    /// Data credits paid for each location assertion.
+    pub location_assert_fee_dc: Credits,
+    /// A posted price older than this is stale and not used.
+    pub price_max_age_secs: u64,
+    /// Fresh prices needed before a burn is allowed.
+    pub price_fresh_min: u64,
+    /// Length of the reward-claim circuit breaker's window.
+    pub mint_window_epochs: u64,
+    /// Most that reward claims may mint within one window.
+    pub mint_window_max: Amount,
+    /// Longest vote-escrow lock (full voting weight).
+    pub lock_epochs_max: u64,
+    /// How long a proposal is open for votes.
+    pub voting_period_blocks: u64,
+    /// Delay between the end of a passed vote and its execution.
+    pub timelock_blocks: u64,
+    /// Share of all voting power that must vote (yes, no or abstain) for a result to count.
+    pub quorum_bps: u64,
+    /// Share of yes among yes and no needed to pass.
+    pub threshold_bps: u64,
+    /// Voting power needed to make a proposal.
+    pub proposal_power_min: Amount,
+    /// How each epoch's emission is split.
+    pub emission_weights: EmissionWeights,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            tx_fee_min: Amount(1_000),
+            unbonding_epochs: 7,
+            max_validators: 100,
+            validator_stake_min: Amount::tokens(1_000),
+            oracle_stake_min: Amount::tokens(1_000),
+            slash_double_sign_bps: 500,
+            device_onboard_fee_dc: Credits(4_000_000),
+            location_assert_fee_dc: Credits(1_000_000),
+            price_max_age_secs: 600,
+            price_fresh_min: 1,
+            mint_window_epochs: 7,
+            mint_window_max: Amount::tokens(10_000_000),
+            lock_epochs_max: 1_461,
+            voting_period_blocks: 100,
+            timelock_blocks: 10,
+            quorum_bps: 2_000,
+            threshold_bps: 5_000,
+            proposal_power_min: Amount::tokens(100),
+            emission_weights: EmissionWeights::default(),
+        }
+    }
+}
+
+/// The name of one scalar parameter (the emission split has its own proposal).
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+#[allow(missing_docs)] // Each variant is documented on the field of `Params` with the same name.
+pub enum ParamId {
+    TxFeeMin = 0,
+    UnbondingEpochs = 1,
+    MaxValidators = 2,
+    ValidatorStakeMin = 3,
+    OracleStakeMin = 4,
+    SlashDoubleSignBps = 5,
+    DeviceOnboardFeeDc = 6,
+    LocationAssertFeeDc = 7,
+    PriceMaxAgeSecs = 8,
+    PriceFreshMin = 9,
+    MintWindowEpochs = 10,
+    MintWindowMax = 11,
+    LockEpochsMax = 12,
+    VotingPeriodBlocks = 13,
+    TimelockBlocks = 14,
+    QuorumBps = 15,
+    ThresholdBps = 16,
+    ProposalPowerMin = 17,
+}
+
+impl ParamId {
+    /// Every parameter, in order.
+    pub const ALL: [ParamId; 18] = [
+        ParamId::TxFeeMin,
+        ParamId::UnbondingEpochs,
+        ParamId::MaxValidators,
+        ParamId::ValidatorStakeMin,
+        ParamId::OracleStakeMin,
+        ParamId::SlashDoubleSignBps,
+        ParamId::DeviceOnboardFeeDc,
+        ParamId::LocationAssertFeeDc,
+        ParamId::PriceMaxAgeSecs,
+        ParamId::PriceFreshMin,
+        ParamId::MintWindowEpochs,
+        ParamId::MintWindowMax,
+        ParamId::LockEpochsMax,
+        ParamId::VotingPeriodBlocks,
+        ParamId::TimelockBlocks,
+        ParamId::QuorumBps,
+        ParamId::ThresholdBps,
+        ParamId::ProposalPowerMin,
+    ];
+
+    /// The snake_case name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamId::TxFeeMin => "tx_fee_min",
+            ParamId::UnbondingEpochs => "unbonding_epochs",
+            ParamId::MaxValidators => "max_validators",
+            ParamId::ValidatorStakeMin => "validator_stake_min",
+            ParamId::OracleStakeMin => "oracle_stake_min",
+            ParamId::SlashDoubleSignBps => "slash_double_sign_bps",
+            ParamId::DeviceOnboardFeeDc => "device_onboard_fee_dc",
+            ParamId::LocationAssertFeeDc => "location_assert_fee_dc",
+            ParamId::PriceMaxAgeSecs => "price_max_age_secs",
+            ParamId::PriceFreshMin => "price_fresh_min",
+            ParamId::MintWindowEpochs => "mint_window_epochs",
+            ParamId::MintWindowMax => "mint_window_max",
+            ParamId::LockEpochsMax => "lock_epochs_max",
+            ParamId::VotingPeriodBlocks => "voting_period_blocks",
+            ParamId::TimelockBlocks => "timelock_blocks",
+            ParamId::QuorumBps => "quorum_bps",
+            ParamId::ThresholdBps => "threshold_bps",
+            ParamId::ProposalPowerMin => "proposal_power_min",
+        }
+    }
+
+    /// Allowed values, inclusive. Amounts are in base units.
+    pub fn range(self) -> (u128, u128) {
+        let bps = u128::from(BPS_DENOMINATOR);
+        match self {
+            ParamId::TxFeeMin => (0, Amount::tokens(1_000).0),
+            ParamId::UnbondingEpochs => (1, 10_000),
+            ParamId::MaxValidators => (1, 1_000),
+            ParamId::ValidatorStakeMin | ParamId::OracleStakeMin => (1, u128::from(u64::MAX)),
+            ParamId::SlashDoubleSignBps => (0, bps),
+            ParamId::DeviceOnboardFeeDc | ParamId::LocationAssertFeeDc => {
+                (0, u128::from(u64::MAX))
+            }
+            ParamId::PriceMaxAgeSecs => (1, 7 * 24 * 3600),
+            ParamId::PriceFreshMin => (1, 64),
+            ParamId::MintWindowEpochs => (1, 10_000),
+            ParamId::MintWindowMax => (0, u128::MAX),
+            ParamId::LockEpochsMax => (1, 100_000),
+            ParamId::VotingPeriodBlocks => (1, 10_000_000),
+            ParamId::TimelockBlocks => (0, 10_000_000),
+            ParamId::QuorumBps | ParamId::ThresholdBps => (1, bps),
+            ParamId::ProposalPowerMin => (0, u128::MAX),
+        }
+    }
+}
+
+impl fmt::Display for ParamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a parameter name or value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// No parameter has this name.
+    #[error("unknown parameter `{0}`")]
+    Unknown(String),
+    /// The value is outside the parameter's allowed range.
+    #[error("{param} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        /// The parameter.
+        param: ParamId,
+        /// The refused value.
+        value: u128,
+        /// Smallest allowed value.
+        min: u128,
+        /// Largest allowed value.
+        max: u128,
+    },
+    /// The emission weights do not sum to 10,000 basis points.
+    #[error("emission weights sum to {0} basis points, expected 10000")]
+    WeightsNotWhole(u64),
+}
+
+impl FromStr for ParamId {
+    type Err = ParamError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ParamId::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| ParamError::Unknown(s.to_string()))
+    }
+}
+
+fn to_u64(value: u128) -> u64 {
+    // Callers have checked `value` against a range whose maximum fits in u64.
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+impl Params {
+    /// The current value of one parameter (amounts in base units).
+    pub fn get(&self, param: ParamId) -> u128 {
+        match param {
+            ParamId::TxFeeMin => self.tx_fee_min.0,
+            ParamId::UnbondingEpochs => self.unbonding_epochs.into(),
+            ParamId::MaxValidators => self.max_validators.into(),
+            ParamId::ValidatorStakeMin => self.validator_stake_min.0,
+            ParamId::OracleStakeMin => self.oracle_stake_min.0,
+            ParamId::SlashDoubleSignBps => self.slash_double_sign_bps.into(),
+            ParamId::DeviceOnboardFeeDc => self.device_onboard_fee_dc.0.into(),
+            ParamId::LocationAssertFeeDc => self.location_assert_fee_dc.0.into(),
+            ParamId::PriceMaxAgeSecs => self.price_max_age_secs.into(),
+            ParamId::PriceFreshMin => self.price_fresh_min.into(),
+            ParamId::MintWindowEpochs => self.mint_window_epochs.into(),
+            ParamId::MintWindowMax => self.mint_window_max.0,
+            ParamId::LockEpochsMax => self.lock_epochs_max.into(),
+            ParamId::VotingPeriodBlocks => self.voting_period_blocks.into(),
+            ParamId::TimelockBlocks => self.timelock_blocks.into(),
+            ParamId::QuorumBps => self.quorum_bps.into(),
+            ParamId::ThresholdBps => self.threshold_bps.into(),
+            ParamId::ProposalPowerMin => self.proposal_power_min.0,
+        }
+    }
+
+    /// Sets one parameter after checking its range. Changes nothing on error.
+    pub fn set(&mut self, param: ParamId, value: u128) -> Result<(), ParamError> {
+        let (min, max) = param.range();
+        if value < min || value > max {
+            return Err(ParamError::OutOfRange {
+                param,
+                value,
+                min,
+                max,
+            });
+        }
+        match param {
+            ParamId::TxFeeMin => self.tx_fee_min = Amount(value),
+            ParamId::UnbondingEpochs => self.unbonding_epochs = to_u64(value),
+            ParamId::MaxValidators => self.max_validators = to_u64(value),
+            ParamId::ValidatorStakeMin => self.validator_stake_min = Amount(value),
+            ParamId::OracleStakeMin => self.oracle_stake_min = Amount(value),
+            ParamId::SlashDoubleSignBps => self.slash_double_sign_bps = to_u64(value),
+            ParamId::DeviceOnboardFeeDc => self.device_onboard_fee_dc = Credits(to_u64(value)),
+            ParamId::LocationAssertFeeDc => self.location_assert_fee_dc = Credits(to_u64(value)),
+            ParamId::PriceMaxAgeSecs => self.price_max_age_secs = to_u64(value),
+            ParamId::PriceFreshMin => self.price_fresh_min = to_u64(value),
+            ParamId::MintWindowEpochs => self.mint_window_epochs = to_u64(value),
+            ParamId::MintWindowMax => self.mint_window_max = Amount(value),
+            ParamId::LockEpochsMax => self.lock_epochs_max = to_u64(value),
+            ParamId::VotingPeriodBlocks => self.voting_period_blocks = to_u64(value),
+            ParamId::TimelockBlocks => self.timelock_blocks = to_u64(value),
+            ParamId::QuorumBps => self.quorum_bps = to_u64(value),
+            ParamId::ThresholdBps => self.threshold_bps = to_u64(value),
+            ParamId::ProposalPowerMin => self.proposal_power_min = Amount(value),
+        }
+        Ok(())
+    }
+
+    /// Checks every parameter against its range and the emission weights: used on genesis files.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        let mut copy = self.clone();
+        for param in ParamId::ALL {
+            copy.set(param, self.get(param))?;
+        }
+        if !self.emission_weights.is_valid() {
+            return Err(ParamError::WeightsNotWhole(
+                self.emission_weights.total_bps(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_every_param_round_trips() {
+        let mut params = Params::default();
+        assert_eq!(params.validate(), Ok(()));
+        for param in ParamId::ALL {
+            assert_eq!(param.name().parse::<ParamId>(), Ok(param));
+            let (min, max) = param.range();
+            params.set(param, min).unwrap();
+            assert_eq!(params.get(param), min);
+            params.set(param, max).unwrap();
+            assert_eq!(params.get(param), max);
+        }
+    }
+
+    #[test]
+    fn out_of_range_changes_nothing() {
+        let mut params = Params::default();
+        let before = params.clone();
+        assert!(matches!(
+            params.set(ParamId::QuorumBps, 10_001),
+            Err(ParamError::OutOfRange { .. })
+        ));
+        assert!(params.set(ParamId::VotingPeriodBlocks, 0).is_err());
+        assert_eq!(params, before);
+        assert_eq!(
+            "nope".parse::<ParamId>(),
+            Err(ParamError::Unknown("nope".into()))
+        );
+    }
+
+    #[test]
+    fn emission_halves_and_respects_cap() {
+        let schedule = EmissionSchedule {
+            initial_per_epoch: Amount(1000),
+            halving_interval_epochs: 10,
+            emission_cap: Amount(25_000),
+        };
+        assert_eq!(schedule.emission_for(0, Amount(0)), Amount(1000));
+        assert_eq!(schedule.emission_for(9, Amount(0)), Amount(1000));
+        assert_eq!(schedule.emission_for(10, Amount(0)), Amount(500));
+        assert_eq!(schedule.emission_for(25, Amount(0)), Amount(250));
+        assert_eq!(schedule.emission_for(1000, Amount(0)), Amount(0));
+        assert_eq!(schedule.emission_for(0, Amount(24_900)), Amount(100));
+        assert_eq!(schedule.emission_for(0, Amount(30_000)), Amount(0));
+    }
+}
