@@ -1,1 +1,75 @@
-fn main() {}
+//! `cairn`: the command line of Cairn.
+//!
+//! Thin by design: each subcommand parses its arguments, calls the library crates and prints the
+//! result (human text, or JSON with `--json`). Errors are reported with their cause chain and a
+//! non-zero exit status.
+
+mod bench;
+mod cmd_genesis;
+mod cmd_keys;
+mod cmd_ledger;
+mod cmd_query;
+mod cmd_tx;
+mod context;
+mod demo;
+mod keystore;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Cairn: run a decentralized physical infrastructure network.
+#[derive(Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    /// Where keys live (default: $CAIRN_HOME, else ~/.cairn).
+    #[arg(long, global = true, env = "CAIRN_HOME")]
+    home: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list and show keys.
+    #[command(subcommand)]
+    Keys(cmd_keys::KeysCommand),
+    /// Write and check genesis files.
+    #[command(subcommand)]
+    Genesis(cmd_genesis::GenesisCommand),
+    /// Build and sign transactions (and apply them to a local ledger with --apply).
+    Tx(cmd_tx::TxArgs),
+    /// Read the ledger state, optionally with proofs.
+    Query(cmd_query::QueryArgs),
+    /// Work with a local ledger: init, apply, audit, demo.
+    #[command(subcommand)]
+    Ledger(cmd_ledger::LedgerCommand),
+    /// Measure hot paths and print one JSON line.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let ctx = context::Context::new(cli.home, cli.json);
+    let result = match cli.command {
+        Command::Keys(cmd) => cmd_keys::run(&ctx, cmd),
+        Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),
+        Command::Tx(args) => cmd_tx::run(&ctx, args),
+        Command::Query(args) => cmd_query::run(&ctx, args),
+        Command::Ledger(cmd) => cmd_ledger::run(&ctx, cmd),
+        Command::Bench(cmd) => bench::run(&ctx, cmd),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -55,7 +55,8 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
     for subnetwork in Subnetwork::ALL {
         let pool = share(amount, u64::from(weights.subnetwork_bps(subnetwork)))?;
         if !pool.is_zero() {
-            ex.state.put(&StateKey::EmissionPool(closed, subnetwork), &pool);
+            ex.state
+                .put(&StateKey::EmissionPool(closed, subnetwork), &pool);
         }
         pooled = pooled.checked_add(pool).ok_or(TxError::AmountOverflow)?;
     }

@@ -292,7 +292,9 @@ pub enum TxError {
     #[error("nothing to claim: every account has already claimed its cumulative reward")]
     NothingToClaim,
     /// The circuit breaker refuses the mint.
-    #[error("circuit breaker: {minted} minted in the window, {requested} more requested, limit {limit}")]
+    #[error(
+        "circuit breaker: {minted} minted in the window, {requested} more requested, limit {limit}"
+    )]
     CircuitBreaker {
         /// Minted in the window.
         minted: Amount,

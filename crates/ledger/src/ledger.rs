@@ -28,6 +28,9 @@ use std::path::Path;
 /// Most transactions in one block.
 pub const MAX_BLOCK_TRANSACTIONS: usize = 20_000;
 
+/// The transactions a proposer chose, in order, and the ones it left out with why.
+pub type Selection = (Vec<SignedTransaction>, Vec<(Hash, TxError)>);
+
 /// The file holding the ledger's state inside a data directory.
 pub const STATE_FILE: &str = "state.redb";
 
@@ -235,11 +238,16 @@ impl Ledger {
         timestamp_ms: u64,
         candidates: Vec<SignedTransaction>,
         max: usize,
-    ) -> Result<(Vec<SignedTransaction>, Vec<(Hash, TxError)>), StoreError> {
+    ) -> Result<Selection, StoreError> {
         let mut valid = Vec::with_capacity(candidates.len().min(max));
         let mut rejected = Vec::new();
         for tx in candidates {
-            match tx.tx.sender.0.verify(&tx.tx.signing_digest(), &tx.signature) {
+            match tx
+                .tx
+                .sender
+                .0
+                .verify(&tx.tx.signing_digest(), &tx.signature)
+            {
                 Ok(()) => valid.push(tx),
                 Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
             }
@@ -464,7 +472,9 @@ pub fn verify_signatures(transactions: &[SignedTransaction]) -> Result<(), Block
         .unwrap_or(0);
     Err(BlockError::Transaction {
         index,
-        id: transactions.get(index).map_or(Hash::ZERO, SignedTransaction::id),
+        id: transactions
+            .get(index)
+            .map_or(Hash::ZERO, SignedTransaction::id),
         error: TxError::BadSignature,
     })
 }

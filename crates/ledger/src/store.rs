@@ -121,7 +121,6 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeTables<T
     }
 }
 
-
 /// A read-only view of the latest committed state.
 pub struct Snapshot {
     flat: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
@@ -190,7 +189,9 @@ impl LedgerStore {
     pub fn root_at(&self, height: u64) -> Result<Hash, StoreError> {
         let txn = self.db.begin_read()?;
         let roots = txn.open_table(ROOTS)?;
-        let root = roots.get(height)?.ok_or(StoreError::UnknownHeight(height))?;
+        let root = roots
+            .get(height)?
+            .ok_or(StoreError::UnknownHeight(height))?;
         decode_root(root.value())
     }
 

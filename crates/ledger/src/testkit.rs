@@ -122,7 +122,10 @@ impl TestChain {
     }
 
     /// A new chain from any genesis in `dir`.
-    pub fn with_genesis(dir: &Path, genesis: &Genesis) -> Result<TestChain, crate::ledger::OpenError> {
+    pub fn with_genesis(
+        dir: &Path,
+        genesis: &Genesis,
+    ) -> Result<TestChain, crate::ledger::OpenError> {
         Ok(TestChain {
             ledger: Ledger::init(dir, genesis)?,
             fee: genesis.params.tx_fee_min,
@@ -162,7 +165,10 @@ impl TestChain {
     }
 
     /// Applies a block with these transactions.
-    pub fn block(&mut self, transactions: Vec<SignedTransaction>) -> Result<BlockOutcome, BlockError> {
+    pub fn block(
+        &mut self,
+        transactions: Vec<SignedTransaction>,
+    ) -> Result<BlockOutcome, BlockError> {
         let block = self.next_block(transactions);
         self.ledger.apply_block(&block)
     }

@@ -184,7 +184,10 @@ mod tests {
         let i = chars.len() - 5;
         chars[i] = if chars[i] == 'q' { 'p' } else { 'q' };
         let typo: String = chars.into_iter().collect();
-        assert!(matches!(typo.parse::<Address>(), Err(AddressError::Checksum(_))));
+        assert!(matches!(
+            typo.parse::<Address>(),
+            Err(AddressError::Checksum(_))
+        ));
     }
 
     #[test]

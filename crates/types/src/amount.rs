@@ -132,7 +132,10 @@ impl FromStr for Amount {
             let scale = 10u128.pow(DECIMALS - 1 - i as u32);
             frac_units += u128::from(b - b'0') * scale;
         }
-        units.checked_add(frac_units).map(Amount).ok_or_else(overflow)
+        units
+            .checked_add(frac_units)
+            .map(Amount)
+            .ok_or_else(overflow)
     }
 }
 
@@ -224,7 +227,12 @@ impl Price {
 
 impl fmt::Display for Price {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "${}.{:09}", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "${}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -260,7 +268,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_amounts() {
-        for bad in ["", ".", "1.", ".5", "-1", "+1", "1e6", "1.2.3", "1,5", " 1", "NaN"] {
+        for bad in [
+            "", ".", "1.", ".5", "-1", "+1", "1e6", "1.2.3", "1,5", " 1", "NaN",
+        ] {
             assert!(
                 matches!(bad.parse::<Amount>(), Err(AmountError::Syntax(_))),
                 "{bad:?}"
@@ -271,10 +281,16 @@ mod tests {
             Err(AmountError::TooPrecise("1.0000001".into()))
         );
         let huge = "340282366920938463463374607431768211456";
-        assert!(matches!(huge.parse::<Amount>(), Err(AmountError::Overflow(_))));
+        assert!(matches!(
+            huge.parse::<Amount>(),
+            Err(AmountError::Overflow(_))
+        ));
         // Fits as base units but not once multiplied by 10^6.
         let big = (u128::MAX / 1000).to_string();
-        assert!(matches!(big.parse::<Amount>(), Err(AmountError::Overflow(_))));
+        assert!(matches!(
+            big.parse::<Amount>(),
+            Err(AmountError::Overflow(_))
+        ));
     }
 
     #[test]
@@ -282,7 +298,10 @@ mod tests {
         assert_eq!(Amount(12_500_000).to_string(), "12.5");
         assert_eq!(Amount(1).to_string(), "0.000001");
         assert_eq!(Amount::tokens(3).to_string(), "3");
-        assert_eq!(Amount(u128::MAX).to_string().parse::<Amount>(), Ok(Amount(u128::MAX)));
+        assert_eq!(
+            Amount(u128::MAX).to_string().parse::<Amount>(),
+            Ok(Amount(u128::MAX))
+        );
     }
 
     #[test]

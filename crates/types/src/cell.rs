@@ -44,7 +44,11 @@ impl Cell {
     /// The cell containing a point. Coordinates are user input at the CLI edge only: the cell
     /// index, not the coordinates, is what enters the ledger.
     pub fn from_lat_lng(lat: f64, lng: f64, resolution: u8) -> Result<Cell, CellError> {
-        let err = || CellError::Coordinates { lat, lng, resolution };
+        let err = || CellError::Coordinates {
+            lat,
+            lng,
+            resolution,
+        };
         if !(lat.is_finite() && lng.is_finite() && lat.abs() <= 90.0 && lng.abs() <= 180.0) {
             return Err(err());
         }

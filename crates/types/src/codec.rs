@@ -72,9 +72,8 @@ fn read_len<R: Read>(reader: &mut R, max: usize, what: &str) -> std::io::Result<
 }
 
 fn write_len<W: Write>(writer: &mut W, len: usize) -> std::io::Result<()> {
-    let len = u32::try_from(len).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "sequence too long")
-    })?;
+    let len = u32::try_from(len)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "sequence too long"))?;
     BorshSerialize::serialize(&len, writer)
 }
 

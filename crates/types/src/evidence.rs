@@ -13,7 +13,16 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of a consensus vote.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum VoteKind {
@@ -142,7 +151,10 @@ mod tests {
         };
         assert_eq!(evidence.verify(&chain), Ok(()));
         let other_chain = ChainId::new("other").unwrap();
-        assert_eq!(evidence.verify(&other_chain), Err(EvidenceError::BadSignature));
+        assert_eq!(
+            evidence.verify(&other_chain),
+            Err(EvidenceError::BadSignature)
+        );
 
         let mut same = evidence.clone();
         same.second = same.first.clone();

@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A 32-byte BLAKE3 digest.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
@@ -76,7 +78,10 @@ mod tests {
 
     #[test]
     fn domains_separate_equal_inputs() {
-        assert_ne!(Hash::domain("cairn a", &[b"x"]), Hash::domain("cairn b", &[b"x"]));
+        assert_ne!(
+            Hash::domain("cairn a", &[b"x"]),
+            Hash::domain("cairn b", &[b"x"])
+        );
     }
 
     #[test]

@@ -188,7 +188,9 @@ mod tests {
 
     #[test]
     fn batch_refuses_one_bad_signature() {
-        let keys: Vec<SecretKey> = (0..8).map(|i| SecretKey::from_label(&i.to_string())).collect();
+        let keys: Vec<SecretKey> = (0..8)
+            .map(|i| SecretKey::from_label(&i.to_string()))
+            .collect();
         let digests: Vec<Hash> = (0..8u8).map(|i| Hash::domain("t", &[&[i]])).collect();
         let mut sigs: Vec<Signature> = keys.iter().zip(&digests).map(|(k, d)| k.sign(d)).collect();
         let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();

@@ -224,9 +224,7 @@ impl ParamId {
             ParamId::MaxValidators => (1, 1_000),
             ParamId::ValidatorStakeMin | ParamId::OracleStakeMin => (1, u128::from(u64::MAX)),
             ParamId::SlashDoubleSignBps => (0, bps),
-            ParamId::DeviceOnboardFeeDc | ParamId::LocationAssertFeeDc => {
-                (0, u128::from(u64::MAX))
-            }
+            ParamId::DeviceOnboardFeeDc | ParamId::LocationAssertFeeDc => (0, u128::from(u64::MAX)),
             ParamId::PriceMaxAgeSecs => (1, 7 * 24 * 3600),
             ParamId::PriceFreshMin => (1, 64),
             ParamId::MintWindowEpochs => (1, 10_000),

@@ -107,7 +107,10 @@ pub struct EmissionWeights {
 impl EmissionWeights {
     /// Sum of all shares; valid weights sum to [`BPS_DENOMINATOR`].
     pub fn total_bps(&self) -> u64 {
-        self.subnetworks_bps.iter().map(|&b| u64::from(b)).sum::<u64>()
+        self.subnetworks_bps
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum::<u64>()
             + u64::from(self.validators_bps)
             + u64::from(self.treasury_bps)
     }

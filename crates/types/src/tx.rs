@@ -160,7 +160,16 @@ pub enum Action {
 
 /// Which stake an unbond takes from.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum StakeRole {
@@ -274,7 +283,16 @@ pub struct RewardClaim {
 
 /// A vote.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum VoteChoice {
@@ -406,53 +424,108 @@ mod tests {
             signature: sig,
         };
         vec![
-            Action::Transfer { to: addr, amount: Amount(5) },
-            Action::BondValidator { amount: Amount(1), consensus_key: pk },
+            Action::Transfer {
+                to: addr,
+                amount: Amount(5),
+            },
+            Action::BondValidator {
+                amount: Amount(1),
+                consensus_key: pk,
+            },
             Action::BondOracle { amount: Amount(1) },
-            Action::Unbond { role: StakeRole::Oracle, amount: Amount(1) },
+            Action::Unbond {
+                role: StakeRole::Oracle,
+                amount: Amount(1),
+            },
             Action::WithdrawUnbonded,
             Action::ReportDoubleSign {
-                evidence: DoubleSignEvidence { consensus_key: pk, first: vote(1), second: vote(2) },
+                evidence: DoubleSignEvidence {
+                    consensus_key: pk,
+                    first: vote(1),
+                    second: vote(2),
+                },
             },
             Action::RegisterDevice(RegisterDevice {
                 device: dev,
                 subnetwork: Subnetwork::Coverage,
-                maker: Some(MakerAttestation { maker: pk, signature: sig }),
+                maker: Some(MakerAttestation {
+                    maker: pk,
+                    signature: sig,
+                }),
                 device_signature: sig,
             }),
-            Action::AssertLocation { device: dev, cell: Cell::from_lat_lng(1.0, 2.0, 10).unwrap() },
-            Action::TransferDevice { device: dev, new_owner: addr },
+            Action::AssertLocation {
+                device: dev,
+                cell: Cell::from_lat_lng(1.0, 2.0, 10).unwrap(),
+            },
+            Action::TransferDevice {
+                device: dev,
+                new_owner: addr,
+            },
             Action::RetireDevice { device: dev },
             Action::PostPrice { price: Price(42) },
-            Action::BurnForCredits { amount: Amount(3), recipient: addr },
-            Action::DelegateCredits { payer: addr, subnetwork: Subnetwork::Energy, credits: Credits(9) },
-            Action::SpendCredits { subnetwork: Subnetwork::Storage, credits: Credits(1), usage: Hash([1; 32]) },
+            Action::BurnForCredits {
+                amount: Amount(3),
+                recipient: addr,
+            },
+            Action::DelegateCredits {
+                payer: addr,
+                subnetwork: Subnetwork::Energy,
+                credits: Credits(9),
+            },
+            Action::SpendCredits {
+                subnetwork: Subnetwork::Storage,
+                credits: Credits(1),
+                usage: Hash([1; 32]),
+            },
             Action::SubmitRewardRoot(RewardRootSubmission {
                 epoch: Epoch(3),
                 subnetwork: Subnetwork::Sensing,
-                root: RewardNode { hash: Hash([2; 32]), sum: Amount(10) },
-                signatures: BoundedVec::new(vec![OracleSignature { oracle: addr, signature: sig }]).unwrap(),
+                root: RewardNode {
+                    hash: Hash([2; 32]),
+                    sum: Amount(10),
+                },
+                signatures: BoundedVec::new(vec![OracleSignature {
+                    oracle: addr,
+                    signature: sig,
+                }])
+                .unwrap(),
             }),
             Action::ClaimRewards {
                 claims: BoundedVec::new(vec![RewardClaim {
                     subnetwork: Subnetwork::Compute,
                     account: addr,
                     cumulative: Amount(10),
-                    proof: RewardProof { leaf_index: 0, siblings: BoundedVec::new(vec![]).unwrap() },
+                    proof: RewardProof {
+                        leaf_index: 0,
+                        siblings: BoundedVec::new(vec![]).unwrap(),
+                    },
                 }])
                 .unwrap(),
             },
-            Action::Lock { amount: Amount(1), duration_epochs: 10 },
+            Action::Lock {
+                amount: Amount(1),
+                duration_epochs: 10,
+            },
             Action::Unlock,
             Action::Propose {
-                action: ProposalAction::SetParameter { param: ParamId::QuorumBps, value: 3000 },
+                action: ProposalAction::SetParameter {
+                    param: ParamId::QuorumBps,
+                    value: 3000,
+                },
                 description: BoundedString::new("raise quorum").unwrap(),
             },
             Action::Propose {
-                action: ProposalAction::ApproveMaker { maker: pk, name: BoundedString::new("acme").unwrap() },
+                action: ProposalAction::ApproveMaker {
+                    maker: pk,
+                    name: BoundedString::new("acme").unwrap(),
+                },
                 description: BoundedString::default(),
             },
-            Action::Vote { proposal: 1, choice: VoteChoice::Abstain },
+            Action::Vote {
+                proposal: 1,
+                choice: VoteChoice::Abstain,
+            },
             Action::ExecuteProposal { proposal: 1 },
         ]
     }
@@ -472,9 +545,16 @@ mod tests {
             let bytes = signed.encode();
             assert_eq!(SignedTransaction::decode(&bytes), Ok(signed.clone()));
             let json = serde_json::to_string(&signed).unwrap();
-            assert_eq!(serde_json::from_str::<SignedTransaction>(&json).unwrap(), signed);
             assert_eq!(
-                signed.tx.sender.0.verify(&signed.tx.signing_digest(), &signed.signature),
+                serde_json::from_str::<SignedTransaction>(&json).unwrap(),
+                signed
+            );
+            assert_eq!(
+                signed
+                    .tx
+                    .sender
+                    .0
+                    .verify(&signed.tx.signing_digest(), &signed.signature),
                 Ok(())
             );
         }
@@ -493,10 +573,16 @@ mod tests {
         let signed = tx.clone().sign(&key);
         let mut other_chain = tx.clone();
         other_chain.chain_id = ChainId::new("other").unwrap();
-        assert!(key.public_key().verify(&other_chain.signing_digest(), &signed.signature).is_err());
+        assert!(key
+            .public_key()
+            .verify(&other_chain.signing_digest(), &signed.signature)
+            .is_err());
         let mut other_nonce = tx;
         other_nonce.nonce = 1;
-        assert!(key.public_key().verify(&other_nonce.signing_digest(), &signed.signature).is_err());
+        assert!(key
+            .public_key()
+            .verify(&other_nonce.signing_digest(), &signed.signature)
+            .is_err());
     }
 
     /// Frozen wire format: if this changes, every signed transaction in the wild is invalidated.
@@ -515,7 +601,10 @@ mod tests {
             },
         }
         .sign(&key);
-        assert_eq!(signed.encode().len(), 4 + 10 + 32 + 8 + 16 + 1 + 32 + 16 + 64);
+        assert_eq!(
+            signed.encode().len(),
+            4 + 10 + 32 + 8 + 16 + 1 + 32 + 16 + 64
+        );
         assert_eq!(
             signed.id().to_string(),
             include_str!("../tests/vectors/transfer_id.txt").trim()

@@ -69,9 +69,7 @@ pub fn burn_for_credits(
         return Err(TxError::ZeroAmount);
     }
     let price = median_fresh_price(ex)?;
-    let credits = price
-        .credits_for(amount)
-        .ok_or(TxError::CreditOverflow)?;
+    let credits = price.credits_for(amount).ok_or(TxError::CreditOverflow)?;
     if credits.0 == 0 {
         return Err(TxError::BurnTooSmall(amount));
     }
@@ -158,7 +156,11 @@ pub fn spend_own_credits(
     record_usage(ex, subnetwork, credits)
 }
 
-fn take_own_credits(ex: &mut Exec<'_, '_>, address: &Address, credits: Credits) -> Result<(), TxError> {
+fn take_own_credits(
+    ex: &mut Exec<'_, '_>,
+    address: &Address,
+    credits: Credits,
+) -> Result<(), TxError> {
     let mut account = ex.account(address)?;
     account.credits = account
         .credits
@@ -171,7 +173,11 @@ fn take_own_credits(ex: &mut Exec<'_, '_>, address: &Address, credits: Credits) 
     Ok(())
 }
 
-fn record_usage(ex: &mut Exec<'_, '_>, subnetwork: Subnetwork, credits: Credits) -> Result<(), TxError> {
+fn record_usage(
+    ex: &mut Exec<'_, '_>,
+    subnetwork: Subnetwork,
+    credits: Credits,
+) -> Result<(), TxError> {
     let key = StateKey::CreditUsage(subnetwork);
     let used: Credits = ex.state.get_or_default(&key)?;
     ex.state.put(

@@ -23,12 +23,8 @@ pub fn register(
     if ex.state.get::<DeviceRecord>(&key)?.is_some() {
         return Err(TxError::DeviceExists(device));
     }
-    let binding = device_binding_digest(
-        &ex.config.chain_id,
-        &device,
-        owner,
-        registration.subnetwork,
-    );
+    let binding =
+        device_binding_digest(&ex.config.chain_id, &device, owner, registration.subnetwork);
     device
         .0
         .verify(&binding, &registration.device_signature)
@@ -114,8 +110,9 @@ pub fn assert_location(
         },
     );
     ex.state.put(&StateKey::Device(*device), &record);
-    ex.notes
-        .push(format!("device {device} asserted location {cell} ({fee} paid)"));
+    ex.notes.push(format!(
+        "device {device} asserted location {cell} ({fee} paid)"
+    ));
     Ok(())
 }
 

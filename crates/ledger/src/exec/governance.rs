@@ -43,7 +43,10 @@ fn add_sums(sums: &mut LockSums, amount: Amount, end: Epoch) -> Result<(), TxErr
         .0
         .checked_mul(u128::from(end.0))
         .ok_or(TxError::AmountOverflow)?;
-    sums.amount = sums.amount.checked_add(amount.0).ok_or(TxError::AmountOverflow)?;
+    sums.amount = sums
+        .amount
+        .checked_add(amount.0)
+        .ok_or(TxError::AmountOverflow)?;
     sums.amount_end = sums
         .amount_end
         .checked_add(weighted)
@@ -87,7 +90,9 @@ pub fn lock(
         }
     };
     let new_end = Epoch(old_end.0.max(now.0.saturating_add(duration_epochs)));
-    let new_amount = old_amount.checked_add(amount).ok_or(TxError::AmountOverflow)?;
+    let new_amount = old_amount
+        .checked_add(amount)
+        .ok_or(TxError::AmountOverflow)?;
     if !amount.is_zero() {
         ex.debit(sender, amount)?;
     }
@@ -145,7 +150,9 @@ pub fn expire_locks(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), TxError> 
 
 fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, TxError> {
     let lock: Option<LockRecord> = ex.state.get(&StateKey::Lock(*sender))?;
-    Ok(lock.map_or(0, |l| voting_power(&l, ex.epoch(), ex.params.lock_epochs_max)))
+    Ok(lock.map_or(0, |l| {
+        voting_power(&l, ex.epoch(), ex.params.lock_epochs_max)
+    }))
 }
 
 /// Checks that an action could run now, so that no proposal is made that must fail.
@@ -156,7 +163,9 @@ fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), TxE
         }
         ProposalAction::SetEmissionWeights { weights } => {
             if !weights.is_valid() {
-                return Err(cairn_types::params::ParamError::WeightsNotWhole(weights.total_bps()).into());
+                return Err(
+                    cairn_types::params::ParamError::WeightsNotWhole(weights.total_bps()).into(),
+                );
             }
         }
         ProposalAction::ApproveMaker { maker, .. } => {
@@ -190,7 +199,10 @@ pub fn propose(
     let power = sender_power(ex, sender)?;
     let needed = ex.params.proposal_power_min.0.max(1);
     if power < needed {
-        return Err(TxError::InsufficientVotingPower { needed, have: power });
+        return Err(TxError::InsufficientVotingPower {
+            needed,
+            have: power,
+        });
     }
     validate_action(ex, action)?;
     let totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
@@ -211,8 +223,9 @@ pub fn propose(
         status: ProposalStatus::Open,
     };
     ex.state.put(&StateKey::Proposal(id), &proposal);
-    ex.notes
-        .push(format!("proposal {id} opened, voting until height {voting_end_height}"));
+    ex.notes.push(format!(
+        "proposal {id} opened, voting until height {voting_end_height}"
+    ));
     Ok(())
 }
 
@@ -254,8 +267,8 @@ pub fn passed(proposal: &Proposal, quorum_bps: u64, threshold_bps: u64) -> bool 
         .yes
         .saturating_add(proposal.no)
         .saturating_add(proposal.abstain);
-    let quorum = turnout.saturating_mul(bps)
-        >= proposal.total_power.saturating_mul(u128::from(quorum_bps));
+    let quorum =
+        turnout.saturating_mul(bps) >= proposal.total_power.saturating_mul(u128::from(quorum_bps));
     let decided = proposal.yes.saturating_add(proposal.no);
     let threshold = proposal.yes > 0
         && proposal.yes.saturating_mul(bps) >= decided.saturating_mul(u128::from(threshold_bps));

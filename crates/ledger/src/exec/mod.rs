@@ -5,7 +5,7 @@
 //! Any error leaves the overlay's transaction layer to be rolled back by the caller, so a refused
 //! transaction changes nothing, not even the fee or nonce.
 //!
-//! - [`token`]: transfers.
+//! - [`token`]: token transfers between accounts.
 //! - [`staking`]: bonding, unbonding, withdrawal, slashing.
 //! - [`devices`]: registration, location, transfer and retirement of devices.
 //! - [`credits`]: prices, burn-and-mint of data credits, delegation and spending.

@@ -22,7 +22,10 @@ use std::collections::BTreeSet;
 pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
 
 /// Accepts a reward root signed by at least 2/3 of oracle stake.
-pub fn submit_root(ex: &mut Exec<'_, '_>, submission: &RewardRootSubmission) -> Result<(), TxError> {
+pub fn submit_root(
+    ex: &mut Exec<'_, '_>,
+    submission: &RewardRootSubmission,
+) -> Result<(), TxError> {
     let RewardRootSubmission {
         epoch,
         subnetwork,
@@ -87,7 +90,7 @@ pub fn submit_root(ex: &mut Exec<'_, '_>, submission: &RewardRootSubmission) -> 
         &key,
         &RewardRootRecord {
             epoch,
-            root: root.clone(),
+            root: *root,
             accepted_height: ex.height,
             claimed_total,
         },
@@ -121,7 +124,9 @@ fn check_quorum(
         if !seen.insert(s.oracle) {
             return Err(TxError::DuplicateSigner(s.oracle));
         }
-        signed = signed.checked_add(info.stake).ok_or(TxError::AmountOverflow)?;
+        signed = signed
+            .checked_add(info.stake)
+            .ok_or(TxError::AmountOverflow)?;
         digests.push(digest);
         sigs.push(s.signature);
         keys.push(s.oracle.0);
@@ -137,7 +142,9 @@ fn check_quorum(
     }
     let mut total = Amount::ZERO;
     for info in oracles.0.values() {
-        total = total.checked_add(info.stake).ok_or(TxError::AmountOverflow)?;
+        total = total
+            .checked_add(info.stake)
+            .ok_or(TxError::AmountOverflow)?;
     }
     // signed / total >= 2/3, in integers: 3·signed >= 2·total.
     let enough = signed

@@ -69,7 +69,9 @@ pub fn bond_validator(
         });
     }
     ex.debit(sender, amount)?;
-    validators.0.insert(*sender, ValidatorInfo { stake, ..info });
+    validators
+        .0
+        .insert(*sender, ValidatorInfo { stake, ..info });
     ex.state.put(&StateKey::Validators, &validators);
     Ok(())
 }
@@ -268,7 +270,8 @@ pub fn slash_double_sign(
             reported_by,
         },
     );
-    ex.notes
-        .push(format!("validator {address} slashed {slashed} and jailed for double signing"));
+    ex.notes.push(format!(
+        "validator {address} slashed {slashed} and jailed for double signing"
+    ));
     Ok(())
 }

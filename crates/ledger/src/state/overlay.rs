@@ -61,7 +61,10 @@ impl<'a> Overlay<'a> {
     }
 
     /// Reads the value under `key`, or its default when absent.
-    pub fn get_or_default<V: BorshDeserialize + Default>(&self, key: &StateKey) -> Result<V, TxError> {
+    pub fn get_or_default<V: BorshDeserialize + Default>(
+        &self,
+        key: &StateKey,
+    ) -> Result<V, TxError> {
         Ok(self.get(key)?.unwrap_or_default())
     }
 
@@ -113,10 +116,19 @@ mod tests {
     fn rollback_drops_only_the_transaction() {
         let mut o = Overlay::new(&EmptyState);
         let key = StateKey::Account(Address(PublicKey([1; 32])));
-        let a = Account { balance: Amount(5), ..Account::default() };
+        let a = Account {
+            balance: Amount(5),
+            ..Account::default()
+        };
         o.put(&key, &a);
         o.commit_tx();
-        o.put(&key, &Account { balance: Amount(9), ..a.clone() });
+        o.put(
+            &key,
+            &Account {
+                balance: Amount(9),
+                ..a.clone()
+            },
+        );
         assert_eq!(o.get::<Account>(&key).unwrap().unwrap().balance, Amount(9));
         o.rollback_tx();
         assert_eq!(o.get::<Account>(&key).unwrap(), Some(a));

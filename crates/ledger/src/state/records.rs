@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Height, time, supply and counters.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct ChainState {
     /// Height of the last applied block (0 = genesis).
     pub height: u64,
@@ -35,7 +37,9 @@ pub struct ChainState {
 }
 
 /// An account.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Account {
     /// Spendable tokens.
     pub balance: Amount,
@@ -94,7 +98,9 @@ pub struct ValidatorInfo {
 }
 
 /// All validator candidates, by account.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Validators(pub BTreeMap<Address, ValidatorInfo>);
 
 /// One member of a validator set.
@@ -109,7 +115,9 @@ pub struct ValidatorSetMember {
 }
 
 /// The validators of an epoch, ordered by stake (largest first), then address.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct ValidatorSet {
     /// The epoch.
     pub epoch: Epoch,
@@ -118,7 +126,9 @@ pub struct ValidatorSet {
 }
 
 /// A price posted by an oracle.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct PricePost {
     /// The price.
     pub price: Price,
@@ -136,7 +146,9 @@ pub struct OracleInfo {
 }
 
 /// All oracle committee members, by account.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Oracles(pub BTreeMap<Address, OracleInfo>);
 
 /// Stake on its way out.
@@ -151,7 +163,9 @@ pub struct UnbondingEntry {
 }
 
 /// An account's unbonding entries (bounded: see `MAX_UNBONDING_ENTRIES`).
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Unbondings(pub Vec<UnbondingEntry>);
 
 /// The latest accepted reward root of a sub-network.
@@ -168,7 +182,9 @@ pub struct RewardRootRecord {
 }
 
 /// Mints by reward claims per epoch, within the circuit breaker's window.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct MintWindow(pub Vec<(Epoch, Amount)>);
 
 /// A vote-escrow lock.
@@ -185,7 +201,9 @@ pub struct LockRecord {
 /// Voting power of a lock at epoch `e` is `amount × (end − e) / lock_epochs_max` for `e < end`.
 /// Summed over live locks that is `(Σ amount·end − e·Σ amount) / lock_epochs_max`, so the total
 /// is known from two sums, updated when a lock changes and when locks expire.
-#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct LockSums {
     /// Σ amount.
     pub amount: u128,
@@ -194,7 +212,9 @@ pub struct LockSums {
 }
 
 /// Where a proposal stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposalStatus {
     /// Open for votes, or closed but not yet executed.
@@ -233,7 +253,9 @@ pub struct Proposal {
 }
 
 /// An account's vote on a proposal.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct VoteRecord {
     /// The choice.
     pub choice: VoteChoice,

@@ -17,7 +17,11 @@ pub(crate) fn refused(chain: &mut TestChain, label: &str, action: Action, expect
     let before = chain.ledger.head();
     let result = chain.run(label, action);
     assert_eq!(result.err(), Some(expected));
-    assert_eq!(chain.ledger.head(), before, "a refused transaction must change nothing");
+    assert_eq!(
+        chain.ledger.head(),
+        before,
+        "a refused transaction must change nothing"
+    );
 }
 
 /// Asserts that the supply identity holds.
@@ -31,9 +35,20 @@ pub(crate) fn fund_credits(chain: &mut TestChain, label: &str) {
     use cairn_ledger::testkit::addr;
     use cairn_types::{Amount, Price};
     chain
-        .run("oracle-0", Action::PostPrice { price: Price(1_000_000_000) })
+        .run(
+            "oracle-0",
+            Action::PostPrice {
+                price: Price(1_000_000_000),
+            },
+        )
         .unwrap();
     chain
-        .run(label, Action::BurnForCredits { amount: Amount::tokens(10), recipient: addr(label) })
+        .run(
+            label,
+            Action::BurnForCredits {
+                amount: Amount::tokens(10),
+                recipient: addr(label),
+            },
+        )
         .unwrap();
 }

@@ -1,6 +1,8 @@
 //! Scenario tests of the ledger: every transaction, its success and its typed failures, through
 //! real blocks on a real on-disk state.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 /// Asserts that the action fails with the expected error and changes nothing (see
 /// `helpers::refused`). A macro so that the action may borrow the chain while it is built.
 macro_rules! refused {

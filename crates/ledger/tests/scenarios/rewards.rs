@@ -4,7 +4,9 @@ use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::codec::BoundedVec;
 use cairn_types::reward_tree::{RewardLeaf, RewardTree};
-use cairn_types::tx::{reward_root_digest, Action, OracleSignature, RewardClaim, RewardRootSubmission};
+use cairn_types::tx::{
+    reward_root_digest, Action, OracleSignature, RewardClaim, RewardRootSubmission,
+};
 use cairn_types::{Amount, Epoch, Subnetwork};
 
 /// Storage's pool per epoch: 15% of 10,000 tokens.
@@ -14,15 +16,29 @@ fn tree(rewards: &[(&str, u128)]) -> RewardTree {
     RewardTree::build(
         rewards
             .iter()
-            .map(|(label, tokens)| RewardLeaf { account: addr(label), cumulative: Amount::tokens(*tokens) })
+            .map(|(label, tokens)| RewardLeaf {
+                account: addr(label),
+                cumulative: Amount::tokens(*tokens),
+            })
             .collect(),
     )
     .unwrap()
 }
 
-fn submission(chain: &TestChain, epoch: u64, subnetwork: Subnetwork, tree: &RewardTree, signers: &[&str]) -> RewardRootSubmission {
+fn submission(
+    chain: &TestChain,
+    epoch: u64,
+    subnetwork: Subnetwork,
+    tree: &RewardTree,
+    signers: &[&str],
+) -> RewardRootSubmission {
     let root = tree.root();
-    let digest = reward_root_digest(&chain.ledger.config().chain_id, Epoch(epoch), subnetwork, &root);
+    let digest = reward_root_digest(
+        &chain.ledger.config().chain_id,
+        Epoch(epoch),
+        subnetwork,
+        &root,
+    );
     RewardRootSubmission {
         epoch: Epoch(epoch),
         subnetwork,
@@ -30,7 +46,10 @@ fn submission(chain: &TestChain, epoch: u64, subnetwork: Subnetwork, tree: &Rewa
         signatures: BoundedVec::new(
             signers
                 .iter()
-                .map(|s| OracleSignature { oracle: addr(s), signature: key(s).sign(&digest) })
+                .map(|s| OracleSignature {
+                    oracle: addr(s),
+                    signature: key(s).sign(&digest),
+                })
                 .collect(),
         )
         .unwrap(),
@@ -39,15 +58,27 @@ fn submission(chain: &TestChain, epoch: u64, subnetwork: Subnetwork, tree: &Rewa
 
 fn claim(tree: &RewardTree, subnetwork: Subnetwork, label: &str) -> RewardClaim {
     let (leaf, proof) = tree.proof(&addr(label)).unwrap();
-    RewardClaim { subnetwork, account: leaf.account, cumulative: leaf.cumulative, proof }
+    RewardClaim {
+        subnetwork,
+        account: leaf.account,
+        cumulative: leaf.cumulative,
+        proof,
+    }
 }
 
 fn claims(list: Vec<RewardClaim>) -> Action {
-    Action::ClaimRewards { claims: BoundedVec::new(list).unwrap() }
+    Action::ClaimRewards {
+        claims: BoundedVec::new(list).unwrap(),
+    }
 }
 
 fn treasury(chain: &TestChain) -> Amount {
-    chain.ledger.get::<ChainState>(&StateKey::ChainState).unwrap().unwrap().treasury
+    chain
+        .ledger
+        .get::<ChainState>(&StateKey::ChainState)
+        .unwrap()
+        .unwrap()
+        .treasury
 }
 
 #[test]
@@ -57,30 +88,79 @@ fn root_signed_by_two_thirds_is_accepted_and_claims_pay_once() {
     let t = tree(&[("alice", 600), ("bob", 400)]);
     let treasury_before = treasury(&chain);
     chain
-        .run("carol", Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"])))
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Storage,
+                &t,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
         .unwrap();
-    let record: RewardRootRecord = chain.ledger.get(&StateKey::RewardRoot(Subnetwork::Storage)).unwrap().unwrap();
+    let record: RewardRootRecord = chain
+        .ledger
+        .get(&StateKey::RewardRoot(Subnetwork::Storage))
+        .unwrap()
+        .unwrap();
     assert_eq!(record.root.sum, Amount::tokens(1_000));
     // The 500 tokens of the pool the oracles did not allocate go to the treasury.
-    assert_eq!(treasury(&chain), Amount(treasury_before.0 + Amount::tokens(500).0));
+    assert_eq!(
+        treasury(&chain),
+        Amount(treasury_before.0 + Amount::tokens(500).0)
+    );
 
     // Bob claims for both (one transaction, many accounts).
     let alice_before = chain.account(&addr("alice")).balance;
-    chain.run("bob", claims(vec![claim(&t, Subnetwork::Storage, "alice"), claim(&t, Subnetwork::Storage, "bob")])).unwrap();
-    assert_eq!(chain.account(&addr("alice")).balance, Amount(alice_before.0 + Amount::tokens(600).0));
+    chain
+        .run(
+            "bob",
+            claims(vec![
+                claim(&t, Subnetwork::Storage, "alice"),
+                claim(&t, Subnetwork::Storage, "bob"),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(
+        chain.account(&addr("alice")).balance,
+        Amount(alice_before.0 + Amount::tokens(600).0)
+    );
     // Claiming again pays nothing more.
-    refused!(chain, "alice", claims(vec![claim(&t, Subnetwork::Storage, "alice")]), TxError::NothingToClaim);
+    refused!(
+        chain,
+        "alice",
+        claims(vec![claim(&t, Subnetwork::Storage, "alice")]),
+        TxError::NothingToClaim
+    );
     assert_balanced(&chain);
 
     // The next epoch's root is cumulative: alice's 600 becomes 900; she is paid the 300 difference.
     chain.advance_to_epoch(2).unwrap();
     let t2 = tree(&[("alice", 900), ("bob", 400), ("carol", 1_000)]);
     chain
-        .run("carol", Action::SubmitRewardRoot(submission(&chain, 1, Subnetwork::Storage, &t2, &["oracle-0", "oracle-1", "oracle-2"])))
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                1,
+                Subnetwork::Storage,
+                &t2,
+                &["oracle-0", "oracle-1", "oracle-2"],
+            )),
+        )
         .unwrap();
     let before = chain.account(&addr("alice")).balance;
-    chain.run("dave", claims(vec![claim(&t2, Subnetwork::Storage, "alice")])).unwrap();
-    assert_eq!(chain.account(&addr("alice")).balance, Amount(before.0 + Amount::tokens(300).0));
+    chain
+        .run(
+            "dave",
+            claims(vec![claim(&t2, Subnetwork::Storage, "alice")]),
+        )
+        .unwrap();
+    assert_eq!(
+        chain.account(&addr("alice")).balance,
+        Amount(before.0 + Amount::tokens(300).0)
+    );
     assert_balanced(&chain);
 }
 
@@ -88,42 +168,118 @@ fn root_signed_by_two_thirds_is_accepted_and_claims_pay_once() {
 fn bad_roots_are_refused() {
     let (mut chain, _dir) = chain();
     let t = tree(&[("alice", 600)]);
-    refused!(chain,
+    refused!(
+        chain,
         "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"])),
-        TxError::EpochNotEnded { epoch: Epoch(0), current: Epoch(0) },
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0", "oracle-1"]
+        )),
+        TxError::EpochNotEnded {
+            epoch: Epoch(0),
+            current: Epoch(0)
+        },
     );
     chain.advance_to_epoch(1).unwrap();
-    refused!(chain,
+    refused!(
+        chain,
         "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0"])),
-        TxError::InsufficientOracleStake { signed: Amount::tokens(10_000), total: Amount::tokens(30_000) },
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0"]
+        )),
+        TxError::InsufficientOracleStake {
+            signed: Amount::tokens(10_000),
+            total: Amount::tokens(30_000)
+        },
     );
-    refused!(chain,
+    refused!(
+        chain,
         "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "alice"])),
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0", "alice"]
+        )),
         TxError::UnknownOracle(addr("alice")),
     );
-    refused!(chain,
+    refused!(
+        chain,
         "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-0", "oracle-1"])),
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0", "oracle-0", "oracle-1"]
+        )),
         TxError::DuplicateSigner(addr("oracle-0")),
     );
     // A signature over another root does not count.
-    let mut forged = submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"]);
-    forged.root.sum = Amount::tokens(1);
-    refused!(chain, "carol", Action::SubmitRewardRoot(forged), TxError::BadOracleSignature(addr("oracle-0")));
-    let greedy = tree(&[("alice", 1_501)]);
-    refused!(chain,
-        "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &greedy, &["oracle-0", "oracle-1"])),
-        TxError::RootExceedsEmission { allowed: POOL, requested: Amount::tokens(1_501) },
+    let mut forged = submission(
+        &chain,
+        0,
+        Subnetwork::Storage,
+        &t,
+        &["oracle-0", "oracle-1"],
     );
-    chain.run("carol", Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"]))).unwrap();
-    refused!(chain,
+    forged.root.sum = Amount::tokens(1);
+    refused!(
+        chain,
         "carol",
-        Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"])),
-        TxError::RootNotNewer { subnetwork: Subnetwork::Storage, last: Epoch(0) },
+        Action::SubmitRewardRoot(forged),
+        TxError::BadOracleSignature(addr("oracle-0"))
+    );
+    let greedy = tree(&[("alice", 1_501)]);
+    refused!(
+        chain,
+        "carol",
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &greedy,
+            &["oracle-0", "oracle-1"]
+        )),
+        TxError::RootExceedsEmission {
+            allowed: POOL,
+            requested: Amount::tokens(1_501)
+        },
+    );
+    chain
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Storage,
+                &t,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
+        .unwrap();
+    refused!(
+        chain,
+        "carol",
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0", "oracle-1"]
+        )),
+        TxError::RootNotNewer {
+            subnetwork: Subnetwork::Storage,
+            last: Epoch(0)
+        },
     );
 }
 
@@ -131,24 +287,51 @@ fn bad_roots_are_refused() {
 fn bad_claims_are_refused() {
     let (mut chain, _dir) = chain();
     let t = tree(&[("alice", 600), ("bob", 400)]);
-    refused!(chain, "alice", claims(vec![claim(&t, Subnetwork::Storage, "alice")]), TxError::NoRewardRoot(Subnetwork::Storage));
+    refused!(
+        chain,
+        "alice",
+        claims(vec![claim(&t, Subnetwork::Storage, "alice")]),
+        TxError::NoRewardRoot(Subnetwork::Storage)
+    );
     chain.advance_to_epoch(1).unwrap();
-    chain.run("carol", Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &t, &["oracle-0", "oracle-1"]))).unwrap();
+    chain
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Storage,
+                &t,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
+        .unwrap();
     // Claiming more than the cumulative amount: the proof no longer matches the root.
     let mut inflated = claim(&t, Subnetwork::Storage, "alice");
     inflated.cumulative = Amount::tokens(700);
-    refused!(chain,
+    refused!(
+        chain,
         "alice",
         claims(vec![inflated]),
-        TxError::BadRewardProof { account: addr("alice"), error: cairn_types::reward_tree::RewardProofError::RootMismatch },
+        TxError::BadRewardProof {
+            account: addr("alice"),
+            error: cairn_types::reward_tree::RewardProofError::RootMismatch
+        },
     );
     // Bob's proof presented for alice.
     let mut stolen = claim(&t, Subnetwork::Storage, "bob");
     stolen.account = addr("alice");
-    assert!(matches!(chain.run("alice", claims(vec![stolen])), Err(TxError::BadRewardProof { .. })));
-    refused!(chain,
+    assert!(matches!(
+        chain.run("alice", claims(vec![stolen])),
+        Err(TxError::BadRewardProof { .. })
+    ));
+    refused!(
+        chain,
         "alice",
-        claims(vec![claim(&t, Subnetwork::Storage, "alice"), claim(&t, Subnetwork::Storage, "alice")]),
+        claims(vec![
+            claim(&t, Subnetwork::Storage, "alice"),
+            claim(&t, Subnetwork::Storage, "alice")
+        ]),
         TxError::DuplicateClaim(addr("alice")),
     );
     refused!(chain, "alice", claims(vec![]), TxError::NothingToClaim);
@@ -161,34 +344,89 @@ fn circuit_breaker_limits_claims_per_window() {
     // 1,500 from storage and 1,500 from coverage: 3,000 > the window limit of 2,000.
     let storage = tree(&[("alice", 1_500)]);
     let coverage = tree(&[("bob", 1_500)]);
-    chain.run("carol", Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Storage, &storage, &["oracle-0", "oracle-1"]))).unwrap();
-    chain.run("carol", Action::SubmitRewardRoot(submission(&chain, 0, Subnetwork::Coverage, &coverage, &["oracle-0", "oracle-1"]))).unwrap();
-    chain.run("alice", claims(vec![claim(&storage, Subnetwork::Storage, "alice")])).unwrap();
-    refused!(chain,
+    chain
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Storage,
+                &storage,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
+        .unwrap();
+    chain
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Coverage,
+                &coverage,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
+        .unwrap();
+    chain
+        .run(
+            "alice",
+            claims(vec![claim(&storage, Subnetwork::Storage, "alice")]),
+        )
+        .unwrap();
+    refused!(
+        chain,
         "bob",
         claims(vec![claim(&coverage, Subnetwork::Coverage, "bob")]),
-        TxError::CircuitBreaker { minted: Amount::tokens(1_500), requested: Amount::tokens(1_500), limit: Amount::tokens(2_000) },
+        TxError::CircuitBreaker {
+            minted: Amount::tokens(1_500),
+            requested: Amount::tokens(1_500),
+            limit: Amount::tokens(2_000)
+        },
     );
     // Three epochs later the window has moved on and the claim goes through.
     chain.advance_to_epoch(4).unwrap();
-    chain.run("bob", claims(vec![claim(&coverage, Subnetwork::Coverage, "bob")])).unwrap();
+    chain
+        .run(
+            "bob",
+            claims(vec![claim(&coverage, Subnetwork::Coverage, "bob")]),
+        )
+        .unwrap();
     assert_balanced(&chain);
 }
 
 #[test]
 fn emission_pays_validators_pools_and_treasury_exactly() {
     let (mut chain, _dir) = chain();
-    let before = chain.ledger.get::<ChainState>(&StateKey::ChainState).unwrap().unwrap();
+    let before = chain
+        .ledger
+        .get::<ChainState>(&StateKey::ChainState)
+        .unwrap()
+        .unwrap();
     let v0 = chain.account(&addr("validator-0")).balance;
     chain.advance_to_epoch(1).unwrap();
-    let after = chain.ledger.get::<ChainState>(&StateKey::ChainState).unwrap().unwrap();
+    let after = chain
+        .ledger
+        .get::<ChainState>(&StateKey::ChainState)
+        .unwrap()
+        .unwrap();
     assert_eq!(after.total_emitted, Amount::tokens(10_000));
     // 15% to validators, split evenly over 4 equal stakes.
-    assert_eq!(chain.account(&addr("validator-0")).balance, Amount(v0.0 + Amount::tokens(375).0));
+    assert_eq!(
+        chain.account(&addr("validator-0")).balance,
+        Amount(v0.0 + Amount::tokens(375).0)
+    );
     // Pools (70%) are not minted until claimed; validators (15%) and treasury (15%) are.
-    let pool: Amount = chain.ledger.get(&StateKey::EmissionPool(Epoch(0), Subnetwork::Storage)).unwrap().unwrap();
+    let pool: Amount = chain
+        .ledger
+        .get(&StateKey::EmissionPool(Epoch(0), Subnetwork::Storage))
+        .unwrap()
+        .unwrap();
     assert_eq!(pool, POOL);
-    assert_eq!(after.total_supply, Amount(before.total_supply.0 + Amount::tokens(3_000).0));
+    assert_eq!(
+        after.total_supply,
+        Amount(before.total_supply.0 + Amount::tokens(3_000).0)
+    );
     assert_eq!(after.treasury, Amount::tokens(1_500));
     assert_balanced(&chain);
 }

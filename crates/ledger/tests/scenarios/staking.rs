@@ -17,7 +17,13 @@ fn bonding_changes_the_validator_set_at_the_next_epoch() {
     assert_eq!(validator_set(&chain).members.len(), 4);
     let consensus_key = key("alice/consensus").public_key();
     chain
-        .run("alice", Action::BondValidator { amount: Amount::tokens(60_000), consensus_key })
+        .run(
+            "alice",
+            Action::BondValidator {
+                amount: Amount::tokens(60_000),
+                consensus_key,
+            },
+        )
         .unwrap();
     // Not before the boundary...
     assert_eq!(validator_set(&chain).members.len(), 4);
@@ -34,44 +40,97 @@ fn bonding_changes_the_validator_set_at_the_next_epoch() {
 fn bonding_errors() {
     let (mut chain, _dir) = chain();
     let taken = key("validator-1/consensus").public_key();
-    refused!(chain,
+    refused!(
+        chain,
         "alice",
-        Action::BondValidator { amount: Amount::tokens(5_000), consensus_key: taken },
+        Action::BondValidator {
+            amount: Amount::tokens(5_000),
+            consensus_key: taken
+        },
         TxError::ConsensusKeyInUse(addr("validator-1")),
     );
-    refused!(chain,
+    refused!(
+        chain,
         "alice",
-        Action::BondValidator { amount: Amount::tokens(1), consensus_key: key("a/c").public_key() },
-        TxError::StakeTooLow { min: Amount::tokens(1_000), got: Amount::tokens(1) },
+        Action::BondValidator {
+            amount: Amount::tokens(1),
+            consensus_key: key("a/c").public_key()
+        },
+        TxError::StakeTooLow {
+            min: Amount::tokens(1_000),
+            got: Amount::tokens(1)
+        },
     );
-    refused!(chain,
+    refused!(
+        chain,
         "validator-0",
-        Action::BondValidator { amount: Amount::tokens(1), consensus_key: key("other").public_key() },
+        Action::BondValidator {
+            amount: Amount::tokens(1),
+            consensus_key: key("other").public_key()
+        },
         TxError::ConsensusKeyMismatch,
     );
-    refused!(chain, "alice", Action::BondOracle { amount: Amount::ZERO }, TxError::ZeroAmount);
-    refused!(chain,
+    refused!(
+        chain,
         "alice",
-        Action::Unbond { role: StakeRole::Validator, amount: Amount(1) },
+        Action::BondOracle {
+            amount: Amount::ZERO
+        },
+        TxError::ZeroAmount
+    );
+    refused!(
+        chain,
+        "alice",
+        Action::Unbond {
+            role: StakeRole::Validator,
+            amount: Amount(1)
+        },
         TxError::NotAValidator(addr("alice")),
     );
-    refused!(chain,
+    refused!(
+        chain,
         "validator-0",
-        Action::Unbond { role: StakeRole::Validator, amount: Amount::tokens(49_500) },
-        TxError::StakeTooLow { min: Amount::tokens(1_000), got: Amount::tokens(500) },
+        Action::Unbond {
+            role: StakeRole::Validator,
+            amount: Amount::tokens(49_500)
+        },
+        TxError::StakeTooLow {
+            min: Amount::tokens(1_000),
+            got: Amount::tokens(500)
+        },
     );
-    refused!(chain, "alice", Action::WithdrawUnbonded, TxError::NothingToWithdraw);
+    refused!(
+        chain,
+        "alice",
+        Action::WithdrawUnbonded,
+        TxError::NothingToWithdraw
+    );
 }
 
 #[test]
 fn unbonded_stake_is_withdrawable_after_the_unbonding_period() {
     let (mut chain, _dir) = chain();
     chain
-        .run("oracle-0", Action::Unbond { role: StakeRole::Oracle, amount: Amount::tokens(10_000) })
+        .run(
+            "oracle-0",
+            Action::Unbond {
+                role: StakeRole::Oracle,
+                amount: Amount::tokens(10_000),
+            },
+        )
         .unwrap();
-    let entries: Unbondings = chain.ledger.get(&StateKey::Unbonding(addr("oracle-0"))).unwrap().unwrap();
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(addr("oracle-0")))
+        .unwrap()
+        .unwrap();
     assert_eq!(entries.0[0].release_epoch, Epoch(2));
-    refused!(chain, "oracle-0", Action::WithdrawUnbonded, TxError::NothingToWithdraw);
+    refused!(
+        chain,
+        "oracle-0",
+        Action::WithdrawUnbonded,
+        TxError::NothingToWithdraw
+    );
     chain.advance_to_epoch(2).unwrap();
     let before = chain.account(&addr("oracle-0")).balance;
     chain.run("oracle-0", Action::WithdrawUnbonded).unwrap();
@@ -79,13 +138,25 @@ fn unbonded_stake_is_withdrawable_after_the_unbonding_period() {
         chain.account(&addr("oracle-0")).balance,
         Amount(before.0 + Amount::tokens(10_000).0 - chain.fee.0)
     );
-    assert!(chain.ledger.get::<Unbondings>(&StateKey::Unbonding(addr("oracle-0"))).unwrap().is_none());
+    assert!(chain
+        .ledger
+        .get::<Unbondings>(&StateKey::Unbonding(addr("oracle-0")))
+        .unwrap()
+        .is_none());
     assert_balanced(&chain);
 }
 
 fn vote(key: &SecretKey, chain_id: &ChainId, view: u64, block: u8) -> SignedVote {
-    let vote = Vote { epoch: 0, view, kind: VoteKind::Notarize, block: Hash([block; 32]) };
-    SignedVote { signature: key.sign(&vote.signing_digest(chain_id)), vote }
+    let vote = Vote {
+        epoch: 0,
+        view,
+        kind: VoteKind::Notarize,
+        block: Hash([block; 32]),
+    };
+    SignedVote {
+        signature: key.sign(&vote.signing_digest(chain_id)),
+        vote,
+    }
 }
 
 #[test]
@@ -98,15 +169,25 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
         first: vote(&offender, &chain_id, 7, 1),
         second: vote(&offender, &chain_id, 7, 2),
     };
-    chain.run("bob", Action::ReportDoubleSign { evidence: evidence.clone() }).unwrap();
+    chain
+        .run(
+            "bob",
+            Action::ReportDoubleSign {
+                evidence: evidence.clone(),
+            },
+        )
+        .unwrap();
     let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
     let info = &validators.0[&addr("validator-2")];
     assert!(info.jailed);
     // 5% of 50,000 burned.
     assert_eq!(info.stake, Amount::tokens(47_500));
-    refused!(chain,
+    refused!(
+        chain,
         "carol",
-        Action::ReportDoubleSign { evidence: evidence.clone() },
+        Action::ReportDoubleSign {
+            evidence: evidence.clone()
+        },
         TxError::AlreadyPunished(evidence.offence_id()),
     );
     chain.advance_to_epoch(1).unwrap();
@@ -118,7 +199,8 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
     // Evidence that proves nothing, or names no validator, is refused.
     let mut same = evidence.clone();
     same.second = same.first.clone();
-    refused!(chain,
+    refused!(
+        chain,
         "bob",
         Action::ReportDoubleSign { evidence: same },
         TxError::InvalidEvidence(cairn_types::evidence::EvidenceError::SameBlock),
@@ -129,7 +211,8 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
         first: vote(&stranger, &chain_id, 1, 1),
         second: vote(&stranger, &chain_id, 1, 2),
     };
-    refused!(chain,
+    refused!(
+        chain,
         "bob",
         Action::ReportDoubleSign { evidence: unknown },
         TxError::UnknownConsensusKey(stranger.public_key()),

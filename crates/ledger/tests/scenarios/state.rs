@@ -9,7 +9,15 @@ use cairn_types::Amount;
 #[test]
 fn proofs_of_existence_and_absence_verify_against_the_root() {
     let (mut chain, _dir) = chain();
-    chain.run("alice", Action::Transfer { to: addr("bob"), amount: Amount(7) }).unwrap();
+    chain
+        .run(
+            "alice",
+            Action::Transfer {
+                to: addr("bob"),
+                amount: Amount(7),
+            },
+        )
+        .unwrap();
     let head = chain.ledger.head();
     let key = StateKey::Account(addr("bob"));
     let (value, proof, root) = chain.ledger.prove(&key, None).unwrap();
@@ -51,7 +59,13 @@ fn every_block_changes_the_root_and_reopening_keeps_it() {
 fn a_crash_before_commit_loses_nothing_and_replay_gives_the_same_root() {
     // A reference run that never crashes.
     let (mut reference, _d1) = chain();
-    let tx = reference.tx("alice", Action::Transfer { to: addr("bob"), amount: Amount(5) });
+    let tx = reference.tx(
+        "alice",
+        Action::Transfer {
+            to: addr("bob"),
+            amount: Amount(5),
+        },
+    );
     let block = reference.next_block(vec![tx]);
     let expected = reference.ledger.apply_block(&block).unwrap().state_root;
 
@@ -63,18 +77,31 @@ fn a_crash_before_commit_loses_nothing_and_replay_gives_the_same_root() {
     assert_eq!(computed, expected);
     drop(chain);
     let mut ledger = Ledger::open(dir.path()).unwrap();
-    assert_eq!(ledger.head(), before, "nothing of the uncommitted block survives");
+    assert_eq!(
+        ledger.head(),
+        before,
+        "nothing of the uncommitted block survives"
+    );
     assert_eq!(ledger.apply_block(&block).unwrap().state_root, expected);
 }
 
 #[test]
 fn check_block_predicts_the_root_without_changing_state() {
     let (mut chain, _dir) = chain();
-    let block = chain.next_block(vec![chain.tx("alice", Action::Transfer { to: addr("bob"), amount: Amount(5) })]);
+    let block = chain.next_block(vec![chain.tx(
+        "alice",
+        Action::Transfer {
+            to: addr("bob"),
+            amount: Amount(5),
+        },
+    )]);
     let head = chain.ledger.head();
     let predicted = chain.ledger.check_block(&block).unwrap().state_root;
     assert_eq!(chain.ledger.head(), head);
-    assert_eq!(chain.ledger.apply_block(&block).unwrap().state_root, predicted);
+    assert_eq!(
+        chain.ledger.apply_block(&block).unwrap().state_root,
+        predicted
+    );
 }
 
 #[test]
@@ -83,8 +110,20 @@ fn two_ledgers_fed_the_same_blocks_agree_on_every_root() {
     let (mut b, _d2) = chain();
     for i in 0..25u128 {
         let txs = vec![
-            a.tx("alice", Action::Transfer { to: addr("bob"), amount: Amount(i + 1) }),
-            a.tx("carol", Action::Lock { amount: Amount(1 + i), duration_epochs: 10 }),
+            a.tx(
+                "alice",
+                Action::Transfer {
+                    to: addr("bob"),
+                    amount: Amount(i + 1),
+                },
+            ),
+            a.tx(
+                "carol",
+                Action::Lock {
+                    amount: Amount(1 + i),
+                    duration_epochs: 10,
+                },
+            ),
         ];
         let block = a.next_block(if i % 3 == 0 { vec![] } else { txs });
         let ra = a.ledger.apply_block(&block).unwrap();
@@ -98,41 +137,96 @@ fn wrong_height_and_time_are_refused() {
     let (mut chain, _dir) = chain();
     let mut block = chain.next_block(vec![]);
     block.height += 1;
-    assert!(matches!(chain.ledger.apply_block(&block), Err(cairn_ledger::BlockError::WrongHeight { .. })));
+    assert!(matches!(
+        chain.ledger.apply_block(&block),
+        Err(cairn_ledger::BlockError::WrongHeight { .. })
+    ));
     let mut block = chain.next_block(vec![]);
     block.timestamp_ms = 0;
-    assert!(matches!(chain.ledger.apply_block(&block), Err(cairn_ledger::BlockError::TimeWentBackwards { .. })));
+    assert!(matches!(
+        chain.ledger.apply_block(&block),
+        Err(cairn_ledger::BlockError::TimeWentBackwards { .. })
+    ));
 }
 
 #[test]
 fn invalid_genesis_is_refused_with_a_reason() {
     let mut g = test_genesis();
     g.validators.clear();
-    assert_eq!(g.validate(), Err(cairn_ledger::genesis::GenesisError::NoValidators));
+    assert_eq!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::NoValidators)
+    );
     let mut g = test_genesis();
     g.accounts.push(g.accounts[0].clone());
-    assert!(matches!(g.validate(), Err(cairn_ledger::genesis::GenesisError::Duplicate { .. })));
+    assert!(matches!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::Duplicate { .. })
+    ));
     let mut g = test_genesis();
     g.params.quorum_bps = 0;
-    assert!(matches!(g.validate(), Err(cairn_ledger::genesis::GenesisError::Param(_))));
+    assert!(matches!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::Param(_))
+    ));
     let mut g = test_genesis();
     g.chain.blocks_per_epoch = 1;
-    assert_eq!(g.validate(), Err(cairn_ledger::genesis::GenesisError::EpochTooShort(1)));
+    assert_eq!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::EpochTooShort(1))
+    );
 }
 
 #[test]
 fn proposer_leaves_out_failing_transactions() {
     let (mut chain, _dir) = chain();
-    let good = chain.tx("alice", Action::Transfer { to: addr("bob"), amount: Amount(5) });
-    let broke = chain.tx("nobody", Action::Transfer { to: addr("bob"), amount: Amount(5) });
-    let forged = chain.tx("bob", Action::Transfer { to: addr("carol"), amount: Amount(5) }).tx.sign(&cairn_ledger::testkit::key("mallory"));
+    let good = chain.tx(
+        "alice",
+        Action::Transfer {
+            to: addr("bob"),
+            amount: Amount(5),
+        },
+    );
+    let broke = chain.tx(
+        "nobody",
+        Action::Transfer {
+            to: addr("bob"),
+            amount: Amount(5),
+        },
+    );
+    let forged = chain
+        .tx(
+            "bob",
+            Action::Transfer {
+                to: addr("carol"),
+                amount: Amount(5),
+            },
+        )
+        .tx
+        .sign(&cairn_ledger::testkit::key("mallory"));
     let head = chain.ledger.head();
     let (chosen, rejected) = chain
         .ledger
-        .select_transactions(head.timestamp_ms + 1000, vec![good.clone(), broke, forged], 100)
+        .select_transactions(
+            head.timestamp_ms + 1000,
+            vec![good.clone(), broke, forged],
+            100,
+        )
         .unwrap();
     assert_eq!(chosen, vec![good]);
     assert_eq!(rejected.len(), 2);
     chain.block(chosen).unwrap();
-    assert!(chain.ledger.check_transaction(&chain.tx("alice", Action::Transfer { to: addr("bob"), amount: Amount(1) }), 0).is_ok());
+    assert!(chain
+        .ledger
+        .check_transaction(
+            &chain.tx(
+                "alice",
+                Action::Transfer {
+                    to: addr("bob"),
+                    amount: Amount(1)
+                }
+            ),
+            0
+        )
+        .is_ok());
 }

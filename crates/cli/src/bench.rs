@@ -1,0 +1,173 @@
+//! `cairn bench`: measures the hot paths and prints one JSON line for scripts.
+//!
+//! `cairn bench ledger` measures, on one thread:
+//! - `tx_per_sec`: blocks of signed transfers applied end to end (batch signature check,
+//!   execution, tree update, durable commit), pre-signed outside the timing;
+//! - `sig_verify_per_sec`: the batch signature check alone over the same transactions, the
+//!   bound on the figure above;
+//! - `reward_tree_1m_secs`: building the reward sum tree of 1,000,000 accounts;
+//! - `proof_verify_us`: verifying one reward proof in that tree, averaged.
+
+use crate::context::Context;
+use anyhow::{Context as _, Result};
+use cairn_ledger::genesis::GenesisAccount;
+use cairn_ledger::testkit::{test_genesis, TestChain};
+use cairn_ledger::BlockInput;
+use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf, RewardTree};
+use cairn_types::tx::{Action, SignedTransaction, Transaction};
+use cairn_types::{Address, Amount, Hash, PublicKey, SecretKey};
+use clap::Subcommand;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Benchmarks.
+#[derive(Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Ledger execution and reward proofs.
+    Ledger {
+        /// Smaller sizes, for a quick check (figures are then not comparable).
+        #[arg(long)]
+        quick: bool,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 1_000)]
+        block_size: usize,
+        /// Blocks to apply.
+        #[arg(long, default_value_t = 30)]
+        blocks: usize,
+    },
+}
+
+/// The figures of `cairn bench ledger`.
+#[derive(Debug, Serialize)]
+pub(crate) struct LedgerBench {
+    /// Signed transfers applied per second, commits included.
+    pub(crate) tx_per_sec: u64,
+    /// Signatures checked per second in batches of a block: the bound on `tx_per_sec`.
+    pub(crate) sig_verify_per_sec: u64,
+    /// Transactions per block.
+    pub(crate) block_size: usize,
+    /// Blocks applied.
+    pub(crate) blocks: usize,
+    /// Accounts in the reward tree.
+    pub(crate) reward_tree_accounts: usize,
+    /// Seconds to build the reward tree.
+    pub reward_tree_1m_secs: f64,
+    /// Microseconds to verify one reward proof.
+    pub(crate) proof_verify_us: f64,
+}
+
+/// Runs a benchmark.
+pub(crate) fn run(_ctx: &Context, cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Ledger {
+            quick,
+            block_size,
+            blocks,
+        } => {
+            let (block_size, blocks, accounts) = if quick {
+                (200, 5, 10_000)
+            } else {
+                (block_size, blocks, 1_000_000)
+            };
+            let report = ledger(block_size, blocks, accounts)?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<LedgerBench> {
+    let senders = block_size.max(1);
+    let keys: Vec<SecretKey> = (0..senders)
+        .map(|i| SecretKey::from_label(&format!("bench-{i}")))
+        .collect();
+    let mut genesis = test_genesis();
+    genesis.accounts.extend(keys.iter().map(|k| GenesisAccount {
+        address: Address(k.public_key()),
+        balance: Amount::tokens(1_000_000),
+    }));
+    let dir = tempfile::tempdir()?;
+    let mut chain = TestChain::with_genesis(dir.path(), &genesis)?;
+    let chain_id = genesis.chain.chain_id.clone();
+    let fee = genesis.params.tx_fee_min;
+
+    // Pre-sign every block: each sender sends once per block, to a pseudo-random receiver.
+    let mut prepared: Vec<Vec<SignedTransaction>> = Vec::with_capacity(blocks);
+    for b in 0..blocks {
+        let txs = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let to = Hash::domain("cairn bench receiver", &[&(b * senders + i).to_le_bytes()]);
+                Transaction {
+                    chain_id: chain_id.clone(),
+                    sender: Address(key.public_key()),
+                    nonce: b as u64,
+                    fee,
+                    action: Action::Transfer {
+                        to: Address(PublicKey(to.0)),
+                        amount: Amount(1),
+                    },
+                }
+                .sign(key)
+            })
+            .collect();
+        prepared.push(txs);
+    }
+
+    let started = Instant::now();
+    for txs in &prepared {
+        let head = chain.ledger.head();
+        let block = BlockInput {
+            height: head.height + 1,
+            timestamp_ms: head.timestamp_ms + 1_000,
+            transactions: txs.clone(),
+        };
+        chain
+            .ledger
+            .apply_block(&block)
+            .context("benchmark block refused")?;
+    }
+    let apply_secs = started.elapsed().as_secs_f64();
+    let total = (blocks * block_size) as f64;
+
+    let started = Instant::now();
+    for txs in &prepared {
+        cairn_ledger::ledger::verify_signatures(txs).context("signatures")?;
+    }
+    let verify_secs = started.elapsed().as_secs_f64();
+
+    let leaves: Vec<RewardLeaf> = (0..tree_accounts)
+        .map(|i| RewardLeaf {
+            account: Address(PublicKey(
+                Hash::domain("cairn bench account", &[&i.to_le_bytes()]).0,
+            )),
+            cumulative: Amount(1 + i as u128),
+        })
+        .collect();
+    let probe: Vec<Address> = leaves
+        .iter()
+        .step_by((tree_accounts / 1_000).max(1))
+        .map(|l| l.account)
+        .collect();
+    let started = Instant::now();
+    let tree = RewardTree::build(leaves)?;
+    let tree_secs = started.elapsed().as_secs_f64();
+    let root = tree.root();
+    let proofs: Vec<_> = probe.iter().filter_map(|a| tree.proof(a)).collect();
+    let started = Instant::now();
+    for (leaf, proof) in &proofs {
+        verify_reward_proof(&root, leaf, proof).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let proof_us = started.elapsed().as_secs_f64() * 1e6 / proofs.len().max(1) as f64;
+
+    Ok(LedgerBench {
+        tx_per_sec: (total / apply_secs) as u64,
+        sig_verify_per_sec: (total / verify_secs) as u64,
+        block_size,
+        blocks,
+        reward_tree_accounts: tree_accounts,
+        reward_tree_1m_secs: (tree_secs * 1000.0).round() / 1000.0,
+        proof_verify_us: (proof_us * 100.0).round() / 100.0,
+    })
+}

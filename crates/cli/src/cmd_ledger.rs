@@ -1,0 +1,159 @@
+//! `cairn ledger`: a ledger in a local data directory (until the validator network exists, this
+//! is how transactions are executed), its supply audit, and the scripted demo.
+
+use crate::cmd_genesis::now_ms;
+use crate::context::Context;
+use anyhow::{Context as _, Result};
+use cairn_ledger::audit::audit_supply;
+use cairn_ledger::{BlockInput, Genesis, Ledger};
+use cairn_types::tx::SignedTransaction;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+/// Ledger commands.
+#[derive(Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Create a ledger from a genesis file.
+    Init {
+        /// The genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Apply signed transactions (hex, one per line, in files or `-` for stdin) as one block.
+    Apply {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Block time in ms since the Unix epoch (default: now, never before the last block).
+        #[arg(long)]
+        time_ms: Option<u64>,
+        /// Files with hex transactions.
+        files: Vec<PathBuf>,
+    },
+    /// Recount the supply and check it against the books.
+    Audit {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Run the scripted tour: genesis, transfers, devices, credits, rewards, governance.
+    Demo {
+        /// Keep the ledger in this directory (default: a temporary one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Opens the ledger of a data directory with a helpful error.
+pub(crate) fn open_ledger(dir: &Path) -> Result<Ledger> {
+    Ledger::open(dir).with_context(|| format!("opening the ledger in {}", dir.display()))
+}
+
+/// Applies transactions as the next block of the ledger in `dir` and prints the outcome.
+pub(crate) fn apply_transactions(
+    ctx: &Context,
+    dir: &Path,
+    transactions: Vec<SignedTransaction>,
+    time_ms: Option<u64>,
+) -> Result<()> {
+    let mut ledger = open_ledger(dir)?;
+    let head = ledger.head();
+    let block = BlockInput {
+        height: head.height + 1,
+        timestamp_ms: time_ms.unwrap_or_else(now_ms).max(head.timestamp_ms),
+        transactions,
+    };
+    let outcome = ledger
+        .apply_block(&block)
+        .context("the block was refused; nothing changed")?;
+    ctx.print(&outcome, || {
+        let mut lines = vec![format!(
+            "block {} applied ({} transactions), state root {}",
+            outcome.height,
+            outcome.receipts.len(),
+            outcome.state_root
+        )];
+        lines.extend(outcome.notes.iter().map(|n| format!("  {n}")));
+        for r in &outcome.receipts {
+            lines.push(format!(
+                "  tx {} from {} nonce {}",
+                r.tx_id, r.sender, r.nonce
+            ));
+            lines.extend(r.notes.iter().map(|n| format!("    {n}")));
+        }
+        lines.join("\n")
+    })
+}
+
+fn read_transactions(files: &[PathBuf]) -> Result<Vec<SignedTransaction>> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+        } else {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        };
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let where_ = || format!("{} line {}", file.display(), n + 1);
+            let bytes = hex::decode(line).with_context(|| format!("{}: not hex", where_()))?;
+            out.push(SignedTransaction::decode(&bytes).with_context(where_)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a ledger command.
+pub(crate) fn run(ctx: &Context, cmd: LedgerCommand) -> Result<()> {
+    match cmd {
+        LedgerCommand::Init { genesis, data_dir } => {
+            let genesis = Genesis::load(&genesis)?;
+            let ledger = Ledger::init(&data_dir, &genesis)
+                .with_context(|| format!("creating a ledger in {}", data_dir.display()))?;
+            let head = ledger.head();
+            ctx.print(&head, || {
+                format!(
+                    "ledger for chain {} created in {}\ngenesis state root {}",
+                    genesis.chain.chain_id,
+                    data_dir.display(),
+                    head.state_root
+                )
+            })
+        }
+        LedgerCommand::Apply {
+            data_dir,
+            time_ms,
+            files,
+        } => {
+            let transactions = read_transactions(&files)?;
+            apply_transactions(ctx, &data_dir, transactions, time_ms)
+        }
+        LedgerCommand::Audit { data_dir } => {
+            let ledger = open_ledger(&data_dir)?;
+            let audit = audit_supply(&ledger)?;
+            ctx.print(&audit, || {
+                format!(
+                    "balances {}\nvalidator stake {}\noracle stake {}\nunbonding {}\nlocked {}\ntreasury {}\ncounted {}\nbooks {}\n{}",
+                    audit.balances,
+                    audit.validator_stake,
+                    audit.oracle_stake,
+                    audit.unbonding,
+                    audit.locked,
+                    audit.treasury,
+                    audit.counted,
+                    audit.total_supply,
+                    if audit.balanced() { "balanced" } else { "NOT BALANCED" }
+                )
+            })?;
+            anyhow::ensure!(audit.balanced(), "the supply does not balance");
+            Ok(())
+        }
+        LedgerCommand::Demo { data_dir } => crate::demo::run(ctx, data_dir),
+    }
+}

@@ -1,0 +1,230 @@
+//! `cairn query`: read the state of a local ledger, optionally with a proof.
+//!
+//! With `--prove`, the value is returned with a Merkle proof against the state root of the
+//! requested height, and the proof is checked before anything is printed: the same check a light
+//! client makes. `--height` reads an older state.
+
+use crate::cmd_ledger::open_ledger;
+use crate::context::Context;
+use anyhow::{Context as _, Result};
+use borsh::BorshDeserialize;
+use cairn_ledger::state::records::{
+    Account, ChainState, DeviceRecord, LocationEntry, LockRecord, MakerRecord, Oracles, Proposal,
+    RewardRootRecord, Unbondings, ValidatorSet, Validators,
+};
+use cairn_ledger::store::verify_proof;
+use cairn_ledger::StateKey;
+use cairn_types::params::{ChainConfig, Params};
+use cairn_types::{Amount, Credits, DeviceId, Subnetwork};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Options of every query.
+#[derive(Args)]
+pub(crate) struct QueryArgs {
+    /// The ledger's data directory.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Return the value with a proof against the state root, and check it.
+    #[arg(long, global = true)]
+    prove: bool,
+    /// Read the state at this height (default: latest). Needs --prove.
+    #[arg(long, global = true, requires = "prove")]
+    height: Option<u64>,
+    #[command(subcommand)]
+    what: QueryWhat,
+}
+
+/// What to read.
+#[derive(Subcommand)]
+pub(crate) enum QueryWhat {
+    /// Latest height and state root.
+    Head,
+    /// Height, time, supply, treasury.
+    Chain,
+    /// Chain id, epoch length, emission schedule.
+    Config,
+    /// Governance parameters.
+    Params,
+    /// An account.
+    Account {
+        /// Address or local key name.
+        address: String,
+    },
+    /// A device.
+    Device {
+        /// did:key or hex.
+        device: DeviceId,
+    },
+    /// One entry of a device's location history.
+    Location {
+        /// did:key or hex.
+        device: DeviceId,
+        /// Index, from 0.
+        index: u32,
+    },
+    /// A maker.
+    Maker {
+        /// Its key.
+        key: String,
+    },
+    /// Validator candidates.
+    Validators,
+    /// The current validator set.
+    ValidatorSet,
+    /// The oracle committee and its prices.
+    Oracles,
+    /// An account's unbonding stake.
+    Unbonding {
+        /// Address or key name.
+        address: String,
+    },
+    /// The latest reward root of a sub-network.
+    RewardRoot {
+        /// Sub-network.
+        subnetwork: Subnetwork,
+    },
+    /// What an account has claimed from a sub-network.
+    Claimed {
+        /// Sub-network.
+        subnetwork: Subnetwork,
+        /// Address or key name.
+        address: String,
+    },
+    /// An account's vote-escrow lock.
+    Lock {
+        /// Address or key name.
+        address: String,
+    },
+    /// A governance proposal.
+    Proposal {
+        /// Its number.
+        id: u64,
+    },
+    /// Credits delegated to a payer for a sub-network.
+    Delegated {
+        /// Payer address or key name.
+        payer: String,
+        /// Sub-network.
+        subnetwork: Subnetwork,
+    },
+    /// Credits spent in a sub-network.
+    Usage {
+        /// Sub-network.
+        subnetwork: Subnetwork,
+    },
+}
+
+fn to_json<V: BorshDeserialize + Serialize>(bytes: &[u8]) -> Result<Value> {
+    let value: V = cairn_types::codec::decode(bytes, 4 * 1024 * 1024)?;
+    Ok(serde_json::to_value(value)?)
+}
+
+/// Runs a query.
+pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
+    let dir = args
+        .data_dir
+        .as_ref()
+        .context("--data-dir is required (a node address comes with the network)")?;
+    let ledger = open_ledger(dir)?;
+    type Render = fn(&[u8]) -> Result<Value>;
+    let (key, render): (StateKey, Render) = match &args.what {
+        QueryWhat::Head => {
+            let head = ledger.head();
+            return ctx.print(&head, || {
+                format!("height {}\nstate root {}", head.height, head.state_root)
+            });
+        }
+        QueryWhat::Chain => (StateKey::ChainState, to_json::<ChainState>),
+        QueryWhat::Config => (StateKey::ChainConfig, to_json::<ChainConfig>),
+        QueryWhat::Params => (StateKey::Params, to_json::<Params>),
+        QueryWhat::Account { address } => {
+            (StateKey::Account(ctx.address(address)?), to_json::<Account>)
+        }
+        QueryWhat::Device { device } => (StateKey::Device(*device), to_json::<DeviceRecord>),
+        QueryWhat::Location { device, index } => (
+            StateKey::DeviceLocation(*device, *index),
+            to_json::<LocationEntry>,
+        ),
+        QueryWhat::Maker { key } => (
+            StateKey::Maker(ctx.public_key(key)?),
+            to_json::<MakerRecord>,
+        ),
+        QueryWhat::Validators => (StateKey::Validators, to_json::<Validators>),
+        QueryWhat::ValidatorSet => (StateKey::ValidatorSet, to_json::<ValidatorSet>),
+        QueryWhat::Oracles => (StateKey::Oracles, to_json::<Oracles>),
+        QueryWhat::Unbonding { address } => (
+            StateKey::Unbonding(ctx.address(address)?),
+            to_json::<Unbondings>,
+        ),
+        QueryWhat::RewardRoot { subnetwork } => (
+            StateKey::RewardRoot(*subnetwork),
+            to_json::<RewardRootRecord>,
+        ),
+        QueryWhat::Claimed {
+            subnetwork,
+            address,
+        } => (
+            StateKey::RewardClaimed(*subnetwork, ctx.address(address)?),
+            to_json::<Amount>,
+        ),
+        QueryWhat::Lock { address } => {
+            (StateKey::Lock(ctx.address(address)?), to_json::<LockRecord>)
+        }
+        QueryWhat::Proposal { id } => (StateKey::Proposal(*id), to_json::<Proposal>),
+        QueryWhat::Delegated { payer, subnetwork } => (
+            StateKey::DelegatedCredits(ctx.address(payer)?, *subnetwork),
+            to_json::<Credits>,
+        ),
+        QueryWhat::Usage { subnetwork } => (StateKey::CreditUsage(*subnetwork), to_json::<Credits>),
+    };
+    if !args.prove {
+        let bytes = ledger.store().snapshot()?;
+        let value = cairn_ledger::state::StateRead::read(&bytes, &key.to_bytes())?;
+        let rendered = match value {
+            Some(b) => render(&b)?,
+            None => Value::Null,
+        };
+        return ctx.print(&rendered, || {
+            if rendered.is_null() {
+                "not found".to_string()
+            } else {
+                serde_json::to_string_pretty(&rendered).unwrap_or_default()
+            }
+        });
+    }
+    let height = args.height.unwrap_or(ledger.head().height);
+    let (value, proof, root) = ledger.prove(&key, Some(height))?;
+    verify_proof(&root, &key.to_bytes(), value.as_deref(), &proof)
+        .map_err(|e| anyhow::anyhow!("the proof does not verify: {e}"))?;
+    let rendered = match &value {
+        Some(b) => render(b)?,
+        None => Value::Null,
+    };
+    let proof_hex = hex::encode(borsh::to_vec(&proof)?);
+    let out = json!({
+        "height": height,
+        "state_root": root,
+        "key": hex::encode(key.to_bytes()),
+        "value": rendered,
+        "value_bytes": value.as_ref().map(hex::encode),
+        "proof": proof_hex,
+        "verified": true,
+    });
+    ctx.print(&out, || {
+        format!(
+            "{}\nproof of {} verified against state root {} at height {}\nproof: {}",
+            serde_json::to_string_pretty(&rendered).unwrap_or_default(),
+            if value.is_some() {
+                "this value"
+            } else {
+                "absence"
+            },
+            root,
+            height,
+            proof_hex
+        )
+    })
+}

@@ -1,0 +1,565 @@
+//! `cairn tx`: build and sign every transaction.
+//!
+//! The signed transaction is printed as hex (or JSON with `--json`), ready to submit. With
+//! `--data-dir`, the chain id and the sender's nonce are read from that local ledger, and
+//! `--apply` executes the transaction there in a new block and prints the receipt.
+
+use crate::cmd_ledger::{apply_transactions, open_ledger};
+use crate::context::Context;
+use anyhow::{bail, Context as _, Result};
+use cairn_ledger::state::records::Account;
+use cairn_ledger::StateKey;
+use cairn_types::codec::{BoundedString, BoundedVec};
+use cairn_types::evidence::DoubleSignEvidence;
+use cairn_types::params::{ChainId, ParamId};
+use cairn_types::tx::{
+    device_binding_digest, maker_attestation_digest, Action, MakerAttestation, ProposalAction,
+    RegisterDevice, RewardClaim, RewardRootSubmission, StakeRole, Transaction, VoteChoice,
+};
+use cairn_types::{
+    Amount, Cell, Credits, DeviceId, EmissionWeights, Hash, Price, Signature, Subnetwork,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Common options of every transaction.
+#[derive(Args)]
+pub(crate) struct TxArgs {
+    /// The sender's key name.
+    #[arg(long, global = true)]
+    from: Option<String>,
+    /// The sender's nonce (default: read from --data-dir).
+    #[arg(long, global = true)]
+    nonce: Option<u64>,
+    /// The fee, burned (default: the chain's minimum, or 0.001).
+    #[arg(long, global = true)]
+    fee: Option<Amount>,
+    /// The chain id (default: read from --data-dir).
+    #[arg(long, global = true)]
+    chain_id: Option<String>,
+    /// A local ledger to read the nonce and chain id from.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Apply the transaction to the --data-dir ledger in a new block.
+    #[arg(long, global = true)]
+    apply: bool,
+    #[command(subcommand)]
+    action: TxAction,
+}
+
+/// Which stake.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Validator stake.
+    Validator,
+    /// Oracle stake.
+    Oracle,
+}
+
+/// A vote.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ChoiceArg {
+    /// For.
+    Yes,
+    /// Against.
+    No,
+    /// Counts for quorum only.
+    Abstain,
+}
+
+/// Every transaction.
+#[derive(Subcommand)]
+pub(crate) enum TxAction {
+    /// Send tokens.
+    Transfer {
+        /// Receiver (address or key name).
+        #[arg(long)]
+        to: String,
+        /// Amount, e.g. 12.5.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Bond validator stake.
+    BondValidator {
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+        /// Consensus key (hex, address, or key name).
+        #[arg(long)]
+        consensus_key: String,
+    },
+    /// Bond oracle stake.
+    BondOracle {
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Start unbonding.
+    Unbond {
+        /// Which stake.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Withdraw matured unbonding stake.
+    Withdraw,
+    /// Report a double signature (evidence as JSON).
+    ReportDoubleSign {
+        /// JSON file with the evidence.
+        #[arg(long)]
+        evidence: PathBuf,
+    },
+    /// Register a device owned by the sender.
+    RegisterDevice {
+        /// Sub-network.
+        #[arg(long)]
+        subnetwork: Subnetwork,
+        /// Name of the device's local key (it signs the binding).
+        #[arg(long)]
+        device_key: Option<String>,
+        /// The device id, when its signature comes from the device itself.
+        #[arg(long, requires = "device_signature")]
+        device: Option<DeviceId>,
+        /// The device's signature over the binding (hex).
+        #[arg(long)]
+        device_signature: Option<String>,
+        /// Name of a maker's local key that vouches for the device.
+        #[arg(long)]
+        maker_key: Option<String>,
+    },
+    /// Assert a device's location.
+    AssertLocation {
+        /// The device.
+        #[arg(long)]
+        device: DeviceId,
+        /// H3 cell (hex).
+        #[arg(long, conflicts_with_all = ["lat", "lng"])]
+        cell: Option<Cell>,
+        /// Latitude in degrees.
+        #[arg(long, requires = "lng", allow_hyphen_values = true)]
+        lat: Option<f64>,
+        /// Longitude in degrees.
+        #[arg(long, requires = "lat", allow_hyphen_values = true)]
+        lng: Option<f64>,
+        /// H3 resolution for --lat/--lng.
+        #[arg(long, default_value_t = 12)]
+        resolution: u8,
+    },
+    /// Give a device to another owner.
+    TransferDevice {
+        /// The device.
+        #[arg(long)]
+        device: DeviceId,
+        /// New owner.
+        #[arg(long)]
+        to: String,
+    },
+    /// Retire a device.
+    RetireDevice {
+        /// The device.
+        #[arg(long)]
+        device: DeviceId,
+    },
+    /// Post the token price in US dollars (oracles).
+    PostPrice {
+        /// Price per token, e.g. 0.35.
+        #[arg(long)]
+        usd: String,
+    },
+    /// Burn tokens for data credits.
+    Burn {
+        /// Tokens burned.
+        #[arg(long)]
+        amount: Amount,
+        /// Who gets the credits (default: the sender).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Delegate data credits to a payer for one sub-network.
+    Delegate {
+        /// The payer.
+        #[arg(long)]
+        payer: String,
+        /// Sub-network.
+        #[arg(long)]
+        subnetwork: Subnetwork,
+        /// Credits.
+        #[arg(long)]
+        credits: u64,
+    },
+    /// Spend data credits.
+    Spend {
+        /// Sub-network.
+        #[arg(long)]
+        subnetwork: Subnetwork,
+        /// Credits.
+        #[arg(long)]
+        credits: u64,
+        /// Usage reference (64 hex characters).
+        #[arg(
+            long,
+            default_value = "0000000000000000000000000000000000000000000000000000000000000000"
+        )]
+        usage: Hash,
+    },
+    /// Submit a signed reward root (JSON file).
+    SubmitRoot {
+        /// JSON file with the submission.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Claim rewards (JSON file with a list of claims).
+    Claim {
+        /// JSON file with the claims.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Lock tokens for voting power (or add to / extend a lock).
+    Lock {
+        /// Tokens added (0 to only extend).
+        #[arg(long)]
+        amount: Amount,
+        /// Epochs from now until the lock ends.
+        #[arg(long)]
+        epochs: u64,
+    },
+    /// Take back an expired lock.
+    Unlock,
+    /// Make a governance proposal.
+    Propose {
+        /// Why.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(subcommand)]
+        what: ProposalArg,
+    },
+    /// Vote on a proposal.
+    Vote {
+        /// Proposal number.
+        #[arg(long)]
+        proposal: u64,
+        /// The vote.
+        #[arg(long, value_enum)]
+        choice: ChoiceArg,
+    },
+    /// Close a proposal whose vote ended (executes it if it passed).
+    Execute {
+        /// Proposal number.
+        #[arg(long)]
+        proposal: u64,
+    },
+}
+
+/// What a proposal does.
+#[derive(Subcommand)]
+pub(crate) enum ProposalArg {
+    /// Change one parameter.
+    SetParam {
+        /// Parameter name (see `cairn query params`).
+        #[arg(long)]
+        param: ParamId,
+        /// New value (amounts in base units).
+        #[arg(long)]
+        value: u128,
+    },
+    /// Change the emission split: eight basis-point shares summing to 10000 (storage, coverage,
+    /// sensing, connectivity, compute, energy, validators, treasury).
+    SetWeights {
+        /// Comma-separated shares.
+        #[arg(long, value_delimiter = ',', num_args = 8)]
+        weights: Vec<u16>,
+    },
+    /// Approve a maker.
+    ApproveMaker {
+        /// Its key.
+        #[arg(long)]
+        maker: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a maker.
+    RevokeMaker {
+        /// Its key.
+        #[arg(long)]
+        maker: String,
+    },
+    /// Pay from the treasury.
+    TreasurySpend {
+        /// Receiver.
+        #[arg(long)]
+        to: String,
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+    },
+}
+
+/// Parses a dollar price with up to 9 decimals into nano-dollars, without floats.
+pub(crate) fn parse_usd(text: &str) -> Result<Price> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!frac.is_empty() && !digits(frac)) || frac.len() > 9 {
+        bail!("`{text}` is not a dollar price with at most 9 decimals (e.g. 0.35)");
+    }
+    let whole: u64 = whole.parse().context("price too large")?;
+    let frac_padded = format!("{frac:0<9}");
+    let frac: u64 = frac_padded.parse().context("price")?;
+    let nanos = whole
+        .checked_mul(1_000_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .context("price too large")?;
+    Ok(Price(nanos))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn parse_signature(text: &str) -> Result<Signature> {
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(text, &mut bytes).context("a signature is 128 hex characters")?;
+    Ok(Signature(bytes))
+}
+
+/// Runs `cairn tx`.
+pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
+    let from = args
+        .from
+        .as_deref()
+        .context("--from KEY_NAME is required")?;
+    let key = ctx.load_key(from)?;
+    let sender = cairn_types::Address(key.public_key());
+    let ledger = match &args.data_dir {
+        Some(dir) => Some(open_ledger(dir)?),
+        None => None,
+    };
+    if args.apply && ledger.is_none() {
+        bail!("--apply needs --data-dir");
+    }
+    let chain_id = match (&args.chain_id, &ledger) {
+        (Some(id), _) => ChainId::new(id.clone()).context("chain id")?,
+        (None, Some(l)) => l.config().chain_id.clone(),
+        (None, None) => bail!("give --chain-id (or --data-dir to read it from a local ledger)"),
+    };
+    let nonce = match (args.nonce, &ledger) {
+        (Some(n), _) => n,
+        (None, Some(l)) => {
+            l.get::<Account>(&StateKey::Account(sender))?
+                .unwrap_or_default()
+                .nonce
+        }
+        (None, None) => bail!("give --nonce (or --data-dir to read it from a local ledger)"),
+    };
+    let fee = match (args.fee, &ledger) {
+        (Some(f), _) => f,
+        (None, Some(l)) => l
+            .get::<cairn_types::params::Params>(&StateKey::Params)?
+            .map_or(Amount(1_000), |p| p.tx_fee_min),
+        (None, None) => Amount(1_000),
+    };
+    let action = build_action(ctx, &chain_id, sender, args.action)?;
+    let signed = Transaction {
+        chain_id,
+        sender,
+        nonce,
+        fee,
+        action,
+    }
+    .sign(&key);
+    if args.apply {
+        let dir = args.data_dir.as_ref().context("--apply needs --data-dir")?;
+        drop(ledger);
+        return apply_transactions(ctx, dir, vec![signed], None);
+    }
+    ctx.print(&signed, || hex::encode(signed.encode()))
+}
+
+fn build_action(
+    ctx: &Context,
+    chain_id: &ChainId,
+    sender: cairn_types::Address,
+    action: TxAction,
+) -> Result<Action> {
+    Ok(match action {
+        TxAction::Transfer { to, amount } => Action::Transfer {
+            to: ctx.address(&to)?,
+            amount,
+        },
+        TxAction::BondValidator {
+            amount,
+            consensus_key,
+        } => Action::BondValidator {
+            amount,
+            consensus_key: ctx.public_key(&consensus_key)?,
+        },
+        TxAction::BondOracle { amount } => Action::BondOracle { amount },
+        TxAction::Unbond { role, amount } => Action::Unbond {
+            role: match role {
+                RoleArg::Validator => StakeRole::Validator,
+                RoleArg::Oracle => StakeRole::Oracle,
+            },
+            amount,
+        },
+        TxAction::Withdraw => Action::WithdrawUnbonded,
+        TxAction::ReportDoubleSign { evidence } => Action::ReportDoubleSign {
+            evidence: read_json::<DoubleSignEvidence>(&evidence)?,
+        },
+        TxAction::RegisterDevice {
+            subnetwork,
+            device_key,
+            device,
+            device_signature,
+            maker_key,
+        } => {
+            let (device, device_signature) = match (device_key, device, device_signature) {
+                (Some(name), None, None) => {
+                    let device_key = ctx.load_key(&name)?;
+                    let id = DeviceId(device_key.public_key());
+                    let sig =
+                        device_key.sign(&device_binding_digest(chain_id, &id, &sender, subnetwork));
+                    (id, sig)
+                }
+                (None, Some(id), Some(sig)) => (id, parse_signature(&sig)?),
+                _ => bail!(
+                    "give either --device-key NAME, or --device ID with --device-signature HEX"
+                ),
+            };
+            let maker = match maker_key {
+                None => None,
+                Some(name) => {
+                    let maker = ctx.load_key(&name)?;
+                    Some(MakerAttestation {
+                        maker: maker.public_key(),
+                        signature: maker.sign(&maker_attestation_digest(chain_id, &device)),
+                    })
+                }
+            };
+            Action::RegisterDevice(RegisterDevice {
+                device,
+                subnetwork,
+                maker,
+                device_signature,
+            })
+        }
+        TxAction::AssertLocation {
+            device,
+            cell,
+            lat,
+            lng,
+            resolution,
+        } => {
+            let cell = match (cell, lat, lng) {
+                (Some(cell), _, _) => cell,
+                (None, Some(lat), Some(lng)) => Cell::from_lat_lng(lat, lng, resolution)?,
+                _ => bail!("give --cell or --lat with --lng"),
+            };
+            Action::AssertLocation { device, cell }
+        }
+        TxAction::TransferDevice { device, to } => Action::TransferDevice {
+            device,
+            new_owner: ctx.address(&to)?,
+        },
+        TxAction::RetireDevice { device } => Action::RetireDevice { device },
+        TxAction::PostPrice { usd } => Action::PostPrice {
+            price: parse_usd(&usd)?,
+        },
+        TxAction::Burn { amount, to } => Action::BurnForCredits {
+            amount,
+            recipient: match to {
+                Some(to) => ctx.address(&to)?,
+                None => sender,
+            },
+        },
+        TxAction::Delegate {
+            payer,
+            subnetwork,
+            credits,
+        } => Action::DelegateCredits {
+            payer: ctx.address(&payer)?,
+            subnetwork,
+            credits: Credits(credits),
+        },
+        TxAction::Spend {
+            subnetwork,
+            credits,
+            usage,
+        } => Action::SpendCredits {
+            subnetwork,
+            credits: Credits(credits),
+            usage,
+        },
+        TxAction::SubmitRoot { file } => {
+            Action::SubmitRewardRoot(read_json::<RewardRootSubmission>(&file)?)
+        }
+        TxAction::Claim { file } => Action::ClaimRewards {
+            claims: BoundedVec::new(read_json::<Vec<RewardClaim>>(&file)?)
+                .context("too many claims in one transaction")?,
+        },
+        TxAction::Lock { amount, epochs } => Action::Lock {
+            amount,
+            duration_epochs: epochs,
+        },
+        TxAction::Unlock => Action::Unlock,
+        TxAction::Propose { description, what } => Action::Propose {
+            description: BoundedString::new(description).context("description")?,
+            action: match what {
+                ProposalArg::SetParam { param, value } => {
+                    ProposalAction::SetParameter { param, value }
+                }
+                ProposalArg::SetWeights { weights } => {
+                    let w: [u16; 8] = weights
+                        .as_slice()
+                        .try_into()
+                        .context("eight weights are needed")?;
+                    ProposalAction::SetEmissionWeights {
+                        weights: EmissionWeights {
+                            subnetworks_bps: [w[0], w[1], w[2], w[3], w[4], w[5]],
+                            validators_bps: w[6],
+                            treasury_bps: w[7],
+                        },
+                    }
+                }
+                ProposalArg::ApproveMaker { maker, name } => ProposalAction::ApproveMaker {
+                    maker: ctx.public_key(&maker)?,
+                    name: BoundedString::new(name).context("maker name")?,
+                },
+                ProposalArg::RevokeMaker { maker } => ProposalAction::RevokeMaker {
+                    maker: ctx.public_key(&maker)?,
+                },
+                ProposalArg::TreasurySpend { to, amount } => ProposalAction::TreasurySpend {
+                    to: ctx.address(&to)?,
+                    amount,
+                },
+            },
+        },
+        TxAction::Vote { proposal, choice } => Action::Vote {
+            proposal,
+            choice: match choice {
+                ChoiceArg::Yes => VoteChoice::Yes,
+                ChoiceArg::No => VoteChoice::No,
+                ChoiceArg::Abstain => VoteChoice::Abstain,
+            },
+        },
+        TxAction::Execute { proposal } => Action::ExecuteProposal { proposal },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollar_prices_parse_without_floats() {
+        assert_eq!(parse_usd("0.35").unwrap(), Price(350_000_000));
+        assert_eq!(parse_usd("12").unwrap(), Price(12_000_000_000));
+        assert_eq!(parse_usd("0.000000001").unwrap(), Price(1));
+        for bad in ["", ".5", "1.", "-1", "0.0000000001", "1e3", "abc"] {
+            assert!(parse_usd(bad).is_err(), "{bad}");
+        }
+    }
+}

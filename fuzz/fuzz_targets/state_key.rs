@@ -1,0 +1,16 @@
+//! Fuzzes decoding a `StateKey` from bytes: it must never panic, and whatever decodes must give
+//! back exactly the input from `to_bytes()` (one key, one byte string).
+#![no_main]
+
+use cairn_ledger::state::StateKey;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(key) = cairn_types::codec::decode::<StateKey>(data, 4096) {
+        assert_eq!(
+            key.to_bytes(),
+            data,
+            "a decoded state key re-encodes to different bytes: {key:?}"
+        );
+    }
+});
