@@ -34,6 +34,12 @@ pub(crate) enum BenchCommand {
         /// Blocks to apply.
         #[arg(long, default_value_t = 30)]
         blocks: usize,
+        /// Sync the state to disk every this many blocks (1: every block).
+        #[arg(long, default_value_t = 1)]
+        sync_every: u64,
+        /// Accounts in the state before the run (transfers go to them).
+        #[arg(long, default_value_t = 100_000)]
+        state_accounts: usize,
     },
 }
 
@@ -48,6 +54,10 @@ pub(crate) struct LedgerBench {
     pub(crate) block_size: usize,
     /// Blocks applied.
     pub(crate) blocks: usize,
+    /// Accounts in the state.
+    pub(crate) state_accounts: usize,
+    /// Blocks between syncs of the state to disk.
+    pub(crate) sync_every_blocks: u64,
     /// Accounts in the reward tree.
     pub(crate) reward_tree_accounts: usize,
     /// Seconds to build the reward tree.
@@ -63,20 +73,34 @@ pub(crate) fn run(_ctx: &Context, cmd: BenchCommand) -> Result<()> {
             quick,
             block_size,
             blocks,
+            state_accounts,
+            sync_every,
         } => {
-            let (block_size, blocks, accounts) = if quick {
-                (200, 5, 10_000)
+            let (block_size, blocks, state_accounts, tree_accounts) = if quick {
+                (200, 5, 1_000, 10_000)
             } else {
-                (block_size, blocks, 1_000_000)
+                (block_size, blocks, state_accounts, 1_000_000)
             };
-            let report = ledger(block_size, blocks, accounts)?;
+            let report = ledger(
+                block_size,
+                blocks,
+                state_accounts,
+                tree_accounts,
+                sync_every,
+            )?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
     }
 }
 
-fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<LedgerBench> {
+fn ledger(
+    block_size: usize,
+    blocks: usize,
+    state_accounts: usize,
+    tree_accounts: usize,
+    sync_every: u64,
+) -> Result<LedgerBench> {
     let senders = block_size.max(1);
     let keys: Vec<SecretKey> = (0..senders)
         .map(|i| SecretKey::from_label(&format!("bench-{i}")))
@@ -86,8 +110,23 @@ fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<Ledg
         address: Address(k.public_key()),
         balance: Amount::tokens(1_000_000),
     }));
+    // A state of realistic size: receivers are existing accounts, as in steady operation.
+    let receivers: Vec<Address> = (0..state_accounts.max(1))
+        .map(|i| {
+            Address(PublicKey(
+                Hash::domain("cairn bench receiver", &[&i.to_le_bytes()]).0,
+            ))
+        })
+        .collect();
+    genesis
+        .accounts
+        .extend(receivers.iter().map(|a| GenesisAccount {
+            address: *a,
+            balance: Amount(1),
+        }));
     let dir = tempfile::tempdir()?;
     let mut chain = TestChain::with_genesis(dir.path(), &genesis)?;
+    chain.ledger.set_sync_every_blocks(sync_every);
     let chain_id = genesis.chain.chain_id.clone();
     let fee = genesis.params.tx_fee_min;
 
@@ -98,14 +137,14 @@ fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<Ledg
             .iter()
             .enumerate()
             .map(|(i, key)| {
-                let to = Hash::domain("cairn bench receiver", &[&(b * senders + i).to_le_bytes()]);
+                let to = receivers[(b * senders + i) * 7919 % receivers.len()];
                 Transaction {
                     chain_id: chain_id.clone(),
                     sender: Address(key.public_key()),
                     nonce: b as u64,
                     fee,
                     action: Action::Transfer {
-                        to: Address(PublicKey(to.0)),
+                        to,
                         amount: Amount(1),
                     },
                 }
@@ -128,6 +167,7 @@ fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<Ledg
             .apply_block(&block)
             .context("benchmark block refused")?;
     }
+    chain.ledger.flush()?;
     let apply_secs = started.elapsed().as_secs_f64();
     let total = (blocks * block_size) as f64;
 
@@ -166,6 +206,8 @@ fn ledger(block_size: usize, blocks: usize, tree_accounts: usize) -> Result<Ledg
         sig_verify_per_sec: (total / verify_secs) as u64,
         block_size,
         blocks,
+        state_accounts,
+        sync_every_blocks: sync_every,
         reward_tree_accounts: tree_accounts,
         reward_tree_1m_secs: (tree_secs * 1000.0).round() / 1000.0,
         proof_verify_us: (proof_us * 100.0).round() / 100.0,

@@ -132,6 +132,7 @@ pub struct Ledger {
     store: LedgerStore,
     config: ChainConfig,
     head: Head,
+    sync_every_blocks: u64,
 }
 
 impl Ledger {
@@ -139,7 +140,7 @@ impl Ledger {
     pub fn init(dir: &Path, genesis: &Genesis) -> Result<Ledger, OpenError> {
         let changes = genesis.state()?;
         let store = LedgerStore::create(&dir.join(STATE_FILE))?;
-        store.commit(0, &changes)?;
+        store.commit(0, &changes, true)?;
         Ok(Ledger::from_store(store)?)
     }
 
@@ -171,7 +172,22 @@ impl Ledger {
                 state_root,
                 timestamp_ms: chain.timestamp_ms,
             },
+            sync_every_blocks: 1,
         })
+    }
+
+    /// Syncs the state to disk every `blocks` blocks instead of every block (at least 1).
+    ///
+    /// Every block is still committed atomically; a crash loses at most the blocks since the
+    /// last sync, which a node re-applies from its durable block store to the same roots. Use
+    /// 1 (the default) when nothing else keeps the blocks.
+    pub fn set_sync_every_blocks(&mut self, blocks: u64) {
+        self.sync_every_blocks = blocks.max(1);
+    }
+
+    /// Makes every applied block durable now.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush()
     }
 
     /// The latest applied block.
@@ -298,7 +314,10 @@ impl Ledger {
             Mode::Strict,
         )?;
         let mut outcome = executed.outcome;
-        outcome.state_root = self.store.commit(block.height, &executed.changes)?;
+        let durable = block.height % self.sync_every_blocks == 0;
+        outcome.state_root = self
+            .store
+            .commit(block.height, &executed.changes, durable)?;
         self.head = Head {
             height: block.height,
             state_root: outcome.state_root,
