@@ -268,7 +268,7 @@ pub(crate) enum ProposalArg {
     /// sensing, connectivity, compute, energy, validators, treasury).
     SetWeights {
         /// Comma-separated shares.
-        #[arg(long, value_delimiter = ',', num_args = 8)]
+        #[arg(long, value_delimiter = ',', required = true)]
         weights: Vec<u16>,
     },
     /// Approve a maker.
@@ -301,7 +301,8 @@ pub(crate) enum ProposalArg {
 pub(crate) fn parse_usd(text: &str) -> Result<Price> {
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || (!frac.is_empty() && !digits(frac)) || frac.len() > 9 {
+    let dangling_dot = text.contains('.') && frac.is_empty();
+    if dangling_dot || !digits(whole) || (!frac.is_empty() && !digits(frac)) || frac.len() > 9 {
         bail!("`{text}` is not a dollar price with at most 9 decimals (e.g. 0.35)");
     }
     let whole: u64 = whole.parse().context("price too large")?;

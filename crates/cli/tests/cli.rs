@@ -1,0 +1,513 @@
+//! End-to-end tests of the `cairn` binary as a user runs it: real processes, real files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cairn(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(args)
+        .env("CAIRN_HOME", home)
+        .env("CAIRN_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .expect("cairn runs")
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let out = cairn(home, args);
+    assert!(
+        out.status.success(),
+        "cairn {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(home: &Path, args: &[&str]) -> String {
+    let out = cairn(home, args);
+    assert!(!out.status.success(), "cairn {args:?} should have failed");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn json(home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(home, &all)).unwrap()
+}
+
+/// Makes keys, a genesis and a ledger: the path of a new operator.
+fn setup(home: &Path) -> std::path::PathBuf {
+    for name in ["alice", "bob", "val", "val-consensus", "oracle"] {
+        ok(home, &["keys", "new", name]);
+    }
+    let genesis = home.join("genesis.json");
+    ok(
+        home,
+        &[
+            "genesis",
+            "new",
+            "--chain-id",
+            "e2e",
+            "--out",
+            genesis.to_str().unwrap(),
+            "--validator",
+            "val=5000@val-consensus",
+            "--alloc",
+            "alice=1000",
+            "--alloc",
+            "bob=10",
+            "--oracle",
+            "oracle=2000",
+            "--blocks-per-epoch",
+            "10",
+        ],
+    );
+    let data = home.join("data");
+    ok(
+        home,
+        &[
+            "ledger",
+            "init",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    );
+    data
+}
+
+#[test]
+fn keys_genesis_transfer_and_proven_query() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = setup(home);
+    let data = data.to_str().unwrap();
+
+    let list = json(home, &["keys", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 5);
+
+    let receipt = json(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--data-dir",
+            data,
+            "--apply",
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "12.5",
+        ],
+    );
+    assert_eq!(receipt["height"], 1);
+
+    let bob = json(home, &["query", "--data-dir", data, "account", "bob"]);
+    assert_eq!(bob["balance"], "22.5");
+    let alice = json(home, &["query", "--data-dir", data, "account", "alice"]);
+    assert_eq!(alice["nonce"], 1);
+    assert_eq!(alice["balance"], "987.499");
+
+    let proven = json(
+        home,
+        &["query", "--data-dir", data, "--prove", "account", "bob"],
+    );
+    assert_eq!(proven["verified"], true);
+    assert_eq!(proven["value"]["balance"], "22.5");
+    let head = json(home, &["query", "--data-dir", data, "head"]);
+    assert_eq!(proven["state_root"], head["state_root"]);
+    // The state at genesis, proven against the genesis root.
+    let old = json(
+        home,
+        &[
+            "query",
+            "--data-dir",
+            data,
+            "--prove",
+            "--height",
+            "0",
+            "account",
+            "bob",
+        ],
+    );
+    assert_eq!(old["value"]["balance"], "10");
+    // Absence is proven too.
+    let absent = json(
+        home,
+        &["query", "--data-dir", data, "--prove", "lock", "bob"],
+    );
+    assert_eq!(absent["value"], Value::Null);
+    assert_eq!(absent["verified"], true);
+
+    let audit = json(home, &["ledger", "audit", "--data-dir", data]);
+    assert_eq!(audit["counted"], audit["total_supply"]);
+}
+
+#[test]
+fn offline_signing_then_apply_from_a_file() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = setup(home);
+    let data = data.to_str().unwrap();
+    // Sign offline (chain id and nonce given), then apply the hex.
+    let hex = ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--chain-id",
+            "e2e",
+            "--nonce",
+            "0",
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+    );
+    let file = home.join("txs.hex");
+    std::fs::write(&file, &hex).unwrap();
+    ok(
+        home,
+        &[
+            "ledger",
+            "apply",
+            "--data-dir",
+            data,
+            file.to_str().unwrap(),
+        ],
+    );
+    // The same file again is a replay: refused, nothing changes.
+    let before = json(home, &["query", "--data-dir", data, "head"]);
+    let err = fails(
+        home,
+        &[
+            "ledger",
+            "apply",
+            "--data-dir",
+            data,
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("nonce"), "{err}");
+    assert_eq!(json(home, &["query", "--data-dir", data, "head"]), before);
+    // A truncated transaction is a clear decode error.
+    std::fs::write(&file, &hex.trim()[..hex.trim().len() - 10]).unwrap();
+    let err = fails(
+        home,
+        &[
+            "ledger",
+            "apply",
+            "--data-dir",
+            data,
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("malformed") || err.contains("line 1"), "{err}");
+    // Signed for another chain.
+    let other = ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--chain-id",
+            "other",
+            "--nonce",
+            "1",
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+    );
+    std::fs::write(&file, other).unwrap();
+    let err = fails(
+        home,
+        &[
+            "ledger",
+            "apply",
+            "--data-dir",
+            data,
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("chain"), "{err}");
+}
+
+#[test]
+fn user_mistakes_get_clear_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = setup(home);
+    let data = data.to_str().unwrap();
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--data-dir",
+            data,
+            "transfer",
+            "--to",
+            "cairn1qqqqqqqq",
+            "--amount",
+            "1",
+        ],
+    );
+    assert!(err.contains("address"), "{err}");
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--data-dir",
+            data,
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1.0000001",
+        ],
+    );
+    assert!(err.contains("decimals"), "{err}");
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "nobody",
+            "--data-dir",
+            data,
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+    );
+    assert!(err.contains("no key named"), "{err}");
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "bob",
+            "--data-dir",
+            data,
+            "--apply",
+            "transfer",
+            "--to",
+            "alice",
+            "--amount",
+            "500",
+        ],
+    );
+    assert!(err.contains("insufficient balance"), "{err}");
+    let err = fails(
+        home,
+        &[
+            "ledger",
+            "init",
+            "--genesis",
+            "/nonexistent.json",
+            "--data-dir",
+            data,
+        ],
+    );
+    assert!(err.contains("genesis"), "{err}");
+    let err = fails(home, &["query", "--data-dir", "/nonexistent", "head"]);
+    assert!(err.contains("no ledger"), "{err}");
+    let err = fails(home, &["keys", "new", "alice"]);
+    assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn encrypted_keys_need_the_right_passphrase() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    ok(home, &["keys", "new", "vault", "--encrypt"]);
+    let shown = json(home, &["keys", "show", "vault"]);
+    assert_eq!(shown["encrypted"], true);
+    // Signing works with the passphrase from the environment...
+    ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            "vault",
+            "--chain-id",
+            "c",
+            "--nonce",
+            "0",
+            "withdraw",
+        ],
+    );
+    // ...and fails with a wrong one.
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "tx",
+            "--from",
+            "vault",
+            "--chain-id",
+            "c",
+            "--nonce",
+            "0",
+            "withdraw",
+        ])
+        .env("CAIRN_HOME", home)
+        .env("CAIRN_PASSPHRASE", "wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+}
+
+#[test]
+fn every_transaction_kind_builds_from_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = setup(home);
+    let data = data.to_str().unwrap();
+    ok(home, &["keys", "new", "hotspot"]);
+    let base = ["tx", "--from", "alice", "--chain-id", "e2e", "--nonce", "0"];
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "bond-validator",
+            "--amount",
+            "1000",
+            "--consensus-key",
+            "hotspot",
+        ],
+        vec!["bond-oracle", "--amount", "1000"],
+        vec!["unbond", "--role", "oracle", "--amount", "1"],
+        vec!["withdraw"],
+        vec![
+            "register-device",
+            "--subnetwork",
+            "coverage",
+            "--device-key",
+            "hotspot",
+            "--maker-key",
+            "bob",
+        ],
+        vec!["assert-location", "--device", "hotspot-placeholder"],
+        vec!["post-price", "--usd", "0.35"],
+        vec!["burn", "--amount", "10"],
+        vec![
+            "delegate",
+            "--payer",
+            "bob",
+            "--subnetwork",
+            "storage",
+            "--credits",
+            "100",
+        ],
+        vec!["spend", "--subnetwork", "storage", "--credits", "5"],
+        vec!["lock", "--amount", "10", "--epochs", "100"],
+        vec!["unlock"],
+        vec![
+            "propose",
+            "--description",
+            "fees",
+            "set-param",
+            "--param",
+            "tx_fee_min",
+            "--value",
+            "2000",
+        ],
+        vec![
+            "propose",
+            "set-weights",
+            "--weights",
+            "1000,1000,1000,1000,1000,1000,2000,2000",
+        ],
+        vec!["propose", "treasury-spend", "--to", "bob", "--amount", "5"],
+        vec![
+            "propose",
+            "approve-maker",
+            "--maker",
+            "bob",
+            "--name",
+            "Bob's Hotspots",
+        ],
+        vec!["vote", "--proposal", "0", "--choice", "yes"],
+        vec!["execute", "--proposal", "0"],
+    ];
+    let device = json(home, &["keys", "show", "hotspot"])["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for case in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        let case: Vec<&str> = case
+            .iter()
+            .map(|a| {
+                if *a == "hotspot-placeholder" {
+                    device.as_str()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        args.extend(case.iter());
+        if case[0] == "assert-location" {
+            args.extend(["--lat", "48.85", "--lng", "2.35"]);
+        }
+        let tx = json(home, &args);
+        assert_eq!(tx["tx"]["chain_id"], "e2e", "{case:?}");
+    }
+    // A location assertion for a device that is not registered is refused by the ledger.
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--data-dir",
+            data,
+            "--apply",
+            "assert-location",
+            "--device",
+            &device,
+            "--cell",
+            "8c1fb46741a13ff",
+        ],
+    );
+    assert!(err.contains("unknown device"), "{err}");
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let home = tempfile::tempdir().unwrap();
+    let out = ok(home.path(), &["ledger", "demo"]);
+    assert!(out.contains("Demo complete"), "{out}");
+    assert!(out.contains("refused a replayed transaction"));
+    assert!(out.contains("proof verified"));
+}
+
+#[test]
+fn bench_prints_one_json_line() {
+    let home = tempfile::tempdir().unwrap();
+    let out = ok(home.path(), &["bench", "ledger", "--quick"]);
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    for field in [
+        "tx_per_sec",
+        "proof_verify_us",
+        "reward_tree_1m_secs",
+        "sig_verify_per_sec",
+    ] {
+        assert!(line[field].as_f64().unwrap() > 0.0, "{field}: {line}");
+    }
+}
