@@ -3,24 +3,34 @@
 //! Four tables live in one redb file:
 //! - `flat`: key bytes → latest value, for fast reads during execution;
 //! - `jmt_nodes`: the tree's nodes, by node key;
-//! - `jmt_values`: (key hash, height) → value, so proofs can be served at any kept height;
+//! - `jmt_values`: (key hash, tree version) → value, so proofs can be served at any kept height;
 //! - `roots`: height → state root.
 //!
-//! A block's changes are written to all four in a single redb write transaction with immediate
-//! durability: after a crash the database holds either the whole block or none of it, and
-//! re-applying the same block yields the same root. The tree version is the block height.
+//! **Commits.** Each block's changes and tree update are committed atomically to an in-memory
+//! write-back layer ([`Pending`]), which every read consults first. The layer is written to redb
+//! in one transaction with immediate durability every `sync_every` blocks (every block by
+//! default) and when the store is dropped. A crash therefore loses at most the blocks since the
+//! last sync, never part of a block, and re-applying them gives the same roots. Writing several
+//! blocks in one redb transaction is what makes a short sync interval cheap: the B-tree pages that
+//! consecutive blocks touch are copied and written once instead of once per block (the design of
+//! geth's dirty-trie cache).
 //!
-//! The tree hashes with BLAKE3 (a `jmt::SimpleHasher` below); key hashes are BLAKE3 of the
-//! key's canonical bytes. Old tree nodes are not pruned yet (see docs/ledger.md).
+//! **Tree versions.** Each block is two tree versions: `2h` applies its deletions through jmt's
+//! general path (rare), `2h + 1` its insertions through jmt's batch insert, which hashes each node
+//! once where inserting key by key rehashes the whole path for every key (3x faster on blocks of
+//! 1,000 transfers). The tree hashes with BLAKE3; key hashes are BLAKE3 of the key's canonical
+//! bytes. Old nodes are not pruned yet (see docs/LEDGER.md).
 
 use crate::error::StoreError;
 use crate::state::overlay::{Changes, StateRead};
 use borsh::BorshDeserialize;
 use cairn_types::Hash;
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 const FLAT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("flat");
 const JMT_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
@@ -56,6 +66,11 @@ pub fn key_hash(key: &[u8]) -> KeyHash {
     KeyHash::with::<Blake3Hasher>(key)
 }
 
+/// The tree version holding the state after block `height` (see the module documentation).
+pub fn tree_version(height: u64) -> Version {
+    2 * height + 1
+}
+
 fn values_key(hash: &KeyHash, version: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
     out[..32].copy_from_slice(&hash.0);
@@ -63,24 +78,75 @@ fn values_key(hash: &KeyHash, version: Version) -> [u8; 40] {
     out
 }
 
+/// The key of the tree's root node at `version`.
+fn root_key(version: Version) -> NodeKey {
+    NodeKey::new(
+        version,
+        jmt::storage::NibblePath::from_iter(std::iter::empty()),
+    )
+}
+
 fn tree_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Tree(e.to_string())
+}
+
+/// Writes committed in memory and not yet in redb.
+#[derive(Default)]
+struct Pending {
+    flat: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    nodes: HashMap<NodeKey, Node>,
+    values: BTreeMap<(KeyHash, Version), Option<OwnedValue>>,
+    roots: BTreeMap<u64, Hash>,
+}
+
+impl Pending {
+    fn absorb(&mut self, batch: &TreeUpdateBatch) {
+        for (key, node) in batch.node_batch.nodes() {
+            self.nodes.insert(key.clone(), node.clone());
+        }
+        for (key, value) in batch.node_batch.values() {
+            self.values.insert((key.1, key.0), value.clone());
+        }
+    }
+
+    fn value(&self, max_version: Version, key_hash: KeyHash) -> Option<Option<OwnedValue>> {
+        self.values
+            .range((key_hash, 0)..=(key_hash, max_version))
+            .next_back()
+            .map(|(_, v)| v.clone())
+    }
+}
+
+type SharedPending = Arc<Mutex<Pending>>;
+
+fn lock(pending: &SharedPending) -> Result<MutexGuard<'_, Pending>, StoreError> {
+    pending
+        .lock()
+        .map_err(|_| StoreError::Database("the write-back layer was poisoned by a panic".into()))
 }
 
 /// The ledger's database.
 pub struct LedgerStore {
     db: Database,
     path: PathBuf,
+    pending: SharedPending,
 }
 
-/// Reads the tree's nodes and values from any redb table handle (read or write transaction).
-struct TreeTables<T> {
-    nodes: T,
-    values: T,
+/// Reads the tree from layers of in-memory writes over redb tables.
+struct TreeLayers<'p, T> {
+    staged: Option<&'p Pending>,
+    pending: &'p Pending,
+    nodes: &'p T,
+    values: &'p T,
 }
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeTables<T> {
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'_, T> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        for layer in self.staged.iter().chain(std::iter::once(&self.pending)) {
+            if let Some(node) = layer.nodes.get(node_key) {
+                return Ok(Some(node.clone()));
+            }
+        }
         let key = borsh::to_vec(node_key)?;
         match self.nodes.get(key.as_slice())? {
             None => Ok(None),
@@ -99,6 +165,11 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeTables<T
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
+        for layer in self.staged.iter().chain(std::iter::once(&self.pending)) {
+            if let Some(value) = layer.value(max_version, key_hash) {
+                return Ok(value);
+            }
+        }
         let low = values_key(&key_hash, 0);
         let high = values_key(&key_hash, max_version);
         let mut range = self.values.range(low.as_slice()..=high.as_slice())?;
@@ -106,8 +177,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeTables<T
             None => Ok(None),
             Some(entry) => {
                 let (_, value) = entry?;
-                let value = value.value();
-                match value.split_first() {
+                match value.value().split_first() {
                     Some((1, rest)) => Ok(Some(rest.to_vec())),
                     _ => Ok(None),
                 }
@@ -121,24 +191,17 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeTables<T
     }
 }
 
-/// How a write ends.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Finish {
-    /// Committed and synced to disk.
-    Durable,
-    /// Committed atomically, synced by a later durable commit.
-    Atomic,
-    /// Dropped (crash simulation).
-    Abort,
-}
-
 /// A read-only view of the latest committed state.
 pub struct Snapshot {
     flat: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pending: SharedPending,
 }
 
 impl StateRead for Snapshot {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(value) = lock(&self.pending)?.flat.get(key) {
+            return Ok(value.clone());
+        }
         Ok(self.flat.get(key)?.map(|v| v.value().to_vec()))
     }
 }
@@ -165,6 +228,7 @@ impl LedgerStore {
         Ok(LedgerStore {
             db,
             path: path.to_path_buf(),
+            pending: SharedPending::default(),
         })
     }
 
@@ -177,6 +241,7 @@ impl LedgerStore {
         Ok(LedgerStore {
             db,
             path: path.to_path_buf(),
+            pending: SharedPending::default(),
         })
     }
 
@@ -187,6 +252,9 @@ impl LedgerStore {
 
     /// Height and root of the last committed block, if any.
     pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        if let Some((height, root)) = lock(&self.pending)?.roots.last_key_value() {
+            return Ok(Some((*height, *root)));
+        }
         let txn = self.db.begin_read()?;
         let roots = txn.open_table(ROOTS)?;
         let last = roots.last()?;
@@ -198,6 +266,9 @@ impl LedgerStore {
 
     /// The state root committed at `height`.
     pub fn root_at(&self, height: u64) -> Result<Hash, StoreError> {
+        if let Some(root) = lock(&self.pending)?.roots.get(&height) {
+            return Ok(*root);
+        }
         let txn = self.db.begin_read()?;
         let roots = txn.open_table(ROOTS)?;
         let root = roots
@@ -211,115 +282,183 @@ impl LedgerStore {
         let txn = self.db.begin_read()?;
         Ok(Snapshot {
             flat: txn.open_table(FLAT)?,
+            pending: self.pending.clone(),
         })
     }
 
-    /// Writes a block's changes as tree version `height` in one atomic, durable transaction and
-    /// returns the new state root.
-    ///
-    /// With `durable` false the commit is atomic but is only made durable by the next durable
-    /// commit or [`LedgerStore::flush`]: a crash in between rolls the store back to the last
-    /// durable block, from which the lost blocks are re-applied to the same roots.
+    /// Commits a block's changes as the state after `height` and returns the new state root.
+    /// With `durable`, everything committed so far is written to disk before returning.
     pub fn commit(
         &self,
         height: u64,
         changes: &Changes,
         durable: bool,
     ) -> Result<Hash, StoreError> {
-        self.write(
-            height,
-            changes,
-            if durable {
-                Finish::Durable
-            } else {
-                Finish::Atomic
-            },
-        )
+        let (root, staged) = self.stage(height, changes)?;
+        {
+            let mut pending = lock(&self.pending)?;
+            let Pending {
+                flat,
+                nodes,
+                values,
+                roots,
+            } = staged;
+            pending.nodes.extend(nodes);
+            pending.values.extend(values);
+            pending.flat.extend(flat);
+            pending.roots.extend(roots);
+        }
+        if durable {
+            self.flush()?;
+        }
+        Ok(root)
     }
 
-    /// Does all the work of [`LedgerStore::commit`] but drops the transaction instead of
-    /// committing it: what a crash at the last moment leaves behind. For crash tests.
+    /// Computes the root a commit would give, then drops the work, as a crash just before the
+    /// commit would. For crash tests and block verification.
     #[doc(hidden)]
     pub fn commit_then_crash(&self, height: u64, changes: &Changes) -> Result<Hash, StoreError> {
-        self.write(height, changes, Finish::Abort)
+        Ok(self.stage(height, changes)?.0)
     }
 
-    /// Makes every earlier commit durable.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        txn.commit()?;
+    /// Computes a block's tree update into a staging layer, without touching committed state.
+    fn stage(&self, height: u64, changes: &Changes) -> Result<(Hash, Pending), StoreError> {
+        let mut staged = Pending::default();
+        let mut deletions = Vec::new();
+        let mut insertions = Vec::with_capacity(changes.len());
+        for (key, value) in changes {
+            match value {
+                Some(v) => insertions.push((key_hash(key), v.clone())),
+                None => deletions.push((key_hash(key), None)),
+            }
+        }
+        let txn = self.db.begin_read()?;
+        let nodes = txn.open_table(JMT_NODES)?;
+        let values = txn.open_table(JMT_VALUES)?;
+        let pending = lock(&self.pending)?;
+
+        // Version 2h: the deletions, or else the previous root carried over so that 2h exists.
+        let deletion_version = 2 * height;
+        if deletions.is_empty() {
+            let root = if height == 0 {
+                Node::Null
+            } else {
+                let layers = TreeLayers {
+                    staged: None,
+                    pending: &pending,
+                    nodes: &nodes,
+                    values: &values,
+                };
+                layers
+                    .get_node_option(&root_key(deletion_version - 1))
+                    .map_err(tree_err)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("no state tree at height {}", height - 1))
+                    })?
+            };
+            staged.nodes.insert(root_key(deletion_version), root);
+        } else {
+            let layers = TreeLayers {
+                staged: None,
+                pending: &pending,
+                nodes: &nodes,
+                values: &values,
+            };
+            let (_, batch) = StateTree::new(&layers)
+                .put_value_set(deletions, deletion_version)
+                .map_err(tree_err)?;
+            staged.absorb(&batch);
+        }
+
+        // Version 2h + 1: every insertion in one batch, each node hashed once.
+        let version = tree_version(height);
+        let root = if insertions.is_empty() {
+            let layers = TreeLayers {
+                staged: Some(&staged),
+                pending: &pending,
+                nodes: &nodes,
+                values: &values,
+            };
+            let root = layers
+                .get_node_option(&root_key(deletion_version))
+                .map_err(tree_err)?
+                .ok_or_else(|| StoreError::Corrupt("missing deletion root".into()))?;
+            staged.nodes.insert(root_key(version), root);
+            let layers = TreeLayers {
+                staged: Some(&staged),
+                pending: &pending,
+                nodes: &nodes,
+                values: &values,
+            };
+            StateTree::new(&layers)
+                .get_root_hash(version)
+                .map_err(tree_err)?
+                .0
+        } else {
+            let layers = TreeLayers {
+                staged: Some(&staged),
+                pending: &pending,
+                nodes: &nodes,
+                values: &values,
+            };
+            let (roots, batch) = StateTree::new(&layers)
+                .batch_put_value_sets(vec![insertions], None, version)
+                .map_err(tree_err)?;
+            let root = roots
+                .first()
+                .ok_or_else(|| StoreError::Tree("no root from the tree update".into()))?
+                .0;
+            staged.absorb(&batch);
+            root
+        };
+        drop(pending);
+        staged.flat = changes.clone();
+        staged.roots.insert(height, Hash(root));
+        Ok((Hash(root), staged))
+    }
+
+    /// Forgets every commit since the last sync, as a crash would. For crash tests.
+    #[doc(hidden)]
+    pub fn discard_unsynced(&self) -> Result<(), StoreError> {
+        *lock(&self.pending)? = Pending::default();
         Ok(())
     }
 
-    fn write(&self, height: u64, changes: &Changes, finish: Finish) -> Result<Hash, StoreError> {
+    /// Writes everything committed in memory to disk in one durable redb transaction.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let mut pending = lock(&self.pending)?;
+        if pending.roots.is_empty() {
+            return Ok(());
+        }
         let mut txn = self.db.begin_write()?;
-        let durability = match finish {
-            Finish::Durable => Durability::Immediate,
-            Finish::Atomic | Finish::Abort => Durability::None,
-        };
-        txn.set_durability(durability)
+        txn.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Database(e.to_string()))?;
-        let root = {
-            let mut tables = TreeTables {
-                nodes: txn.open_table(JMT_NODES)?,
-                values: txn.open_table(JMT_VALUES)?,
-            };
-            let mut deletions = Vec::new();
-            let mut insertions = Vec::with_capacity(changes.len());
-            for (key, value) in changes {
-                match value {
-                    Some(v) => insertions.push((key_hash(key), v.clone())),
-                    None => deletions.push((key_hash(key), None)),
+        {
+            let mut nodes = txn.open_table(JMT_NODES)?;
+            let mut key = Vec::new();
+            let mut value = Vec::new();
+            for (node_key, node) in &pending.nodes {
+                key.clear();
+                value.clear();
+                borsh::to_writer(&mut key, node_key).map_err(tree_err)?;
+                borsh::to_writer(&mut value, node).map_err(tree_err)?;
+                nodes.insert(key.as_slice(), value.as_slice())?;
+            }
+            let mut values = txn.open_table(JMT_VALUES)?;
+            for ((hash, version), stored) in &pending.values {
+                value.clear();
+                match stored {
+                    Some(v) => {
+                        value.push(1);
+                        value.extend_from_slice(v);
+                    }
+                    None => value.push(0),
                 }
+                values.insert(values_key(hash, *version).as_slice(), value.as_slice())?;
             }
-            // Phase 1, version 2h: deletions (rare) through jmt's general path, or else the
-            // previous root carried over unchanged so that version 2h exists.
-            let deletion_version = 2 * height;
-            if deletions.is_empty() {
-                let root = if height == 0 {
-                    Node::Null
-                } else {
-                    tables
-                        .get_node_option(&root_key(deletion_version - 1))
-                        .map_err(tree_err)?
-                        .ok_or_else(|| {
-                            StoreError::Corrupt(format!("no state tree at height {}", height - 1))
-                        })?
-                };
-                put_node(&mut tables.nodes, &root_key(deletion_version), &root)?;
-            } else {
-                let (_, batch) = StateTree::new(&tables)
-                    .put_value_set(deletions, deletion_version)
-                    .map_err(tree_err)?;
-                write_batch(&mut tables, &batch)?;
-            }
-            // Phase 2, version 2h + 1: every insertion in one batch, each node hashed once.
-            let version = tree_version(height);
-            let root = if insertions.is_empty() {
-                let root = tables
-                    .get_node_option(&root_key(deletion_version))
-                    .map_err(tree_err)?
-                    .ok_or_else(|| StoreError::Corrupt("missing deletion root".into()))?;
-                put_node(&mut tables.nodes, &root_key(version), &root)?;
-                StateTree::new(&tables)
-                    .get_root_hash(version)
-                    .map_err(tree_err)?
-                    .0
-            } else {
-                let (roots, batch) = StateTree::new(&tables)
-                    .batch_put_value_sets(vec![insertions], None, version)
-                    .map_err(tree_err)?;
-                write_batch(&mut tables, &batch)?;
-                roots
-                    .first()
-                    .ok_or_else(|| StoreError::Tree("no root from the tree update".into()))?
-                    .0
-            };
             let mut flat = txn.open_table(FLAT)?;
-            for (key, value) in changes {
-                match value {
+            for (key, stored) in &pending.flat {
+                match stored {
                     Some(v) => {
                         flat.insert(key.as_slice(), v.as_slice())?;
                     }
@@ -329,22 +468,21 @@ impl LedgerStore {
                 }
             }
             let mut roots = txn.open_table(ROOTS)?;
-            roots.insert(height, root.as_slice())?;
-            Hash(root)
-        };
-        if finish != Finish::Abort {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
+            for (height, root) in &pending.roots {
+                roots.insert(*height, root.0.as_slice())?;
+            }
         }
-        Ok(root)
+        txn.commit()?;
+        *pending = Pending::default();
+        Ok(())
     }
 
-    /// Calls `visit` with every key and value of the latest state, in key order.
+    /// Calls `visit` with every key and value of the latest state, in key order (flushes first).
     pub fn for_each(
         &self,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.flush()?;
         let txn = self.db.begin_read()?;
         let flat = txn.open_table(FLAT)?;
         for entry in flat.iter()? {
@@ -362,57 +500,29 @@ impl LedgerStore {
     ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
         let root = self.root_at(height)?;
         let txn = self.db.begin_read()?;
-        let tables = TreeTables {
-            nodes: txn.open_table(JMT_NODES)?,
-            values: txn.open_table(JMT_VALUES)?,
+        let nodes = txn.open_table(JMT_NODES)?;
+        let values = txn.open_table(JMT_VALUES)?;
+        let pending = lock(&self.pending)?;
+        let layers = TreeLayers {
+            staged: None,
+            pending: &pending,
+            nodes: &nodes,
+            values: &values,
         };
-        let (value, proof) = StateTree::new(&tables)
+        let (value, proof) = StateTree::new(&layers)
             .get_with_proof(key_hash(key), tree_version(height))
             .map_err(tree_err)?;
         Ok((value, proof, root))
     }
 }
 
-/// The tree version holding the state after block `height`.
-///
-/// Each block is written as two tree versions: `2h` applies its deletions, `2h + 1` its
-/// insertions in one batch (jmt's batch insert hashes each node once, where inserting key by key
-/// rehashes the path for every key: measured 3x faster for blocks of 1,000 transfers).
-pub fn tree_version(height: u64) -> Version {
-    2 * height + 1
-}
-
-type WriteTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
-
-fn put_node(nodes: &mut WriteTable<'_>, key: &NodeKey, node: &Node) -> Result<(), StoreError> {
-    let key = borsh::to_vec(key).map_err(tree_err)?;
-    let value = borsh::to_vec(node).map_err(tree_err)?;
-    nodes.insert(key.as_slice(), value.as_slice())?;
-    Ok(())
-}
-
-fn write_batch(
-    tables: &mut TreeTables<WriteTable<'_>>,
-    batch: &jmt::storage::TreeUpdateBatch,
-) -> Result<(), StoreError> {
-    for (node_key, node) in batch.node_batch.nodes() {
-        put_node(&mut tables.nodes, node_key, node)?;
-    }
-    let mut stored = Vec::new();
-    for ((version, hash), value) in batch.node_batch.values() {
-        stored.clear();
-        match value {
-            Some(v) => {
-                stored.push(1);
-                stored.extend_from_slice(v);
-            }
-            None => stored.push(0),
+impl Drop for LedgerStore {
+    fn drop(&mut self) {
+        // A clean shutdown keeps every committed block.
+        if let Err(error) = self.flush() {
+            tracing::error!(%error, "ledger.flush_on_close failed; unsynced blocks will be re-applied");
         }
-        tables
-            .values
-            .insert(values_key(hash, *version).as_slice(), stored.as_slice())?;
     }
-    Ok(())
 }
 
 fn decode_root(bytes: &[u8]) -> Result<Hash, StoreError> {
@@ -433,12 +543,4 @@ pub fn verify_proof(
     proof
         .verify(RootHash(root.0), key_hash(key), value)
         .map_err(|e| e.to_string())
-}
-
-/// The key of the tree's root node at `version`.
-fn root_key(version: Version) -> NodeKey {
-    NodeKey::new(
-        version,
-        jmt::storage::NibblePath::from_iter(std::iter::empty()),
-    )
 }

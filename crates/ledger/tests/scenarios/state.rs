@@ -230,3 +230,36 @@ fn proposer_leaves_out_failing_transactions() {
         )
         .is_ok());
 }
+
+#[test]
+fn with_a_sync_interval_a_crash_loses_only_unsynced_blocks_and_replay_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = TestChain::new(dir.path()).unwrap();
+    chain.ledger.set_sync_every_blocks(4);
+    let mut blocks = Vec::new();
+    let mut roots = Vec::new();
+    for i in 0..6u128 {
+        let block = chain.next_block(vec![chain.tx(
+            "alice",
+            Action::Transfer {
+                to: addr("bob"),
+                amount: Amount(i + 1),
+            },
+        )]);
+        roots.push(chain.ledger.apply_block(&block).unwrap().state_root);
+        blocks.push(block);
+    }
+    // Blocks 5 and 6 were committed in memory only; a crash forgets them.
+    chain.ledger.store().discard_unsynced().unwrap();
+    drop(chain);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.head().height, 4);
+    assert_eq!(ledger.head().state_root, roots[3]);
+    for (block, root) in blocks.iter().zip(&roots).skip(4) {
+        assert_eq!(&ledger.apply_block(block).unwrap().state_root, root);
+    }
+    // A clean close keeps everything.
+    let head = ledger.head();
+    drop(ledger);
+    assert_eq!(Ledger::open(dir.path()).unwrap().head(), head);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check of Cairn: formatting, lints, all tests, and a short fuzzing pass over every
+# decoder. This is the one entry point for checks, used by CI (.ci/run) and by developers.
+#   FUZZ_SECONDS=N   seconds per fuzz target (default 15; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (unit, property, scenario, end-to-end)"
+cargo test --workspace --locked
+
+if [ "${FUZZ_SECONDS:-15}" != "0" ] && [ -x scripts/fuzz-smoke.sh ]; then
+  step "fuzz smoke (${FUZZ_SECONDS:-15} s per target)"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
+fi
+
+step "all checks passed"
