@@ -9,6 +9,7 @@ mod cmd_genesis;
 mod cmd_keys;
 mod cmd_ledger;
 mod cmd_query;
+mod cmd_rewards;
 mod cmd_tx;
 mod context;
 mod demo;
@@ -43,6 +44,9 @@ enum Command {
     Tx(cmd_tx::TxArgs),
     /// Read the ledger state, optionally with proofs.
     Query(cmd_query::QueryArgs),
+    /// Build reward roots, sign them as an oracle, extract claims with proofs.
+    #[command(subcommand)]
+    Rewards(cmd_rewards::RewardsCommand),
     /// Work with a local ledger: init, apply, audit, demo.
     #[command(subcommand)]
     Ledger(cmd_ledger::LedgerCommand),
@@ -59,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),
         Command::Tx(args) => cmd_tx::run(&ctx, args),
         Command::Query(args) => cmd_query::run(&ctx, args),
+        Command::Rewards(cmd) => cmd_rewards::run(&ctx, cmd),
         Command::Ledger(cmd) => cmd_ledger::run(&ctx, cmd),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
     };

@@ -511,3 +511,139 @@ fn bench_prints_one_json_line() {
         assert!(line[field].as_f64().unwrap() > 0.0, "{field}: {line}");
     }
 }
+
+#[test]
+fn reward_root_and_claims_through_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = setup(home);
+    let data = data.to_str().unwrap();
+    // Close epoch 0 (10 blocks per epoch): its emission fills the sub-network pools.
+    for _ in 0..10 {
+        ok(home, &["ledger", "apply", "--data-dir", data]);
+    }
+    let alice = json(home, &["keys", "show", "alice"])["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = json(home, &["keys", "show", "bob"])["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rewards = home.join("rewards.json");
+    std::fs::write(
+        &rewards,
+        serde_json::to_string(&serde_json::json!([
+            {"account": alice, "cumulative": "900"},
+            {"account": bob, "cumulative": "100"}
+        ]))
+        .unwrap(),
+    )
+    .unwrap();
+    let r = rewards.to_str().unwrap();
+    let root = json(home, &["rewards", "root", "--input", r]);
+    assert_eq!(root["root"]["sum"], "1000");
+    let signature = ok(
+        home,
+        &[
+            "rewards",
+            "sign",
+            "--input",
+            r,
+            "--epoch",
+            "0",
+            "--subnetwork",
+            "coverage",
+            "--from",
+            "oracle",
+            "--data-dir",
+            data,
+        ],
+    );
+    let sig_file = home.join("sig.json");
+    std::fs::write(&sig_file, signature).unwrap();
+    let submission = home.join("submission.json");
+    ok(
+        home,
+        &[
+            "rewards",
+            "submission",
+            "--input",
+            r,
+            "--epoch",
+            "0",
+            "--subnetwork",
+            "coverage",
+            "--signature",
+            sig_file.to_str().unwrap(),
+            "--out",
+            submission.to_str().unwrap(),
+        ],
+    );
+    ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            "bob",
+            "--data-dir",
+            data,
+            "--apply",
+            "submit-root",
+            "--file",
+            submission.to_str().unwrap(),
+        ],
+    );
+    let claims = home.join("claims.json");
+    ok(
+        home,
+        &[
+            "rewards",
+            "claims",
+            "--input",
+            r,
+            "--subnetwork",
+            "coverage",
+            "--out",
+            claims.to_str().unwrap(),
+        ],
+    );
+    let before = json(home, &["query", "--data-dir", data, "account", "alice"]);
+    ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            "bob",
+            "--data-dir",
+            data,
+            "--apply",
+            "claim",
+            "--file",
+            claims.to_str().unwrap(),
+        ],
+    );
+    let after = json(home, &["query", "--data-dir", data, "account", "alice"]);
+    assert_ne!(before["balance"], after["balance"]);
+    let claimed = json(
+        home,
+        &["query", "--data-dir", data, "claimed", "coverage", "alice"],
+    );
+    assert_eq!(claimed, "900");
+    // Claiming again is refused with a clear reason.
+    let err = fails(
+        home,
+        &[
+            "tx",
+            "--from",
+            "bob",
+            "--data-dir",
+            data,
+            "--apply",
+            "claim",
+            "--file",
+            claims.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("nothing to claim"), "{err}");
+}

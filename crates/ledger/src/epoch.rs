@@ -62,6 +62,13 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
     }
     let validators_share = share(amount, u64::from(weights.validators_bps))?;
     let set: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
+    // A validator jailed during the epoch earns nothing for it; its share goes to the treasury.
+    let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
+    let paid_members: Vec<&ValidatorSetMember> = set
+        .members
+        .iter()
+        .filter(|m| registry.0.get(&m.address).is_some_and(|v| !v.jailed))
+        .collect();
     let total_stake = set
         .members
         .iter()
@@ -69,7 +76,7 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
         .ok_or(TxError::AmountOverflow)?;
     let mut paid = Amount::ZERO;
     if total_stake > 0 {
-        for member in &set.members {
+        for member in paid_members {
             let reward = mul_div_floor(validators_share.0, member.stake.0, total_stake)
                 .map(Amount)
                 .ok_or(TxError::AmountOverflow)?;

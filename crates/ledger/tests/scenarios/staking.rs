@@ -190,7 +190,12 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
         },
         TxError::AlreadyPunished(evidence.offence_id()),
     );
+    let jailed_balance = chain.account(&addr("validator-2")).balance;
+    let honest_balance = chain.account(&addr("validator-1")).balance;
     chain.advance_to_epoch(1).unwrap();
+    // The jailed validator earns nothing for the epoch; the honest ones are paid.
+    assert_eq!(chain.account(&addr("validator-2")).balance, jailed_balance);
+    assert!(chain.account(&addr("validator-1")).balance > honest_balance);
     let set = validator_set(&chain);
     assert_eq!(set.members.len(), 3);
     assert!(set.members.iter().all(|m| m.address != addr("validator-2")));
