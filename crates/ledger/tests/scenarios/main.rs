@@ -13,6 +13,7 @@ macro_rules! refused {
     }};
 }
 
+mod codec;
 mod credits;
 mod devices;
 mod governance;
