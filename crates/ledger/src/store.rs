@@ -78,6 +78,14 @@ fn values_key(hash: &KeyHash, version: Version) -> [u8; 40] {
     out
 }
 
+/// A node's key in the database: the version big-endian, then the nibble path. Nodes written
+/// together (one version, or consecutive versions) are then adjacent in the B-tree, so a flush
+/// appends densely instead of splitting pages all over the table.
+fn node_db_key(node_key: &NodeKey, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.extend_from_slice(&node_key.version().to_be_bytes());
+    borsh::to_writer(out, node_key.nibble_path())
+}
+
 /// The key of the tree's root node at `version`.
 fn root_key(version: Version) -> NodeKey {
     NodeKey::new(
@@ -147,7 +155,8 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'
                 return Ok(Some(node.clone()));
             }
         }
-        let key = borsh::to_vec(node_key)?;
+        let mut key = Vec::with_capacity(48);
+        node_db_key(node_key, &mut key)?;
         match self.nodes.get(key.as_slice())? {
             None => Ok(None),
             Some(bytes) => {
@@ -440,7 +449,7 @@ impl LedgerStore {
             for (node_key, node) in &pending.nodes {
                 key.clear();
                 value.clear();
-                borsh::to_writer(&mut key, node_key).map_err(tree_err)?;
+                node_db_key(node_key, &mut key).map_err(tree_err)?;
                 borsh::to_writer(&mut value, node).map_err(tree_err)?;
                 nodes.insert(key.as_slice(), value.as_slice())?;
             }

@@ -12,7 +12,9 @@ use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, OnceLock};
 
 /// An ed25519 public key: the identity of an account, a device, a maker or a validator.
 #[derive(
@@ -38,9 +40,32 @@ pub enum SignatureError {
     BatchShape,
 }
 
+/// Most decompressed keys kept in the cache (about 10 MiB); the cache is emptied when full.
+const KEY_CACHE_ENTRIES_MAX: usize = 65_536;
+
+/// Decompressing a public key costs about a quarter of a signature check, and the same senders
+/// sign again and again: decompressed keys are cached. Only valid keys are cached, and the cache
+/// changes speed, never results.
+fn key_cache() -> &'static Mutex<HashMap<[u8; 32], VerifyingKey>> {
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 impl PublicKey {
     fn verifying_key(&self) -> Result<VerifyingKey, SignatureError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::InvalidKey)
+        if let Ok(cache) = key_cache().lock() {
+            if let Some(key) = cache.get(&self.0) {
+                return Ok(*key);
+            }
+        }
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::InvalidKey)?;
+        if let Ok(mut cache) = key_cache().lock() {
+            if cache.len() >= KEY_CACHE_ENTRIES_MAX {
+                cache.clear();
+            }
+            cache.insert(self.0, key);
+        }
+        Ok(key)
     }
 
     /// Checks `signature` over `digest` with this key.
