@@ -289,13 +289,7 @@ impl Ledger {
 
     /// Checks a block without applying it; returns its outcome.
     pub fn check_block(&self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
-        self.precheck(block)?;
-        let executed = self.execute(
-            block.height,
-            block.timestamp_ms,
-            &block.transactions,
-            Mode::Strict,
-        )?;
+        let executed = self.execute_strict(block)?;
         let mut outcome = executed.outcome;
         // The root needs the tree update; compute it without committing.
         outcome.state_root = self
@@ -304,15 +298,10 @@ impl Ledger {
         Ok(outcome)
     }
 
-    /// Applies a block durably.
+    /// Applies a block (durably every `sync_every_blocks` blocks, see
+    /// [`Ledger::set_sync_every_blocks`]).
     pub fn apply_block(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
-        self.precheck(block)?;
-        let executed = self.execute(
-            block.height,
-            block.timestamp_ms,
-            &block.transactions,
-            Mode::Strict,
-        )?;
+        let executed = self.execute_strict(block)?;
         let mut outcome = executed.outcome;
         let durable = block.height % self.sync_every_blocks == 0;
         outcome.state_root = self
@@ -331,16 +320,22 @@ impl Ledger {
     /// for crash-recovery tests.
     #[doc(hidden)]
     pub fn apply_block_then_crash(&mut self, block: &BlockInput) -> Result<Hash, BlockError> {
+        let executed = self.execute_strict(block)?;
+        Ok(self
+            .store
+            .commit_then_crash(block.height, &executed.changes)?)
+    }
+
+    /// Checks a block's position and signatures, then executes it, refusing it whole if any
+    /// transaction fails.
+    fn execute_strict(&self, block: &BlockInput) -> Result<Executed, BlockError> {
         self.precheck(block)?;
-        let executed = self.execute(
+        self.execute(
             block.height,
             block.timestamp_ms,
             &block.transactions,
             Mode::Strict,
-        )?;
-        Ok(self
-            .store
-            .commit_then_crash(block.height, &executed.changes)?)
+        )
     }
 
     fn precheck(&self, block: &BlockInput) -> Result<(), BlockError> {

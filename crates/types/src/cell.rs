@@ -6,7 +6,6 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use h3o::{CellIndex, LatLng, Resolution};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
@@ -108,18 +107,7 @@ impl BorshDeserialize for Cell {
     }
 }
 
-impl Serialize for Cell {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Cell {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <String as Deserialize>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Cell);
 
 #[cfg(test)]
 mod tests {

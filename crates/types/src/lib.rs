@@ -12,6 +12,25 @@
 //! - [`evidence`]: consensus double-signing evidence, the input to slashing.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
 
+/// Implements serde for a type through its `Display` and `FromStr`: the human form (an address,
+/// an amount, a hash) is also the JSON form.
+macro_rules! serde_as_text {
+    ($type:ty) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod address;
 pub mod amount;
 pub mod cell;
