@@ -5,7 +5,7 @@
 use cairn_ledger::Genesis;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("genesis_json"), |data: &[u8]| {
     let Ok(genesis) = serde_json::from_slice::<Genesis>(data) else {
         return;
     };

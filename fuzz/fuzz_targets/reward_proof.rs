@@ -6,7 +6,9 @@
 #![no_main]
 
 use cairn_types::codec::{self, BoundedVec};
-use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf, RewardNode, RewardProof, RewardTree};
+use cairn_types::reward_tree::{
+    verify_reward_proof, RewardLeaf, RewardNode, RewardProof, RewardTree,
+};
 use cairn_types::Amount;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +18,7 @@ const LEAF_BYTES: usize = 32 + 16;
 /// Most leaves taken from one input for the tree check.
 const MAX_TREE_LEAVES: usize = 64;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("reward_proof"), |data: &[u8]| {
     check_proof(data);
     check_tree(data);
 });
@@ -60,17 +62,24 @@ fn check_tree(data: &[u8]) {
         .iter()
         .try_fold(Amount::ZERO, |acc, leaf| acc.checked_add(leaf.cumulative))
         .expect("build accepted leaves whose sum overflows");
-    assert_eq!(root.sum, total, "the root's sum is not the total of the leaves");
+    assert_eq!(
+        root.sum, total,
+        "the root's sum is not the total of the leaves"
+    );
     for leaf in &leaves {
         let (found, proof) = tree
             .proof(&leaf.account)
             .expect("a leaf of the tree has no proof");
         assert_eq!(found, *leaf);
         assert_eq!(proof.siblings.len(), tree.depth() as usize);
-        assert_eq!(verify_reward_proof(&root, leaf, &proof), Ok(()), "a genuine proof is refused");
+        assert_eq!(
+            verify_reward_proof(&root, leaf, &proof),
+            Ok(()),
+            "a genuine proof is refused"
+        );
         // The proof survives its wire form.
-        let decoded: RewardProof =
-            codec::decode(&codec::encode(&proof), 64 * 1024).expect("a genuine proof does not decode");
+        let decoded: RewardProof = codec::decode(&codec::encode(&proof), 64 * 1024)
+            .expect("a genuine proof does not decode");
         assert_eq!(decoded, proof);
         // A different amount for the same account must not verify.
         let forged = RewardLeaf {
@@ -85,7 +94,7 @@ fn check_tree(data: &[u8]) {
     // A proof with no siblings only verifies a leaf that is itself the root.
     let empty = RewardProof {
         leaf_index: 0,
-        siblings: BoundedVec::default(),
+        siblings: BoundedVec::new(Vec::new()).expect("an empty list is within any bound"),
     };
     if let Some(leaf) = leaves.first() {
         if verify_reward_proof(&root, leaf, &empty).is_ok() {

@@ -6,7 +6,7 @@
 use cairn_types::tx::SignedTransaction;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("signed_transaction"), |data: &[u8]| {
     if let Ok(tx) = SignedTransaction::decode(data) {
         assert_eq!(
             tx.encode(),

@@ -5,7 +5,7 @@
 use cairn_ledger::state::StateKey;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("state_key"), |data: &[u8]| {
     if let Ok(key) = cairn_types::codec::decode::<StateKey>(data, 4096) {
         assert_eq!(
             key.to_bytes(),

@@ -32,7 +32,7 @@ where
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("text_parsers"), |data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -28,7 +28,8 @@ use cairn_types::Hash;
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -102,9 +103,11 @@ fn tree_err(e: impl std::fmt::Display) -> StoreError {
 #[derive(Default)]
 struct Pending {
     flat: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    nodes: HashMap<NodeKey, Node>,
+    nodes: FxHashMap<NodeKey, Node>,
     values: BTreeMap<(KeyHash, Version), Option<OwnedValue>>,
     roots: BTreeMap<u64, Hash>,
+    /// Nodes no longer part of the latest tree (kept on disk for historical proofs).
+    stale: Vec<NodeKey>,
 }
 
 impl Pending {
@@ -112,6 +115,12 @@ impl Pending {
         for (key, node) in batch.node_batch.nodes() {
             self.nodes.insert(key.clone(), node.clone());
         }
+        self.stale.extend(
+            batch
+                .stale_node_index_batch
+                .iter()
+                .map(|s| s.node_key.clone()),
+        );
         for (key, value) in batch.node_batch.values() {
             self.values.insert((key.1, key.0), value.clone());
         }
@@ -127,6 +136,26 @@ impl Pending {
 
 type SharedPending = Arc<Mutex<Pending>>;
 
+/// Most tree nodes kept decoded in memory (a few hundred bytes each on average).
+const NODE_CACHE_ENTRIES_MAX: usize = 300_000;
+
+/// Decoded nodes of the latest tree, so that updating it rarely reads and decodes from disk.
+/// Nodes leave it when a newer version supersedes them; when full it is emptied and refills
+/// from disk as blocks touch it. It changes speed, never results.
+#[derive(Default)]
+struct NodeCache {
+    nodes: FxHashMap<NodeKey, Node>,
+}
+
+impl NodeCache {
+    fn insert(&mut self, key: NodeKey, node: Node) {
+        if self.nodes.len() >= NODE_CACHE_ENTRIES_MAX {
+            self.nodes.clear();
+        }
+        self.nodes.insert(key, node);
+    }
+}
+
 fn lock(pending: &SharedPending) -> Result<MutexGuard<'_, Pending>, StoreError> {
     pending
         .lock()
@@ -138,12 +167,14 @@ pub struct LedgerStore {
     db: Database,
     path: PathBuf,
     pending: SharedPending,
+    cache: Mutex<NodeCache>,
 }
 
 /// Reads the tree from layers of in-memory writes over redb tables.
 struct TreeLayers<'p, T> {
     staged: Option<&'p Pending>,
     pending: &'p Pending,
+    cache: &'p Mutex<NodeCache>,
     nodes: &'p T,
     values: &'p T,
 }
@@ -152,6 +183,11 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         for layer in self.staged.iter().chain(std::iter::once(&self.pending)) {
             if let Some(node) = layer.nodes.get(node_key) {
+                return Ok(Some(node.clone()));
+            }
+        }
+        if let Ok(cache) = self.cache.lock() {
+            if let Some(node) = cache.nodes.get(node_key) {
                 return Ok(Some(node.clone()));
             }
         }
@@ -164,7 +200,11 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'
                 if bytes.len() > MAX_NODE_BYTES {
                     return Err(anyhow::anyhow!("tree node too large"));
                 }
-                Ok(Some(Node::try_from_slice(bytes)?))
+                let node = Node::try_from_slice(bytes)?;
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.insert(node_key.clone(), node.clone());
+                }
+                Ok(Some(node))
             }
         }
     }
@@ -238,6 +278,7 @@ impl LedgerStore {
             db,
             path: path.to_path_buf(),
             pending: SharedPending::default(),
+            cache: Mutex::default(),
         })
     }
 
@@ -251,6 +292,7 @@ impl LedgerStore {
             db,
             path: path.to_path_buf(),
             pending: SharedPending::default(),
+            cache: Mutex::default(),
         })
     }
 
@@ -311,7 +353,9 @@ impl LedgerStore {
                 nodes,
                 values,
                 roots,
+                stale,
             } = staged;
+            pending.stale.extend(stale);
             pending.nodes.extend(nodes);
             pending.values.extend(values);
             pending.flat.extend(flat);
@@ -355,6 +399,7 @@ impl LedgerStore {
                 let layers = TreeLayers {
                     staged: None,
                     pending: &pending,
+                    cache: &self.cache,
                     nodes: &nodes,
                     values: &values,
                 };
@@ -370,6 +415,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: None,
                 pending: &pending,
+                cache: &self.cache,
                 nodes: &nodes,
                 values: &values,
             };
@@ -385,6 +431,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
+                cache: &self.cache,
                 nodes: &nodes,
                 values: &values,
             };
@@ -396,6 +443,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
+                cache: &self.cache,
                 nodes: &nodes,
                 values: &values,
             };
@@ -407,6 +455,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
+                cache: &self.cache,
                 nodes: &nodes,
                 values: &values,
             };
@@ -482,7 +531,19 @@ impl LedgerStore {
             }
         }
         txn.commit()?;
-        *pending = Pending::default();
+        let written = std::mem::take(&mut *pending);
+        drop(pending);
+        if let Ok(mut cache) = self.cache.lock() {
+            for key in &written.stale {
+                cache.nodes.remove(key);
+            }
+            let stale: rustc_hash::FxHashSet<&NodeKey> = written.stale.iter().collect();
+            for (key, node) in written.nodes {
+                if !stale.contains(&key) {
+                    cache.insert(key, node);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -515,6 +576,7 @@ impl LedgerStore {
         let layers = TreeLayers {
             staged: None,
             pending: &pending,
+            cache: &self.cache,
             nodes: &nodes,
             values: &values,
         };

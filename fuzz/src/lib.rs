@@ -1,0 +1,562 @@
+//! Seed inputs for the fuzz targets, built from the real types so that they stay valid when the
+//! encodings change.
+//!
+//! Each target calls [`write_seeds_if_asked`] once at start-up: when the environment variable
+//! `CAIRN_FUZZ_SEEDS` names a directory, the target's seeds are written there (as
+//! `seed-<name>`) before libFuzzer reads its corpus. `scripts/fuzz-smoke.sh` points it at the
+//! target's corpus directory. Without seeds the slow `ledger_block` target would spend its
+//! whole time budget finding the shape of a transaction.
+
+use cairn_ledger::state::StateKey;
+use cairn_ledger::testkit::{self, addr, key};
+use cairn_types::codec::{self, BoundedString, BoundedVec};
+use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};
+use cairn_types::params::{ChainId, ParamId};
+use cairn_types::reward_tree::{RewardLeaf, RewardTree};
+use cairn_types::tx::{
+    device_binding_digest, maker_attestation_digest, reward_root_digest, Action, MakerAttestation,
+    OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission,
+    SignedTransaction, StakeRole, Transaction, VoteChoice,
+};
+use cairn_types::{Amount, Cell, Credits, DeviceId, Epoch, Hash, Price, Subnetwork};
+use std::path::Path;
+
+/// The environment variable naming the directory to write seeds into.
+pub const SEEDS_ENV: &str = "CAIRN_FUZZ_SEEDS";
+
+/// Writes `target`'s seeds into `$CAIRN_FUZZ_SEEDS` if that is set. Never fails the run: a seed
+/// that cannot be written is reported and skipped.
+pub fn write_seeds_if_asked(target: &str) {
+    let Some(dir) = std::env::var_os(SEEDS_ENV) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("cairn-fuzz: cannot create {}: {e}", dir.display());
+        return;
+    }
+    let seeds = seeds(target);
+    for (name, bytes) in &seeds {
+        let path = dir.join(format!("seed-{name}"));
+        if let Err(e) = std::fs::write(&path, bytes) {
+            eprintln!("cairn-fuzz: cannot write {}: {e}", path.display());
+        }
+    }
+    eprintln!(
+        "cairn-fuzz: wrote {} seeds for {target} into {}",
+        seeds.len(),
+        dir.display()
+    );
+}
+
+/// The seeds of one target, by name.
+pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    match target {
+        "signed_transaction" => sample_transactions()
+            .into_iter()
+            .map(|(name, tx)| (name.to_string(), tx.encode()))
+            .collect(),
+        "state_key" => state_keys(),
+        "reward_proof" => reward_proofs(),
+        "text_parsers" => texts(),
+        "genesis_json" => genesis_json(),
+        "ledger_block" => blocks(),
+        _ => Vec::new(),
+    }
+}
+
+fn chain_id() -> ChainId {
+    BoundedString::new(testkit::TEST_CHAIN_ID).unwrap_or_default()
+}
+
+/// A transaction from a labelled test account, signed for the test chain.
+fn tx(label: &str, nonce: u64, action: Action) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id(),
+        sender: addr(label),
+        nonce,
+        fee: testkit::test_params().tx_fee_min,
+        action,
+    }
+    .sign(&key(label))
+}
+
+fn device_registration(owner: &str, device: &str, maker: bool) -> RegisterDevice {
+    let device_key = key(device);
+    let id = DeviceId(device_key.public_key());
+    let subnetwork = Subnetwork::Coverage;
+    RegisterDevice {
+        device: id,
+        subnetwork,
+        maker: maker.then(|| MakerAttestation {
+            maker: key(testkit::MAKER).public_key(),
+            signature: key(testkit::MAKER).sign(&maker_attestation_digest(&chain_id(), &id)),
+        }),
+        device_signature: device_key.sign(&device_binding_digest(
+            &chain_id(),
+            &id,
+            &addr(owner),
+            subnetwork,
+        )),
+    }
+}
+
+fn reward_tree() -> Option<RewardTree> {
+    RewardTree::build(
+        testkit::USERS
+            .iter()
+            .enumerate()
+            .map(|(i, label)| RewardLeaf {
+                account: addr(label),
+                cumulative: Amount::tokens(100 * (i as u128 + 1)),
+            })
+            .collect(),
+    )
+    .ok()
+}
+
+fn double_sign() -> DoubleSignEvidence {
+    let consensus = key(&format!("{}/consensus", testkit::VALIDATORS[0]));
+    let vote = |b: u8| {
+        let vote = Vote {
+            epoch: 0,
+            view: 1,
+            kind: VoteKind::Finalize,
+            block: Hash([b; 32]),
+        };
+        SignedVote {
+            signature: consensus.sign(&vote.signing_digest(&chain_id())),
+            vote,
+        }
+    };
+    DoubleSignEvidence {
+        consensus_key: consensus.public_key(),
+        first: vote(1),
+        second: vote(2),
+    }
+}
+
+/// One transaction of every kind, each from an account that could send it at genesis (nonce 0).
+fn sample_transactions() -> Vec<(&'static str, SignedTransaction)> {
+    let device = DeviceId(key("hotspot-1").public_key());
+    let paris = Cell::from_lat_lng(48.8566, 2.3522, 12).ok();
+    let mut out = vec![
+        (
+            "transfer",
+            tx(
+                "alice",
+                0,
+                Action::Transfer {
+                    to: addr("bob"),
+                    amount: Amount::tokens(5),
+                },
+            ),
+        ),
+        (
+            "bond_validator",
+            tx(
+                "alice",
+                0,
+                Action::BondValidator {
+                    amount: Amount::tokens(50_000),
+                    consensus_key: key("alice/consensus").public_key(),
+                },
+            ),
+        ),
+        (
+            "bond_oracle",
+            tx(
+                "bob",
+                0,
+                Action::BondOracle {
+                    amount: Amount::tokens(10_000),
+                },
+            ),
+        ),
+        (
+            "unbond",
+            tx(
+                testkit::VALIDATORS[1],
+                0,
+                Action::Unbond {
+                    role: StakeRole::Validator,
+                    amount: Amount::tokens(1),
+                },
+            ),
+        ),
+        (
+            "withdraw_unbonded",
+            tx("alice", 0, Action::WithdrawUnbonded),
+        ),
+        (
+            "report_double_sign",
+            tx(
+                "carol",
+                0,
+                Action::ReportDoubleSign {
+                    evidence: double_sign(),
+                },
+            ),
+        ),
+        (
+            "register_device",
+            tx(
+                "alice",
+                0,
+                Action::RegisterDevice(device_registration("alice", "hotspot-1", true)),
+            ),
+        ),
+        (
+            "transfer_device",
+            tx(
+                "alice",
+                0,
+                Action::TransferDevice {
+                    device,
+                    new_owner: addr("bob"),
+                },
+            ),
+        ),
+        (
+            "retire_device",
+            tx("alice", 0, Action::RetireDevice { device }),
+        ),
+        (
+            "post_price",
+            tx(
+                testkit::ORACLES[0],
+                0,
+                Action::PostPrice {
+                    price: Price(1_000_000_000),
+                },
+            ),
+        ),
+        (
+            "burn_for_credits",
+            tx(
+                "alice",
+                0,
+                Action::BurnForCredits {
+                    amount: Amount::tokens(10),
+                    recipient: addr("alice"),
+                },
+            ),
+        ),
+        (
+            "delegate_credits",
+            tx(
+                "alice",
+                0,
+                Action::DelegateCredits {
+                    payer: addr("bob"),
+                    subnetwork: Subnetwork::Sensing,
+                    credits: Credits(100),
+                },
+            ),
+        ),
+        (
+            "spend_credits",
+            tx(
+                "alice",
+                0,
+                Action::SpendCredits {
+                    subnetwork: Subnetwork::Storage,
+                    credits: Credits(10),
+                    usage: Hash([9; 32]),
+                },
+            ),
+        ),
+        (
+            "lock",
+            tx(
+                "alice",
+                0,
+                Action::Lock {
+                    amount: Amount::tokens(1_000),
+                    duration_epochs: 50,
+                },
+            ),
+        ),
+        ("unlock", tx("alice", 0, Action::Unlock)),
+        (
+            "propose",
+            tx(
+                "alice",
+                0,
+                Action::Propose {
+                    action: ProposalAction::SetParameter {
+                        param: ParamId::TxFeeMin,
+                        value: 2_000,
+                    },
+                    description: BoundedString::new("raise the fee").unwrap_or_default(),
+                },
+            ),
+        ),
+        (
+            "vote",
+            tx(
+                "alice",
+                0,
+                Action::Vote {
+                    proposal: 0,
+                    choice: VoteChoice::Yes,
+                },
+            ),
+        ),
+        (
+            "execute_proposal",
+            tx("alice", 0, Action::ExecuteProposal { proposal: 0 }),
+        ),
+    ];
+    if let Some(cell) = paris {
+        out.push((
+            "assert_location",
+            tx("alice", 0, Action::AssertLocation { device, cell }),
+        ));
+    }
+    if let Some(tree) = reward_tree() {
+        let root = tree.root();
+        let digest = reward_root_digest(&chain_id(), Epoch(0), Subnetwork::Storage, &root);
+        let signatures = testkit::ORACLES
+            .iter()
+            .map(|o| OracleSignature {
+                oracle: addr(o),
+                signature: key(o).sign(&digest),
+            })
+            .collect();
+        if let Ok(signatures) = BoundedVec::new(signatures) {
+            out.push((
+                "submit_reward_root",
+                tx(
+                    "carol",
+                    0,
+                    Action::SubmitRewardRoot(RewardRootSubmission {
+                        epoch: Epoch(0),
+                        subnetwork: Subnetwork::Storage,
+                        root,
+                        signatures,
+                    }),
+                ),
+            ));
+        }
+        let claims: Vec<RewardClaim> = testkit::USERS
+            .iter()
+            .filter_map(|u| tree.proof(&addr(u)))
+            .map(|(leaf, proof)| RewardClaim {
+                subnetwork: Subnetwork::Storage,
+                account: leaf.account,
+                cumulative: leaf.cumulative,
+                proof,
+            })
+            .collect();
+        if let Ok(claims) = BoundedVec::new(claims) {
+            out.push((
+                "claim_rewards",
+                tx("dave", 0, Action::ClaimRewards { claims }),
+            ));
+        }
+    }
+    out
+}
+
+fn state_keys() -> Vec<(String, Vec<u8>)> {
+    let a = addr("alice");
+    let d = DeviceId(key("hotspot-1").public_key());
+    [
+        StateKey::ChainState,
+        StateKey::Account(a),
+        StateKey::DeviceLocation(d, 3),
+        StateKey::DelegatedCredits(a, Subnetwork::Energy),
+        StateKey::EmissionPool(Epoch(7), Subnetwork::Compute),
+        StateKey::RewardClaimed(Subnetwork::Storage, a),
+        StateKey::ProposalVote(1, a),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, k)| (format!("key-{i}"), k.to_bytes()))
+    .collect()
+}
+
+fn reward_proofs() -> Vec<(String, Vec<u8>)> {
+    let Some(tree) = reward_tree() else {
+        return Vec::new();
+    };
+    let root = codec::encode(&tree.root());
+    let mut out = Vec::new();
+    for (i, leaf) in tree.leaves().iter().enumerate() {
+        if let Some((leaf, proof)) = tree.proof(&leaf.account) {
+            let mut bytes = root.clone();
+            bytes.extend(codec::encode(&leaf));
+            bytes.extend(codec::encode(&proof));
+            out.push((format!("proof-{i}"), bytes));
+        }
+    }
+    let leaves: Vec<u8> = tree.leaves().iter().flat_map(codec::encode).collect();
+    out.push(("leaves".to_string(), leaves));
+    out
+}
+
+fn texts() -> Vec<(String, Vec<u8>)> {
+    let pk = key("alice").public_key();
+    let mut texts = vec![
+        addr("alice").to_string(),
+        DeviceId(pk).to_string(),
+        hex_string(&pk.0),
+        "12.5".to_string(),
+        "0.000001".to_string(),
+        "340282366920938463463374607431768.211455".to_string(),
+        Hash([0xab; 32]).to_string(),
+    ];
+    if let Ok(cell) = Cell::from_lat_lng(48.8566, 2.3522, 12) {
+        texts.push(cell.to_string());
+    }
+    texts.extend(ParamId::ALL.iter().map(ToString::to_string));
+    texts.extend(Subnetwork::ALL.iter().map(ToString::to_string));
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (format!("text-{i}"), t.into_bytes()))
+        .collect()
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn genesis_json() -> Vec<(String, Vec<u8>)> {
+    serde_json::to_vec_pretty(&testkit::test_genesis())
+        .map(|json| vec![("test-genesis".to_string(), json)])
+        .unwrap_or_default()
+}
+
+/// Encodes a `ledger_block` input: head byte (count, re-sign flag), then length-prefixed txs.
+pub fn block_input(resign: bool, txs: &[SignedTransaction]) -> Vec<u8> {
+    let mut out = vec![(txs.len().min(8) as u8) | if resign { 0x80 } else { 0 }];
+    for tx in txs.iter().take(8) {
+        let bytes = tx.encode();
+        let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+        out.extend(len.to_le_bytes());
+        out.extend(&bytes[..usize::from(len)]);
+    }
+    out
+}
+
+fn blocks() -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![("empty".to_string(), block_input(false, &[]))];
+    for (name, tx) in sample_transactions() {
+        out.push((
+            name.to_string(),
+            block_input(false, std::slice::from_ref(&tx)),
+        ));
+        out.push((
+            format!("{name}-resign"),
+            block_input(true, std::slice::from_ref(&tx)),
+        ));
+    }
+    let device = DeviceId(key("hotspot-1").public_key());
+    let mut devices = vec![
+        tx(
+            testkit::ORACLES[0],
+            0,
+            Action::PostPrice {
+                price: Price(1_000_000_000),
+            },
+        ),
+        tx(
+            "alice",
+            0,
+            Action::BurnForCredits {
+                amount: Amount::tokens(10),
+                recipient: addr("alice"),
+            },
+        ),
+        tx(
+            "alice",
+            1,
+            Action::RegisterDevice(device_registration("alice", "hotspot-1", true)),
+        ),
+    ];
+    let mut nonce = 2;
+    if let Ok(cell) = Cell::from_lat_lng(45.764, 4.8357, 12) {
+        devices.push(tx("alice", nonce, Action::AssertLocation { device, cell }));
+        nonce += 1;
+    }
+    devices.push(tx(
+        "alice",
+        nonce,
+        Action::TransferDevice {
+            device,
+            new_owner: addr("bob"),
+        },
+    ));
+    devices.push(tx("bob", 0, Action::RetireDevice { device }));
+    let sequences: Vec<(&str, Vec<SignedTransaction>)> = vec![
+        ("devices", devices),
+        (
+            "lock-propose-vote",
+            vec![
+                tx(
+                    "alice",
+                    0,
+                    Action::Lock {
+                        amount: Amount::tokens(1_000),
+                        duration_epochs: 50,
+                    },
+                ),
+                tx(
+                    "alice",
+                    1,
+                    Action::Propose {
+                        action: ProposalAction::TreasurySpend {
+                            to: addr("bob"),
+                            amount: Amount::tokens(1),
+                        },
+                        description: BoundedString::default(),
+                    },
+                ),
+                tx(
+                    "alice",
+                    2,
+                    Action::Vote {
+                        proposal: 0,
+                        choice: VoteChoice::Yes,
+                    },
+                ),
+            ],
+        ),
+        (
+            "transfers",
+            vec![
+                tx(
+                    "alice",
+                    0,
+                    Action::Transfer {
+                        to: addr("bob"),
+                        amount: Amount::tokens(5),
+                    },
+                ),
+                tx(
+                    "bob",
+                    0,
+                    Action::Transfer {
+                        to: addr("carol"),
+                        amount: Amount::tokens(1_000_004),
+                    },
+                ),
+                tx(
+                    "carol",
+                    0,
+                    Action::Transfer {
+                        to: addr("carol"),
+                        amount: Amount(1),
+                    },
+                ),
+            ],
+        ),
+    ];
+    for (name, txs) in sequences {
+        out.push((name.to_string(), block_input(false, &txs)));
+        out.push((format!("{name}-resign"), block_input(true, &txs)));
+    }
+    out
+}
