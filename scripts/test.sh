@@ -14,7 +14,11 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests (unit, property, scenario, end-to-end)"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 
 if [ "${FUZZ_SECONDS:-15}" != "0" ] && [ -x scripts/fuzz-smoke.sh ]; then
   step "fuzz smoke (${FUZZ_SECONDS:-15} s per target)"
@@ -22,3 +26,4 @@ if [ "${FUZZ_SECONDS:-15}" != "0" ] && [ -x scripts/fuzz-smoke.sh ]; then
 fi
 
 step "all checks passed"
+echo "tests: ${passed} passed, ${failed} failed"

@@ -106,8 +106,6 @@ struct Pending {
     nodes: FxHashMap<NodeKey, Node>,
     values: BTreeMap<(KeyHash, Version), Option<OwnedValue>>,
     roots: BTreeMap<u64, Hash>,
-    /// Nodes no longer part of the latest tree (kept on disk for historical proofs).
-    stale: Vec<NodeKey>,
 }
 
 impl Pending {
@@ -115,12 +113,6 @@ impl Pending {
         for (key, node) in batch.node_batch.nodes() {
             self.nodes.insert(key.clone(), node.clone());
         }
-        self.stale.extend(
-            batch
-                .stale_node_index_batch
-                .iter()
-                .map(|s| s.node_key.clone()),
-        );
         for (key, value) in batch.node_batch.values() {
             self.values.insert((key.1, key.0), value.clone());
         }
@@ -136,26 +128,6 @@ impl Pending {
 
 type SharedPending = Arc<Mutex<Pending>>;
 
-/// Most tree nodes kept decoded in memory (a few hundred bytes each on average).
-const NODE_CACHE_ENTRIES_MAX: usize = 300_000;
-
-/// Decoded nodes of the latest tree, so that updating it rarely reads and decodes from disk.
-/// Nodes leave it when a newer version supersedes them; when full it is emptied and refills
-/// from disk as blocks touch it. It changes speed, never results.
-#[derive(Default)]
-struct NodeCache {
-    nodes: FxHashMap<NodeKey, Node>,
-}
-
-impl NodeCache {
-    fn insert(&mut self, key: NodeKey, node: Node) {
-        if self.nodes.len() >= NODE_CACHE_ENTRIES_MAX {
-            self.nodes.clear();
-        }
-        self.nodes.insert(key, node);
-    }
-}
-
 fn lock(pending: &SharedPending) -> Result<MutexGuard<'_, Pending>, StoreError> {
     pending
         .lock()
@@ -167,14 +139,12 @@ pub struct LedgerStore {
     db: Database,
     path: PathBuf,
     pending: SharedPending,
-    cache: Mutex<NodeCache>,
 }
 
 /// Reads the tree from layers of in-memory writes over redb tables.
 struct TreeLayers<'p, T> {
     staged: Option<&'p Pending>,
     pending: &'p Pending,
-    cache: &'p Mutex<NodeCache>,
     nodes: &'p T,
     values: &'p T,
 }
@@ -183,11 +153,6 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         for layer in self.staged.iter().chain(std::iter::once(&self.pending)) {
             if let Some(node) = layer.nodes.get(node_key) {
-                return Ok(Some(node.clone()));
-            }
-        }
-        if let Ok(cache) = self.cache.lock() {
-            if let Some(node) = cache.nodes.get(node_key) {
                 return Ok(Some(node.clone()));
             }
         }
@@ -200,11 +165,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeReader for TreeLayers<'
                 if bytes.len() > MAX_NODE_BYTES {
                     return Err(anyhow::anyhow!("tree node too large"));
                 }
-                let node = Node::try_from_slice(bytes)?;
-                if let Ok(mut cache) = self.cache.lock() {
-                    cache.insert(node_key.clone(), node.clone());
-                }
-                Ok(Some(node))
+                Ok(Some(Node::try_from_slice(bytes)?))
             }
         }
     }
@@ -278,7 +239,6 @@ impl LedgerStore {
             db,
             path: path.to_path_buf(),
             pending: SharedPending::default(),
-            cache: Mutex::default(),
         })
     }
 
@@ -292,7 +252,6 @@ impl LedgerStore {
             db,
             path: path.to_path_buf(),
             pending: SharedPending::default(),
-            cache: Mutex::default(),
         })
     }
 
@@ -353,9 +312,7 @@ impl LedgerStore {
                 nodes,
                 values,
                 roots,
-                stale,
             } = staged;
-            pending.stale.extend(stale);
             pending.nodes.extend(nodes);
             pending.values.extend(values);
             pending.flat.extend(flat);
@@ -399,7 +356,7 @@ impl LedgerStore {
                 let layers = TreeLayers {
                     staged: None,
                     pending: &pending,
-                    cache: &self.cache,
+
                     nodes: &nodes,
                     values: &values,
                 };
@@ -415,7 +372,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: None,
                 pending: &pending,
-                cache: &self.cache,
+
                 nodes: &nodes,
                 values: &values,
             };
@@ -431,7 +388,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
-                cache: &self.cache,
+
                 nodes: &nodes,
                 values: &values,
             };
@@ -443,7 +400,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
-                cache: &self.cache,
+
                 nodes: &nodes,
                 values: &values,
             };
@@ -455,7 +412,7 @@ impl LedgerStore {
             let layers = TreeLayers {
                 staged: Some(&staged),
                 pending: &pending,
-                cache: &self.cache,
+
                 nodes: &nodes,
                 values: &values,
             };
@@ -531,19 +488,7 @@ impl LedgerStore {
             }
         }
         txn.commit()?;
-        let written = std::mem::take(&mut *pending);
-        drop(pending);
-        if let Ok(mut cache) = self.cache.lock() {
-            for key in &written.stale {
-                cache.nodes.remove(key);
-            }
-            let stale: rustc_hash::FxHashSet<&NodeKey> = written.stale.iter().collect();
-            for (key, node) in written.nodes {
-                if !stale.contains(&key) {
-                    cache.insert(key, node);
-                }
-            }
-        }
+        *pending = Pending::default();
         Ok(())
     }
 
@@ -576,7 +521,7 @@ impl LedgerStore {
         let layers = TreeLayers {
             staged: None,
             pending: &pending,
-            cache: &self.cache,
+
             nodes: &nodes,
             values: &values,
         };
