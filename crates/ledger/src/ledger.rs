@@ -303,7 +303,7 @@ impl Ledger {
     pub fn apply_block(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
         let executed = self.execute_strict(block)?;
         let mut outcome = executed.outcome;
-        let durable = block.height % self.sync_every_blocks == 0;
+        let durable = block.height.is_multiple_of(self.sync_every_blocks);
         outcome.state_root = self
             .store
             .commit(block.height, &executed.changes, durable)?;

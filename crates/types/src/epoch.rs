@@ -37,7 +37,7 @@ impl Epoch {
 
     /// True when block `height` is the first block of its epoch (and so closes the previous one).
     pub fn starts_at(height: u64, blocks_per_epoch: u64) -> bool {
-        height > 1 && (height - 1) % blocks_per_epoch.max(1) == 0
+        height > 1 && (height - 1).is_multiple_of(blocks_per_epoch.max(1))
     }
 
     /// The next epoch (saturating).
