@@ -22,4 +22,5 @@ mod properties;
 mod rewards;
 mod staking;
 mod state;
+mod store_model;
 mod token;

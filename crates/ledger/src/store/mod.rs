@@ -1,0 +1,460 @@
+//! Durable, authenticated state: a Jellyfish Merkle tree (`jmt`) stored in `redb`.
+//!
+//! Three tables live in one redb file:
+//! - `jmt_nodes`: the tree's nodes, by (version, nibble path);
+//! - `values`: (version, key hash) -> the state key and its value, one record per leaf the
+//!   tree creates (see [`layers`] for how a read finds it);
+//! - `roots`: height -> state root.
+//!
+//! There is no separate "latest value" table: a read walks the latest tree, whose upper levels
+//! are cached in memory ([`live::NodeCache`]), to the leaf's version and fetches one record.
+//! Both big tables are keyed by version first, so a flush only appends (see [`record`]).
+//!
+//! **Commits.** Each block's changes and tree update are committed atomically to an in-memory
+//! write-back layer, which every read consults first. The layer is written to redb in one
+//! transaction with immediate durability every `sync_every` blocks (every block by default) and
+//! when the store is dropped. A crash therefore loses at most the blocks since the last sync,
+//! never part of a block, and re-applying them gives the same roots. Writing several blocks in
+//! one redb transaction is what makes a short sync interval cheap (the design of geth's
+//! dirty-trie cache).
+//!
+//! The tree hashes with BLAKE3; key hashes are BLAKE3 of the key's canonical bytes; each block
+//! is two tree versions (see [`stage`]). Old nodes are not pruned yet (see docs/LEDGER.md).
+
+mod layers;
+mod live;
+mod record;
+mod stage;
+
+use crate::error::StoreError;
+use crate::state::overlay::{Changes, StateRead};
+use cairn_types::Hash;
+use jmt::{JellyfishMerkleTree, KeyHash, RootHash, Version};
+use layers::TreeLayers;
+use live::Live;
+use record::{node_db_key, value_db_key};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+const JMT_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
+const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
+const ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("roots");
+
+/// Largest tree node accepted from disk, in bytes.
+const MAX_NODE_BYTES: usize = 64 * 1024;
+
+/// BLAKE3 as the tree's hash function.
+#[derive(Clone)]
+pub struct Blake3Hasher(blake3::Hasher);
+
+impl jmt::SimpleHasher for Blake3Hasher {
+    fn new() -> Self {
+        Blake3Hasher(blake3::Hasher::new())
+    }
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    fn finalize(self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+/// The tree type used for Cairn state.
+pub type StateTree<'a, R> = JellyfishMerkleTree<'a, R, Blake3Hasher>;
+/// A proof of a key's value (or absence) against a state root.
+pub type StateProof = jmt::proof::SparseMerkleProof<Blake3Hasher>;
+
+/// The tree's key hash for state key bytes.
+pub fn key_hash(key: &[u8]) -> KeyHash {
+    KeyHash::with::<Blake3Hasher>(key)
+}
+
+/// The tree version holding the state after block `height` (see [`stage`]).
+pub fn tree_version(height: u64) -> Version {
+    2 * height + 1
+}
+
+fn tree_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Tree(e.to_string())
+}
+
+type SharedLive = Arc<Mutex<Live>>;
+
+fn lock(live: &SharedLive) -> Result<MutexGuard<'_, Live>, StoreError> {
+    live.lock()
+        .map_err(|_| StoreError::Database("the in-memory state was poisoned by a panic".into()))
+}
+
+/// The database's two big tables, opened for reading.
+struct ReadTables {
+    nodes: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    values: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl ReadTables {
+    fn open(db: &Database) -> Result<ReadTables, StoreError> {
+        let txn = db.begin_read()?;
+        Ok(ReadTables {
+            nodes: txn.open_table(JMT_NODES)?,
+            values: txn.open_table(VALUES)?,
+        })
+    }
+}
+
+/// A read-only view of the latest committed state (as of its creation).
+pub struct Snapshot {
+    db: Arc<Database>,
+    live: SharedLive,
+    version: Option<Version>,
+    tables: Mutex<ReadTables>,
+}
+
+impl Snapshot {
+    fn read_once(&self, version: Version, hash: &KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut live = lock(&self.live)?;
+        let tables = self
+            .tables
+            .lock()
+            .map_err(|_| StoreError::Database("snapshot lock poisoned".into()))?;
+        let is_latest = live.head.map(|(height, _)| tree_version(height)) == Some(version);
+        let misses = RefCell::new(Vec::new());
+        let record = TreeLayers {
+            staged: None,
+            live: &live,
+            nodes: &tables.nodes,
+            values: &tables.values,
+            misses: is_latest.then_some(&misses),
+        }
+        .get(version, hash)?;
+        live.cache.fill(misses.into_inner());
+        Ok(record.map(|r| r.value))
+    }
+}
+
+impl StateRead for Snapshot {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(version) = self.version else {
+            return Ok(None);
+        };
+        let hash = key_hash(key);
+        match self.read_once(version, &hash) {
+            Ok(value) => Ok(value),
+            // A flush since this snapshot's tables were opened moved commits from memory to
+            // disk where the old read transaction cannot see them: reopen and read again.
+            Err(_) => {
+                *self
+                    .tables
+                    .lock()
+                    .map_err(|_| StoreError::Database("snapshot lock poisoned".into()))? =
+                    ReadTables::open(&self.db)?;
+                self.read_once(version, &hash)
+            }
+        }
+    }
+}
+
+/// The ledger's database.
+pub struct LedgerStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    live: SharedLive,
+}
+
+impl LedgerStore {
+    /// Creates a new, empty store at `path` (a file), refusing to overwrite one.
+    pub fn create(path: &Path) -> Result<LedgerStore, StoreError> {
+        if path.exists() {
+            return Err(StoreError::AlreadyInitialised(path.display().to_string()));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Database(format!("{}: {e}", parent.display())))?;
+        }
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(JMT_NODES)?;
+            txn.open_table(VALUES)?;
+            txn.open_table(ROOTS)?;
+        }
+        txn.commit()?;
+        Ok(LedgerStore {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+            live: SharedLive::default(),
+        })
+    }
+
+    /// Opens an existing store.
+    pub fn open(path: &Path) -> Result<LedgerStore, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotInitialised(path.display().to_string()));
+        }
+        let store = LedgerStore {
+            db: Arc::new(Database::open(path)?),
+            path: path.to_path_buf(),
+            live: SharedLive::default(),
+        };
+        lock(&store.live)?.head = store.synced_head()?;
+        Ok(store)
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Height and root of the last block written to disk.
+    fn synced_head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        let last = roots.last()?;
+        match last {
+            None => Ok(None),
+            Some((height, root)) => Ok(Some((height.value(), decode_root(root.value())?))),
+        }
+    }
+
+    /// Height and root of the last committed block, if any.
+    pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        Ok(lock(&self.live)?.head)
+    }
+
+    /// The state root committed at `height`.
+    pub fn root_at(&self, height: u64) -> Result<Hash, StoreError> {
+        if let Some(root) = lock(&self.live)?.pending.roots.get(&height) {
+            return Ok(*root);
+        }
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        let root = roots
+            .get(height)?
+            .ok_or(StoreError::UnknownHeight(height))?;
+        decode_root(root.value())
+    }
+
+    /// A consistent read view of the latest state.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let version = lock(&self.live)?
+            .head
+            .map(|(height, _)| tree_version(height));
+        Ok(Snapshot {
+            db: self.db.clone(),
+            live: self.live.clone(),
+            version,
+            tables: Mutex::new(ReadTables::open(&self.db)?),
+        })
+    }
+
+    /// Commits a block's changes as the state after `height` and returns the new state root.
+    /// With `durable`, everything committed so far is written to disk before returning.
+    pub fn commit(
+        &self,
+        height: u64,
+        changes: &Changes,
+        durable: bool,
+    ) -> Result<Hash, StoreError> {
+        let tables = ReadTables::open(&self.db)?;
+        let root = {
+            let mut live = lock(&self.live)?;
+            let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
+            let live = &mut *live;
+            live.cache.fill(staged.misses);
+            live.cache.commit(&staged.writes.nodes, &staged.stale);
+            live.pending.extend(staged.writes);
+            live.head = Some((height, staged.root));
+            staged.root
+        };
+        if durable {
+            self.flush()?;
+        }
+        Ok(root)
+    }
+
+    /// Computes the root a commit would give, then drops the work, as a crash just before the
+    /// commit would. For crash tests and block verification.
+    #[doc(hidden)]
+    pub fn commit_then_crash(&self, height: u64, changes: &Changes) -> Result<Hash, StoreError> {
+        let tables = ReadTables::open(&self.db)?;
+        let mut live = lock(&self.live)?;
+        let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
+        live.cache.fill(staged.misses);
+        Ok(staged.root)
+    }
+
+    /// Forgets every commit since the last sync, as a crash would. For crash tests.
+    #[doc(hidden)]
+    pub fn discard_unsynced(&self) -> Result<(), StoreError> {
+        let head = self.synced_head()?;
+        let mut live = lock(&self.live)?;
+        *live = Live::default();
+        live.head = head;
+        Ok(())
+    }
+
+    /// Writes everything committed in memory to disk in one durable redb transaction.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let mut live = lock(&self.live)?;
+        let pending = &mut live.pending;
+        if pending.roots.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        {
+            // Sorted so that the B-trees are appended to in order.
+            let mut entries: Vec<(Vec<u8>, &jmt::storage::Node)> =
+                Vec::with_capacity(pending.nodes.len());
+            for (node_key, node) in &pending.nodes {
+                let mut key = Vec::with_capacity(48);
+                node_db_key(node_key, &mut key).map_err(tree_err)?;
+                entries.push((key, node));
+            }
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut nodes = txn.open_table(JMT_NODES)?;
+            let mut value = Vec::new();
+            for (key, node) in entries {
+                value.clear();
+                borsh::to_writer(&mut value, node).map_err(tree_err)?;
+                nodes.insert(key.as_slice(), value.as_slice())?;
+            }
+            let mut records: Vec<_> = pending.values.iter().collect();
+            records.sort_unstable_by_key(|((version, hash), _)| (*version, *hash));
+            let mut values = txn.open_table(VALUES)?;
+            for ((version, hash), record) in records {
+                value.clear();
+                record.encode_into(&mut value)?;
+                values.insert(value_db_key(*version, hash).as_slice(), value.as_slice())?;
+            }
+            let mut roots = txn.open_table(ROOTS)?;
+            for (height, root) in &pending.roots {
+                roots.insert(*height, root.0.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        *pending = live::Pending::default();
+        Ok(())
+    }
+
+    /// Calls `visit` with every key and value of the latest state, in key-hash order.
+    pub fn for_each(
+        &self,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tables = ReadTables::open(&self.db)?;
+        let live = lock(&self.live)?;
+        let Some((height, _)) = live.head else {
+            return Ok(());
+        };
+        TreeLayers {
+            staged: None,
+            live: &live,
+            nodes: &tables.nodes,
+            values: &tables.values,
+            misses: None,
+        }
+        .for_each_record(tree_version(height), &mut |record| {
+            visit(&record.key, &record.value)
+        })
+    }
+
+    /// The value of `key` at `height` with a proof against that height's root.
+    pub fn prove(
+        &self,
+        key: &[u8],
+        height: u64,
+    ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
+        let root = self.root_at(height)?;
+        let tables = ReadTables::open(&self.db)?;
+        let live = lock(&self.live)?;
+        let layers = TreeLayers {
+            staged: None,
+            live: &live,
+            nodes: &tables.nodes,
+            values: &tables.values,
+            misses: None,
+        };
+        let (value, proof) = StateTree::new(&layers)
+            .get_with_proof(key_hash(key), tree_version(height))
+            .map_err(tree_err)?;
+        Ok((value, proof, root))
+    }
+
+    /// How many tree nodes the in-memory cache holds (for tests).
+    #[cfg(test)]
+    fn cached_nodes(&self) -> usize {
+        lock(&self.live).map(|live| live.cache.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for LedgerStore {
+    fn drop(&mut self) {
+        // A clean shutdown keeps every committed block.
+        if let Err(error) = self.flush() {
+            tracing::error!(%error, "ledger.flush_on_close failed; unsynced blocks will be re-applied");
+        }
+    }
+}
+
+fn decode_root(bytes: &[u8]) -> Result<Hash, StoreError> {
+    let root: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("state root is not 32 bytes".into()))?;
+    Ok(Hash(root))
+}
+
+/// Checks a proof of `value` (or of absence, when `None`) for state key bytes `key` against a
+/// trusted state `root`. This is all a light client needs.
+pub fn verify_proof(
+    root: &Hash,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &StateProof,
+) -> Result<(), String> {
+    proof
+        .verify(RootHash(root.0), key_hash(key), value)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("account-{i}").into_bytes()
+    }
+
+    /// The node cache holds the latest tree's upper nodes only: it does not grow while blocks
+    /// rewrite the same keys, and after a reopen reads fill it back to the same size at most.
+    #[test]
+    fn the_node_cache_tracks_the_latest_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let store = LedgerStore::create(&path).unwrap();
+        let genesis: Changes = (0..3_000).map(|i| (key(i), Some(vec![1]))).collect();
+        store.commit(0, &genesis, true).unwrap();
+        let cached = store.cached_nodes();
+        assert!(cached > 16, "upper nodes are cached at commit ({cached})");
+        for height in 1..=20u32 {
+            let block: Changes = (0..100)
+                .map(|i| (key((i * 29 + height * 7) % 3_000), Some(vec![height as u8])))
+                .collect();
+            store
+                .commit(u64::from(height), &block, height % 3 == 0)
+                .unwrap();
+            assert_eq!(store.cached_nodes(), cached, "height {height}");
+        }
+        drop(store);
+        let store = LedgerStore::open(&path).unwrap();
+        assert_eq!(store.cached_nodes(), 0);
+        let snapshot = store.snapshot().unwrap();
+        for i in 0..3_000 {
+            assert!(snapshot.read(&key(i)).unwrap().is_some());
+        }
+        assert!(store.cached_nodes() <= cached);
+        assert!(store.cached_nodes() > 16);
+    }
+}
