@@ -32,6 +32,14 @@ pub enum StoreError {
     /// No state is kept for the requested height.
     #[error("no state at height {0}")]
     UnknownHeight(u64),
+    /// A commit for a height other than the next one.
+    #[error("commit for height {got}, expected the next height {expected}")]
+    OutOfOrder {
+        /// The next height.
+        expected: u64,
+        /// The height given.
+        got: u64,
+    },
 }
 
 impl From<redb::Error> for StoreError {
@@ -422,7 +430,10 @@ pub enum BlockError {
         /// Why.
         error: TxError,
     },
-    /// Storage failed.
+    /// Storage failed; nothing was applied.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The block was applied in memory but writing it to disk failed.
+    #[error("block applied but not yet on disk: {0}")]
+    NotDurable(StoreError),
 }

@@ -95,4 +95,6 @@ pub(super) struct Live {
     pub(super) cache: NodeCache,
     /// Height and root of the latest commit.
     pub(super) head: Option<(u64, Hash)>,
+    /// Flushes so far: read transactions opened before the last one miss what it wrote.
+    pub(super) flushes: u64,
 }

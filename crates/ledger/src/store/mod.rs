@@ -126,17 +126,24 @@ fn lock(live: &SharedLive) -> Result<MutexGuard<'_, Live>, StoreError> {
 }
 
 /// The database's two big tables, opened for reading.
+///
+/// Always opened while holding the `live` lock: a flush holds that lock from its write until it
+/// empties the in-memory layer, so tables opened under it plus that layer always show every
+/// commit, whether or not it has reached the disk yet.
 struct ReadTables {
     nodes: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     values: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    /// `Live::flushes` when the tables were opened.
+    flushes: u64,
 }
 
 impl ReadTables {
-    fn open(db: &Database) -> Result<ReadTables, StoreError> {
+    fn open(db: &Database, live: &Live) -> Result<ReadTables, StoreError> {
         let txn = db.begin_read()?;
         Ok(ReadTables {
             nodes: txn.open_table(JMT_NODES)?,
             values: txn.open_table(VALUES)?,
+            flushes: live.flushes,
         })
     }
 }
@@ -149,13 +156,21 @@ pub struct Snapshot {
     tables: Mutex<ReadTables>,
 }
 
-impl Snapshot {
-    fn read_once(&self, version: Version, hash: &KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+impl StateRead for Snapshot {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(version) = self.version else {
+            return Ok(None);
+        };
         let mut live = lock(&self.live)?;
-        let tables = self
+        let mut tables = self
             .tables
             .lock()
             .map_err(|_| StoreError::Database("snapshot lock poisoned".into()))?;
+        if tables.flushes != live.flushes {
+            // A flush moved commits from memory to disk, where the old read transaction cannot
+            // see them.
+            *tables = ReadTables::open(&self.db, &live)?;
+        }
         let is_latest = live.head.map(|(height, _)| tree_version(height)) == Some(version);
         let misses = RefCell::new(Vec::new());
         let record = TreeLayers {
@@ -165,31 +180,9 @@ impl Snapshot {
             values: &tables.values,
             misses: is_latest.then_some(&misses),
         }
-        .get(version, hash)?;
+        .get(version, &key_hash(key))?;
         live.cache.fill(misses.into_inner());
         Ok(record.map(|r| r.value))
-    }
-}
-
-impl StateRead for Snapshot {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(version) = self.version else {
-            return Ok(None);
-        };
-        let hash = key_hash(key);
-        match self.read_once(version, &hash) {
-            Ok(value) => Ok(value),
-            // A flush since this snapshot's tables were opened moved commits from memory to
-            // disk where the old read transaction cannot see them: reopen and read again.
-            Err(_) => {
-                *self
-                    .tables
-                    .lock()
-                    .map_err(|_| StoreError::Database("snapshot lock poisoned".into()))? =
-                    ReadTables::open(&self.db)?;
-                self.read_once(version, &hash)
-            }
-        }
     }
 }
 
@@ -275,14 +268,12 @@ impl LedgerStore {
 
     /// A consistent read view of the latest state.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let version = lock(&self.live)?
-            .head
-            .map(|(height, _)| tree_version(height));
+        let live = lock(&self.live)?;
         Ok(Snapshot {
             db: self.db.clone(),
             live: self.live.clone(),
-            version,
-            tables: Mutex::new(ReadTables::open(&self.db)?),
+            version: live.head.map(|(height, _)| tree_version(height)),
+            tables: Mutex::new(ReadTables::open(&self.db, &live)?),
         })
     }
 
@@ -294,9 +285,16 @@ impl LedgerStore {
         changes: &Changes,
         durable: bool,
     ) -> Result<Hash, StoreError> {
-        let tables = ReadTables::open(&self.db)?;
         let root = {
             let mut live = lock(&self.live)?;
+            let expected = live.head.map_or(0, |(head, _)| head + 1);
+            if height != expected {
+                return Err(StoreError::OutOfOrder {
+                    expected,
+                    got: height,
+                });
+            }
+            let tables = ReadTables::open(&self.db, &live)?;
             let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
             let live = &mut *live;
             live.cache.fill(staged.misses);
@@ -315,8 +313,8 @@ impl LedgerStore {
     /// commit would. For crash tests and block verification.
     #[doc(hidden)]
     pub fn commit_then_crash(&self, height: u64, changes: &Changes) -> Result<Hash, StoreError> {
-        let tables = ReadTables::open(&self.db)?;
         let mut live = lock(&self.live)?;
+        let tables = ReadTables::open(&self.db, &live)?;
         let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
         live.cache.fill(staged.misses);
         Ok(staged.root)
@@ -325,10 +323,11 @@ impl LedgerStore {
     /// Forgets every commit since the last sync, as a crash would. For crash tests.
     #[doc(hidden)]
     pub fn discard_unsynced(&self) -> Result<(), StoreError> {
-        let head = self.synced_head()?;
         let mut live = lock(&self.live)?;
+        let flushes = live.flushes + 1;
         *live = Live::default();
-        live.head = head;
+        live.head = self.synced_head()?;
+        live.flushes = flushes;
         Ok(())
     }
 
@@ -374,6 +373,7 @@ impl LedgerStore {
         }
         txn.commit()?;
         *pending = live::Pending::default();
+        live.flushes += 1;
         Ok(())
     }
 
@@ -382,8 +382,8 @@ impl LedgerStore {
         &self,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let tables = ReadTables::open(&self.db)?;
         let live = lock(&self.live)?;
+        let tables = ReadTables::open(&self.db, &live)?;
         let Some((height, _)) = live.head else {
             return Ok(());
         };
@@ -406,8 +406,8 @@ impl LedgerStore {
         height: u64,
     ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
         let root = self.root_at(height)?;
-        let tables = ReadTables::open(&self.db)?;
         let live = lock(&self.live)?;
+        let tables = ReadTables::open(&self.db, &live)?;
         let layers = TreeLayers {
             staged: None,
             live: &live,
@@ -513,5 +513,63 @@ mod tests {
         }
         assert!(store.cached_nodes() <= cached);
         assert!(store.cached_nodes() > 16);
+    }
+
+    /// A snapshot taken while a block is only in memory still reads it after a flush moved it
+    /// to disk (its old read transaction cannot see the flush).
+    #[test]
+    fn a_snapshot_reads_through_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LedgerStore::create(&dir.path().join("state.redb")).unwrap();
+        let genesis: Changes = (0..3).map(|i| (key(i), Some(vec![1]))).collect();
+        store.commit(0, &genesis, true).unwrap();
+        let block: Changes = [(key(7), Some(vec![7]))].into_iter().collect();
+        store.commit(1, &block, false).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        store.commit(2, &Changes::new(), true).unwrap();
+        assert_eq!(snapshot.read(&key(7)).unwrap(), Some(vec![7]));
+        assert_eq!(snapshot.read(&key(1)).unwrap(), Some(vec![1]));
+        assert_eq!(snapshot.read(&key(9)).unwrap(), None);
+    }
+
+    /// Deleting absent keys (a no-op for the tree) does not leave old roots in the node cache.
+    #[test]
+    fn no_op_deletions_do_not_grow_the_node_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LedgerStore::create(&dir.path().join("state.redb")).unwrap();
+        let genesis: Changes = (0..500).map(|i| (key(i), Some(vec![1]))).collect();
+        store.commit(0, &genesis, true).unwrap();
+        let cached = store.cached_nodes();
+        for height in 1..=10u32 {
+            let block: Changes = [
+                (key(height), Some(vec![height as u8])),
+                (format!("absent-{height}").into_bytes(), None),
+            ]
+            .into_iter()
+            .collect();
+            store.commit(u64::from(height), &block, false).unwrap();
+            assert_eq!(store.cached_nodes(), cached, "height {height}");
+        }
+    }
+
+    /// A commit must be for the next height; a wrong one is refused and changes nothing.
+    #[test]
+    fn commits_out_of_order_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LedgerStore::create(&dir.path().join("state.redb")).unwrap();
+        let genesis: Changes = [(key(1), Some(vec![1]))].into_iter().collect();
+        let root = store.commit(0, &genesis, true).unwrap();
+        let block: Changes = [(key(1), Some(vec![2]))].into_iter().collect();
+        for height in [0, 2] {
+            assert!(matches!(
+                store.commit(height, &block, true),
+                Err(StoreError::OutOfOrder { expected: 1, .. })
+            ));
+        }
+        assert_eq!(store.head().unwrap(), Some((0, root)));
+        assert_eq!(
+            store.snapshot().unwrap().read(&key(1)).unwrap(),
+            Some(vec![1])
+        );
     }
 }

@@ -59,7 +59,11 @@ pub(super) fn stage<T: ReadableTable<&'static [u8], &'static [u8]>>(
     let mut stale = Vec::new();
 
     // Version 2h: the deletions, or else the previous root carried over so that 2h exists.
+    // Either way the previous root is stale (jmt does not say so when every deletion misses).
     let deletion_version = 2 * height;
+    if height > 0 {
+        stale.push(root_key(deletion_version - 1));
+    }
     {
         let layers = TreeLayers {
             staged: None,
@@ -73,11 +77,9 @@ pub(super) fn stage<T: ReadableTable<&'static [u8], &'static [u8]>>(
                 Arc::new(Node::Null)
             } else {
                 let previous = root_key(deletion_version - 1);
-                let root = layers.node(&previous)?.ok_or_else(|| {
+                layers.node(&previous)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("no state tree at height {}", height - 1))
-                })?;
-                stale.push(previous);
-                root
+                })?
             };
             writes.nodes.insert(root_key(deletion_version), root);
         } else {
