@@ -300,19 +300,24 @@ impl Ledger {
 
     /// Applies a block (durably every `sync_every_blocks` blocks, see
     /// [`Ledger::set_sync_every_blocks`]).
+    ///
+    /// [`BlockError::NotDurable`] means the block *was* applied (the head moved) but writing it
+    /// to disk failed; a later [`Ledger::flush`] or durable block retries the write.
     pub fn apply_block(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
         let executed = self.execute_strict(block)?;
         let mut outcome = executed.outcome;
-        let durable = block.height.is_multiple_of(self.sync_every_blocks);
-        outcome.state_root = self
-            .store
-            .commit(block.height, &executed.changes, durable)?;
+        outcome.state_root = self.store.commit(block.height, &executed.changes, false)?;
+        // The block is now applied in memory: the head moves even if the flush below fails, so
+        // that the ledger and its store never disagree about the next height.
         self.head = Head {
             height: block.height,
             state_root: outcome.state_root,
             timestamp_ms: block.timestamp_ms,
         };
         tracing::debug!(height = block.height, root = %outcome.state_root, txs = block.transactions.len(), "ledger.apply_block");
+        if block.height.is_multiple_of(self.sync_every_blocks) {
+            self.store.flush().map_err(BlockError::NotDurable)?;
+        }
         Ok(outcome)
     }
 
