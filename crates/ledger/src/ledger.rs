@@ -255,7 +255,22 @@ impl Ledger {
         candidates: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
-        let mut valid = Vec::with_capacity(candidates.len().min(max));
+        self.select_transactions_after(&[], timestamp_ms, candidates, max)
+    }
+
+    /// Like [`Ledger::select_transactions`], for a block that follows ordered but not yet
+    /// applied blocks: their transactions (`pending`, in order) are executed first, so that
+    /// the candidates are checked against the state they will meet. Best effort: the chosen
+    /// transactions are re-checked when their block is applied.
+    pub fn select_transactions_after(
+        &self,
+        pending: &[SignedTransaction],
+        timestamp_ms: u64,
+        candidates: Vec<SignedTransaction>,
+        max: usize,
+    ) -> Result<Selection, StoreError> {
+        let mut valid = Vec::with_capacity(pending.len() + candidates.len().min(max));
+        valid.extend_from_slice(pending);
         let mut rejected = Vec::new();
         for tx in candidates {
             match tx
@@ -279,9 +294,22 @@ impl Ledger {
                 BlockError::Store(s) => s,
                 other => StoreError::Corrupt(other.to_string()),
             })?;
-        rejected.extend(executed.rejected);
+        let first_candidate = pending.len();
+        let pending_ids: std::collections::HashSet<Hash> =
+            pending.iter().map(SignedTransaction::id).collect();
+        rejected.extend(
+            executed
+                .rejected
+                .into_iter()
+                .filter(|(id, _)| !pending_ids.contains(id)),
+        );
         let mut chosen = Vec::with_capacity(executed.included.len().min(max));
-        for index in executed.included.into_iter().take(max) {
+        for index in executed
+            .included
+            .into_iter()
+            .filter(|&i| i >= first_candidate)
+            .take(max)
+        {
             chosen.push(valid[index].clone());
         }
         Ok((chosen, rejected))
@@ -306,19 +334,66 @@ impl Ledger {
     pub fn apply_block(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
         let executed = self.execute_strict(block)?;
         let mut outcome = executed.outcome;
-        outcome.state_root = self.store.commit(block.height, &executed.changes, false)?;
+        outcome.state_root = self.commit_executed(block, &executed.changes)?;
+        tracing::debug!(height = block.height, root = %outcome.state_root, txs = block.transactions.len(), "ledger.apply_block");
+        Ok(outcome)
+    }
+
+    /// Commits an executed block and moves the head, then flushes if this block is due.
+    fn commit_executed(
+        &mut self,
+        block: &BlockInput,
+        changes: &Changes,
+    ) -> Result<Hash, BlockError> {
+        let state_root = self.store.commit(block.height, changes, false)?;
         // The block is now applied in memory: the head moves even if the flush below fails, so
         // that the ledger and its store never disagree about the next height.
         self.head = Head {
             height: block.height,
-            state_root: outcome.state_root,
+            state_root,
             timestamp_ms: block.timestamp_ms,
         };
-        tracing::debug!(height = block.height, root = %outcome.state_root, txs = block.transactions.len(), "ledger.apply_block");
         if block.height.is_multiple_of(self.sync_every_blocks) {
             self.store.flush().map_err(BlockError::NotDurable)?;
         }
-        Ok(outcome)
+        Ok(state_root)
+    }
+
+    /// Applies a block whose order consensus has already fixed (execution after ordering):
+    /// a transaction that fails, its signature included, is left out and returned with why, and
+    /// the others apply. Block-level rules (height, time, size) still refuse the whole block.
+    ///
+    /// Every validator gets the same result: the signature predicate is the same for single and
+    /// batched checks, and execution is deterministic.
+    pub fn apply_ordered_block(
+        &mut self,
+        block: &BlockInput,
+    ) -> Result<(BlockOutcome, Vec<(Hash, TxError)>), BlockError> {
+        self.precheck_position(block)?;
+        let mut rejected = Vec::new();
+        let valid: Vec<SignedTransaction> = if verify_signatures(&block.transactions).is_ok() {
+            block.transactions.clone()
+        } else {
+            let mut valid = Vec::with_capacity(block.transactions.len());
+            for tx in &block.transactions {
+                match tx
+                    .tx
+                    .sender
+                    .0
+                    .verify(&tx.tx.signing_digest(), &tx.signature)
+                {
+                    Ok(()) => valid.push(tx.clone()),
+                    Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
+                }
+            }
+            valid
+        };
+        let executed = self.execute(block.height, block.timestamp_ms, &valid, Mode::Filter)?;
+        rejected.extend(executed.rejected);
+        let mut outcome = executed.outcome;
+        outcome.state_root = self.commit_executed(block, &executed.changes)?;
+        tracing::debug!(height = block.height, root = %outcome.state_root, txs = outcome.receipts.len(), rejected = rejected.len(), "ledger.apply_ordered_block");
+        Ok((outcome, rejected))
     }
 
     /// Executes a block and then drops its changes, as a crash just before the commit would:
@@ -344,6 +419,11 @@ impl Ledger {
     }
 
     fn precheck(&self, block: &BlockInput) -> Result<(), BlockError> {
+        self.precheck_position(block)?;
+        verify_signatures(&block.transactions)
+    }
+
+    fn precheck_position(&self, block: &BlockInput) -> Result<(), BlockError> {
         if block.height != self.head.height + 1 {
             return Err(BlockError::WrongHeight {
                 expected: self.head.height + 1,
@@ -362,7 +442,7 @@ impl Ledger {
                 got: block.transactions.len(),
             });
         }
-        verify_signatures(&block.transactions)
+        Ok(())
     }
 
     fn execute(

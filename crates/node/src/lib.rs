@@ -1,5 +1,15 @@
 //! Cairn's validator node.
 //!
+//! - [`block`]: the block consensus orders (header, transactions, canonical encoding).
 //! - [`mempool`]: transactions waiting for a block, checked on entry, ordered by fee and nonce.
+//! - [`chain`]: one validator's shared state (ledger, mempool, applied height, tx outcomes).
+//! - [`app`]: proposing and verifying blocks for consensus.
+//! - [`finalizer`]: applying finalized blocks to the ledger, in order, exactly once.
+//! - [`consensus`]: wiring simplex, marshal, the application and the finalizer together.
 
+pub mod app;
+pub mod block;
+pub mod chain;
+pub mod consensus;
+pub mod finalizer;
 pub mod mempool;

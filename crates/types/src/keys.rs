@@ -4,9 +4,11 @@
 //! purpose-specific domain (transactions, device bindings, reward roots, consensus votes), so a
 //! signature made for one purpose is worthless for any other.
 //!
-//! Verification uses one predicate everywhere: ed25519-dalek's batch equation (cofactored), also
-//! for a single signature. A block, the mempool and the CLI therefore always agree on which
-//! signatures are valid, whichever way they group them.
+//! Verification uses one predicate everywhere: ZIP-215 (the `ed25519-consensus` crate), whose
+//! single and batch checks accept exactly the same signatures. A block, the mempool and the CLI
+//! therefore always agree on which signatures are valid, whichever way they group them; a
+//! crafted signature cannot pass one check and fail another (as it can with a cofactorless
+//! single check next to a randomised batch). Signing stays with ed25519-dalek.
 
 use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -136,16 +138,43 @@ pub fn verify_batch(
     if digests.is_empty() {
         return Ok(());
     }
-    let messages: Vec<&[u8]> = digests.iter().map(|d| d.0.as_slice()).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = signatures
-        .iter()
-        .map(|s| ed25519_dalek::Signature::from_bytes(&s.0))
-        .collect();
-    let verifying: Vec<VerifyingKey> = keys
-        .iter()
-        .map(PublicKey::verifying_key)
-        .collect::<Result<_, _>>()?;
-    ed25519_dalek::verify_batch(&messages, &sigs, &verifying).map_err(|_| SignatureError::Invalid)
+    for key in keys {
+        // Refuses keys that are not curve points with the same error as before.
+        key.verifying_key()?;
+    }
+    let items = digests.iter().zip(signatures).zip(keys);
+    if digests.len() == 1 {
+        let (digest, signature, key) = (&digests[0], &signatures[0], &keys[0]);
+        let key = ed25519_consensus::VerificationKey::try_from(key.0)
+            .map_err(|_| SignatureError::InvalidKey)?;
+        return key
+            .verify(&ed25519_consensus::Signature::from(signature.0), &digest.0)
+            .map_err(|_| SignatureError::Invalid);
+    }
+    let mut batch = ed25519_consensus::batch::Verifier::new();
+    for ((digest, signature), key) in items {
+        batch.queue((
+            ed25519_consensus::VerificationKeyBytes::from(key.0),
+            ed25519_consensus::Signature::from(signature.0),
+            &digest.0,
+        ));
+    }
+    batch
+        .verify(rand_core_06::OsRng)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+/// Checks `signature` over the raw `message` with `key` (ZIP-215, like [`verify_batch`]), for
+/// signatures made by other software over its own message format (consensus votes).
+pub fn verify_message(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    let key = ed25519_consensus::VerificationKey::try_from(key.0)
+        .map_err(|_| SignatureError::InvalidKey)?;
+    key.verify(&ed25519_consensus::Signature::from(signature.0), message)
+        .map_err(|_| SignatureError::Invalid)
 }
 
 /// An ed25519 secret key. Never printed; zeroed when dropped.

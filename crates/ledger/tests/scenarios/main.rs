@@ -18,6 +18,7 @@ mod credits;
 mod devices;
 mod governance;
 mod helpers;
+mod ordered;
 mod properties;
 mod rewards;
 mod staking;

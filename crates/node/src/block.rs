@@ -1,0 +1,294 @@
+//! The block that consensus orders: a header that commits to its transactions and to a recent
+//! finalized state, then the transactions.
+//!
+//! Execution follows ordering: a block is executed once it is finalized, so a proposer never
+//! needs the state after an unfinalized parent (which simplex may never finalize on its own). The
+//! header instead attests the state root after an earlier, already finalized block
+//! (`state_height`, at most the parent's height and never below the parent's `state_height`).
+//! Every validator checks that claim against its own ledger before voting, so the finalization
+//! certificate of a block also certifies the state root at its `state_height`: that is what a
+//! light client verifies proofs against.
+//!
+//! Wire form (commonware's codec, canonical: one block has exactly one encoding):
+//!
+//! | field | bytes |
+//! |---|---|
+//! | parent digest | 32 |
+//! | height | 8, big-endian |
+//! | timestamp (ms since the Unix epoch) | 8, big-endian |
+//! | proposer's consensus key | 32 |
+//! | state height | 8, big-endian |
+//! | state root after the block at state height | 32 |
+//! | transactions root | 32 |
+//! | transaction count | 4, big-endian |
+//! | each transaction: length, then its canonical (borsh) bytes | 4 + n |
+//!
+//! The digest hashes the header only (the first 152 bytes); the transactions root binds the
+//! transactions, so a block's digest commits to all of it.
+
+use bytes::{Buf, BufMut};
+use cairn_types::hash::Hash;
+use cairn_types::keys::PublicKey;
+use cairn_types::tx::SignedTransaction;
+use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
+use commonware_consensus::types::Height;
+use commonware_consensus::{BoundedBlock, Heightable};
+use commonware_cryptography::blake3::Digest;
+use commonware_cryptography::Digestible;
+
+/// Bytes in a header.
+pub const HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 8 + 32 + 32;
+
+/// How large a block may be; every node must use the same limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockLimits {
+    /// Most transactions in one block.
+    pub max_transactions: usize,
+    /// Most bytes of encoded transactions (without their length prefixes) in one block.
+    pub max_transaction_bytes: usize,
+}
+
+impl BlockLimits {
+    /// Most bytes an encoded block can take.
+    pub fn max_block_bytes(&self) -> usize {
+        HEADER_BYTES + 4 + 4 * self.max_transactions + self.max_transaction_bytes
+    }
+}
+
+impl Default for BlockLimits {
+    fn default() -> Self {
+        BlockLimits {
+            max_transactions: 10_000,
+            max_transaction_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A block's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Digest of the parent block.
+    pub parent: Digest,
+    /// Height (genesis is 0).
+    pub height: u64,
+    /// Proposer's clock, never before the parent's.
+    pub timestamp_ms: u64,
+    /// The consensus key of the validator that proposed it (zero for genesis).
+    pub proposer: PublicKey,
+    /// A finalized height whose state this header attests.
+    pub state_height: u64,
+    /// Ledger state root after the block at `state_height`.
+    pub state_root: Hash,
+    /// Merkle root of the transaction ids, see [`transactions_root`].
+    pub transactions_root: Hash,
+}
+
+impl Header {
+    fn write_to(&self, out: &mut impl BufMut) {
+        out.put_slice(&self.parent.0);
+        out.put_u64(self.height);
+        out.put_u64(self.timestamp_ms);
+        out.put_slice(&self.proposer.0);
+        out.put_u64(self.state_height);
+        out.put_slice(&self.state_root.0);
+        out.put_slice(&self.transactions_root.0);
+    }
+
+    /// The header's digest: the block's identity.
+    pub fn digest(&self) -> Digest {
+        let mut bytes = Vec::with_capacity(HEADER_BYTES);
+        self.write_to(&mut bytes);
+        Digest(Hash::domain("cairn block header v1", &[&bytes]).0)
+    }
+}
+
+/// A block: header and transactions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// The transactions, in execution order.
+    pub transactions: Vec<SignedTransaction>,
+    digest: Digest,
+}
+
+impl Block {
+    /// Builds a block and computes its transactions root and digest.
+    pub fn new(
+        parent: Digest,
+        height: u64,
+        timestamp_ms: u64,
+        proposer: PublicKey,
+        (state_height, state_root): (u64, Hash),
+        transactions: Vec<SignedTransaction>,
+    ) -> Block {
+        let header = Header {
+            parent,
+            height,
+            timestamp_ms,
+            proposer,
+            state_height,
+            state_root,
+            transactions_root: transactions_root(&transactions),
+        };
+        Block {
+            digest: header.digest(),
+            header,
+            transactions,
+        }
+    }
+
+    /// The first block of a chain whose genesis state has root `state_root`, at genesis time.
+    pub fn genesis(state_root: Hash, timestamp_ms: u64) -> Block {
+        Block::new(
+            Digest([0; 32]),
+            0,
+            timestamp_ms,
+            PublicKey([0; 32]),
+            (0, state_root),
+            Vec::new(),
+        )
+    }
+
+    /// The block as the ledger executes it.
+    pub fn input(&self) -> cairn_ledger::BlockInput {
+        cairn_ledger::BlockInput {
+            height: self.header.height,
+            timestamp_ms: self.header.timestamp_ms,
+            transactions: self.transactions.clone(),
+        }
+    }
+}
+
+/// Merkle root of the transactions' ids: leaves `H("cairn tx leaf v1", id)`, inner nodes
+/// `H("cairn tx node v1", left, right)`, an odd node carried up unchanged, and
+/// `H("cairn tx root v1")` for no transactions.
+pub fn transactions_root(transactions: &[SignedTransaction]) -> Hash {
+    let mut level: Vec<Hash> = transactions
+        .iter()
+        .map(|tx| Hash::domain("cairn tx leaf v1", &[&tx.id().0]))
+        .collect();
+    if level.is_empty() {
+        return Hash::domain("cairn tx root v1", &[]);
+    }
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => Hash::domain("cairn tx node v1", &[&left.0, &right.0]),
+                [single] => *single,
+                _ => Hash::domain("cairn tx root v1", &[]),
+            })
+            .collect();
+    }
+    level[0]
+}
+
+impl Write for Block {
+    fn write(&self, out: &mut impl BufMut) {
+        self.header.write_to(out);
+        // Counts and lengths fit in u32: decoding bounds them far below that, and a proposer
+        // builds blocks within the same limits.
+        out.put_u32(self.transactions.len() as u32);
+        for tx in &self.transactions {
+            let bytes = tx.encode();
+            out.put_u32(bytes.len() as u32);
+            out.put_slice(&bytes);
+        }
+    }
+}
+
+impl EncodeSize for Block {
+    fn encode_size(&self) -> usize {
+        HEADER_BYTES
+            + 4
+            + self
+                .transactions
+                .iter()
+                .map(|tx| 4 + cairn_types::codec::encode(tx).len())
+                .sum::<usize>()
+    }
+}
+
+fn take<const N: usize>(buf: &mut impl Buf) -> Result<[u8; N], CodecError> {
+    if buf.remaining() < N {
+        return Err(CodecError::EndOfBuffer);
+    }
+    let mut out = [0u8; N];
+    buf.copy_to_slice(&mut out);
+    Ok(out)
+}
+
+impl Read for Block {
+    type Cfg = BlockLimits;
+
+    fn read_cfg(buf: &mut impl Buf, limits: &BlockLimits) -> Result<Block, CodecError> {
+        let header = Header {
+            parent: Digest(take::<32>(buf)?),
+            height: u64::from_be_bytes(take::<8>(buf)?),
+            timestamp_ms: u64::from_be_bytes(take::<8>(buf)?),
+            proposer: PublicKey(take::<32>(buf)?),
+            state_height: u64::from_be_bytes(take::<8>(buf)?),
+            state_root: Hash(take::<32>(buf)?),
+            transactions_root: Hash(take::<32>(buf)?),
+        };
+        let count = u32::from_be_bytes(take::<4>(buf)?) as usize;
+        if count > limits.max_transactions {
+            return Err(CodecError::InvalidLength(count));
+        }
+        let mut transactions = Vec::with_capacity(count);
+        let mut total = 0usize;
+        for _ in 0..count {
+            let len = u32::from_be_bytes(take::<4>(buf)?) as usize;
+            total = total.saturating_add(len);
+            if total > limits.max_transaction_bytes {
+                return Err(CodecError::InvalidLength(total));
+            }
+            if buf.remaining() < len {
+                return Err(CodecError::EndOfBuffer);
+            }
+            let mut bytes = vec![0u8; len];
+            buf.copy_to_slice(&mut bytes);
+            let tx = SignedTransaction::decode(&bytes)
+                .map_err(|_| CodecError::Invalid("cairn::Block", "malformed transaction"))?;
+            transactions.push(tx);
+        }
+        if transactions_root(&transactions) != header.transactions_root {
+            return Err(CodecError::Invalid(
+                "cairn::Block",
+                "transactions do not match the header's root",
+            ));
+        }
+        Ok(Block {
+            digest: header.digest(),
+            header,
+            transactions,
+        })
+    }
+}
+
+impl Digestible for Block {
+    type Digest = Digest;
+
+    fn digest(&self) -> Digest {
+        self.digest
+    }
+}
+
+impl Heightable for Block {
+    fn height(&self) -> Height {
+        Height::new(self.header.height)
+    }
+}
+
+impl commonware_consensus::Block for Block {
+    fn parent(&self) -> Digest {
+        self.header.parent
+    }
+}
+
+impl BoundedBlock for Block {
+    fn max_encode_size(limits: &BlockLimits) -> usize {
+        limits.max_block_bytes()
+    }
+}

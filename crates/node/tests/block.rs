@@ -1,0 +1,108 @@
+//! The block codec: round trips, and every malformed input is refused with an error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use cairn_ledger::testkit::{self, TestChain};
+use cairn_node::block::{Block, BlockLimits, HEADER_BYTES};
+use cairn_types::amount::Amount;
+use cairn_types::hash::Hash;
+use cairn_types::keys::PublicKey;
+use cairn_types::tx::Action;
+use commonware_codec::{Decode, Encode};
+use commonware_cryptography::blake3::Digest;
+use commonware_cryptography::Digestible;
+
+fn sample(count: u64) -> Block {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new(dir.path()).unwrap();
+    let txs = (0..count)
+        .map(|i| {
+            let mut tx = chain.tx(
+                "alice",
+                Action::Transfer {
+                    to: testkit::addr("bob"),
+                    amount: Amount::tokens(1),
+                },
+            );
+            tx.tx.nonce = i;
+            tx.tx.clone().sign(&testkit::key("alice"))
+        })
+        .collect();
+    Block::new(
+        Digest([7; 32]),
+        12,
+        1_000,
+        PublicKey([3; 32]),
+        (11, Hash([9; 32])),
+        txs,
+    )
+}
+
+#[test]
+fn a_block_round_trips_and_its_digest_covers_the_transactions() {
+    let block = sample(3);
+    let bytes = block.encode();
+    assert_eq!(
+        bytes.len(),
+        commonware_codec::EncodeSize::encode_size(&block)
+    );
+    let decoded = Block::decode_cfg(bytes.clone(), &BlockLimits::default()).unwrap();
+    assert_eq!(decoded, block);
+    assert_eq!(decoded.digest(), block.digest());
+    let fewer = Block::new(
+        Digest([7; 32]),
+        12,
+        1_000,
+        PublicKey([3; 32]),
+        (11, Hash([9; 32])),
+        block.transactions[..2].to_vec(),
+    );
+    assert_ne!(fewer.digest(), block.digest());
+}
+
+#[test]
+fn every_truncation_and_trailing_byte_is_refused() {
+    let bytes = sample(2).encode();
+    for len in 0..bytes.len() {
+        assert!(
+            Block::decode_cfg(bytes.slice(..len), &BlockLimits::default()).is_err(),
+            "a block cut to {len} bytes decoded"
+        );
+    }
+    let mut longer = bytes.to_vec();
+    longer.push(0);
+    assert!(Block::decode_cfg(bytes::Bytes::from(longer), &BlockLimits::default()).is_err());
+}
+
+#[test]
+fn a_transaction_swapped_under_the_header_is_refused() {
+    let block = sample(2);
+    let other = sample(3);
+    let mut bytes = block.encode().to_vec();
+    // Replace the second transaction by the third of the other block (same length).
+    let second = block.transactions[1].encode();
+    let third = other.transactions[2].encode();
+    assert_eq!(second.len(), third.len());
+    let at = bytes.len() - second.len();
+    bytes[at..].copy_from_slice(&third);
+    assert!(Block::decode_cfg(bytes::Bytes::from(bytes), &BlockLimits::default()).is_err());
+}
+
+#[test]
+fn blocks_over_the_limits_are_refused_before_reading_them() {
+    let bytes = sample(3).encode();
+    let few = BlockLimits {
+        max_transactions: 2,
+        ..BlockLimits::default()
+    };
+    assert!(Block::decode_cfg(bytes.clone(), &few).is_err());
+    let small = BlockLimits {
+        max_transaction_bytes: 100,
+        ..BlockLimits::default()
+    };
+    assert!(Block::decode_cfg(bytes.clone(), &small).is_err());
+    // A count claiming far more transactions than the input holds.
+    let mut lying = bytes.to_vec();
+    lying[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(Block::decode_cfg(bytes::Bytes::from(lying), &BlockLimits::default()).is_err());
+}

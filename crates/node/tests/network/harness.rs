@@ -1,0 +1,348 @@
+//! A whole Cairn network on commonware's deterministic runtime and simulated network: real
+//! ledgers (each in its own directory), real consensus, real marshal, simulated links.
+
+use cairn_ledger::genesis::Genesis;
+use cairn_ledger::testkit::{self, TEST_GENESIS_TIME_MS};
+use cairn_ledger::Ledger;
+use cairn_node::block::Block;
+use cairn_node::chain::{Chain, ChainRules};
+use cairn_node::consensus::{
+    self, cairn_key, channel, Channels, ConsensusKey, Running, Timeouts, ValidatorConfig,
+};
+use cairn_node::mempool::MempoolConfig;
+use commonware_cryptography::ed25519::PrivateKey;
+use commonware_cryptography::Signer;
+use commonware_p2p::simulated::{self, Link, Oracle};
+use commonware_runtime::{deterministic, Clock, Quota, Supervisor};
+use commonware_utils::{ordered::Set, NZUsize, NZU32};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Messages per second each peer may send on each channel.
+const QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// A good link.
+pub(crate) fn link(latency_ms: u64, jitter_ms: u64, success_percent: u64) -> Link {
+    Link {
+        latency: Duration::from_millis(latency_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        success_rate: commonware_utils::Probability::new(success_percent.min(100), 100)
+            .expect("a probability"),
+    }
+}
+
+/// The runtime configuration of a simulation run.
+pub(crate) fn runtime(seed: u64, timeout_secs: u64) -> deterministic::Config {
+    deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(timeout_secs)))
+        .with_start_time(UNIX_EPOCH + Duration::from_millis(TEST_GENESIS_TIME_MS))
+}
+
+/// One validator of the simulated network.
+pub(crate) struct Node {
+    /// Its signing key.
+    pub key: PrivateKey,
+    /// Its chain state.
+    pub chain: Arc<Chain>,
+    /// Its running tasks, if it is up.
+    pub running: Option<Running>,
+    /// Where its ledger lives.
+    pub dir: PathBuf,
+}
+
+/// The whole network.
+pub(crate) struct Network {
+    /// The simulated network's controller.
+    pub oracle: Oracle<ConsensusKey, deterministic::Context>,
+    /// The validators, in participant order.
+    pub nodes: Vec<Node>,
+    /// The participants.
+    pub participants: Set<ConsensusKey>,
+    /// The genesis block.
+    pub genesis_block: Block,
+    /// The chain id.
+    pub chain_id: String,
+    genesis: Genesis,
+    crashes: u64,
+    _dirs: tempfile::TempDir,
+}
+
+/// The test genesis with `n` validators whose consensus keys are `keys`.
+pub(crate) fn genesis(keys: &[PrivateKey]) -> Genesis {
+    let mut genesis = testkit::test_genesis();
+    let template = genesis.validators[0].clone();
+    genesis.validators = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| cairn_ledger::genesis::GenesisValidator {
+            address: testkit::addr(&format!("validator-{i}")),
+            consensus_key: cairn_key(&key.public_key()),
+            ..template.clone()
+        })
+        .collect();
+    for i in 4..keys.len() {
+        genesis
+            .accounts
+            .push(cairn_ledger::genesis::GenesisAccount {
+                address: testkit::addr(&format!("validator-{i}")),
+                balance: cairn_types::amount::Amount::tokens(10_000),
+            });
+    }
+    genesis
+}
+
+fn participant_channels(
+    channels: Vec<(
+        simulated::Sender<ConsensusKey, deterministic::Context>,
+        simulated::Receiver<ConsensusKey>,
+    )>,
+) -> Channels<
+    simulated::Sender<ConsensusKey, deterministic::Context>,
+    simulated::Receiver<ConsensusKey>,
+> {
+    let mut channels = channels.into_iter();
+    let mut next = || channels.next().expect("five channels");
+    Channels {
+        votes: next(),
+        certificates: next(),
+        resolver: next(),
+        broadcast: next(),
+        backfill: next(),
+    }
+}
+
+impl Network {
+    /// Creates `n` validators (not yet started) and links every pair with `link`.
+    pub(crate) async fn new(context: &deterministic::Context, n: u64, all_links: Link) -> Network {
+        let keys: Vec<PrivateKey> = (0..n).map(PrivateKey::from_seed).collect();
+        let genesis = genesis(&keys);
+        let participants: Set<ConsensusKey> =
+            Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+        let rules = ChainRules::default();
+        let max_size = consensus::max_message_size(n as u32, &rules.limits);
+        let (network, oracle) = simulated::Network::new_with_peers(
+            context.child("network"),
+            simulated::Config {
+                max_size,
+                max_peers_per_set: NZUsize!(n as usize),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            participants.iter().cloned(),
+        )
+        .await;
+        network.start();
+        for a in participants.iter() {
+            for b in participants.iter() {
+                if a != b {
+                    oracle
+                        .add_link(a.clone(), b.clone(), all_links.clone())
+                        .await
+                        .expect("link");
+                }
+            }
+        }
+        let dirs = tempfile::tempdir().expect("tempdir");
+        let mut genesis_block = None;
+        let mut nodes = Vec::new();
+        // Participant order is the sorted key order; keep nodes in that order.
+        let mut sorted = keys.clone();
+        sorted.sort_by_key(|k| k.public_key());
+        for (i, key) in sorted.into_iter().enumerate() {
+            let dir = dirs.path().join(format!("validator-{i}"));
+            let ledger = Ledger::init(&dir, &genesis).expect("ledger");
+            genesis_block.get_or_insert_with(|| {
+                Block::genesis(ledger.head().state_root, genesis.genesis_time_ms)
+            });
+            nodes.push(Node {
+                key,
+                chain: Arc::new(Chain::new(ledger, MempoolConfig::default(), rules)),
+                running: None,
+                dir,
+            });
+        }
+        Network {
+            oracle,
+            nodes,
+            participants,
+            genesis_block: genesis_block.expect("at least one validator"),
+            chain_id: genesis.chain.chain_id.to_string(),
+            genesis: genesis.clone(),
+            crashes: 0,
+            _dirs: dirs,
+        }
+    }
+
+    /// Starts (or restarts) validator `i`, reopening its ledger from disk after a crash.
+    pub(crate) async fn start(&mut self, context: &deterministic::Context, i: usize) {
+        let node = &mut self.nodes[i];
+        if node.running.is_some() {
+            return;
+        }
+        let public_key = node.key.public_key();
+        let control = self.oracle.control(public_key.clone());
+        let mut pairs = Vec::new();
+        for ch in [
+            channel::VOTES,
+            channel::CERTIFICATES,
+            channel::RESOLVER,
+            channel::BROADCAST,
+            channel::BACKFILL,
+        ] {
+            pairs.push(control.register(ch, QUOTA).await.expect("register"));
+        }
+        let config = ValidatorConfig {
+            signer: node.key.clone(),
+            participants: self.participants.clone(),
+            chain_id: self.chain_id.clone(),
+            genesis: self.genesis_block.clone(),
+            partition_prefix: format!("validator-{i}"),
+            timeouts: Timeouts::default(),
+        };
+        let running = consensus::start_validator(
+            context.child("validator").with_attribute("index", i),
+            config,
+            node.chain.clone(),
+            participant_channels(pairs),
+            self.oracle.manager(),
+            control,
+        )
+        .await
+        .expect("start");
+        node.running = Some(running);
+    }
+
+    /// Stops validator `i` as a crash would and drops its in-memory state; its ledger is
+    /// reopened from disk on the next [`Network::start`].
+    pub(crate) async fn crash(&mut self, context: &deterministic::Context, i: usize) {
+        self.crashes += 1;
+        let scratch = self._dirs.path().join(format!("scratch-{}", self.crashes));
+        let node = &mut self.nodes[i];
+        if let Some(running) = node.running.take() {
+            running.abort().await;
+        }
+        // Only the durable state survives: reopen the ledger from disk once the old state is
+        // released by every task that held it.
+        let rules = *node.chain.rules();
+        let placeholder = Arc::new(Chain::new(
+            cairn_ledger::Ledger::init(&scratch, &self.genesis).expect("scratch ledger"),
+            MempoolConfig::default(),
+            rules,
+        ));
+        let old = std::mem::replace(&mut node.chain, placeholder);
+        let mut old = Some(old);
+        loop {
+            match Arc::try_unwrap(old.take().expect("held")) {
+                Ok(chain) => {
+                    drop(chain);
+                    break;
+                }
+                Err(still_shared) => {
+                    old = Some(still_shared);
+                    context.sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        node.chain = Arc::new(Chain::new(
+            reopen(&node.dir),
+            MempoolConfig::default(),
+            rules,
+        ));
+    }
+
+    /// Removes (or, with `Some(link)`, restores) every link between `left` and `right`, both
+    /// ways.
+    pub(crate) async fn set_links(
+        &mut self,
+        left: &[usize],
+        right: &[usize],
+        restore: Option<Link>,
+    ) {
+        for &a in left {
+            for &b in right {
+                let (ka, kb) = (
+                    self.nodes[a].key.public_key(),
+                    self.nodes[b].key.public_key(),
+                );
+                for (from, to) in [(ka.clone(), kb.clone()), (kb, ka)] {
+                    match &restore {
+                        Some(link) => {
+                            let _ = self.oracle.add_link(from, to, link.clone()).await;
+                        }
+                        None => {
+                            let _ = self.oracle.remove_link(from, to).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every validator in `which` has applied `height`, or panics after `limit`.
+    pub(crate) async fn wait_for_height(
+        &self,
+        context: &deterministic::Context,
+        which: &[usize],
+        height: u64,
+        limit: Duration,
+    ) {
+        let start = context.current();
+        loop {
+            if which
+                .iter()
+                .all(|&i| self.nodes[i].chain.head().height >= height)
+            {
+                return;
+            }
+            let waited = context.current().duration_since(start).unwrap_or_default();
+            if waited > limit {
+                let heights: Vec<u64> = self.nodes.iter().map(|n| n.chain.head().height).collect();
+                panic!("validators {which:?} did not reach height {height} within {limit:?}: heights {heights:?}");
+            }
+            context.sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Checks safety over `which`: at every height all of them applied, the same block and the
+    /// same state root. Returns the highest height they all have.
+    pub(crate) async fn check_agreement(&self, which: &[usize]) -> u64 {
+        let common = which
+            .iter()
+            .map(|&i| self.nodes[i].chain.head().height)
+            .min()
+            .unwrap_or(0);
+        for height in 1..=common {
+            let mut roots = Vec::new();
+            let mut digests = Vec::new();
+            for &i in which {
+                let node = &self.nodes[i];
+                roots.push(node.chain.ledger().store().root_at(height).expect("root"));
+                if let Some(running) = &node.running {
+                    if let Some(block) = running
+                        .marshal
+                        .get_block(commonware_consensus::types::Height::new(height))
+                        .await
+                    {
+                        use commonware_cryptography::Digestible;
+                        digests.push(block.digest());
+                    }
+                }
+            }
+            assert!(
+                roots.windows(2).all(|w| w[0] == w[1]),
+                "state roots differ at height {height}: {roots:?}"
+            );
+            assert!(
+                digests.windows(2).all(|w| w[0] == w[1]),
+                "two blocks finalized at height {height}"
+            );
+        }
+        common
+    }
+}
+
+fn reopen(dir: &std::path::Path) -> Ledger {
+    Ledger::open(dir).expect("reopen ledger")
+}

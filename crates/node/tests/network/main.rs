@@ -1,0 +1,9 @@
+//! Whole-network deterministic simulations of Cairn validators.
+//!
+//! Each test runs many seeds; a failure names its seed, and `CAIRN_SIM_SEED=<seed>` reruns
+//! only that one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+mod harness;
+mod scenarios;

@@ -1,0 +1,179 @@
+//! The scenarios: every run checks that no two blocks are finalized at one height and that
+//! every honest validator has the same state root at each height.
+
+use crate::harness::{link, runtime, Network};
+use cairn_ledger::testkit;
+use cairn_types::amount::Amount;
+use cairn_types::tx::{Action, Transaction};
+use commonware_runtime::{deterministic, Clock, Runner};
+use std::time::Duration;
+
+/// Seeds to run: `CAIRN_SIM_SEED` alone if set, else `count` seeds from `base`.
+fn seeds(base: u64, count: u64) -> Vec<u64> {
+    match std::env::var("CAIRN_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => (base..base + count).collect(),
+    }
+}
+
+/// Runs `scenario` under each seed, naming the seed of a failure.
+fn for_each_seed(base: u64, count: u64, scenario: fn(u64)) {
+    for seed in seeds(base, count) {
+        let result = std::panic::catch_unwind(|| scenario(seed));
+        if let Err(panic) = result {
+            eprintln!("simulation failed with seed {seed} (rerun with CAIRN_SIM_SEED={seed})");
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+fn transfer(
+    label: &str,
+    nonce: u64,
+    to: &str,
+    amount: u128,
+    chain_id: &str,
+) -> cairn_types::tx::SignedTransaction {
+    Transaction {
+        chain_id: cairn_types::params::ChainId::new(chain_id).expect("chain id"),
+        sender: testkit::addr(label),
+        nonce,
+        fee: testkit::test_params().tx_fee_min,
+        action: Action::Transfer {
+            to: testkit::addr(to),
+            amount: Amount::tokens(amount),
+        },
+    }
+    .sign(&testkit::key(label))
+}
+
+fn all_online(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 600)).start(|context| async move {
+        let mut net = Network::new(&context, 4, link(10, 5, 95)).await;
+        for i in 0..4 {
+            net.start(&context, i).await;
+        }
+        net.wait_for_height(&context, &[0, 1, 2, 3], 3, Duration::from_secs(60))
+            .await;
+        // Transfers sent to different validators' mempools.
+        let now = cairn_node::app::now_ms(&context);
+        for nonce in 0..5 {
+            let tx = transfer("alice", nonce, "bob", 1, &net.chain_id);
+            net.nodes[0].chain.submit(tx, now).expect("admitted");
+        }
+        let tx = transfer("carol", 0, "dave", 7, &net.chain_id);
+        net.nodes[2].chain.submit(tx, now).expect("admitted");
+        net.wait_for_height(&context, &[0, 1, 2, 3], 15, Duration::from_secs(120))
+            .await;
+        let common = net.check_agreement(&[0, 1, 2, 3]).await;
+        assert!(common >= 15);
+        for node in &net.nodes {
+            let ledger = node.chain.ledger();
+            let bob: cairn_ledger::state::records::Account = ledger
+                .get(&cairn_ledger::StateKey::Account(testkit::addr("bob")))
+                .expect("read")
+                .expect("bob exists");
+            assert_eq!(bob.balance, Amount::tokens(1_000_005));
+            let dave: cairn_ledger::state::records::Account = ledger
+                .get(&cairn_ledger::StateKey::Account(testkit::addr("dave")))
+                .expect("read")
+                .expect("dave exists");
+            assert_eq!(dave.balance, Amount::tokens(1_000_007));
+        }
+    });
+}
+
+#[test]
+fn four_validators_finalize_transfers_and_agree() {
+    for_each_seed(1, 10, all_online);
+}
+
+/// A partition leaves no side with a quorum: finalization stops, and resumes once it heals.
+fn partition_heals(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let good = link(10, 5, 100);
+        let mut net = Network::new(&context, 4, good.clone()).await;
+        for i in 0..4 {
+            net.start(&context, i).await;
+        }
+        net.wait_for_height(&context, &[0, 1, 2, 3], 5, Duration::from_secs(60))
+            .await;
+        net.set_links(&[0, 1], &[2, 3], None).await;
+        context.sleep(Duration::from_secs(5)).await;
+        let stalled: Vec<u64> = net.nodes.iter().map(|n| n.chain.head().height).collect();
+        context.sleep(Duration::from_secs(20)).await;
+        let still: Vec<u64> = net.nodes.iter().map(|n| n.chain.head().height).collect();
+        assert_eq!(stalled, still, "no side of a 2/2 split may finalize");
+        net.set_links(&[0, 1], &[2, 3], Some(good)).await;
+        let target = still.iter().max().copied().unwrap_or(0) + 5;
+        net.wait_for_height(&context, &[0, 1, 2, 3], target, Duration::from_secs(180))
+            .await;
+        net.check_agreement(&[0, 1, 2, 3]).await;
+    });
+}
+
+#[test]
+fn a_partition_stalls_finality_and_healing_resumes_it() {
+    for_each_seed(100, 8, partition_heals);
+}
+
+/// A validator crashes (losing everything not on disk), the others go on, and the restarted
+/// validator catches up from its peers to the same state.
+fn crash_and_restart(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let mut net = Network::new(&context, 4, link(20, 10, 98)).await;
+        for i in 0..4 {
+            net.start(&context, i).await;
+        }
+        net.wait_for_height(&context, &[0, 1, 2, 3], 5, Duration::from_secs(60))
+            .await;
+        net.crash(&context, 3).await;
+        let now = cairn_node::app::now_ms(&context);
+        for nonce in 0..3 {
+            let tx = transfer("alice", nonce, "bob", 2, &net.chain_id);
+            net.nodes[0].chain.submit(tx, now).expect("admitted");
+        }
+        let before = net.nodes[0].chain.head().height;
+        net.wait_for_height(&context, &[0, 1, 2], before + 10, Duration::from_secs(120))
+            .await;
+        net.start(&context, 3).await;
+        let target = net.nodes[0].chain.head().height + 3;
+        net.wait_for_height(&context, &[0, 1, 2, 3], target, Duration::from_secs(180))
+            .await;
+        net.check_agreement(&[0, 1, 2, 3]).await;
+        let bob: cairn_ledger::state::records::Account = net.nodes[3]
+            .chain
+            .ledger()
+            .get(&cairn_ledger::StateKey::Account(testkit::addr("bob")))
+            .expect("read")
+            .expect("bob exists");
+        assert_eq!(bob.balance, Amount::tokens(1_000_006));
+    });
+}
+
+#[test]
+fn a_crashed_validator_restarts_and_catches_up() {
+    for_each_seed(200, 8, crash_and_restart);
+}
+
+/// Seven validators over slow, lossy links with one of them down: still live, still safe.
+fn seven_lossy(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let mut net = Network::new(&context, 7, link(60, 40, 85)).await;
+        for i in 0..6 {
+            net.start(&context, i).await;
+        }
+        let live: Vec<usize> = (0..6).collect();
+        net.wait_for_height(&context, &live, 12, Duration::from_secs(300))
+            .await;
+        net.check_agreement(&live).await;
+    });
+}
+
+#[test]
+fn seven_validators_with_lossy_links_and_one_down_stay_live_and_agree() {
+    for_each_seed(300, 5, seven_lossy);
+}
