@@ -269,20 +269,10 @@ impl Ledger {
         candidates: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
-        let mut valid = Vec::with_capacity(pending.len() + candidates.len().min(max));
+        let (checked, mut rejected) = split_by_signature(candidates);
+        let mut valid = Vec::with_capacity(pending.len() + checked.len());
         valid.extend_from_slice(pending);
-        let mut rejected = Vec::new();
-        for tx in candidates {
-            match tx
-                .tx
-                .sender
-                .0
-                .verify(&tx.tx.signing_digest(), &tx.signature)
-            {
-                Ok(()) => valid.push(tx),
-                Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
-            }
-        }
+        valid.extend(checked);
         let executed = self
             .execute(
                 self.head.height + 1,
@@ -370,23 +360,11 @@ impl Ledger {
         block: &BlockInput,
     ) -> Result<(BlockOutcome, Vec<(Hash, TxError)>), BlockError> {
         self.precheck_position(block)?;
-        let mut rejected = Vec::new();
-        let valid: Vec<SignedTransaction> = if verify_signatures(&block.transactions).is_ok() {
-            block.transactions.clone()
+        // One batch check when all are valid (the usual case), else one by one.
+        let (valid, mut rejected) = if verify_signatures(&block.transactions).is_ok() {
+            (block.transactions.clone(), Vec::new())
         } else {
-            let mut valid = Vec::with_capacity(block.transactions.len());
-            for tx in &block.transactions {
-                match tx
-                    .tx
-                    .sender
-                    .0
-                    .verify(&tx.tx.signing_digest(), &tx.signature)
-                {
-                    Ok(()) => valid.push(tx.clone()),
-                    Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
-                }
-            }
-            valid
+            split_by_signature(block.transactions.iter().cloned())
         };
         let executed = self.execute(block.height, block.timestamp_ms, &valid, Mode::Filter)?;
         rejected.extend(executed.rejected);
@@ -556,6 +534,27 @@ impl StateMachine for Ledger {
     fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
         self.apply_block(block)
     }
+}
+
+/// Splits transactions into those whose sender signature verifies and the others (with
+/// [`TxError::BadSignature`]), checking one by one.
+fn split_by_signature(
+    transactions: impl IntoIterator<Item = SignedTransaction>,
+) -> (Vec<SignedTransaction>, Vec<(Hash, TxError)>) {
+    let mut valid = Vec::new();
+    let mut rejected = Vec::new();
+    for tx in transactions {
+        match tx
+            .tx
+            .sender
+            .0
+            .verify(&tx.tx.signing_digest(), &tx.signature)
+        {
+            Ok(()) => valid.push(tx),
+            Err(_) => rejected.push((tx.id(), TxError::BadSignature)),
+        }
+    }
+    (valid, rejected)
 }
 
 /// Checks every sender signature in one batch; on failure, names the first bad one.

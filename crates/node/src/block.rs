@@ -110,6 +110,18 @@ pub struct Block {
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
     digest: Digest,
+    /// Encoded size, computed once (the codec asks for it before every write).
+    encoded_size: usize,
+}
+
+/// Encoded size of a block with these transactions.
+fn encoded_size(transactions: &[SignedTransaction]) -> usize {
+    HEADER_BYTES
+        + 4
+        + transactions
+            .iter()
+            .map(|tx| 4 + tx.encode().len())
+            .sum::<usize>()
 }
 
 impl Block {
@@ -133,6 +145,7 @@ impl Block {
         };
         Block {
             digest: header.digest(),
+            encoded_size: encoded_size(&transactions),
             header,
             transactions,
         }
@@ -200,13 +213,7 @@ impl Write for Block {
 
 impl EncodeSize for Block {
     fn encode_size(&self) -> usize {
-        HEADER_BYTES
-            + 4
-            + self
-                .transactions
-                .iter()
-                .map(|tx| 4 + cairn_types::codec::encode(tx).len())
-                .sum::<usize>()
+        self.encoded_size
     }
 }
 
@@ -261,6 +268,7 @@ impl Read for Block {
         }
         Ok(Block {
             digest: header.digest(),
+            encoded_size: HEADER_BYTES + 4 + 4 * count + total,
             header,
             transactions,
         })

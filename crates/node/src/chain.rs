@@ -6,7 +6,7 @@ use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
 use cairn_ledger::{BlockError, Head, Ledger, StoreError, TxError};
 use cairn_types::hash::Hash;
 use cairn_types::tx::SignedTransaction;
-use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard};
+use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::watch;
 
@@ -197,14 +197,8 @@ impl Chain {
                 pool.reject(&id, DropReason::Rejected(error));
             }
         }
-        let mut bytes = 0usize;
-        Ok(chosen
-            .into_iter()
-            .take_while(|tx| {
-                bytes += tx.encode().len();
-                bytes <= limits.max_transaction_bytes
-            })
-            .collect())
+        // The candidates fit the byte limit, so the chosen ones (a subset) do too.
+        Ok(chosen)
     }
 
     /// Applies a finalized block: executes it, prunes the mempool, records each transaction's
@@ -221,7 +215,7 @@ impl Chain {
             .apply_ordered_block(&block.input())
             .map_err(Box::new)?;
         let height = outcome.height;
-        let ledger = parking_lot_downgrade(ledger);
+        let ledger = RwLockWriteGuard::downgrade(ledger);
         {
             let mut outcomes = self.outcomes.lock();
             for receipt in &outcome.receipts {
@@ -247,10 +241,4 @@ impl Chain {
         self.applied.send_replace(height);
         Ok(true)
     }
-}
-
-fn parking_lot_downgrade(
-    guard: commonware_utils::sync::RwLockWriteGuard<'_, Ledger>,
-) -> RwLockReadGuard<'_, Ledger> {
-    commonware_utils::sync::RwLockWriteGuard::downgrade(guard)
 }

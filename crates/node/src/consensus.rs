@@ -29,7 +29,6 @@ use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_storage::archive::immutable;
 use commonware_utils::{NZDuration, NZUsize, NZU16, NZU64};
 use rand_core::CryptoRng;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -339,7 +338,6 @@ where
         },
     );
     let engine_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
-    let _: NonZeroUsize = mailbox_size;
     Ok(Running {
         marshal: mailbox,
         handles: vec![

@@ -252,6 +252,17 @@ impl Network {
         ));
     }
 
+    /// The balance of the labelled test account in validator `i`'s applied state.
+    pub(crate) fn balance(&self, i: usize, label: &str) -> cairn_types::amount::Amount {
+        let account: cairn_ledger::state::records::Account = self.nodes[i]
+            .chain
+            .ledger()
+            .get(&cairn_ledger::StateKey::Account(testkit::addr(label)))
+            .expect("read")
+            .expect("the account exists");
+        account.balance
+    }
+
     /// Removes (or, with `Some(link)`, restores) every link between `left` and `right`, both
     /// ways.
     pub(crate) async fn set_links(

@@ -70,18 +70,9 @@ fn all_online(seed: u64) {
             .await;
         let common = net.check_agreement(&[0, 1, 2, 3]).await;
         assert!(common >= 15);
-        for node in &net.nodes {
-            let ledger = node.chain.ledger();
-            let bob: cairn_ledger::state::records::Account = ledger
-                .get(&cairn_ledger::StateKey::Account(testkit::addr("bob")))
-                .expect("read")
-                .expect("bob exists");
-            assert_eq!(bob.balance, Amount::tokens(1_000_005));
-            let dave: cairn_ledger::state::records::Account = ledger
-                .get(&cairn_ledger::StateKey::Account(testkit::addr("dave")))
-                .expect("read")
-                .expect("dave exists");
-            assert_eq!(dave.balance, Amount::tokens(1_000_007));
+        for i in 0..4 {
+            assert_eq!(net.balance(i, "bob"), Amount::tokens(1_000_005));
+            assert_eq!(net.balance(i, "dave"), Amount::tokens(1_000_007));
         }
     });
 }
@@ -144,13 +135,7 @@ fn crash_and_restart(seed: u64) {
         net.wait_for_height(&context, &[0, 1, 2, 3], target, Duration::from_secs(180))
             .await;
         net.check_agreement(&[0, 1, 2, 3]).await;
-        let bob: cairn_ledger::state::records::Account = net.nodes[3]
-            .chain
-            .ledger()
-            .get(&cairn_ledger::StateKey::Account(testkit::addr("bob")))
-            .expect("read")
-            .expect("bob exists");
-        assert_eq!(bob.balance, Amount::tokens(1_000_006));
+        assert_eq!(net.balance(3, "bob"), Amount::tokens(1_000_006));
     });
 }
 
