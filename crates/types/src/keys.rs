@@ -4,7 +4,7 @@
 //! purpose-specific domain (transactions, device bindings, reward roots, consensus votes), so a
 //! signature made for one purpose is worthless for any other.
 //!
-//! Verification uses one predicate everywhere: ZIP-215 (the `ed25519-consensus` crate), whose
+//! Verification uses one predicate everywhere: ZIP-215 (the `ed25519-zebra` crate), whose
 //! single and batch checks accept exactly the same signatures. A block, the mempool and the CLI
 //! therefore always agree on which signatures are valid, whichever way they group them; a
 //! crafted signature cannot pass one check and fail another (as it can with a cofactorless
@@ -114,11 +114,11 @@ pub fn verify_batch(
         return verify_message(&keys[0], &digests[0].0, &signatures[0]);
     }
     let items = digests.iter().zip(signatures).zip(keys);
-    let mut batch = ed25519_consensus::batch::Verifier::new();
+    let mut batch = ed25519_zebra::batch::Verifier::new();
     for ((digest, signature), key) in items {
         batch.queue((
-            ed25519_consensus::VerificationKeyBytes::from(key.0),
-            ed25519_consensus::Signature::from(signature.0),
+            ed25519_zebra::VerificationKeyBytes::from(key.0),
+            ed25519_zebra::Signature::from(signature.0),
             &digest.0,
         ));
     }
@@ -134,9 +134,9 @@ pub fn verify_message(
     message: &[u8],
     signature: &Signature,
 ) -> Result<(), SignatureError> {
-    let key = ed25519_consensus::VerificationKey::try_from(key.0)
-        .map_err(|_| SignatureError::InvalidKey)?;
-    key.verify(&ed25519_consensus::Signature::from(signature.0), message)
+    let key =
+        ed25519_zebra::VerificationKey::try_from(key.0).map_err(|_| SignatureError::InvalidKey)?;
+    key.verify(&ed25519_zebra::Signature::from(signature.0), message)
         .map_err(|_| SignatureError::Invalid)
 }
 
