@@ -4,9 +4,10 @@
 //! requested height, and the proof is checked before anything is printed: the same check a light
 //! client makes. `--height` reads an older state.
 
+use crate::client::NodeClient;
 use crate::cmd_ledger::open_ledger;
 use crate::context::Context;
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use borsh::BorshDeserialize;
 use cairn_ledger::state::records::{
     Account, ChainState, DeviceRecord, LocationEntry, LockRecord, MakerRecord, Oracles, Proposal,
@@ -26,13 +27,23 @@ use std::path::PathBuf;
 pub(crate) struct QueryArgs {
     /// The ledger's data directory.
     #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Return the value with a proof against the state root, and check it.
     #[arg(long, global = true)]
-    prove: bool,
+    pub(crate) prove: bool,
     /// Read the state at this height (default: latest). Needs --prove.
     #[arg(long, global = true, requires = "prove")]
-    height: Option<u64>,
+    pub(crate) height: Option<u64>,
+    /// Ask a node's API instead of reading a local ledger.
+    #[arg(long, global = true, conflicts_with = "data_dir")]
+    pub(crate) node: Option<String>,
+    /// With --node --prove: check the proof up to a finalized block's certificate, trusting
+    /// only the validator set of --genesis (a light client).
+    #[arg(long, global = true, requires_all = ["node", "prove", "genesis"])]
+    pub(crate) verify: bool,
+    /// The genesis file whose validators --verify trusts.
+    #[arg(long, global = true)]
+    pub(crate) genesis: Option<PathBuf>,
     #[command(subcommand)]
     what: QueryWhat,
 }
@@ -117,26 +128,18 @@ pub(crate) enum QueryWhat {
     },
 }
 
-fn to_json<V: BorshDeserialize + Serialize>(bytes: &[u8]) -> Result<Value> {
+pub(crate) fn to_json<V: BorshDeserialize + Serialize>(bytes: &[u8]) -> Result<Value> {
     let value: V = cairn_types::codec::decode(bytes, 4 * 1024 * 1024)?;
     Ok(serde_json::to_value(value)?)
 }
 
-/// Runs a query.
-pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
-    let dir = args
-        .data_dir
-        .as_ref()
-        .context("--data-dir is required (a node address comes with the network)")?;
-    let ledger = open_ledger(dir)?;
-    type Render = fn(&[u8]) -> Result<Value>;
-    let (key, render): (StateKey, Render) = match &args.what {
-        QueryWhat::Head => {
-            let head = ledger.head();
-            return ctx.print(&head, || {
-                format!("height {}\nstate root {}", head.height, head.state_root)
-            });
-        }
+/// How a state value is shown.
+pub(crate) type Render = fn(&[u8]) -> Result<Value>;
+
+/// The state key a query reads and how to show its value.
+fn state_key(ctx: &Context, what: &QueryWhat) -> Result<(StateKey, Render)> {
+    Ok(match what {
+        QueryWhat::Head => bail!("the head is not a state key"),
         QueryWhat::Chain => (StateKey::ChainState, to_json::<ChainState>),
         QueryWhat::Config => (StateKey::ChainConfig, to_json::<ChainConfig>),
         QueryWhat::Params => (StateKey::Params, to_json::<Params>),
@@ -179,7 +182,41 @@ pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
             to_json::<Credits>,
         ),
         QueryWhat::Usage { subnetwork } => (StateKey::CreditUsage(*subnetwork), to_json::<Credits>),
-    };
+    })
+}
+
+/// Runs a query.
+pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
+    if let QueryWhat::Head = args.what {
+        return match (&args.node, &args.data_dir) {
+            (Some(node), _) => {
+                let status: Value = NodeClient::new(node).get("/v1/status")?;
+                ctx.print(&status, || {
+                    format!(
+                        "height {}\nstate root {}",
+                        status["height"],
+                        status["state_root"].as_str().unwrap_or_default()
+                    )
+                })
+            }
+            (None, Some(dir)) => {
+                let head = open_ledger(dir)?.head();
+                ctx.print(&head, || {
+                    format!("height {}\nstate root {}", head.height, head.state_root)
+                })
+            }
+            (None, None) => bail!("give --node URL or --data-dir DIR"),
+        };
+    }
+    let (key, render) = state_key(ctx, &args.what)?;
+    if let Some(node) = &args.node {
+        return crate::query_remote::query(ctx, node, &args, &key, render);
+    }
+    let dir = args
+        .data_dir
+        .as_ref()
+        .context("give --node URL or --data-dir DIR")?;
+    let ledger = open_ledger(dir)?;
     if !args.prove {
         let bytes = ledger.store().snapshot()?;
         let value = cairn_ledger::state::StateRead::read(&bytes, &key.to_bytes())?;

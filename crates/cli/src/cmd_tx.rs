@@ -4,6 +4,7 @@
 //! `--data-dir`, the chain id and the sender's nonce are read from that local ledger, and
 //! `--apply` executes the transaction there in a new block and prints the receipt.
 
+use crate::client::NodeClient;
 use crate::cmd_ledger::{apply_transactions, open_ledger};
 use crate::context::Context;
 use anyhow::{bail, Context as _, Result};
@@ -43,6 +44,12 @@ pub(crate) struct TxArgs {
     /// Apply the transaction to the --data-dir ledger in a new block.
     #[arg(long, global = true)]
     apply: bool,
+    /// Submit the transaction to a node's API (and read nonce, fee and chain id from it).
+    #[arg(long, global = true, conflicts_with_all = ["data_dir", "apply"])]
+    node: Option<String>,
+    /// With --node: wait until the transaction is included or rejected.
+    #[arg(long, global = true, requires = "node")]
+    wait: bool,
     #[command(subcommand)]
     action: TxAction,
 }
@@ -342,26 +349,43 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
     if args.apply && ledger.is_none() {
         bail!("--apply needs --data-dir");
     }
-    let chain_id = match (&args.chain_id, &ledger) {
-        (Some(id), _) => ChainId::new(id.clone()).context("chain id")?,
-        (None, Some(l)) => l.config().chain_id.clone(),
-        (None, None) => bail!("give --chain-id (or --data-dir to read it from a local ledger)"),
+    let node = args.node.as_deref().map(NodeClient::new);
+    let chain_id = match (&args.chain_id, &ledger, &node) {
+        (Some(id), _, _) => ChainId::new(id.clone()).context("chain id")?,
+        (None, Some(l), _) => l.config().chain_id.clone(),
+        (None, None, Some(n)) => {
+            let status: serde_json::Value = n.get("/v1/status")?;
+            let id = status["chain_id"]
+                .as_str()
+                .context("the node's status has no chain id")?;
+            ChainId::new(id.to_string()).context("chain id")?
+        }
+        (None, None, None) => {
+            bail!("give --chain-id (or --node, or --data-dir to read it from a local ledger)")
+        }
     };
-    let nonce = match (args.nonce, &ledger) {
-        (Some(n), _) => n,
-        (None, Some(l)) => {
+    let nonce = match (args.nonce, &ledger, &node) {
+        (Some(n), _, _) => n,
+        (None, Some(l), _) => {
             l.get::<Account>(&StateKey::Account(sender))?
                 .unwrap_or_default()
                 .nonce
         }
-        (None, None) => bail!("give --nonce (or --data-dir to read it from a local ledger)"),
+        (None, None, Some(n)) => next_nonce(n, sender)?,
+        (None, None, None) => {
+            bail!("give --nonce (or --node, or --data-dir to read it from a local ledger)")
+        }
     };
-    let fee = match (args.fee, &ledger) {
-        (Some(f), _) => f,
-        (None, Some(l)) => l
+    let fee = match (args.fee, &ledger, &node) {
+        (Some(f), _, _) => f,
+        (None, Some(l), _) => l
             .get::<cairn_types::params::Params>(&StateKey::Params)?
             .map_or(Amount(1_000), |p| p.tx_fee_min),
-        (None, None) => Amount(1_000),
+        (None, None, Some(n)) => {
+            n.get::<cairn_types::params::Params>("/v1/params")?
+                .tx_fee_min
+        }
+        (None, None, None) => Amount(1_000),
     };
     let action = build_action(ctx, &chain_id, sender, args.action)?;
     let signed = Transaction {
@@ -377,7 +401,49 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
         drop(ledger);
         return apply_transactions(ctx, dir, vec![signed], None);
     }
+    if let Some(node) = &node {
+        return submit(ctx, node, &signed, args.wait);
+    }
     ctx.print(&signed, || hex::encode(signed.encode()))
+}
+
+/// The sender's next nonce in the node's applied state. Transactions still in the mempool are
+/// not counted: send several in a row with `--wait`, or give each its `--nonce`.
+fn next_nonce(node: &NodeClient, sender: cairn_types::Address) -> Result<u64> {
+    let account: Account = node.get(&format!("/v1/accounts/{sender}"))?;
+    Ok(account.nonce)
+}
+
+/// Submits `signed` to a node; with `wait`, polls until it is included or rejected.
+fn submit(
+    ctx: &Context,
+    node: &NodeClient,
+    signed: &cairn_types::tx::SignedTransaction,
+    wait: bool,
+) -> Result<()> {
+    let body = serde_json::json!({ "tx": hex::encode(signed.encode()) });
+    let mut status: serde_json::Value = node.post("/v1/transactions", &body)?;
+    let id = signed.id();
+    if wait {
+        let start = std::time::Instant::now();
+        while status["status"] == "pending" || status["status"] == "unknown" {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                bail!("transaction {id} is still {} after 60 s", status["status"]);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            status = node.get(&format!("/v1/transactions/{id}"))?;
+        }
+    }
+    ctx.print(&status, || match status["status"].as_str() {
+        Some("included") => format!("{id} included at height {}", status["height"]),
+        Some("rejected") => format!("{id} rejected: {}", status["reason"].as_str().unwrap_or("")),
+        Some(other) => format!("{id} {other}"),
+        None => status.to_string(),
+    })?;
+    if status["status"] == "rejected" {
+        bail!("the transaction was rejected");
+    }
+    Ok(())
 }
 
 fn build_action(

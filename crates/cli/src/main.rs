@@ -5,15 +5,19 @@
 //! non-zero exit status.
 
 mod bench;
+mod client;
+mod cmd_devnet;
 mod cmd_genesis;
 mod cmd_keys;
 mod cmd_ledger;
+mod cmd_node;
 mod cmd_query;
 mod cmd_rewards;
 mod cmd_tx;
 mod context;
 mod demo;
 mod keystore;
+mod query_remote;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +38,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a local network of validators (4 by default) with prefunded accounts.
+    Devnet(cmd_devnet::DevnetArgs),
+    /// Run one validator from its configuration file.
+    Node(cmd_node::NodeArgs),
     /// Create, list and show keys.
     #[command(subcommand)]
     Keys(cmd_keys::KeysCommand),
@@ -59,6 +67,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let ctx = context::Context::new(cli.home, cli.json);
     let result = match cli.command {
+        Command::Devnet(args) => cmd_devnet::run(args),
+        Command::Node(args) => cmd_node::run(args),
         Command::Keys(cmd) => cmd_keys::run(&ctx, cmd),
         Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),
         Command::Tx(args) => cmd_tx::run(&ctx, args),

@@ -4,27 +4,10 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn cairn(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .env("CAIRN_HOME", home)
-        .env("CAIRN_PASSPHRASE", "correct horse battery staple")
-        .output()
-        .expect("cairn runs")
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = cairn(home, args);
-    assert!(
-        out.status.success(),
-        "cairn {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{cairn, ok};
 
 fn fails(home: &Path, args: &[&str]) -> String {
     let out = cairn(home, args);

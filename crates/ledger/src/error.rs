@@ -386,6 +386,30 @@ pub enum TxError {
     Internal(String),
 }
 
+impl TxError {
+    /// A stable, machine-readable code: the variant's name in snake case (`nonce_mismatch`,
+    /// `insufficient_balance`, …), used by the RPC's JSON errors.
+    pub fn code(&self) -> String {
+        let debug = format!("{self:?}");
+        let name = debug
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or_default();
+        let mut code = String::with_capacity(name.len() + 4);
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    code.push('_');
+                }
+                code.push(c.to_ascii_lowercase());
+            } else {
+                code.push(c);
+            }
+        }
+        code
+    }
+}
+
 impl From<StoreError> for TxError {
     fn from(e: StoreError) -> Self {
         TxError::Internal(e.to_string())
@@ -436,4 +460,22 @@ pub enum BlockError {
     /// The block was applied in memory but writing it to disk failed.
     #[error("block applied but not yet on disk: {0}")]
     NotDurable(StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_variant_names() {
+        assert_eq!(TxError::BadSignature.code(), "bad_signature");
+        assert_eq!(
+            TxError::NonceMismatch {
+                expected: 1,
+                got: 2
+            }
+            .code(),
+            "nonce_mismatch"
+        );
+    }
 }

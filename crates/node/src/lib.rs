@@ -6,10 +6,18 @@
 //! - [`app`]: proposing and verifying blocks for consensus.
 //! - [`finalizer`]: applying finalized blocks to the ledger, in order, exactly once.
 //! - [`consensus`]: wiring simplex, marshal, the application and the finalizer together.
+//! - [`config`]: a validator's `node.toml`.
+//! - [`run`]: one validator as a process (tokio, TCP, the HTTP API).
+//! - [`rpc`]: the HTTP JSON API.
+//! - [`light`]: checking finalization certificates with only the validator set.
 
 pub mod app;
 pub mod block;
 pub mod chain;
+pub mod config;
 pub mod consensus;
 pub mod finalizer;
+pub mod light;
 pub mod mempool;
+pub mod rpc;
+pub mod run;

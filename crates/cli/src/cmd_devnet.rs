@@ -1,0 +1,303 @@
+//! `cairn devnet`: a local network of validators on this machine, one `cairn node` process
+//! each, with prefunded accounts. The first run writes keys, a genesis and one `node.toml` per
+//! validator under the data directory; a later run with the same directory resumes that
+//! network where it stopped.
+
+use crate::cmd_genesis::now_ms;
+use crate::keystore::Keystore;
+use anyhow::{bail, Context as _, Result};
+use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
+use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
+use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule, Params};
+use cairn_types::{Address, Amount, SecretKey};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The accounts every devnet funds.
+pub(crate) const FUNDED: [&str; 3] = ["alice", "bob", "carol"];
+
+/// Options.
+#[derive(Args)]
+pub(crate) struct DevnetArgs {
+    /// How many validators (a new devnet has 4; a resumed one keeps its own).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    validators: Option<u16>,
+    /// Where the devnet keeps keys, genesis and each validator's state.
+    #[arg(long, default_value = "devnet")]
+    data_dir: PathBuf,
+    /// Validator i listens for peers on BASE+i and serves its API on BASE+100+i.
+    #[arg(long, default_value_t = 27_000)]
+    base_port: u16,
+    /// Write the keys, genesis and configs, then exit without starting the nodes.
+    #[arg(long)]
+    init_only: bool,
+}
+
+fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
+    data_dir.join(format!("node-{i}"))
+}
+
+/// Writes a new devnet's keys, genesis and node configurations.
+pub(crate) fn create(data_dir: &Path, validators: usize, base_port: u16) -> Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let keystore = Keystore::new(data_dir);
+    let new_key = |name: &str| -> Result<SecretKey> {
+        let key = SecretKey::generate().context("the system's random source")?;
+        keystore.save(name, &key, None)?;
+        Ok(key)
+    };
+    let params = Params::default();
+    let mut genesis = Genesis {
+        chain: ChainConfig {
+            chain_id: ChainId::new("cairn-devnet".to_string()).context("chain id")?,
+            blocks_per_epoch: 600,
+            emission: EmissionSchedule {
+                initial_per_epoch: Amount::tokens(10_000),
+                halving_interval_epochs: 730,
+                emission_cap: Amount::tokens(150_000_000),
+            },
+        },
+        genesis_time_ms: now_ms(),
+        params: params.clone(),
+        accounts: Vec::new(),
+        validators: Vec::new(),
+        oracles: Vec::new(),
+        makers: Vec::new(),
+    };
+    let mut consensus_keys = Vec::new();
+    for i in 0..validators {
+        let account = new_key(&format!("validator-{i}"))?;
+        let consensus = new_key(&format!("validator-{i}-consensus"))?;
+        genesis.validators.push(GenesisValidator {
+            address: Address(account.public_key()),
+            stake: params.validator_stake_min.max(Amount::tokens(10_000)),
+            consensus_key: consensus.public_key(),
+        });
+        genesis.accounts.push(GenesisAccount {
+            address: Address(account.public_key()),
+            balance: Amount::tokens(1_000),
+        });
+        consensus_keys.push(consensus.public_key());
+    }
+    for name in FUNDED {
+        let key = new_key(name)?;
+        genesis.accounts.push(GenesisAccount {
+            address: Address(key.public_key()),
+            balance: Amount::tokens(1_000_000),
+        });
+    }
+    genesis.validate().context("the devnet genesis")?;
+    std::fs::write(
+        data_dir.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)?,
+    )?;
+    let addr = |port: u32| -> Result<SocketAddr> {
+        let port = u16::try_from(port).context("--base-port is too high for this many nodes")?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+    };
+    for i in 0..validators {
+        let mut peers = BTreeMap::new();
+        for (j, key) in consensus_keys.iter().enumerate() {
+            if j != i {
+                peers.insert(hex::encode(key.0), addr(u32::from(base_port) + j as u32)?);
+            }
+        }
+        let config = NodeConfig {
+            genesis: PathBuf::from("../genesis.json"),
+            data_dir: PathBuf::from("data"),
+            keys_home: PathBuf::from(".."),
+            consensus_key: format!("validator-{i}-consensus"),
+            p2p_listen: addr(u32::from(base_port) + i as u32)?,
+            rpc_listen: addr(u32::from(base_port) + 100 + i as u32)?,
+            peers,
+            consensus: ConsensusSettings::default(),
+            mempool: MempoolSettings::default(),
+        };
+        let dir = node_dir(data_dir, i);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("node.toml"), config.to_toml())?;
+    }
+    Ok(())
+}
+
+/// The node configurations of an existing devnet, in order.
+fn configs(data_dir: &Path) -> Result<Vec<(PathBuf, NodeConfig)>> {
+    let mut out = Vec::new();
+    for i in 0.. {
+        let path = node_dir(data_dir, i).join("node.toml");
+        if !path.exists() {
+            break;
+        }
+        let config = NodeConfig::load(&path)?;
+        out.push((path, config));
+    }
+    Ok(out)
+}
+
+fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
+    let exe = std::env::current_exe().context("finding the cairn executable")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    Command::new(exe)
+        .arg("node")
+        .arg("--config")
+        .arg(config_path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting a validator process")
+}
+
+fn wait_ready(rpc: SocketAddr, limit: Duration) -> bool {
+    let client = crate::client::NodeClient::new(&format!("http://{rpc}"));
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if client.get::<serde_json::Value>("/v1/status").is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// Runs `cairn devnet`.
+pub(crate) fn run(args: DevnetArgs) -> Result<()> {
+    let genesis_path = args.data_dir.join("genesis.json");
+    let resumed = genesis_path.exists();
+    if !resumed {
+        let validators = args.validators.unwrap_or(4);
+        create(&args.data_dir, usize::from(validators), args.base_port)?;
+        println!(
+            "created a devnet of {validators} validators in {}",
+            args.data_dir.display()
+        );
+    }
+    let configs = configs(&args.data_dir)?;
+    if configs.is_empty() {
+        bail!(
+            "{} has a genesis but no node-*/node.toml",
+            args.data_dir.display()
+        );
+    }
+    if resumed {
+        if let Some(wanted) = args.validators {
+            if configs.len() != usize::from(wanted) {
+                bail!(
+                    "{} holds a devnet of {} validators; use another --data-dir for {wanted}",
+                    args.data_dir.display(),
+                    configs.len(),
+                );
+            }
+        }
+        println!(
+            "resuming the devnet of {} validators in {}",
+            configs.len(),
+            args.data_dir.display()
+        );
+    }
+    if args.init_only {
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+    let mut children = Vec::new();
+    for (i, (path, _)) in configs.iter().enumerate() {
+        let log = node_dir(&args.data_dir, i).join("node.log");
+        children.push(Some(start_node(path, &log)?));
+    }
+    for (i, (_, config)) in configs.iter().enumerate() {
+        if !wait_ready(config.rpc_listen, Duration::from_secs(60)) {
+            eprintln!(
+                "validator {i} did not answer on {} within 60 s; see {}",
+                config.rpc_listen,
+                node_dir(&args.data_dir, i).join("node.log").display()
+            );
+        }
+    }
+    print_guide(&args.data_dir, &configs);
+    let mut running = children.len();
+    while running > 0 {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        for (i, slot) in children.iter_mut().enumerate() {
+            if let Some(child) = slot {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!(
+                        "validator {i} exited ({status}); see {}",
+                        node_dir(&args.data_dir, i).join("node.log").display()
+                    );
+                    *slot = None;
+                    running -= 1;
+                }
+            }
+        }
+    }
+    println!("stopping the validators…");
+    stop_all(&mut children);
+    println!("stopped; run the same command again to resume");
+    Ok(())
+}
+
+/// Asks every validator to stop (SIGTERM), then kills those still running after 10 s.
+fn stop_all(children: &mut [Option<Child>]) {
+    for child in children.iter().flatten() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    let start = Instant::now();
+    for child in children.iter_mut().flatten() {
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if start.elapsed() > Duration::from_secs(10) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+fn print_guide(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) {
+    println!();
+    for (i, (_, config)) in configs.iter().enumerate() {
+        println!(
+            "validator {i}: api http://{}  p2p {}  log {}",
+            config.rpc_listen,
+            config.p2p_listen,
+            node_dir(data_dir, i).join("node.log").display()
+        );
+    }
+    let node = format!("http://{}", configs[0].1.rpc_listen);
+    let home = data_dir.display();
+    println!(
+        "\nfunded accounts: {} (keys in {home}/keys)\n\ntry, in another terminal:\n  \
+         curl {node}/v1/status\n  \
+         cairn --home {home} tx --node {node} --from alice --wait transfer --to bob --amount 12.5\n  \
+         cairn --home {home} query --node {node} account bob\n  \
+         cairn --home {home} query --node {node} --prove --verify --genesis {home}/genesis.json account bob\n\n\
+         Ctrl-C stops the network; the same command resumes it.",
+        FUNDED.join(", ")
+    );
+}

@@ -1,0 +1,162 @@
+//! `cairn query --node URL`: read the state through a node's API. With `--prove` the node's
+//! Merkle proof is checked against the state root it names; with `--verify` that root is also
+//! checked against a finalized block's header and its finalization certificate, trusting only
+//! the validator set of a genesis file: what a light client does.
+
+use crate::client::NodeClient;
+use crate::cmd_query::{QueryArgs, Render};
+use crate::context::Context;
+use anyhow::{bail, Context as _, Result};
+use cairn_ledger::genesis::Genesis;
+use cairn_ledger::store::{verify_proof, StateProof};
+use cairn_ledger::StateKey;
+use cairn_node::consensus::ConsensusKey;
+use cairn_node::light::LightClient;
+use cairn_node::rpc::blocks::BlockJson;
+use cairn_node::run::consensus_public_key;
+use cairn_types::hash::Hash;
+use commonware_utils::ordered::Set;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The node's answer to `/v1/state/{key}`.
+#[derive(Deserialize)]
+struct RawValue {
+    height: u64,
+    value: Option<String>,
+    state_root: Option<Hash>,
+    proof: Option<String>,
+    attested_by: Option<u64>,
+}
+
+/// The validator set a genesis file names.
+pub(crate) fn validator_set(genesis: &Genesis) -> Result<Set<ConsensusKey>> {
+    let mut keys = Vec::new();
+    for v in &genesis.validators {
+        keys.push(
+            consensus_public_key(&v.consensus_key)
+                .with_context(|| format!("validator {}: bad consensus key", v.address))?,
+        );
+    }
+    Ok(Set::from_iter_dedup(keys))
+}
+
+/// Checks that finalized block `height`, as the node serves it, attests `root` at
+/// `state_height`, under a certificate of the genesis validators.
+fn verify_attested(
+    node: &NodeClient,
+    genesis_path: &std::path::Path,
+    height: u64,
+    state_height: u64,
+    root: &Hash,
+) -> Result<usize> {
+    let genesis = Genesis::load(genesis_path)?;
+    let validators = validator_set(&genesis)?;
+    let count = validators.len();
+    let light = LightClient::new(genesis.chain.chain_id.as_str(), validators);
+    let block: BlockJson = node.get(&format!("/v1/blocks/{height}"))?;
+    let header = block
+        .header
+        .to_header()
+        .map_err(|e| anyhow::anyhow!("block {height}: {e}"))?;
+    if header.height != height {
+        bail!("asked for block {height}, got {}", header.height);
+    }
+    if header.state_height != state_height || header.state_root != *root {
+        bail!(
+            "block {height} attests root {} at height {}, not the proof's {root} at {state_height}",
+            header.state_root,
+            header.state_height
+        );
+    }
+    let certificate = block
+        .finalization
+        .with_context(|| format!("block {height} comes without a finalization certificate"))?;
+    let certificate = hex::decode(certificate).context("the certificate is not hex")?;
+    light
+        .verify_header(&header, &certificate)
+        .with_context(|| format!("block {height}"))?;
+    Ok(count)
+}
+
+/// Runs a query against a node.
+pub(crate) fn query(
+    ctx: &Context,
+    node: &str,
+    args: &QueryArgs,
+    key: &StateKey,
+    render: Render,
+) -> Result<()> {
+    let client = NodeClient::new(node);
+    let key_bytes = key.to_bytes();
+    let mut path = format!("/v1/state/{}", hex::encode(&key_bytes));
+    if args.prove {
+        path.push_str("?prove=true");
+        if let Some(h) = args.height {
+            path.push_str(&format!("&height={h}"));
+        }
+    }
+    let answer: RawValue = client.get(&path)?;
+    let value = answer
+        .value
+        .as_deref()
+        .map(hex::decode)
+        .transpose()
+        .context("the value is not hex")?;
+    let rendered = match &value {
+        Some(bytes) => render(bytes)?,
+        None => Value::Null,
+    };
+    if !args.prove {
+        return ctx.print(&rendered, || {
+            if rendered.is_null() {
+                "not found".to_string()
+            } else {
+                serde_json::to_string_pretty(&rendered).unwrap_or_default()
+            }
+        });
+    }
+    let root = answer.state_root.context("the node sent no state root")?;
+    let proof_bytes = hex::decode(answer.proof.as_deref().context("the node sent no proof")?)
+        .context("the proof is not hex")?;
+    let proof: StateProof = cairn_types::codec::decode(&proof_bytes, 1024 * 1024)
+        .context("the proof does not decode")?;
+    verify_proof(&root, &key_bytes, value.as_deref(), &proof)
+        .map_err(|e| anyhow::anyhow!("the node's proof does not verify: {e}"))?;
+    let mut finalized_by = None;
+    if args.verify {
+        let genesis = args
+            .genesis
+            .as_deref()
+            .context("--verify needs --genesis")?;
+        let block = answer
+            .attested_by
+            .context("the node named no finalized block attesting this root (omit --height)")?;
+        let validators = verify_attested(&client, genesis, block, answer.height, &root)?;
+        finalized_by = Some((block, validators));
+    }
+    let out = json!({
+        "height": answer.height,
+        "state_root": root,
+        "key": hex::encode(&key_bytes),
+        "value": rendered,
+        "proof_verified": true,
+        "finalized_block": finalized_by.map(|(b, _)| b),
+    });
+    ctx.print(&out, || {
+        let mut text = format!(
+            "{}\nproof of {} verified against state root {root} at height {}",
+            serde_json::to_string_pretty(&rendered).unwrap_or_default(),
+            if value.is_some() { "this value" } else { "absence" },
+            answer.height
+        );
+        if let Some((block, n)) = finalized_by {
+            text.push_str(&format!(
+                "\nthat root is attested by finalized block {block}, whose certificate is signed by a quorum of the {n} genesis validators"
+            ));
+        } else {
+            text.push_str("\n(the root itself is the node's word; add --verify --genesis FILE to check it)");
+        }
+        text
+    })
+}

@@ -1,0 +1,323 @@
+//! End-to-end: four `cairn node` processes on loopback, transfers through the CLI, bad input
+//! through the API, the finalized-block WebSocket, one validator killed with SIGKILL while the
+//! others keep finalizing, and its restart catching up to the same state root.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+mod common;
+use common::ok;
+use std::time::{Duration, Instant};
+
+const NODES: usize = 4;
+
+/// Kills every node when the test ends, however it ends.
+struct Nodes {
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+impl Nodes {
+    fn start(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node-{i}/node.log")))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["node", "--config"])
+            .arg(self.dir.join(format!("node-{i}/node.toml")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("node starts");
+        self.children[i] = Some(child);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+        }
+    }
+
+    fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.join(format!("node-{i}/node.log")))
+            .unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> Option<(u16, Value)> {
+    let mut response = agent().get(url).call().ok()?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().ok()?;
+    Some((status, serde_json::from_str(&body).ok()?))
+}
+
+fn post(url: &str, body: &str) -> (u16, Value) {
+    let mut response = agent()
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)
+        .expect("the node answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn height(api: &str) -> Option<u64> {
+    get(&format!("{api}/v1/status")).and_then(|(_, v)| v["height"].as_u64())
+}
+
+fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A signed transfer from `from`, printed by the CLI (not submitted).
+fn signed_transfer(home: &Path, from: &str, to: &str, amount: &str, nonce: u64) -> String {
+    ok(
+        home,
+        &[
+            "tx",
+            "--from",
+            from,
+            "--chain-id",
+            "cairn-devnet",
+            "--nonce",
+            &nonce.to_string(),
+            "transfer",
+            "--to",
+            to,
+            "--amount",
+            amount,
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+fn error_code(answer: &(u16, Value)) -> (u16, String) {
+    (
+        answer.0,
+        answer.1["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("devnet");
+    // Ports from the process id, so parallel runs on one machine do not collide.
+    let base = 20_000 + (std::process::id() % 200) as u16 * 200;
+    ok(
+        &home,
+        &[
+            "devnet",
+            "--init-only",
+            "--data-dir",
+            home.to_str().unwrap(),
+            "--base-port",
+            &base.to_string(),
+        ],
+    );
+    let api: Vec<String> = (0..NODES)
+        .map(|i| format!("http://127.0.0.1:{}", base + 100 + i as u16))
+        .collect();
+    let mut nodes = Nodes {
+        dir: home.clone(),
+        children: (0..NODES).map(|_| None).collect(),
+    };
+    for i in 0..NODES {
+        nodes.start(i);
+    }
+    let limit = Duration::from_secs(120);
+    wait_for("every node to finalize block 2", limit, || {
+        api.iter().all(|a| height(a).is_some_and(|h| h >= 2))
+    });
+
+    // Transfers through the CLI, submitted to different nodes.
+    for (i, amount) in ["1.5", "2.5"].iter().enumerate() {
+        let out = ok(
+            &home,
+            &[
+                "--json", "tx", "--node", &api[i], "--from", "alice", "--wait", "transfer", "--to",
+                "bob", "--amount", amount,
+            ],
+        );
+        let status: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(status["status"], "included", "{out}");
+    }
+    let bob = ok(
+        &home,
+        &["--json", "query", "--node", &api[2], "account", "bob"],
+    );
+    let bob: Value = serde_json::from_str(&bob).unwrap();
+    assert_eq!(bob["balance"], "1000004");
+
+    // Bad input through the API: typed errors, nothing admitted.
+    let submit = format!("{}/v1/transactions", api[0]);
+    let alice_nonce = 2;
+    let good = signed_transfer(&home, "alice", "carol", "1", alice_nonce);
+    assert_eq!(
+        error_code(&post(&submit, r#"{"tx": "zz"}"#)),
+        (400, "malformed_transaction".into())
+    );
+    let truncated = &good[..good.len() - 10];
+    assert_eq!(
+        error_code(&post(&submit, &json!({ "tx": truncated }).to_string())),
+        (400, "malformed_transaction".into())
+    );
+    assert_eq!(
+        error_code(&post(&submit, "{not json")),
+        (400, "malformed_request".into())
+    );
+    // Flip one byte of the signature (the last 64 bytes).
+    let mut forged = good.clone().into_bytes();
+    let at = forged.len() - 3;
+    forged[at] = if forged[at] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(
+        error_code(&post(&submit, &json!({ "tx": forged }).to_string())),
+        (422, "bad_signature".into())
+    );
+    let replay = signed_transfer(&home, "alice", "carol", "1", 0);
+    assert_eq!(
+        error_code(&post(&submit, &json!({ "tx": replay }).to_string())),
+        (422, "nonce_mismatch".into())
+    );
+    let too_much = signed_transfer(&home, "bob", "carol", "99999999", 0);
+    assert_eq!(
+        error_code(&post(&submit, &json!({ "tx": too_much }).to_string())),
+        (422, "insufficient_balance".into())
+    );
+    let other_chain = ok(
+        &home,
+        &[
+            "tx",
+            "--from",
+            "alice",
+            "--chain-id",
+            "another-chain",
+            "--nonce",
+            "2",
+            "transfer",
+            "--to",
+            "carol",
+            "--amount",
+            "1",
+        ],
+    );
+    assert_eq!(
+        error_code(&post(
+            &submit,
+            &json!({ "tx": other_chain.trim() }).to_string()
+        )),
+        (422, "wrong_chain".into())
+    );
+    assert_eq!(
+        get(&format!("{}/v1/accounts/not-an-address", api[0])).map(|a| error_code(&a)),
+        Some((400, "malformed_address".into()))
+    );
+    assert_eq!(
+        get(&format!("{}/v1/blocks/999999999", api[0])).map(|a| error_code(&a)),
+        Some((404, "not_found".into()))
+    );
+
+    // The WebSocket streams finalized blocks in height order.
+    let from = height(&api[1]).unwrap();
+    let ws_url = format!("ws://127.0.0.1:{}/v1/ws/blocks?from={from}", base + 101);
+    let (mut socket, _) = tungstenite::connect(ws_url.as_str()).expect("websocket");
+    for expected in from..from + 2 {
+        let message = socket.read().expect("a block");
+        let block: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+        assert_eq!(block["header"]["height"], expected);
+    }
+    drop(socket);
+
+    // A light client checks a proof up to a finalization certificate.
+    let genesis = home.join("genesis.json");
+    let verified = ok(
+        &home,
+        &[
+            "query",
+            "--node",
+            &api[3],
+            "--prove",
+            "--verify",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "account",
+            "alice",
+        ],
+    );
+    assert!(
+        verified.contains("certificate is signed by a quorum"),
+        "{verified}"
+    );
+
+    // SIGKILL one validator: the other three keep finalizing, transfers still land.
+    nodes.kill(3);
+    let at_kill = height(&api[0]).unwrap();
+    let out = ok(
+        &home,
+        &[
+            "--json", "tx", "--node", &api[1], "--from", "carol", "--wait", "transfer", "--to",
+            "bob", "--amount", "3",
+        ],
+    );
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["status"], "included", "{out}");
+    wait_for("finality without validator 3", limit, || {
+        height(&api[0]).is_some_and(|h| h >= at_kill + 5)
+    });
+
+    // Restart it: it catches up from its peers and has the same state root.
+    nodes.start(3);
+    let target = height(&api[0]).unwrap();
+    let start = Instant::now();
+    while height(&api[3]).is_none_or(|h| h < target) {
+        assert!(
+            start.elapsed() < limit,
+            "validator 3 did not catch up to {target}:\n{}",
+            nodes.log_tail(3)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let root_at = |a: &str| {
+        let key = "00"; // any key: the answer carries the state root at that height
+        let (status, v) = get(&format!("{a}/v1/state/{key}?prove=true&height={target}")).unwrap();
+        assert_eq!(status, 200, "{v}");
+        v["state_root"].as_str().unwrap().to_string()
+    };
+    let roots: Vec<String> = api.iter().map(|a| root_at(a)).collect();
+    assert!(roots.iter().all(|r| *r == roots[0]), "{roots:?}");
+    let block_digest =
+        |a: &str| get(&format!("{a}/v1/blocks/{target}")).unwrap().1["digest"].clone();
+    assert_eq!(block_digest(&api[3]), block_digest(&api[0]));
+}

@@ -1,0 +1,118 @@
+//! `GET /v1/blocks/{height}`: a finalized block with its finalization certificate (when
+//! consensus made one for this block; an ancestor finalized through a descendant has none).
+
+use super::{certificate_hex, ApiError, RpcState};
+use crate::block::{Block, Header};
+use axum::extract::{Path, State};
+use axum::Json;
+use cairn_types::hash::Hash;
+use cairn_types::tx::SignedTransaction;
+use serde::{Deserialize, Serialize};
+
+/// A header in JSON (hashes and keys as hex).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeaderJson {
+    /// The parent's digest.
+    pub parent: String,
+    /// Height.
+    pub height: u64,
+    /// Proposer's time, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The proposer's consensus key.
+    pub proposer: String,
+    /// The height whose state root the header attests.
+    pub state_height: u64,
+    /// That state root.
+    pub state_root: Hash,
+    /// Merkle root of the transaction ids.
+    pub transactions_root: Hash,
+}
+
+impl From<&Header> for HeaderJson {
+    fn from(h: &Header) -> HeaderJson {
+        HeaderJson {
+            parent: hex::encode(h.parent.0),
+            height: h.height,
+            timestamp_ms: h.timestamp_ms,
+            proposer: hex::encode(h.proposer.0),
+            state_height: h.state_height,
+            state_root: h.state_root,
+            transactions_root: h.transactions_root,
+        }
+    }
+}
+
+impl HeaderJson {
+    /// The header back, or why not.
+    pub fn to_header(&self) -> Result<Header, String> {
+        let bytes32 = |text: &str, what: &str| -> Result<[u8; 32], String> {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(text, &mut out)
+                .map_err(|_| format!("{what} is not 32 bytes of hex"))?;
+            Ok(out)
+        };
+        Ok(Header {
+            parent: commonware_cryptography::blake3::Digest(bytes32(&self.parent, "parent")?),
+            height: self.height,
+            timestamp_ms: self.timestamp_ms,
+            proposer: cairn_types::keys::PublicKey(bytes32(&self.proposer, "proposer")?),
+            state_height: self.state_height,
+            state_root: self.state_root,
+            transactions_root: self.transactions_root,
+        })
+    }
+}
+
+/// A finalized block.
+#[derive(Serialize, Deserialize)]
+pub struct BlockJson {
+    /// The header's digest.
+    pub digest: String,
+    /// The header.
+    pub header: HeaderJson,
+    /// The transactions, in execution order.
+    pub transactions: Vec<SignedTransaction>,
+    /// The transactions' ids.
+    pub transaction_ids: Vec<Hash>,
+    /// The finalization certificate (hex), when this block has its own.
+    pub finalization: Option<String>,
+}
+
+impl BlockJson {
+    /// The JSON form of `block` with its certificate.
+    pub fn new(block: &Block, finalization: Option<String>) -> BlockJson {
+        BlockJson {
+            digest: hex::encode(commonware_cryptography::Digestible::digest(block).0),
+            header: HeaderJson::from(&block.header),
+            transaction_ids: block
+                .transactions
+                .iter()
+                .map(SignedTransaction::id)
+                .collect(),
+            transactions: block.transactions.clone(),
+            finalization,
+        }
+    }
+}
+
+pub(crate) async fn by_height(
+    State(state): State<RpcState>,
+    Path(height): Path<String>,
+) -> Result<Json<BlockJson>, ApiError> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request("malformed_height", "a height is a number"))?;
+    if height > state.chain().head().height {
+        return Err(ApiError::not_found(format!(
+            "block {height} is not finalized here yet"
+        )));
+    }
+    let (block, finalization) = state
+        .block(height)
+        .await
+        .ok_or_else(|| ApiError::not_found(format!("block {height} is not stored here")))?;
+    Ok(Json(BlockJson::new(
+        &block,
+        finalization.as_ref().map(certificate_hex),
+    )))
+}

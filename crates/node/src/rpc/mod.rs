@@ -1,0 +1,223 @@
+//! The node's HTTP JSON API (axum): status, transactions, state with proofs, finalized blocks
+//! with their certificates, a WebSocket of finalized blocks, the OpenAPI document and
+//! Prometheus metrics. Routes and their shapes are in `openapi.json` (served at
+//! `/openapi.json`); `docs/RPC.md` explains them with examples.
+
+pub mod blocks;
+mod error;
+mod state;
+mod status;
+mod transactions;
+mod ws;
+
+pub use error::ApiError;
+
+use crate::block::Block;
+use crate::chain::Chain;
+use crate::consensus::{BlockDigest, MarshalMailbox};
+use crate::light::{encode_certificate, BlockFinalization};
+use axum::routing::{get, post};
+use axum::Router;
+use cairn_types::amount::Amount;
+use commonware_consensus::types::Height;
+use commonware_runtime::telemetry::metrics::raw::{Gauge, Histogram};
+use commonware_runtime::Metrics;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The largest request body accepted (a transaction is at most 256 KiB; hex doubles it).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the network is: fixed at genesis.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkInfo {
+    /// The chain id.
+    pub chain_id: String,
+    /// The genesis block's digest.
+    #[serde(serialize_with = "digest_hex")]
+    pub genesis_digest: BlockDigest,
+    /// The validators, in genesis order.
+    pub validators: Vec<ValidatorInfo>,
+}
+
+/// One validator.
+#[derive(Clone, Debug, Serialize)]
+pub struct ValidatorInfo {
+    /// Its account.
+    pub address: String,
+    /// Its consensus key (hex).
+    pub consensus_key: String,
+    /// Its stake at genesis.
+    pub stake: Amount,
+}
+
+fn digest_hex<S: serde::Serializer>(digest: &BlockDigest, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(digest.0))
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct RpcState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    chain: Arc<Chain>,
+    marshal: MarshalMailbox,
+    info: NetworkInfo,
+    encode_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+impl RpcState {
+    /// The API's state over a running validator.
+    pub fn new(
+        chain: Arc<Chain>,
+        marshal: MarshalMailbox,
+        info: NetworkInfo,
+        encode_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    ) -> RpcState {
+        RpcState {
+            inner: Arc::new(Inner {
+                chain,
+                marshal,
+                info,
+                encode_metrics,
+            }),
+        }
+    }
+
+    fn chain(&self) -> &Chain {
+        &self.inner.chain
+    }
+
+    /// The finalized block at `height` and its certificate, when this node has them. Marshal
+    /// keeps a certificate for each block finalized directly; an ancestor finalized through a
+    /// descendant has none of its own.
+    async fn block(&self, height: u64) -> Option<(Block, Option<BlockFinalization>)> {
+        let block = self.inner.marshal.get_block(Height::new(height)).await?;
+        let finalization = self
+            .inner
+            .marshal
+            .get_finalization(Height::new(height))
+            .await;
+        Some((block.inner().clone(), finalization))
+    }
+
+    /// The highest finalized block at or below `height` that has a certificate of its own
+    /// (looking back at most `window` blocks).
+    async fn certified_at_or_below(
+        &self,
+        height: u64,
+        window: u64,
+    ) -> Option<(Block, BlockFinalization)> {
+        let lowest = height.saturating_sub(window).max(1);
+        let mut h = height;
+        while h >= lowest {
+            if let Some((block, Some(cert))) = self.block(h).await {
+                return Some((block, cert));
+            }
+            h -= 1;
+        }
+        None
+    }
+
+    /// Registers the node's own gauges and keeps them current: applied height, mempool size,
+    /// and the time from a block's proposal to its application here.
+    pub fn register_metrics<M: Metrics + commonware_runtime::Spawner>(&self, context: &M) {
+        let height = context.register(
+            "height",
+            "latest applied block height",
+            Gauge::<i64>::default(),
+        );
+        let mempool_txs = context.register(
+            "mempool_transactions",
+            "transactions in the mempool",
+            Gauge::<i64>::default(),
+        );
+        let mempool_bytes = context.register(
+            "mempool_bytes",
+            "bytes in the mempool",
+            Gauge::<i64>::default(),
+        );
+        let latency = context.register(
+            "finalization_latency_seconds",
+            "from a block's timestamp to its application on this node",
+            Histogram::new([0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0]),
+        );
+        let state = self.clone();
+        context.child("metrics").spawn(move |_| async move {
+            let mut applied = state.chain().subscribe_applied();
+            loop {
+                let h = *applied.borrow_and_update();
+                height.set(i64::try_from(h).unwrap_or(i64::MAX));
+                let (txs, bytes) = state.chain().mempool_size();
+                mempool_txs.set(i64::try_from(txs).unwrap_or(i64::MAX));
+                mempool_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                let block_time = state.chain().head().timestamp_ms;
+                let lag_ms = now_ms().saturating_sub(block_time);
+                latency.observe(lag_ms as f64 / 1000.0);
+                if applied.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Milliseconds since the Unix epoch on this machine's clock.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The API's routes.
+pub fn router(state: RpcState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status::status))
+        .route("/v1/transactions", post(transactions::submit))
+        .route("/v1/transactions/{id}", get(transactions::status))
+        .route("/v1/accounts/{address}", get(state::account))
+        .route("/v1/devices/{device}", get(state::device))
+        .route("/v1/params", get(state::params))
+        .route("/v1/state/{key}", get(state::raw))
+        .route("/v1/blocks/{height}", get(blocks::by_height))
+        .route("/v1/ws/blocks", get(ws::blocks))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, state: RpcState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<RpcState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        (state.inner.encode_metrics)(),
+    )
+}
+
+/// A certificate as hex.
+pub(crate) fn certificate_hex(finalization: &BlockFinalization) -> String {
+    hex::encode(encode_certificate(finalization))
+}

@@ -1,0 +1,146 @@
+//! Reading the ledger: accounts, devices and parameters as JSON, and any state key as bytes,
+//! optionally with a Merkle proof against a state root that a finalized block attests.
+
+use super::{ApiError, RpcState};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use cairn_ledger::state::records::{Account, DeviceRecord};
+use cairn_ledger::StateKey;
+use cairn_types::hash::Hash;
+use cairn_types::params::Params;
+use cairn_types::{Address, DeviceId};
+use serde::{Deserialize, Serialize};
+
+/// How far back `/v1/state` looks for a block with its own finalization certificate.
+const CERTIFIED_WINDOW: u64 = 256;
+
+/// An account (all zero when it never received anything).
+pub(crate) async fn account(
+    State(state): State<RpcState>,
+    Path(address): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    let address: Address = address
+        .parse()
+        .map_err(|e| ApiError::bad_request("malformed_address", format!("{e}")))?;
+    let account: Option<Account> = state.chain().ledger().get(&StateKey::Account(address))?;
+    Ok(Json(account.unwrap_or_default()))
+}
+
+/// A registered device.
+pub(crate) async fn device(
+    State(state): State<RpcState>,
+    Path(device): Path<String>,
+) -> Result<Json<DeviceRecord>, ApiError> {
+    let device: DeviceId = device
+        .parse()
+        .map_err(|e| ApiError::bad_request("malformed_device", format!("{e}")))?;
+    let record: Option<DeviceRecord> = state.chain().ledger().get(&StateKey::Device(device))?;
+    record
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("device {device} is not registered")))
+}
+
+/// The governance parameters in force.
+pub(crate) async fn params(State(state): State<RpcState>) -> Result<Json<Params>, ApiError> {
+    let params: Option<Params> = state.chain().ledger().get(&StateKey::Params)?;
+    params
+        .map(Json)
+        .ok_or_else(|| ApiError::internal("the state has no parameters"))
+}
+
+/// Options of `/v1/state/{key}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQuery {
+    /// Return a proof.
+    #[serde(default)]
+    prove: bool,
+    /// Read this height (needs `prove`); default: the height the latest certified block
+    /// attests.
+    height: Option<u64>,
+}
+
+/// A state value, maybe with its proof.
+#[derive(Serialize)]
+pub(crate) struct RawValue {
+    /// The state key (hex).
+    key: String,
+    /// The height read.
+    height: u64,
+    /// The value's canonical bytes (hex), or null when absent.
+    value: Option<String>,
+    /// The state root at `height` (with a proof).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_root: Option<Hash>,
+    /// The proof (hex of its borsh encoding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof: Option<String>,
+    /// The finalized block whose header attests `state_root` at `height`: fetch it from
+    /// `/v1/blocks/{attested_by}` with its certificate to check the proof without trusting
+    /// this node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attested_by: Option<u64>,
+}
+
+pub(crate) async fn raw(
+    State(state): State<RpcState>,
+    Path(key): Path<String>,
+    query: Result<Query<RawQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RawValue>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))?;
+    let key_bytes = hex::decode(&key)
+        .map_err(|_| ApiError::bad_request("malformed_key", "the state key must be hex"))?;
+    if key_bytes.is_empty() || key_bytes.len() > 1024 {
+        return Err(ApiError::bad_request(
+            "malformed_key",
+            "a state key is 1 to 1024 bytes",
+        ));
+    }
+    if !query.prove {
+        if query.height.is_some() {
+            return Err(ApiError::bad_request(
+                "malformed_query",
+                "height needs prove=true",
+            ));
+        }
+        let ledger = state.chain().ledger();
+        let snapshot = ledger.store().snapshot()?;
+        let value = cairn_ledger::state::StateRead::read(&snapshot, &key_bytes)?;
+        return Ok(Json(RawValue {
+            key,
+            height: ledger.head().height,
+            value: value.map(hex::encode),
+            state_root: None,
+            proof: None,
+            attested_by: None,
+        }));
+    }
+    let (height, attested_by) = match query.height {
+        Some(h) => (h, None),
+        None => {
+            let head = state.chain().head().height;
+            match state.certified_at_or_below(head, CERTIFIED_WINDOW).await {
+                Some((block, _)) => (block.header.state_height, Some(block.header.height)),
+                None => (head, None),
+            }
+        }
+    };
+    let ledger = state.chain().ledger();
+    if height > ledger.head().height {
+        return Err(ApiError::not_found(format!(
+            "height {height} is not applied yet (head {})",
+            ledger.head().height
+        )));
+    }
+    let (value, proof, root) = ledger.store().prove(&key_bytes, height)?;
+    let proof = borsh::to_vec(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(RawValue {
+        key,
+        height,
+        value: value.map(hex::encode),
+        state_root: Some(root),
+        proof: Some(hex::encode(proof)),
+        attested_by,
+    }))
+}

@@ -1,0 +1,99 @@
+//! `POST /v1/transactions` (submit a signed transaction) and `GET /v1/transactions/{id}`
+//! (pending, included at a height, rejected with a reason, or unknown).
+
+use super::{now_ms, ApiError, RpcState};
+use crate::chain::TxStatus;
+use crate::mempool::AdmitError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use cairn_types::hash::Hash;
+use cairn_types::tx::{SignedTransaction, MAX_TX_BYTES};
+use serde::{Deserialize, Serialize};
+
+/// A submission: the transaction's canonical encoding, hex.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Submit {
+    tx: String,
+}
+
+/// A transaction's fate as far as this node knows.
+#[derive(Serialize)]
+pub(crate) struct Status {
+    id: Hash,
+    /// `pending`, `included`, `rejected` or `unknown`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn status_of(id: Hash, status: TxStatus) -> Status {
+    let (name, height, reason) = match status {
+        TxStatus::Pending => ("pending", None, None),
+        TxStatus::Included { height } => ("included", Some(height), None),
+        TxStatus::Rejected { reason } => ("rejected", None, Some(reason)),
+        TxStatus::Unknown => ("unknown", None, None),
+    };
+    Status {
+        id,
+        status: name,
+        height,
+        reason,
+    }
+}
+
+/// Decodes the hex body into a signed transaction.
+pub(crate) fn decode_submission(tx_hex: &str) -> Result<SignedTransaction, ApiError> {
+    if tx_hex.len() > 2 * MAX_TX_BYTES {
+        return Err(ApiError::bad_request(
+            "transaction_too_large",
+            format!("a transaction is at most {MAX_TX_BYTES} bytes"),
+        ));
+    }
+    let bytes = hex::decode(tx_hex)
+        .map_err(|e| ApiError::bad_request("malformed_transaction", format!("not hex: {e}")))?;
+    SignedTransaction::decode(&bytes)
+        .map_err(|e| ApiError::bad_request("malformed_transaction", e.to_string()))
+}
+
+pub(crate) async fn submit(
+    State(state): State<RpcState>,
+    body: Result<Json<Submit>, JsonRejection>,
+) -> Result<(StatusCode, Json<Status>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
+    let tx = decode_submission(&body.tx)?;
+    match state.chain().submit(tx, now_ms()) {
+        Ok(id) => Ok((StatusCode::ACCEPTED, Json(status_of(id, TxStatus::Pending)))),
+        Err(error) => Err(admit_error(error)),
+    }
+}
+
+fn admit_error(error: AdmitError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        AdmitError::Full { .. } | AdmitError::SenderFull { .. } => {
+            ApiError::unavailable("mempool_full", message)
+        }
+        AdmitError::Duplicate(_) => ApiError::rejected("duplicate", message),
+        AdmitError::NonceGap { .. } => ApiError::rejected("nonce_gap", message),
+        AdmitError::ReplacementUnderpriced { .. } => {
+            ApiError::rejected("replacement_underpriced", message)
+        }
+        AdmitError::Rejected(tx_error) => ApiError::rejected(tx_error.code(), message),
+        AdmitError::Store(_) => ApiError::internal(message),
+    }
+}
+
+pub(crate) async fn status(
+    State(state): State<RpcState>,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let id: Hash = id.parse().map_err(|_| {
+        ApiError::bad_request("malformed_id", "a transaction id is 64 hex characters")
+    })?;
+    Ok(Json(status_of(id, state.chain().status(&id))))
+}

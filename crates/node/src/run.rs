@@ -1,0 +1,291 @@
+//! Running one validator as a process: the tokio runtime, authenticated TCP connections to
+//! the other validators, consensus, the ledger on disk and the HTTP API.
+
+use crate::block::Block;
+use crate::chain::{Chain, ChainRules};
+use crate::config::{parse_key_hex, NodeConfig};
+use crate::consensus::{self, channel, Channels, ConsensusKey, Timeouts, ValidatorConfig};
+use crate::mempool::MempoolConfig;
+use crate::rpc::{self, NetworkInfo, RpcState, ValidatorInfo};
+use cairn_ledger::genesis::Genesis;
+use cairn_ledger::Ledger;
+use cairn_types::keys::SecretKey;
+use commonware_codec::DecodeExt;
+use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address, AddressableManager};
+use commonware_runtime::{Metrics, Quota, Runner, Spawner, Supervisor};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::ordered::{Map, Set};
+use commonware_utils::{NZUsize, NZU32};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Messages per second one peer may send on one channel.
+const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// Why a node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The genesis file is missing or invalid.
+    #[error("genesis {path}: {error}")]
+    Genesis {
+        /// The file.
+        path: String,
+        /// The cause.
+        error: String,
+    },
+    /// The ledger could not be opened or created.
+    #[error("ledger in {path}: {error}")]
+    Ledger {
+        /// The directory.
+        path: String,
+        /// The cause.
+        error: String,
+    },
+    /// The configuration does not fit the genesis.
+    #[error("{0}")]
+    Config(String),
+    /// Consensus could not start.
+    #[error("consensus: {0}")]
+    Consensus(#[from] consensus::StartError),
+    /// The HTTP API could not start.
+    #[error("rpc on {addr}: {error}")]
+    Rpc {
+        /// The address.
+        addr: String,
+        /// The cause.
+        error: std::io::Error,
+    },
+    /// A part of the node stopped on its own.
+    #[error("the node stopped: {0}")]
+    Stopped(String),
+}
+
+/// A Cairn key as a commonware consensus key.
+pub fn consensus_public_key(key: &cairn_types::keys::PublicKey) -> Option<ConsensusKey> {
+    ConsensusKey::decode(key.0.to_vec()).ok()
+}
+
+/// A Cairn secret key as a commonware signer (both are ed25519 seeds).
+pub fn consensus_signer(key: &SecretKey) -> Option<ed25519::PrivateKey> {
+    ed25519::PrivateKey::decode(key.seed().to_vec()).ok()
+}
+
+/// Opens the ledger in `dir`, creating it from `genesis` on first start.
+pub fn open_or_init_ledger(dir: &std::path::Path, genesis: &Genesis) -> Result<Ledger, NodeError> {
+    let err = |error: String| NodeError::Ledger {
+        path: dir.display().to_string(),
+        error,
+    };
+    let ledger = if dir.join(cairn_ledger::ledger::STATE_FILE).exists() {
+        Ledger::open(dir).map_err(|e| err(e.to_string()))?
+    } else {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        Ledger::init(dir, genesis).map_err(|e| err(e.to_string()))?
+    };
+    if ledger.config().chain_id != genesis.chain.chain_id {
+        return Err(err(format!(
+            "holds chain `{}`, the genesis is for `{}`",
+            ledger.config().chain_id,
+            genesis.chain.chain_id
+        )));
+    }
+    Ok(ledger)
+}
+
+/// The genesis block every validator derives from the genesis state.
+pub fn genesis_block(ledger: &Ledger, genesis: &Genesis) -> Result<Block, NodeError> {
+    let root = ledger.store().root_at(0).map_err(|e| NodeError::Ledger {
+        path: ledger.store().path().display().to_string(),
+        error: e.to_string(),
+    })?;
+    Ok(Block::genesis(root, genesis.genesis_time_ms))
+}
+
+/// Runs a validator until it fails or the process gets Ctrl-C / SIGTERM.
+pub fn run(config: NodeConfig, consensus_key: SecretKey) -> Result<(), NodeError> {
+    let genesis = Genesis::load(&config.genesis).map_err(|e| NodeError::Genesis {
+        path: config.genesis.display().to_string(),
+        error: e.to_string(),
+    })?;
+    let signer = consensus_signer(&consensus_key)
+        .ok_or_else(|| NodeError::Config("the consensus key is not a valid ed25519 key".into()))?;
+    let mut validators = Vec::new();
+    for v in &genesis.validators {
+        let key = consensus_public_key(&v.consensus_key).ok_or_else(|| {
+            NodeError::Config(format!(
+                "validator {}: consensus key is not a valid ed25519 key",
+                v.address
+            ))
+        })?;
+        validators.push((key, v));
+    }
+    let participants: Set<ConsensusKey> =
+        Set::from_iter_dedup(validators.iter().map(|(k, _)| k.clone()));
+    let own = signer.public_key();
+    if participants.position(&own).is_none() {
+        return Err(NodeError::Config(format!(
+            "consensus key {own} is not a validator in the genesis"
+        )));
+    }
+    let mut addresses = vec![(own.clone(), Address::from(config.p2p_listen))];
+    for (text, addr) in &config.peers {
+        let bytes = parse_key_hex(text).map_err(NodeError::Config)?;
+        let key = consensus_public_key(&cairn_types::keys::PublicKey(bytes))
+            .filter(|k| participants.position(k).is_some())
+            .ok_or_else(|| NodeError::Config(format!("peer {text} is not a validator")))?;
+        if key != own {
+            addresses.push((key, Address::from(*addr)));
+        }
+    }
+    let peers: Map<ConsensusKey, Address> = Map::from_iter_dedup(addresses);
+
+    let ledger_dir = config.data_dir.join("ledger");
+    let mut ledger = open_or_init_ledger(&ledger_dir, &genesis)?;
+    ledger.set_sync_every_blocks(config.consensus.sync_every_blocks);
+    let genesis_block = genesis_block(&ledger, &genesis)?;
+    let rules = ChainRules::default();
+    let mempool = MempoolConfig {
+        max_transactions: config.mempool.max_transactions,
+        max_bytes: config.mempool.max_bytes,
+        ..MempoolConfig::default()
+    };
+    let chain = Arc::new(Chain::new(ledger, mempool, rules));
+    let info = NetworkInfo {
+        chain_id: genesis.chain.chain_id.to_string(),
+        genesis_digest: commonware_cryptography::Digestible::digest(&genesis_block),
+        validators: validators
+            .iter()
+            .map(|(key, v)| ValidatorInfo {
+                address: v.address.to_string(),
+                consensus_key: hex::encode(key.as_ref()),
+                stake: v.stake,
+            })
+            .collect(),
+    };
+    let chain_id = info.chain_id.clone();
+    let timeouts = Timeouts {
+        leader: Duration::from_millis(config.consensus.leader_timeout_ms),
+        certification: Duration::from_millis(config.consensus.certification_timeout_ms),
+        retry: Duration::from_millis(config.consensus.retry_timeout_ms),
+    };
+
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(config.data_dir.join("consensus"))
+        .with_tcp_nodelay(Some(true));
+    commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
+        let namespace = consensus::namespace(&chain_id);
+        let max_message_size =
+            consensus::max_message_size(participants.len() as u32, &rules.limits);
+        let mut p2p_config = lookup::Config::recommended(
+            Cups::<_, ChaCha20Poly1305>::new(
+                Sake {
+                    signer: signer.clone(),
+                    synchrony_bound: Duration::from_secs(5),
+                    max_handshake_age: Duration::from_secs(10),
+                    version: sake::Version::V1,
+                },
+                cups::Version::V1,
+            ),
+            &namespace,
+            config.p2p_listen,
+            NZUsize!(participants.len().max(1)),
+            max_message_size,
+            NZUsize!(1024),
+        );
+        // Validators on one host or one LAN talk over private addresses.
+        p2p_config.allow_private_ips = true;
+        p2p_config.peer_connection_cooldown = Duration::from_secs(1);
+        p2p_config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
+        p2p_config.dial_frequency = Duration::from_millis(500);
+        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
+        let mut register = |ch: u64| network.register(ch, CHANNEL_QUOTA);
+        let channels = Channels {
+            votes: register(channel::VOTES),
+            certificates: register(channel::CERTIFICATES),
+            resolver: register(channel::RESOLVER),
+            broadcast: register(channel::BROADCAST),
+            backfill: register(channel::BACKFILL),
+        };
+        let _ = oracle.track(0, peers);
+        let p2p_handle = network.start();
+
+        let running = consensus::start_validator(
+            context.child("validator"),
+            ValidatorConfig {
+                signer,
+                participants,
+                chain_id,
+                genesis: genesis_block,
+                partition_prefix: "cairn".to_string(),
+                timeouts,
+            },
+            chain.clone(),
+            channels,
+            oracle.clone(),
+            oracle,
+        )
+        .await?;
+
+        let metrics_context = context.child("node");
+        let state = RpcState::new(
+            chain,
+            running.marshal.clone(),
+            info,
+            Arc::new(move || metrics_context.encode()),
+        );
+        state.register_metrics(&context.child("cairn"));
+        let listener = tokio::net::TcpListener::bind(config.rpc_listen)
+            .await
+            .map_err(|error| NodeError::Rpc {
+                addr: config.rpc_listen.to_string(),
+                error,
+            })?;
+        tracing::info!(rpc = %config.rpc_listen, p2p = %config.p2p_listen, "node.started");
+        let rpc_handle = context.child("rpc").spawn(move |_| async move {
+            if let Err(error) = rpc::serve(listener, state).await {
+                tracing::error!(%error, "node.rpc_stopped");
+            }
+        });
+
+        let mut handles = running.handles;
+        handles.push(p2p_handle);
+        handles.push(rpc_handle);
+        let stopped = futures::future::select_all(handles);
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("node.shutdown");
+                Ok(())
+            }
+            (result, index, _) = stopped => {
+                Err(NodeError::Stopped(format!("task {index} ended: {result:?}")))
+            }
+        }
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
