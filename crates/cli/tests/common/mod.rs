@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs `cairn` with `home` as its key home (encrypted keys unlock with a fixed passphrase).
-pub fn cairn(home: &Path, args: &[&str]) -> Output {
+pub(crate) fn cairn(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(args)
         .env("CAIRN_HOME", home)
@@ -16,7 +16,7 @@ pub fn cairn(home: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs `cairn` and returns its standard output; fails the test if it fails.
-pub fn ok(home: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(home: &Path, args: &[&str]) -> String {
     let out = cairn(home, args);
     assert!(
         out.status.success(),
