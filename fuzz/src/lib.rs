@@ -10,7 +10,7 @@
 use cairn_ledger::state::StateKey;
 use cairn_ledger::testkit::{self, addr, key};
 use cairn_types::codec::{self, BoundedString, BoundedVec};
-use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};
+use cairn_types::evidence::{DoubleSignEvidence, Vote, VoteKind};
 use cairn_types::params::{ChainId, ParamId};
 use cairn_types::reward_tree::{RewardLeaf, RewardTree};
 use cairn_types::tx::{
@@ -118,16 +118,14 @@ fn reward_tree() -> Option<RewardTree> {
 fn double_sign() -> DoubleSignEvidence {
     let consensus = key(&format!("{}/consensus", testkit::VALIDATORS[0]));
     let vote = |b: u8| {
-        let vote = Vote {
+        Vote {
             epoch: 0,
             view: 1,
+            parent_view: 0,
             kind: VoteKind::Finalize,
             block: Hash([b; 32]),
-        };
-        SignedVote {
-            signature: consensus.sign(&vote.signing_digest(&chain_id())),
-            vote,
         }
+        .sign(&consensus, &chain_id())
     };
     DoubleSignEvidence {
         consensus_key: consensus.public_key(),

@@ -114,6 +114,7 @@ pub(crate) fn create(data_dir: &Path, validators: usize, base_port: u16) -> Resu
             data_dir: PathBuf::from("data"),
             keys_home: PathBuf::from(".."),
             consensus_key: format!("validator-{i}-consensus"),
+            account_key: Some(format!("validator-{i}")),
             p2p_listen: addr(u32::from(base_port) + i as u32)?,
             rpc_listen: addr(u32::from(base_port) + 100 + i as u32)?,
             peers,

@@ -36,10 +36,17 @@ pub(crate) fn init_logging() {
 pub(crate) fn run(args: NodeArgs) -> Result<()> {
     init_logging();
     let config = NodeConfig::load(&args.config)?;
-    let name = config.consensus_key.clone();
-    let key = Keystore::new(&config.keys_home)
-        .load(&name, || passphrase(&name, false).ok().flatten())
-        .with_context(|| format!("loading consensus key `{name}`"))?;
-    cairn_node::run::run(config, key)?;
+    let keystore = Keystore::new(&config.keys_home);
+    let load = |name: &str, what: &str| {
+        keystore
+            .load(name, || passphrase(name, false).ok().flatten())
+            .with_context(|| format!("loading {what} key `{name}`"))
+    };
+    let consensus = load(&config.consensus_key, "consensus")?;
+    let account = match &config.account_key {
+        Some(name) => Some(load(name, "account")?),
+        None => None,
+    };
+    cairn_node::run::run(config, consensus, account)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! data_dir = "data"                  # ledger and consensus state
 //! keys_home = ".."                   # keystore home (keys under keys/)
 //! consensus_key = "validator-0-consensus"
+//! account_key = "validator-0"           # optional: signs slashing reports
 //! p2p_listen = "127.0.0.1:27000"
 //! rpc_listen = "127.0.0.1:27100"
 //!
@@ -31,6 +32,10 @@ pub struct NodeConfig {
     pub keys_home: PathBuf,
     /// The name of the consensus key (it must be a validator's consensus key in genesis).
     pub consensus_key: String,
+    /// The name of an account key that signs reports of equivocation this node detects (it
+    /// pays their fees); without one, equivocation is only logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_key: Option<String>,
     /// Where the node accepts connections from other validators.
     pub p2p_listen: SocketAddr,
     /// Where the node serves its HTTP API.

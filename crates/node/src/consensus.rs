@@ -6,10 +6,12 @@
 //! runtime over TCP (`cairn node`) and on commonware's deterministic runtime over its simulated
 //! network (the whole-network tests).
 
+use crate::app::now_ms;
 use crate::app::CairnApp;
 use crate::block::Block;
 use crate::chain::Chain;
 use crate::finalizer::{self, Finalizer};
+use crate::slasher::{self, Slasher};
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::core::Actor as Marshal;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
@@ -18,6 +20,7 @@ use commonware_consensus::marshal::{Config as MarshalConfig, Start};
 use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::{self, Floor, ForwardPolicy, SkipBudget, SkipPolicy};
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_consensus::Reporters;
 use commonware_cryptography::certificate::ConstantProvider;
 use commonware_cryptography::ed25519;
 use commonware_cryptography::sha256::Sha256;
@@ -69,7 +72,7 @@ pub fn cairn_key(key: &ConsensusKey) -> cairn_types::keys::PublicKey {
 
 /// The consensus namespace of a chain: votes signed for one chain are worthless on another.
 pub fn namespace(chain_id: &str) -> Vec<u8> {
-    format!("cairn-consensus:{chain_id}").into_bytes()
+    cairn_types::evidence::consensus_namespace(chain_id)
 }
 
 /// Timing of consensus; the defaults suit a LAN or loopback devnet.
@@ -107,6 +110,9 @@ pub struct ValidatorConfig {
     pub partition_prefix: String,
     /// Consensus timing.
     pub timeouts: Timeouts,
+    /// The account key that signs reports of equivocation this validator detects (none: the
+    /// evidence is only logged).
+    pub reporter: Option<cairn_types::keys::SecretKey>,
 }
 
 /// The bound on any message on the network, the same on every node.
@@ -301,11 +307,20 @@ where
 
     let app = Inline::new(
         context.child("application"),
-        CairnApp::new(chain),
+        CairnApp::new(chain.clone()),
         mailbox.clone(),
         epocher,
     );
     let timeouts = config.timeouts;
+    let (slasher, evidence) = Slasher::new(config.participants.clone());
+    let mut handles = Vec::new();
+    if let Some(reporter) = config.reporter {
+        let clock = context.child("slasher_clock");
+        handles.push(context.child("slasher").spawn({
+            let chain = chain.clone();
+            move |_| slasher::run(chain, reporter, move || now_ms(&clock), evidence)
+        }));
+    }
     let engine = simplex::Engine::new(
         context.child("simplex"),
         simplex::Config {
@@ -314,7 +329,7 @@ where
             blocker,
             automaton: app.clone(),
             relay: app.clone(),
-            reporter: app,
+            reporter: Reporters::from((app, slasher)),
             strategy: Sequential,
             partition: format!("{prefix}-simplex"),
             mailbox_size,
@@ -338,13 +353,14 @@ where
         },
     );
     let engine_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
+    handles.extend([
+        engine_handle,
+        marshal_handle,
+        applier_handle,
+        broadcast_handle,
+    ]);
     Ok(Running {
         marshal: mailbox,
-        handles: vec![
-            engine_handle,
-            marshal_handle,
-            applier_handle,
-            broadcast_handle,
-        ],
+        handles,
     })
 }

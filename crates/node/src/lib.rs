@@ -9,6 +9,7 @@
 //! - [`config`]: a validator's `node.toml`.
 //! - [`run`]: one validator as a process (tokio, TCP, the HTTP API).
 //! - [`rpc`]: the HTTP JSON API.
+//! - [`slasher`]: equivocation detected by consensus, reported as slashing evidence.
 //! - [`light`]: checking finalization certificates with only the validator set.
 
 pub mod app;
@@ -21,3 +22,4 @@ pub mod light;
 pub mod mempool;
 pub mod rpc;
 pub mod run;
+pub mod slasher;

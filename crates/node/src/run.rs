@@ -105,7 +105,11 @@ pub fn genesis_block(ledger: &Ledger, genesis: &Genesis) -> Result<Block, NodeEr
 }
 
 /// Runs a validator until it fails or the process gets Ctrl-C / SIGTERM.
-pub fn run(config: NodeConfig, consensus_key: SecretKey) -> Result<(), NodeError> {
+pub fn run(
+    config: NodeConfig,
+    consensus_key: SecretKey,
+    account_key: Option<SecretKey>,
+) -> Result<(), NodeError> {
     let genesis = Genesis::load(&config.genesis).map_err(|e| NodeError::Genesis {
         path: config.genesis.display().to_string(),
         error: e.to_string(),
@@ -222,6 +226,7 @@ pub fn run(config: NodeConfig, consensus_key: SecretKey) -> Result<(), NodeError
                 genesis: genesis_block,
                 partition_prefix: "cairn".to_string(),
                 timeouts,
+                reporter: account_key,
             },
             chain.clone(),
             channels,

@@ -1,9 +1,22 @@
 //! Evidence that a validator signed two conflicting consensus votes: the input to slashing.
 //!
-//! A vote names a consensus slot (epoch, view, kind) and the block digest it supports. Two votes
-//! for the same slot with different digests, both signed by one consensus key, prove
-//! equivocation to anyone: the ledger checks both signatures and slashes without trusting whoever
-//! reported it. The node turns the conflicts its consensus engine detects into this form.
+//! A vote names a consensus slot (epoch, view, kind) and the proposal it supports (its parent's
+//! view and the block digest). Two votes for the same slot and different proposals, both signed
+//! by one consensus key, prove equivocation to anyone: the ledger checks both signatures and
+//! slashes without trusting whoever reported it. The node turns the conflicts its consensus
+//! engine detects into this form.
+//!
+//! The signed bytes are exactly those commonware's simplex (ed25519) signs, so a vote taken from
+//! the network is evidence as it is:
+//!
+//! ```text
+//! message   = varint(len(namespace)) ‖ namespace ‖ proposal
+//! namespace = "cairn-consensus:" ‖ chain id ‖ ("_NOTARIZE" | "_FINALIZE")
+//! proposal  = varint(epoch) ‖ varint(view) ‖ varint(parent view) ‖ block digest (32 bytes)
+//! ```
+//!
+//! where `varint` is the unsigned LEB128 encoding. `crates/node/tests/evidence.rs` checks these
+//! bytes against votes signed by commonware itself.
 
 use crate::hash::Hash;
 use crate::keys::{PublicKey, Signature};
@@ -39,19 +52,52 @@ pub struct Vote {
     pub epoch: u64,
     /// View (round) within the epoch.
     pub view: u64,
+    /// The view of the proposal's parent.
+    pub parent_view: u64,
     /// Notarize or finalize.
     pub kind: VoteKind,
     /// Digest of the block voted for.
     pub block: Hash,
 }
 
+/// The consensus namespace of a chain: votes signed for one chain are worthless on another.
+pub fn consensus_namespace(chain_id: &str) -> Vec<u8> {
+    format!("cairn-consensus:{chain_id}").into_bytes()
+}
+
+/// Appends the unsigned LEB128 encoding of `value`.
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 impl Vote {
-    /// The digest a validator signs for this vote on `chain_id`.
-    pub fn signing_digest(&self, chain_id: &ChainId) -> Hash {
-        Hash::domain(
-            "cairn consensus vote v1",
-            &[&crate::codec::encode(chain_id), &crate::codec::encode(self)],
-        )
+    /// The bytes a validator signs for this vote on `chain_id` (see the module's notes).
+    pub fn signing_message(&self, chain_id: &ChainId) -> Vec<u8> {
+        let mut namespace = consensus_namespace(chain_id.as_str());
+        namespace.extend_from_slice(match self.kind {
+            VoteKind::Notarize => b"_NOTARIZE",
+            VoteKind::Finalize => b"_FINALIZE",
+        });
+        let mut message = Vec::with_capacity(namespace.len() + 64);
+        put_varint(&mut message, namespace.len() as u64);
+        message.extend_from_slice(&namespace);
+        put_varint(&mut message, self.epoch);
+        put_varint(&mut message, self.view);
+        put_varint(&mut message, self.parent_view);
+        message.extend_from_slice(&self.block.0);
+        message
+    }
+
+    /// Signs this vote as a consensus engine would (for tests and tools).
+    pub fn sign(self, key: &crate::keys::SecretKey, chain_id: &ChainId) -> SignedVote {
+        SignedVote {
+            signature: key.sign_message(&self.signing_message(chain_id)),
+            vote: self,
+        }
     }
 }
 
@@ -60,7 +106,7 @@ impl Vote {
 pub struct SignedVote {
     /// The vote.
     pub vote: Vote,
-    /// Signature by the validator's consensus key over [`Vote::signing_digest`].
+    /// Signature by the validator's consensus key over [`Vote::signing_message`].
     pub signature: Signature,
 }
 
@@ -81,8 +127,8 @@ pub enum EvidenceError {
     /// The two votes are for different epochs, views or kinds.
     #[error("the votes are for different slots")]
     DifferentSlots,
-    /// The two votes support the same block: no conflict.
-    #[error("the votes are for the same block")]
+    /// The two votes support the same proposal: no conflict.
+    #[error("the votes are for the same proposal")]
     SameBlock,
     /// A signature does not verify under the consensus key.
     #[error("a vote's signature does not verify")]
@@ -110,15 +156,18 @@ impl DoubleSignEvidence {
         if a.epoch != b.epoch || a.view != b.view || a.kind != b.kind {
             return Err(EvidenceError::DifferentSlots);
         }
-        if a.block == b.block {
+        if a.block == b.block && a.parent_view == b.parent_view {
             return Err(EvidenceError::SameBlock);
         }
-        crate::keys::verify_batch(
-            &[a.signing_digest(chain_id), b.signing_digest(chain_id)],
-            &[self.first.signature, self.second.signature],
-            &[self.consensus_key, self.consensus_key],
-        )
-        .map_err(|_| EvidenceError::BadSignature)
+        for signed in [&self.first, &self.second] {
+            crate::keys::verify_message(
+                &self.consensus_key,
+                &signed.vote.signing_message(chain_id),
+                &signed.signature,
+            )
+            .map_err(|_| EvidenceError::BadSignature)?;
+        }
+        Ok(())
     }
 }
 
@@ -128,16 +177,43 @@ mod tests {
     use crate::keys::SecretKey;
 
     fn signed(key: &SecretKey, chain: &ChainId, view: u64, block: u8) -> SignedVote {
-        let vote = Vote {
+        Vote {
             epoch: 1,
             view,
+            parent_view: view - 1,
             kind: VoteKind::Notarize,
             block: Hash([block; 32]),
-        };
-        SignedVote {
-            signature: key.sign(&vote.signing_digest(chain)),
-            vote,
         }
+        .sign(key, chain)
+    }
+
+    #[test]
+    fn varints_are_leb128() {
+        let mut out = Vec::new();
+        for v in [0u64, 127, 128, 300, u64::MAX] {
+            put_varint(&mut out, v);
+        }
+        assert_eq!(
+            out,
+            [
+                0x00, 0x7f, 0x80, 0x01, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                0xff, 0x01
+            ]
+        );
+    }
+
+    #[test]
+    fn votes_for_different_parents_conflict() {
+        let chain = ChainId::new("test").unwrap();
+        let key = SecretKey::from_label("validator");
+        let mut other_parent = signed(&key, &chain, 5, 1).vote;
+        other_parent.parent_view = 2;
+        let evidence = DoubleSignEvidence {
+            consensus_key: key.public_key(),
+            first: signed(&key, &chain, 5, 1),
+            second: other_parent.sign(&key, &chain),
+        };
+        assert_eq!(evidence.verify(&chain), Ok(()));
     }
 
     #[test]

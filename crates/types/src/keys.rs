@@ -176,6 +176,11 @@ impl SecretKey {
     pub fn sign(&self, digest: &Hash) -> Signature {
         Signature(self.0.sign(&digest.0).to_bytes())
     }
+
+    /// Signs raw bytes in another system's format (consensus votes, see [`verify_message`]).
+    pub fn sign_message(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
+    }
 }
 
 impl fmt::Debug for SecretKey {

@@ -418,6 +418,7 @@ mod tests {
             vote: Vote {
                 epoch: 1,
                 view: 2,
+                parent_view: 1,
                 kind: VoteKind::Finalize,
                 block: Hash([b; 32]),
             },

@@ -147,16 +147,14 @@ fn unbonded_stake_is_withdrawable_after_the_unbonding_period() {
 }
 
 fn vote(key: &SecretKey, chain_id: &ChainId, view: u64, block: u8) -> SignedVote {
-    let vote = Vote {
+    Vote {
         epoch: 0,
         view,
+        parent_view: view.saturating_sub(1),
         kind: VoteKind::Notarize,
         block: Hash([block; 32]),
-    };
-    SignedVote {
-        signature: key.sign(&vote.signing_digest(chain_id)),
-        vote,
     }
+    .sign(key, chain_id)
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub(crate) struct Network {
     /// The chain id.
     pub chain_id: String,
     genesis: Genesis,
+    /// Each node's genesis validator number (its account is `validator-N`).
+    labels: Vec<usize>,
+    equivocators: Vec<commonware_runtime::Handle<()>>,
     crashes: u64,
     _dirs: tempfile::TempDir,
 }
@@ -150,6 +153,14 @@ impl Network {
         // Participant order is the sorted key order; keep nodes in that order.
         let mut sorted = keys.clone();
         sorted.sort_by_key(|k| k.public_key());
+        let labels: Vec<usize> = sorted
+            .iter()
+            .map(|k| {
+                keys.iter()
+                    .position(|o| o.public_key() == k.public_key())
+                    .expect("a key")
+            })
+            .collect();
         for (i, key) in sorted.into_iter().enumerate() {
             let dir = dirs.path().join(format!("validator-{i}"));
             let ledger = Ledger::init(&dir, &genesis).expect("ledger");
@@ -170,6 +181,8 @@ impl Network {
             genesis_block: genesis_block.expect("at least one validator"),
             chain_id: genesis.chain.chain_id.to_string(),
             genesis: genesis.clone(),
+            labels,
+            equivocators: Vec::new(),
             crashes: 0,
             _dirs: dirs,
         }
@@ -200,6 +213,7 @@ impl Network {
             genesis: self.genesis_block.clone(),
             partition_prefix: format!("validator-{i}"),
             timeouts: Timeouts::default(),
+            reporter: Some(testkit::key(&format!("validator-{}", self.labels[i]))),
         };
         let running = consensus::start_validator(
             context.child("validator").with_attribute("index", i),
@@ -212,6 +226,53 @@ impl Network {
         .await
         .expect("start");
         node.running = Some(running);
+    }
+
+    /// Runs validator `i` as a Byzantine equivocator instead of an honest node: for every vote
+    /// it receives it sends two conflicting votes for the same view (commonware's conflicter).
+    pub(crate) async fn start_equivocator(&mut self, context: &deterministic::Context, i: usize) {
+        let node = &self.nodes[i];
+        let control = self.oracle.control(node.key.public_key());
+        let votes = control
+            .register(channel::VOTES, QUOTA)
+            .await
+            .expect("register");
+        let scheme = consensus::ConsensusScheme::signer(
+            &consensus::namespace(&self.chain_id),
+            self.participants.clone(),
+            node.key.clone(),
+        )
+        .expect("a participant");
+        let conflicter = commonware_consensus::simplex::mocks::conflicter::Conflicter::<
+            _,
+            _,
+            commonware_cryptography::blake3::Blake3,
+        >::new(
+            context.child("equivocator"),
+            commonware_consensus::simplex::mocks::conflicter::Config { scheme },
+        );
+        self.equivocators.push(conflicter.start(votes));
+    }
+
+    /// The validator record of node `i` in node `at`'s applied state.
+    pub(crate) fn validator_record(
+        &self,
+        at: usize,
+        i: usize,
+    ) -> cairn_ledger::state::records::ValidatorInfo {
+        let validators: cairn_ledger::state::records::Validators = self.nodes[at]
+            .chain
+            .ledger()
+            .get(&cairn_ledger::StateKey::Validators)
+            .expect("read")
+            .expect("validators");
+        let key = cairn_key(&self.nodes[i].key.public_key());
+        validators
+            .0
+            .values()
+            .find(|v| v.consensus_key == key)
+            .cloned()
+            .expect("a validator")
     }
 
     /// Stops validator `i` as a crash would and drops its in-memory state; its ledger is

@@ -162,3 +162,45 @@ fn seven_lossy(seed: u64) {
 fn seven_validators_with_lossy_links_and_one_down_stay_live_and_agree() {
     for_each_seed(300, 5, seven_lossy);
 }
+
+/// One of four validators equivocates on every vote. The three honest ones (a quorum) keep
+/// finalizing and agree; each detects the conflicting votes, reports them as evidence, and the
+/// ledger slashes and jails the equivocator exactly once.
+fn equivocator(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let mut net = Network::new(&context, 4, link(10, 5, 100)).await;
+        let byzantine = 3;
+        for i in 0..3 {
+            net.start(&context, i).await;
+        }
+        net.start_equivocator(&context, byzantine).await;
+        let honest = [0, 1, 2];
+        let stake_before = net.validator_record(0, byzantine).stake;
+        let mut waited = Duration::ZERO;
+        while !honest
+            .iter()
+            .all(|&i| net.validator_record(i, byzantine).jailed)
+        {
+            assert!(
+                waited < Duration::from_secs(300),
+                "the equivocator was not slashed within 300 s"
+            );
+            context.sleep(Duration::from_millis(500)).await;
+            waited += Duration::from_millis(500);
+        }
+        let slashed = net.validator_record(0, byzantine);
+        assert!(slashed.stake < stake_before, "the stake was cut");
+        let target = net.nodes[0].chain.head().height + 3;
+        net.wait_for_height(&context, &honest, target, Duration::from_secs(120))
+            .await;
+        net.check_agreement(&honest).await;
+        for &i in &honest {
+            assert_eq!(net.validator_record(i, byzantine), slashed, "slashed once");
+        }
+    });
+}
+
+#[test]
+fn an_equivocating_validator_is_slashed_and_the_others_agree() {
+    for_each_seed(300, 5, equivocator);
+}
