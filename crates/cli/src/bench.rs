@@ -1,5 +1,7 @@
 //! `cairn bench`: measures the hot paths and prints one JSON line for scripts.
 //!
+//! `cairn bench devnet` (in `bench_devnet.rs`) loads a local devnet of validator processes.
+//!
 //! `cairn bench ledger` measures, on one thread:
 //! - `tx_per_sec`: blocks of signed transfers applied end to end (batch signature check,
 //!   execution, tree update, durable commit), pre-signed outside the timing, with the median
@@ -42,6 +44,8 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         state_accounts: usize,
     },
+    /// Sustained load of signed transfers against a local devnet of validator processes.
+    Devnet(crate::bench_devnet::DevnetBenchArgs),
 }
 
 /// The figures of `cairn bench ledger`.
@@ -96,6 +100,7 @@ pub(crate) fn run(_ctx: &Context, cmd: BenchCommand) -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        BenchCommand::Devnet(args) => crate::bench_devnet::run(args),
     }
 }
 

@@ -39,12 +39,18 @@ pub(crate) struct DevnetArgs {
     init_only: bool,
 }
 
-fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
+pub(crate) fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
     data_dir.join(format!("node-{i}"))
 }
 
-/// Writes a new devnet's keys, genesis and node configurations.
-pub(crate) fn create(data_dir: &Path, validators: usize, base_port: u16) -> Result<()> {
+/// Writes a new devnet's keys, genesis and node configurations; `extra` accounts are funded in
+/// the genesis too (their keys are the caller's).
+pub(crate) fn create(
+    data_dir: &Path,
+    validators: usize,
+    base_port: u16,
+    extra: &[GenesisAccount],
+) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let keystore = Keystore::new(data_dir);
@@ -93,6 +99,7 @@ pub(crate) fn create(data_dir: &Path, validators: usize, base_port: u16) -> Resu
             balance: Amount::tokens(1_000_000),
         });
     }
+    genesis.accounts.extend_from_slice(extra);
     genesis.validate().context("the devnet genesis")?;
     std::fs::write(
         data_dir.join("genesis.json"),
@@ -129,7 +136,7 @@ pub(crate) fn create(data_dir: &Path, validators: usize, base_port: u16) -> Resu
 }
 
 /// The node configurations of an existing devnet, in order.
-fn configs(data_dir: &Path) -> Result<Vec<(PathBuf, NodeConfig)>> {
+pub(crate) fn configs(data_dir: &Path) -> Result<Vec<(PathBuf, NodeConfig)>> {
     let mut out = Vec::new();
     for i in 0.. {
         let path = node_dir(data_dir, i).join("node.toml");
@@ -142,7 +149,7 @@ fn configs(data_dir: &Path) -> Result<Vec<(PathBuf, NodeConfig)>> {
     Ok(out)
 }
 
-fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
+pub(crate) fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
     let exe = std::env::current_exe().context("finding the cairn executable")?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -160,7 +167,7 @@ fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
         .context("starting a validator process")
 }
 
-fn wait_ready(rpc: SocketAddr, limit: Duration) -> bool {
+pub(crate) fn wait_ready(rpc: SocketAddr, limit: Duration) -> bool {
     let client = crate::client::NodeClient::new(&format!("http://{rpc}"));
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -178,7 +185,7 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
     let resumed = genesis_path.exists();
     if !resumed {
         let validators = args.validators.unwrap_or(4);
-        create(&args.data_dir, usize::from(validators), args.base_port)?;
+        create(&args.data_dir, usize::from(validators), args.base_port, &[])?;
         println!(
             "created a devnet of {validators} validators in {}",
             args.data_dir.display()
@@ -257,7 +264,7 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
 }
 
 /// Asks every validator to stop (SIGTERM), then kills those still running after 10 s.
-fn stop_all(children: &mut [Option<Child>]) {
+pub(crate) fn stop_all(children: &mut [Option<Child>]) {
     for child in children.iter().flatten() {
         let _ = Command::new("kill")
             .arg("-TERM")

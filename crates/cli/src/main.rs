@@ -5,6 +5,7 @@
 //! non-zero exit status.
 
 mod bench;
+mod bench_devnet;
 mod client;
 mod cmd_devnet;
 mod cmd_genesis;

@@ -249,6 +249,55 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
         Some((404, "not_found".into()))
     );
 
+    // A batch: each transaction admitted or refused on its own, with the single-submit codes.
+    let batch = format!("{}/v1/transactions/batch", api[0]);
+    let (status, answer) = post(
+        &batch,
+        &json!({ "txs": [good, forged, "zz", good] }).to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().expect("results");
+    let outcome = |r: &Value| (r["status"].clone(), r["code"].clone());
+    assert_eq!(outcome(&results[0]), (json!("pending"), Value::Null));
+    assert_eq!(
+        outcome(&results[1]),
+        (json!("refused"), json!("bad_signature"))
+    );
+    assert_eq!(
+        outcome(&results[2]),
+        (json!("refused"), json!("malformed_transaction"))
+    );
+    assert!(
+        results[2].get("id").is_none(),
+        "no id for undecodable bytes"
+    );
+    assert_eq!(outcome(&results[3]), (json!("refused"), json!("duplicate")));
+    assert_eq!(results[0]["id"], results[3]["id"]);
+    let too_many = vec!["00"; 1_001];
+    assert_eq!(
+        error_code(&post(&batch, &json!({ "txs": too_many }).to_string())),
+        (400, "batch_too_large".into())
+    );
+    let batched_id = results[0]["id"].as_str().unwrap().to_string();
+    let mut included_at = None;
+    wait_for("the batched transfer", limit, || {
+        included_at = get(&format!("{}/v1/transactions/{batched_id}", api[0]))
+            .and_then(|(_, v)| v["height"].as_u64());
+        included_at.is_some()
+    });
+    // Ids only: the block without its transactions.
+    let at = included_at.unwrap();
+    let (_, light) = get(&format!("{}/v1/blocks/{at}?transactions=false", api[0])).unwrap();
+    assert!(light.get("transactions").is_none(), "{light}");
+    assert!(light["transaction_ids"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(batched_id)));
+    assert_eq!(
+        get(&format!("{}/v1/blocks/{at}?transactions=perhaps", api[0])).map(|a| error_code(&a)),
+        Some((400, "malformed_query".into()))
+    );
+
     // The WebSocket streams finalized blocks in height order.
     let from = height(&api[1]).unwrap();
     let ws_url = format!("ws://127.0.0.1:{}/v1/ws/blocks?from={from}", base + 101);
@@ -320,4 +369,46 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let block_digest =
         |a: &str| get(&format!("{a}/v1/blocks/{target}")).unwrap().1["digest"].clone();
     assert_eq!(block_digest(&api[3]), block_digest(&api[0]));
+}
+
+/// `cairn bench devnet` starts its own processes, loads them and reports the figures the
+/// issue names; a short run at a low rate must finalize what it offered and refuse nothing.
+#[test]
+fn bench_devnet_reports_finality_throughput_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Beside the other test's ports: p2p on BASE+50.., the API on BASE+150...
+    let base = 20_000 + (std::process::id() % 200) as u16 * 200 + 50;
+    let out = ok(
+        dir.path(),
+        &[
+            "bench",
+            "devnet",
+            "--secs",
+            "4",
+            "--warmup-secs",
+            "2",
+            "--accounts",
+            "40",
+            "--rate",
+            "100",
+            "--base-port",
+            &base.to_string(),
+            "--data-dir",
+            dir.path().join("bench").to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert!(
+        report["finalized_tx_per_sec"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let p50 = report["finality_p50_ms"].as_u64().unwrap();
+    let p99 = report["finality_p99_ms"].as_u64().unwrap();
+    assert!(p50 > 0 && p50 <= p99, "{report}");
+    assert!(
+        report["validator_rss_mib_max"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(report["refused"], json!({}), "{report}");
+    assert!(report["blocks"].as_u64().unwrap() > 0, "{report}");
 }

@@ -3,7 +3,7 @@
 
 use crate::block::{Block, BlockLimits};
 use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
-use cairn_ledger::{BlockError, Head, Ledger, StoreError, TxError};
+use cairn_ledger::{BlockError, Head, Ledger, StoreError};
 use cairn_types::hash::Hash;
 use cairn_types::tx::SignedTransaction;
 use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -181,8 +181,9 @@ impl Chain {
             .into_iter()
             .filter(|tx| !pending_ids.contains(&tx.id()))
             .collect();
+        // Every pooled transaction's signature was checked when it entered the pool.
         let ledger = self.ledger.read();
-        let (chosen, rejected) = ledger.select_transactions_after(
+        let (chosen, rejected) = ledger.select_verified_after(
             &pending_txs,
             timestamp_ms,
             candidates,
@@ -190,10 +191,10 @@ impl Chain {
         )?;
         drop(ledger);
         // Refusals against the applied state alone are final; with pending blocks in between
-        // a refusal may be an artefact of a pending transaction, so only bad signatures are.
+        // a refusal may be an artefact of a pending transaction.
         let mut pool = self.mempool.lock();
         for (id, error) in rejected {
-            if pending.is_empty() || error == TxError::BadSignature {
+            if pending.is_empty() {
                 pool.reject(&id, DropReason::Rejected(error));
             }
         }

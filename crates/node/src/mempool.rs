@@ -202,6 +202,16 @@ impl Mempool {
         if self.entries.contains_key(&id) {
             return Err(AdmitError::Duplicate(id));
         }
+        // The signature first: junk is refused before it costs a state read.
+        if tx
+            .tx
+            .sender
+            .0
+            .verify(&tx.tx.signing_digest(), &tx.signature)
+            .is_err()
+        {
+            return Err(AdmitError::Rejected(TxError::BadSignature));
+        }
         let bytes = tx.encode().len();
         let sender = tx.tx.sender;
         let account: Account = ledger.get(&StateKey::Account(sender))?.unwrap_or_default();
@@ -248,16 +258,16 @@ impl Mempool {
             });
         }
 
-        // Execute the sender's earlier pooled transactions, then this one, on the latest state.
-        let mut candidates: Vec<SignedTransaction> = pooled
+        // Execute the sender's earlier pooled transactions, then this one, on the latest state
+        // (every signature was checked on entry).
+        let earlier: Vec<SignedTransaction> = pooled
             .into_iter()
             .flat_map(|p| p.range(..nonce))
             .filter_map(|(_, id)| self.entries.get(id))
             .map(|e| e.tx.clone())
             .collect();
-        candidates.push(tx.clone());
-        let max = candidates.len();
-        let (_, rejected) = ledger.select_transactions(timestamp_ms, candidates, max)?;
+        let (_, rejected) =
+            ledger.select_verified_after(&earlier, timestamp_ms, vec![tx.clone()], 1)?;
         if let Some((_, error)) = rejected.into_iter().find(|(rejected, _)| *rejected == id) {
             return Err(AdmitError::Rejected(error));
         }

@@ -22,8 +22,10 @@ use commonware_utils::{NZUsize, NZU32};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Messages per second one peer may send on one channel.
-const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+/// Messages per second one peer may send on one channel, and the burst allowed above it.
+/// commonware sizes each channel's queue as peers × burst (and the router's queue as the sum),
+/// allocated up front: a burst of 10,000 cost 460 MiB per validator before any traffic.
+const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(1_000)).allow_burst(NZU32!(256));
 
 /// Why a node could not start or stopped.
 #[derive(Debug, thiserror::Error)]

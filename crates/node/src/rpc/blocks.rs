@@ -3,7 +3,8 @@
 
 use super::{certificate_hex, ApiError, RpcState};
 use crate::block::{Block, Header};
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use cairn_types::hash::Hash;
 use cairn_types::tx::SignedTransaction;
@@ -70,8 +71,9 @@ pub struct BlockJson {
     pub digest: String,
     /// The header.
     pub header: HeaderJson,
-    /// The transactions, in execution order.
-    pub transactions: Vec<SignedTransaction>,
+    /// The transactions, in execution order (left out when asked with `?transactions=false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Vec<SignedTransaction>>,
     /// The transactions' ids.
     pub transaction_ids: Vec<Hash>,
     /// The finalization certificate (hex), when this block has its own.
@@ -89,16 +91,27 @@ impl BlockJson {
                 .iter()
                 .map(SignedTransaction::id)
                 .collect(),
-            transactions: block.transactions.clone(),
+            transactions: Some(block.transactions.clone()),
             finalization,
         }
     }
 }
 
+/// Options of `GET /v1/blocks/{height}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BlockQuery {
+    /// `false`: only the transactions' ids, not the transactions.
+    transactions: Option<bool>,
+}
+
 pub(crate) async fn by_height(
     State(state): State<RpcState>,
     Path(height): Path<String>,
+    query: Result<Query<BlockQuery>, QueryRejection>,
 ) -> Result<Json<BlockJson>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))?;
     let height: u64 = height
         .parse()
         .map_err(|_| ApiError::bad_request("malformed_height", "a height is a number"))?;
@@ -111,8 +124,9 @@ pub(crate) async fn by_height(
         .block(height)
         .await
         .ok_or_else(|| ApiError::not_found(format!("block {height} is not stored here")))?;
-    Ok(Json(BlockJson::new(
-        &block,
-        finalization.as_ref().map(certificate_hex),
-    )))
+    let mut json = BlockJson::new(&block, finalization.as_ref().map(certificate_hex));
+    if query.transactions == Some(false) {
+        json.transactions = None;
+    }
+    Ok(Json(json))
 }

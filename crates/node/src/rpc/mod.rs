@@ -11,6 +11,7 @@ mod transactions;
 mod ws;
 
 pub use error::ApiError;
+pub use transactions::MAX_BATCH;
 
 use crate::block::Block;
 use crate::chain::Chain;
@@ -27,6 +28,9 @@ use std::sync::Arc;
 
 /// The largest request body accepted (a transaction is at most 256 KiB; hex doubles it).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The largest batch submission body.
+const MAX_BATCH_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// What the network is: fixed at genesis.
 #[derive(Clone, Debug, Serialize)]
@@ -88,6 +92,10 @@ impl RpcState {
 
     fn chain(&self) -> &Chain {
         &self.inner.chain
+    }
+
+    fn chain_arc(&self) -> Arc<Chain> {
+        self.inner.chain.clone()
     }
 
     /// The finalized block at `height` and its certificate, when this node has them. Marshal
@@ -176,6 +184,11 @@ pub fn router(state: RpcState) -> Router {
     Router::new()
         .route("/v1/status", get(status::status))
         .route("/v1/transactions", post(transactions::submit))
+        .route(
+            "/v1/transactions/batch",
+            post(transactions::submit_batch)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)),
+        )
         .route("/v1/transactions/{id}", get(transactions::status))
         .route("/v1/accounts/{address}", get(state::account))
         .route("/v1/devices/{device}", get(state::device))

@@ -1,5 +1,6 @@
-//! `POST /v1/transactions` (submit a signed transaction) and `GET /v1/transactions/{id}`
-//! (pending, included at a height, rejected with a reason, or unknown).
+//! `POST /v1/transactions` (submit a signed transaction), `POST /v1/transactions/batch` (many
+//! at once, each admitted or refused on its own) and `GET /v1/transactions/{id}` (pending,
+//! included at a height, rejected with a reason, or unknown).
 
 use super::{now_ms, ApiError, RpcState};
 use crate::chain::TxStatus;
@@ -17,6 +18,46 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub(crate) struct Submit {
     tx: String,
+}
+
+/// Most transactions in one batch submission.
+pub const MAX_BATCH: usize = 1_000;
+
+/// A batch submission: canonical encodings, hex, admitted in order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubmitBatch {
+    txs: Vec<String>,
+}
+
+/// The answer to a batch: one result per submitted transaction, in order.
+#[derive(Serialize)]
+pub(crate) struct BatchAnswer {
+    results: Vec<BatchResult>,
+}
+
+/// One transaction of a batch: `pending` (admitted) or `refused` with the error code and
+/// message a single submission would have had.
+#[derive(Serialize)]
+pub(crate) struct BatchResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<Hash>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+impl BatchResult {
+    fn refused(id: Option<Hash>, error: ApiError) -> BatchResult {
+        BatchResult {
+            id,
+            status: "refused",
+            code: Some(error.code),
+            message: Some(error.message),
+        }
+    }
 }
 
 /// A transaction's fate as far as this node knows.
@@ -70,6 +111,44 @@ pub(crate) async fn submit(
         Ok(id) => Ok((StatusCode::ACCEPTED, Json(status_of(id, TxStatus::Pending)))),
         Err(error) => Err(admit_error(error)),
     }
+}
+
+pub(crate) async fn submit_batch(
+    State(state): State<RpcState>,
+    body: Result<Json<SubmitBatch>, JsonRejection>,
+) -> Result<Json<BatchAnswer>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
+    if body.txs.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("a batch holds at most {MAX_BATCH} transactions"),
+        ));
+    }
+    // Admission reads the ledger and checks signatures: keep it off the async workers.
+    let chain = state.chain_arc();
+    let results = tokio::task::spawn_blocking(move || {
+        body.txs
+            .iter()
+            .map(|tx_hex| match decode_submission(tx_hex) {
+                Err(error) => BatchResult::refused(None, error),
+                Ok(tx) => {
+                    let id = tx.id();
+                    match chain.submit(tx, now_ms()) {
+                        Ok(id) => BatchResult {
+                            id: Some(id),
+                            status: "pending",
+                            code: None,
+                            message: None,
+                        },
+                        Err(error) => BatchResult::refused(Some(id), admit_error(error)),
+                    }
+                }
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("admission task failed: {e}")))?;
+    Ok(Json(BatchAnswer { results }))
 }
 
 fn admit_error(error: AdmitError) -> ApiError {
