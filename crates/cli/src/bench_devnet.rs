@@ -146,7 +146,13 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
         })
         .collect();
     let validators = usize::from(args.validators);
-    cmd_devnet::create(&data_dir, validators, args.base_port, &funded)?;
+    cmd_devnet::create(
+        &data_dir,
+        validators,
+        args.base_port,
+        cmd_devnet::DEFAULT_BLOCKS_PER_EPOCH,
+        &funded,
+    )?;
     let genesis: Genesis = serde_json::from_slice(&std::fs::read(data_dir.join("genesis.json"))?)
         .context("reading the devnet genesis")?;
     let configs = cmd_devnet::configs(&data_dir)?;

@@ -34,10 +34,17 @@ pub(crate) struct DevnetArgs {
     /// Validator i listens for peers on BASE+i and serves its API on BASE+100+i.
     #[arg(long, default_value_t = 27_000)]
     base_port: u16,
+    /// Blocks per epoch of a new devnet (the validator set can change at each epoch's end).
+    #[arg(long, default_value_t = DEFAULT_BLOCKS_PER_EPOCH,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    blocks_per_epoch: u64,
     /// Write the keys, genesis and configs, then exit without starting the nodes.
     #[arg(long)]
     init_only: bool,
 }
+
+/// A new devnet's epoch length: 600 blocks, about two minutes.
+pub(crate) const DEFAULT_BLOCKS_PER_EPOCH: u64 = 600;
 
 pub(crate) fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
     data_dir.join(format!("node-{i}"))
@@ -49,6 +56,7 @@ pub(crate) fn create(
     data_dir: &Path,
     validators: usize,
     base_port: u16,
+    blocks_per_epoch: u64,
     extra: &[GenesisAccount],
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
@@ -63,7 +71,7 @@ pub(crate) fn create(
     let mut genesis = Genesis {
         chain: ChainConfig {
             chain_id: ChainId::new("cairn-devnet".to_string()).context("chain id")?,
-            blocks_per_epoch: 600,
+            blocks_per_epoch,
             emission: EmissionSchedule {
                 initial_per_epoch: Amount::tokens(10_000),
                 halving_interval_epochs: 730,
@@ -185,7 +193,13 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
     let resumed = genesis_path.exists();
     if !resumed {
         let validators = args.validators.unwrap_or(4);
-        create(&args.data_dir, usize::from(validators), args.base_port, &[])?;
+        create(
+            &args.data_dir,
+            usize::from(validators),
+            args.base_port,
+            args.blocks_per_epoch,
+            &[],
+        )?;
         println!(
             "created a devnet of {validators} validators in {}",
             args.data_dir.display()

@@ -129,6 +129,9 @@ fn error_code(answer: &(u16, Value)) -> (u16, String) {
     )
 }
 
+/// Epochs this short make the test cross several epoch boundaries.
+const BLOCKS_PER_EPOCH: u64 = 5;
+
 #[test]
 fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +147,8 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
             home.to_str().unwrap(),
             "--base-port",
             &base.to_string(),
+            "--blocks-per-epoch",
+            &BLOCKS_PER_EPOCH.to_string(),
         ],
     );
     let api: Vec<String> = (0..NODES)
@@ -369,6 +374,17 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let block_digest =
         |a: &str| get(&format!("{a}/v1/blocks/{target}")).unwrap().1["digest"].clone();
     assert_eq!(block_digest(&api[3]), block_digest(&api[0]));
+
+    // Short epochs: by now the chain has crossed several epoch boundaries, each with a new
+    // consensus engine per node, and goes on doing so with the restarted validator.
+    let (_, status) = get(&format!("{}/v1/status", api[3])).unwrap();
+    let epoch = status["epoch"].as_u64().unwrap();
+    assert!(epoch >= 2, "{status}");
+    assert_eq!(status["validators"].as_array().unwrap().len(), NODES);
+    let end = (epoch + 2) * BLOCKS_PER_EPOCH;
+    wait_for("two more epochs on every node", limit, || {
+        api.iter().all(|a| height(a).is_some_and(|h| h >= end))
+    });
 }
 
 /// `cairn bench devnet` starts its own processes, loads them and reports the figures the

@@ -9,11 +9,15 @@
 //!    the minimum stake, largest stake first (ties by address), at most `max_validators`. If none
 //!    qualifies the previous set stays, so the chain never loses its validators.
 
+use crate::error::StoreError;
 use crate::error::TxError;
 use crate::exec::{governance, Exec};
+use crate::ledger::Ledger;
+use crate::state::overlay::MAX_STATE_VALUE_BYTES;
 use crate::state::records::{ValidatorSet, ValidatorSetMember, Validators};
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
+use cairn_types::params::Params;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::{Amount, Epoch, Subnetwork};
 
@@ -106,10 +110,25 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
 /// Chooses and stores the validator set of `epoch` from the current registry.
 pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<ValidatorSet, TxError> {
     let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
+    let previous: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
+    let set = choose_validators(&registry, &ex.params, previous, epoch);
+    ex.state.put(&StateKey::ValidatorSet, &set);
+    Ok(set)
+}
+
+/// The validator set of `epoch` chosen from `registry` under `params`: unjailed candidates with
+/// at least the minimum stake, largest stake first (ties by address), at most
+/// `max_validators`; `previous` (renumbered) if none qualifies.
+pub fn choose_validators(
+    registry: &Validators,
+    params: &Params,
+    previous: ValidatorSet,
+    epoch: Epoch,
+) -> ValidatorSet {
     let mut members: Vec<ValidatorSetMember> = registry
         .0
         .iter()
-        .filter(|(_, v)| !v.jailed && v.stake >= ex.params.validator_stake_min)
+        .filter(|(_, v)| !v.jailed && v.stake >= params.validator_stake_min)
         .map(|(address, v)| ValidatorSetMember {
             address: *address,
             consensus_key: v.consensus_key,
@@ -117,14 +136,60 @@ pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<Validato
         })
         .collect();
     members.sort_by(|a, b| b.stake.cmp(&a.stake).then(a.address.cmp(&b.address)));
-    members.truncate(usize::try_from(ex.params.max_validators).unwrap_or(usize::MAX));
-    let set = if members.is_empty() {
-        let mut previous: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
-        previous.epoch = epoch;
-        previous
+    members.truncate(usize::try_from(params.max_validators).unwrap_or(usize::MAX));
+    if members.is_empty() {
+        ValidatorSet { epoch, ..previous }
     } else {
         ValidatorSet { epoch, members }
-    };
-    ex.state.put(&StateKey::ValidatorSet, &set);
-    Ok(set)
+    }
+}
+
+impl Ledger {
+    /// The validator set of `epoch`, once this ledger knows it, for consensus.
+    ///
+    /// The set of epoch `e > 0` is chosen from the state after the last block of epoch `e − 1`
+    /// (height `e × blocks_per_epoch`): that is what the first block of `e` stores (see
+    /// [`enter_epoch`]; nothing it does before choosing changes the registry or the
+    /// parameters). So consensus can start epoch `e` as soon as that block is applied, before
+    /// any block of `e` exists. `None` while this ledger is below that height.
+    pub fn validator_set_of_epoch(&self, epoch: Epoch) -> Result<Option<ValidatorSet>, StoreError> {
+        let head = self.head().height;
+        let Some(fixed_at) = epoch.0.checked_mul(self.config().blocks_per_epoch.max(1)) else {
+            return Ok(None);
+        };
+        if head < fixed_at {
+            return Ok(None);
+        }
+        let read = |key: &StateKey, height: u64| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.store().prove(&key.to_bytes(), height)?.0)
+        };
+        let decode = |bytes: Vec<u8>, what: &str| {
+            cairn_types::codec::decode(&bytes, MAX_STATE_VALUE_BYTES)
+                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+        };
+        if epoch.0 == 0 || head > fixed_at {
+            // Stored by the epoch's first block (or by genesis).
+            let height = if epoch.0 == 0 { 0 } else { fixed_at + 1 };
+            let Some(bytes) = read(&StateKey::ValidatorSet, height)? else {
+                return Err(StoreError::Corrupt(format!(
+                    "no validator set at height {height}"
+                )));
+            };
+            let set: ValidatorSet = decode(bytes, "validator set")?;
+            if set.epoch != epoch {
+                return Err(StoreError::Corrupt(format!(
+                    "the validator set at height {height} is for epoch {}, not {epoch}",
+                    set.epoch
+                )));
+            }
+            return Ok(Some(set));
+        }
+        // The head is the last block of the previous epoch: choose as its successor will.
+        let registry: Validators = self.get(&StateKey::Validators)?.unwrap_or_default();
+        let previous: ValidatorSet = self.get(&StateKey::ValidatorSet)?.unwrap_or_default();
+        let params: Params = self
+            .get(&StateKey::Params)?
+            .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
+        Ok(Some(choose_validators(&registry, &params, previous, epoch)))
+    }
 }

@@ -10,26 +10,25 @@ use crate::app::now_ms;
 use crate::app::CairnApp;
 use crate::block::Block;
 use crate::chain::Chain;
+use crate::epochs::{EpochSchemes, LedgerEpocher};
 use crate::finalizer::{self, Finalizer};
+use crate::orchestrator::{Orchestrator, TrackPeers};
 use crate::slasher::{self, Slasher};
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::core::Actor as Marshal;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Inline, Standard};
 use commonware_consensus::marshal::{Config as MarshalConfig, Start};
-use commonware_consensus::simplex::elector::RoundRobin;
-use commonware_consensus::simplex::{self, Floor, ForwardPolicy, SkipBudget, SkipPolicy};
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
-use commonware_consensus::Reporters;
-use commonware_cryptography::certificate::ConstantProvider;
+use commonware_consensus::simplex;
+use commonware_consensus::types::ViewDelta;
 use commonware_cryptography::ed25519;
-use commonware_cryptography::sha256::Sha256;
 use commonware_cryptography::Digestible;
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_storage::archive::immutable;
+use commonware_utils::ordered::Set;
 use commonware_utils::{NZDuration, NZUsize, NZU16, NZU64};
 use rand_core::CryptoRng;
 use std::sync::Arc;
@@ -100,8 +99,6 @@ impl Default for Timeouts {
 pub struct ValidatorConfig {
     /// Its consensus signing key.
     pub signer: ed25519::PrivateKey,
-    /// Every validator's consensus key.
-    pub participants: commonware_utils::ordered::Set<ConsensusKey>,
     /// The chain id (the vote namespace).
     pub chain_id: String,
     /// The genesis block (every validator computes the same one).
@@ -113,13 +110,23 @@ pub struct ValidatorConfig {
     /// The account key that signs reports of equivocation this validator detects (none: the
     /// evidence is only logged).
     pub reporter: Option<cairn_types::keys::SecretKey>,
+    /// Tells the network layer each epoch's validators.
+    pub track: TrackPeers,
 }
 
-/// The bound on any message on the network, the same on every node.
-pub fn max_message_size(participants: u32, limits: &crate::block::BlockLimits) -> u32 {
-    let consensus = simplex::max_payload_size::<ConsensusScheme, BlockDigest>(participants);
+/// The most validators one epoch can have for messages to fit [`max_message_size`].
+pub const MAX_PARTICIPANTS: u32 = 1024;
+
+/// Room for the epoch number consensus messages are prefixed with (a varint).
+const EPOCH_PREFIX_BYTES: usize = 10;
+
+/// The bound on any message on the network, the same on every node: certificates of up to
+/// [`MAX_PARTICIPANTS`] signers, or a block at `limits`.
+pub fn max_message_size(limits: &crate::block::BlockLimits) -> u32 {
+    let consensus = simplex::max_payload_size::<ConsensusScheme, BlockDigest>(MAX_PARTICIPANTS)
+        + EPOCH_PREFIX_BYTES;
     let marshal = commonware_consensus::marshal::max_payload_size::<Standard<Block>, ConsensusScheme>(
-        participants,
+        MAX_PARTICIPANTS,
         limits,
     );
     u32::try_from(consensus.max(marshal)).unwrap_or(u32::MAX)
@@ -193,9 +200,6 @@ fn archive_config<C: Clone>(
 /// Why a validator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// This node's key is not among the participants.
-    #[error("this node's consensus key is not a participant")]
-    NotAParticipant,
     /// A block or certificate archive could not be opened.
     #[error("opening the block archive: {0}")]
     Archive(String),
@@ -215,19 +219,17 @@ where
     S: Sender<PublicKey = ConsensusKey>,
     R: Receiver<PublicKey = ConsensusKey>,
     P: Provider<PublicKey = ConsensusKey>,
-    B: Blocker<PublicKey = ConsensusKey>,
+    B: Blocker<PublicKey = ConsensusKey> + Sync,
 {
     use commonware_cryptography::Signer as _;
     let public_key = config.signer.public_key();
     let namespace = namespace(&config.chain_id);
-    let scheme = ConsensusScheme::signer(&namespace, config.participants.clone(), config.signer)
-        .ok_or(StartError::NotAParticipant)?;
     let limits = chain.rules().limits;
     let prefix = config.partition_prefix;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
     let mailbox_size = NZUsize!(1024);
-    // One epoch for the whole chain: the validator set is fixed at genesis (see the notes).
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX / 2));
+    let epocher = LedgerEpocher::new(chain.ledger().config().blocks_per_epoch);
+    let schemes = EpochSchemes::new(chain.clone(), namespace, config.signer);
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -276,7 +278,7 @@ where
         finalizations,
         blocks,
         MarshalConfig {
-            provider: ConstantProvider::<ConsensusScheme, Epoch>::new(scheme.clone()),
+            provider: schemes.clone(),
             epocher: epocher.clone(),
             start: Start::Genesis(commonware_cryptography::Digested::precomputed(
                 config.genesis,
@@ -309,10 +311,9 @@ where
         context.child("application"),
         CairnApp::new(chain.clone()),
         mailbox.clone(),
-        epocher,
+        epocher.clone(),
     );
-    let timeouts = config.timeouts;
-    let (slasher, evidence) = Slasher::new(config.participants.clone());
+    let (slasher, evidence) = Slasher::new(Set::default());
     let mut handles = Vec::new();
     if let Some(reporter) = config.reporter {
         let clock = context.child("slasher_clock");
@@ -321,40 +322,30 @@ where
             move |_| slasher::run(chain, reporter, move || now_ms(&clock), evidence)
         }));
     }
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: app.clone(),
-            relay: app.clone(),
-            reporter: Reporters::from((app, slasher)),
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size,
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1 << 16),
-            write_buffer: NZUsize!(1 << 16),
-            page_cache,
-            leader_timeout: timeouts.leader,
-            certification_timeout: timeouts.certification,
-            timeout_retry: timeouts.retry,
-            view_retention: ViewDelta::new(64),
-            skip: SkipPolicy::Enabled {
-                timeout: timeouts.certification.max(timeouts.retry) + timeouts.leader,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(200),
-            forward: ForwardPolicy::SilentVoters,
-            track_historical_votes: false,
-        },
-    );
-    let engine_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
+    let orchestrator = Orchestrator {
+        context: context.child("consensus"),
+        chain,
+        schemes,
+        epocher,
+        marshal: mailbox.clone(),
+        app,
+        slasher,
+        blocker,
+        track: config.track,
+        genesis: genesis_digest,
+        partition_prefix: prefix,
+        timeouts: config.timeouts,
+    };
+    // The engines are spawned from the task's own context, so they stop with it.
+    let engines_handle = context.child("epochs").spawn(move |task| {
+        let orchestrator = Orchestrator {
+            context: task,
+            ..orchestrator
+        };
+        orchestrator.run(channels.votes, channels.certificates, channels.resolver)
+    });
     handles.extend([
-        engine_handle,
+        engines_handle,
         marshal_handle,
         applier_handle,
         broadcast_handle,

@@ -7,6 +7,7 @@ use crate::block::Header;
 use crate::consensus::{namespace, BlockDigest, ConsensusKey, ConsensusScheme};
 use commonware_codec::{Decode as _, Encode};
 use commonware_consensus::simplex::types::Finalization;
+use commonware_consensus::Epochable as _;
 use commonware_cryptography::certificate::Verifier as _;
 use commonware_parallel::Sequential;
 use commonware_utils::ordered::Set;
@@ -29,8 +30,14 @@ pub enum LightError {
         header: String,
     },
     /// The signatures do not make a quorum of this validator set.
-    #[error("the certificate is not signed by a quorum of the validator set")]
-    BadSignatures,
+    #[error(
+        "the certificate (epoch {epoch}) is not signed by a quorum of the validator set this \
+         client trusts (the genesis set; a later epoch may have another)"
+    )]
+    BadSignatures {
+        /// The certificate's consensus epoch.
+        epoch: u64,
+    },
 }
 
 /// Checks finalization certificates against a known validator set.
@@ -65,7 +72,9 @@ impl LightClient {
         }
         let mut rng = commonware_utils::sys_rng();
         if !finalization.verify(&mut rng, &self.verifier, &Sequential) {
-            return Err(LightError::BadSignatures);
+            return Err(LightError::BadSignatures {
+                epoch: finalization.epoch().get(),
+            });
         }
         Ok(())
     }

@@ -6,14 +6,15 @@ use crate::chain::{Chain, ChainRules};
 use crate::config::{parse_key_hex, NodeConfig};
 use crate::consensus::{self, channel, Channels, ConsensusKey, Timeouts, ValidatorConfig};
 use crate::mempool::MempoolConfig;
-use crate::rpc::{self, NetworkInfo, RpcState, ValidatorInfo};
+use crate::orchestrator::TrackPeers;
+use crate::rpc::{self, NetworkInfo, RpcState};
 use cairn_ledger::genesis::Genesis;
 use cairn_ledger::Ledger;
 use cairn_types::keys::SecretKey;
 use commonware_codec::DecodeExt;
 use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
 use commonware_p2p::authenticated::lookup;
-use commonware_p2p::{Address, AddressableManager};
+use commonware_p2p::{Address, AddressableManager, AddressableTrackedPeers};
 use commonware_runtime::{Metrics, Quota, Runner, Spawner, Supervisor};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
@@ -118,35 +119,27 @@ pub fn run(
     })?;
     let signer = consensus_signer(&consensus_key)
         .ok_or_else(|| NodeError::Config("the consensus key is not a valid ed25519 key".into()))?;
-    let mut validators = Vec::new();
     for v in &genesis.validators {
-        let key = consensus_public_key(&v.consensus_key).ok_or_else(|| {
+        consensus_public_key(&v.consensus_key).ok_or_else(|| {
             NodeError::Config(format!(
                 "validator {}: consensus key is not a valid ed25519 key",
                 v.address
             ))
         })?;
-        validators.push((key, v));
     }
-    let participants: Set<ConsensusKey> =
-        Set::from_iter_dedup(validators.iter().map(|(k, _)| k.clone()));
     let own = signer.public_key();
-    if participants.position(&own).is_none() {
-        return Err(NodeError::Config(format!(
-            "consensus key {own} is not a validator in the genesis"
-        )));
-    }
     let mut addresses = vec![(own.clone(), Address::from(config.p2p_listen))];
     for (text, addr) in &config.peers {
         let bytes = parse_key_hex(text).map_err(NodeError::Config)?;
         let key = consensus_public_key(&cairn_types::keys::PublicKey(bytes))
-            .filter(|k| participants.position(k).is_some())
-            .ok_or_else(|| NodeError::Config(format!("peer {text} is not a validator")))?;
+            .ok_or_else(|| NodeError::Config(format!("peer {text} is not an ed25519 key")))?;
         if key != own {
             addresses.push((key, Address::from(*addr)));
         }
     }
-    let peers: Map<ConsensusKey, Address> = Map::from_iter_dedup(addresses);
+    // Every node this one may talk to: each epoch's validators among them are the primary
+    // peers, the others (future validators, followers) secondary ones.
+    let known: Map<ConsensusKey, Address> = Map::from_iter_dedup(addresses);
 
     let ledger_dir = config.data_dir.join("ledger");
     let mut ledger = open_or_init_ledger(&ledger_dir, &genesis)?;
@@ -162,14 +155,6 @@ pub fn run(
     let info = NetworkInfo {
         chain_id: genesis.chain.chain_id.to_string(),
         genesis_digest: commonware_cryptography::Digestible::digest(&genesis_block),
-        validators: validators
-            .iter()
-            .map(|(key, v)| ValidatorInfo {
-                address: v.address.to_string(),
-                consensus_key: hex::encode(key.as_ref()),
-                stake: v.stake,
-            })
-            .collect(),
     };
     let chain_id = info.chain_id.clone();
     let timeouts = Timeouts {
@@ -184,8 +169,7 @@ pub fn run(
         .with_tcp_nodelay(Some(true));
     commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
         let namespace = consensus::namespace(&chain_id);
-        let max_message_size =
-            consensus::max_message_size(participants.len() as u32, &rules.limits);
+        let max_message_size = consensus::max_message_size(&rules.limits);
         let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
@@ -198,7 +182,7 @@ pub fn run(
             ),
             &namespace,
             config.p2p_listen,
-            NZUsize!(participants.len().max(1)),
+            NZUsize!(known.len().max(1)),
             max_message_size,
             NZUsize!(1024),
         );
@@ -207,7 +191,7 @@ pub fn run(
         p2p_config.peer_connection_cooldown = Duration::from_secs(1);
         p2p_config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
         p2p_config.dial_frequency = Duration::from_millis(500);
-        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
+        let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let mut register = |ch: u64| network.register(ch, CHANNEL_QUOTA);
         let channels = Channels {
             votes: register(channel::VOTES),
@@ -216,19 +200,19 @@ pub fn run(
             broadcast: register(channel::BROADCAST),
             backfill: register(channel::BACKFILL),
         };
-        let _ = oracle.track(0, peers);
         let p2p_handle = network.start();
+        let track = track_known_peers(oracle.clone(), known);
 
         let running = consensus::start_validator(
             context.child("validator"),
             ValidatorConfig {
                 signer,
-                participants,
                 chain_id,
                 genesis: genesis_block,
                 partition_prefix: "cairn".to_string(),
                 timeouts,
                 reporter: account_key,
+                track,
             },
             chain.clone(),
             channels,
@@ -271,6 +255,37 @@ pub fn run(
                 Err(NodeError::Stopped(format!("task {index} ended: {result:?}")))
             }
         }
+    })
+}
+
+/// Tracks each epoch's validators among the `known` nodes as primary peers, the rest as
+/// secondary ones (so that followers and future validators stay connected).
+fn track_known_peers(
+    oracle: lookup::Oracle<ConsensusKey>,
+    known: Map<ConsensusKey, Address>,
+) -> TrackPeers {
+    Box::new(move |epoch, validators: &Set<ConsensusKey>| {
+        let mut primary = Vec::new();
+        let mut secondary = Vec::new();
+        for (key, address) in known.iter_pairs() {
+            if validators.position(key).is_some() {
+                primary.push((key.clone(), address.clone()));
+            } else {
+                secondary.push((key.clone(), address.clone()));
+            }
+        }
+        let missing = validators
+            .iter()
+            .filter(|v| known.position(v).is_none())
+            .count();
+        if missing > 0 {
+            tracing::warn!(epoch, missing, "node.validators_without_address");
+        }
+        let peers = AddressableTrackedPeers::new(
+            Map::from_iter_dedup(primary),
+            Map::from_iter_dedup(secondary),
+        );
+        let _ = oracle.clone().track(epoch, peers);
     })
 }
 

@@ -120,6 +120,14 @@ impl Slasher {
             receiver,
         )
     }
+
+    /// A reporter for another epoch's `participants`, feeding the same queue.
+    pub fn for_participants(&self, participants: Set<ConsensusKey>) -> Slasher {
+        Slasher {
+            participants,
+            sender: self.sender.clone(),
+        }
+    }
 }
 
 impl Reporter for Slasher {

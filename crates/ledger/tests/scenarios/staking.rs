@@ -221,3 +221,64 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
         TxError::UnknownConsensusKey(stranger.public_key()),
     );
 }
+
+/// Consensus starts an epoch from the set the ledger announces at the previous epoch's last
+/// block; it must be exactly the set the epoch's first block then stores.
+#[test]
+fn the_announced_validator_set_is_the_one_the_next_epoch_stores() {
+    let (mut chain, _dir) = chain();
+    let n = chain.ledger.config().blocks_per_epoch;
+    let genesis_set = chain.ledger.validator_set_of_epoch(Epoch(0)).unwrap();
+    assert_eq!(genesis_set.as_ref(), Some(&validator_set(&chain)));
+    assert_eq!(chain.ledger.validator_set_of_epoch(Epoch(1)).unwrap(), None);
+    // During epoch 0: a newcomer bonds and a validator leaves.
+    chain
+        .run(
+            "alice",
+            Action::BondValidator {
+                amount: Amount::tokens(60_000),
+                consensus_key: key("alice/consensus").public_key(),
+            },
+        )
+        .unwrap();
+    let stake = Validators::clone(&chain.ledger.get(&StateKey::Validators).unwrap().unwrap()).0
+        [&addr("validator-3")]
+        .stake;
+    chain
+        .run(
+            "validator-3",
+            Action::Unbond {
+                role: StakeRole::Validator,
+                amount: stake,
+            },
+        )
+        .unwrap();
+    while chain.ledger.head().height < n {
+        chain.block(Vec::new()).unwrap();
+    }
+    let announced = chain
+        .ledger
+        .validator_set_of_epoch(Epoch(1))
+        .unwrap()
+        .expect("known at the last block of epoch 0");
+    assert_eq!(chain.ledger.validator_set_of_epoch(Epoch(2)).unwrap(), None);
+    chain.block(Vec::new()).unwrap();
+    let stored = validator_set(&chain);
+    assert_eq!(stored.epoch, Epoch(1));
+    assert_eq!(announced, stored);
+    assert!(stored.members.iter().any(|m| m.address == addr("alice")));
+    assert!(!stored
+        .members
+        .iter()
+        .any(|m| m.address == addr("validator-3")));
+    // Read back later from history, the answers do not change.
+    chain.advance_to_epoch(2).unwrap();
+    assert_eq!(
+        chain.ledger.validator_set_of_epoch(Epoch(1)).unwrap(),
+        Some(stored)
+    );
+    assert_eq!(
+        chain.ledger.validator_set_of_epoch(Epoch(0)).unwrap(),
+        genesis_set
+    );
+}

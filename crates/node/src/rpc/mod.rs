@@ -19,7 +19,6 @@ use crate::consensus::{BlockDigest, MarshalMailbox};
 use crate::light::{encode_certificate, BlockFinalization};
 use axum::routing::{get, post};
 use axum::Router;
-use cairn_types::amount::Amount;
 use commonware_consensus::types::Height;
 use commonware_runtime::telemetry::metrics::raw::{Gauge, Histogram};
 use commonware_runtime::Metrics;
@@ -40,19 +39,6 @@ pub struct NetworkInfo {
     /// The genesis block's digest.
     #[serde(serialize_with = "digest_hex")]
     pub genesis_digest: BlockDigest,
-    /// The validators, in genesis order.
-    pub validators: Vec<ValidatorInfo>,
-}
-
-/// One validator.
-#[derive(Clone, Debug, Serialize)]
-pub struct ValidatorInfo {
-    /// Its account.
-    pub address: String,
-    /// Its consensus key (hex).
-    pub consensus_key: String,
-    /// Its stake at genesis.
-    pub stake: Amount,
 }
 
 fn digest_hex<S: serde::Serializer>(digest: &BlockDigest, s: S) -> Result<S::Ok, S::Error> {

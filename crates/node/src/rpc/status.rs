@@ -3,15 +3,22 @@
 use super::{NetworkInfo, RpcState};
 use axum::extract::State;
 use axum::Json;
+use cairn_ledger::state::records::ValidatorSet;
+use cairn_ledger::StateKey;
 use cairn_types::hash::Hash;
+use cairn_types::Amount;
 use serde::Serialize;
 
 /// The answer.
 #[derive(Serialize)]
 pub(crate) struct Status {
-    /// The network (chain id, genesis digest, validators).
+    /// The network (chain id, genesis digest).
     #[serde(flatten)]
     network: NetworkInfo,
+    /// The epoch of the latest applied block.
+    epoch: u64,
+    /// That epoch's validators, largest stake first.
+    validators: Vec<Validator>,
     /// The latest block this node applied.
     height: u64,
     /// The state root after it.
@@ -20,6 +27,17 @@ pub(crate) struct Status {
     timestamp_ms: u64,
     /// The mempool.
     mempool: Mempool,
+}
+
+/// One validator of the current epoch.
+#[derive(Serialize)]
+struct Validator {
+    /// Its account.
+    address: String,
+    /// Its consensus key (hex).
+    consensus_key: String,
+    /// Its stake when the epoch began.
+    stake: Amount,
 }
 
 #[derive(Serialize)]
@@ -31,8 +49,25 @@ struct Mempool {
 pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
     let head = state.chain().head();
     let (transactions, bytes) = state.chain().mempool_size();
+    let set: ValidatorSet = state
+        .chain()
+        .ledger()
+        .get(&StateKey::ValidatorSet)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     Json(Status {
         network: state.inner.info.clone(),
+        epoch: set.epoch.0,
+        validators: set
+            .members
+            .iter()
+            .map(|m| Validator {
+                address: m.address.to_string(),
+                consensus_key: hex::encode(m.consensus_key.0),
+                stake: m.stake,
+            })
+            .collect(),
         height: head.height,
         state_root: head.state_root,
         timestamp_ms: head.timestamp_ms,

@@ -19,6 +19,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+/// How many epochs an equivocator keeps sending conflicting votes in.
+const EQUIVOCATING_EPOCHS: u64 = 16;
+
 /// Messages per second each peer may send on each channel.
 const QUOTA: Quota = Quota::per_second(NZU32!(10_000));
 
@@ -58,7 +61,7 @@ pub(crate) struct Network {
     pub oracle: Oracle<ConsensusKey, deterministic::Context>,
     /// The validators, in participant order.
     pub nodes: Vec<Node>,
-    /// The participants.
+    /// Every node's consensus key.
     pub participants: Set<ConsensusKey>,
     /// The genesis block.
     pub genesis_block: Block,
@@ -72,11 +75,12 @@ pub(crate) struct Network {
     _dirs: tempfile::TempDir,
 }
 
-/// The test genesis with `n` validators whose consensus keys are `keys`.
-pub(crate) fn genesis(keys: &[PrivateKey]) -> Genesis {
+/// The test genesis whose validators are the first `validators` of `keys` (every key's
+/// account `validator-N` is funded).
+pub(crate) fn genesis(keys: &[PrivateKey], validators: usize) -> Genesis {
     let mut genesis = testkit::test_genesis();
     let template = genesis.validators[0].clone();
-    genesis.validators = keys
+    genesis.validators = keys[..validators]
         .iter()
         .enumerate()
         .map(|(i, key)| cairn_ledger::genesis::GenesisValidator {
@@ -119,12 +123,23 @@ fn participant_channels(
 impl Network {
     /// Creates `n` validators (not yet started) and links every pair with `link`.
     pub(crate) async fn new(context: &deterministic::Context, n: u64, all_links: Link) -> Network {
+        Network::with_validators(context, n, n as usize, all_links).await
+    }
+
+    /// Creates `n` nodes (not yet started), the first `validators` of which (by label) are the
+    /// genesis validators, and links every pair with `link`.
+    pub(crate) async fn with_validators(
+        context: &deterministic::Context,
+        n: u64,
+        validators: usize,
+        all_links: Link,
+    ) -> Network {
         let keys: Vec<PrivateKey> = (0..n).map(PrivateKey::from_seed).collect();
-        let genesis = genesis(&keys);
+        let genesis = genesis(&keys, validators);
         let participants: Set<ConsensusKey> =
             Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
         let rules = ChainRules::default();
-        let max_size = consensus::max_message_size(n as u32, &rules.limits);
+        let max_size = consensus::max_message_size(&rules.limits);
         let (network, oracle) = simulated::Network::new_with_peers(
             context.child("network"),
             simulated::Config {
@@ -208,12 +223,12 @@ impl Network {
         }
         let config = ValidatorConfig {
             signer: node.key.clone(),
-            participants: self.participants.clone(),
             chain_id: self.chain_id.clone(),
             genesis: self.genesis_block.clone(),
             partition_prefix: format!("validator-{i}"),
             timeouts: Timeouts::default(),
             reporter: Some(testkit::key(&format!("validator-{}", self.labels[i]))),
+            track: track_peers(self.oracle.manager(), self.participants.clone()),
         };
         let running = consensus::start_validator(
             context.child("validator").with_attribute("index", i),
@@ -233,25 +248,35 @@ impl Network {
     pub(crate) async fn start_equivocator(&mut self, context: &deterministic::Context, i: usize) {
         let node = &self.nodes[i];
         let control = self.oracle.control(node.key.public_key());
-        let votes = control
+        let (sender, receiver) = control
             .register(channel::VOTES, QUOTA)
             .await
             .expect("register");
-        let scheme = consensus::ConsensusScheme::signer(
-            &consensus::namespace(&self.chain_id),
-            self.participants.clone(),
-            node.key.clone(),
-        )
-        .expect("a participant");
-        let conflicter = commonware_consensus::simplex::mocks::conflicter::Conflicter::<
-            _,
-            _,
-            commonware_cryptography::blake3::Blake3,
-        >::new(
-            context.child("equivocator"),
-            commonware_consensus::simplex::mocks::conflicter::Config { scheme },
+        // Votes travel on per-epoch subchannels: one conflicter per epoch, for the first few.
+        let (mux, mut handle) = commonware_p2p::utils::mux::Muxer::new(
+            context.child("equivocator_mux"),
+            sender,
+            receiver,
         );
-        self.equivocators.push(conflicter.start(votes));
+        mux.start();
+        for epoch in 0..EQUIVOCATING_EPOCHS {
+            let votes = handle.register(epoch).await.expect("an epoch subchannel");
+            let scheme = consensus::ConsensusScheme::signer(
+                &consensus::namespace(&self.chain_id),
+                self.participants.clone(),
+                node.key.clone(),
+            )
+            .expect("a participant");
+            let conflicter = commonware_consensus::simplex::mocks::conflicter::Conflicter::<
+                _,
+                _,
+                commonware_cryptography::blake3::Blake3,
+            >::new(
+                context.child("equivocator").with_attribute("epoch", epoch),
+                commonware_consensus::simplex::mocks::conflicter::Config { scheme },
+            );
+            self.equivocators.push(conflicter.start(votes));
+        }
     }
 
     /// The validator record of node `i` in node `at`'s applied state.
@@ -311,6 +336,53 @@ impl Network {
             MempoolConfig::default(),
             rules,
         ));
+    }
+
+    /// The account label of node `i` (`validator-N`, N its number in the genesis).
+    pub(crate) fn label(&self, i: usize) -> String {
+        format!("validator-{}", self.labels[i])
+    }
+
+    /// The consensus keys of the validator set in node `at`'s applied state.
+    pub(crate) fn validator_set(&self, at: usize) -> (u64, Vec<cairn_types::keys::PublicKey>) {
+        let set: cairn_ledger::state::records::ValidatorSet = self.nodes[at]
+            .chain
+            .ledger()
+            .get(&cairn_ledger::StateKey::ValidatorSet)
+            .expect("read")
+            .expect("a validator set");
+        (
+            set.epoch.0,
+            set.members.iter().map(|m| m.consensus_key).collect(),
+        )
+    }
+
+    /// Submits `action` from node `i`'s own account to node `to`'s mempool.
+    pub(crate) fn submit_as(
+        &self,
+        context: &deterministic::Context,
+        i: usize,
+        to: usize,
+        action: cairn_types::tx::Action,
+    ) {
+        let label = self.label(i);
+        let sender = testkit::addr(&label);
+        let account: cairn_ledger::state::records::Account = self.nodes[to]
+            .chain
+            .ledger()
+            .get(&cairn_ledger::StateKey::Account(sender))
+            .expect("read")
+            .unwrap_or_default();
+        let tx = cairn_types::tx::Transaction {
+            chain_id: cairn_types::params::ChainId::new(&self.chain_id).expect("chain id"),
+            sender,
+            nonce: account.nonce,
+            fee: testkit::test_params().tx_fee_min,
+            action,
+        }
+        .sign(&testkit::key(&label));
+        let now = cairn_node::app::now_ms(context);
+        self.nodes[to].chain.submit(tx, now).expect("admitted");
     }
 
     /// The balance of the labelled test account in validator `i`'s applied state.
@@ -413,6 +485,22 @@ impl Network {
         }
         common
     }
+}
+
+/// Tracks each epoch's validators as primary peers and every other node as a secondary one.
+fn track_peers(
+    manager: simulated::Manager<ConsensusKey, deterministic::Context>,
+    everyone: Set<ConsensusKey>,
+) -> cairn_node::orchestrator::TrackPeers {
+    use commonware_p2p::{Manager as _, TrackedPeers};
+    Box::new(move |epoch, validators: &Set<ConsensusKey>| {
+        let others = everyone
+            .iter()
+            .filter(|k| validators.position(k).is_none())
+            .cloned();
+        let peers = TrackedPeers::new(validators.clone(), Set::from_iter_dedup(others));
+        let _ = manager.clone().track(epoch, peers);
+    })
 }
 
 fn reopen(dir: &std::path::Path) -> Ledger {

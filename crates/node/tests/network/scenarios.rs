@@ -204,3 +204,125 @@ fn equivocator(seed: u64) {
 fn an_equivocating_validator_is_slashed_and_the_others_agree() {
     for_each_seed(300, 5, equivocator);
 }
+
+/// Staking changes who validates: two newcomers bond, two genesis validators unbond, and from
+/// the next epoch on the chain runs on the new set, so it stays live with the two leavers down
+/// (under the genesis set, two of four down would stall it).
+fn rotation(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        // Nodes labelled validator-0..3 are the genesis validators; 4 and 5 start as followers.
+        let mut net = Network::with_validators(&context, 6, 4, link(10, 5, 98)).await;
+        let everyone: Vec<usize> = (0..6).collect();
+        for &i in &everyone {
+            net.start(&context, i).await;
+        }
+        let node = |label: &str| {
+            (0..6)
+                .find(|&i| net.label(i) == label)
+                .expect("a node with that label")
+        };
+        let (leaving, joining) = (
+            [node("validator-0"), node("validator-1")],
+            [node("validator-4"), node("validator-5")],
+        );
+        let staying: Vec<usize> = everyone
+            .iter()
+            .copied()
+            .filter(|i| !leaving.contains(i) && !joining.contains(i))
+            .collect();
+        net.wait_for_height(&context, &everyone, 1, Duration::from_secs(60))
+            .await;
+        // Every transaction goes to every genesis validator's mempool, so whoever leads
+        // includes it.
+        for &i in &joining {
+            let consensus_key = cairn_node::consensus::cairn_key(&{
+                use commonware_cryptography::Signer as _;
+                net.nodes[i].key.public_key()
+            });
+            for to in 0..6 {
+                net.submit_as(
+                    &context,
+                    i,
+                    to,
+                    Action::BondValidator {
+                        amount: Amount::tokens(5_000),
+                        consensus_key,
+                    },
+                );
+            }
+        }
+        for &i in &leaving {
+            let stake = net.validator_record(i, i).stake;
+            for to in 0..6 {
+                net.submit_as(
+                    &context,
+                    i,
+                    to,
+                    Action::Unbond {
+                        role: cairn_types::tx::StakeRole::Validator,
+                        amount: stake,
+                    },
+                );
+            }
+        }
+        // Wait until a validator set without the leavers and with the newcomers is in force.
+        let keys = |which: &[usize]| -> Vec<cairn_types::keys::PublicKey> {
+            which
+                .iter()
+                .map(|&i| {
+                    use commonware_cryptography::Signer as _;
+                    cairn_node::consensus::cairn_key(&net.nodes[i].key.public_key())
+                })
+                .collect()
+        };
+        let (newcomers, leavers) = (keys(&joining), keys(&leaving));
+        let start = context.current();
+        let rotated_at = loop {
+            let (epoch, members) = net.validator_set(staying[0]);
+            if newcomers.iter().all(|k| members.contains(k))
+                && leavers.iter().all(|k| !members.contains(k))
+            {
+                break epoch;
+            }
+            assert!(
+                context.current().duration_since(start).unwrap_or_default()
+                    < Duration::from_secs(300),
+                "the validator set never rotated (epoch {epoch})"
+            );
+            context.sleep(Duration::from_millis(200)).await;
+        };
+        assert!(rotated_at >= 1);
+        // Stop the leavers: only the new set can finalize now, and it must, for two more epochs.
+        for &i in &leaving {
+            net.crash(&context, i).await;
+        }
+        let blocks_per_epoch = testkit::TEST_BLOCKS_PER_EPOCH;
+        let target = (rotated_at + 3) * blocks_per_epoch;
+        let live: Vec<usize> = staying.iter().chain(joining.iter()).copied().collect();
+        net.wait_for_height(&context, &live, target, Duration::from_secs(300))
+            .await;
+        let common = net.check_agreement(&live).await;
+        assert!(common >= target);
+        // The newcomers proposed blocks of their own.
+        let mut proposed = 0;
+        for height in rotated_at * blocks_per_epoch + 1..=target {
+            let block = net.nodes[staying[0]]
+                .running
+                .as_ref()
+                .expect("running")
+                .marshal
+                .get_block(commonware_consensus::types::Height::new(height))
+                .await
+                .expect("a finalized block");
+            if newcomers.contains(&block.inner().header.proposer) {
+                proposed += 1;
+            }
+        }
+        assert!(proposed > 0, "no block proposed by a newcomer");
+    });
+}
+
+#[test]
+fn staking_rotates_the_validator_set_at_epoch_boundaries() {
+    for_each_seed(400, 5, rotation);
+}
