@@ -66,12 +66,18 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
     }
     let validators_share = share(amount, u64::from(weights.validators_bps))?;
     let set: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
-    // A validator jailed during the epoch earns nothing for it; its share goes to the treasury.
+    // A validator jailed or fully unbonded during the epoch earns nothing for it; its share goes
+    // to the treasury.
     let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let paid_members: Vec<&ValidatorSetMember> = set
         .members
         .iter()
-        .filter(|m| registry.0.get(&m.address).is_some_and(|v| !v.jailed))
+        .filter(|m| {
+            registry
+                .0
+                .get(&m.address)
+                .is_some_and(|v| !v.jailed && !v.stake.is_zero())
+        })
         .collect();
     let total_stake = set
         .members

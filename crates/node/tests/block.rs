@@ -106,3 +106,32 @@ fn blocks_over_the_limits_are_refused_before_reading_them() {
     lying[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Block::decode_cfg(bytes::Bytes::from(lying), &BlockLimits::default()).is_err());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Bytes from the network: anything decodes to an error or to a block that encodes back
+    /// to exactly those bytes (the encoding is canonical), and nothing panics.
+    #[test]
+    fn any_bytes_decode_canonically_or_not_at_all(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+    ) {
+        if let Ok(block) = Block::decode_cfg(bytes::Bytes::from(bytes.clone()), &BlockLimits::default()) {
+            proptest::prop_assert_eq!(block.encode().to_vec(), bytes);
+        }
+    }
+
+    /// A valid block with one byte changed: refused, or a different block whose encoding is
+    /// those very bytes (a header field), never the same block.
+    #[test]
+    fn one_changed_byte_never_yields_the_same_block(at in 0usize..10_000, xor in 1u8..=255) {
+        let block = sample(2);
+        let mut bytes = block.encode().to_vec();
+        let at = at % bytes.len();
+        bytes[at] ^= xor;
+        if let Ok(decoded) = Block::decode_cfg(bytes::Bytes::from(bytes.clone()), &BlockLimits::default()) {
+            proptest::prop_assert_ne!(decoded.digest(), block.digest());
+            proptest::prop_assert_eq!(decoded.encode().to_vec(), bytes);
+        }
+    }
+}

@@ -133,9 +133,9 @@ pub fn unbond(
                 .ok_or_else(|| shortfall(info.stake))?;
             check_remaining(left, ex.params.validator_stake_min)?;
             info.stake = left;
-            if left.is_zero() && !info.jailed {
-                validators.0.remove(sender);
-            }
+            // A validator that unbonds everything stays on record (with no stake, so in no
+            // set) until its unbonding stake is withdrawn: evidence of an earlier double
+            // signature must still find it and cut that stake.
             ex.state.put(&StateKey::Validators, &validators);
         }
         StakeRole::Oracle => {
@@ -197,6 +197,18 @@ pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), TxError> 
             .ok_or(TxError::AmountOverflow)?;
     }
     ex.credit(sender, total)?;
+    // The record of a validator with no stake left goes once no validator stake is unbonding.
+    if !waiting.iter().any(|e| e.role == StakeRole::Validator) {
+        let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
+        if validators
+            .0
+            .get(sender)
+            .is_some_and(|v| v.stake.is_zero() && !v.jailed)
+        {
+            validators.0.remove(sender);
+            ex.state.put(&StateKey::Validators, &validators);
+        }
+    }
     if waiting.is_empty() {
         ex.state.delete(&key);
     } else {

@@ -282,3 +282,63 @@ fn the_announced_validator_set_is_the_one_the_next_epoch_stores() {
         genesis_set
     );
 }
+
+/// Unbonding everything does not escape slashing: the record stays (with no stake, in no set)
+/// while the stake is unbonding, evidence cuts the unbonding stake, and the record goes only
+/// once nothing is left to withdraw.
+#[test]
+fn a_validator_that_unbonds_everything_can_still_be_slashed() {
+    let (mut chain, _dir) = chain();
+    let chain_id = chain.ledger.config().chain_id.clone();
+    let offender = key("validator-3/consensus");
+    let stake = Amount::tokens(50_000);
+    chain
+        .run(
+            "validator-3",
+            Action::Unbond {
+                role: StakeRole::Validator,
+                amount: stake,
+            },
+        )
+        .unwrap();
+    let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
+    assert_eq!(validators.0[&addr("validator-3")].stake, Amount::ZERO);
+    chain.advance_to_epoch(1).unwrap();
+    assert!(validator_set(&chain)
+        .members
+        .iter()
+        .all(|m| m.address != addr("validator-3")));
+    let evidence = DoubleSignEvidence {
+        consensus_key: offender.public_key(),
+        first: vote(&offender, &chain_id, 3, 1),
+        second: vote(&offender, &chain_id, 3, 2),
+    };
+    chain
+        .run("bob", Action::ReportDoubleSign { evidence })
+        .unwrap();
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(addr("validator-3")))
+        .unwrap()
+        .unwrap();
+    // 5% of the unbonding 50,000 burned.
+    assert_eq!(entries.0[0].amount, Amount::tokens(47_500));
+    assert_balanced(&chain);
+
+    // An honest leaver's record goes when its stake is withdrawn, freeing its consensus key.
+    chain
+        .run(
+            "validator-1",
+            Action::Unbond {
+                role: StakeRole::Validator,
+                amount: stake,
+            },
+        )
+        .unwrap();
+    chain.advance_to_epoch(4).unwrap();
+    chain.run("validator-1", Action::WithdrawUnbonded).unwrap();
+    let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
+    assert!(!validators.0.contains_key(&addr("validator-1")));
+    assert!(validators.0[&addr("validator-3")].jailed);
+    assert_balanced(&chain);
+}
