@@ -119,7 +119,10 @@ where
         mux.start();
         let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
         // The journal of the epoch before the first one run here, if a crash left it behind.
-        let mut previous = Epoch::new(self.next_block_epoch()).previous();
+        let mut previous = self
+            .epocher
+            .containing(Height::new(self.chain.head().height + 1))
+            .and_then(|info| info.epoch().previous());
 
         loop {
             // The epoch of the next block this node will apply: the ledger has applied the
@@ -199,15 +202,6 @@ where
             let _ = handle.await;
             previous = Some(epoch);
         }
-    }
-
-    /// The epoch of the next block this node will apply.
-    fn next_block_epoch(&self) -> u64 {
-        cairn_types::Epoch::of_height(
-            self.chain.head().height + 1,
-            self.epocher.blocks_per_epoch(),
-        )
-        .0
     }
 
     /// A peer sent a message of epoch `theirs` while this node is in `ours`: if it is ahead,

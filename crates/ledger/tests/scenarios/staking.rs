@@ -11,6 +11,19 @@ fn validator_set(chain: &cairn_ledger::testkit::TestChain) -> ValidatorSet {
     chain.ledger.get(&StateKey::ValidatorSet).unwrap().unwrap()
 }
 
+/// The labelled validator unbonds all `stake` of its validator stake.
+fn unbond_all(chain: &mut cairn_ledger::testkit::TestChain, label: &str, stake: Amount) {
+    chain
+        .run(
+            label,
+            Action::Unbond {
+                role: StakeRole::Validator,
+                amount: stake,
+            },
+        )
+        .unwrap();
+}
+
 #[test]
 fn bonding_changes_the_validator_set_at_the_next_epoch() {
     let (mut chain, _dir) = chain();
@@ -244,15 +257,7 @@ fn the_announced_validator_set_is_the_one_the_next_epoch_stores() {
     let stake = Validators::clone(&chain.ledger.get(&StateKey::Validators).unwrap().unwrap()).0
         [&addr("validator-3")]
         .stake;
-    chain
-        .run(
-            "validator-3",
-            Action::Unbond {
-                role: StakeRole::Validator,
-                amount: stake,
-            },
-        )
-        .unwrap();
+    unbond_all(&mut chain, "validator-3", stake);
     while chain.ledger.head().height < n {
         chain.block(Vec::new()).unwrap();
     }
@@ -292,15 +297,7 @@ fn a_validator_that_unbonds_everything_can_still_be_slashed() {
     let chain_id = chain.ledger.config().chain_id.clone();
     let offender = key("validator-3/consensus");
     let stake = Amount::tokens(50_000);
-    chain
-        .run(
-            "validator-3",
-            Action::Unbond {
-                role: StakeRole::Validator,
-                amount: stake,
-            },
-        )
-        .unwrap();
+    unbond_all(&mut chain, "validator-3", stake);
     let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
     assert_eq!(validators.0[&addr("validator-3")].stake, Amount::ZERO);
     chain.advance_to_epoch(1).unwrap();
@@ -326,15 +323,7 @@ fn a_validator_that_unbonds_everything_can_still_be_slashed() {
     assert_balanced(&chain);
 
     // An honest leaver's record goes when its stake is withdrawn, freeing its consensus key.
-    chain
-        .run(
-            "validator-1",
-            Action::Unbond {
-                role: StakeRole::Validator,
-                amount: stake,
-            },
-        )
-        .unwrap();
+    unbond_all(&mut chain, "validator-1", stake);
     chain.advance_to_epoch(4).unwrap();
     chain.run("validator-1", Action::WithdrawUnbonded).unwrap();
     let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
