@@ -50,9 +50,10 @@ impl Tour {
     }
 
     fn run(&mut self, label: &str, action: Action) -> Result<BlockOutcome> {
+        let tx = self.chain.tx(label, action);
         let outcome = self
             .chain
-            .run(label, action)
+            .block(vec![tx])
             .map_err(|e| anyhow::anyhow!("demo step failed: {e}"))?;
         self.show(&outcome);
         Ok(outcome)
@@ -60,9 +61,10 @@ impl Tour {
 
     fn refused(&mut self, what: &str, label: &str, action: Action) -> Result<TxError> {
         let before = self.chain.ledger.head();
-        match self.chain.run(label, action) {
+        let tx = self.chain.tx(label, action);
+        match self.chain.block(vec![tx]) {
             Ok(_) => bail!("demo expected `{what}` to be refused"),
-            Err(error) => {
+            Err(cairn_ledger::BlockError::Transaction { error, .. }) => {
                 anyhow::ensure!(
                     self.chain.ledger.head() == before,
                     "a refused transaction changed the state"
@@ -70,6 +72,7 @@ impl Tour {
                 self.say(format!("refused {what}: {error} (state unchanged)"));
                 Ok(error)
             }
+            Err(other) => bail!("demo step `{what}` failed: {other}"),
         }
     }
 

@@ -10,7 +10,7 @@
 //!    qualifies the previous set stays, so the chain never loses its validators.
 
 use crate::error::StoreError;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::exec::{governance, Exec};
 use crate::ledger::Ledger;
 use crate::state::overlay::MAX_STATE_VALUE_BYTES;
@@ -22,7 +22,7 @@ use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::{Amount, Epoch, Subnetwork};
 
 /// Closes epoch `new − 1` and opens epoch `new`.
-pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), TxError> {
+pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
     let closed = Epoch(new.0.saturating_sub(1));
     emit(ex, closed)?;
     ex.chain.epoch = new;
@@ -35,13 +35,13 @@ pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), TxError> {
     Ok(())
 }
 
-fn share(amount: Amount, bps: u64) -> Result<Amount, TxError> {
+fn share(amount: Amount, bps: u64) -> Result<Amount, ExecError> {
     mul_div_floor(amount.0, u128::from(bps), u128::from(BPS_DENOMINATOR))
         .map(Amount)
-        .ok_or(TxError::AmountOverflow)
+        .ok_or(TxError::AmountOverflow.into())
 }
 
-fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
+fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
     let amount = ex
         .config
         .emission
@@ -114,7 +114,7 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), TxError> {
 }
 
 /// Chooses and stores the validator set of `epoch` from the current registry.
-pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<ValidatorSet, TxError> {
+pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<ValidatorSet, ExecError> {
     let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let previous: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
     let set = choose_validators(&registry, &ex.params, previous, epoch);

@@ -381,38 +381,129 @@ pub enum TxError {
         available: Amount,
     },
 
-    /// Storage failed or holds corrupt data; not the sender's fault.
-    #[error("internal error: {0}")]
-    Internal(String),
+    // ---- registries at their bound ----
+    /// The validator registry holds as many candidates as it may.
+    #[error("the validator registry is full ({max} candidates)")]
+    ValidatorRegistryFull {
+        /// Most candidates.
+        max: usize,
+    },
+    /// The oracle committee holds as many members as it may.
+    #[error("the oracle committee is full ({max} members)")]
+    OracleCommitteeFull {
+        /// Most members.
+        max: usize,
+    },
+    /// The device's location history cannot grow any more.
+    #[error("device {0} has asserted as many locations as it may")]
+    LocationHistoryFull(DeviceId),
+    /// Paying this claim would pay out more than the root's total (a root whose per-account
+    /// amounts do not add up with what was already claimed under earlier roots).
+    #[error("claims would pay {claimed} in all, more than the root's total {total}")]
+    RootOverclaimed {
+        /// What would have been paid under this root in all.
+        claimed: Amount,
+        /// The root's total.
+        total: Amount,
+    },
 }
 
 impl TxError {
-    /// A stable, machine-readable code: the variant's name in snake case (`nonce_mismatch`,
-    /// `insufficient_balance`, …), used by the RPC's JSON errors.
-    pub fn code(&self) -> String {
-        let debug = format!("{self:?}");
-        let name = debug
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .next()
-            .unwrap_or_default();
-        let mut code = String::with_capacity(name.len() + 4);
-        for (i, c) in name.chars().enumerate() {
-            if c.is_ascii_uppercase() {
-                if i > 0 {
-                    code.push('_');
-                }
-                code.push(c.to_ascii_lowercase());
-            } else {
-                code.push(c);
-            }
+    /// A stable, machine-readable code (`nonce_mismatch`, `insufficient_balance`, …), used by the
+    /// RPC's JSON errors. Each code is written here once and pinned by a test: renaming a
+    /// variant does not change the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Malformed(..) => "malformed",
+            TxError::WrongChain { .. } => "wrong_chain",
+            TxError::BadSignature => "bad_signature",
+            TxError::NonceMismatch { .. } => "nonce_mismatch",
+            TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::InsufficientBalance { .. } => "insufficient_balance",
+            TxError::AmountOverflow => "amount_overflow",
+            TxError::ZeroAmount => "zero_amount",
+            TxError::Amount(..) => "amount",
+            TxError::StakeTooLow { .. } => "stake_too_low",
+            TxError::NotAValidator(..) => "not_a_validator",
+            TxError::NotAnOracle(..) => "not_an_oracle",
+            TxError::InsufficientStake { .. } => "insufficient_stake",
+            TxError::ConsensusKeyInUse(..) => "consensus_key_in_use",
+            TxError::ConsensusKeyMismatch => "consensus_key_mismatch",
+            TxError::Jailed(..) => "jailed",
+            TxError::NothingToWithdraw => "nothing_to_withdraw",
+            TxError::TooManyUnbondings(..) => "too_many_unbondings",
+            TxError::InvalidEvidence(..) => "invalid_evidence",
+            TxError::UnknownConsensusKey(..) => "unknown_consensus_key",
+            TxError::AlreadyPunished(..) => "already_punished",
+            TxError::EvidenceTooOld { .. } => "evidence_too_old",
+            TxError::DeviceExists(..) => "device_exists",
+            TxError::UnknownDevice(..) => "unknown_device",
+            TxError::NotDeviceOwner { .. } => "not_device_owner",
+            TxError::DeviceRetired(..) => "device_retired",
+            TxError::BadDeviceSignature => "bad_device_signature",
+            TxError::UnknownMaker(..) => "unknown_maker",
+            TxError::MakerRevoked(..) => "maker_revoked",
+            TxError::BadMakerSignature => "bad_maker_signature",
+            TxError::MakerExists(..) => "maker_exists",
+            TxError::InsufficientCredits { .. } => "insufficient_credits",
+            TxError::PriceStale { .. } => "price_stale",
+            TxError::ZeroPrice => "zero_price",
+            TxError::BurnTooSmall(..) => "burn_too_small",
+            TxError::CreditOverflow => "credit_overflow",
+            TxError::EpochNotEnded { .. } => "epoch_not_ended",
+            TxError::RootNotNewer { .. } => "root_not_newer",
+            TxError::UnknownOracle(..) => "unknown_oracle",
+            TxError::DuplicateSigner(..) => "duplicate_signer",
+            TxError::BadOracleSignature(..) => "bad_oracle_signature",
+            TxError::InsufficientOracleStake { .. } => "insufficient_oracle_stake",
+            TxError::RootExceedsEmission { .. } => "root_exceeds_emission",
+            TxError::RootDecreases { .. } => "root_decreases",
+            TxError::NoRewardRoot(..) => "no_reward_root",
+            TxError::BadRewardProof { .. } => "bad_reward_proof",
+            TxError::NothingToClaim => "nothing_to_claim",
+            TxError::CircuitBreaker { .. } => "circuit_breaker",
+            TxError::DuplicateClaim(..) => "duplicate_claim",
+            TxError::LockTooLong { .. } => "lock_too_long",
+            TxError::NoLock(..) => "no_lock",
+            TxError::LockNotExpired(..) => "lock_not_expired",
+            TxError::LockExpired => "lock_expired",
+            TxError::InsufficientVotingPower { .. } => "insufficient_voting_power",
+            TxError::UnknownProposal(..) => "unknown_proposal",
+            TxError::VotingClosed(..) => "voting_closed",
+            TxError::VotingOpen { .. } => "voting_open",
+            TxError::AlreadyVoted(..) => "already_voted",
+            TxError::Timelocked { .. } => "timelocked",
+            TxError::ProposalClosed(..) => "proposal_closed",
+            TxError::Param(..) => "param",
+            TxError::TreasuryInsufficient { .. } => "treasury_insufficient",
+            TxError::ValidatorRegistryFull { .. } => "validator_registry_full",
+            TxError::OracleCommitteeFull { .. } => "oracle_committee_full",
+            TxError::LocationHistoryFull(..) => "location_history_full",
+            TxError::RootOverclaimed { .. } => "root_overclaimed",
         }
-        code
     }
 }
 
-impl From<StoreError> for TxError {
-    fn from(e: StoreError) -> Self {
-        TxError::Internal(e.to_string())
+/// Why executing a transaction (or an epoch step) did not succeed: either the transaction is
+/// refused (its sender's doing: the block goes on without it, on every validator alike) or this
+/// node faulted (its storage failed, or an invariant broke: the block must not be committed, as
+/// another validator would commit something else).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The transaction is refused; nothing it did is kept.
+    #[error(transparent)]
+    Refused(#[from] TxError),
+    /// Reading or writing this node's state failed, or read corrupt data.
+    #[error(transparent)]
+    Fault(#[from] StoreError),
+    /// A rule that execution guarantees did not hold (a bug, or state corrupted in memory).
+    #[error("invariant broken: {0}")]
+    Invariant(&'static str),
+}
+
+impl From<ParamError> for ExecError {
+    fn from(error: ParamError) -> Self {
+        ExecError::Refused(TxError::Param(error))
     }
 }
 
@@ -460,6 +551,23 @@ pub enum BlockError {
     /// The block was applied in memory but writing it to disk failed.
     #[error("block applied but not yet on disk: {0}")]
     NotDurable(StoreError),
+    /// Execution broke a rule it guarantees; nothing was applied.
+    #[error("invariant broken: {0}")]
+    Invariant(&'static str),
+}
+
+impl BlockError {
+    /// Whether this is this node's fault (storage, corruption, a broken invariant) rather than
+    /// the block's: a node that meets one must stop applying blocks, not refuse the block.
+    pub fn is_fault(&self) -> bool {
+        match self {
+            BlockError::Store(_) | BlockError::NotDurable(_) | BlockError::Invariant(_) => true,
+            BlockError::WrongHeight { .. }
+            | BlockError::TimeWentBackwards { .. }
+            | BlockError::TooManyTransactions { .. }
+            | BlockError::Transaction { .. } => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -467,15 +575,238 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_snake_case_variant_names() {
-        assert_eq!(TxError::BadSignature.code(), "bad_signature");
-        assert_eq!(
-            TxError::NonceMismatch {
-                expected: 1,
-                got: 2
-            }
-            .code(),
-            "nonce_mismatch"
-        );
+    fn every_code_is_pinned() {
+        let key = PublicKey([7; 32]);
+        let address = Address(key);
+        let device = DeviceId(key);
+        let amount = Amount(5);
+        let subnetwork = Subnetwork::Coverage;
+        let pinned: Vec<(TxError, &str)> = vec![
+            (
+                TxError::Malformed(CodecError::Malformed("x".into())),
+                "malformed",
+            ),
+            (
+                TxError::WrongChain {
+                    expected: "a".into(),
+                    got: "b".into(),
+                },
+                "wrong_chain",
+            ),
+            (TxError::BadSignature, "bad_signature"),
+            (
+                TxError::NonceMismatch {
+                    expected: 1,
+                    got: 2,
+                },
+                "nonce_mismatch",
+            ),
+            (
+                TxError::FeeTooLow {
+                    min: amount,
+                    got: amount,
+                },
+                "fee_too_low",
+            ),
+            (
+                TxError::InsufficientBalance {
+                    needed: amount,
+                    available: amount,
+                },
+                "insufficient_balance",
+            ),
+            (TxError::AmountOverflow, "amount_overflow"),
+            (TxError::ZeroAmount, "zero_amount"),
+            (TxError::Amount(AmountError::Syntax("x".into())), "amount"),
+            (
+                TxError::StakeTooLow {
+                    min: amount,
+                    got: amount,
+                },
+                "stake_too_low",
+            ),
+            (TxError::NotAValidator(address), "not_a_validator"),
+            (TxError::NotAnOracle(address), "not_an_oracle"),
+            (
+                TxError::InsufficientStake {
+                    bonded: amount,
+                    requested: amount,
+                },
+                "insufficient_stake",
+            ),
+            (TxError::ConsensusKeyInUse(address), "consensus_key_in_use"),
+            (TxError::ConsensusKeyMismatch, "consensus_key_mismatch"),
+            (TxError::Jailed(address), "jailed"),
+            (TxError::NothingToWithdraw, "nothing_to_withdraw"),
+            (TxError::TooManyUnbondings(3), "too_many_unbondings"),
+            (
+                TxError::InvalidEvidence(EvidenceError::DifferentSlots),
+                "invalid_evidence",
+            ),
+            (TxError::UnknownConsensusKey(key), "unknown_consensus_key"),
+            (TxError::AlreadyPunished(Hash::ZERO), "already_punished"),
+            (
+                TxError::EvidenceTooOld {
+                    evidence: 1,
+                    oldest: 2,
+                },
+                "evidence_too_old",
+            ),
+            (TxError::DeviceExists(device), "device_exists"),
+            (TxError::UnknownDevice(device), "unknown_device"),
+            (
+                TxError::NotDeviceOwner {
+                    device,
+                    sender: address,
+                },
+                "not_device_owner",
+            ),
+            (TxError::DeviceRetired(device), "device_retired"),
+            (TxError::BadDeviceSignature, "bad_device_signature"),
+            (TxError::UnknownMaker(key), "unknown_maker"),
+            (TxError::MakerRevoked(key), "maker_revoked"),
+            (TxError::BadMakerSignature, "bad_maker_signature"),
+            (TxError::MakerExists(key), "maker_exists"),
+            (
+                TxError::InsufficientCredits {
+                    needed: Credits(2),
+                    available: Credits(1),
+                },
+                "insufficient_credits",
+            ),
+            (
+                TxError::PriceStale {
+                    fresh: 0,
+                    needed: 1,
+                },
+                "price_stale",
+            ),
+            (TxError::ZeroPrice, "zero_price"),
+            (TxError::BurnTooSmall(amount), "burn_too_small"),
+            (TxError::CreditOverflow, "credit_overflow"),
+            (
+                TxError::EpochNotEnded {
+                    epoch: Epoch(2),
+                    current: Epoch(1),
+                },
+                "epoch_not_ended",
+            ),
+            (
+                TxError::RootNotNewer {
+                    subnetwork,
+                    last: Epoch(1),
+                },
+                "root_not_newer",
+            ),
+            (TxError::UnknownOracle(address), "unknown_oracle"),
+            (TxError::DuplicateSigner(address), "duplicate_signer"),
+            (TxError::BadOracleSignature(address), "bad_oracle_signature"),
+            (
+                TxError::InsufficientOracleStake {
+                    signed: amount,
+                    total: amount,
+                },
+                "insufficient_oracle_stake",
+            ),
+            (
+                TxError::RootExceedsEmission {
+                    allowed: amount,
+                    requested: amount,
+                },
+                "root_exceeds_emission",
+            ),
+            (
+                TxError::RootDecreases {
+                    previous: amount,
+                    new: amount,
+                },
+                "root_decreases",
+            ),
+            (TxError::NoRewardRoot(subnetwork), "no_reward_root"),
+            (
+                TxError::BadRewardProof {
+                    account: address,
+                    error: RewardProofError::SumOverflow,
+                },
+                "bad_reward_proof",
+            ),
+            (TxError::NothingToClaim, "nothing_to_claim"),
+            (
+                TxError::CircuitBreaker {
+                    minted: amount,
+                    requested: amount,
+                    limit: amount,
+                },
+                "circuit_breaker",
+            ),
+            (TxError::DuplicateClaim(address), "duplicate_claim"),
+            (TxError::LockTooLong { max: 1, got: 2 }, "lock_too_long"),
+            (TxError::NoLock(address), "no_lock"),
+            (TxError::LockNotExpired(Epoch(3)), "lock_not_expired"),
+            (TxError::LockExpired, "lock_expired"),
+            (
+                TxError::InsufficientVotingPower { needed: 2, have: 1 },
+                "insufficient_voting_power",
+            ),
+            (TxError::UnknownProposal(1), "unknown_proposal"),
+            (TxError::VotingClosed(1), "voting_closed"),
+            (TxError::VotingOpen { id: 1, until: 2 }, "voting_open"),
+            (TxError::AlreadyVoted(address), "already_voted"),
+            (TxError::Timelocked { id: 1, from: 2 }, "timelocked"),
+            (TxError::ProposalClosed(1), "proposal_closed"),
+            (TxError::Param(ParamError::Unknown("x".into())), "param"),
+            (
+                TxError::TreasuryInsufficient {
+                    needed: amount,
+                    available: amount,
+                },
+                "treasury_insufficient",
+            ),
+            (
+                TxError::ValidatorRegistryFull { max: 1 },
+                "validator_registry_full",
+            ),
+            (
+                TxError::OracleCommitteeFull { max: 1 },
+                "oracle_committee_full",
+            ),
+            (
+                TxError::LocationHistoryFull(device),
+                "location_history_full",
+            ),
+            (
+                TxError::RootOverclaimed {
+                    claimed: amount,
+                    total: amount,
+                },
+                "root_overclaimed",
+            ),
+        ];
+        // One sample of every variant (the match in `code` is exhaustive, so a new variant
+        // needs a code; this list needs its sample).
+        assert_eq!(pinned.len(), 66);
+        let mut seen = std::collections::HashSet::new();
+        for (error, code) in &pinned {
+            assert_eq!(error.code(), *code, "{error:?}");
+            assert!(seen.insert(*code), "code {code} is used twice");
+        }
+    }
+
+    #[test]
+    fn faults_are_told_apart_from_refusals() {
+        assert!(BlockError::Store(StoreError::Corrupt("x".into())).is_fault());
+        assert!(BlockError::NotDurable(StoreError::Database("x".into())).is_fault());
+        assert!(BlockError::Invariant("x").is_fault());
+        assert!(!BlockError::WrongHeight {
+            expected: 1,
+            got: 2
+        }
+        .is_fault());
+        let refused = BlockError::Transaction {
+            index: 0,
+            id: Hash::ZERO,
+            error: TxError::ZeroAmount,
+        };
+        assert!(!refused.is_fault());
     }
 }

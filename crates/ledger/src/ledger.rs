@@ -11,12 +11,13 @@
 //! through the [`StateMachine`] trait.
 
 use crate::epoch;
-use crate::error::{BlockError, StoreError, TxError};
+use crate::error::{BlockError, ExecError, StoreError, TxError};
 use crate::exec::{self, Exec, Notes};
 use crate::genesis::{Genesis, GenesisError};
 use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
 use crate::state::records::ChainState;
 use crate::state::{Overlay, StateKey, StateRead};
+use crate::store::faulty::Faults;
 use crate::store::{LedgerStore, StateProof};
 use borsh::BorshDeserialize;
 use cairn_types::params::{ChainConfig, Params};
@@ -138,15 +139,29 @@ pub struct Ledger {
 impl Ledger {
     /// Creates a ledger in `dir` from a genesis.
     pub fn init(dir: &Path, genesis: &Genesis) -> Result<Ledger, OpenError> {
-        let changes = genesis.state()?;
-        let store = LedgerStore::create(&dir.join(STATE_FILE))?;
-        store.commit(0, &changes, true)?;
-        Ok(Ledger::from_store(store)?)
+        Ledger::init_with_faults(dir, genesis, None)
     }
 
     /// Opens the ledger in `dir`.
     pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
-        Ledger::from_store(LedgerStore::open(&dir.join(STATE_FILE))?)
+        Ledger::open_with_faults(dir, None)
+    }
+
+    /// [`Ledger::init`] on a disk that injects `faults` (fault-injection tests).
+    pub fn init_with_faults(
+        dir: &Path,
+        genesis: &Genesis,
+        faults: Option<&Faults>,
+    ) -> Result<Ledger, OpenError> {
+        let changes = genesis.state()?;
+        let store = LedgerStore::create_with(&dir.join(STATE_FILE), faults)?;
+        store.commit(0, &changes, true)?;
+        Ok(Ledger::from_store(store)?)
+    }
+
+    /// [`Ledger::open`] on a disk that injects `faults` (fault-injection tests).
+    pub fn open_with_faults(dir: &Path, faults: Option<&Faults>) -> Result<Ledger, StoreError> {
+        Ledger::from_store(LedgerStore::open_with(&dir.join(STATE_FILE), faults)?)
     }
 
     fn from_store(store: LedgerStore) -> Result<Ledger, StoreError> {
@@ -226,7 +241,7 @@ impl Ledger {
         &self,
         signed: &SignedTransaction,
         timestamp_ms: u64,
-    ) -> Result<(), TxError> {
+    ) -> Result<(), ExecError> {
         signed
             .tx
             .sender
@@ -240,9 +255,13 @@ impl Ledger {
                 std::slice::from_ref(signed),
                 Mode::Filter,
             )
-            .map_err(|e| TxError::Internal(e.to_string()))?;
+            .map_err(|e| match e {
+                BlockError::Store(store) => ExecError::Fault(store),
+                BlockError::Invariant(what) => ExecError::Invariant(what),
+                other => ExecError::Fault(StoreError::Corrupt(other.to_string())),
+            })?;
         match executed.rejected.into_iter().next() {
-            Some((_, error)) => Err(error),
+            Some((_, error)) => Err(error.into()),
             None => Ok(()),
         }
     }
@@ -447,14 +466,11 @@ impl Ledger {
     ) -> Result<Executed, BlockError> {
         let snapshot = self.store.snapshot()?;
         let mut overlay = Overlay::new(&snapshot);
-        let internal = |e: TxError| StoreError::Corrupt(e.to_string());
         let mut chain: ChainState = overlay
-            .get(&StateKey::ChainState)
-            .map_err(internal)?
+            .get(&StateKey::ChainState)?
             .ok_or_else(|| StoreError::Corrupt("no chain state".into()))?;
         let mut params: Params = overlay
-            .get(&StateKey::Params)
-            .map_err(internal)?
+            .get(&StateKey::Params)?
             .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
         chain.height = height;
         chain.timestamp_ms = timestamp_ms;
@@ -470,7 +486,7 @@ impl Ledger {
                 time_ms: timestamp_ms,
                 notes: Vec::new(),
             };
-            epoch::enter_epoch(&mut ex, new_epoch).map_err(internal)?;
+            epoch::enter_epoch(&mut ex, new_epoch).map_err(epoch_fault)?;
             chain = ex.chain;
             params = ex.params;
             block_notes = ex.notes;
@@ -502,7 +518,10 @@ impl Ledger {
                     overlay.commit_tx();
                     included.push(index);
                 }
-                Err(error) => {
+                // A fault is this node's, not the sender's: the block stops here, uncommitted.
+                Err(ExecError::Fault(store)) => return Err(BlockError::Store(store)),
+                Err(ExecError::Invariant(what)) => return Err(BlockError::Invariant(what)),
+                Err(ExecError::Refused(error)) => {
                     overlay.rollback_tx();
                     if mode == Mode::Strict {
                         return Err(BlockError::Transaction {
@@ -548,6 +567,19 @@ impl StateMachine for Ledger {
 
     fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
         self.apply_block(block)
+    }
+}
+
+/// An epoch step that fails fails on every validator alike (it reads no input but the state), so
+/// it is never a refusal: the block cannot be applied and the node must stop.
+fn epoch_fault(error: ExecError) -> BlockError {
+    match error {
+        ExecError::Fault(store) => BlockError::Store(store),
+        ExecError::Invariant(what) => BlockError::Invariant(what),
+        ExecError::Refused(refusal) => {
+            tracing::error!(%refusal, "ledger.epoch_step_failed");
+            BlockError::Invariant("the epoch step cannot fail")
+        }
     }
 }
 

@@ -6,15 +6,15 @@
 //! be transferred, only delegated to a payer key for one sub-network and spent there.
 
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{Account, Oracles, PricePost};
 use crate::state::StateKey;
 use cairn_types::{Address, Amount, Credits, Hash, Price, Subnetwork};
 
 /// Records an oracle's price at the block time.
-pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Result<(), TxError> {
+pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Result<(), ExecError> {
     if price.0 == 0 {
-        return Err(TxError::ZeroPrice);
+        return Err(TxError::ZeroPrice.into());
     }
     let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let info = oracles
@@ -30,7 +30,7 @@ pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Resu
 }
 
 /// The median of fresh prices (for an even count, the mean of the middle two, rounded down).
-pub fn median_fresh_price(ex: &Exec<'_, '_>) -> Result<Price, TxError> {
+pub fn median_fresh_price(ex: &Exec<'_, '_>) -> Result<Price, ExecError> {
     let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let max_age_ms = ex.params.price_max_age_secs.saturating_mul(1000);
     let mut fresh: Vec<u64> = oracles
@@ -45,7 +45,8 @@ pub fn median_fresh_price(ex: &Exec<'_, '_>) -> Result<Price, TxError> {
         return Err(TxError::PriceStale {
             fresh: fresh.len() as u64,
             needed,
-        });
+        }
+        .into());
     }
     fresh.sort_unstable();
     let mid = fresh.len() / 2;
@@ -64,14 +65,14 @@ pub fn burn_for_credits(
     sender: &Address,
     amount: Amount,
     recipient: &Address,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if amount.is_zero() {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     let price = median_fresh_price(ex)?;
     let credits = price.credits_for(amount).ok_or(TxError::CreditOverflow)?;
     if credits.0 == 0 {
-        return Err(TxError::BurnTooSmall(amount));
+        return Err(TxError::BurnTooSmall(amount).into());
     }
     ex.debit(sender, amount)?;
     ex.burn(amount)?;
@@ -94,9 +95,9 @@ pub fn delegate(
     payer: &Address,
     subnetwork: Subnetwork,
     credits: Credits,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if credits.0 == 0 {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     take_own_credits(ex, sender, credits)?;
     let key = StateKey::DelegatedCredits(*payer, subnetwork);
@@ -115,9 +116,9 @@ pub fn spend(
     subnetwork: Subnetwork,
     credits: Credits,
     usage: &Hash,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if credits.0 == 0 {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     let key = StateKey::DelegatedCredits(*sender, subnetwork);
     let delegated: Credits = ex.state.get_or_default(&key)?;
@@ -129,7 +130,8 @@ pub fn spend(
             return Err(TxError::InsufficientCredits {
                 needed: credits,
                 available: Credits(own.0.saturating_add(delegated.0)),
-            });
+            }
+            .into());
         }
         take_own_credits(ex, sender, from_own)?;
     }
@@ -151,7 +153,7 @@ pub fn spend_own_credits(
     account: &Address,
     subnetwork: Subnetwork,
     credits: Credits,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     take_own_credits(ex, account, credits)?;
     record_usage(ex, subnetwork, credits)
 }
@@ -160,7 +162,7 @@ fn take_own_credits(
     ex: &mut Exec<'_, '_>,
     address: &Address,
     credits: Credits,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let mut account = ex.account(address)?;
     account.credits = account
         .credits
@@ -177,7 +179,7 @@ fn record_usage(
     ex: &mut Exec<'_, '_>,
     subnetwork: Subnetwork,
     credits: Credits,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let key = StateKey::CreditUsage(subnetwork);
     let used: Credits = ex.state.get_or_default(&key)?;
     ex.state.put(

@@ -6,7 +6,7 @@
 
 use super::credits::spend_own_credits;
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{DeviceRecord, LocationEntry, MakerRecord};
 use crate::state::StateKey;
 use cairn_types::tx::{device_binding_digest, maker_attestation_digest, RegisterDevice};
@@ -17,11 +17,11 @@ pub fn register(
     ex: &mut Exec<'_, '_>,
     owner: &Address,
     registration: &RegisterDevice,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let device = registration.device;
     let key = StateKey::Device(device);
     if ex.state.get::<DeviceRecord>(&key)?.is_some() {
-        return Err(TxError::DeviceExists(device));
+        return Err(TxError::DeviceExists(device).into());
     }
     let binding =
         device_binding_digest(&ex.config.chain_id, &device, owner, registration.subnetwork);
@@ -35,7 +35,7 @@ pub fn register(
             .get(&StateKey::Maker(attestation.maker))?
             .ok_or(TxError::UnknownMaker(attestation.maker))?;
         if !maker.approved {
-            return Err(TxError::MakerRevoked(attestation.maker));
+            return Err(TxError::MakerRevoked(attestation.maker).into());
         }
         attestation
             .maker
@@ -70,7 +70,7 @@ fn owned_device(
     ex: &Exec<'_, '_>,
     sender: &Address,
     device: &DeviceId,
-) -> Result<DeviceRecord, TxError> {
+) -> Result<DeviceRecord, ExecError> {
     let record: DeviceRecord = ex
         .state
         .get(&StateKey::Device(*device))?
@@ -79,10 +79,11 @@ fn owned_device(
         return Err(TxError::NotDeviceOwner {
             device: *device,
             sender: *sender,
-        });
+        }
+        .into());
     }
     if record.retired {
-        return Err(TxError::DeviceRetired(*device));
+        return Err(TxError::DeviceRetired(*device).into());
     }
     Ok(record)
 }
@@ -93,14 +94,14 @@ pub fn assert_location(
     sender: &Address,
     device: &DeviceId,
     cell: Cell,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let mut record = owned_device(ex, sender, device)?;
     let fee = ex.params.location_assert_fee_dc;
     spend_own_credits(ex, sender, record.subnetwork, fee)?;
     let index = record.location_count;
     record.location_count = index
         .checked_add(1)
-        .ok_or_else(|| TxError::Internal("location history is full".into()))?;
+        .ok_or(TxError::LocationHistoryFull(*device))?;
     record.location = Some(cell);
     ex.state.put(
         &StateKey::DeviceLocation(*device, index),
@@ -122,7 +123,7 @@ pub fn transfer(
     sender: &Address,
     device: &DeviceId,
     new_owner: &Address,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let mut record = owned_device(ex, sender, device)?;
     record.owner = *new_owner;
     ex.state.put(&StateKey::Device(*device), &record);
@@ -130,7 +131,7 @@ pub fn transfer(
 }
 
 /// Retires a device for good.
-pub fn retire(ex: &mut Exec<'_, '_>, sender: &Address, device: &DeviceId) -> Result<(), TxError> {
+pub fn retire(ex: &mut Exec<'_, '_>, sender: &Address, device: &DeviceId) -> Result<(), ExecError> {
     let mut record = owned_device(ex, sender, device)?;
     record.retired = true;
     ex.state.put(&StateKey::Device(*device), &record);

@@ -11,7 +11,7 @@
 //! otherwise the proposal is closed as rejected.
 
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{
     LockRecord, LockSums, MakerRecord, Proposal, ProposalStatus, VoteRecord,
 };
@@ -38,7 +38,7 @@ pub fn total_power(sums: &LockSums, epoch: Epoch, lock_epochs_max: u64) -> u128 
     weighted / u128::from(lock_epochs_max.max(1))
 }
 
-fn add_sums(sums: &mut LockSums, amount: Amount, end: Epoch) -> Result<(), TxError> {
+fn add_sums(sums: &mut LockSums, amount: Amount, end: Epoch) -> Result<(), ExecError> {
     let weighted = amount
         .0
         .checked_mul(u128::from(end.0))
@@ -68,23 +68,24 @@ pub fn lock(
     sender: &Address,
     amount: Amount,
     duration_epochs: u64,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let max = ex.params.lock_epochs_max;
     if duration_epochs > max {
         return Err(TxError::LockTooLong {
             max,
             got: duration_epochs,
-        });
+        }
+        .into());
     }
     let now = ex.epoch();
     let key = StateKey::Lock(*sender);
     let existing: Option<LockRecord> = ex.state.get(&key)?;
     let (old_amount, old_end) = match &existing {
-        Some(l) if l.end_epoch <= now => return Err(TxError::LockExpired),
+        Some(l) if l.end_epoch <= now => return Err(TxError::LockExpired.into()),
         Some(l) => (l.amount, l.end_epoch),
         None => {
             if amount.is_zero() || duration_epochs == 0 {
-                return Err(TxError::ZeroAmount);
+                return Err(TxError::ZeroAmount.into());
             }
             (Amount::ZERO, now)
         }
@@ -123,11 +124,11 @@ pub fn lock(
 }
 
 /// Returns an expired lock's tokens.
-pub fn unlock(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), TxError> {
+pub fn unlock(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> {
     let key = StateKey::Lock(*sender);
     let lock: LockRecord = ex.state.get(&key)?.ok_or(TxError::NoLock(*sender))?;
     if lock.end_epoch > ex.epoch() {
-        return Err(TxError::LockNotExpired(lock.end_epoch));
+        return Err(TxError::LockNotExpired(lock.end_epoch).into());
     }
     ex.credit(sender, lock.amount)?;
     ex.state.delete(&key);
@@ -135,7 +136,7 @@ pub fn unlock(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), TxError> {
 }
 
 /// Removes the locks ending at `epoch` from the total: called at that epoch's first block.
-pub fn expire_locks(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), TxError> {
+pub fn expire_locks(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError> {
     let key = StateKey::LockExpiry(epoch);
     let Some(bucket) = ex.state.get::<LockSums>(&key)? else {
         return Ok(());
@@ -148,7 +149,7 @@ pub fn expire_locks(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), TxError> 
     Ok(())
 }
 
-fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, TxError> {
+fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, ExecError> {
     let lock: Option<LockRecord> = ex.state.get(&StateKey::Lock(*sender))?;
     Ok(lock.map_or(0, |l| {
         voting_power(&l, ex.epoch(), ex.params.lock_epochs_max)
@@ -156,7 +157,7 @@ fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, TxError> {
 }
 
 /// Checks that an action could run now, so that no proposal is made that must fail.
-fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), TxError> {
+fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), ExecError> {
     match action {
         ProposalAction::SetParameter { param, value } => {
             ex.params.clone().set(*param, *value)?;
@@ -171,18 +172,18 @@ fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), TxE
         ProposalAction::ApproveMaker { maker, .. } => {
             let existing: Option<MakerRecord> = ex.state.get(&StateKey::Maker(*maker))?;
             if existing.is_some_and(|m| m.approved) {
-                return Err(TxError::MakerExists(*maker));
+                return Err(TxError::MakerExists(*maker).into());
             }
         }
         ProposalAction::RevokeMaker { maker } => {
             let existing: Option<MakerRecord> = ex.state.get(&StateKey::Maker(*maker))?;
             if existing.is_none() {
-                return Err(TxError::UnknownMaker(*maker));
+                return Err(TxError::UnknownMaker(*maker).into());
             }
         }
         ProposalAction::TreasurySpend { amount, .. } => {
             if amount.is_zero() {
-                return Err(TxError::ZeroAmount);
+                return Err(TxError::ZeroAmount.into());
             }
         }
     }
@@ -195,14 +196,15 @@ pub fn propose(
     sender: &Address,
     action: &ProposalAction,
     description: &str,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let power = sender_power(ex, sender)?;
     let needed = ex.params.proposal_power_min.0.max(1);
     if power < needed {
         return Err(TxError::InsufficientVotingPower {
             needed,
             have: power,
-        });
+        }
+        .into());
     }
     validate_action(ex, action)?;
     let totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
@@ -235,19 +237,19 @@ pub fn vote(
     sender: &Address,
     id: u64,
     choice: VoteChoice,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let key = StateKey::Proposal(id);
     let mut proposal: Proposal = ex.state.get(&key)?.ok_or(TxError::UnknownProposal(id))?;
     if proposal.status != ProposalStatus::Open || ex.height > proposal.voting_end_height {
-        return Err(TxError::VotingClosed(id));
+        return Err(TxError::VotingClosed(id).into());
     }
     let vote_key = StateKey::ProposalVote(id, *sender);
     if ex.state.get::<VoteRecord>(&vote_key)?.is_some() {
-        return Err(TxError::AlreadyVoted(*sender));
+        return Err(TxError::AlreadyVoted(*sender).into());
     }
     let power = sender_power(ex, sender)?;
     if power == 0 {
-        return Err(TxError::InsufficientVotingPower { needed: 1, have: 0 });
+        return Err(TxError::InsufficientVotingPower { needed: 1, have: 0 }.into());
     }
     let tally = match choice {
         VoteChoice::Yes => &mut proposal.yes,
@@ -276,17 +278,18 @@ pub fn passed(proposal: &Proposal, quorum_bps: u64, threshold_bps: u64) -> bool 
 }
 
 /// Closes a proposal whose vote ended: runs its action if it passed and the timelock is over.
-pub fn execute_proposal(ex: &mut Exec<'_, '_>, id: u64) -> Result<(), TxError> {
+pub fn execute_proposal(ex: &mut Exec<'_, '_>, id: u64) -> Result<(), ExecError> {
     let key = StateKey::Proposal(id);
     let mut proposal: Proposal = ex.state.get(&key)?.ok_or(TxError::UnknownProposal(id))?;
     if proposal.status != ProposalStatus::Open {
-        return Err(TxError::ProposalClosed(id));
+        return Err(TxError::ProposalClosed(id).into());
     }
     if ex.height <= proposal.voting_end_height {
         return Err(TxError::VotingOpen {
             id,
             until: proposal.voting_end_height,
-        });
+        }
+        .into());
     }
     if !passed(&proposal, ex.params.quorum_bps, ex.params.threshold_bps) {
         proposal.status = ProposalStatus::Rejected;
@@ -299,7 +302,7 @@ pub fn execute_proposal(ex: &mut Exec<'_, '_>, id: u64) -> Result<(), TxError> {
         .saturating_add(ex.params.timelock_blocks)
         .saturating_add(1);
     if ex.height < from {
-        return Err(TxError::Timelocked { id, from });
+        return Err(TxError::Timelocked { id, from }.into());
     }
     apply_action(ex, &proposal.action)?;
     proposal.status = ProposalStatus::Executed;
@@ -308,7 +311,7 @@ pub fn execute_proposal(ex: &mut Exec<'_, '_>, id: u64) -> Result<(), TxError> {
     Ok(())
 }
 
-fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), TxError> {
+fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), ExecError> {
     validate_action(ex, action)?;
     match action {
         ProposalAction::SetParameter { param, value } => {

@@ -19,7 +19,7 @@ pub mod rewards;
 pub mod staking;
 pub mod token;
 
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{Account, ChainState};
 use crate::state::{Overlay, StateKey};
 use cairn_types::params::{ChainConfig, Params};
@@ -49,8 +49,8 @@ pub struct Exec<'o, 'a> {
 
 impl Exec<'_, '_> {
     /// An account, or an empty one.
-    pub fn account(&self, address: &Address) -> Result<Account, TxError> {
-        self.state.get_or_default(&StateKey::Account(*address))
+    pub fn account(&self, address: &Address) -> Result<Account, ExecError> {
+        Ok(self.state.get_or_default(&StateKey::Account(*address))?)
     }
 
     /// Stores an account.
@@ -59,7 +59,7 @@ impl Exec<'_, '_> {
     }
 
     /// Takes `amount` from an account's balance.
-    pub fn debit(&mut self, address: &Address, amount: Amount) -> Result<(), TxError> {
+    pub fn debit(&mut self, address: &Address, amount: Amount) -> Result<(), ExecError> {
         let mut account = self.account(address)?;
         account.balance =
             account
@@ -74,7 +74,7 @@ impl Exec<'_, '_> {
     }
 
     /// Adds `amount` to an account's balance.
-    pub fn credit(&mut self, address: &Address, amount: Amount) -> Result<(), TxError> {
+    pub fn credit(&mut self, address: &Address, amount: Amount) -> Result<(), ExecError> {
         let mut account = self.account(address)?;
         account.balance = account
             .balance
@@ -85,12 +85,13 @@ impl Exec<'_, '_> {
     }
 
     /// Removes `amount` from the supply (it must already have left every balance).
-    pub fn burn(&mut self, amount: Amount) -> Result<(), TxError> {
+    pub fn burn(&mut self, amount: Amount) -> Result<(), ExecError> {
         self.chain.total_supply = self
             .chain
             .total_supply
             .checked_sub(amount)
-            .ok_or_else(|| TxError::Internal("burn exceeds supply".into()))?;
+            // Whatever is burned has left a balance first, so it is part of the supply.
+            .ok_or(ExecError::Invariant("a burn exceeds the total supply"))?;
         self.chain.total_burned = self
             .chain
             .total_burned
@@ -100,7 +101,7 @@ impl Exec<'_, '_> {
     }
 
     /// Adds `amount` to the supply (the caller puts it in a balance).
-    pub fn mint(&mut self, amount: Amount) -> Result<(), TxError> {
+    pub fn mint(&mut self, amount: Amount) -> Result<(), ExecError> {
         self.chain.total_supply = self
             .chain
             .total_supply
@@ -116,26 +117,29 @@ impl Exec<'_, '_> {
 }
 
 /// Executes one transaction whose signature has already been checked.
-pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), TxError> {
+pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), ExecError> {
     let tx = &signed.tx;
     if tx.chain_id != ex.config.chain_id {
         return Err(TxError::WrongChain {
             expected: ex.config.chain_id.to_string(),
             got: tx.chain_id.to_string(),
-        });
+        }
+        .into());
     }
     let mut sender = ex.account(&tx.sender)?;
     if tx.nonce != sender.nonce {
         return Err(TxError::NonceMismatch {
             expected: sender.nonce,
             got: tx.nonce,
-        });
+        }
+        .into());
     }
     if tx.fee < ex.params.tx_fee_min {
         return Err(TxError::FeeTooLow {
             min: ex.params.tx_fee_min,
             got: tx.fee,
-        });
+        }
+        .into());
     }
     sender.balance = sender
         .balance
@@ -155,7 +159,7 @@ fn dispatch(
     sender: &Address,
     action: &Action,
     signed: &SignedTransaction,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     match action {
         Action::Transfer { to, amount } => token::transfer(ex, sender, to, *amount),
         Action::BondValidator {

@@ -10,7 +10,7 @@
 //! total.
 
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{MintWindow, Oracles, RewardRootRecord};
 use crate::state::StateKey;
 use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf};
@@ -25,7 +25,7 @@ pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
 pub fn submit_root(
     ex: &mut Exec<'_, '_>,
     submission: &RewardRootSubmission,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let RewardRootSubmission {
         epoch,
         subnetwork,
@@ -37,7 +37,8 @@ pub fn submit_root(
         return Err(TxError::EpochNotEnded {
             epoch,
             current: ex.epoch(),
-        });
+        }
+        .into());
     }
     let key = StateKey::RewardRoot(subnetwork);
     let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
@@ -46,7 +47,8 @@ pub fn submit_root(
             return Err(TxError::RootNotNewer {
                 subnetwork,
                 last: p.epoch,
-            })
+            }
+            .into())
         }
         Some(p) => p.epoch.0 + 1,
         None => 0,
@@ -76,7 +78,8 @@ pub fn submit_root(
         return Err(TxError::RootExceedsEmission {
             allowed,
             requested: growth,
-        });
+        }
+        .into());
     }
     // What the oracles did not allocate is not lost: it is minted to the treasury.
     let residue = allowed.saturating_sub(growth);
@@ -108,7 +111,7 @@ fn check_quorum(
     epoch: Epoch,
     subnetwork: Subnetwork,
     submission: &RewardRootSubmission,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let digest = reward_root_digest(&ex.config.chain_id, epoch, subnetwork, &submission.root);
     let mut seen = BTreeSet::new();
@@ -122,7 +125,7 @@ fn check_quorum(
             .get(&s.oracle)
             .ok_or(TxError::UnknownOracle(s.oracle))?;
         if !seen.insert(s.oracle) {
-            return Err(TxError::DuplicateSigner(s.oracle));
+            return Err(TxError::DuplicateSigner(s.oracle).into());
         }
         signed = signed
             .checked_add(info.stake)
@@ -135,10 +138,10 @@ fn check_quorum(
         // Name the culprit for the submitter.
         for s in submission.signatures.iter() {
             if s.oracle.0.verify(&digest, &s.signature).is_err() {
-                return Err(TxError::BadOracleSignature(s.oracle));
+                return Err(TxError::BadOracleSignature(s.oracle).into());
             }
         }
-        return Err(TxError::BadOracleSignature(Address::default()));
+        return Err(TxError::BadOracleSignature(Address::default()).into());
     }
     let mut total = Amount::ZERO;
     for info in oracles.0.values() {
@@ -153,19 +156,19 @@ fn check_quorum(
         .zip(total.0.checked_mul(2))
         .is_some_and(|(s, t)| s >= t);
     if total.is_zero() || !enough {
-        return Err(TxError::InsufficientOracleStake { signed, total });
+        return Err(TxError::InsufficientOracleStake { signed, total }.into());
     }
     Ok(())
 }
 
 /// Pays each claimed account its cumulative reward minus what it already claimed.
-pub fn claim(ex: &mut Exec<'_, '_>, claims: &[RewardClaim]) -> Result<(), TxError> {
+pub fn claim(ex: &mut Exec<'_, '_>, claims: &[RewardClaim]) -> Result<(), ExecError> {
     let mut seen = BTreeSet::new();
     let mut total = Amount::ZERO;
     let mut payouts: Vec<(Address, Amount)> = Vec::with_capacity(claims.len());
     for claim in claims {
         if !seen.insert((claim.subnetwork, claim.account)) {
-            return Err(TxError::DuplicateClaim(claim.account));
+            return Err(TxError::DuplicateClaim(claim.account).into());
         }
         let root_key = StateKey::RewardRoot(claim.subnetwork);
         let mut record: RewardRootRecord = ex
@@ -188,18 +191,25 @@ pub fn claim(ex: &mut Exec<'_, '_>, claims: &[RewardClaim]) -> Result<(), TxErro
         if payout.is_zero() {
             continue;
         }
-        record.claimed_total = record
+        let claimed_total = record
             .claimed_total
             .checked_add(payout)
-            .filter(|t| *t <= record.root.sum)
-            .ok_or_else(|| TxError::Internal("claims would exceed the root's total".into()))?;
+            .ok_or(TxError::AmountOverflow)?;
+        if claimed_total > record.root.sum {
+            return Err(TxError::RootOverclaimed {
+                claimed: claimed_total,
+                total: record.root.sum,
+            }
+            .into());
+        }
+        record.claimed_total = claimed_total;
         ex.state.put(&root_key, &record);
         ex.state.put(&claimed_key, &claim.cumulative);
         total = total.checked_add(payout).ok_or(TxError::AmountOverflow)?;
         payouts.push((claim.account, payout));
     }
     if total.is_zero() {
-        return Err(TxError::NothingToClaim);
+        return Err(TxError::NothingToClaim.into());
     }
     charge_circuit_breaker(ex, total)?;
     for (account, payout) in &payouts {
@@ -217,7 +227,7 @@ pub fn claim(ex: &mut Exec<'_, '_>, claims: &[RewardClaim]) -> Result<(), TxErro
 }
 
 /// Refuses a mint that would take claims in the window above `mint_window_max`, else records it.
-fn charge_circuit_breaker(ex: &mut Exec<'_, '_>, amount: Amount) -> Result<(), TxError> {
+fn charge_circuit_breaker(ex: &mut Exec<'_, '_>, amount: Amount) -> Result<(), ExecError> {
     let now = ex.epoch();
     let window = ex.params.mint_window_epochs;
     let mut minted_window: MintWindow = ex.state.get_or_default(&StateKey::MintWindow)?;
@@ -235,7 +245,8 @@ fn charge_circuit_breaker(ex: &mut Exec<'_, '_>, amount: Amount) -> Result<(), T
             minted,
             requested: amount,
             limit,
-        });
+        }
+        .into());
     }
     match minted_window.0.last_mut() {
         Some((epoch, m)) if *epoch == now => {

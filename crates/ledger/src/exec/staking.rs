@@ -6,7 +6,7 @@
 //! be slashed until it is withdrawn, which is what makes the unbonding period meaningful.
 
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use crate::state::records::{
     OffenceRecord, OracleInfo, Oracles, UnbondingEntry, Unbondings, ValidatorInfo, Validators,
 };
@@ -30,9 +30,9 @@ pub fn bond_validator(
     sender: &Address,
     amount: Amount,
     consensus_key: PublicKey,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if amount.is_zero() {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     if let Some((owner, _)) = validators
@@ -40,16 +40,21 @@ pub fn bond_validator(
         .iter()
         .find(|(a, v)| v.consensus_key == consensus_key && *a != sender)
     {
-        return Err(TxError::ConsensusKeyInUse(*owner));
+        return Err(TxError::ConsensusKeyInUse(*owner).into());
     }
     let current = validators.0.get(sender).cloned();
     let info = match current {
-        Some(v) if v.jailed => return Err(TxError::Jailed(*sender)),
-        Some(v) if v.consensus_key != consensus_key => return Err(TxError::ConsensusKeyMismatch),
+        Some(v) if v.jailed => return Err(TxError::Jailed(*sender).into()),
+        Some(v) if v.consensus_key != consensus_key => {
+            return Err(TxError::ConsensusKeyMismatch.into())
+        }
         Some(v) => v,
         None => {
             if validators.0.len() >= MAX_VALIDATOR_CANDIDATES {
-                return Err(TxError::Internal("validator registry is full".into()));
+                return Err(TxError::ValidatorRegistryFull {
+                    max: MAX_VALIDATOR_CANDIDATES,
+                }
+                .into());
             }
             ValidatorInfo {
                 consensus_key,
@@ -66,7 +71,8 @@ pub fn bond_validator(
         return Err(TxError::StakeTooLow {
             min: ex.params.validator_stake_min,
             got: stake,
-        });
+        }
+        .into());
     }
     ex.debit(sender, amount)?;
     validators
@@ -77,14 +83,18 @@ pub fn bond_validator(
 }
 
 /// Bonds oracle stake.
-pub fn bond_oracle(ex: &mut Exec<'_, '_>, sender: &Address, amount: Amount) -> Result<(), TxError> {
+pub fn bond_oracle(
+    ex: &mut Exec<'_, '_>,
+    sender: &Address,
+    amount: Amount,
+) -> Result<(), ExecError> {
     if amount.is_zero() {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let current = oracles.0.get(sender).cloned();
     if current.is_none() && oracles.0.len() >= MAX_ORACLES {
-        return Err(TxError::Internal("oracle committee is full".into()));
+        return Err(TxError::OracleCommitteeFull { max: MAX_ORACLES }.into());
     }
     let info = current.unwrap_or(OracleInfo {
         stake: Amount::ZERO,
@@ -98,7 +108,8 @@ pub fn bond_oracle(ex: &mut Exec<'_, '_>, sender: &Address, amount: Amount) -> R
         return Err(TxError::StakeTooLow {
             min: ex.params.oracle_stake_min,
             got: stake,
-        });
+        }
+        .into());
     }
     ex.debit(sender, amount)?;
     oracles.0.insert(*sender, OracleInfo { stake, ..info });
@@ -112,9 +123,9 @@ pub fn unbond(
     sender: &Address,
     role: StakeRole,
     amount: Amount,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if amount.is_zero() {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     let shortfall = |bonded: Amount| TxError::InsufficientStake {
         bonded,
@@ -159,7 +170,7 @@ pub fn unbond(
     let key = StateKey::Unbonding(*sender);
     let mut entries: Unbondings = ex.state.get_or_default(&key)?;
     if entries.0.len() >= MAX_UNBONDING_ENTRIES {
-        return Err(TxError::TooManyUnbondings(MAX_UNBONDING_ENTRIES));
+        return Err(TxError::TooManyUnbondings(MAX_UNBONDING_ENTRIES).into());
     }
     let release_epoch = Epoch(ex.epoch().0.saturating_add(ex.params.unbonding_epochs));
     entries.0.push(UnbondingEntry {
@@ -173,22 +184,22 @@ pub fn unbond(
     Ok(())
 }
 
-fn check_remaining(left: Amount, min: Amount) -> Result<(), TxError> {
+fn check_remaining(left: Amount, min: Amount) -> Result<(), ExecError> {
     if !left.is_zero() && left < min {
-        return Err(TxError::StakeTooLow { min, got: left });
+        return Err(TxError::StakeTooLow { min, got: left }.into());
     }
     Ok(())
 }
 
 /// Returns every matured unbonding entry to the balance.
-pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), TxError> {
+pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> {
     let key = StateKey::Unbonding(*sender);
     let entries: Unbondings = ex.state.get_or_default(&key)?;
     let now = ex.epoch();
     let (ready, waiting): (Vec<_>, Vec<_>) =
         entries.0.into_iter().partition(|e| e.release_epoch <= now);
     if ready.is_empty() {
-        return Err(TxError::NothingToWithdraw);
+        return Err(TxError::NothingToWithdraw.into());
     }
     let mut total = Amount::ZERO;
     for entry in &ready {
@@ -224,7 +235,7 @@ pub fn slash_double_sign(
     ex: &mut Exec<'_, '_>,
     evidence: &DoubleSignEvidence,
     reported_by: Hash,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     evidence
         .verify(&ex.config.chain_id)
         .map_err(TxError::InvalidEvidence)?;
@@ -234,14 +245,15 @@ pub fn slash_double_sign(
         .get::<OffenceRecord>(&StateKey::Offence(offence))?
         .is_some()
     {
-        return Err(TxError::AlreadyPunished(offence));
+        return Err(TxError::AlreadyPunished(offence).into());
     }
     let oldest = ex.epoch().0.saturating_sub(ex.params.unbonding_epochs);
     if evidence.first.vote.epoch < oldest {
         return Err(TxError::EvidenceTooOld {
             evidence: evidence.first.vote.epoch,
             oldest,
-        });
+        }
+        .into());
     }
     let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let (address, info) = validators

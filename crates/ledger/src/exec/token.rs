@@ -1,7 +1,7 @@
 //! Token transfers.
 
 use super::Exec;
-use crate::error::TxError;
+use crate::error::{ExecError, TxError};
 use cairn_types::{Address, Amount};
 
 /// Moves `amount` from `from` to `to`.
@@ -10,9 +10,9 @@ pub fn transfer(
     from: &Address,
     to: &Address,
     amount: Amount,
-) -> Result<(), TxError> {
+) -> Result<(), ExecError> {
     if amount.is_zero() {
-        return Err(TxError::ZeroAmount);
+        return Err(TxError::ZeroAmount.into());
     }
     ex.debit(from, amount)?;
     ex.credit(to, amount)

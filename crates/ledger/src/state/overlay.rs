@@ -5,7 +5,7 @@
 //! A failed transaction is rolled back by dropping its writes ([`Overlay::rollback_tx`]), and the
 //! block's writes reach the disk in one atomic commit, or not at all.
 
-use crate::error::{StoreError, TxError};
+use crate::error::StoreError;
 use crate::state::StateKey;
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
@@ -49,14 +49,14 @@ impl<'a> Overlay<'a> {
         self.base.read(key)
     }
 
-    /// Reads and decodes the value under `key`.
-    pub fn get<V: BorshDeserialize>(&self, key: &StateKey) -> Result<Option<V>, TxError> {
-        let bytes = self.raw(&key.to_bytes()).map_err(TxError::from)?;
-        match bytes {
+    /// Reads and decodes the value under `key`. Every error is a fault of this node's storage
+    /// (a failed read, or stored bytes that do not decode), never the transaction's.
+    pub fn get<V: BorshDeserialize>(&self, key: &StateKey) -> Result<Option<V>, StoreError> {
+        match self.raw(&key.to_bytes())? {
             None => Ok(None),
             Some(b) => cairn_types::codec::decode(&b, MAX_STATE_VALUE_BYTES)
                 .map(Some)
-                .map_err(|e| TxError::Internal(format!("corrupt state value for {key:?}: {e}"))),
+                .map_err(|e| StoreError::Corrupt(format!("state value for {key:?}: {e}"))),
         }
     }
 
@@ -64,7 +64,7 @@ impl<'a> Overlay<'a> {
     pub fn get_or_default<V: BorshDeserialize + Default>(
         &self,
         key: &StateKey,
-    ) -> Result<V, TxError> {
+    ) -> Result<V, StoreError> {
         Ok(self.get(key)?.unwrap_or_default())
     }
 

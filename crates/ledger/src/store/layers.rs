@@ -8,14 +8,20 @@
 //! only if key `h` had a leaf written at `v`; so when the leaf on `h`'s path was written at `v`
 //! and `(v, h)` exists, that leaf is `h`'s, and when `(v, h)` does not exist the key is absent.
 //! The walk therefore never needs to read the leaf node itself.
+//!
+//! **Integrity.** redb does not check data on ordinary reads, so a record whose bytes rotted on
+//! disk would be read as a valid value and executed, and this node would commit a state root no
+//! other validator has. Each record is therefore checked against the tree before it is used: the
+//! walk ends at the leaf's hash (kept in its parent), which commits to the key hash and the
+//! value's hash, and a record that does not match is [`StoreError::Corrupt`].
 
 use super::live::{Live, NodeCache, NodeList, Pending};
 use super::record::{node_db_key, value_db_key, Record};
-use super::MAX_NODE_BYTES;
+use super::{Blake3Hasher, MAX_NODE_BYTES};
 use crate::error::StoreError;
 use borsh::BorshDeserialize;
 use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader};
-use jmt::{KeyHash, OwnedValue, Version};
+use jmt::{KeyHash, OwnedValue, ValueHash, Version};
 use redb::ReadableTable;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -108,14 +114,14 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
         }
     }
 
-    /// The version at which the leaf on `hash`'s path in the tree at `version` was written, or
-    /// `None` when the path ends without a leaf. (Whether the leaf is `hash`'s own is settled
-    /// by the record lookup: see the module documentation.)
+    /// The version at which the leaf on `hash`'s path in the tree at `version` was written and
+    /// that leaf's hash, or `None` when the path ends without a leaf. (Whether the leaf is
+    /// `hash`'s own is settled by the record lookup: see the module documentation.)
     fn leaf_version(
         &self,
         version: Version,
         hash: &KeyHash,
-    ) -> Result<Option<Version>, StoreError> {
+    ) -> Result<Option<(Version, [u8; 32])>, StoreError> {
         let mut node_key = root_key(version);
         let mut node = self
             .node(&node_key)?
@@ -124,7 +130,8 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
             let internal = match &*node {
                 Node::Null => return Ok(None),
                 Node::Leaf(leaf) => {
-                    return Ok((leaf.key_hash() == *hash).then_some(node_key.version()));
+                    let found = (node_key.version(), leaf.hash::<Blake3Hasher>());
+                    return Ok((leaf.key_hash() == *hash).then_some(found));
                 }
                 Node::Internal(internal) => internal,
             };
@@ -133,7 +140,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
                 return Ok(None);
             };
             if child.is_leaf() {
-                return Ok(Some(child.version));
+                return Ok(Some((child.version, child.hash)));
             }
             let path: NibblePath = node_key
                 .nibble_path()
@@ -154,10 +161,20 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
         version: Version,
         hash: &KeyHash,
     ) -> Result<Option<Record>, StoreError> {
-        match self.leaf_version(version, hash)? {
-            None => Ok(None),
-            Some(leaf_version) => self.record(leaf_version, hash),
+        let Some((leaf_version, leaf_hash)) = self.leaf_version(version, hash)? else {
+            return Ok(None);
+        };
+        let Some(record) = self.record(leaf_version, hash)? else {
+            return Ok(None);
+        };
+        let value_hash = ValueHash::with::<Blake3Hasher>(&record.value);
+        if LeafNode::new(*hash, value_hash).hash::<Blake3Hasher>() != leaf_hash {
+            return Err(StoreError::Corrupt(format!(
+                "the record of key hash {} at version {leaf_version} does not match the tree",
+                hex::encode(hash.0)
+            )));
         }
+        Ok(Some(record))
     }
 
     /// Calls `visit` with every record of the tree at `version`, in key-hash order.

@@ -21,6 +21,7 @@
 //! The tree hashes with BLAKE3; key hashes are BLAKE3 of the key's canonical bytes; each block
 //! is two tree versions (see [`stage`]). Old nodes are not pruned yet (see docs/LEDGER.md).
 
+pub mod faulty;
 mod layers;
 mod live;
 mod record;
@@ -29,6 +30,7 @@ mod stage;
 use crate::error::StoreError;
 use crate::state::overlay::{Changes, StateRead};
 use cairn_types::Hash;
+use faulty::{Faults, FaultyFile};
 use jmt::{JellyfishMerkleTree, KeyHash, RootHash, Version};
 use layers::TreeLayers;
 use live::Live;
@@ -196,6 +198,26 @@ pub struct LedgerStore {
 impl LedgerStore {
     /// Creates a new, empty store at `path` (a file), refusing to overwrite one.
     pub fn create(path: &Path) -> Result<LedgerStore, StoreError> {
+        LedgerStore::create_with(path, None)
+    }
+
+    /// Opens the database at `path`, on a fault-injecting disk when `faults` is given.
+    fn database(path: &Path, faults: Option<&Faults>) -> Result<Database, StoreError> {
+        match faults {
+            None => Ok(Database::create(path)?),
+            Some(faults) => {
+                let file = FaultyFile::open(path, faults.clone())
+                    .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
+                // No page cache: every read reaches the (faulty) disk.
+                Ok(redb::Builder::new()
+                    .set_cache_size(0)
+                    .create_with_backend(file)?)
+            }
+        }
+    }
+
+    /// [`LedgerStore::create`] on a disk that injects `faults` (for tests).
+    pub fn create_with(path: &Path, faults: Option<&Faults>) -> Result<LedgerStore, StoreError> {
         if path.exists() {
             return Err(StoreError::AlreadyInitialised(path.display().to_string()));
         }
@@ -203,7 +225,7 @@ impl LedgerStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", parent.display())))?;
         }
-        let db = Database::create(path)?;
+        let db = LedgerStore::database(path, faults)?;
         let txn = db.begin_write()?;
         {
             txn.open_table(JMT_NODES)?;
@@ -220,11 +242,16 @@ impl LedgerStore {
 
     /// Opens an existing store.
     pub fn open(path: &Path) -> Result<LedgerStore, StoreError> {
+        LedgerStore::open_with(path, None)
+    }
+
+    /// [`LedgerStore::open`] on a disk that injects `faults` (for tests).
+    pub fn open_with(path: &Path, faults: Option<&Faults>) -> Result<LedgerStore, StoreError> {
         if !path.exists() {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
         let store = LedgerStore {
-            db: Arc::new(Database::open(path)?),
+            db: Arc::new(LedgerStore::database(path, faults)?),
             path: path.to_path_buf(),
             live: SharedLive::default(),
         };

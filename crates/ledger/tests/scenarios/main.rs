@@ -16,6 +16,7 @@ macro_rules! refused {
 mod codec;
 mod credits;
 mod devices;
+mod faults;
 mod governance;
 mod helpers;
 mod ordered;
