@@ -8,7 +8,7 @@ use crate::keystore::Keystore;
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
-use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule, Params};
+use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
 use cairn_types::{Address, Amount, SecretKey};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -77,6 +77,7 @@ pub(crate) fn create(
                 halving_interval_epochs: 730,
                 emission_cap: Amount::tokens(150_000_000),
             },
+            consensus: ConsensusRules::default(),
         },
         genesis_time_ms: now_ms(),
         params: params.clone(),

@@ -5,7 +5,7 @@ use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{
     Genesis, GenesisAccount, GenesisMaker, GenesisOracle, GenesisValidator,
 };
-use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule, Params};
+use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
 use cairn_types::Amount;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -93,6 +93,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                         halving_interval_epochs: halving_epochs,
                         emission_cap,
                     },
+                    consensus: ConsensusRules::default(),
                 },
                 genesis_time_ms: genesis_time_ms.unwrap_or_else(now_ms),
                 params: Params::default(),

@@ -10,7 +10,7 @@ use crate::state::records::{
     Account, ChainState, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
 };
 use crate::state::{Overlay, StateKey};
-use cairn_types::params::{ChainConfig, ParamError, Params};
+use cairn_types::params::{ChainConfig, ConsensusRules, ParamError, Params};
 use cairn_types::{Address, Amount, Epoch, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -79,6 +79,18 @@ pub enum GenesisError {
     /// The chain id is empty.
     #[error("chain id is empty")]
     EmptyChainId,
+    /// A consensus rule is out of range.
+    #[error("chain.consensus.{rule} must be between {min} and {max}, got {got}")]
+    ConsensusRule {
+        /// The rule's name.
+        rule: &'static str,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+        /// Given.
+        got: u64,
+    },
     /// Epochs must have at least two blocks.
     #[error("blocks_per_epoch must be at least 2, got {0}")]
     EpochTooShort(u64),
@@ -153,6 +165,7 @@ impl Genesis {
         if self.chain.emission.halving_interval_epochs == 0 {
             return Err(GenesisError::ZeroHalvingInterval);
         }
+        validate_consensus_rules(&self.chain.consensus)?;
         self.params.validate()?;
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
@@ -274,4 +287,35 @@ impl Genesis {
             .map_err(|e| GenesisError::File(e.to_string()))?;
         Ok(overlay.into_changes())
     }
+}
+
+/// Checks each consensus rule against its range.
+fn validate_consensus_rules(rules: &ConsensusRules) -> Result<(), GenesisError> {
+    let ranges = [
+        (
+            "block_transactions_max",
+            u64::from(rules.block_transactions_max),
+            1,
+            u64::from(ConsensusRules::BLOCK_TRANSACTIONS_LIMIT),
+        ),
+        (
+            "block_transaction_bytes_max",
+            u64::from(rules.block_transaction_bytes_max),
+            1024,
+            u64::from(ConsensusRules::BLOCK_TRANSACTION_BYTES_LIMIT),
+        ),
+        ("block_interval_ms", rules.block_interval_ms, 0, 60_000),
+        ("clock_drift_max_ms", rules.clock_drift_max_ms, 0, 60_000),
+    ];
+    for (rule, got, min, max) in ranges {
+        if got < min || got > max {
+            return Err(GenesisError::ConsensusRule {
+                rule,
+                min,
+                max,
+                got,
+            });
+        }
+    }
+    Ok(())
 }

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Most transactions in one block.
-pub const MAX_BLOCK_TRANSACTIONS: usize = 20_000;
+pub const MAX_BLOCK_TRANSACTIONS: usize =
+    cairn_types::params::ConsensusRules::BLOCK_TRANSACTIONS_LIMIT as usize;
 
 /// The transactions a proposer chose, in order, and the ones it left out with why.
 pub type Selection = (Vec<SignedTransaction>, Vec<(Hash, TxError)>);

@@ -8,7 +8,7 @@ use crate::genesis::{Genesis, GenesisAccount, GenesisMaker, GenesisOracle, Genes
 use crate::ledger::{BlockInput, BlockOutcome, Ledger};
 use crate::state::records::Account;
 use crate::state::StateKey;
-use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule, Params};
+use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
 use cairn_types::tx::{Action, SignedTransaction, Transaction};
 use cairn_types::{Address, Amount, Credits, SecretKey};
 use std::path::Path;
@@ -81,6 +81,7 @@ pub fn test_genesis() -> Genesis {
                 halving_interval_epochs: 1_000,
                 emission_cap: Amount::tokens(100_000_000),
             },
+            consensus: ConsensusRules::default(),
         },
         genesis_time_ms: TEST_GENESIS_TIME_MS,
         params: test_params(),

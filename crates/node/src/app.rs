@@ -8,10 +8,13 @@
 //! not before its parent's, every signature in it is valid, no transaction appears twice, and
 //! the attested state root matches the verifier's own ledger at that height (it waits until it
 //! has applied that height).
+//!
+//! A halted node (see [`crate::chain`]) proposes nothing and leaves every verification
+//! unanswered, which abstains; a storage fault met here halts it too.
 
 use crate::block::Block;
 use crate::chain::Chain;
-use crate::consensus::{cairn_key, ConsensusContext, ConsensusScheme};
+use crate::types::{cairn_key, now_ms, ConsensusContext, ConsensusScheme};
 use cairn_ledger::ledger::verify_signatures;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::Application;
@@ -20,15 +23,7 @@ use commonware_runtime::Clock;
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch on the runtime's clock.
-pub fn now_ms(clock: &impl Clock) -> u64 {
-    clock
-        .current()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+use std::time::Duration;
 
 /// Cairn's consensus application.
 #[derive(Clone)]
@@ -57,6 +52,9 @@ async fn propose(
     context: ConsensusContext,
     mut ancestry: impl Ancestry<Block>,
 ) -> Option<Digested<Block>> {
+    if chain.halted().is_some() {
+        return None;
+    }
     let parent = ancestry.next().await?;
     let parent_header = parent.inner().header;
     // Attest at least what the parent attested.
@@ -86,8 +84,8 @@ async fn propose(
     let transactions = match chain.select(&pending, timestamp_ms) {
         Ok(txs) => txs,
         Err(error) => {
-            tracing::warn!(%error, "node.propose_select_failed");
-            Vec::new()
+            chain.halt(format!("storage fault while proposing: {error}"));
+            return None;
         }
     };
     let (state_height, state_root) = {
@@ -96,7 +94,8 @@ async fn propose(
         match ledger.store().root_at(height) {
             Ok(root) => (height, root),
             Err(error) => {
-                tracing::warn!(%error, "node.propose_root_failed");
+                drop(ledger);
+                chain.halt(format!("storage fault while proposing: {error}"));
                 return None;
             }
         }
@@ -128,6 +127,9 @@ async fn verify(
     let (Some(block), Some(parent)) = (ancestry.next().await, ancestry.next().await) else {
         return false;
     };
+    if chain.halted().is_some() {
+        return abstain().await;
+    }
     let (block, parent) = (block.inner(), parent.inner().header);
     let header = block.header;
     let rules = *chain.rules();
@@ -176,12 +178,17 @@ async fn verify(
             false
         }
         Err(error) => {
-            // A local storage fault is not the proposer's: abstain rather than vote no.
-            tracing::warn!(%error, "node.verify_root_failed");
-            futures::future::pending::<()>().await;
-            false
+            // A local storage fault is not the proposer's: halt and abstain rather than vote no.
+            chain.halt(format!("storage fault while verifying: {error}"));
+            abstain().await
         }
     }
+}
+
+/// Never answers: consensus gets no vote from this node for the block.
+async fn abstain() -> bool {
+    futures::future::pending::<()>().await;
+    false
 }
 
 impl<E> Application<E> for CairnApp

@@ -1,16 +1,26 @@
 //! A validator's view of the chain: its ledger (finalized, applied state), its mempool, and
 //! what it has applied, shared by the proposer, the verifier, the finalizer and the RPC.
+//!
+//! **Halting.** A node whose storage fails (a read, a write, an fsync, a full disk, a record
+//! that does not match the state tree) or whose ledger refuses a finalized block cannot know
+//! the state its peers have. It [`Chain::halt`]s: one error line in the log, the
+//! `cairn_halted` metric at 1, and from then on it applies nothing, proposes nothing,
+//! votes for nothing and admits no transaction, until it is restarted from its durable state
+//! (which re-applies the finalized blocks to the same roots as its peers). It never commits a
+//! state root that its peers do not have.
 
 use crate::block::{Block, BlockLimits};
 use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
-use cairn_ledger::{BlockError, Head, Ledger, StoreError};
+use cairn_ledger::{Head, Ledger, StoreError};
 use cairn_types::hash::Hash;
+use cairn_types::params::ConsensusRules;
 use cairn_types::tx::SignedTransaction;
 use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::watch;
 
-/// Chain rules every validator of one network must share.
+/// Chain rules every validator of one network must share: the genesis fixes them
+/// ([`cairn_types::params::ConsensusRules`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainRules {
     /// Block size limits.
@@ -23,15 +33,25 @@ pub struct ChainRules {
     pub max_clock_drift_ms: u64,
 }
 
-impl Default for ChainRules {
-    fn default() -> Self {
+impl ChainRules {
+    /// The rules a genesis fixed.
+    pub fn of(rules: &ConsensusRules) -> ChainRules {
+        let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         ChainRules {
-            limits: BlockLimits::default(),
-            block_interval_ms: 200,
-            max_clock_drift_ms: 2_000,
+            limits: BlockLimits {
+                max_transactions: to_usize(rules.block_transactions_max),
+                max_transaction_bytes: to_usize(rules.block_transaction_bytes_max),
+            },
+            block_interval_ms: rules.block_interval_ms,
+            max_clock_drift_ms: rules.clock_drift_max_ms,
         }
     }
 }
+
+/// This node has halted (see [`Chain::halt`]) and applies nothing more until restarted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("this node has halted: {0}")]
+pub struct Halted(pub String);
 
 /// Where a transaction is, as far as this node knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,20 +101,52 @@ pub struct Chain {
     mempool: Mutex<Mempool>,
     outcomes: Mutex<Outcomes>,
     applied: watch::Sender<u64>,
+    halted: watch::Sender<Option<String>>,
     rules: ChainRules,
 }
 
 impl Chain {
-    /// Wraps an opened ledger.
-    pub fn new(ledger: Ledger, mempool: MempoolConfig, rules: ChainRules) -> Chain {
+    /// Wraps an opened ledger; the chain rules are the ones its genesis fixed.
+    pub fn new(ledger: Ledger, mempool: MempoolConfig) -> Chain {
+        let rules = ChainRules::of(&ledger.config().consensus);
         let (applied, _) = watch::channel(ledger.head().height);
         Chain {
             ledger: RwLock::new(ledger),
             mempool: Mutex::new(Mempool::new(mempool)),
             outcomes: Mutex::new(Outcomes::default()),
             applied,
+            halted: watch::channel(None).0,
             rules,
         }
+    }
+
+    /// Stops this node from applying, proposing, voting and admitting, because of `reason` (a
+    /// storage fault, or a finalized block its ledger refused). The first reason is kept and
+    /// logged; later ones are ignored.
+    pub fn halt(&self, reason: String) {
+        let first = self.halted.send_if_modified(|halted| {
+            if halted.is_some() {
+                return false;
+            }
+            *halted = Some(reason.clone());
+            true
+        });
+        if first {
+            tracing::error!(
+                %reason,
+                "node.halted: this node stops applying blocks and voting until it is restarted"
+            );
+        }
+    }
+
+    /// Why this node halted, if it has.
+    pub fn halted(&self) -> Option<String> {
+        self.halted.borrow().clone()
+    }
+
+    /// Subscribes to the halt (it changes at most once).
+    pub fn subscribe_halted(&self) -> watch::Receiver<Option<String>> {
+        self.halted.subscribe()
     }
 
     /// The chain rules.
@@ -126,6 +178,9 @@ impl Chain {
 
     /// Checks a transaction and adds it to the mempool.
     pub fn submit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Hash, AdmitError> {
+        if let Some(reason) = self.halted() {
+            return Err(AdmitError::Store(format!("this node has halted: {reason}")));
+        }
         let ledger = self.ledger.read();
         let result = self.mempool.lock().admit(&ledger, tx, now_ms);
         if let Err(AdmitError::Rejected(error)) = &result {
@@ -205,16 +260,31 @@ impl Chain {
     /// Applies a finalized block: executes it, prunes the mempool, records each transaction's
     /// fate and wakes whoever waits for this height. A block at or below the applied height is
     /// skipped (marshal redelivers after a restart).
-    pub fn apply_finalized(&self, block: &Block) -> Result<bool, Box<BlockError>> {
+    ///
+    /// Any failure halts the node ([`Chain::halt`]): a storage fault, or a finalized block that
+    /// this ledger refuses (which its peers applied). A halted node applies nothing more.
+    pub fn apply_finalized(&self, block: &Block) -> Result<bool, Halted> {
+        if let Some(reason) = self.halted() {
+            return Err(Halted(reason));
+        }
         let mut ledger = self.ledger.write();
         if block.header.height <= ledger.head().height {
             return Ok(false);
         }
-        // A failure here (including a failed flush) stops this node: it restarts from its
-        // durable state and re-applies the finalized blocks marshal kept.
-        let (outcome, rejected) = ledger
-            .apply_ordered_block(&block.input())
-            .map_err(Box::new)?;
+        let (outcome, rejected) = match ledger.apply_ordered_block(&block.input()) {
+            Ok(applied) => applied,
+            Err(error) => {
+                let kind = if error.is_fault() {
+                    "storage fault"
+                } else {
+                    "the ledger refused a finalized block"
+                };
+                let reason = format!("{kind} at height {}: {error}", block.header.height);
+                drop(ledger);
+                self.halt(reason.clone());
+                return Err(Halted(reason));
+            }
+        };
         let height = outcome.height;
         let ledger = RwLockWriteGuard::downgrade(ledger);
         {

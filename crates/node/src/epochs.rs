@@ -11,8 +11,7 @@
 //! finalization of any epoch) and for the engine of that epoch.
 
 use crate::chain::Chain;
-use crate::consensus::{ConsensusKey, ConsensusScheme};
-use crate::run::consensus_public_key;
+use crate::types::{consensus_public_key, ConsensusKey, ConsensusScheme};
 use cairn_types::Epoch as LedgerEpoch;
 use commonware_consensus::types::{Epoch, EpochInfo, Epocher, Height};
 use commonware_cryptography::certificate::{Provider, Scoped};

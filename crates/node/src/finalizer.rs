@@ -5,10 +5,14 @@
 //! Marshal redelivers blocks after a restart, so blocks at or below the applied height are only
 //! acknowledged. A ledger synced every few blocks can restart behind marshal's acknowledged
 //! height; the gap is filled from marshal's own block archive before anything else.
+//!
+//! When applying fails the node halts ([`Chain::halt`]): the applier keeps the block's
+//! acknowledgement unanswered and waits for the restart, so marshal delivers nothing more and
+//! the process stays up to report why (status, metric, log).
 
 use crate::block::Block;
 use crate::chain::Chain;
-use crate::consensus::MarshalMailbox;
+use crate::types::MarshalMailbox;
 use commonware_consensus::marshal::Update;
 use commonware_consensus::types::Height;
 use commonware_consensus::Reporter;
@@ -47,36 +51,56 @@ impl Reporter for Finalizer {
     }
 }
 
+/// What applying the block at some height from marshal's archive came to.
+enum FromArchive {
+    Applied,
+    /// Marshal does not have it (yet).
+    Missing,
+    /// Applying it halted the node.
+    Halted,
+}
+
 /// Applies the block at `height` kept by marshal.
-async fn apply_from_archive(chain: &Chain, marshal: &MarshalMailbox, height: u64) -> bool {
-    match marshal.get_block(Height::new(height)).await {
-        Some(block) => match chain.apply_finalized(block.inner()) {
-            Ok(_) => true,
-            Err(error) => {
-                tracing::error!(%error, height, "node.apply_failed");
-                false
-            }
-        },
-        None => false,
+async fn apply_from_archive(chain: &Chain, marshal: &MarshalMailbox, height: u64) -> FromArchive {
+    let Some(block) = marshal.get_block(Height::new(height)).await else {
+        return FromArchive::Missing;
+    };
+    match chain.apply_finalized(block.inner()) {
+        Ok(_) => FromArchive::Applied,
+        Err(_) => FromArchive::Halted,
     }
 }
 
-/// Applies finalized blocks until marshal stops or applying fails.
+/// Waits for the restart of a halted node, holding `ack` (if any) so that marshal delivers
+/// nothing more.
+async fn park(ack: Option<Exact>) {
+    futures::future::pending::<()>().await;
+    drop(ack);
+}
+
+/// Applies finalized blocks until marshal stops; parks once the node has halted.
 pub async fn run(chain: Arc<Chain>, marshal: MarshalMailbox, mut blocks: Applier) {
     // Catch up with what marshal already finalized before a restart.
     loop {
         let next = chain.head().height + 1;
-        if !apply_from_archive(&chain, &marshal, next).await {
-            break;
+        match apply_from_archive(&chain, &marshal, next).await {
+            FromArchive::Applied => {}
+            FromArchive::Missing => break,
+            FromArchive::Halted => return park(None).await,
         }
     }
     while let Some((block, ack)) = blocks.next().await {
         let height = block.header.height;
         while chain.head().height + 1 < height {
             let next = chain.head().height + 1;
-            if !apply_from_archive(&chain, &marshal, next).await {
-                tracing::error!(missing = next, height, "node.finalized_gap");
-                return;
+            match apply_from_archive(&chain, &marshal, next).await {
+                FromArchive::Applied => {}
+                FromArchive::Missing => {
+                    // Marshal delivers in order, so a gap means its archive lost a block.
+                    chain.halt(format!("finalized block {next} is missing below {height}"));
+                    return park(Some(ack)).await;
+                }
+                FromArchive::Halted => return park(Some(ack)).await,
             }
         }
         match chain.apply_finalized(&block) {
@@ -86,11 +110,7 @@ pub async fn run(chain: Arc<Chain>, marshal: MarshalMailbox, mut blocks: Applier
                 }
                 ack.acknowledge();
             }
-            Err(error) => {
-                // Dropping the ack stops marshal; the node must restart from durable state.
-                tracing::error!(%error, height, "node.apply_failed");
-                return;
-            }
+            Err(_) => return park(Some(ack)).await,
         }
     }
 }

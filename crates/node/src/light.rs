@@ -4,7 +4,7 @@
 //! root vouches for a value.
 
 use crate::block::Header;
-use crate::consensus::{namespace, BlockDigest, ConsensusKey, ConsensusScheme};
+use crate::types::{namespace, BlockDigest, ConsensusKey, ConsensusScheme};
 use commonware_codec::{Decode as _, Encode};
 use commonware_consensus::simplex::types::Finalization;
 use commonware_consensus::Epochable as _;

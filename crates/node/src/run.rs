@@ -2,17 +2,18 @@
 //! the other validators, consensus, the ledger on disk and the HTTP API.
 
 use crate::block::Block;
-use crate::chain::{Chain, ChainRules};
+use crate::chain::Chain;
 use crate::config::{parse_key_hex, NodeConfig};
-use crate::consensus::{self, channel, Channels, ConsensusKey, Timeouts, ValidatorConfig};
 use crate::mempool::MempoolConfig;
-use crate::orchestrator::TrackPeers;
 use crate::rpc::{self, NetworkInfo, RpcState};
+use crate::types::{
+    self, channel, consensus_public_key, consensus_signer, ConsensusKey, Timeouts, TrackPeers,
+};
+use crate::validator::{self, Channels, ValidatorConfig};
 use cairn_ledger::genesis::Genesis;
 use cairn_ledger::Ledger;
 use cairn_types::keys::SecretKey;
-use commonware_codec::DecodeExt;
-use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
+use commonware_cryptography::{ChaCha20Poly1305, Signer};
 use commonware_p2p::authenticated::lookup;
 use commonware_p2p::{Address, AddressableManager, AddressableTrackedPeers};
 use commonware_runtime::{Metrics, Quota, Runner, Spawner, Supervisor};
@@ -52,7 +53,7 @@ pub enum NodeError {
     Config(String),
     /// Consensus could not start.
     #[error("consensus: {0}")]
-    Consensus(#[from] consensus::StartError),
+    Consensus(#[from] validator::StartError),
     /// The HTTP API could not start.
     #[error("rpc on {addr}: {error}")]
     Rpc {
@@ -64,16 +65,6 @@ pub enum NodeError {
     /// A part of the node stopped on its own.
     #[error("the node stopped: {0}")]
     Stopped(String),
-}
-
-/// A Cairn key as a commonware consensus key.
-pub fn consensus_public_key(key: &cairn_types::keys::PublicKey) -> Option<ConsensusKey> {
-    ConsensusKey::decode(key.0.to_vec()).ok()
-}
-
-/// A Cairn secret key as a commonware signer (both are ed25519 seeds).
-pub fn consensus_signer(key: &SecretKey) -> Option<ed25519::PrivateKey> {
-    ed25519::PrivateKey::decode(key.seed().to_vec()).ok()
 }
 
 /// Opens the ledger in `dir`, creating it from `genesis` on first start.
@@ -145,13 +136,13 @@ pub fn run(
     let mut ledger = open_or_init_ledger(&ledger_dir, &genesis)?;
     ledger.set_sync_every_blocks(config.consensus.sync_every_blocks);
     let genesis_block = genesis_block(&ledger, &genesis)?;
-    let rules = ChainRules::default();
     let mempool = MempoolConfig {
         max_transactions: config.mempool.max_transactions,
         max_bytes: config.mempool.max_bytes,
         ..MempoolConfig::default()
     };
-    let chain = Arc::new(Chain::new(ledger, mempool, rules));
+    let chain = Arc::new(Chain::new(ledger, mempool));
+    let rules = *chain.rules();
     let info = NetworkInfo {
         chain_id: genesis.chain.chain_id.to_string(),
         genesis_digest: commonware_cryptography::Digestible::digest(&genesis_block),
@@ -168,8 +159,8 @@ pub fn run(
         .with_storage_directory(config.data_dir.join("consensus"))
         .with_tcp_nodelay(Some(true));
     commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
-        let namespace = consensus::namespace(&chain_id);
-        let max_message_size = consensus::max_message_size(&rules.limits);
+        let namespace = types::namespace(&chain_id);
+        let max_message_size = types::max_message_size(&rules.limits);
         let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
@@ -203,7 +194,7 @@ pub fn run(
         let p2p_handle = network.start();
         let track = track_known_peers(oracle.clone(), known);
 
-        let running = consensus::start_validator(
+        let running = validator::start_validator(
             context.child("validator"),
             ValidatorConfig {
                 signer,

@@ -8,8 +8,8 @@
 //! ledger slashes each offence once, whoever reports it first.
 
 use crate::chain::Chain;
-use crate::consensus::{cairn_key, BlockDigest, ConsensusKey, ConsensusScheme};
 use crate::mempool::AdmitError;
+use crate::types::{cairn_key, BlockDigest, ConsensusKey, ConsensusScheme};
 use cairn_ledger::state::records::Account;
 use cairn_ledger::StateKey;
 use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};

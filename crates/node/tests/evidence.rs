@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cairn_node::consensus::{cairn_key, namespace, BlockDigest, ConsensusScheme};
 use cairn_node::slasher::evidence_from_activity;
+use cairn_node::types::{cairn_key, namespace, BlockDigest, ConsensusScheme};
 use cairn_types::evidence::{EvidenceError, VoteKind};
 use cairn_types::keys::SecretKey;
 use cairn_types::params::ChainId;

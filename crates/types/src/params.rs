@@ -57,6 +57,47 @@ pub struct ChainConfig {
     pub blocks_per_epoch: u64,
     /// The emission schedule.
     pub emission: EmissionSchedule,
+    /// Block and timing rules of consensus (absent from older genesis files: the defaults).
+    #[serde(default)]
+    pub consensus: ConsensusRules,
+}
+
+/// Rules of block building and voting that every validator must share, fixed at genesis: a
+/// validator with other limits would refuse blocks its peers accept.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusRules {
+    /// Most transactions in one block.
+    pub block_transactions_max: u32,
+    /// Most bytes of encoded transactions in one block.
+    pub block_transaction_bytes_max: u32,
+    /// A proposer waits this long after its parent's time, so that an idle chain does not
+    /// produce blocks as fast as the network allows.
+    pub block_interval_ms: u64,
+    /// A validator does not vote for a block timed further than this ahead of its own clock (it
+    /// waits instead).
+    pub clock_drift_max_ms: u64,
+}
+
+impl ConsensusRules {
+    /// The most transactions a genesis may allow in a block.
+    pub const BLOCK_TRANSACTIONS_LIMIT: u32 = 20_000;
+    /// The most transaction bytes a genesis may allow in a block (every message on the network
+    /// is sized for a full block).
+    pub const BLOCK_TRANSACTION_BYTES_LIMIT: u32 = 32 * 1024 * 1024;
+}
+
+impl Default for ConsensusRules {
+    fn default() -> Self {
+        ConsensusRules {
+            block_transactions_max: 10_000,
+            block_transaction_bytes_max: 4 * 1024 * 1024,
+            block_interval_ms: 200,
+            clock_drift_max_ms: 2_000,
+        }
+    }
 }
 
 /// Every parameter that governance can change.

@@ -15,8 +15,8 @@ pub use transactions::MAX_BATCH;
 
 use crate::block::Block;
 use crate::chain::Chain;
-use crate::consensus::{BlockDigest, MarshalMailbox};
 use crate::light::{encode_certificate, BlockFinalization};
+use crate::types::{BlockDigest, MarshalMailbox};
 use axum::routing::{get, post};
 use axum::Router;
 use commonware_consensus::types::Height;
@@ -138,6 +138,18 @@ impl RpcState {
             "from a block's timestamp to its application on this node",
             Histogram::new([0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0]),
         );
+        let halted = context.register(
+            "halted",
+            "1 once this node has halted on a storage fault (it must be restarted), else 0",
+            Gauge::<i64>::default(),
+        );
+        let halts = self.chain().subscribe_halted();
+        context.child("halt_metric").spawn(move |_| async move {
+            let mut halts = halts;
+            // The halt happens at most once; the sender lives as long as the chain.
+            let _ = halts.wait_for(Option::is_some).await;
+            halted.set(1);
+        });
         let state = self.clone();
         context.child("metrics").spawn(move |_| async move {
             let mut applied = state.chain().subscribe_applied();

@@ -27,6 +27,10 @@ pub(crate) struct Status {
     timestamp_ms: u64,
     /// The mempool.
     mempool: Mempool,
+    /// Why this node stopped applying blocks and voting, if it has (a storage fault): it must
+    /// be restarted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    halted: Option<String>,
 }
 
 /// One validator of the current epoch.
@@ -75,5 +79,6 @@ pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
             transactions,
             bytes,
         },
+        halted: state.chain().halted(),
     })
 }

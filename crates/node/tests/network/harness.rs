@@ -2,14 +2,14 @@
 //! ledgers (each in its own directory), real consensus, real marshal, simulated links.
 
 use cairn_ledger::genesis::Genesis;
+use cairn_ledger::store::faulty::Faults;
 use cairn_ledger::testkit::{self, TEST_GENESIS_TIME_MS};
 use cairn_ledger::Ledger;
 use cairn_node::block::Block;
 use cairn_node::chain::{Chain, ChainRules};
-use cairn_node::consensus::{
-    self, cairn_key, channel, Channels, ConsensusKey, Running, Timeouts, ValidatorConfig,
-};
 use cairn_node::mempool::MempoolConfig;
+use cairn_node::types::{self, cairn_key, channel, ConsensusKey, Timeouts};
+use cairn_node::validator::{self, Channels, Running, ValidatorConfig};
 use commonware_cryptography::ed25519::PrivateKey;
 use commonware_cryptography::Signer;
 use commonware_p2p::simulated::{self, Link, Oracle};
@@ -53,6 +53,8 @@ pub(crate) struct Node {
     pub running: Option<Running>,
     /// Where its ledger lives.
     pub dir: PathBuf,
+    /// The faults its disk injects, when it runs on a fault-injecting disk.
+    pub faults: Option<Faults>,
 }
 
 /// The whole network.
@@ -138,8 +140,8 @@ impl Network {
         let genesis = genesis(&keys, validators);
         let participants: Set<ConsensusKey> =
             Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
-        let rules = ChainRules::default();
-        let max_size = consensus::max_message_size(&rules.limits);
+        let rules = ChainRules::of(&genesis.chain.consensus);
+        let max_size = types::max_message_size(&rules.limits);
         let (network, oracle) = simulated::Network::new_with_peers(
             context.child("network"),
             simulated::Config {
@@ -184,9 +186,10 @@ impl Network {
             });
             nodes.push(Node {
                 key,
-                chain: Arc::new(Chain::new(ledger, MempoolConfig::default(), rules)),
+                chain: Arc::new(Chain::new(ledger, MempoolConfig::default())),
                 running: None,
                 dir,
+                faults: None,
             });
         }
         Network {
@@ -230,7 +233,7 @@ impl Network {
             reporter: Some(testkit::key(&format!("validator-{}", self.labels[i]))),
             track: track_peers(self.oracle.manager(), self.participants.clone()),
         };
-        let running = consensus::start_validator(
+        let running = validator::start_validator(
             context.child("validator").with_attribute("index", i),
             config,
             node.chain.clone(),
@@ -261,8 +264,8 @@ impl Network {
         mux.start();
         for epoch in 0..EQUIVOCATING_EPOCHS {
             let votes = handle.register(epoch).await.expect("an epoch subchannel");
-            let scheme = consensus::ConsensusScheme::signer(
-                &consensus::namespace(&self.chain_id),
+            let scheme = types::ConsensusScheme::signer(
+                &types::namespace(&self.chain_id),
                 self.participants.clone(),
                 node.key.clone(),
             )
@@ -303,6 +306,30 @@ impl Network {
     /// Stops validator `i` as a crash would and drops its in-memory state; its ledger is
     /// reopened from disk on the next [`Network::start`].
     pub(crate) async fn crash(&mut self, context: &deterministic::Context, i: usize) {
+        self.stop(context, i).await;
+        let node = &mut self.nodes[i];
+        let ledger = Ledger::open_with_faults(&node.dir, node.faults.as_ref()).expect("reopen");
+        node.chain = Arc::new(Chain::new(ledger, MempoolConfig::default()));
+    }
+
+    /// Stops validator `i` and deletes its ledger, as an operator does when the ledger's data
+    /// is corrupt: on the next [`Network::start`] it starts from the genesis state and replays
+    /// the finalized blocks (from its block archive, then from its peers).
+    pub(crate) async fn crash_and_delete_ledger(
+        &mut self,
+        context: &deterministic::Context,
+        i: usize,
+    ) {
+        self.stop(context, i).await;
+        let node = &mut self.nodes[i];
+        std::fs::remove_dir_all(&node.dir).expect("delete the ledger");
+        let ledger = Ledger::init_with_faults(&node.dir, &self.genesis, node.faults.as_ref())
+            .expect("a fresh ledger");
+        node.chain = Arc::new(Chain::new(ledger, MempoolConfig::default()));
+    }
+
+    /// Stops validator `i`'s tasks and waits until nothing holds its ledger any more.
+    async fn stop(&mut self, context: &deterministic::Context, i: usize) {
         self.crashes += 1;
         let scratch = self._dirs.path().join(format!("scratch-{}", self.crashes));
         let node = &mut self.nodes[i];
@@ -311,11 +338,9 @@ impl Network {
         }
         // Only the durable state survives: reopen the ledger from disk once the old state is
         // released by every task that held it.
-        let rules = *node.chain.rules();
         let placeholder = Arc::new(Chain::new(
             cairn_ledger::Ledger::init(&scratch, &self.genesis).expect("scratch ledger"),
             MempoolConfig::default(),
-            rules,
         ));
         let old = std::mem::replace(&mut node.chain, placeholder);
         let mut old = Some(old);
@@ -331,11 +356,26 @@ impl Network {
                 }
             }
         }
-        node.chain = Arc::new(Chain::new(
-            reopen(&node.dir),
-            MempoolConfig::default(),
-            rules,
-        ));
+    }
+
+    /// Puts node `i` (not yet started) on a fault-injecting disk and returns the faults'
+    /// controls. Its ledger stays on the same disk across crashes.
+    pub(crate) fn use_faulty_disk(&mut self, i: usize) -> Faults {
+        let node = &mut self.nodes[i];
+        assert!(
+            node.running.is_none(),
+            "put a node on a faulty disk before starting it"
+        );
+        let faults = Faults::new();
+        // Only this handle holds the chain before the node starts: close it, then reopen.
+        let scratch = self._dirs.path().join(format!("scratch-faulty-{i}"));
+        let placeholder = Ledger::init(&scratch, &self.genesis).expect("scratch ledger");
+        let placeholder = Arc::new(Chain::new(placeholder, MempoolConfig::default()));
+        drop(std::mem::replace(&mut node.chain, placeholder));
+        let ledger = Ledger::open_with_faults(&node.dir, Some(&faults)).expect("faulty ledger");
+        node.chain = Arc::new(Chain::new(ledger, MempoolConfig::default()));
+        node.faults = Some(faults.clone());
+        faults
     }
 
     /// The account label of node `i` (`validator-N`, N its number in the genesis).
@@ -381,7 +421,7 @@ impl Network {
             action,
         }
         .sign(&testkit::key(&label));
-        let now = cairn_node::app::now_ms(context);
+        let now = cairn_node::types::now_ms(context);
         self.nodes[to].chain.submit(tx, now).expect("admitted");
     }
 
@@ -449,8 +489,9 @@ impl Network {
         }
     }
 
-    /// Checks safety over `which`: at every height all of them applied, the same block and the
-    /// same state root. Returns the highest height they all have.
+    /// Checks safety over `which` (running nodes): at every height all of them applied, the same
+    /// finalized block and the same state root. A node that applied a height but cannot show
+    /// its block fails the check. Returns the highest height they all have.
     pub(crate) async fn check_agreement(&self, which: &[usize]) -> u64 {
         let common = which
             .iter()
@@ -463,16 +504,19 @@ impl Network {
             for &i in which {
                 let node = &self.nodes[i];
                 roots.push(node.chain.ledger().store().root_at(height).expect("root"));
-                if let Some(running) = &node.running {
-                    if let Some(block) = running
-                        .marshal
-                        .get_block(commonware_consensus::types::Height::new(height))
-                        .await
-                    {
-                        use commonware_cryptography::Digestible;
-                        digests.push(block.digest());
-                    }
-                }
+                let running = node
+                    .running
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("node {i} is not running: start it before checking"));
+                let block = running
+                    .marshal
+                    .get_block(commonware_consensus::types::Height::new(height))
+                    .await
+                    .unwrap_or_else(|| {
+                        panic!("node {i} applied height {height} without its block")
+                    });
+                use commonware_cryptography::Digestible;
+                digests.push(block.digest());
             }
             assert!(
                 roots.windows(2).all(|w| w[0] == w[1]),
@@ -491,7 +535,7 @@ impl Network {
 fn track_peers(
     manager: simulated::Manager<ConsensusKey, deterministic::Context>,
     everyone: Set<ConsensusKey>,
-) -> cairn_node::orchestrator::TrackPeers {
+) -> cairn_node::types::TrackPeers {
     use commonware_p2p::{Manager as _, TrackedPeers};
     Box::new(move |epoch, validators: &Set<ConsensusKey>| {
         let others = everyone
@@ -501,8 +545,4 @@ fn track_peers(
         let peers = TrackedPeers::new(validators.clone(), Set::from_iter_dedup(others));
         let _ = manager.clone().track(epoch, peers);
     })
-}
-
-fn reopen(dir: &std::path::Path) -> Ledger {
-    Ledger::open(dir).expect("reopen ledger")
 }

@@ -5,5 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+mod faults;
 mod harness;
 mod scenarios;

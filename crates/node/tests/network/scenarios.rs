@@ -9,7 +9,7 @@ use commonware_runtime::{deterministic, Clock, Runner};
 use std::time::Duration;
 
 /// Seeds to run: `CAIRN_SIM_SEED` alone if set, else `count` seeds from `base`.
-fn seeds(base: u64, count: u64) -> Vec<u64> {
+pub(crate) fn seeds(base: u64, count: u64) -> Vec<u64> {
     match std::env::var("CAIRN_SIM_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -20,7 +20,7 @@ fn seeds(base: u64, count: u64) -> Vec<u64> {
 }
 
 /// Runs `scenario` under each seed, naming the seed of a failure.
-fn for_each_seed(base: u64, count: u64, scenario: fn(u64)) {
+pub(crate) fn for_each_seed(base: u64, count: u64, scenario: fn(u64)) {
     for seed in seeds(base, count) {
         let result = std::panic::catch_unwind(|| scenario(seed));
         if let Err(panic) = result {
@@ -30,7 +30,7 @@ fn for_each_seed(base: u64, count: u64, scenario: fn(u64)) {
     }
 }
 
-fn transfer(
+pub(crate) fn transfer(
     label: &str,
     nonce: u64,
     to: &str,
@@ -59,7 +59,7 @@ fn all_online(seed: u64) {
         net.wait_for_height(&context, &[0, 1, 2, 3], 3, Duration::from_secs(60))
             .await;
         // Transfers sent to different validators' mempools.
-        let now = cairn_node::app::now_ms(&context);
+        let now = cairn_node::types::now_ms(&context);
         for nonce in 0..5 {
             let tx = transfer("alice", nonce, "bob", 1, &net.chain_id);
             net.nodes[0].chain.submit(tx, now).expect("admitted");
@@ -122,7 +122,7 @@ fn crash_and_restart(seed: u64) {
         net.wait_for_height(&context, &[0, 1, 2, 3], 5, Duration::from_secs(60))
             .await;
         net.crash(&context, 3).await;
-        let now = cairn_node::app::now_ms(&context);
+        let now = cairn_node::types::now_ms(&context);
         for nonce in 0..3 {
             let tx = transfer("alice", nonce, "bob", 2, &net.chain_id);
             net.nodes[0].chain.submit(tx, now).expect("admitted");
@@ -235,7 +235,7 @@ fn rotation(seed: u64) {
         // Every transaction goes to every genesis validator's mempool, so whoever leads
         // includes it.
         for &i in &joining {
-            let consensus_key = cairn_node::consensus::cairn_key(&{
+            let consensus_key = cairn_node::types::cairn_key(&{
                 use commonware_cryptography::Signer as _;
                 net.nodes[i].key.public_key()
             });
@@ -271,7 +271,7 @@ fn rotation(seed: u64) {
                 .iter()
                 .map(|&i| {
                     use commonware_cryptography::Signer as _;
-                    cairn_node::consensus::cairn_key(&net.nodes[i].key.public_key())
+                    cairn_node::types::cairn_key(&net.nodes[i].key.public_key())
                 })
                 .collect()
         };
