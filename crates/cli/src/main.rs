@@ -18,7 +18,6 @@ mod cmd_tx;
 mod context;
 mod demo;
 mod keystore;
-mod query_remote;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -9,11 +9,8 @@
 //!    the minimum stake, largest stake first (ties by address), at most `max_validators`. If none
 //!    qualifies the previous set stays, so the chain never loses its validators.
 
-use crate::error::StoreError;
 use crate::error::{ExecError, TxError};
 use crate::exec::{governance, Exec};
-use crate::ledger::Ledger;
-use crate::state::overlay::MAX_STATE_VALUE_BYTES;
 use crate::state::records::{ValidatorSet, ValidatorSetMember, Validators};
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
@@ -147,55 +144,5 @@ pub fn choose_validators(
         ValidatorSet { epoch, ..previous }
     } else {
         ValidatorSet { epoch, members }
-    }
-}
-
-impl Ledger {
-    /// The validator set of `epoch`, once this ledger knows it, for consensus.
-    ///
-    /// The set of epoch `e > 0` is chosen from the state after the last block of epoch `e − 1`
-    /// (height `e × blocks_per_epoch`): that is what the first block of `e` stores (see
-    /// [`enter_epoch`]; nothing it does before choosing changes the registry or the
-    /// parameters). So consensus can start epoch `e` as soon as that block is applied, before
-    /// any block of `e` exists. `None` while this ledger is below that height.
-    pub fn validator_set_of_epoch(&self, epoch: Epoch) -> Result<Option<ValidatorSet>, StoreError> {
-        let head = self.head().height;
-        let Some(fixed_at) = epoch.0.checked_mul(self.config().blocks_per_epoch.max(1)) else {
-            return Ok(None);
-        };
-        if head < fixed_at {
-            return Ok(None);
-        }
-        let read = |key: &StateKey, height: u64| -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(self.store().prove(&key.to_bytes(), height)?.0)
-        };
-        let decode = |bytes: Vec<u8>, what: &str| {
-            cairn_types::codec::decode(&bytes, MAX_STATE_VALUE_BYTES)
-                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-        };
-        if epoch.0 == 0 || head > fixed_at {
-            // Stored by the epoch's first block (or by genesis).
-            let height = if epoch.0 == 0 { 0 } else { fixed_at + 1 };
-            let Some(bytes) = read(&StateKey::ValidatorSet, height)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "no validator set at height {height}"
-                )));
-            };
-            let set: ValidatorSet = decode(bytes, "validator set")?;
-            if set.epoch != epoch {
-                return Err(StoreError::Corrupt(format!(
-                    "the validator set at height {height} is for epoch {}, not {epoch}",
-                    set.epoch
-                )));
-            }
-            return Ok(Some(set));
-        }
-        // The head is the last block of the previous epoch: choose as its successor will.
-        let registry: Validators = self.get(&StateKey::Validators)?.unwrap_or_default();
-        let previous: ValidatorSet = self.get(&StateKey::ValidatorSet)?.unwrap_or_default();
-        let params: Params = self
-            .get(&StateKey::Params)?
-            .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
-        Ok(Some(choose_validators(&registry, &params, previous, epoch)))
     }
 }

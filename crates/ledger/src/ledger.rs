@@ -7,15 +7,16 @@
 //!
 //! Applying a block runs, in order: the epoch boundary if the block opens a new epoch (see
 //! [`crate::epoch`]), then each transaction; then the chain state is written and all changes are
-//! committed atomically, giving the new state root. The consensus engine reaches the ledger only
-//! through the [`StateMachine`] trait.
+//! committed atomically, giving the new state root. The node reaches the ledger through
+//! `cairn_node::chain::Chain`: to propose ([`Ledger::select_verified_after`]), to verify
+//! ([`LedgerStore::root_at`]) and to apply ([`Ledger::apply_ordered_block`]).
 
 use crate::epoch;
 use crate::error::{BlockError, ExecError, StoreError, TxError};
 use crate::exec::{self, Exec, Notes};
 use crate::genesis::{Genesis, GenesisError};
 use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
-use crate::state::records::ChainState;
+use crate::state::records::{ChainState, ValidatorSet, Validators};
 use crate::state::{Overlay, StateKey, StateRead};
 use crate::store::faulty::Faults;
 use crate::store::{LedgerStore, StateProof};
@@ -95,23 +96,6 @@ pub enum OpenError {
     /// The genesis is invalid.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
-}
-
-/// The interface a consensus engine drives (propose, verify, apply), so that the engine can be
-/// swapped without touching the ledger.
-pub trait StateMachine {
-    /// Picks, in order, the candidates that execute in a block at `height`, up to `max`.
-    fn propose(
-        &self,
-        height: u64,
-        timestamp_ms: u64,
-        candidates: Vec<SignedTransaction>,
-        max: usize,
-    ) -> Result<Vec<SignedTransaction>, StoreError>;
-    /// Checks a block without applying it; returns the state root it would produce.
-    fn verify(&self, block: &BlockInput) -> Result<Hash, BlockError>;
-    /// Applies a block durably and returns its outcome.
-    fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError>;
 }
 
 /// A block's execution before it is committed.
@@ -551,23 +535,55 @@ impl Ledger {
     }
 }
 
-impl StateMachine for Ledger {
-    fn propose(
-        &self,
-        _height: u64,
-        timestamp_ms: u64,
-        candidates: Vec<SignedTransaction>,
-        max: usize,
-    ) -> Result<Vec<SignedTransaction>, StoreError> {
-        Ok(self.select_transactions(timestamp_ms, candidates, max)?.0)
-    }
-
-    fn verify(&self, block: &BlockInput) -> Result<Hash, BlockError> {
-        Ok(self.check_block(block)?.state_root)
-    }
-
-    fn apply(&mut self, block: &BlockInput) -> Result<BlockOutcome, BlockError> {
-        self.apply_block(block)
+impl Ledger {
+    /// The validator set of `epoch`, once this ledger knows it, for consensus.
+    ///
+    /// The set of epoch `e > 0` is chosen from the state after the last block of epoch `e − 1`
+    /// (height `e × blocks_per_epoch`): that is what the first block of `e` stores (see
+    /// [`epoch::enter_epoch`]; nothing it does before choosing changes the registry or the
+    /// parameters). So consensus can start epoch `e` as soon as that block is applied, before
+    /// any block of `e` exists. `None` while this ledger is below that height.
+    pub fn validator_set_of_epoch(&self, epoch: Epoch) -> Result<Option<ValidatorSet>, StoreError> {
+        let head = self.head().height;
+        let Some(fixed_at) = epoch.0.checked_mul(self.config().blocks_per_epoch.max(1)) else {
+            return Ok(None);
+        };
+        if head < fixed_at {
+            return Ok(None);
+        }
+        let read = |key: &StateKey, height: u64| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.store().prove(&key.to_bytes(), height)?.0)
+        };
+        let decode = |bytes: Vec<u8>, what: &str| {
+            cairn_types::codec::decode(&bytes, MAX_STATE_VALUE_BYTES)
+                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+        };
+        if epoch.0 == 0 || head > fixed_at {
+            // Stored by the epoch's first block (or by genesis).
+            let height = if epoch.0 == 0 { 0 } else { fixed_at + 1 };
+            let Some(bytes) = read(&StateKey::ValidatorSet, height)? else {
+                return Err(StoreError::Corrupt(format!(
+                    "no validator set at height {height}"
+                )));
+            };
+            let set: ValidatorSet = decode(bytes, "validator set")?;
+            if set.epoch != epoch {
+                return Err(StoreError::Corrupt(format!(
+                    "the validator set at height {height} is for epoch {}, not {epoch}",
+                    set.epoch
+                )));
+            }
+            return Ok(Some(set));
+        }
+        // The head is the last block of the previous epoch: choose as its successor will.
+        let registry: Validators = self.get(&StateKey::Validators)?.unwrap_or_default();
+        let previous: ValidatorSet = self.get(&StateKey::ValidatorSet)?.unwrap_or_default();
+        let params: Params = self
+            .get(&StateKey::Params)?
+            .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
+        Ok(Some(epoch::choose_validators(
+            &registry, &params, previous, epoch,
+        )))
     }
 }
 

@@ -5,7 +5,7 @@
 //! (a Jellyfish Merkle tree over redb) whose root changes with every block. Execution is pure:
 //! the same genesis and blocks give the same state root on every machine. No floats anywhere.
 //!
-//! - [`ledger`]: applying blocks; the [`StateMachine`] trait a consensus engine drives.
+//! - [`ledger`]: applying blocks (strictly, or in an order consensus already fixed).
 //! - [`exec`]: one module per kind of transaction.
 //! - [`epoch`]: emission, lock expiry and validator-set selection at epoch boundaries.
 //! - [`state`]: state keys, stored records and the write overlay.
@@ -27,5 +27,5 @@ pub mod testkit;
 
 pub use error::{BlockError, StoreError, TxError};
 pub use genesis::Genesis;
-pub use ledger::{BlockInput, BlockOutcome, Head, Ledger, Receipt, StateMachine};
+pub use ledger::{BlockInput, BlockOutcome, Head, Ledger, Receipt};
 pub use state::StateKey;

@@ -55,12 +55,21 @@ impl BlockLimits {
     }
 }
 
-impl Default for BlockLimits {
-    fn default() -> Self {
+impl BlockLimits {
+    /// The limits a genesis fixed.
+    pub fn of(rules: &cairn_types::params::ConsensusRules) -> BlockLimits {
+        let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         BlockLimits {
-            max_transactions: 10_000,
-            max_transaction_bytes: 4 * 1024 * 1024,
+            max_transactions: to_usize(rules.block_transactions_max),
+            max_transaction_bytes: to_usize(rules.block_transaction_bytes_max),
         }
+    }
+}
+
+impl Default for BlockLimits {
+    /// The limits of a genesis that does not set them.
+    fn default() -> Self {
+        BlockLimits::of(&cairn_types::params::ConsensusRules::default())
     }
 }
 

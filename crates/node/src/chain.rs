@@ -36,12 +36,8 @@ pub struct ChainRules {
 impl ChainRules {
     /// The rules a genesis fixed.
     pub fn of(rules: &ConsensusRules) -> ChainRules {
-        let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         ChainRules {
-            limits: BlockLimits {
-                max_transactions: to_usize(rules.block_transactions_max),
-                max_transaction_bytes: to_usize(rules.block_transaction_bytes_max),
-            },
+            limits: BlockLimits::of(rules),
             block_interval_ms: rules.block_interval_ms,
             max_clock_drift_ms: rules.clock_drift_max_ms,
         }

@@ -7,13 +7,15 @@ use crate::config::{parse_key_hex, NodeConfig};
 use crate::mempool::MempoolConfig;
 use crate::rpc::{self, NetworkInfo, RpcState};
 use crate::types::{
-    self, channel, consensus_public_key, consensus_signer, ConsensusKey, Timeouts, TrackPeers,
+    self, channel, consensus_public_key, consensus_signer, tuning, ConsensusKey, Timeouts,
+    TrackPeers,
 };
 use crate::validator::{self, Channels, ValidatorConfig};
 use cairn_ledger::genesis::Genesis;
 use cairn_ledger::Ledger;
 use cairn_types::keys::SecretKey;
-use commonware_cryptography::{ChaCha20Poly1305, Signer};
+use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
+use commonware_macros::select;
 use commonware_p2p::authenticated::lookup;
 use commonware_p2p::{Address, AddressableManager, AddressableTrackedPeers};
 use commonware_runtime::{Metrics, Quota, Runner, Spawner, Supervisor};
@@ -28,6 +30,16 @@ use std::time::Duration;
 /// commonware sizes each channel's queue as peers × burst (and the router's queue as the sum),
 /// allocated up front: a burst of 10,000 cost 460 MiB per validator before any traffic.
 const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(1_000)).allow_burst(NZU32!(256));
+/// How far a peer's clock may be from ours for its handshake to be accepted.
+const HANDSHAKE_SYNCHRONY_BOUND: Duration = Duration::from_secs(5);
+/// How old a handshake may be.
+const HANDSHAKE_AGE_MAX: Duration = Duration::from_secs(10);
+/// Pause before dialing a peer whose connection just ended.
+const PEER_CONNECTION_COOLDOWN: Duration = Duration::from_secs(1);
+/// Handshakes accepted per second from one IP address.
+const HANDSHAKES_PER_IP: Quota = Quota::per_second(NZU32!(16));
+/// How often missing peers are dialed.
+const DIAL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Why a node could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -98,12 +110,39 @@ pub fn genesis_block(ledger: &Ledger, genesis: &Genesis) -> Result<Block, NodeEr
     Ok(Block::genesis(root, genesis.genesis_time_ms))
 }
 
+/// Everything a validator process needs, read and checked before the runtime starts.
+struct Prepared {
+    config: NodeConfig,
+    signer: ed25519::PrivateKey,
+    account_key: Option<SecretKey>,
+    /// Every node this one may talk to: each epoch's validators among them are the primary
+    /// peers, the others (future validators, followers) secondary ones.
+    known: Map<ConsensusKey, Address>,
+    chain: Arc<Chain>,
+    genesis_block: Block,
+    info: NetworkInfo,
+}
+
 /// Runs a validator until it fails or the process gets Ctrl-C / SIGTERM.
 pub fn run(
     config: NodeConfig,
     consensus_key: SecretKey,
     account_key: Option<SecretKey>,
 ) -> Result<(), NodeError> {
+    let prepared = prepare(config, consensus_key, account_key)?;
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(prepared.config.data_dir.join("consensus"))
+        .with_tcp_nodelay(Some(true));
+    commonware_runtime::tokio::Runner::new(runtime).start(|context| serve(context, prepared))
+}
+
+/// Loads the genesis, the keys, the peers and the ledger, refusing what does not fit.
+fn prepare(
+    config: NodeConfig,
+    consensus_key: SecretKey,
+    account_key: Option<SecretKey>,
+) -> Result<Prepared, NodeError> {
     let genesis = Genesis::load(&config.genesis).map_err(|e| NodeError::Genesis {
         path: config.genesis.display().to_string(),
         error: e.to_string(),
@@ -118,22 +157,8 @@ pub fn run(
             ))
         })?;
     }
-    let own = signer.public_key();
-    let mut addresses = vec![(own.clone(), Address::from(config.p2p_listen))];
-    for (text, addr) in &config.peers {
-        let bytes = parse_key_hex(text).map_err(NodeError::Config)?;
-        let key = consensus_public_key(&cairn_types::keys::PublicKey(bytes))
-            .ok_or_else(|| NodeError::Config(format!("peer {text} is not an ed25519 key")))?;
-        if key != own {
-            addresses.push((key, Address::from(*addr)));
-        }
-    }
-    // Every node this one may talk to: each epoch's validators among them are the primary
-    // peers, the others (future validators, followers) secondary ones.
-    let known: Map<ConsensusKey, Address> = Map::from_iter_dedup(addresses);
-
-    let ledger_dir = config.data_dir.join("ledger");
-    let mut ledger = open_or_init_ledger(&ledger_dir, &genesis)?;
+    let known = known_peers(&config, &signer.public_key())?;
+    let mut ledger = open_or_init_ledger(&config.data_dir.join("ledger"), &genesis)?;
     ledger.set_sync_every_blocks(config.consensus.sync_every_blocks);
     let genesis_block = genesis_block(&ledger, &genesis)?;
     let mempool = MempoolConfig {
@@ -141,112 +166,169 @@ pub fn run(
         max_bytes: config.mempool.max_bytes,
         ..MempoolConfig::default()
     };
-    let chain = Arc::new(Chain::new(ledger, mempool));
-    let rules = *chain.rules();
     let info = NetworkInfo {
         chain_id: genesis.chain.chain_id.to_string(),
         genesis_digest: commonware_cryptography::Digestible::digest(&genesis_block),
     };
-    let chain_id = info.chain_id.clone();
-    let timeouts = Timeouts {
+    Ok(Prepared {
+        config,
+        signer,
+        account_key,
+        known,
+        chain: Arc::new(Chain::new(ledger, mempool)),
+        genesis_block,
+        info,
+    })
+}
+
+/// This node and the `[peers]` of its configuration, by consensus key.
+fn known_peers(
+    config: &NodeConfig,
+    own: &ConsensusKey,
+) -> Result<Map<ConsensusKey, Address>, NodeError> {
+    let mut addresses = vec![(own.clone(), Address::from(config.p2p_listen))];
+    for (text, addr) in &config.peers {
+        let bytes = parse_key_hex(text).map_err(NodeError::Config)?;
+        let key = consensus_public_key(&cairn_types::keys::PublicKey(bytes))
+            .ok_or_else(|| NodeError::Config(format!("peer {text} is not an ed25519 key")))?;
+        if key != *own {
+            addresses.push((key, Address::from(*addr)));
+        }
+    }
+    Ok(Map::from_iter_dedup(addresses))
+}
+
+/// The authenticated TCP network with one channel per kind of message.
+type TcpNetwork = lookup::Network<
+    commonware_runtime::tokio::Context,
+    Cups<Sake<ed25519::PrivateKey>, ChaCha20Poly1305>,
+>;
+
+/// The authenticated TCP network of this node (not yet started) and its peer oracle.
+fn p2p_network(
+    context: &commonware_runtime::tokio::Context,
+    prepared: &Prepared,
+) -> (TcpNetwork, lookup::Oracle<ConsensusKey>) {
+    let namespace = types::namespace(&prepared.info.chain_id);
+    let max_message_size = types::max_message_size(&prepared.chain.rules().limits);
+    let mut p2p_config = lookup::Config::recommended(
+        Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: prepared.signer.clone(),
+                synchrony_bound: HANDSHAKE_SYNCHRONY_BOUND,
+                max_handshake_age: HANDSHAKE_AGE_MAX,
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        ),
+        &namespace,
+        prepared.config.p2p_listen,
+        NZUsize!(prepared.known.len().max(1)),
+        max_message_size,
+        tuning::MAILBOX_SIZE,
+    );
+    // Validators on one host or one LAN talk over private addresses.
+    p2p_config.allow_private_ips = true;
+    p2p_config.peer_connection_cooldown = PEER_CONNECTION_COOLDOWN;
+    p2p_config.allowed_handshake_rate_per_ip = HANDSHAKES_PER_IP;
+    p2p_config.dial_frequency = DIAL_INTERVAL;
+    lookup::Network::new(context.child("p2p"), p2p_config)
+}
+
+/// Starts the network, the validator and the HTTP API, then waits for a signal or a failure.
+async fn serve(
+    context: commonware_runtime::tokio::Context,
+    prepared: Prepared,
+) -> Result<(), NodeError> {
+    let (mut network, oracle) = p2p_network(&context, &prepared);
+    let mut register = |ch: u64| network.register(ch, CHANNEL_QUOTA);
+    let channels = Channels {
+        votes: register(channel::VOTES),
+        certificates: register(channel::CERTIFICATES),
+        resolver: register(channel::RESOLVER),
+        broadcast: register(channel::BROADCAST),
+        backfill: register(channel::BACKFILL),
+    };
+    let p2p_handle = network.start();
+    let Prepared {
+        config,
+        signer,
+        account_key,
+        known,
+        chain,
+        genesis_block,
+        info,
+    } = prepared;
+    let running = validator::start_validator(
+        context.child("validator"),
+        ValidatorConfig {
+            signer,
+            chain_id: info.chain_id.clone(),
+            genesis: genesis_block,
+            partition_prefix: "cairn".to_string(),
+            timeouts: timeouts(&config),
+            reporter: account_key,
+            track: track_known_peers(oracle.clone(), known),
+        },
+        chain.clone(),
+        channels,
+        oracle.clone(),
+        oracle,
+    )
+    .await?;
+    let rpc_handle = start_rpc(&context, &config, chain, running.marshal.clone(), info).await?;
+    let mut handles = running.handles;
+    handles.push(p2p_handle);
+    handles.push(rpc_handle);
+    let stopped = futures::future::select_all(handles);
+    select! {
+        _ = shutdown_signal() => {
+            tracing::info!("node.shutdown");
+            Ok(())
+        },
+        (result, index, _) = stopped => {
+            Err(NodeError::Stopped(format!("task {index} ended: {result:?}")))
+        },
+    }
+}
+
+/// Consensus timing from the configuration.
+fn timeouts(config: &NodeConfig) -> Timeouts {
+    Timeouts {
         leader: Duration::from_millis(config.consensus.leader_timeout_ms),
         certification: Duration::from_millis(config.consensus.certification_timeout_ms),
         retry: Duration::from_millis(config.consensus.retry_timeout_ms),
-    };
+    }
+}
 
-    let runtime = commonware_runtime::tokio::Config::new()
-        .with_worker_threads(2)
-        .with_storage_directory(config.data_dir.join("consensus"))
-        .with_tcp_nodelay(Some(true));
-    commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
-        let namespace = types::namespace(&chain_id);
-        let max_message_size = types::max_message_size(&rules.limits);
-        let mut p2p_config = lookup::Config::recommended(
-            Cups::<_, ChaCha20Poly1305>::new(
-                Sake {
-                    signer: signer.clone(),
-                    synchrony_bound: Duration::from_secs(5),
-                    max_handshake_age: Duration::from_secs(10),
-                    version: sake::Version::V1,
-                },
-                cups::Version::V1,
-            ),
-            &namespace,
-            config.p2p_listen,
-            NZUsize!(known.len().max(1)),
-            max_message_size,
-            NZUsize!(1024),
-        );
-        // Validators on one host or one LAN talk over private addresses.
-        p2p_config.allow_private_ips = true;
-        p2p_config.peer_connection_cooldown = Duration::from_secs(1);
-        p2p_config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(16));
-        p2p_config.dial_frequency = Duration::from_millis(500);
-        let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
-        let mut register = |ch: u64| network.register(ch, CHANNEL_QUOTA);
-        let channels = Channels {
-            votes: register(channel::VOTES),
-            certificates: register(channel::CERTIFICATES),
-            resolver: register(channel::RESOLVER),
-            broadcast: register(channel::BROADCAST),
-            backfill: register(channel::BACKFILL),
-        };
-        let p2p_handle = network.start();
-        let track = track_known_peers(oracle.clone(), known);
-
-        let running = validator::start_validator(
-            context.child("validator"),
-            ValidatorConfig {
-                signer,
-                chain_id,
-                genesis: genesis_block,
-                partition_prefix: "cairn".to_string(),
-                timeouts,
-                reporter: account_key,
-                track,
-            },
-            chain.clone(),
-            channels,
-            oracle.clone(),
-            oracle,
-        )
-        .await?;
-
-        let metrics_context = context.child("node");
-        let state = RpcState::new(
-            chain,
-            running.marshal.clone(),
-            info,
-            Arc::new(move || metrics_context.encode()),
-        );
-        state.register_metrics(&context.child("cairn"));
-        let listener = tokio::net::TcpListener::bind(config.rpc_listen)
-            .await
-            .map_err(|error| NodeError::Rpc {
-                addr: config.rpc_listen.to_string(),
-                error,
-            })?;
-        tracing::info!(rpc = %config.rpc_listen, p2p = %config.p2p_listen, "node.started");
-        let rpc_handle = context.child("rpc").spawn(move |_| async move {
-            if let Err(error) = rpc::serve(listener, state).await {
-                tracing::error!(%error, "node.rpc_stopped");
-            }
-        });
-
-        let mut handles = running.handles;
-        handles.push(p2p_handle);
-        handles.push(rpc_handle);
-        let stopped = futures::future::select_all(handles);
-        tokio::select! {
-            _ = shutdown_signal() => {
-                tracing::info!("node.shutdown");
-                Ok(())
-            }
-            (result, index, _) = stopped => {
-                Err(NodeError::Stopped(format!("task {index} ended: {result:?}")))
-            }
+/// Binds the HTTP API and serves it in its own task.
+async fn start_rpc(
+    context: &commonware_runtime::tokio::Context,
+    config: &NodeConfig,
+    chain: Arc<Chain>,
+    marshal: crate::types::MarshalMailbox,
+    info: NetworkInfo,
+) -> Result<commonware_runtime::Handle<()>, NodeError> {
+    let metrics_context = context.child("node");
+    let state = RpcState::new(
+        chain,
+        marshal,
+        info,
+        Arc::new(move || metrics_context.encode()),
+    );
+    state.register_metrics(&context.child("cairn"));
+    let listener = tokio::net::TcpListener::bind(config.rpc_listen)
+        .await
+        .map_err(|error| NodeError::Rpc {
+            addr: config.rpc_listen.to_string(),
+            error,
+        })?;
+    tracing::info!(rpc = %config.rpc_listen, p2p = %config.p2p_listen, "node.started");
+    Ok(context.child("rpc").spawn(move |_| async move {
+        if let Err(error) = rpc::serve(listener, state).await {
+            tracing::error!(%error, "node.rpc_stopped");
         }
-    })
+    }))
 }
 
 /// Tracks each epoch's validators among the `known` nodes as primary peers, the rest as

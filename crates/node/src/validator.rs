@@ -156,39 +156,27 @@ where
     );
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
-        marshal_resolver::Config {
-            public_key: public_key.clone(),
-            peer_provider: peer_provider.clone(),
-            blocker: blocker.clone(),
-            mailbox_size: tuning::MAILBOX_SIZE,
-            fetch_timeout: NZDuration!(tuning::BACKFILL_TIMEOUT),
-            fetch_retry_delay: tuning::FETCH_RETRY_DELAY,
-            priority_requests: false,
-            priority_responses: false,
-        },
+        resolver_config(public_key.clone(), peer_provider.clone(), blocker.clone()),
         channels.backfill,
     );
     let (broadcast, buffer) = buffered::Engine::new(
         context.child("broadcast"),
-        buffered::Config {
-            public_key,
-            mailbox_size: tuning::MAILBOX_SIZE,
-            deque_size: tuning::BROADCAST_DEQUE_SIZE,
-            priority: false,
-            codec_config: chain.rules().limits,
-            peer_provider,
-            strategy: Sequential,
-        },
+        broadcast_config(public_key, peer_provider, chain.rules().limits),
     );
     let broadcast_handle = broadcast.start(channels.broadcast);
     let genesis = config.genesis.digest();
     let limits = chain.rules().limits;
     let page_cache = tuning::page_cache();
     let prefix = &config.partition_prefix;
-    let certificate_codec = ConsensusScheme::certificate_codec_config_unbounded();
+    // Finalization certificates and finalized blocks, kept for good.
     let finalizations = immutable::Archive::init(
         context.child("finalizations"),
-        archive_config(prefix, "finalizations", &page_cache, certificate_codec),
+        archive_config(
+            prefix,
+            "finalizations",
+            &page_cache,
+            ConsensusScheme::certificate_codec_config_unbounded(),
+        ),
     )
     .await
     .map_err(|e| StartError::Archive(e.to_string()))?;
@@ -211,37 +199,24 @@ where
         let (chain, mailbox) = (chain.clone(), mailbox.clone());
         move |_| finalizer::run(chain, mailbox, applier)
     });
-    let (slasher, evidence) = Slasher::new(Set::default());
-    let mut handles = Vec::new();
-    if let Some(reporter) = config.reporter {
-        let clock = context.child("slasher_clock");
-        handles.push(context.child("slasher").spawn({
-            let chain = chain.clone();
-            move |_| slasher::run(chain, reporter, move || now_ms(&clock), evidence)
-        }));
-    }
-    let orchestrator = orchestrator::Config {
-        application: CairnApp::new(chain.clone()),
-        chain,
-        schemes,
-        epocher,
-        marshal: mailbox.clone(),
-        slasher,
-        blocker,
-        track: config.track,
-        genesis,
-        partition_prefix: config.partition_prefix,
-        timeouts: config.timeouts,
-    };
-    // The engines and the application's tasks are spawned from the orchestrator task's own
-    // context, so they stop with it.
-    let engines_handle = context.child("epochs").spawn(move |task| {
-        Orchestrator::new(task, orchestrator).run(
-            channels.votes,
-            channels.certificates,
-            channels.resolver,
-        )
-    });
+    let (slasher, mut handles) = start_slasher(&context, &chain, config.reporter);
+    let engines_handle = start_orchestrator(
+        &context,
+        orchestrator::Config {
+            application: CairnApp::new(chain.clone()),
+            chain,
+            schemes,
+            epocher,
+            marshal: mailbox.clone(),
+            slasher,
+            blocker,
+            track: config.track,
+            genesis,
+            partition_prefix: config.partition_prefix,
+            timeouts: config.timeouts,
+        },
+        (channels.votes, channels.certificates, channels.resolver),
+    );
     handles.extend([
         engines_handle,
         marshal_handle,
@@ -252,6 +227,91 @@ where
         marshal: mailbox,
         handles,
     })
+}
+
+/// How marshal fetches missing finalized blocks from peers.
+fn resolver_config<P, B>(
+    public_key: ConsensusKey,
+    peer_provider: P,
+    blocker: B,
+) -> marshal_resolver::Config<ConsensusKey, P, B>
+where
+    P: Provider<PublicKey = ConsensusKey>,
+    B: Blocker<PublicKey = ConsensusKey>,
+{
+    marshal_resolver::Config {
+        public_key,
+        peer_provider,
+        blocker,
+        mailbox_size: tuning::MAILBOX_SIZE,
+        fetch_timeout: NZDuration!(tuning::BACKFILL_TIMEOUT),
+        fetch_retry_delay: tuning::FETCH_RETRY_DELAY,
+        priority_requests: false,
+        priority_responses: false,
+    }
+}
+
+/// How proposed blocks are broadcast to peers (and kept for marshal).
+fn broadcast_config<P>(
+    public_key: ConsensusKey,
+    peer_provider: P,
+    limits: crate::block::BlockLimits,
+) -> buffered::Config<ConsensusKey, crate::block::BlockLimits, P, Sequential>
+where
+    P: Provider<PublicKey = ConsensusKey>,
+{
+    buffered::Config {
+        public_key,
+        mailbox_size: tuning::MAILBOX_SIZE,
+        deque_size: tuning::BROADCAST_DEQUE_SIZE,
+        priority: false,
+        codec_config: limits,
+        peer_provider,
+        strategy: Sequential,
+    }
+}
+
+/// The consensus channels of every epoch's engine: votes, certificates, resolver.
+type ConsensusChannels<S, R> = (Endpoints<S, R>, Endpoints<S, R>, Endpoints<S, R>);
+
+/// Starts the orchestrator's task. The engines and the application's tasks are spawned from
+/// that task's own context, so they stop with it.
+fn start_orchestrator<E, S, R, B>(
+    context: &E,
+    config: orchestrator::Config<B>,
+    (votes, certificates, resolver): ConsensusChannels<S, R>,
+) -> Handle<()>
+where
+    E: Spawner + Clock + Metrics + Storage + Supervisor + CryptoRng + Send + Sync + 'static,
+    S: Sender<PublicKey = ConsensusKey>,
+    R: Receiver<PublicKey = ConsensusKey>,
+    B: Blocker<PublicKey = ConsensusKey> + Sync,
+{
+    context
+        .child("epochs")
+        .spawn(move |task| Orchestrator::new(task, config).run(votes, certificates, resolver))
+}
+
+/// Starts the task that turns the equivocation consensus reports into slashing transactions
+/// signed by `reporter` (without one, evidence is only logged).
+fn start_slasher<E>(
+    context: &E,
+    chain: &Arc<Chain>,
+    reporter: Option<cairn_types::keys::SecretKey>,
+) -> (Slasher, Vec<Handle<()>>)
+where
+    E: Spawner + Clock + Supervisor,
+{
+    let (slasher, evidence) = Slasher::new(Set::default());
+    let Some(reporter) = reporter else {
+        return (slasher, Vec::new());
+    };
+    let clock = context.child("slasher_clock");
+    let chain = chain.clone();
+    let handle = context
+        .child("slasher")
+        .spawn(move |_| slasher::run(chain, reporter, move || now_ms(&clock), evidence));
+    (slasher, vec![handle])
 }
 
 /// Marshal's configuration: where it keeps blocks, how it checks them, where it starts.

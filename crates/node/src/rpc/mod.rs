@@ -140,7 +140,7 @@ impl RpcState {
         );
         let halted = context.register(
             "halted",
-            "1 once this node has halted on a storage fault (it must be restarted), else 0",
+            "1 once this node has halted (a storage fault, or a finalized block it cannot apply): it must be restarted; else 0",
             Gauge::<i64>::default(),
         );
         let halts = self.chain().subscribe_halted();

@@ -4,6 +4,8 @@
 //! requested height, and the proof is checked before anything is printed: the same check a light
 //! client makes. `--height` reads an older state.
 
+mod remote;
+
 use crate::client::NodeClient;
 use crate::cmd_ledger::open_ledger;
 use crate::context::Context;
@@ -210,7 +212,7 @@ pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
     }
     let (key, render) = state_key(ctx, &args.what)?;
     if let Some(node) = &args.node {
-        return crate::query_remote::query(ctx, node, &args, &key, render);
+        return remote::query(ctx, node, &args, &key, render);
     }
     let dir = args
         .data_dir

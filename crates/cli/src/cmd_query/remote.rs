@@ -3,8 +3,8 @@
 //! checked against a finalized block's header and its finalization certificate, trusting only
 //! the validator set of a genesis file: what a light client does.
 
+use super::{QueryArgs, Render};
 use crate::client::NodeClient;
-use crate::cmd_query::{QueryArgs, Render};
 use crate::context::Context;
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::Genesis;
