@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
 use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
-use cairn_types::{Address, Amount, SecretKey};
+use cairn_types::{Address, Amount, PublicKey, SecretKey};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -67,6 +67,22 @@ pub(crate) fn create(
         keystore.save(name, &key, None)?;
         Ok(key)
     };
+    let (genesis, consensus_keys) = devnet_genesis(validators, blocks_per_epoch, extra, &new_key)?;
+    std::fs::write(
+        data_dir.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)?,
+    )?;
+    write_node_configs(data_dir, &consensus_keys, base_port)
+}
+
+/// The devnet's genesis: `validators` validators with fresh keys (saved by `new_key`), the
+/// funded accounts, and `extra`. Returns it with the validators' consensus keys, in order.
+fn devnet_genesis(
+    validators: usize,
+    blocks_per_epoch: u64,
+    extra: &[GenesisAccount],
+    new_key: &dyn Fn(&str) -> Result<SecretKey>,
+) -> Result<(Genesis, Vec<PublicKey>)> {
     let params = Params::default();
     let mut genesis = Genesis {
         chain: ChainConfig {
@@ -110,10 +126,12 @@ pub(crate) fn create(
     }
     genesis.accounts.extend_from_slice(extra);
     genesis.validate().context("the devnet genesis")?;
-    std::fs::write(
-        data_dir.join("genesis.json"),
-        serde_json::to_string_pretty(&genesis)?,
-    )?;
+    Ok((genesis, consensus_keys))
+}
+
+/// One `node.toml` per validator under `data_dir`, each listing the others as peers.
+fn write_node_configs(data_dir: &Path, consensus_keys: &[PublicKey], base_port: u16) -> Result<()> {
+    let validators = consensus_keys.len();
     let addr = |port: u32| -> Result<SocketAddr> {
         let port = u16::try_from(port).context("--base-port is too high for this many nodes")?;
         Ok(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -190,8 +208,42 @@ pub(crate) fn wait_ready(rpc: SocketAddr, limit: Duration) -> bool {
 
 /// Runs `cairn devnet`.
 pub(crate) fn run(args: DevnetArgs) -> Result<()> {
-    let genesis_path = args.data_dir.join("genesis.json");
-    let resumed = genesis_path.exists();
+    let configs = create_or_resume(&args)?;
+    if args.init_only {
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+    let mut children = Vec::new();
+    for (i, (path, _)) in configs.iter().enumerate() {
+        let log = node_dir(&args.data_dir, i).join("node.log");
+        children.push(Some(start_node(path, &log)?));
+    }
+    for (i, (_, config)) in configs.iter().enumerate() {
+        if !wait_ready(config.rpc_listen, Duration::from_secs(60)) {
+            eprintln!(
+                "validator {i} did not answer on {} within 60 s; see {}",
+                config.rpc_listen,
+                node_dir(&args.data_dir, i).join("node.log").display()
+            );
+        }
+    }
+    print_guide(&args.data_dir, &configs);
+    supervise(&args.data_dir, &mut children, &stop);
+    println!("stopping the validators…");
+    stop_all(&mut children);
+    println!("stopped; run the same command again to resume");
+    Ok(())
+}
+
+/// Creates the devnet in `args.data_dir`, or checks the one already there; returns its node
+/// configurations.
+fn create_or_resume(args: &DevnetArgs) -> Result<Vec<(PathBuf, NodeConfig)>> {
+    let resumed = args.data_dir.join("genesis.json").exists();
     if !resumed {
         let validators = args.validators.unwrap_or(4);
         create(
@@ -229,42 +281,21 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
             args.data_dir.display()
         );
     }
-    if args.init_only {
-        return Ok(());
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-    }
-    let mut children = Vec::new();
-    for (i, (path, _)) in configs.iter().enumerate() {
-        let log = node_dir(&args.data_dir, i).join("node.log");
-        children.push(Some(start_node(path, &log)?));
-    }
-    for (i, (_, config)) in configs.iter().enumerate() {
-        if !wait_ready(config.rpc_listen, Duration::from_secs(60)) {
-            eprintln!(
-                "validator {i} did not answer on {} within 60 s; see {}",
-                config.rpc_listen,
-                node_dir(&args.data_dir, i).join("node.log").display()
-            );
-        }
-    }
-    print_guide(&args.data_dir, &configs);
+    Ok(configs)
+}
+
+/// Waits until Ctrl-C or until every validator has exited, saying which exited and where its
+/// log is.
+fn supervise(data_dir: &Path, children: &mut [Option<Child>], stop: &AtomicBool) {
     let mut running = children.len();
-    while running > 0 {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
+    while running > 0 && !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(200));
         for (i, slot) in children.iter_mut().enumerate() {
             if let Some(child) = slot {
                 if let Ok(Some(status)) = child.try_wait() {
                     eprintln!(
                         "validator {i} exited ({status}); see {}",
-                        node_dir(&args.data_dir, i).join("node.log").display()
+                        node_dir(data_dir, i).join("node.log").display()
                     );
                     *slot = None;
                     running -= 1;
@@ -272,10 +303,6 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
             }
         }
     }
-    println!("stopping the validators…");
-    stop_all(&mut children);
-    println!("stopped; run the same command again to resume");
-    Ok(())
 }
 
 /// Asks every validator to stop (SIGTERM), then kills those still running after 10 s.

@@ -6,6 +6,7 @@
 use crate::context::Context;
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::audit::audit_supply;
+use cairn_ledger::genesis::Genesis;
 use cairn_ledger::state::records::{Account, ChainState, DeviceRecord, Proposal, RewardRootRecord};
 use cairn_ledger::store::verify_proof;
 use cairn_ledger::testkit::{addr, key, test_genesis, TestChain, MAKER};
@@ -18,7 +19,7 @@ use cairn_types::tx::{
     OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission, VoteChoice,
 };
 use cairn_types::{Amount, Cell, DeviceId, Epoch, Price, Subnetwork};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 struct Tour {
     chain: TestChain,
@@ -106,7 +107,21 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         )
     })?;
     let mut tour = Tour { chain, step: 0 };
+    show_genesis(&mut tour, &genesis, &dir)?;
+    transfer(&mut tour)?;
+    bad_input(&mut tour)?;
+    credits(&mut tour)?;
+    device(&mut tour, &genesis)?;
+    epoch_end(&mut tour)?;
+    rewards(&mut tour, &genesis)?;
+    governance(&mut tour, &genesis)?;
+    light_client(&mut tour)?;
+    audit(&mut tour)?;
+    Ok(())
+}
 
+/// Genesis.
+fn show_genesis(tour: &mut Tour, genesis: &Genesis, dir: &Path) -> Result<()> {
     tour.title("Genesis");
     let state = tour.chain_state()?;
     tour.say(format!(
@@ -122,7 +137,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         dir.display(),
         tour.chain.ledger.head().state_root
     ));
+    Ok(())
+}
 
+/// Alice sends 12.5 CAIRN to Bob (the fee is burned).
+fn transfer(tour: &mut Tour) -> Result<()> {
     tour.title("Alice sends 12.5 CAIRN to Bob (the fee is burned)");
     let bob_before = tour.balance("bob");
     tour.run(
@@ -133,7 +152,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         },
     )?;
     tour.say(format!("bob: {} -> {}", bob_before, tour.balance("bob")));
+    Ok(())
+}
 
+/// Bad input is refused and changes nothing.
+fn bad_input(tour: &mut Tour) -> Result<()> {
     tour.title("Bad input is refused and changes nothing");
     let replay = tour.chain.tx(
         "alice",
@@ -176,7 +199,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
             amount: Amount::tokens(5_000_000),
         },
     )?;
+    Ok(())
+}
 
+/// Oracles post the token price; Alice burns tokens for data credits.
+fn credits(tour: &mut Tour) -> Result<()> {
     tour.title("Oracles post the token price; Alice burns tokens for data credits");
     for (oracle, usd) in [
         ("oracle-0", 350_000_000u64),
@@ -199,7 +226,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         "alice holds {}",
         tour.chain.account(&addr("alice")).credits
     ));
+    Ok(())
+}
 
+/// Alice onboards a coverage hotspot made by Acme and asserts its location.
+fn device(tour: &mut Tour, genesis: &Genesis) -> Result<()> {
     tour.title("Alice onboards a coverage hotspot made by Acme and asserts its location");
     let device_key = key("demo-hotspot");
     let device = DeviceId(device_key.public_key());
@@ -236,7 +267,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         "bob",
         Action::RetireDevice { device },
     )?;
+    Ok(())
+}
 
+/// Epoch 0 ends: emission is split between sub-networks, validators and treasury.
+fn epoch_end(tour: &mut Tour) -> Result<()> {
     tour.title("Epoch 0 ends: emission is split between sub-networks, validators and treasury");
     let before = tour.chain.ledger.head().height;
     tour.chain
@@ -250,7 +285,12 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         state.treasury,
         state.total_supply
     ));
+    Ok(())
+}
 
+/// Oracles commit epoch 0's coverage rewards; owners claim with Merkle proofs.
+fn rewards(tour: &mut Tour, genesis: &Genesis) -> Result<()> {
+    let chain_id = genesis.chain.chain_id.clone();
     tour.title("Oracles commit epoch 0's coverage rewards; owners claim with Merkle proofs");
     let tree = RewardTree::build(vec![
         RewardLeaf {
@@ -330,7 +370,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         "claimed so far from coverage: {} of {}",
         record.claimed_total, record.root.sum
     ));
+    Ok(())
+}
 
+/// Governance: Alice and Bob lock tokens; a fee change passes after its timelock.
+fn governance(tour: &mut Tour, genesis: &Genesis) -> Result<()> {
     tour.title("Governance: Alice and Bob lock tokens; a fee change passes after its timelock");
     tour.run(
         "alice",
@@ -396,7 +440,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         .context("params")?;
     tour.say(format!("tx_fee_min is now {}", params.tx_fee_min));
     tour.chain.fee = params.tx_fee_min;
+    Ok(())
+}
 
+/// A light client checks Alice's account against the state root.
+fn light_client(tour: &mut Tour) -> Result<()> {
     tour.title("A light client checks Alice's account against the state root");
     let key_alice = StateKey::Account(addr("alice"));
     let (value, proof, state_root) = tour.chain.ledger.prove(&key_alice, None)?;
@@ -408,7 +456,11 @@ pub(crate) fn run(_ctx: &Context, data_dir: Option<PathBuf>) -> Result<()> {
         "alice: balance {}, nonce {}, {} — proof verified against {}",
         account.balance, account.nonce, account.credits, state_root
     ));
+    Ok(())
+}
 
+/// Auditor: every token is accounted for.
+fn audit(tour: &mut Tour) -> Result<()> {
     tour.title("Auditor: every token is accounted for");
     let audit = audit_supply(&tour.chain.ledger)?;
     tour.say(format!(

@@ -301,7 +301,8 @@ fn validate_consensus_rules(rules: &ConsensusRules) -> Result<(), GenesisError> 
         (
             "block_transaction_bytes_max",
             u64::from(rules.block_transaction_bytes_max),
-            1024,
+            // A block must hold the largest transaction the mempool admits.
+            cairn_types::tx::MAX_TX_BYTES as u64,
             u64::from(ConsensusRules::BLOCK_TRANSACTION_BYTES_LIMIT),
         ),
         ("block_interval_ms", rules.block_interval_ms, 0, 60_000),

@@ -10,7 +10,8 @@
 //! has applied that height).
 //!
 //! A halted node (see [`crate::chain`]) proposes nothing and leaves every verification
-//! unanswered, which abstains; a storage fault met here halts it too.
+//! unanswered, which abstains (checked again before answering, as a node may halt while it
+//! waits); a storage fault met here halts it too.
 
 use crate::block::Block;
 use crate::chain::Chain;
@@ -114,6 +115,9 @@ async fn propose(
         state_height,
         "node.proposed"
     );
+    if chain.halted().is_some() {
+        return None;
+    }
     let digest = block.digest();
     Some(Digested::precomputed(block, digest))
 }
@@ -171,6 +175,9 @@ async fn verify(
     .await;
     chain.wait_applied(header.state_height).await;
     let root = chain.ledger().store().root_at(header.state_height);
+    if chain.halted().is_some() {
+        return abstain().await;
+    }
     match root {
         Ok(root) if root == header.state_root => true,
         Ok(_) => {

@@ -2,12 +2,15 @@
 //! what it has applied, shared by the proposer, the verifier, the finalizer and the RPC.
 //!
 //! **Halting.** A node whose storage fails (a read, a write, an fsync, a full disk, a record
-//! that does not match the state tree) or whose ledger refuses a finalized block cannot know
-//! the state its peers have. It [`Chain::halt`]s: one error line in the log, the
-//! `cairn_halted` metric at 1, and from then on it applies nothing, proposes nothing,
-//! votes for nothing and admits no transaction, until it is restarted from its durable state
-//! (which re-applies the finalized blocks to the same roots as its peers). It never commits a
-//! state root that its peers do not have.
+//! that does not match the state tree), whose ledger refuses a finalized block, or whose state
+//! root differs from the one a finalized block attests, cannot know the state its peers have.
+//! It [`Chain::halt`]s: one error line in the log, the `cairn_halted` metric at 1, and from
+//! then on it applies nothing, proposes nothing, verifies no block (so it helps notarize
+//! nothing; consensus may still send its finalize and nullify votes for blocks others
+//! notarized) and admits no transaction, until it is restarted from its durable state (which
+//! re-applies the finalized blocks to the same roots as its peers). Every finalized block
+//! carries the root of an earlier height, so a node whose state diverged halts within a few
+//! blocks instead of serving a state its peers do not have.
 
 use crate::block::{Block, BlockLimits};
 use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
@@ -266,6 +269,23 @@ impl Chain {
         let mut ledger = self.ledger.write();
         if block.header.height <= ledger.head().height {
             return Ok(false);
+        }
+        // The block attests a state root that a quorum checked against its own ledger: if
+        // this ledger has another root there, it is this node that diverged.
+        let attested = block.header.state_height;
+        let diverged = match ledger.store().root_at(attested) {
+            Ok(root) if root == block.header.state_root => None,
+            Ok(root) => Some(format!(
+                "this node's state root at height {attested} is {root}, but the network \
+                 finalized {}: its state diverged",
+                block.header.state_root
+            )),
+            Err(error) => Some(format!("storage fault at height {attested}: {error}")),
+        };
+        if let Some(reason) = diverged {
+            drop(ledger);
+            self.halt(reason.clone());
+            return Err(Halted(reason));
         }
         let (outcome, rejected) = match ledger.apply_ordered_block(&block.input()) {
             Ok(applied) => applied,

@@ -120,7 +120,9 @@ impl EpochSchemes {
             Ok(Some(set)) => set.members,
             Ok(None) => return None,
             Err(error) => {
-                tracing::error!(%error, %epoch, "node.validator_set_unreadable");
+                self.chain.halt(format!(
+                    "storage fault reading the validators of epoch {epoch}: {error}"
+                ));
                 return None;
             }
         };

@@ -166,6 +166,14 @@ fn prepare(
         max_bytes: config.mempool.max_bytes,
         ..MempoolConfig::default()
     };
+    let interval_ms = genesis.chain.consensus.block_interval_ms;
+    if config.consensus.leader_timeout_ms <= interval_ms {
+        return Err(NodeError::Config(format!(
+            "consensus.leader_timeout_ms ({}) must exceed the genesis block interval ({interval_ms} \
+             ms): a leader waits that long before it proposes",
+            config.consensus.leader_timeout_ms
+        )));
+    }
     let info = NetworkInfo {
         chain_id: genesis.chain.chain_id.to_string(),
         genesis_digest: commonware_cryptography::Digestible::digest(&genesis_block),

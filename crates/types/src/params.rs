@@ -50,6 +50,7 @@ impl EmissionSchedule {
 
 /// What a chain fixes at genesis.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// The chain's name.
     pub chain_id: ChainId,
@@ -85,8 +86,8 @@ impl ConsensusRules {
     /// The most transactions a genesis may allow in a block.
     pub const BLOCK_TRANSACTIONS_LIMIT: u32 = 20_000;
     /// The most transaction bytes a genesis may allow in a block (every message on the network
-    /// is sized for a full block).
-    pub const BLOCK_TRANSACTION_BYTES_LIMIT: u32 = 32 * 1024 * 1024;
+    /// is sized for a full block, so this also bounds what a peer can make a node buffer).
+    pub const BLOCK_TRANSACTION_BYTES_LIMIT: u32 = 16 * 1024 * 1024;
 }
 
 impl Default for ConsensusRules {

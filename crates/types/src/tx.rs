@@ -627,6 +627,28 @@ mod tests {
             let _ = SignedTransaction::decode(&bytes);
         }
 
+        /// Random bytes rarely get past the chain id's length prefix; these keep a real
+        /// transaction's first bytes (chain id, sender, nonce, fee, part of the action) and
+        /// replace the rest, so every later field's decoder meets garbage too.
+        #[test]
+        fn arbitrary_bytes_after_a_valid_prefix_never_panic(
+            index in 0usize..22,
+            keep in 0usize..256,
+            tail in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let key = SecretKey::from_label("sender");
+            let actions = sample_actions();
+            let action = actions[index % actions.len()].clone();
+            let mut bytes = Transaction { chain_id: chain(), sender: Address(key.public_key()), nonce: 1, fee: Amount(1), action }
+                .sign(&key)
+                .encode();
+            bytes.truncate(keep.min(bytes.len()));
+            bytes.extend_from_slice(&tail);
+            if let Ok(decoded) = SignedTransaction::decode(&bytes) {
+                prop_assert_eq!(decoded.encode(), bytes);
+            }
+        }
+
         #[test]
         fn mutated_transactions_never_panic(index in 0usize..22, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
             let key = SecretKey::from_label("sender");

@@ -44,6 +44,22 @@ fn nibble(hash: &KeyHash, index: usize) -> u8 {
     }
 }
 
+/// The leaf a walk ends at: its node key and its hash (as its parent holds it).
+struct Leaf {
+    key: NodeKey,
+    hash: [u8; 32],
+}
+
+/// A node's hash, as its parent holds it.
+fn node_hash(node: &Node) -> [u8; 32] {
+    match node {
+        Node::Internal(internal) => internal.hash::<Blake3Hasher>(),
+        Node::Leaf(leaf) => leaf.hash::<Blake3Hasher>(),
+        // jmt's placeholder for an empty subtree (private in jmt).
+        Node::Null => *b"SPARSE_MERKLE_PLACEHOLDER_HASH__",
+    }
+}
+
 /// Layered read access to the tree and values.
 pub(super) struct TreeLayers<'p, T> {
     /// A block being staged, read first.
@@ -68,6 +84,17 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
 
     /// A tree node, if it exists, shared with the layer that holds it.
     pub(super) fn node(&self, node_key: &NodeKey) -> Result<Option<Arc<Node>>, StoreError> {
+        self.node_checked(node_key, None)
+    }
+
+    /// Like [`TreeLayers::node`]; a node read from disk must also hash to `expected` (the hash
+    /// its parent holds for it), else it is [`StoreError::Corrupt`]. Nodes in memory were
+    /// checked or computed when they got there.
+    fn node_checked(
+        &self,
+        node_key: &NodeKey,
+        expected: Option<&[u8; 32]>,
+    ) -> Result<Option<Arc<Node>>, StoreError> {
         for layer in self.layers() {
             if let Some(node) = layer.nodes.get(node_key) {
                 return Ok(Some(node.clone()));
@@ -89,6 +116,13 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
             Node::try_from_slice(bytes)
                 .map_err(|e| StoreError::Corrupt(format!("tree node: {e}")))?,
         );
+        if let Some(expected) = expected {
+            if node_hash(&node) != *expected {
+                return Err(StoreError::Corrupt(format!(
+                    "tree node {node_key:?} does not match its parent"
+                )));
+            }
+        }
         if let Some(misses) = self.misses {
             if NodeCache::wants(node_key, &node) {
                 misses.borrow_mut().push((node_key.clone(), node.clone()));
@@ -117,11 +151,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
     /// The version at which the leaf on `hash`'s path in the tree at `version` was written and
     /// that leaf's hash, or `None` when the path ends without a leaf. (Whether the leaf is
     /// `hash`'s own is settled by the record lookup: see the module documentation.)
-    fn leaf_version(
-        &self,
-        version: Version,
-        hash: &KeyHash,
-    ) -> Result<Option<(Version, [u8; 32])>, StoreError> {
+    fn leaf_version(&self, version: Version, hash: &KeyHash) -> Result<Option<Leaf>, StoreError> {
         let mut node_key = root_key(version);
         let mut node = self
             .node(&node_key)?
@@ -130,7 +160,10 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
             let internal = match &*node {
                 Node::Null => return Ok(None),
                 Node::Leaf(leaf) => {
-                    let found = (node_key.version(), leaf.hash::<Blake3Hasher>());
+                    let found = Leaf {
+                        key: node_key.clone(),
+                        hash: leaf.hash::<Blake3Hasher>(),
+                    };
                     return Ok((leaf.key_hash() == *hash).then_some(found));
                 }
                 Node::Internal(internal) => internal,
@@ -139,17 +172,22 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
             let Some(child) = internal.child(index) else {
                 return Ok(None);
             };
-            if child.is_leaf() {
-                return Ok(Some((child.version, child.hash)));
-            }
             let path: NibblePath = node_key
                 .nibble_path()
                 .nibbles()
                 .chain(std::iter::once(index))
                 .collect();
-            node_key = NodeKey::new(child.version, path);
+            let child_key = NodeKey::new(child.version, path);
+            if child.is_leaf() {
+                return Ok(Some(Leaf {
+                    key: child_key,
+                    hash: child.hash,
+                }));
+            }
+            let expected = child.hash;
+            node_key = child_key;
             node = self
-                .node(&node_key)?
+                .node_checked(&node_key, Some(&expected))?
                 .ok_or_else(|| StoreError::Corrupt(format!("missing tree node {node_key:?}")))?;
         }
         Err(StoreError::Corrupt("tree deeper than a key hash".into()))
@@ -161,18 +199,30 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TreeLayers<'_, T> {
         version: Version,
         hash: &KeyHash,
     ) -> Result<Option<Record>, StoreError> {
-        let Some((leaf_version, leaf_hash)) = self.leaf_version(version, hash)? else {
+        let Some(leaf) = self.leaf_version(version, hash)? else {
             return Ok(None);
         };
-        let Some(record) = self.record(leaf_version, hash)? else {
-            return Ok(None);
-        };
-        let value_hash = ValueHash::with::<Blake3Hasher>(&record.value);
-        if LeafNode::new(*hash, value_hash).hash::<Blake3Hasher>() != leaf_hash {
-            return Err(StoreError::Corrupt(format!(
+        let leaf_version = leaf.key.version();
+        let corrupt = || {
+            StoreError::Corrupt(format!(
                 "the record of key hash {} at version {leaf_version} does not match the tree",
                 hex::encode(hash.0)
-            )));
+            ))
+        };
+        let Some(record) = self.record(leaf_version, hash)? else {
+            // The leaf on the path is another key's, or this key's record is lost: only the
+            // leaf itself tells which.
+            let owner = self.node_checked(&leaf.key, Some(&leaf.hash))?;
+            return match owner.as_deref() {
+                Some(Node::Leaf(other)) if other.key_hash() != *hash => Ok(None),
+                _ => Err(corrupt()),
+            };
+        };
+        let value_hash = ValueHash::with::<Blake3Hasher>(&record.value);
+        if LeafNode::new(*hash, value_hash).hash::<Blake3Hasher>() != leaf.hash
+            || super::key_hash(&record.key) != *hash
+        {
+            return Err(corrupt());
         }
         Ok(Some(record))
     }

@@ -201,10 +201,16 @@ impl LedgerStore {
         LedgerStore::create_with(path, None)
     }
 
-    /// Opens the database at `path`, on a fault-injecting disk when `faults` is given.
-    fn database(path: &Path, faults: Option<&Faults>) -> Result<Database, StoreError> {
+    /// Creates (`create`) or opens the database at `path`, on a fault-injecting disk when
+    /// `faults` is given.
+    fn database(
+        path: &Path,
+        faults: Option<&Faults>,
+        create: bool,
+    ) -> Result<Database, StoreError> {
         match faults {
-            None => Ok(Database::create(path)?),
+            None if create => Ok(Database::create(path)?),
+            None => Ok(Database::open(path)?),
             Some(faults) => {
                 let file = FaultyFile::open(path, faults.clone())
                     .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
@@ -225,7 +231,7 @@ impl LedgerStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", parent.display())))?;
         }
-        let db = LedgerStore::database(path, faults)?;
+        let db = LedgerStore::database(path, faults, true)?;
         let txn = db.begin_write()?;
         {
             txn.open_table(JMT_NODES)?;
@@ -251,7 +257,7 @@ impl LedgerStore {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
         let store = LedgerStore {
-            db: Arc::new(LedgerStore::database(path, faults)?),
+            db: Arc::new(LedgerStore::database(path, faults, false)?),
             path: path.to_path_buf(),
             live: SharedLive::default(),
         };

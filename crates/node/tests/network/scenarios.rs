@@ -8,14 +8,17 @@ use cairn_types::tx::{Action, Transaction};
 use commonware_runtime::{deterministic, Clock, Runner};
 use std::time::Duration;
 
-/// Seeds to run: `CAIRN_SIM_SEED` alone if set, else `count` seeds from `base`.
+/// Seeds to run: `CAIRN_SIM_SEED` alone if set, else `count × CAIRN_SIM_SCALE` seeds from `base`
+/// (scale 1 by default; the counts are sized for a few minutes of CI on two cores, and
+/// `CAIRN_SIM_SCALE=10` runs ten times as many).
 pub(crate) fn seeds(base: u64, count: u64) -> Vec<u64> {
-    match std::env::var("CAIRN_SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match var("CAIRN_SIM_SEED") {
         Some(seed) => vec![seed],
-        None => (base..base + count).collect(),
+        None => {
+            let scale = var("CAIRN_SIM_SCALE").unwrap_or(1).max(1);
+            (base..base + count.saturating_mul(scale)).collect()
+        }
     }
 }
 
@@ -79,7 +82,7 @@ fn all_online(seed: u64) {
 
 #[test]
 fn four_validators_finalize_transfers_and_agree() {
-    for_each_seed(1, 10, all_online);
+    for_each_seed(1_000, 200, all_online);
 }
 
 /// A partition leaves no side with a quorum: finalization stops, and resumes once it heals.
@@ -108,7 +111,7 @@ fn partition_heals(seed: u64) {
 
 #[test]
 fn a_partition_stalls_finality_and_healing_resumes_it() {
-    for_each_seed(100, 8, partition_heals);
+    for_each_seed(2_000, 120, partition_heals);
 }
 
 /// A validator crashes (losing everything not on disk), the others go on, and the restarted
@@ -141,7 +144,7 @@ fn crash_and_restart(seed: u64) {
 
 #[test]
 fn a_crashed_validator_restarts_and_catches_up() {
-    for_each_seed(200, 8, crash_and_restart);
+    for_each_seed(3_000, 150, crash_and_restart);
 }
 
 /// Seven validators over slow, lossy links with one of them down: still live, still safe.
@@ -160,7 +163,7 @@ fn seven_lossy(seed: u64) {
 
 #[test]
 fn seven_validators_with_lossy_links_and_one_down_stay_live_and_agree() {
-    for_each_seed(300, 5, seven_lossy);
+    for_each_seed(4_000, 60, seven_lossy);
 }
 
 /// One of four validators equivocates on every vote. The three honest ones (a quorum) keep
@@ -183,7 +186,9 @@ fn equivocator(seed: u64) {
         {
             assert!(
                 waited < Duration::from_secs(300),
-                "the equivocator was not slashed within 300 s"
+                "the equivocator was not slashed within 300 s: heights {:?}, jailed {:?}",
+                honest.map(|i| net.nodes[i].chain.head().height),
+                honest.map(|i| net.validator_record(i, byzantine).jailed),
             );
             context.sleep(Duration::from_millis(500)).await;
             waited += Duration::from_millis(500);
@@ -202,7 +207,7 @@ fn equivocator(seed: u64) {
 
 #[test]
 fn an_equivocating_validator_is_slashed_and_the_others_agree() {
-    for_each_seed(300, 5, equivocator);
+    for_each_seed(5_000, 100, equivocator);
 }
 
 /// Staking changes who validates: two newcomers bond, two genesis validators unbond, and from
@@ -324,5 +329,5 @@ fn rotation(seed: u64) {
 
 #[test]
 fn staking_rotates_the_validator_set_at_epoch_boundaries() {
-    for_each_seed(400, 5, rotation);
+    for_each_seed(6_000, 60, rotation);
 }
