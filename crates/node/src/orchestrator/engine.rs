@@ -76,6 +76,8 @@ where
         fetch_timeout: NZDuration!(tuning::FETCH_TIMEOUT),
         fetch_retry_delay: tuning::FETCH_RETRY_DELAY,
         forward: ForwardPolicy::SilentVoters,
-        track_historical_votes: false,
+        // Keep votes after a view is certified, so that a conflicting vote arriving late is
+        // still caught as evidence (until `VIEW_RETENTION` views later).
+        track_historical_votes: true,
     }
 }
