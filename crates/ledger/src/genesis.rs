@@ -111,6 +111,17 @@ pub enum GenesisError {
     /// No validator.
     #[error("genesis has no validator")]
     NoValidators,
+    /// The genesis supply plus everything the schedule may emit is too large for reward math.
+    #[error(
+        "genesis allocations plus the emission cap come to {total} base units; at most {max} \
+         (reward shares multiply two amounts in 128 bits)"
+    )]
+    SupplyTooLarge {
+        /// Allocations, stakes and the emission cap, added up (saturating).
+        total: u128,
+        /// The most allowed.
+        max: u128,
+    },
     /// A stake is below its minimum.
     #[error("{who} stakes {stake}, below the minimum {min}")]
     StakeTooLow {
@@ -166,6 +177,7 @@ impl Genesis {
             return Err(GenesisError::ZeroHalvingInterval);
         }
         validate_consensus_rules(&self.chain.consensus)?;
+        self.validate_supply()?;
         self.params.validate()?;
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
@@ -286,6 +298,32 @@ impl Genesis {
         crate::epoch::select_validators(&mut ex, Epoch(0))
             .map_err(|e| GenesisError::File(e.to_string()))?;
         Ok(overlay.into_changes())
+    }
+}
+
+/// The most base units the supply may ever reach: supply only grows by emission, which the cap
+/// bounds, and a reward share multiplies an amount by a stake, both below this, so the product
+/// fits in 128 bits (no reward computation can overflow).
+pub const SUPPLY_MAX_BASE_UNITS: u128 = 1 << 63;
+
+impl Genesis {
+    /// Refuses a genesis whose supply could grow past [`SUPPLY_MAX_BASE_UNITS`].
+    fn validate_supply(&self) -> Result<(), GenesisError> {
+        let amounts = self
+            .accounts
+            .iter()
+            .map(|a| a.balance.0)
+            .chain(self.validators.iter().map(|v| v.stake.0))
+            .chain(self.oracles.iter().map(|o| o.stake.0))
+            .chain(std::iter::once(self.chain.emission.emission_cap.0));
+        let total = amounts.fold(0u128, u128::saturating_add);
+        if total > SUPPLY_MAX_BASE_UNITS {
+            return Err(GenesisError::SupplyTooLarge {
+                total,
+                max: SUPPLY_MAX_BASE_UNITS,
+            });
+        }
+        Ok(())
     }
 }
 

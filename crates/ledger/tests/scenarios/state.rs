@@ -175,6 +175,41 @@ fn invalid_genesis_is_refused_with_a_reason() {
         g.validate(),
         Err(cairn_ledger::genesis::GenesisError::EpochTooShort(1))
     );
+    // A supply that reward math could overflow.
+    let mut g = test_genesis();
+    g.chain.emission.emission_cap = Amount(cairn_ledger::genesis::SUPPLY_MAX_BASE_UNITS);
+    assert!(matches!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::SupplyTooLarge { .. })
+    ));
+    // Consensus rules out of range: a block that cannot hold the largest transaction.
+    let mut g = test_genesis();
+    g.chain.consensus.block_transaction_bytes_max = 1024;
+    assert!(matches!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::ConsensusRule {
+            rule: "block_transaction_bytes_max",
+            ..
+        })
+    ));
+    let mut g = test_genesis();
+    g.chain.consensus.block_transactions_max = 0;
+    assert!(matches!(
+        g.validate(),
+        Err(cairn_ledger::genesis::GenesisError::ConsensusRule { .. })
+    ));
+    // A misspelt field of the chain configuration is refused, not ignored.
+    let mut json = serde_json::to_value(test_genesis()).unwrap();
+    json["chain"]["consensuss"] = serde_json::json!({});
+    assert!(serde_json::from_value::<cairn_ledger::Genesis>(json).is_err());
+    // A genesis without `chain.consensus` (older files) loads with the default rules.
+    let mut json = serde_json::to_value(test_genesis()).unwrap();
+    json["chain"].as_object_mut().unwrap().remove("consensus");
+    let g: cairn_ledger::Genesis = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        g.chain.consensus,
+        cairn_types::params::ConsensusRules::default()
+    );
 }
 
 #[test]
