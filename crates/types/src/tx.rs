@@ -621,6 +621,22 @@ mod tests {
         ));
     }
 
+    /// The encoding of a signed transaction carrying the `index`-th sample action.
+    fn sample_encoded(index: usize) -> Vec<u8> {
+        let key = SecretKey::from_label("sender");
+        let actions = sample_actions();
+        let action = actions[index % actions.len()].clone();
+        Transaction {
+            chain_id: chain(),
+            sender: Address(key.public_key()),
+            nonce: 1,
+            fee: Amount(1),
+            action,
+        }
+        .sign(&key)
+        .encode()
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -636,12 +652,7 @@ mod tests {
             keep in 0usize..256,
             tail in proptest::collection::vec(any::<u8>(), 0..512),
         ) {
-            let key = SecretKey::from_label("sender");
-            let actions = sample_actions();
-            let action = actions[index % actions.len()].clone();
-            let mut bytes = Transaction { chain_id: chain(), sender: Address(key.public_key()), nonce: 1, fee: Amount(1), action }
-                .sign(&key)
-                .encode();
+            let mut bytes = sample_encoded(index);
             bytes.truncate(keep.min(bytes.len()));
             bytes.extend_from_slice(&tail);
             if let Ok(decoded) = SignedTransaction::decode(&bytes) {
@@ -651,12 +662,7 @@ mod tests {
 
         #[test]
         fn mutated_transactions_never_panic(index in 0usize..22, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
-            let key = SecretKey::from_label("sender");
-            let actions = sample_actions();
-            let action = actions[index % actions.len()].clone();
-            let mut bytes = Transaction { chain_id: chain(), sender: Address(key.public_key()), nonce: 1, fee: Amount(1), action }
-                .sign(&key)
-                .encode();
+            let mut bytes = sample_encoded(index);
             for (pos, val) in flips {
                 let i = pos % bytes.len();
                 bytes[i] ^= val;
