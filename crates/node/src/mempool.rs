@@ -213,15 +213,35 @@ impl Mempool {
             return Err(AdmitError::Rejected(TxError::BadSignature));
         }
         let bytes = tx.encode().len();
-        let sender = tx.tx.sender;
-        let account: Account = ledger.get(&StateKey::Account(sender))?.unwrap_or_default();
-        let pooled = self.senders.get(&sender);
+        let account: Account = ledger
+            .get(&StateKey::Account(tx.tx.sender))?
+            .unwrap_or_default();
+        let replaced = self.check_room(&tx, account.nonce, bytes)?;
+        self.check_executes(ledger, &tx, id, timestamp_ms)?;
+        if let Some(old) = replaced {
+            self.remove(&old);
+        }
+        self.insert(tx, id, bytes, ledger.head().height);
+        Ok(id)
+    }
+
+    /// Whether `tx` (`bytes` long, from a sender whose next nonce on chain is `account_nonce`)
+    /// fits: its nonce follows the sender's pooled ones or replaces one for a higher fee, and
+    /// neither the sender's share nor the pool is full. Returns the pooled transaction it
+    /// replaces, if any.
+    fn check_room(
+        &self,
+        tx: &SignedTransaction,
+        account_nonce: u64,
+        bytes: usize,
+    ) -> Result<Option<Hash>, AdmitError> {
+        let pooled = self.senders.get(&tx.tx.sender);
         let pooled_count = pooled.map_or(0, BTreeMap::len) as u64;
-        let next = account.nonce.saturating_add(pooled_count);
+        let next = account_nonce.saturating_add(pooled_count);
         let nonce = tx.tx.nonce;
-        if nonce < account.nonce {
+        if nonce < account_nonce {
             return Err(AdmitError::Rejected(TxError::NonceMismatch {
-                expected: account.nonce,
+                expected: account_nonce,
                 got: nonce,
             }));
         }
@@ -257,37 +277,51 @@ impl Mempool {
                 bytes: self.bytes,
             });
         }
+        Ok(replaced)
+    }
 
-        // Execute the sender's earlier pooled transactions, then this one, on the latest state
-        // (every signature was checked on entry).
-        let earlier: Vec<SignedTransaction> = pooled
+    /// Executes the sender's earlier pooled transactions, then `tx`, on the latest state (every
+    /// signature was checked on entry): `tx` must execute.
+    fn check_executes(
+        &self,
+        ledger: &Ledger,
+        tx: &SignedTransaction,
+        id: Hash,
+        timestamp_ms: u64,
+    ) -> Result<(), AdmitError> {
+        let earlier: Vec<SignedTransaction> = self
+            .senders
+            .get(&tx.tx.sender)
             .into_iter()
-            .flat_map(|p| p.range(..nonce))
+            .flat_map(|p| p.range(..tx.tx.nonce))
             .filter_map(|(_, id)| self.entries.get(id))
             .map(|e| e.tx.clone())
             .collect();
         let (_, rejected) =
             ledger.select_verified_after(&earlier, timestamp_ms, vec![tx.clone()], 1)?;
-        if let Some((_, error)) = rejected.into_iter().find(|(rejected, _)| *rejected == id) {
-            return Err(AdmitError::Rejected(error));
+        match rejected.into_iter().find(|(rejected, _)| *rejected == id) {
+            Some((_, error)) => Err(AdmitError::Rejected(error)),
+            None => Ok(()),
         }
+    }
 
-        if let Some(old) = replaced {
-            self.remove(&old);
-        }
+    /// Pools an admitted transaction.
+    fn insert(&mut self, tx: SignedTransaction, id: Hash, bytes: usize, height: u64) {
         self.arrivals += 1;
         self.bytes += bytes;
-        self.senders.entry(sender).or_default().insert(nonce, id);
+        self.senders
+            .entry(tx.tx.sender)
+            .or_default()
+            .insert(tx.tx.nonce, id);
         self.entries.insert(
             id,
             Entry {
                 tx,
                 bytes,
-                admitted_at: ledger.head().height,
+                admitted_at: height,
                 arrival: self.arrivals,
             },
         );
-        Ok(id)
     }
 
     /// Candidates for the next block: by fee, highest first, each sender's in nonce order, up to
