@@ -7,7 +7,7 @@
 use crate::error::StoreError;
 use crate::ledger::Ledger;
 use crate::state::overlay::MAX_STATE_VALUE_BYTES;
-use crate::state::records::{Account, ChainState, LockRecord, Oracles, Unbondings, Validators};
+use crate::state::records::{Account, ChainState, LockRecord, Oracles, Unbondings, ValidatorInfo};
 use crate::state::StateKey;
 use borsh::BorshDeserialize;
 use cairn_types::Amount;
@@ -67,10 +67,11 @@ pub fn audit_supply(ledger: &Ledger) -> Result<SupplyAudit, StoreError> {
                 add(&mut audit.balances, decode::<Account>(value)?.balance)?;
                 audit.accounts += 1;
             }
-            StateKey::Validators => {
-                for v in decode::<Validators>(value)?.0.values() {
-                    add(&mut audit.validator_stake, v.stake)?;
-                }
+            StateKey::Validator(_) => {
+                add(
+                    &mut audit.validator_stake,
+                    decode::<ValidatorInfo>(value)?.stake,
+                )?;
             }
             StateKey::Oracles => {
                 for o in decode::<Oracles>(value)?.0.values() {

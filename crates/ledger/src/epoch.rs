@@ -2,21 +2,32 @@
 //!
 //! 1. Emission of the epoch that just closed: the schedule's amount (halving, capped) is split by
 //!    the governance weights. Each sub-network's share becomes a pool that reward roots draw on;
-//!    the validators' share is paid to the closed epoch's validators pro rata to stake; the
-//!    treasury gets its share plus every rounding residue. Every split rounds down.
+//!    the validators' share is paid to the closed epoch's validators pro rata to their seats
+//!    (seated stake); the treasury gets its share plus every rounding residue. Every split rounds
+//!    down.
 //! 2. Locks that end at the new epoch leave the total voting power.
-//! 3. The new epoch's validator set is chosen from stake now: unjailed candidates with at least
-//!    the minimum stake, largest stake first (ties by address), at most `max_validators`. If none
-//!    qualifies the previous set stays, so the chain never loses its validators.
+//! 3. Downtime: a validator whose seats missed more than `downtime_jail_bps` of the votes counted
+//!    in the closed epoch is jailed (no seats, no emission) until it sends `Unjail`.
+//! 4. The validator set of the epoch **after** the new one is chosen from stake now (so the set
+//!    of epoch `e + 1` is fixed at the first block of `e`, and a finalized block late in `e`
+//!    attests it: the hand-off a light client follows). Seats of equal stake
+//!    ([`crate::seats`]) among unjailed validators with at least the minimum stake; pending key
+//!    rotations take effect; the churn limit caps how much seated stake may join. If nobody
+//!    qualifies, the previous set stays, so the chain never loses its validators.
 
 use crate::error::{ExecError, TxError};
+use crate::exec::staking::{self, validator};
 use crate::exec::{governance, Exec};
-use crate::state::records::{ValidatorSet, ValidatorSetMember, Validators};
+use crate::seats::{self, Candidate};
+use crate::state::records::{
+    Liveness, ValidatorInfo, ValidatorSet, ValidatorSetMember, Validators,
+};
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
 use cairn_types::params::Params;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
-use cairn_types::{Amount, Epoch, Subnetwork};
+use cairn_types::{Address, Amount, Epoch, Subnetwork};
+use std::collections::BTreeMap;
 
 /// Closes epoch `new − 1` and opens epoch `new`.
 pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
@@ -24,12 +35,21 @@ pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
     emit(ex, closed)?;
     ex.chain.epoch = new;
     governance::expire_locks(ex, new)?;
-    let set = select_validators(ex, new)?;
+    jail_for_downtime(ex, closed)?;
+    let next = Epoch(new.0.saturating_add(1));
+    let set = select_validators(ex, next)?;
     ex.notes.push(format!(
-        "epoch {new} begins with {} validator(s)",
-        set.members.len()
+        "epoch {new} begins; epoch {next} will have {} validator(s) in {} seat(s) of {}",
+        set.members.len(),
+        set.seat_count(),
+        set.seat_size
     ));
     Ok(())
+}
+
+/// The validator set of `epoch`, if it was chosen.
+pub fn set_of(ex: &Exec<'_, '_>, epoch: Epoch) -> Result<Option<ValidatorSet>, ExecError> {
+    Ok(ex.state.get(&StateKey::ValidatorSet(epoch))?)
 }
 
 fn share(amount: Amount, bps: u64) -> Result<Amount, ExecError> {
@@ -62,29 +82,22 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
         pooled = pooled.checked_add(pool).ok_or(TxError::AmountOverflow)?;
     }
     let validators_share = share(amount, u64::from(weights.validators_bps))?;
-    let set: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
+    let set = set_of(ex, closed)?.unwrap_or_default();
     // A validator jailed or fully unbonded during the epoch earns nothing for it; its share goes
     // to the treasury.
-    let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-    let paid_members: Vec<&ValidatorSetMember> = set
-        .members
-        .iter()
-        .filter(|m| {
-            registry
-                .0
-                .get(&m.address)
-                .is_some_and(|v| !v.jailed && !v.stake.is_zero())
-        })
-        .collect();
-    let total_stake = set
-        .members
-        .iter()
-        .try_fold(0u128, |acc, m| acc.checked_add(m.stake.0))
-        .ok_or(TxError::AmountOverflow)?;
+    let mut paid_members: Vec<&ValidatorSetMember> = Vec::new();
+    for member in &set.members {
+        if validator(ex, &member.address)?
+            .is_some_and(|v| !v.jail.is_jailed() && !v.stake.is_zero())
+        {
+            paid_members.push(member);
+        }
+    }
+    let total_seats = set.seat_count() as u128;
     let mut paid = Amount::ZERO;
-    if total_stake > 0 {
+    if total_seats > 0 {
         for member in paid_members {
-            let reward = mul_div_floor(validators_share.0, member.stake.0, total_stake)
+            let reward = mul_div_floor(validators_share.0, member.seats.len() as u128, total_seats)
                 .map(Amount)
                 .ok_or(TxError::AmountOverflow)?;
             if !reward.is_zero() {
@@ -110,39 +123,154 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
     Ok(())
 }
 
-/// Chooses and stores the validator set of `epoch` from the current registry.
+/// Jails the validators of `closed` whose seats missed more than `downtime_jail_bps` of the
+/// votes counted for that epoch's blocks. Seat `i` is the `i`-th seat key in byte order, as in
+/// consensus.
+fn jail_for_downtime(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
+    let Some(liveness) = ex.state.get::<Liveness>(&StateKey::Liveness(closed))? else {
+        return Ok(());
+    };
+    let Some(set) = set_of(ex, closed)? else {
+        return Ok(());
+    };
+    if liveness.counted == 0 {
+        return Ok(());
+    }
+    let order = seat_order(&set);
+    let mut missed: BTreeMap<Address, (u128, u128)> = BTreeMap::new();
+    for (index, (_, holder)) in order.iter().enumerate() {
+        let entry = missed.entry(*holder).or_default();
+        entry.0 += u128::from(liveness.missed.get(index).copied().unwrap_or(0));
+        entry.1 += u128::from(liveness.counted);
+    }
+    let bps = u128::from(ex.params.downtime_jail_bps);
+    for (address, (missed, possible)) in missed {
+        // Missed more than the share: missed / possible > bps / 10,000 (exact, no rounding).
+        if missed * u128::from(BPS_DENOMINATOR) > possible * bps {
+            staking::jail_for_downtime(ex, &address, closed)?;
+        }
+    }
+    Ok(())
+}
+
+/// The seats of `set` in consensus order (seat keys by their bytes), with their holders.
+pub fn seat_order(set: &ValidatorSet) -> Vec<(cairn_types::PublicKey, Address)> {
+    let mut seats: Vec<_> = set.seats().map(|(key, m)| (*key, m.address)).collect();
+    seats.sort();
+    seats
+}
+
+/// Chooses and stores the validator set of `epoch` from the validators now (pending key
+/// rotations take effect).
 pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<ValidatorSet, ExecError> {
-    let registry: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-    let previous: ValidatorSet = ex.state.get_or_default(&StateKey::ValidatorSet)?;
-    let set = choose_validators(&registry, &ex.params, previous, epoch);
-    ex.state.put(&StateKey::ValidatorSet, &set);
+    let index: Validators = ex.state.get_or_default(&StateKey::Validators)?;
+    let mut records = BTreeMap::new();
+    for address in index.0.keys() {
+        let Some(mut info) = validator(ex, address)? else {
+            return Err(ExecError::Invariant("an indexed validator has no record"));
+        };
+        if let Some(keys) = info.pending_keys.take() {
+            info.node_key = keys.node_key;
+            info.seat_keys = keys.seat_keys;
+            ex.state.put(&StateKey::Validator(*address), &info);
+        }
+        records.insert(*address, info);
+    }
+    let previous = set_of(ex, Epoch(epoch.0.saturating_sub(1)))?.unwrap_or_default();
+    let set = choose_validators(&records, &ex.params, previous, epoch);
+    ex.state.put(&StateKey::ValidatorSet(epoch), &set);
     Ok(set)
 }
 
-/// The validator set of `epoch` chosen from `registry` under `params`: unjailed candidates with
-/// at least the minimum stake, largest stake first (ties by address), at most
-/// `max_validators`; `previous` (renumbered) if none qualifies.
+/// The validator set of `epoch` chosen from `records` under `params`: seats of equal stake among
+/// unjailed validators with at least the minimum stake, growth capped by the churn limit against
+/// `previous`; `previous` (renumbered) if nobody qualifies.
 pub fn choose_validators(
-    registry: &Validators,
+    records: &BTreeMap<Address, ValidatorInfo>,
     params: &Params,
     previous: ValidatorSet,
     epoch: Epoch,
 ) -> ValidatorSet {
-    let mut members: Vec<ValidatorSetMember> = registry
-        .0
+    let candidates: Vec<Candidate> = records
         .iter()
-        .filter(|(_, v)| !v.jailed && v.stake >= params.validator_stake_min)
-        .map(|(address, v)| ValidatorSetMember {
+        .filter(|(_, v)| !v.jail.is_jailed() && v.stake >= params.validator_stake_min)
+        .map(|(address, v)| Candidate {
             address: *address,
-            consensus_key: v.consensus_key,
             stake: v.stake,
+            keys: u32::try_from(v.seat_keys.len()).unwrap_or(u32::MAX),
         })
         .collect();
-    members.sort_by(|a, b| b.stake.cmp(&a.stake).then(a.address.cmp(&b.address)));
-    members.truncate(usize::try_from(params.max_validators).unwrap_or(usize::MAX));
+    let allocation = seats::allocate(&candidates, params.max_seats, params.validator_stake_min);
+    let seats = limit_churn(&allocation, &previous, params.churn_bps);
+    let members: Vec<ValidatorSetMember> = seats
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|(address, n)| {
+            let info = records.get(&address)?;
+            Some(ValidatorSetMember {
+                address,
+                node_key: info.node_key,
+                stake: info.stake,
+                seats: info.seat_keys.iter().take(n as usize).copied().collect(),
+            })
+        })
+        .collect();
     if members.is_empty() {
         ValidatorSet { epoch, ..previous }
     } else {
-        ValidatorSet { epoch, members }
+        ValidatorSet {
+            epoch,
+            seat_size: allocation.seat_size,
+            members,
+        }
     }
+}
+
+/// Caps growth: the seated stake that validators gain over `previous` (new members, or members
+/// holding more seated stake) may not exceed `churn_bps` of the previous seated stake. Growth is
+/// granted in priority order; the first grower always gets its seats (so a large newcomer cannot
+/// be kept out for ever), the ones past the budget keep what their previous seated stake covers.
+/// Shrinking is not capped here (jailing is never held back; unbonding is capped when sent).
+fn limit_churn(
+    allocation: &seats::Allocation,
+    previous: &ValidatorSet,
+    churn_bps: u64,
+) -> Vec<(Address, u32)> {
+    let before: BTreeMap<Address, u128> = previous
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.address,
+                (m.seats.len() as u128).saturating_mul(previous.seat_size.0),
+            )
+        })
+        .collect();
+    let total_before: u128 = before.values().sum();
+    if total_before == 0 {
+        return allocation.seats.clone();
+    }
+    let budget = total_before.saturating_mul(u128::from(churn_bps)) / u128::from(BPS_DENOMINATOR);
+    let q = allocation.seat_size.0.max(1);
+    let mut grown = 0u128;
+    let mut first = true;
+    allocation
+        .seats
+        .iter()
+        .map(|(address, n)| {
+            let had = before.get(address).copied().unwrap_or(0);
+            let gain = (u128::from(*n).saturating_mul(q)).saturating_sub(had);
+            if gain == 0 {
+                return (*address, *n);
+            }
+            if first || grown.saturating_add(gain) <= budget {
+                first = false;
+                grown = grown.saturating_add(gain);
+                (*address, *n)
+            } else {
+                let kept = u32::try_from(had / q).unwrap_or(u32::MAX).min(*n);
+                (*address, kept)
+            }
+        })
+        .collect()
 }

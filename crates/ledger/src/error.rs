@@ -7,8 +7,10 @@
 use cairn_types::amount::AmountError;
 use cairn_types::codec::CodecError;
 use cairn_types::evidence::EvidenceError;
+use cairn_types::keys::KeyError;
 use cairn_types::params::ParamError;
 use cairn_types::reward_tree::RewardProofError;
+use cairn_types::validator_keys::KeysError;
 use cairn_types::{Address, Amount, Credits, DeviceId, Epoch, Hash, PublicKey, Subnetwork};
 
 /// A storage failure (disk, corruption). Not the user's fault; the block is not applied.
@@ -141,12 +143,38 @@ pub enum TxError {
         /// Requested.
         requested: Amount,
     },
-    /// The consensus key already belongs to another validator.
+    /// The consensus key already belongs to another validator (or was once registered: a key
+    /// serves one validator only, for good).
     #[error("consensus key is already used by validator {0}")]
     ConsensusKeyInUse(Address),
-    /// A later bond names a different consensus key.
-    #[error("validator's consensus key is fixed at its first bond")]
-    ConsensusKeyMismatch,
+    /// A first bond must register the validator's keys.
+    #[error("a validator's first bond must register its node and seat keys")]
+    KeysRequired,
+    /// A later bond may not name keys (rotate them with `RotateValidatorKeys`).
+    #[error("this validator's keys are registered; rotate them with a key rotation")]
+    KeysAlreadySet,
+    /// The keys do not prove possession, repeat, or are weak.
+    #[error("invalid validator keys: {0}")]
+    InvalidKeys(KeysError),
+    /// A key that no honest signer has (small order or non-canonical).
+    #[error("key {key:?} is weak: {error}")]
+    WeakKey {
+        /// The key.
+        key: PublicKey,
+        /// Why.
+        error: KeyError,
+    },
+    /// `Unjail` from a validator not jailed for downtime.
+    #[error("validator {0} is not jailed for downtime")]
+    NotJailedForDowntime(Address),
+    /// `Unjail` before the jail's end.
+    #[error("the jail ends at epoch {until}; now is epoch {now}")]
+    JailNotServed {
+        /// First epoch it may leave.
+        until: Epoch,
+        /// The current epoch.
+        now: Epoch,
+    },
     /// A jailed validator cannot bond again.
     #[error("validator {0} is jailed")]
     Jailed(Address),
@@ -428,7 +456,12 @@ impl TxError {
             TxError::NotAnOracle(..) => "not_an_oracle",
             TxError::InsufficientStake { .. } => "insufficient_stake",
             TxError::ConsensusKeyInUse(..) => "consensus_key_in_use",
-            TxError::ConsensusKeyMismatch => "consensus_key_mismatch",
+            TxError::KeysRequired => "keys_required",
+            TxError::KeysAlreadySet => "keys_already_set",
+            TxError::InvalidKeys(..) => "invalid_keys",
+            TxError::WeakKey { .. } => "weak_key",
+            TxError::NotJailedForDowntime(..) => "not_jailed_for_downtime",
+            TxError::JailNotServed { .. } => "jail_not_served",
             TxError::Jailed(..) => "jailed",
             TxError::NothingToWithdraw => "nothing_to_withdraw",
             TxError::TooManyUnbondings(..) => "too_many_unbondings",
@@ -635,7 +668,27 @@ mod tests {
                 "insufficient_stake",
             ),
             (TxError::ConsensusKeyInUse(address), "consensus_key_in_use"),
-            (TxError::ConsensusKeyMismatch, "consensus_key_mismatch"),
+            (TxError::KeysRequired, "keys_required"),
+            (TxError::KeysAlreadySet, "keys_already_set"),
+            (TxError::InvalidKeys(KeysError::NoSeatKey), "invalid_keys"),
+            (
+                TxError::WeakKey {
+                    key,
+                    error: KeyError::SmallOrder,
+                },
+                "weak_key",
+            ),
+            (
+                TxError::NotJailedForDowntime(address),
+                "not_jailed_for_downtime",
+            ),
+            (
+                TxError::JailNotServed {
+                    until: Epoch(2),
+                    now: Epoch(1),
+                },
+                "jail_not_served",
+            ),
             (TxError::Jailed(address), "jailed"),
             (TxError::NothingToWithdraw, "nothing_to_withdraw"),
             (TxError::TooManyUnbondings(3), "too_many_unbondings"),
@@ -784,7 +837,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 66);
+        assert_eq!(pinned.len(), 71);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

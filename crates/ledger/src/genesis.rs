@@ -7,10 +7,12 @@
 use crate::exec::Exec;
 use crate::state::overlay::{Changes, EmptyState};
 use crate::state::records::{
-    Account, ChainState, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
+    Account, ChainState, Jail, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
 };
 use crate::state::{Overlay, StateKey};
+use cairn_types::keys::KeyError;
 use cairn_types::params::{ChainConfig, ConsensusRules, ParamError, Params};
+use cairn_types::validator_keys::{KeysError, ValidatorKeys};
 use cairn_types::{Address, Amount, Epoch, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -29,8 +31,8 @@ pub struct GenesisAccount {
 pub struct GenesisValidator {
     /// Its account.
     pub address: Address,
-    /// Its consensus key.
-    pub consensus_key: PublicKey,
+    /// Its node key and seat keys, each with its proof of possession.
+    pub keys: ValidatorKeys,
     /// Its bonded stake.
     pub stake: Amount,
 }
@@ -111,6 +113,24 @@ pub enum GenesisError {
     /// No validator.
     #[error("genesis has no validator")]
     NoValidators,
+    /// A validator's keys are refused.
+    #[error("validator {who}: {error}")]
+    Keys {
+        /// The validator.
+        who: Address,
+        /// Why.
+        error: KeysError,
+    },
+    /// An account or maker key that no honest signer has (small order or non-canonical).
+    #[error("{what} {key:?} is a weak key: {error}")]
+    WeakKey {
+        /// What kind of entry.
+        what: &'static str,
+        /// The key.
+        key: PublicKey,
+        /// Why.
+        error: KeyError,
+    },
     /// The genesis supply plus everything the schedule may emit is too large for reward math.
     #[error(
         "genesis allocations plus the emission cap come to {total} base units; at most {max} \
@@ -185,9 +205,26 @@ impl Genesis {
         unique(self.accounts.iter().map(|a| a.address), "account")?;
         unique(self.validators.iter().map(|v| v.address), "validator")?;
         unique(
-            self.validators.iter().map(|v| Address(v.consensus_key)),
+            self.validators.iter().flat_map(|v| {
+                std::iter::once(Address(v.keys.node.key))
+                    .chain(v.keys.seats.iter().map(|p| Address(p.key)))
+            }),
             "consensus key",
         )?;
+        for v in &self.validators {
+            v.keys
+                .check(&self.chain.chain_id, &v.address)
+                .map_err(|error| GenesisError::Keys {
+                    who: v.address,
+                    error,
+                })?;
+        }
+        let accounts = self.accounts.iter().map(|a| ("account", a.address.0));
+        let makers = self.makers.iter().map(|m| ("maker", m.key));
+        for (what, key) in accounts.chain(makers) {
+            key.check_strong()
+                .map_err(|error| GenesisError::WeakKey { what, key, error })?;
+        }
         unique(self.oracles.iter().map(|o| o.address), "oracle")?;
         unique(self.makers.iter().map(|m| Address(m.key)), "maker")?;
         for v in &self.validators {
@@ -237,22 +274,26 @@ impl Genesis {
                 },
             );
         }
-        let validators = Validators(
+        for v in &self.validators {
+            let info = ValidatorInfo {
+                node_key: v.keys.node.key,
+                seat_keys: v.keys.seat_keys(),
+                pending_keys: None,
+                stake: v.stake,
+                jail: Jail::Free,
+            };
+            overlay.put(&StateKey::Validator(v.address), &info);
+            for key in std::iter::once(info.node_key).chain(info.seat_keys.iter().copied()) {
+                overlay.put(&StateKey::ConsensusKeyOwner(key), &v.address);
+            }
+        }
+        let index = Validators(
             self.validators
                 .iter()
-                .map(|v| {
-                    (
-                        v.address,
-                        ValidatorInfo {
-                            consensus_key: v.consensus_key,
-                            stake: v.stake,
-                            jailed: false,
-                        },
-                    )
-                })
+                .map(|v| (v.address, v.stake))
                 .collect(),
         );
-        overlay.put(&StateKey::Validators, &validators);
+        overlay.put(&StateKey::Validators, &index);
         let oracles = Oracles(
             self.oracles
                 .iter()
@@ -295,8 +336,12 @@ impl Genesis {
             time_ms: self.genesis_time_ms,
             notes: Vec::new(),
         };
-        crate::epoch::select_validators(&mut ex, Epoch(0))
-            .map_err(|e| GenesisError::File(e.to_string()))?;
+        // The sets of epochs 0 and 1 both come from the genesis state (later sets are chosen one
+        // epoch ahead, at each epoch's first block).
+        for epoch in [Epoch(0), Epoch(1)] {
+            crate::epoch::select_validators(&mut ex, epoch)
+                .map_err(|e| GenesisError::File(e.to_string()))?;
+        }
         Ok(overlay.into_changes())
     }
 }

@@ -16,7 +16,7 @@ use crate::error::{BlockError, ExecError, StoreError, TxError};
 use crate::exec::{self, Exec, Notes};
 use crate::genesis::{Genesis, GenesisError};
 use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
-use crate::state::records::{ChainState, ValidatorSet, Validators};
+use crate::state::records::{ChainState, ValidatorSet};
 use crate::state::{Overlay, StateKey, StateRead};
 use crate::store::faulty::Faults;
 use crate::store::{LedgerStore, StateProof};
@@ -538,52 +538,21 @@ impl Ledger {
 impl Ledger {
     /// The validator set of `epoch`, once this ledger knows it, for consensus.
     ///
-    /// The set of epoch `e > 0` is chosen from the state after the last block of epoch `e − 1`
-    /// (height `e × blocks_per_epoch`): that is what the first block of `e` stores (see
-    /// [`epoch::enter_epoch`]; nothing it does before choosing changes the registry or the
-    /// parameters). So consensus can start epoch `e` as soon as that block is applied, before
-    /// any block of `e` exists. `None` while this ledger is below that height.
+    /// The sets of epochs 0 and 1 come from the genesis; the set of epoch `e ≥ 2` is chosen by
+    /// the first block of epoch `e − 1` (see [`epoch::enter_epoch`]) and kept for good. So
+    /// consensus knows an epoch's set a whole epoch before it starts. `None` while this ledger
+    /// has not applied the block that chooses it.
     pub fn validator_set_of_epoch(&self, epoch: Epoch) -> Result<Option<ValidatorSet>, StoreError> {
-        let head = self.head().height;
-        let Some(fixed_at) = epoch.0.checked_mul(self.config().blocks_per_epoch.max(1)) else {
+        let Some(set) = self.get::<ValidatorSet>(&StateKey::ValidatorSet(epoch))? else {
             return Ok(None);
         };
-        if head < fixed_at {
-            return Ok(None);
+        if set.epoch != epoch {
+            return Err(StoreError::Corrupt(format!(
+                "the validator set stored for epoch {epoch} names epoch {}",
+                set.epoch
+            )));
         }
-        let read = |key: &StateKey, height: u64| -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(self.store().prove(&key.to_bytes(), height)?.0)
-        };
-        let decode = |bytes: Vec<u8>, what: &str| {
-            cairn_types::codec::decode(&bytes, MAX_STATE_VALUE_BYTES)
-                .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-        };
-        if epoch.0 == 0 || head > fixed_at {
-            // Stored by the epoch's first block (or by genesis).
-            let height = if epoch.0 == 0 { 0 } else { fixed_at + 1 };
-            let Some(bytes) = read(&StateKey::ValidatorSet, height)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "no validator set at height {height}"
-                )));
-            };
-            let set: ValidatorSet = decode(bytes, "validator set")?;
-            if set.epoch != epoch {
-                return Err(StoreError::Corrupt(format!(
-                    "the validator set at height {height} is for epoch {}, not {epoch}",
-                    set.epoch
-                )));
-            }
-            return Ok(Some(set));
-        }
-        // The head is the last block of the previous epoch: choose as its successor will.
-        let registry: Validators = self.get(&StateKey::Validators)?.unwrap_or_default();
-        let previous: ValidatorSet = self.get(&StateKey::ValidatorSet)?.unwrap_or_default();
-        let params: Params = self
-            .get(&StateKey::Params)?
-            .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
-        Ok(Some(epoch::choose_validators(
-            &registry, &params, previous, epoch,
-        )))
+        Ok(Some(set))
     }
 }
 

@@ -7,7 +7,9 @@
 //!
 //! - [`ledger`]: applying blocks (strictly, or in an order consensus already fixed).
 //! - [`exec`]: one module per kind of transaction.
-//! - [`epoch`]: emission, lock expiry and validator-set selection at epoch boundaries.
+//! - [`epoch`]: emission, lock expiry, downtime jailing and validator-set selection at epoch
+//!   boundaries.
+//! - [`seats`]: seats of equal stake (the seat size and who holds how many seats).
 //! - [`state`]: state keys, stored records and the write overlay.
 //! - [`store`]: durable storage, state roots and proofs.
 //! - [`genesis`]: the genesis file.
@@ -21,6 +23,7 @@ pub mod error;
 pub mod exec;
 pub mod genesis;
 pub mod ledger;
+pub mod seats;
 pub mod state;
 pub mod store;
 pub mod testkit;

@@ -10,6 +10,7 @@ use crate::state::records::Account;
 use crate::state::StateKey;
 use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
 use cairn_types::tx::{Action, SignedTransaction, Transaction};
+use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::{Address, Amount, Credits, SecretKey};
 use std::path::Path;
 
@@ -32,6 +33,8 @@ pub fn addr(label: &str) -> Address {
     Address(key(label).public_key())
 }
 
+/// Seat keys each test validator registers (with 8 seats, each holds 2).
+pub const TEST_SEAT_KEYS: u32 = 4;
 /// Labels of the genesis validators.
 pub const VALIDATORS: [&str; 4] = ["validator-0", "validator-1", "validator-2", "validator-3"];
 /// Labels of the genesis oracles.
@@ -53,6 +56,7 @@ pub fn test_params() -> Params {
         proposal_power_min: Amount::tokens(10),
         mint_window_epochs: 3,
         mint_window_max: Amount::tokens(2_000),
+        max_seats: 8,
         ..Params::default()
     }
 }
@@ -90,7 +94,13 @@ pub fn test_genesis() -> Genesis {
             .iter()
             .map(|v| GenesisValidator {
                 address: addr(v),
-                consensus_key: key(&format!("{v}/consensus")).public_key(),
+                keys: ValidatorKeys::derive(
+                    &ChainId::new(TEST_CHAIN_ID).unwrap_or_default(),
+                    &addr(v),
+                    &key(&format!("{v}/consensus")),
+                    0,
+                    TEST_SEAT_KEYS,
+                ),
                 stake: Amount::tokens(50_000),
             })
             .collect(),

@@ -97,6 +97,12 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
         Ok(Self(items))
     }
 
+    /// Wraps `items` that the caller has already cut to at most `MAX` (more are dropped).
+    pub fn from_bounded(mut items: Vec<T>) -> Self {
+        items.truncate(MAX);
+        Self(items)
+    }
+
     /// The elements.
     pub fn as_slice(&self) -> &[T] {
         &self.0

@@ -9,6 +9,11 @@
 //! therefore always agree on which signatures are valid, whichever way they group them; a
 //! crafted signature cannot pass one check and fail another (as it can with a cofactorless
 //! single check next to a randomised batch). Signing stays with ed25519-dalek.
+//!
+//! ZIP-215 alone accepts keys that no honest signer has: encodings that are not canonical and
+//! points of small order (for which signatures can be forged without any secret). Cairn refuses
+//! them everywhere a key enters the state or signs ([`PublicKey::check_strong`]): a signature by
+//! such a key never verifies, and such a key can be no account, device, maker or consensus key.
 
 use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -38,9 +43,41 @@ pub enum SignatureError {
     /// The three inputs to a batch check have different lengths.
     #[error("batch inputs have different lengths")]
     BatchShape,
+    /// The key is of small order or not canonically encoded (see [`KeyError`]).
+    #[error("weak public key: {0}")]
+    WeakKey(KeyError),
+}
+
+/// Why a public key is refused although it may decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The bytes are not a point of the curve.
+    #[error("not a point of the ed25519 curve")]
+    NotAPoint,
+    /// The point is encoded in a form other than its canonical one (a y coordinate above the
+    /// field's modulus, or a sign bit set on x = 0).
+    #[error("not the canonical encoding of its point")]
+    NonCanonical,
+    /// The point has small order: signatures "by" it can be forged without a secret.
+    #[error("a point of small order")]
+    SmallOrder,
 }
 
 impl PublicKey {
+    /// Refuses keys no honest signer has: not a curve point, not canonically encoded, or of
+    /// small order. Every key registered in the state and every signing key passes this.
+    pub fn check_strong(&self) -> Result<(), KeyError> {
+        let compressed = curve25519_dalek::edwards::CompressedEdwardsY(self.0);
+        let point = compressed.decompress().ok_or(KeyError::NotAPoint)?;
+        if point.compress().0 != self.0 {
+            return Err(KeyError::NonCanonical);
+        }
+        if point.is_small_order() {
+            return Err(KeyError::SmallOrder);
+        }
+        Ok(())
+    }
+
     /// Checks `signature` over `digest` with this key.
     pub fn verify(&self, digest: &Hash, signature: &Signature) -> Result<(), SignatureError> {
         verify_batch(&[*digest], &[*signature], &[*self])
@@ -110,6 +147,9 @@ pub fn verify_batch(
     if digests.is_empty() {
         return Ok(());
     }
+    for key in keys {
+        key.check_strong().map_err(SignatureError::WeakKey)?;
+    }
     if digests.len() == 1 {
         return verify_message(&keys[0], &digests[0].0, &signatures[0]);
     }
@@ -134,6 +174,10 @@ pub fn verify_message(
     message: &[u8],
     signature: &Signature,
 ) -> Result<(), SignatureError> {
+    key.check_strong().map_err(|error| match error {
+        KeyError::NotAPoint => SignatureError::InvalidKey,
+        weak => SignatureError::WeakKey(weak),
+    })?;
     let key =
         ed25519_zebra::VerificationKey::try_from(key.0).map_err(|_| SignatureError::InvalidKey)?;
     key.verify(&ed25519_zebra::Signature::from(signature.0), message)
@@ -160,6 +204,21 @@ impl SecretKey {
     /// A deterministic key derived from a label: for tests, demos and simulations only.
     pub fn from_label(label: &str) -> SecretKey {
         SecretKey::from_seed(Hash::domain("cairn test key v1", &[label.as_bytes()]).0)
+    }
+
+    /// The secret key of seat `index` of key generation `generation`, derived from this key (a
+    /// validator's node key): a validator runs one consensus key per seat, and derives them all
+    /// from the one key file it keeps. A new generation gives fresh keys for a rotation.
+    pub fn seat_key(&self, generation: u32, index: u32) -> SecretKey {
+        let seed = Hash::domain(
+            "cairn seat key v1",
+            &[
+                &self.seed(),
+                &generation.to_be_bytes(),
+                &index.to_be_bytes(),
+            ],
+        );
+        SecretKey::from_seed(seed.0)
     }
 
     /// The 32-byte seed, for writing a key file.
@@ -223,6 +282,57 @@ mod tests {
             verify_batch(&digests[..2], &sigs, &pks),
             Err(SignatureError::BatchShape)
         );
+    }
+
+    /// The eight points of small order, and a non-canonical encoding of the identity.
+    fn weak_keys() -> Vec<[u8; 32]> {
+        let mut keys: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().0)
+            .collect();
+        // y = p + 1 (the identity's y = 1, plus the modulus 2^255 - 19).
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xee;
+        non_canonical[31] = 0x7f;
+        keys.push(non_canonical);
+        keys
+    }
+
+    #[test]
+    fn weak_keys_are_refused_and_real_keys_pass() {
+        for key in weak_keys() {
+            let key = PublicKey(key);
+            assert!(key.check_strong().is_err(), "{key:?}");
+            let digest = Hash::domain("t", &[b"m"]);
+            // The classic forgery for a small-order key: R = identity, s = 0.
+            let mut forged = [0u8; 64];
+            forged[0] = 1;
+            assert!(key.verify(&digest, &Signature(forged)).is_err());
+        }
+        assert_eq!(
+            PublicKey(weak_keys()[8]).check_strong(),
+            Err(KeyError::NonCanonical)
+        );
+        assert_eq!(
+            PublicKey(weak_keys()[0]).check_strong(),
+            Err(KeyError::SmallOrder)
+        );
+        for label in ["a", "b", "c"] {
+            assert_eq!(
+                SecretKey::from_label(label).public_key().check_strong(),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn seat_keys_are_distinct_and_deterministic() {
+        let node = SecretKey::from_label("node");
+        let a = node.seat_key(0, 0).public_key();
+        assert_eq!(a, node.seat_key(0, 0).public_key());
+        assert_ne!(a, node.seat_key(0, 1).public_key());
+        assert_ne!(a, node.seat_key(1, 0).public_key());
+        assert_ne!(a, node.public_key());
     }
 
     #[test]

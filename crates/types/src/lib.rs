@@ -10,6 +10,7 @@
 //! - [`params`]: the governance parameters and the genesis-fixed chain configuration.
 //! - [`tx`]: every transaction and the signed envelope that binds it to one chain and nonce.
 //! - [`evidence`]: consensus double-signing evidence, the input to slashing.
+//! - [`validator_keys`]: a validator's node and seat keys with their proofs of possession.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
 
 /// Implements serde for a type through its `Display` and `FromStr`: the human form (an address,
@@ -43,6 +44,7 @@ pub mod params;
 pub mod reward_tree;
 pub mod subnetwork;
 pub mod tx;
+pub mod validator_keys;
 
 pub use address::{Address, DeviceId};
 pub use amount::{Amount, Credits, Price};

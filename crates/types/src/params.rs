@@ -108,8 +108,10 @@ pub struct Params {
     pub tx_fee_min: Amount,
     /// Epochs between an unbond and the withdrawal of the stake.
     pub unbonding_epochs: u64,
-    /// Largest validator set.
-    pub max_validators: u64,
+    /// Most consensus seats of an epoch (at most [`crate::validator_keys::MAX_SEATS`]); the seat
+    /// size is chosen so that the seats of all eligible stake fit (`docs/CONSENSUS.md`).
+    #[serde(alias = "max_validators")]
+    pub max_seats: u64,
     /// Smallest stake that makes a validator eligible for the set.
     pub validator_stake_min: Amount,
     /// Smallest stake of an oracle committee member.
@@ -142,6 +144,22 @@ pub struct Params {
     pub proposal_power_min: Amount,
     /// How each epoch's emission is split.
     pub emission_weights: EmissionWeights,
+    /// A validator whose seats missed more than this share of the votes counted in an epoch is
+    /// jailed for downtime at the epoch's end.
+    #[serde(default = "default_downtime_jail_bps")]
+    pub downtime_jail_bps: u64,
+    /// Most seated stake that may enter, and most that may leave, the validator set from one
+    /// epoch to the next, as a share of the seated stake (jailing is never held back by it).
+    #[serde(default = "default_churn_bps")]
+    pub churn_bps: u64,
+}
+
+fn default_downtime_jail_bps() -> u64 {
+    5_000
+}
+
+fn default_churn_bps() -> u64 {
+    2_500
 }
 
 impl Default for Params {
@@ -149,7 +167,7 @@ impl Default for Params {
         Params {
             tx_fee_min: Amount(1_000),
             unbonding_epochs: 7,
-            max_validators: 100,
+            max_seats: 100,
             validator_stake_min: Amount::tokens(1_000),
             oracle_stake_min: Amount::tokens(1_000),
             slash_double_sign_bps: 500,
@@ -166,6 +184,8 @@ impl Default for Params {
             threshold_bps: 5_000,
             proposal_power_min: Amount::tokens(100),
             emission_weights: EmissionWeights::default(),
+            downtime_jail_bps: default_downtime_jail_bps(),
+            churn_bps: default_churn_bps(),
         }
     }
 }
@@ -192,7 +212,7 @@ impl Default for Params {
 pub enum ParamId {
     TxFeeMin = 0,
     UnbondingEpochs = 1,
-    MaxValidators = 2,
+    MaxSeats = 2,
     ValidatorStakeMin = 3,
     OracleStakeMin = 4,
     SlashDoubleSignBps = 5,
@@ -208,14 +228,16 @@ pub enum ParamId {
     QuorumBps = 15,
     ThresholdBps = 16,
     ProposalPowerMin = 17,
+    DowntimeJailBps = 18,
+    ChurnBps = 19,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 18] = [
+    pub const ALL: [ParamId; 20] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
-        ParamId::MaxValidators,
+        ParamId::MaxSeats,
         ParamId::ValidatorStakeMin,
         ParamId::OracleStakeMin,
         ParamId::SlashDoubleSignBps,
@@ -231,6 +253,8 @@ impl ParamId {
         ParamId::QuorumBps,
         ParamId::ThresholdBps,
         ParamId::ProposalPowerMin,
+        ParamId::DowntimeJailBps,
+        ParamId::ChurnBps,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -238,7 +262,7 @@ impl ParamId {
         match self {
             ParamId::TxFeeMin => "tx_fee_min",
             ParamId::UnbondingEpochs => "unbonding_epochs",
-            ParamId::MaxValidators => "max_validators",
+            ParamId::MaxSeats => "max_seats",
             ParamId::ValidatorStakeMin => "validator_stake_min",
             ParamId::OracleStakeMin => "oracle_stake_min",
             ParamId::SlashDoubleSignBps => "slash_double_sign_bps",
@@ -254,6 +278,8 @@ impl ParamId {
             ParamId::QuorumBps => "quorum_bps",
             ParamId::ThresholdBps => "threshold_bps",
             ParamId::ProposalPowerMin => "proposal_power_min",
+            ParamId::DowntimeJailBps => "downtime_jail_bps",
+            ParamId::ChurnBps => "churn_bps",
         }
     }
 
@@ -263,7 +289,7 @@ impl ParamId {
         match self {
             ParamId::TxFeeMin => (0, Amount::tokens(1_000).0),
             ParamId::UnbondingEpochs => (1, 10_000),
-            ParamId::MaxValidators => (1, 1_000),
+            ParamId::MaxSeats => (1, u128::from(crate::validator_keys::MAX_SEATS)),
             ParamId::ValidatorStakeMin | ParamId::OracleStakeMin => (1, u128::from(u64::MAX)),
             ParamId::SlashDoubleSignBps => (0, bps),
             ParamId::DeviceOnboardFeeDc | ParamId::LocationAssertFeeDc => (0, u128::from(u64::MAX)),
@@ -276,6 +302,8 @@ impl ParamId {
             ParamId::TimelockBlocks => (0, 10_000_000),
             ParamId::QuorumBps | ParamId::ThresholdBps => (1, bps),
             ParamId::ProposalPowerMin => (0, u128::MAX),
+            ParamId::DowntimeJailBps => (0, bps),
+            ParamId::ChurnBps => (1, bps),
         }
     }
 }
@@ -330,7 +358,7 @@ impl Params {
         match param {
             ParamId::TxFeeMin => self.tx_fee_min.0,
             ParamId::UnbondingEpochs => self.unbonding_epochs.into(),
-            ParamId::MaxValidators => self.max_validators.into(),
+            ParamId::MaxSeats => self.max_seats.into(),
             ParamId::ValidatorStakeMin => self.validator_stake_min.0,
             ParamId::OracleStakeMin => self.oracle_stake_min.0,
             ParamId::SlashDoubleSignBps => self.slash_double_sign_bps.into(),
@@ -346,6 +374,8 @@ impl Params {
             ParamId::QuorumBps => self.quorum_bps.into(),
             ParamId::ThresholdBps => self.threshold_bps.into(),
             ParamId::ProposalPowerMin => self.proposal_power_min.0,
+            ParamId::DowntimeJailBps => self.downtime_jail_bps.into(),
+            ParamId::ChurnBps => self.churn_bps.into(),
         }
     }
 
@@ -363,7 +393,7 @@ impl Params {
         match param {
             ParamId::TxFeeMin => self.tx_fee_min = Amount(value),
             ParamId::UnbondingEpochs => self.unbonding_epochs = to_u64(value),
-            ParamId::MaxValidators => self.max_validators = to_u64(value),
+            ParamId::MaxSeats => self.max_seats = to_u64(value),
             ParamId::ValidatorStakeMin => self.validator_stake_min = Amount(value),
             ParamId::OracleStakeMin => self.oracle_stake_min = Amount(value),
             ParamId::SlashDoubleSignBps => self.slash_double_sign_bps = to_u64(value),
@@ -379,6 +409,8 @@ impl Params {
             ParamId::QuorumBps => self.quorum_bps = to_u64(value),
             ParamId::ThresholdBps => self.threshold_bps = to_u64(value),
             ParamId::ProposalPowerMin => self.proposal_power_min = Amount(value),
+            ParamId::DowntimeJailBps => self.downtime_jail_bps = to_u64(value),
+            ParamId::ChurnBps => self.churn_bps = to_u64(value),
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use crate::keys::{PublicKey, SecretKey, Signature};
 use crate::params::{ChainId, ParamId};
 use crate::reward_tree::{RewardNode, RewardProof};
 use crate::subnetwork::{EmissionWeights, Subnetwork};
+use crate::validator_keys::ValidatorKeys;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -44,13 +45,21 @@ pub enum Action {
         /// Amount moved.
         amount: Amount,
     },
-    /// Bond stake as a validator (the first bond also sets the consensus key).
+    /// Bond stake as a validator. The first bond registers the validator's keys (each proven);
+    /// later bonds only add stake.
     BondValidator {
         /// Stake added.
         amount: Amount,
-        /// The key the validator signs consensus votes with.
-        consensus_key: PublicKey,
+        /// The node and seat keys, on the first bond only.
+        keys: Option<ValidatorKeys>,
     },
+    /// Replace a validator's node and seat keys from the next validator set chosen on.
+    RotateValidatorKeys {
+        /// The new keys, each proven.
+        keys: ValidatorKeys,
+    },
+    /// Leave the jail a validator was put in for missing votes (not for double signing).
+    Unjail,
     /// Bond stake as an oracle committee member.
     BondOracle {
         /// Stake added.
@@ -431,8 +440,22 @@ mod tests {
             },
             Action::BondValidator {
                 amount: Amount(1),
-                consensus_key: pk,
+                keys: Some(ValidatorKeys::derive(
+                    &chain(),
+                    &addr,
+                    &SecretKey::from_label("node"),
+                    0,
+                    2,
+                )),
             },
+            Action::BondValidator {
+                amount: Amount(1),
+                keys: None,
+            },
+            Action::RotateValidatorKeys {
+                keys: ValidatorKeys::derive(&chain(), &addr, &SecretKey::from_label("node"), 1, 1),
+            },
+            Action::Unjail,
             Action::BondOracle { amount: Amount(1) },
             Action::Unbond {
                 role: StakeRole::Oracle,

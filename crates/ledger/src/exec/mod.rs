@@ -23,8 +23,8 @@ use crate::error::{ExecError, TxError};
 use crate::state::records::{Account, ChainState};
 use crate::state::{Overlay, StateKey};
 use cairn_types::params::{ChainConfig, Params};
-use cairn_types::tx::{Action, SignedTransaction};
-use cairn_types::{Address, Amount};
+use cairn_types::tx::{Action, ProposalAction, SignedTransaction};
+use cairn_types::{Address, Amount, PublicKey};
 
 /// What a transaction or block did, in words, for receipts and the demo.
 pub type Notes = Vec<String>;
@@ -154,18 +154,49 @@ pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), 
     dispatch(ex, &tx.sender, &tx.action, signed)
 }
 
+/// Refuses a key no honest signer has (small order or non-canonical) where an action names an
+/// account or a device that will hold value: funds sent to such a key could be taken by anyone.
+pub fn strong(key: &PublicKey) -> Result<(), ExecError> {
+    key.check_strong()
+        .map_err(|error| TxError::WeakKey { key: *key, error }.into())
+}
+
+/// The keys an action names as new holders of value.
+fn named_keys(action: &Action) -> Vec<PublicKey> {
+    match action {
+        Action::Transfer { to, .. } => vec![to.0],
+        Action::BurnForCredits { recipient, .. } => vec![recipient.0],
+        Action::DelegateCredits { payer, .. } => vec![payer.0],
+        Action::TransferDevice { new_owner, .. } => vec![new_owner.0],
+        Action::RegisterDevice(registration) => vec![registration.device.0],
+        Action::Propose {
+            action: ProposalAction::TreasurySpend { to, .. },
+            ..
+        } => vec![to.0],
+        Action::Propose {
+            action: ProposalAction::ApproveMaker { maker, .. },
+            ..
+        } => vec![*maker],
+        _ => Vec::new(),
+    }
+}
+
 fn dispatch(
     ex: &mut Exec<'_, '_>,
     sender: &Address,
     action: &Action,
     signed: &SignedTransaction,
 ) -> Result<(), ExecError> {
+    for key in named_keys(action) {
+        strong(&key)?;
+    }
     match action {
         Action::Transfer { to, amount } => token::transfer(ex, sender, to, *amount),
-        Action::BondValidator {
-            amount,
-            consensus_key,
-        } => staking::bond_validator(ex, sender, *amount, *consensus_key),
+        Action::BondValidator { amount, keys } => {
+            staking::bond_validator(ex, sender, *amount, keys.as_ref())
+        }
+        Action::RotateValidatorKeys { keys } => staking::rotate_keys(ex, sender, keys),
+        Action::Unjail => staking::unjail(ex, sender),
         Action::BondOracle { amount } => staking::bond_oracle(ex, sender, *amount),
         Action::Unbond { role, amount } => staking::unbond(ex, sender, *role, *amount),
         Action::WithdrawUnbonded => staking::withdraw(ex, sender),

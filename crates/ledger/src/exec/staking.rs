@@ -1,65 +1,115 @@
 //! Staking: validators and oracles bond stake, unbond it through a waiting period, and
-//! validators are slashed for double signing.
+//! validators are slashed for double signing and jailed for downtime.
 //!
-//! Bonded and unbonding stake stays in the supply but leaves the balance. A validator's weight in
-//! consensus is its stake at the epoch boundary (see [`crate::epoch`]); unbonding stake can still
-//! be slashed until it is withdrawn, which is what makes the unbonding period meaningful.
+//! Bonded and unbonding stake stays in the supply but leaves the balance. A validator's seats in
+//! consensus follow its stake when a validator set is chosen (see [`crate::epoch`] and
+//! [`crate::seats`]); unbonding stake can still be slashed until it is withdrawn, which is what
+//! makes the unbonding period meaningful.
+//!
+//! A validator's record (`StateKey::Validator`) holds its keys, stake and jail; the index
+//! `StateKey::Validators` lists only validators eligible for seats (unjailed, with stake), so the
+//! epoch step reads no more than it needs and jailed validators cannot fill it.
 
 use super::Exec;
 use crate::error::{ExecError, TxError};
 use crate::state::records::{
-    OffenceRecord, OracleInfo, Oracles, UnbondingEntry, Unbondings, ValidatorInfo, Validators,
+    Jail, OffenceRecord, OracleInfo, Oracles, PendingKeys, UnbondingEntry, Unbondings,
+    ValidatorInfo, Validators,
 };
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
 use cairn_types::evidence::DoubleSignEvidence;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::tx::StakeRole;
-use cairn_types::{Address, Amount, Epoch, Hash, PublicKey};
+use cairn_types::validator_keys::ValidatorKeys;
+use cairn_types::{Address, Amount, Epoch, Hash};
 
 /// Most unbonding entries one account may have in flight.
 pub const MAX_UNBONDING_ENTRIES: usize = 32;
-/// Most validator candidates (a bound on the registry's size).
-pub const MAX_VALIDATOR_CANDIDATES: usize = 10_000;
+/// Most validators eligible for seats at once (a bound on the index the epoch step reads; each
+/// entry needs at least the minimum validator stake).
+pub const MAX_VALIDATOR_CANDIDATES: usize = 1_000;
 /// Most oracle committee members.
 pub const MAX_ORACLES: usize = 128;
 
-/// Bonds validator stake; the first bond fixes the consensus key.
+/// A validator's record, if it has one.
+pub fn validator(ex: &Exec<'_, '_>, address: &Address) -> Result<Option<ValidatorInfo>, ExecError> {
+    Ok(ex.state.get(&StateKey::Validator(*address))?)
+}
+
+/// Stores a validator's record and keeps the index of eligible validators in step with it.
+fn put_validator(
+    ex: &mut Exec<'_, '_>,
+    address: &Address,
+    info: &ValidatorInfo,
+) -> Result<(), ExecError> {
+    ex.state.put(&StateKey::Validator(*address), info);
+    let mut index: Validators = ex.state.get_or_default(&StateKey::Validators)?;
+    let eligible = !info.jail.is_jailed() && !info.stake.is_zero();
+    let changed = if eligible {
+        if !index.0.contains_key(address) && index.0.len() >= MAX_VALIDATOR_CANDIDATES {
+            return Err(TxError::ValidatorRegistryFull {
+                max: MAX_VALIDATOR_CANDIDATES,
+            }
+            .into());
+        }
+        index.0.insert(*address, info.stake) != Some(info.stake)
+    } else {
+        index.0.remove(address).is_some()
+    };
+    if changed {
+        ex.state.put(&StateKey::Validators, &index);
+    }
+    Ok(())
+}
+
+/// Checks `keys` for `sender` and records `sender` as the owner of each. A key once registered
+/// by another validator is refused for good (evidence against it must find one owner).
+fn register_keys(
+    ex: &mut Exec<'_, '_>,
+    sender: &Address,
+    keys: &ValidatorKeys,
+) -> Result<PendingKeys, ExecError> {
+    keys.check(&ex.config.chain_id, sender)
+        .map_err(TxError::InvalidKeys)?;
+    let all = std::iter::once(&keys.node).chain(keys.seats.iter());
+    for proof in all {
+        let slot = StateKey::ConsensusKeyOwner(proof.key);
+        match ex.state.get::<Address>(&slot)? {
+            Some(owner) if owner != *sender => return Err(TxError::ConsensusKeyInUse(owner).into()),
+            Some(_) => {}
+            None => ex.state.put(&slot, sender),
+        }
+    }
+    Ok(PendingKeys {
+        node_key: keys.node.key,
+        seat_keys: keys.seat_keys(),
+    })
+}
+
+/// Bonds validator stake; the first bond registers the validator's keys.
 pub fn bond_validator(
     ex: &mut Exec<'_, '_>,
     sender: &Address,
     amount: Amount,
-    consensus_key: PublicKey,
+    keys: Option<&ValidatorKeys>,
 ) -> Result<(), ExecError> {
     if amount.is_zero() {
         return Err(TxError::ZeroAmount.into());
     }
-    let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-    if let Some((owner, _)) = validators
-        .0
-        .iter()
-        .find(|(a, v)| v.consensus_key == consensus_key && *a != sender)
-    {
-        return Err(TxError::ConsensusKeyInUse(*owner).into());
-    }
-    let current = validators.0.get(sender).cloned();
-    let info = match current {
-        Some(v) if v.jailed => return Err(TxError::Jailed(*sender).into()),
-        Some(v) if v.consensus_key != consensus_key => {
-            return Err(TxError::ConsensusKeyMismatch.into())
-        }
-        Some(v) => v,
-        None => {
-            if validators.0.len() >= MAX_VALIDATOR_CANDIDATES {
-                return Err(TxError::ValidatorRegistryFull {
-                    max: MAX_VALIDATOR_CANDIDATES,
-                }
-                .into());
-            }
+    let info = match (validator(ex, sender)?, keys) {
+        (Some(v), _) if v.jail.is_jailed() => return Err(TxError::Jailed(*sender).into()),
+        (Some(_), Some(_)) => return Err(TxError::KeysAlreadySet.into()),
+        (Some(v), None) => v,
+        (None, None) => return Err(TxError::KeysRequired.into()),
+        (None, Some(keys)) => {
+            let keys = register_keys(ex, sender, keys)?;
             ValidatorInfo {
-                consensus_key,
+                node_key: keys.node_key,
+                seat_keys: keys.seat_keys,
+                pending_keys: None,
                 stake: Amount::ZERO,
-                jailed: false,
+                jail: Jail::Free,
             }
         }
     };
@@ -75,11 +125,69 @@ pub fn bond_validator(
         .into());
     }
     ex.debit(sender, amount)?;
-    validators
-        .0
-        .insert(*sender, ValidatorInfo { stake, ..info });
-    ex.state.put(&StateKey::Validators, &validators);
-    Ok(())
+    put_validator(ex, sender, &ValidatorInfo { stake, ..info })
+}
+
+/// Registers new keys for a validator; they replace the current ones in the next validator set
+/// chosen (at the first block of the next epoch, for the epoch after it).
+pub fn rotate_keys(
+    ex: &mut Exec<'_, '_>,
+    sender: &Address,
+    keys: &ValidatorKeys,
+) -> Result<(), ExecError> {
+    let mut info = validator(ex, sender)?.ok_or(TxError::NotAValidator(*sender))?;
+    info.pending_keys = Some(register_keys(ex, sender, keys)?);
+    ex.notes.push(format!(
+        "validator {sender}: {} seat key(s) take over at the next validator set chosen",
+        keys.seats.len()
+    ));
+    put_validator(ex, sender, &info)
+}
+
+/// Frees a validator jailed for downtime, from the epoch after the one it missed.
+pub fn unjail(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> {
+    let mut info = validator(ex, sender)?.ok_or(TxError::NotAValidator(*sender))?;
+    let Jail::Downtime { epoch } = info.jail else {
+        return Err(TxError::NotJailedForDowntime(*sender).into());
+    };
+    let until = Epoch(epoch.0.saturating_add(2));
+    if ex.epoch() < until {
+        return Err(TxError::JailNotServed {
+            until,
+            now: ex.epoch(),
+        }
+        .into());
+    }
+    if info.stake < ex.params.validator_stake_min {
+        return Err(TxError::StakeTooLow {
+            min: ex.params.validator_stake_min,
+            got: info.stake,
+        }
+        .into());
+    }
+    info.jail = Jail::Free;
+    ex.notes.push(format!("validator {sender} unjailed"));
+    put_validator(ex, sender, &info)
+}
+
+/// Jails a validator that missed too many votes (the epoch step calls this); a validator already
+/// jailed stays as it is.
+pub fn jail_for_downtime(
+    ex: &mut Exec<'_, '_>,
+    address: &Address,
+    epoch: Epoch,
+) -> Result<(), ExecError> {
+    let Some(mut info) = validator(ex, address)? else {
+        return Ok(());
+    };
+    if info.jail.is_jailed() {
+        return Ok(());
+    }
+    info.jail = Jail::Downtime { epoch };
+    ex.notes.push(format!(
+        "validator {address} jailed for missing votes in epoch {epoch}"
+    ));
+    put_validator(ex, address, &info)
 }
 
 /// Bonds oracle stake.
@@ -133,21 +241,17 @@ pub fn unbond(
     };
     match role {
         StakeRole::Validator => {
-            let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-            let info = validators
-                .0
-                .get_mut(sender)
-                .ok_or(TxError::NotAValidator(*sender))?;
+            let mut info = validator(ex, sender)?.ok_or(TxError::NotAValidator(*sender))?;
             let left = info
                 .stake
                 .checked_sub(amount)
                 .ok_or_else(|| shortfall(info.stake))?;
             check_remaining(left, ex.params.validator_stake_min)?;
             info.stake = left;
-            // A validator that unbonds everything stays on record (with no stake, so in no
+            // A validator that unbonds everything keeps its record (with no stake, so in no
             // set) until its unbonding stake is withdrawn: evidence of an earlier double
             // signature must still find it and cut that stake.
-            ex.state.put(&StateKey::Validators, &validators);
+            put_validator(ex, sender, &info)?;
         }
         StakeRole::Oracle => {
             let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
@@ -208,16 +312,13 @@ pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError
             .ok_or(TxError::AmountOverflow)?;
     }
     ex.credit(sender, total)?;
-    // The record of a validator with no stake left goes once no validator stake is unbonding.
+    // The record of a validator with no stake left goes once no validator stake is unbonding
+    // (a double signer's stays: its jail is for good). Its keys stay registered to it.
     if !waiting.iter().any(|e| e.role == StakeRole::Validator) {
-        let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-        if validators
-            .0
-            .get(sender)
-            .is_some_and(|v| v.stake.is_zero() && !v.jailed)
-        {
-            validators.0.remove(sender);
-            ex.state.put(&StateKey::Validators, &validators);
+        if let Some(info) = validator(ex, sender)? {
+            if info.stake.is_zero() && info.jail != Jail::DoubleSign {
+                ex.state.delete(&StateKey::Validator(*sender));
+            }
         }
     }
     if waiting.is_empty() {
@@ -255,20 +356,19 @@ pub fn slash_double_sign(
         }
         .into());
     }
-    let mut validators: Validators = ex.state.get_or_default(&StateKey::Validators)?;
-    let (address, info) = validators
-        .0
-        .iter_mut()
-        .find(|(_, v)| v.consensus_key == evidence.consensus_key)
-        .ok_or(TxError::UnknownConsensusKey(evidence.consensus_key))?;
-    let address = *address;
+    let unknown = TxError::UnknownConsensusKey(evidence.consensus_key);
+    let address: Address = ex
+        .state
+        .get(&StateKey::ConsensusKeyOwner(evidence.consensus_key))?
+        .ok_or(unknown.clone())?;
+    let mut info = validator(ex, &address)?.ok_or(unknown)?;
     let bps = u128::from(ex.params.slash_double_sign_bps);
     let denominator = u128::from(BPS_DENOMINATOR);
     // Rounded down: the slashed validator keeps the fraction of a base unit.
     let cut = |stake: Amount| Amount(mul_div_floor(stake.0, bps, denominator).unwrap_or(0));
     let mut slashed = cut(info.stake);
     info.stake = info.stake.saturating_sub(slashed);
-    info.jailed = true;
+    info.jail = Jail::DoubleSign;
     let unbonding_key = StateKey::Unbonding(address);
     let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
     for entry in entries
@@ -283,7 +383,7 @@ pub fn slash_double_sign(
     if !entries.0.is_empty() {
         ex.state.put(&unbonding_key, &entries);
     }
-    ex.state.put(&StateKey::Validators, &validators);
+    put_validator(ex, &address, &info)?;
     ex.burn(slashed)?;
     ex.state.put(
         &StateKey::Offence(offence),

@@ -38,10 +38,10 @@ pub enum StateKey {
     DeviceLocation(DeviceId, u32),
     /// An approved (or revoked) maker.
     Maker(PublicKey),
-    /// All validator candidates and their stake.
+    /// The validators eligible for seats and their stake.
     Validators,
-    /// The validator set of the current epoch.
-    ValidatorSet,
+    /// The validator set of an epoch (chosen at the first block of the epoch before; kept).
+    ValidatorSet(Epoch),
     /// All oracle committee members, their stake and last posted price.
     Oracles,
     /// An account's unbonding stake.
@@ -70,6 +70,13 @@ pub enum StateKey {
     Proposal(u64),
     /// An account's vote on a proposal.
     ProposalVote(u64, Address),
+    /// A validator's keys, stake and jail.
+    Validator(Address),
+    /// The account that registered a consensus key (node or seat key), kept for good: a key
+    /// serves one validator only, and evidence against it finds its owner.
+    ConsensusKeyOwner(PublicKey),
+    /// Votes counted and missed by each seat of an epoch.
+    Liveness(Epoch),
 }
 
 impl StateKey {

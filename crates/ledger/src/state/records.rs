@@ -86,32 +86,83 @@ pub struct MakerRecord {
     pub approved: bool,
 }
 
-/// A validator candidate.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ValidatorInfo {
-    /// Key it signs consensus votes with.
-    pub consensus_key: PublicKey,
-    /// Bonded stake.
-    pub stake: Amount,
-    /// Set after a slash: excluded from every later validator set.
-    pub jailed: bool,
+/// Why a validator is jailed, if it is.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Jail {
+    /// Not jailed.
+    #[default]
+    Free,
+    /// Missed too many votes in epoch `epoch`; an `Unjail` transaction frees it from the epoch
+    /// after.
+    Downtime {
+        /// The epoch it missed the votes of.
+        epoch: Epoch,
+    },
+    /// Double-signed: jailed for good.
+    DoubleSign,
 }
 
-/// All validator candidates, by account.
+impl Jail {
+    /// True unless free.
+    pub fn is_jailed(&self) -> bool {
+        !matches!(self, Jail::Free)
+    }
+}
+
+/// Keys registered for the next validator set chosen (a rotation in waiting).
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PendingKeys {
+    /// The new node key.
+    pub node_key: PublicKey,
+    /// The new seat keys.
+    pub seat_keys: Vec<PublicKey>,
+}
+
+/// A validator: its keys, its stake and whether it is jailed.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorInfo {
+    /// Its identity on the peer-to-peer network.
+    pub node_key: PublicKey,
+    /// One key per seat it may hold, in order.
+    pub seat_keys: Vec<PublicKey>,
+    /// Keys that replace these when the next validator set is chosen.
+    pub pending_keys: Option<PendingKeys>,
+    /// Bonded stake.
+    pub stake: Amount,
+    /// Jailed validators hold no seat and earn no emission.
+    pub jail: Jail,
+}
+
+/// The validators eligible for seats (unjailed, with stake), by account: the index the epoch
+/// step reads. Jailed and fully unbonded validators leave it, so it cannot be filled by them.
 #[derive(
     Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
-pub struct Validators(pub BTreeMap<Address, ValidatorInfo>);
+pub struct Validators(pub BTreeMap<Address, Amount>);
 
 /// One member of a validator set.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ValidatorSetMember {
     /// Its account.
     pub address: Address,
-    /// Its consensus key.
-    pub consensus_key: PublicKey,
-    /// Its stake at the epoch boundary (its voting weight).
+    /// Its identity on the peer-to-peer network.
+    pub node_key: PublicKey,
+    /// Its stake when the set was chosen.
     pub stake: Amount,
+    /// The keys of the seats it holds (one vote each).
+    pub seats: Vec<PublicKey>,
 }
 
 /// The validators of an epoch, ordered by stake (largest first), then address.
@@ -121,8 +172,35 @@ pub struct ValidatorSetMember {
 pub struct ValidatorSet {
     /// The epoch.
     pub epoch: Epoch,
+    /// The stake each seat stands for.
+    pub seat_size: Amount,
     /// The members.
     pub members: Vec<ValidatorSetMember>,
+}
+
+impl ValidatorSet {
+    /// Seats in all.
+    pub fn seat_count(&self) -> usize {
+        self.members.iter().map(|m| m.seats.len()).sum()
+    }
+
+    /// Every seat key with its holder.
+    pub fn seats(&self) -> impl Iterator<Item = (&PublicKey, &ValidatorSetMember)> {
+        self.members
+            .iter()
+            .flat_map(|m| m.seats.iter().map(move |key| (key, m)))
+    }
+}
+
+/// Votes of one epoch's seats, counted from the finalization certificates that blocks carry.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Liveness {
+    /// Blocks of the epoch whose finalization signers were counted.
+    pub counted: u64,
+    /// Per seat, in the order of the seat keys' bytes: blocks whose finalization it did not sign.
+    pub missed: Vec<u64>,
 }
 
 /// A price posted by an oracle.

@@ -24,6 +24,10 @@ fn state_key() -> impl Strategy<Value = StateKey> {
         Just(StateKey::ChainState),
         Just(StateKey::Params),
         Just(StateKey::Validators),
+        any::<u64>().prop_map(|e| StateKey::ValidatorSet(Epoch(e))),
+        address().prop_map(StateKey::Validator),
+        address().prop_map(|a| StateKey::ConsensusKeyOwner(a.0)),
+        any::<u64>().prop_map(|e| StateKey::Liveness(Epoch(e))),
         address().prop_map(StateKey::Account),
         address().prop_map(|a| StateKey::Device(DeviceId(a.0))),
         (address(), any::<u32>()).prop_map(|(a, i)| StateKey::DeviceLocation(DeviceId(a.0), i)),
@@ -59,7 +63,11 @@ proptest! {
             total_emitted: Amount(x / 3), total_claimed: Amount(x / 5), treasury: Amount(x / 7), next_proposal: y / 11 });
         round_trip(&DeviceRecord { owner: a, subnetwork: s, maker: flag.then_some(b.0), registered_height: y, location: None,
             location_count: z, retired: flag });
-        round_trip(&Validators([(a, ValidatorInfo { consensus_key: b.0, stake: Amount(x), jailed: flag })].into_iter().collect()));
+        round_trip(&Validators([(a, Amount(x))].into_iter().collect()));
+        round_trip(&ValidatorInfo { node_key: a.0, seat_keys: vec![b.0], pending_keys: flag.then(|| PendingKeys { node_key: b.0, seat_keys: vec![a.0] }),
+            stake: Amount(x), jail: if flag { Jail::Downtime { epoch: Epoch(y) } } else { Jail::DoubleSign } });
+        round_trip(&ValidatorSet { epoch: Epoch(y), seat_size: Amount(x), members: vec![ValidatorSetMember { address: a, node_key: b.0, stake: Amount(x), seats: vec![a.0, b.0] }] });
+        round_trip(&Liveness { counted: y, missed: vec![y / 2, y / 3] });
         round_trip(&Oracles([(a, OracleInfo { stake: Amount(x), price: flag.then_some(PricePost { price: Price(y), posted_ms: y / 2 }) })].into_iter().collect()));
         round_trip(&Unbondings(vec![UnbondingEntry { role: if flag { StakeRole::Oracle } else { StakeRole::Validator }, amount: Amount(x), release_epoch: Epoch(y) }]));
         round_trip(&RewardRootRecord { epoch: Epoch(y), root: RewardNode { hash: Hash(a.0 .0), sum: Amount(x) }, accepted_height: y, claimed_total: Amount(x / 2) });

@@ -1,18 +1,44 @@
 use crate::helpers::{assert_balanced, chain};
-use cairn_ledger::state::records::{Unbondings, ValidatorSet, Validators};
-use cairn_ledger::testkit::{addr, key};
+use cairn_ledger::state::records::{Jail, Unbondings, ValidatorInfo, ValidatorSet};
+use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};
 use cairn_types::params::ChainId;
 use cairn_types::tx::{Action, StakeRole};
-use cairn_types::{Amount, Epoch, Hash, SecretKey};
+use cairn_types::validator_keys::{KeyPossession, KeysError, ValidatorKeys};
+use cairn_types::{Address, Amount, Epoch, Hash, SecretKey};
 
-fn validator_set(chain: &cairn_ledger::testkit::TestChain) -> ValidatorSet {
-    chain.ledger.get(&StateKey::ValidatorSet).unwrap().unwrap()
+/// The set of `epoch`, as stored.
+fn set_of(chain: &TestChain, epoch: u64) -> ValidatorSet {
+    chain
+        .ledger
+        .validator_set_of_epoch(Epoch(epoch))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no set for epoch {epoch}"))
+}
+
+/// A validator's record.
+fn record(chain: &TestChain, label: &str) -> ValidatorInfo {
+    chain
+        .ledger
+        .get(&StateKey::Validator(addr(label)))
+        .unwrap()
+        .unwrap()
+}
+
+/// `seats` seat keys of generation `generation` for the labelled account's node key.
+fn keys_for(chain: &TestChain, label: &str, generation: u32, seats: u32) -> ValidatorKeys {
+    ValidatorKeys::derive(
+        &chain.ledger.config().chain_id,
+        &addr(label),
+        &key(&format!("{label}/node")),
+        generation,
+        seats,
+    )
 }
 
 /// The labelled validator unbonds all `stake` of its validator stake.
-fn unbond_all(chain: &mut cairn_ledger::testkit::TestChain, label: &str, stake: Amount) {
+fn unbond_all(chain: &mut TestChain, label: &str, stake: Amount) {
     chain
         .run(
             label,
@@ -25,49 +51,93 @@ fn unbond_all(chain: &mut cairn_ledger::testkit::TestChain, label: &str, stake: 
 }
 
 #[test]
-fn bonding_changes_the_validator_set_at_the_next_epoch() {
+fn bonding_changes_the_validator_set_one_epoch_ahead() {
     let (mut chain, _dir) = chain();
-    assert_eq!(validator_set(&chain).members.len(), 4);
-    let consensus_key = key("alice/consensus").public_key();
+    assert_eq!(set_of(&chain, 0).members.len(), 4);
+    assert_eq!(
+        set_of(&chain, 0),
+        ValidatorSet {
+            epoch: Epoch(0),
+            ..set_of(&chain, 1)
+        }
+    );
+    let keys = keys_for(&chain, "alice", 0, 4);
     chain
         .run(
             "alice",
             Action::BondValidator {
-                amount: Amount::tokens(60_000),
-                consensus_key,
+                amount: Amount::tokens(100_000),
+                keys: Some(keys.clone()),
             },
         )
         .unwrap();
-    // Not before the boundary...
-    assert_eq!(validator_set(&chain).members.len(), 4);
     chain.advance_to_epoch(1).unwrap();
-    let set = validator_set(&chain);
-    assert_eq!(set.epoch, Epoch(1));
+    // Epoch 1's set was fixed at genesis; epoch 2's is chosen at the first block of epoch 1.
+    assert_eq!(set_of(&chain, 1).members.len(), 4);
+    let set = set_of(&chain, 2);
+    assert_eq!(set.epoch, Epoch(2));
     assert_eq!(set.members.len(), 5);
     assert_eq!(set.members[0].address, addr("alice"), "largest stake first");
-    assert_eq!(set.members[0].consensus_key, consensus_key);
+    assert_eq!(set.members[0].node_key, keys.node.key);
+    // 300,000 tokens in at most 8 seats: seats of 25,000 (just above it, 7 seats fit; the tie at
+    // 25,000 gives the last seat to the largest stake): alice holds 4, the others 1 each.
+    assert_eq!(set.seat_size, Amount::tokens(25_000));
+    assert_eq!(set.members[0].seats, keys.seat_keys()[..4].to_vec());
+    assert!(set.seat_count() <= 8);
     assert_balanced(&chain);
 }
 
 #[test]
 fn bonding_errors() {
     let (mut chain, _dir) = chain();
-    let taken = key("validator-1/consensus").public_key();
+    let chain_id = chain.ledger.config().chain_id.clone();
+    // Keys another validator registered: even with valid proofs (its owner signing for a second
+    // account), they are refused for good.
+    let theirs = ValidatorKeys::derive(
+        &chain_id,
+        &addr("alice"),
+        &key("validator-1/consensus"),
+        0,
+        1,
+    );
     refused!(
         chain,
         "alice",
         Action::BondValidator {
             amount: Amount::tokens(5_000),
-            consensus_key: taken
+            keys: Some(theirs),
         },
         TxError::ConsensusKeyInUse(addr("validator-1")),
+    );
+    // Squatting: someone else's key with a proof made for its owner, not for the sender.
+    let squat = keys_for(&chain, "bob", 0, 1);
+    refused!(
+        chain,
+        "alice",
+        Action::BondValidator {
+            amount: Amount::tokens(5_000),
+            keys: Some(squat.clone()),
+        },
+        TxError::InvalidKeys(KeysError::NoPossession {
+            key: squat.node.key,
+            error: cairn_types::keys::SignatureError::Invalid,
+        }),
+    );
+    refused!(
+        chain,
+        "alice",
+        Action::BondValidator {
+            amount: Amount::tokens(5_000),
+            keys: None,
+        },
+        TxError::KeysRequired,
     );
     refused!(
         chain,
         "alice",
         Action::BondValidator {
             amount: Amount::tokens(1),
-            consensus_key: key("a/c").public_key()
+            keys: Some(keys_for(&chain, "alice", 0, 1)),
         },
         TxError::StakeTooLow {
             min: Amount::tokens(1_000),
@@ -79,9 +149,9 @@ fn bonding_errors() {
         "validator-0",
         Action::BondValidator {
             amount: Amount::tokens(1),
-            consensus_key: key("other").public_key()
+            keys: Some(keys_for(&chain, "validator-0", 0, 1)),
         },
-        TxError::ConsensusKeyMismatch,
+        TxError::KeysAlreadySet,
     );
     refused!(
         chain,
@@ -118,6 +188,121 @@ fn bonding_errors() {
         Action::WithdrawUnbonded,
         TxError::NothingToWithdraw
     );
+    refused!(
+        chain,
+        "alice",
+        Action::Unjail,
+        TxError::NotAValidator(addr("alice"))
+    );
+    refused!(
+        chain,
+        "validator-0",
+        Action::Unjail,
+        TxError::NotJailedForDowntime(addr("validator-0"))
+    );
+}
+
+/// The points of small order (and non-canonical encodings) are refused as accounts, devices,
+/// makers and consensus keys.
+#[test]
+fn weak_keys_are_refused_everywhere_a_key_is_named() {
+    let (mut chain, _dir) = chain();
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = cairn_types::PublicKey(identity);
+    let refused = chain
+        .run(
+            "alice",
+            Action::Transfer {
+                to: Address(weak),
+                amount: Amount(5),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), "weak_key");
+    let refused = chain
+        .run(
+            "alice",
+            Action::BurnForCredits {
+                amount: Amount(5),
+                recipient: Address(weak),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), "weak_key");
+    let mut keys = keys_for(&chain, "alice", 0, 1);
+    keys.node = KeyPossession {
+        key: weak,
+        signature: cairn_types::Signature([0; 64]),
+    };
+    let refused = chain
+        .run(
+            "alice",
+            Action::BondValidator {
+                amount: Amount::tokens(5_000),
+                keys: Some(keys),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), "invalid_keys");
+}
+
+/// A rotation takes effect with the next set chosen; the old keys stay the validator's (for
+/// evidence) and nobody else may take them.
+#[test]
+fn key_rotation_takes_effect_at_the_next_set_chosen() {
+    let (mut chain, _dir) = chain();
+    let old = set_of(&chain, 1)
+        .members
+        .iter()
+        .find(|m| m.address == addr("validator-2"))
+        .unwrap()
+        .clone();
+    let new = ValidatorKeys::derive(
+        &chain.ledger.config().chain_id,
+        &addr("validator-2"),
+        &key("validator-2/consensus"),
+        1,
+        4,
+    );
+    chain
+        .run(
+            "validator-2",
+            Action::RotateValidatorKeys { keys: new.clone() },
+        )
+        .unwrap();
+    assert_eq!(
+        record(&chain, "validator-2")
+            .pending_keys
+            .unwrap()
+            .seat_keys,
+        new.seat_keys()
+    );
+    chain.advance_to_epoch(1).unwrap();
+    let in_two = set_of(&chain, 2);
+    let member = in_two
+        .members
+        .iter()
+        .find(|m| m.address == addr("validator-2"))
+        .unwrap();
+    assert_eq!(member.node_key, new.node.key);
+    assert_eq!(member.seats, new.seat_keys()[..member.seats.len()].to_vec());
+    assert!(member.seats.iter().all(|k| !old.seats.contains(k)));
+    assert_eq!(
+        set_of(&chain, 1)
+            .members
+            .iter()
+            .find(|m| m.address == addr("validator-2")),
+        Some(&old)
+    );
+    assert!(record(&chain, "validator-2").pending_keys.is_none());
+    // The old keys stay registered to validator-2.
+    let owner: Address = chain
+        .ledger
+        .get(&StateKey::ConsensusKeyOwner(old.seats[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner, addr("validator-2"));
 }
 
 #[test]
@@ -188,9 +373,8 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
             },
         )
         .unwrap();
-    let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
-    let info = &validators.0[&addr("validator-2")];
-    assert!(info.jailed);
+    let info = record(&chain, "validator-2");
+    assert_eq!(info.jail, Jail::DoubleSign);
     // 5% of 50,000 burned.
     assert_eq!(info.stake, Amount::tokens(47_500));
     refused!(
@@ -207,7 +391,7 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
     // The jailed validator earns nothing for the epoch; the honest ones are paid.
     assert_eq!(chain.account(&addr("validator-2")).balance, jailed_balance);
     assert!(chain.account(&addr("validator-1")).balance > honest_balance);
-    let set = validator_set(&chain);
+    let set = set_of(&chain, 2);
     assert_eq!(set.members.len(), 3);
     assert!(set.members.iter().all(|m| m.address != addr("validator-2")));
     assert_balanced(&chain);
@@ -235,57 +419,42 @@ fn double_signing_is_slashed_once_and_jails_the_validator() {
     );
 }
 
-/// Consensus starts an epoch from the set the ledger announces at the previous epoch's last
-/// block; it must be exactly the set the epoch's first block then stores.
+/// The set of an epoch is known from the first block of the epoch before, and reading it back
+/// later gives the same answer.
 #[test]
-fn the_announced_validator_set_is_the_one_the_next_epoch_stores() {
+fn each_set_is_known_an_epoch_ahead_and_kept() {
     let (mut chain, _dir) = chain();
-    let n = chain.ledger.config().blocks_per_epoch;
-    let genesis_set = chain.ledger.validator_set_of_epoch(Epoch(0)).unwrap();
-    assert_eq!(genesis_set.as_ref(), Some(&validator_set(&chain)));
-    assert_eq!(chain.ledger.validator_set_of_epoch(Epoch(1)).unwrap(), None);
-    // During epoch 0: a newcomer bonds and a validator leaves.
+    assert!(chain
+        .ledger
+        .validator_set_of_epoch(Epoch(2))
+        .unwrap()
+        .is_none());
     chain
         .run(
             "alice",
             Action::BondValidator {
                 amount: Amount::tokens(60_000),
-                consensus_key: key("alice/consensus").public_key(),
+                keys: Some(keys_for(&chain, "alice", 0, 2)),
             },
         )
         .unwrap();
-    let stake = Validators::clone(&chain.ledger.get(&StateKey::Validators).unwrap().unwrap()).0
-        [&addr("validator-3")]
-        .stake;
-    unbond_all(&mut chain, "validator-3", stake);
-    while chain.ledger.head().height < n {
-        chain.block(Vec::new()).unwrap();
-    }
-    let announced = chain
+    unbond_all(&mut chain, "validator-3", Amount::tokens(50_000));
+    chain.advance_to_epoch(1).unwrap();
+    let two = set_of(&chain, 2);
+    assert!(two.members.iter().any(|m| m.address == addr("alice")));
+    assert!(!two.members.iter().any(|m| m.address == addr("validator-3")));
+    assert!(chain
         .ledger
-        .validator_set_of_epoch(Epoch(1))
+        .validator_set_of_epoch(Epoch(3))
         .unwrap()
-        .expect("known at the last block of epoch 0");
-    assert_eq!(chain.ledger.validator_set_of_epoch(Epoch(2)).unwrap(), None);
-    chain.block(Vec::new()).unwrap();
-    let stored = validator_set(&chain);
-    assert_eq!(stored.epoch, Epoch(1));
-    assert_eq!(announced, stored);
-    assert!(stored.members.iter().any(|m| m.address == addr("alice")));
-    assert!(!stored
-        .members
-        .iter()
-        .any(|m| m.address == addr("validator-3")));
-    // Read back later from history, the answers do not change.
-    chain.advance_to_epoch(2).unwrap();
-    assert_eq!(
-        chain.ledger.validator_set_of_epoch(Epoch(1)).unwrap(),
-        Some(stored)
-    );
-    assert_eq!(
-        chain.ledger.validator_set_of_epoch(Epoch(0)).unwrap(),
-        genesis_set
-    );
+        .is_none());
+    chain.advance_to_epoch(3).unwrap();
+    assert_eq!(set_of(&chain, 2), two);
+    assert!(chain
+        .ledger
+        .validator_set_of_epoch(Epoch(4))
+        .unwrap()
+        .is_some());
 }
 
 /// Unbonding everything does not escape slashing: the record stays (with no stake, in no set)
@@ -298,10 +467,9 @@ fn a_validator_that_unbonds_everything_can_still_be_slashed() {
     let offender = key("validator-3/consensus");
     let stake = Amount::tokens(50_000);
     unbond_all(&mut chain, "validator-3", stake);
-    let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
-    assert_eq!(validators.0[&addr("validator-3")].stake, Amount::ZERO);
+    assert_eq!(record(&chain, "validator-3").stake, Amount::ZERO);
     chain.advance_to_epoch(1).unwrap();
-    assert!(validator_set(&chain)
+    assert!(set_of(&chain, 2)
         .members
         .iter()
         .all(|m| m.address != addr("validator-3")));
@@ -322,12 +490,15 @@ fn a_validator_that_unbonds_everything_can_still_be_slashed() {
     assert_eq!(entries.0[0].amount, Amount::tokens(47_500));
     assert_balanced(&chain);
 
-    // An honest leaver's record goes when its stake is withdrawn, freeing its consensus key.
+    // An honest leaver's record goes when its stake is withdrawn; a double signer's stays.
     unbond_all(&mut chain, "validator-1", stake);
     chain.advance_to_epoch(4).unwrap();
     chain.run("validator-1", Action::WithdrawUnbonded).unwrap();
-    let validators: Validators = chain.ledger.get(&StateKey::Validators).unwrap().unwrap();
-    assert!(!validators.0.contains_key(&addr("validator-1")));
-    assert!(validators.0[&addr("validator-3")].jailed);
+    assert!(chain
+        .ledger
+        .get::<ValidatorInfo>(&StateKey::Validator(addr("validator-1")))
+        .unwrap()
+        .is_none());
+    assert_eq!(record(&chain, "validator-3").jail, Jail::DoubleSign);
     assert_balanced(&chain);
 }

@@ -1,0 +1,254 @@
+//! Seats of equal stake: how an epoch's consensus seats are shared out.
+//!
+//! Consensus counts seats, not stake (simplex has no vote weights), so voting power follows
+//! stake through the seats: every seat stands for the same stake, the **seat size** `q`, and a
+//! validator holds `⌊stake / q⌋` seats (at most one per seat key it registered). The seat size
+//! is the smallest value, never below `validator_stake_min`, at which the seats of every
+//! eligible validator fit in `max_seats`. A validator's unseated remainder is therefore less than
+//! one seat, and since every seat is worth `q`, "a third of the seats" is exactly "a third of the
+//! seated stake". `docs/CONSENSUS.md` says why this rule and what it guarantees.
+//!
+//! One case cannot keep every remainder below a seat: validators tied at the boundary (at
+//! `q − 1` there are more seats than fit, at `q` fewer). Those last seats go to validators in
+//! priority order (larger stake first, then lower address), so a tie never empties the set.
+//!
+//! Everything is integer arithmetic on base units; the same candidates give the same seats on
+//! every machine.
+
+use cairn_types::{Address, Amount};
+
+/// One eligible validator, as the allocation sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Candidate {
+    /// Its account.
+    pub address: Address,
+    /// Its bonded stake.
+    pub stake: Amount,
+    /// How many seat keys it registered (the most seats it can hold).
+    pub keys: u32,
+}
+
+/// The outcome: the seat size and how many seats each candidate holds.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Allocation {
+    /// The stake one seat stands for.
+    pub seat_size: Amount,
+    /// Seats per candidate, in the candidates' priority order; candidates with none are left out.
+    pub seats: Vec<(Address, u32)>,
+}
+
+impl Allocation {
+    /// Seats handed out in all.
+    pub fn total(&self) -> u64 {
+        self.seats.iter().map(|(_, n)| u64::from(*n)).sum()
+    }
+}
+
+/// Seats of `candidate` at seat size `q` (at least 1).
+fn seats_at(candidate: &Candidate, q: u128) -> u128 {
+    (candidate.stake.0 / q).min(u128::from(candidate.keys))
+}
+
+/// Seats of all candidates at seat size `q`.
+fn count_at(candidates: &[Candidate], q: u128) -> u128 {
+    candidates
+        .iter()
+        .fold(0u128, |sum, c| sum.saturating_add(seats_at(c, q)))
+}
+
+/// Shares out at most `max_seats` seats among `candidates` (which must be eligible: unjailed,
+/// with at least the minimum stake). The seat size is never below `min_seat_size`.
+pub fn allocate(candidates: &[Candidate], max_seats: u64, min_seat_size: Amount) -> Allocation {
+    let mut order: Vec<&Candidate> = candidates.iter().collect();
+    order.sort_by(|a, b| b.stake.cmp(&a.stake).then(a.address.cmp(&b.address)));
+    let max_seats = u128::from(max_seats);
+    let lowest = min_seat_size.0.max(1);
+    let largest = order.first().map_or(0, |c| c.stake.0);
+    // The smallest seat size at which everything fits: `count_at` never grows with `q`, and
+    // nobody holds a seat above the largest stake.
+    let q = if count_at(candidates, lowest) <= max_seats {
+        lowest
+    } else {
+        let (mut fits, mut too_small) = (largest.saturating_add(1), lowest);
+        while fits - too_small > 1 {
+            let mid = too_small + (fits - too_small) / 2;
+            if count_at(candidates, mid) <= max_seats {
+                fits = mid;
+            } else {
+                too_small = mid;
+            }
+        }
+        fits
+    };
+    let mut seats: Vec<(Address, u128)> =
+        order.iter().map(|c| (c.address, seats_at(c, q))).collect();
+    let mut left = max_seats.saturating_sub(seats.iter().map(|(_, n)| *n).sum());
+    let mut seat_size = q;
+    // Ties at the boundary: the seats still free go, in priority order, to those who would hold
+    // one more at `q − 1`.
+    if left > 0 && q > lowest {
+        for (candidate, (_, held)) in order.iter().zip(seats.iter_mut()) {
+            let more = seats_at(candidate, q - 1).saturating_sub(*held).min(left);
+            if more > 0 {
+                *held += more;
+                left -= more;
+                seat_size = q - 1;
+            }
+            if left == 0 {
+                break;
+            }
+        }
+    }
+    Allocation {
+        seat_size: Amount(seat_size),
+        seats: seats
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(address, n)| (address, u32::try_from(n).unwrap_or(u32::MAX)))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_types::SecretKey;
+    use proptest::prelude::*;
+
+    fn address(i: usize) -> Address {
+        Address(SecretKey::from_label(&format!("v{i}")).public_key())
+    }
+
+    fn candidates(stakes: &[(u128, u32)]) -> Vec<Candidate> {
+        stakes
+            .iter()
+            .enumerate()
+            .map(|(i, (stake, keys))| Candidate {
+                address: address(i),
+                stake: Amount(*stake),
+                keys: *keys,
+            })
+            .collect()
+    }
+
+    fn seats_of(allocation: &Allocation, who: Address) -> u32 {
+        allocation
+            .seats
+            .iter()
+            .find(|(a, _)| *a == who)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    #[test]
+    fn four_equal_validators_and_two_minimum_bonds() {
+        // The attack of issue 12: 4 × 10,000 honest, 2 × 1,000 with keys that never vote.
+        let c = candidates(&[
+            (10_000, 8),
+            (10_000, 8),
+            (10_000, 8),
+            (10_000, 8),
+            (1_000, 8),
+            (1_000, 8),
+        ]);
+        let four = allocate(&c, 4, Amount(1_000));
+        // The smallest size at which at most 4 seats fit: just over half of 10,000.
+        assert_eq!(four.seat_size, Amount(5_001));
+        assert_eq!(four.total(), 4);
+        assert_eq!(seats_of(&four, address(4)), 0);
+        let many = allocate(&c, 42, Amount(1_000));
+        assert_eq!(many.seat_size, Amount(1_000));
+        assert_eq!(many.total(), 34);
+        // The honest validators registered 8 keys each, so they hold 32 seats; the attackers 2.
+        assert_eq!(seats_of(&many, address(4)) + seats_of(&many, address(5)), 2);
+        let some = allocate(&c, 20, Amount(1_000));
+        assert_eq!(some.total(), 20);
+        assert_eq!(some.seat_size, Amount(1_667));
+        assert_eq!(seats_of(&some, address(4)), 0);
+    }
+
+    #[test]
+    fn ties_at_the_boundary_never_empty_the_set() {
+        // Five equal validators, four seats: at 10,000 five seats, above it none.
+        let c = candidates(&[(10_000, 4); 5]);
+        let a = allocate(&c, 4, Amount(1_000));
+        assert_eq!(a.total(), 4);
+        assert_eq!(a.seat_size, Amount(10_000));
+        let waiting: Vec<usize> = (0..5).filter(|i| seats_of(&a, address(*i)) == 0).collect();
+        assert_eq!(waiting.len(), 1, "the last by address waits");
+        let last = (0..5).map(address).max().expect("five");
+        assert_eq!(address(waiting[0]), last);
+        let c = candidates(&[
+            (20_000, 4),
+            (10_000, 4),
+            (10_000, 4),
+            (10_000, 4),
+            (10_000, 4),
+        ]);
+        let a = allocate(&c, 4, Amount(1_000));
+        assert_eq!(a.total(), 4);
+        assert_eq!(seats_of(&a, address(0)), 2);
+    }
+
+    #[test]
+    fn keys_cap_seats() {
+        let c = candidates(&[(10_000, 1), (10_000, 10)]);
+        let a = allocate(&c, 100, Amount(1_000));
+        assert_eq!(seats_of(&a, address(0)), 1);
+        assert_eq!(seats_of(&a, address(1)), 10);
+    }
+
+    fn arb_candidates() -> impl Strategy<Value = Vec<(u128, u32)>> {
+        proptest::collection::vec((1_000u128..1_000_000, 1u32..40), 1..30)
+    }
+
+    proptest! {
+        #[test]
+        fn seats_fit_follow_stake_and_leave_less_than_a_seat(
+            stakes in arb_candidates(),
+            max_seats in 1u64..200,
+        ) {
+            let c = candidates(&stakes);
+            let a = allocate(&c, max_seats, Amount(1_000));
+            prop_assert!(a.total() <= max_seats);
+            let q = a.seat_size.0;
+            prop_assert!(q >= 1_000);
+            let tie = a.total() == max_seats;
+            for candidate in &c {
+                let held = u128::from(seats_of(&a, candidate.address));
+                // Never more than the stake covers, nor than its keys.
+                prop_assert!(held * q <= candidate.stake.0);
+                prop_assert!(held <= u128::from(candidate.keys));
+                // The remainder is under a seat, unless its keys ran out or seats ran out at a tie.
+                if held < u128::from(candidate.keys) && !tie {
+                    prop_assert!(candidate.stake.0 - held * q < q);
+                }
+            }
+            // The same candidates in another order give the same seats.
+            let mut reversed = c.clone();
+            reversed.reverse();
+            prop_assert_eq!(allocate(&reversed, max_seats, Amount(1_000)), a);
+        }
+
+        #[test]
+        fn a_coalition_holds_no_larger_share_of_seats_than_its_stake_earns(
+            stakes in arb_candidates(),
+            max_seats in 1u64..200,
+            coalition_mask in any::<u32>(),
+        ) {
+            let c = candidates(&stakes);
+            let a = allocate(&c, max_seats, Amount(1_000));
+            let q = a.seat_size.0;
+            let in_coalition = |i: usize| coalition_mask & (1 << (i % 32)) != 0;
+            let mut seats = 0u128;
+            let mut stake = 0u128;
+            for (i, candidate) in c.iter().enumerate() {
+                if in_coalition(i) {
+                    seats += u128::from(seats_of(&a, candidate.address));
+                    stake += candidate.stake.0;
+                }
+            }
+            // Every seat it holds is backed by a full seat size of its own stake.
+            prop_assert!(seats * q <= stake);
+        }
+    }
+}
