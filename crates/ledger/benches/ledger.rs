@@ -74,6 +74,7 @@ fn ledger_benches(c: &mut Criterion) {
                     height: head.height + 1,
                     timestamp_ms: head.timestamp_ms + 1_000,
                     transactions,
+                    signers: None,
                 };
                 let start = Instant::now();
                 chain.ledger.apply_block(&block).expect("block applies");

@@ -5,10 +5,11 @@
 //!    the validators' share is paid to the closed epoch's validators pro rata to their seats
 //!    (seated stake); the treasury gets its share plus every rounding residue. Every split rounds
 //!    down.
+//!    Before that, downtime: a validator whose seats missed more than `downtime_jail_bps` of the
+//!    votes counted in the closed epoch is jailed (no seats, no emission for that epoch) until it
+//!    sends `Unjail`.
 //! 2. Locks that end at the new epoch leave the total voting power.
-//! 3. Downtime: a validator whose seats missed more than `downtime_jail_bps` of the votes counted
-//!    in the closed epoch is jailed (no seats, no emission) until it sends `Unjail`.
-//! 4. The validator set of the epoch **after** the new one is chosen from stake now (so the set
+//! 3. The validator set of the epoch **after** the new one is chosen from stake now (so the set
 //!    of epoch `e + 1` is fixed at the first block of `e`, and a finalized block late in `e`
 //!    attests it: the hand-off a light client follows). Seats of equal stake
 //!    ([`crate::seats`]) among unjailed validators with at least the minimum stake; pending key
@@ -32,10 +33,11 @@ use std::collections::BTreeMap;
 /// Closes epoch `new − 1` and opens epoch `new`.
 pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
     let closed = Epoch(new.0.saturating_sub(1));
+    // Jailed first: a validator jailed for the closed epoch earns nothing for it.
+    jail_for_downtime(ex, closed)?;
     emit(ex, closed)?;
     ex.chain.epoch = new;
     governance::expire_locks(ex, new)?;
-    jail_for_downtime(ex, closed)?;
     let next = Epoch(new.0.saturating_add(1));
     let set = select_validators(ex, next)?;
     ex.notes.push(format!(

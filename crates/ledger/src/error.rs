@@ -544,6 +544,22 @@ impl From<ParamError> for ExecError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BlockError {
+    /// The block carries the signers of a block other than the next one to count.
+    #[error("the block carries the signers of block {got}; block {expected} is next")]
+    SignersOutOfOrder {
+        /// The next height to count.
+        expected: u64,
+        /// The height it carries.
+        got: u64,
+    },
+    /// The signer flags do not match the seats of the block's epoch.
+    #[error("the block carries {got} signer flags for {seats} seats")]
+    SignersMismatch {
+        /// Seats of the epoch.
+        seats: usize,
+        /// Flags carried.
+        got: usize,
+    },
     /// The height is not the next one.
     #[error("block height {got} is not the next height {expected}")]
     WrongHeight {
@@ -598,6 +614,8 @@ impl BlockError {
             BlockError::WrongHeight { .. }
             | BlockError::TimeWentBackwards { .. }
             | BlockError::TooManyTransactions { .. }
+            | BlockError::SignersOutOfOrder { .. }
+            | BlockError::SignersMismatch { .. }
             | BlockError::Transaction { .. } => false,
         }
     }

@@ -15,6 +15,7 @@ use crate::epoch;
 use crate::error::{BlockError, ExecError, StoreError, TxError};
 use crate::exec::{self, Exec, Notes};
 use crate::genesis::{Genesis, GenesisError};
+use crate::liveness::{self, SignerRecord};
 use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
 use crate::state::records::{ChainState, ValidatorSet};
 use crate::state::{Overlay, StateKey, StateRead};
@@ -46,6 +47,8 @@ pub struct BlockInput {
     pub timestamp_ms: u64,
     /// The transactions, in order.
     pub transactions: Vec<SignedTransaction>,
+    /// The signers of an earlier block's finalization, if the block carries them.
+    pub signers: Option<SignerRecord>,
 }
 
 /// What one transaction did.
@@ -238,6 +241,7 @@ impl Ledger {
                 self.head.height + 1,
                 timestamp_ms.max(self.head.timestamp_ms),
                 std::slice::from_ref(signed),
+                None,
                 Mode::Filter,
             )
             .map_err(|e| match e {
@@ -297,6 +301,7 @@ impl Ledger {
                 self.head.height + 1,
                 timestamp_ms.max(self.head.timestamp_ms),
                 &valid,
+                None,
                 Mode::Filter,
             )
             .map_err(|e| match e {
@@ -385,7 +390,13 @@ impl Ledger {
         } else {
             split_by_signature(block.transactions.iter().cloned())
         };
-        let executed = self.execute(block.height, block.timestamp_ms, &valid, Mode::Filter)?;
+        let executed = self.execute(
+            block.height,
+            block.timestamp_ms,
+            &valid,
+            block.signers.as_ref(),
+            Mode::Filter,
+        )?;
         rejected.extend(executed.rejected);
         let mut outcome = executed.outcome;
         outcome.state_root = self.commit_executed(block, &executed.changes)?;
@@ -411,6 +422,7 @@ impl Ledger {
             block.height,
             block.timestamp_ms,
             &block.transactions,
+            block.signers.as_ref(),
             Mode::Strict,
         )
     }
@@ -447,6 +459,7 @@ impl Ledger {
         height: u64,
         timestamp_ms: u64,
         transactions: &[SignedTransaction],
+        signers: Option<&SignerRecord>,
         mode: Mode,
     ) -> Result<Executed, BlockError> {
         let snapshot = self.store.snapshot()?;
@@ -460,6 +473,20 @@ impl Ledger {
         chain.height = height;
         chain.timestamp_ms = timestamp_ms;
         let mut block_notes = Vec::new();
+        if let Some(record) = signers {
+            let mut ex = Exec {
+                state: &mut overlay,
+                chain: chain.clone(),
+                params: params.clone(),
+                config: &self.config,
+                height,
+                time_ms: timestamp_ms,
+                notes: Vec::new(),
+            };
+            liveness::count(&mut ex, record, height)?;
+            chain = ex.chain;
+            overlay.commit_tx();
+        }
         let new_epoch = Epoch::of_height(height, self.config.blocks_per_epoch);
         if new_epoch > chain.epoch {
             let mut ex = Exec {

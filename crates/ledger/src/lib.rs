@@ -9,6 +9,7 @@
 //! - [`exec`]: one module per kind of transaction.
 //! - [`epoch`]: emission, lock expiry, downtime jailing and validator-set selection at epoch
 //!   boundaries.
+//! - [`liveness`]: counting which seats signed each finalized block.
 //! - [`seats`]: seats of equal stake (the seat size and who holds how many seats).
 //! - [`state`]: state keys, stored records and the write overlay.
 //! - [`store`]: durable storage, state roots and proofs.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod exec;
 pub mod genesis;
 pub mod ledger;
+pub mod liveness;
 pub mod seats;
 pub mod state;
 pub mod store;

@@ -172,6 +172,7 @@ impl TestChain {
             height: head.height + 1,
             timestamp_ms: head.timestamp_ms + TEST_BLOCK_INTERVAL_MS,
             transactions,
+            signers: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct ChainState {
     pub treasury: Amount,
     /// Number of the next governance proposal.
     pub next_proposal: u64,
+    /// The last block whose finalization signers were counted (see [`crate::liveness`]).
+    pub signers_counted_through: u64,
 }
 
 /// An account.

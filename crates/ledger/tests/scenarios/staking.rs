@@ -1,4 +1,5 @@
 use crate::helpers::{assert_balanced, chain};
+use cairn_ledger::liveness::SignerRecord;
 use cairn_ledger::state::records::{Jail, Unbondings, ValidatorInfo, ValidatorSet};
 use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_ledger::{StateKey, TxError};
@@ -501,4 +502,107 @@ fn a_validator_that_unbonds_everything_can_still_be_slashed() {
         .is_none());
     assert_eq!(record(&chain, "validator-3").jail, Jail::DoubleSign);
     assert_balanced(&chain);
+}
+
+/// Applies empty blocks up to the first block of `epoch`, each carrying the signers of the block
+/// before it: every seat signed except those held by `silent`.
+fn blocks_with_signers(chain: &mut TestChain, epoch: u64, silent: &[&str]) {
+    let n = chain.ledger.config().blocks_per_epoch;
+    while chain.ledger.head().height < epoch * n + 1 {
+        let mut block = chain.next_block(Vec::new());
+        let counted = block.height - 1;
+        if counted >= 1 {
+            let set = set_of(chain, Epoch::of_height(counted, n).0);
+            let signed = cairn_ledger::epoch::seat_order(&set)
+                .iter()
+                .map(|(_, holder)| !silent.iter().any(|s| addr(s) == *holder))
+                .collect();
+            block.signers = Some(SignerRecord {
+                height: counted,
+                signed,
+            });
+        }
+        chain.ledger.apply_block(&block).unwrap();
+    }
+}
+
+/// A validator whose seats miss more than `downtime_jail_bps` of an epoch's counted votes is
+/// jailed at the epoch's end: out of the next set chosen and unpaid; it may leave the jail with
+/// `Unjail` from the epoch after the next.
+#[test]
+fn missing_votes_jails_until_unjail() {
+    let (mut chain, _dir) = chain();
+    let before = chain.account(&addr("validator-1")).balance;
+    blocks_with_signers(&mut chain, 1, &["validator-1"]);
+    let info = record(&chain, "validator-1");
+    assert_eq!(info.jail, Jail::Downtime { epoch: Epoch(0) });
+    assert_eq!(
+        chain.account(&addr("validator-1")).balance,
+        before,
+        "no emission"
+    );
+    assert!(!set_of(&chain, 2)
+        .members
+        .iter()
+        .any(|m| m.address == addr("validator-1")));
+    // The others signed everything and stay.
+    assert_eq!(record(&chain, "validator-0").jail, Jail::Free);
+    let liveness: cairn_ledger::state::records::Liveness = chain
+        .ledger
+        .get(&StateKey::Liveness(Epoch(0)))
+        .unwrap()
+        .unwrap();
+    assert!(liveness.counted > 0);
+    refused!(
+        chain,
+        "validator-1",
+        Action::Unjail,
+        TxError::JailNotServed {
+            until: Epoch(2),
+            now: Epoch(1)
+        }
+    );
+    chain.advance_to_epoch(2).unwrap();
+    chain.run("validator-1", Action::Unjail).unwrap();
+    assert_eq!(record(&chain, "validator-1").jail, Jail::Free);
+    chain.advance_to_epoch(3).unwrap();
+    assert!(set_of(&chain, 4)
+        .members
+        .iter()
+        .any(|m| m.address == addr("validator-1")));
+    assert_balanced(&chain);
+}
+
+/// Signer records must come in height order, one per block, with one flag per seat.
+#[test]
+fn signer_records_out_of_order_or_of_the_wrong_size_are_refused() {
+    let (mut chain, _dir) = chain();
+    chain.block(Vec::new()).unwrap();
+    chain.block(Vec::new()).unwrap();
+    let seats = set_of(&chain, 0).seat_count();
+    let mut block = chain.next_block(Vec::new());
+    block.signers = Some(SignerRecord {
+        height: 2,
+        signed: vec![true; seats],
+    });
+    assert!(matches!(
+        chain.ledger.apply_block(&block),
+        Err(cairn_ledger::BlockError::SignersOutOfOrder {
+            expected: 1,
+            got: 2
+        })
+    ));
+    block.signers = Some(SignerRecord {
+        height: 1,
+        signed: vec![true; seats + 1],
+    });
+    assert!(matches!(
+        chain.ledger.apply_block(&block),
+        Err(cairn_ledger::BlockError::SignersMismatch { .. })
+    ));
+    block.signers = Some(SignerRecord {
+        height: 1,
+        signed: vec![true; seats],
+    });
+    chain.ledger.apply_block(&block).unwrap();
 }
