@@ -45,6 +45,7 @@ pub mod mempool;
 pub mod orchestrator;
 pub mod rpc;
 pub mod run;
+pub mod seat_router;
 pub mod slasher;
 pub mod types;
 pub mod validator;

@@ -1,0 +1,372 @@
+//! Several consensus seats behind one network identity.
+//!
+//! A validator holds one seat per whole seat size of its stake (`cairn_ledger::seats`) and runs
+//! one simplex engine per seat, each signing with its own seat key. simplex, though, takes the
+//! network sender of a vote to be its signer (it blocks a peer whose vote names another signer),
+//! and the network knows each node by its one node key. This module sits between the two, per
+//! epoch and per consensus channel:
+//!
+//! - Each local engine gets a [`SeatSender`]: it prefixes every message with the 32 bytes of its
+//!   seat key, sends it to the nodes that host the recipient seats, and hands it straight to the
+//!   engines of the other seats hosted here (the network never loops a message back).
+//! - One task ([`route`]) reads the epoch's channel: a message whose prefix names a seat the
+//!   sending node does not host in this epoch gets that node blocked; any other message goes to
+//!   every local engine as if it came from the seat itself.
+//! - [`SeatBlocker`] blocks the node behind a misbehaving seat.
+//!
+//! Which node hosts which seat comes from the epoch's validator set, so every node agrees on it.
+
+use crate::types::ConsensusKey;
+use commonware_actor::{Feedback, Unreliable};
+use commonware_codec::DecodeExt;
+use commonware_p2p::{
+    BlockedSubscription, Blocker, CheckedSender, LimitedSender, Message, Receiver, Recipients,
+};
+use commonware_runtime::{IoBuf, IoBufs};
+use commonware_utils::channel::mpsc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Length of the seat-key prefix of every routed message.
+pub const SEAT_PREFIX: usize = 32;
+
+/// Who hosts which seat in one epoch, and which seats this node hosts.
+#[derive(Debug)]
+pub struct SeatMap {
+    /// Seat key → the node key of the validator holding it.
+    host: BTreeMap<ConsensusKey, ConsensusKey>,
+    /// This node's key.
+    me: ConsensusKey,
+}
+
+impl SeatMap {
+    /// A map from `(seat, node)` pairs, seen from node `me`.
+    pub fn new(
+        seats: impl IntoIterator<Item = (ConsensusKey, ConsensusKey)>,
+        me: ConsensusKey,
+    ) -> Self {
+        SeatMap {
+            host: seats.into_iter().collect(),
+            me,
+        }
+    }
+
+    /// The node hosting `seat`, if any.
+    pub fn host(&self, seat: &ConsensusKey) -> Option<&ConsensusKey> {
+        self.host.get(seat)
+    }
+
+    /// Whether `seat` is hosted by this node.
+    pub fn is_local(&self, seat: &ConsensusKey) -> bool {
+        self.host(seat) == Some(&self.me)
+    }
+}
+
+/// The inboxes of the engines of the seats this node hosts in one epoch, by seat key.
+pub type Inboxes = Arc<BTreeMap<ConsensusKey, mpsc::Sender<Message<ConsensusKey>>>>;
+
+/// What a local engine sends with: see the module documentation.
+#[derive(Clone)]
+pub struct SeatSender<S> {
+    inner: S,
+    seat: ConsensusKey,
+    map: Arc<SeatMap>,
+    inboxes: Inboxes,
+}
+
+impl<S> SeatSender<S> {
+    /// The sender of `seat`'s engine over `inner` (the epoch's channel).
+    pub fn new(inner: S, seat: ConsensusKey, map: Arc<SeatMap>, inboxes: Inboxes) -> Self {
+        SeatSender {
+            inner,
+            seat,
+            map,
+            inboxes,
+        }
+    }
+
+    /// Splits seat recipients into the remote nodes to send to and the local seats to hand the
+    /// message to (never this engine's own seat).
+    fn split(
+        &self,
+        recipients: Recipients<ConsensusKey>,
+    ) -> (Option<Recipients<ConsensusKey>>, Vec<ConsensusKey>) {
+        let seats: Vec<ConsensusKey> = match recipients {
+            Recipients::All => {
+                let local = self
+                    .inboxes
+                    .keys()
+                    .filter(|s| **s != self.seat)
+                    .cloned()
+                    .collect();
+                return (Some(Recipients::All), local);
+            }
+            Recipients::Some(seats) => seats,
+            Recipients::One(seat) => vec![seat],
+        };
+        let mut nodes = BTreeSet::new();
+        let mut local = Vec::new();
+        for seat in seats {
+            if seat == self.seat {
+                continue;
+            }
+            if self.map.is_local(&seat) {
+                local.push(seat);
+            } else if let Some(node) = self.map.host(&seat) {
+                nodes.insert(node.clone());
+            }
+        }
+        let remote = (!nodes.is_empty()).then(|| Recipients::Some(nodes.into_iter().collect()));
+        (remote, local)
+    }
+}
+
+/// A checked [`SeatSender`]: the remote part checked by the network, the local part as is.
+pub struct CheckedSeatSender<'a, S: LimitedSender<PublicKey = ConsensusKey> + 'a> {
+    remote: Option<S::Checked<'a>>,
+    local: Vec<ConsensusKey>,
+    seat: ConsensusKey,
+    map: Arc<SeatMap>,
+    inboxes: Inboxes,
+}
+
+impl<S> LimitedSender for SeatSender<S>
+where
+    S: LimitedSender<PublicKey = ConsensusKey>,
+{
+    type PublicKey = ConsensusKey;
+    type Checked<'a>
+        = CheckedSeatSender<'a, S>
+    where
+        Self: 'a;
+
+    fn check(
+        &mut self,
+        recipients: Recipients<ConsensusKey>,
+    ) -> Result<Self::Checked<'_>, SystemTime> {
+        let (remote, local) = self.split(recipients);
+        let remote = match remote {
+            Some(nodes) => match self.inner.check(nodes) {
+                Ok(checked) => Some(checked),
+                // Every remote node is rate limited: only the local seats get it now.
+                Err(at) if local.is_empty() => return Err(at),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        Ok(CheckedSeatSender {
+            remote,
+            local,
+            seat: self.seat.clone(),
+            map: self.map.clone(),
+            inboxes: self.inboxes.clone(),
+        })
+    }
+}
+
+impl<'a, S> CheckedSender for CheckedSeatSender<'a, S>
+where
+    S: LimitedSender<PublicKey = ConsensusKey> + 'a,
+{
+    type PublicKey = ConsensusKey;
+
+    fn recipients(&self) -> Vec<ConsensusKey> {
+        // The seats behind the nodes that will get it, and the local seats.
+        let nodes: BTreeSet<ConsensusKey> = self
+            .remote
+            .as_ref()
+            .map(|r| r.recipients().into_iter().collect())
+            .unwrap_or_default();
+        let mut seats: Vec<ConsensusKey> = self
+            .map
+            .host
+            .iter()
+            .filter(|(_, node)| nodes.contains(*node))
+            .map(|(seat, _)| seat.clone())
+            .collect();
+        seats.extend(self.local.iter().cloned());
+        seats
+    }
+
+    fn send(self, message: impl Into<IoBufs> + Send, priority: bool) -> Unreliable<Feedback> {
+        let mut message: IoBufs = message.into();
+        let payload = message.clone().coalesce();
+        for seat in &self.local {
+            if let Some(inbox) = self.inboxes.get(seat) {
+                // A full inbox drops the message, as a congested link would.
+                let _ = inbox.try_send((self.seat.clone(), payload.clone()));
+            }
+        }
+        match self.remote {
+            Some(remote) => {
+                message.prepend(IoBuf::from(self.seat.as_ref().to_vec()));
+                remote.send(message, priority)
+            }
+            None => Unreliable::new(Feedback::Ok),
+        }
+    }
+}
+
+/// What a local engine receives with: messages from every other seat, named by seat key.
+#[derive(Debug)]
+pub struct SeatReceiver {
+    inbox: mpsc::Receiver<Message<ConsensusKey>>,
+    capacity: NonZeroUsize,
+}
+
+impl SeatReceiver {
+    /// A receiver reading `inbox` (which holds `capacity` messages).
+    pub fn new(inbox: mpsc::Receiver<Message<ConsensusKey>>, capacity: NonZeroUsize) -> Self {
+        SeatReceiver { inbox, capacity }
+    }
+}
+
+/// The seat receiver's only error: the router stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the seat router stopped")]
+pub struct RouterStopped;
+
+impl Receiver for SeatReceiver {
+    type Error = RouterStopped;
+    type PublicKey = ConsensusKey;
+
+    async fn recv(&mut self) -> Result<Message<ConsensusKey>, RouterStopped> {
+        self.inbox.recv().await.ok_or(RouterStopped)
+    }
+
+    fn capacity(&self) -> NonZeroUsize {
+        self.capacity
+    }
+}
+
+/// Blocks the node behind a seat.
+#[derive(Clone)]
+pub struct SeatBlocker<B> {
+    inner: B,
+    map: Arc<SeatMap>,
+}
+
+impl<B> SeatBlocker<B> {
+    /// Blocks through `inner`, mapping seats with `map`.
+    pub fn new(inner: B, map: Arc<SeatMap>) -> Self {
+        SeatBlocker { inner, map }
+    }
+}
+
+impl<B: Blocker<PublicKey = ConsensusKey>> Blocker for SeatBlocker<B> {
+    type PublicKey = ConsensusKey;
+
+    fn block(&mut self, seat: ConsensusKey) -> Feedback {
+        match self.map.host(&seat) {
+            // A seat of this node misbehaving is a bug here, not a peer to cut off.
+            Some(node) if !self.map.is_local(&seat) => self.inner.block(node.clone()),
+            _ => Feedback::Ok,
+        }
+    }
+
+    fn blocked(&mut self) -> BlockedSubscription<ConsensusKey> {
+        // Node keys, which name no seat: consensus sees no blocked seat through this.
+        self.inner.blocked()
+    }
+}
+
+/// Splits a routed message into its seat and payload; `None` when too short or not a key.
+pub fn unprefix(message: &IoBuf) -> Option<(ConsensusKey, IoBuf)> {
+    let bytes: &[u8] = message.as_ref();
+    if bytes.len() < SEAT_PREFIX {
+        return None;
+    }
+    let seat = ConsensusKey::decode(bytes[..SEAT_PREFIX].to_vec()).ok()?;
+    Some((seat, message.slice(SEAT_PREFIX..)))
+}
+
+/// Reads the epoch's channel and hands each message to every local engine as coming from its
+/// seat, blocking nodes that send for seats they do not host. Ends when the channel closes.
+pub async fn route<R, B>(mut channel: R, map: Arc<SeatMap>, inboxes: Inboxes, mut blocker: B)
+where
+    R: Receiver<PublicKey = ConsensusKey>,
+    B: Blocker<PublicKey = ConsensusKey>,
+{
+    while let Ok((node, message)) = channel.recv().await {
+        let Some((seat, payload)) = unprefix(&message) else {
+            let _ = blocker.block(node);
+            continue;
+        };
+        if map.host(&seat) != Some(&node) {
+            tracing::debug!(%node, %seat, "node.seat_not_hosted_by_sender");
+            let _ = blocker.block(node);
+            continue;
+        }
+        for inbox in inboxes.values() {
+            let _ = inbox.try_send((seat.clone(), payload.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::{ed25519, Signer as _};
+
+    fn key(seed: u64) -> ConsensusKey {
+        ed25519::PrivateKey::from_seed(seed).public_key()
+    }
+
+    /// Node 1 (this one) hosts seats 10 and 11; node 2 hosts 20 and 21; node 3 hosts 30.
+    fn setup() -> (
+        Arc<SeatMap>,
+        Inboxes,
+        Vec<mpsc::Receiver<Message<ConsensusKey>>>,
+    ) {
+        let map = Arc::new(SeatMap::new(
+            [(10, 1), (11, 1), (20, 2), (21, 2), (30, 3)]
+                .into_iter()
+                .map(|(s, n)| (key(s), key(n))),
+            key(1),
+        ));
+        let mut inboxes = BTreeMap::new();
+        let mut receivers = Vec::new();
+        for seat in [10, 11] {
+            let (tx, rx) = mpsc::channel(8);
+            inboxes.insert(key(seat), tx);
+            receivers.push(rx);
+        }
+        (map, Arc::new(inboxes), receivers)
+    }
+
+    #[test]
+    fn recipients_become_nodes_and_local_seats() {
+        let (map, inboxes, _rx) = setup();
+        let sender = SeatSender::new((), key(10), map, inboxes);
+        let (remote, local) = sender.split(Recipients::All);
+        assert!(matches!(remote, Some(Recipients::All)));
+        assert_eq!(local, vec![key(11)]);
+        let (remote, local) = sender.split(Recipients::Some(vec![
+            key(10),
+            key(11),
+            key(20),
+            key(21),
+            key(99),
+        ]));
+        match remote {
+            Some(Recipients::Some(nodes)) => assert_eq!(nodes, vec![key(2)]),
+            other => panic!("expected node 2 only, got {other:?}"),
+        }
+        assert_eq!(local, vec![key(11)]);
+        let (remote, local) = sender.split(Recipients::One(key(10)));
+        assert!(remote.is_none() && local.is_empty(), "nobody but itself");
+    }
+
+    #[test]
+    fn the_prefix_names_the_seat() {
+        let seat = key(20);
+        let mut bytes = seat.as_ref().to_vec();
+        bytes.extend_from_slice(b"vote");
+        let (got, payload) = unprefix(&IoBuf::from(bytes)).expect("prefixed");
+        assert_eq!(got, seat);
+        assert_eq!(payload.as_ref(), b"vote");
+        assert!(unprefix(&IoBuf::from(vec![1u8; 31])).is_none());
+    }
+}
