@@ -545,9 +545,9 @@ impl From<ParamError> for ExecError {
 #[non_exhaustive]
 pub enum BlockError {
     /// The block carries the signers of a block other than the next one to count.
-    #[error("the block carries the signers of block {got}; block {expected} is next")]
+    #[error("the block carries the signers of block {got}; blocks from {expected} on are next")]
     SignersOutOfOrder {
-        /// The next height to count.
+        /// The lowest height that may be counted next.
         expected: u64,
         /// The height it carries.
         got: u64,

@@ -1,8 +1,9 @@
 //! Liveness accounting: which seats signed each finalized block.
 //!
 //! Every block may carry the signer set of one earlier block's finalization certificate
-//! ([`SignerRecord`]), strictly in height order: the block after the last one counted, already
-//! applied. The proposer takes it from the certificate it holds; the voters check the
+//! ([`SignerRecord`]), in height order: a block above the last one counted, already applied.
+//! (Heights may be skipped: a block finalized only through its descendant has no certificate of
+//! its own, so nobody can count its signers.) The proposer takes it from the certificate it holds; the voters check the
 //! certificate's signatures before voting, so every node counts the same signers. The ledger adds,
 //! per seat of that block's epoch, one counted vote and, for each seat that did not sign, one
 //! missed vote (`StateKey::Liveness`). At the epoch's end the epoch step jails validators that
@@ -31,15 +32,15 @@ pub struct SignerRecord {
     pub signed: Vec<bool>,
 }
 
-/// Counts `record` (carried by the block at `block_height`). The record must be for the block
-/// after the last one counted, below `block_height`, with one flag per seat of its epoch.
+/// Counts `record` (carried by the block at `block_height`). The record must be for a block
+/// above the last one counted and below `block_height`, with one flag per seat of its epoch.
 pub fn count(
     ex: &mut Exec<'_, '_>,
     record: &SignerRecord,
     block_height: u64,
 ) -> Result<(), BlockError> {
     let expected = ex.chain.signers_counted_through.saturating_add(1);
-    if record.height != expected || record.height >= block_height {
+    if record.height < expected || record.height >= block_height {
         return Err(BlockError::SignersOutOfOrder {
             expected,
             got: record.height,

@@ -9,13 +9,19 @@
 //! the attested state root matches the verifier's own ledger at that height (it waits until it
 //! has applied that height).
 //!
+//! Every block may carry an earlier block's finalization certificate for the ledger's liveness
+//! accounting ([`crate::liveness`]); an epoch's last block attests a state at or after the
+//! epoch's first block ([`least_state_height`]).
+//!
 //! A halted node (see [`crate::chain`]) proposes nothing and leaves every verification
 //! unanswered, which abstains (checked again before answering, as a node may halt while it
 //! waits); a storage fault met here halts it too.
 
 use crate::block::Block;
 use crate::chain::Chain;
-use crate::types::{cairn_key, now_ms, ConsensusContext, ConsensusScheme};
+use crate::epochs::EpochSchemes;
+use crate::liveness;
+use crate::types::{cairn_key, now_ms, ConsensusContext, ConsensusScheme, MarshalMailbox};
 use cairn_ledger::ledger::verify_signatures;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::Application;
@@ -30,12 +36,32 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct CairnApp {
     chain: Arc<Chain>,
+    marshal: MarshalMailbox,
+    schemes: EpochSchemes,
 }
 
 impl CairnApp {
-    /// An application over `chain`.
-    pub fn new(chain: Arc<Chain>) -> CairnApp {
-        CairnApp { chain }
+    /// An application over `chain`, reading finalized blocks and certificates from `marshal` and
+    /// validator sets from `schemes`.
+    pub fn new(chain: Arc<Chain>, marshal: MarshalMailbox, schemes: EpochSchemes) -> CairnApp {
+        CairnApp {
+            chain,
+            marshal,
+            schemes,
+        }
+    }
+}
+
+/// The least state height a block at `height` may attest: the first block of its epoch when it
+/// is its epoch's last block (so that a certificate of epoch `e` attests a state holding the set
+/// of `e + 1`, the hand-off a light client follows), else anything.
+pub fn least_state_height(height: u64, blocks_per_epoch: u64) -> u64 {
+    let n = blocks_per_epoch.max(1);
+    let epoch = cairn_types::Epoch::of_height(height, n).0;
+    if epoch >= 1 && height == (epoch + 1).saturating_mul(n) {
+        epoch * n + 1
+    } else {
+        0
     }
 }
 
@@ -48,18 +74,23 @@ async fn sleep_until_ms(clock: &impl Clock, target_ms: u64) {
 }
 
 async fn propose(
-    chain: Arc<Chain>,
+    app: CairnApp,
     clock: impl Clock,
     context: ConsensusContext,
     mut ancestry: impl Ancestry<Block>,
 ) -> Option<Digested<Block>> {
+    let chain = app.chain.clone();
     if chain.halted().is_some() {
         return None;
     }
     let parent = ancestry.next().await?;
     let parent_header = parent.inner().header;
-    // Attest at least what the parent attested.
-    chain.wait_applied(parent_header.state_height).await;
+    // Attest at least what the parent attested, and what an epoch's last block must.
+    let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
+    let least = least_state_height(parent_header.height + 1, blocks_per_epoch);
+    chain
+        .wait_applied(parent_header.state_height.max(least))
+        .await;
     let rules = *chain.rules();
     sleep_until_ms(
         &clock,
@@ -101,12 +132,14 @@ async fn propose(
             }
         }
     };
+    let carried = liveness::to_carry(&app.marshal, &parent_header, state_height).await;
     let block = Block::new(
         parent.digest(),
         parent_header.height + 1,
         timestamp_ms,
         cairn_key(&context.leader),
         (state_height, state_root),
+        carried,
         transactions,
     );
     tracing::debug!(
@@ -123,11 +156,12 @@ async fn propose(
 }
 
 async fn verify(
-    chain: Arc<Chain>,
+    app: CairnApp,
     clock: impl Clock,
     context: ConsensusContext,
     mut ancestry: impl Ancestry<Block>,
 ) -> bool {
+    let chain = app.chain.clone();
     let (Some(block), Some(parent)) = (ancestry.next().await, ancestry.next().await) else {
         return false;
     };
@@ -148,7 +182,11 @@ async fn verify(
         tracing::info!(height = header.height, "node.verify: time before parent");
         return false;
     }
-    if header.state_height < parent.state_height || header.state_height > parent.height {
+    let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
+    if header.state_height < parent.state_height
+        || header.state_height > parent.height
+        || header.state_height < least_state_height(header.height, blocks_per_epoch)
+    {
         tracing::info!(
             height = header.height,
             "node.verify: state height out of range"
@@ -179,7 +217,17 @@ async fn verify(
         return abstain().await;
     }
     match root {
-        Ok(root) if root == header.state_root => true,
+        Ok(root) if root == header.state_root => {
+            match liveness::check(&app.schemes, &app.marshal, blocks_per_epoch, &parent, block)
+                .await
+            {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::info!(height = header.height, %error, "node.verify: carried certificate");
+                    false
+                }
+            }
+        }
         Ok(_) => {
             tracing::info!(height = header.height, "node.verify: wrong state root");
             false
@@ -213,7 +261,7 @@ where
         ancestry: impl Ancestry<Block>,
         _input: (),
     ) -> impl std::future::Future<Output = Option<Digested<Block>>> + Send {
-        propose(self.chain.clone(), clock, context, ancestry)
+        propose(self.clone(), clock, context, ancestry)
     }
 
     fn verify(
@@ -221,6 +269,6 @@ where
         (clock, context): (E, ConsensusContext),
         ancestry: impl Ancestry<Block>,
     ) -> impl std::future::Future<Output = bool> + Send {
-        verify(self.chain.clone(), clock, context, ancestry)
+        verify(self.clone(), clock, context, ancestry)
     }
 }

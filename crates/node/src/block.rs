@@ -20,11 +20,18 @@
 //! | state height | 8, big-endian |
 //! | state root after the block at state height | 32 |
 //! | transactions root | 32 |
+//! | counted through: the last height whose finalization signers are counted | 8, big-endian |
+//! | hash of the carried certificate (zero when none) | 32 |
+//! | certificate length, then the certificate | 4 + n |
 //! | transaction count | 4, big-endian |
 //! | each transaction: length, then its canonical (borsh) bytes | 4 + n |
 //!
-//! The digest hashes the header only (the first 152 bytes); the transactions root binds the
-//! transactions, so a block's digest commits to all of it.
+//! The digest hashes the header only (the first 192 bytes); the transactions root and the
+//! certificate hash bind the rest, so a block's digest commits to all of it.
+//!
+//! The certificate, when there is one, is the finalization certificate of block
+//! `counted_through` (the next one after the parent's `counted_through`): the ledger counts which
+//! seats signed it (`cairn_ledger::liveness`), and voters check it before voting.
 
 use bytes::{Buf, BufMut};
 use cairn_types::hash::Hash;
@@ -37,7 +44,12 @@ use commonware_cryptography::blake3::Digest;
 use commonware_cryptography::Digestible;
 
 /// Bytes in a header.
-pub const HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 8 + 32 + 32;
+pub const HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 8 + 32 + 32 + 8 + 32;
+
+/// Most bytes of a carried finalization certificate: an ed25519 certificate of
+/// [`cairn_types::validator_keys::MAX_SEATS`] seats (a 64-byte signature each, a bitmap, the
+/// proposal), with room to spare.
+pub const MAX_CERTIFICATE_BYTES: usize = 72 * 1024;
 
 /// How large a block may be; every node must use the same limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +63,8 @@ pub struct BlockLimits {
 impl BlockLimits {
     /// Most bytes an encoded block can take.
     pub fn max_block_bytes(&self) -> usize {
-        HEADER_BYTES + 4 + 4 * self.max_transactions + self.max_transaction_bytes
+        HEADER_BYTES + 4 + MAX_CERTIFICATE_BYTES + 4 + 4 * self.max_transactions
+            + self.max_transaction_bytes
     }
 }
 
@@ -90,6 +103,10 @@ pub struct Header {
     pub state_root: Hash,
     /// Merkle root of the transaction ids, see [`transactions_root`].
     pub transactions_root: Hash,
+    /// The last height whose finalization signers the chain has counted, this block included.
+    pub counted_through: u64,
+    /// Hash of the carried certificate ([`certificate_hash`]), zero when the block carries none.
+    pub certificate_hash: Hash,
 }
 
 impl Header {
@@ -101,6 +118,8 @@ impl Header {
         out.put_u64(self.state_height);
         out.put_slice(&self.state_root.0);
         out.put_slice(&self.transactions_root.0);
+        out.put_u64(self.counted_through);
+        out.put_slice(&self.certificate_hash.0);
     }
 
     /// The header's digest: the block's identity.
@@ -111,11 +130,23 @@ impl Header {
     }
 }
 
-/// A block: header and transactions.
+/// The hash a header holds for a carried certificate's bytes.
+pub fn certificate_hash(certificate: &[u8]) -> Hash {
+    if certificate.is_empty() {
+        Hash::ZERO
+    } else {
+        Hash::domain("cairn block certificate v1", &[certificate])
+    }
+}
+
+/// A block: header, carried certificate and transactions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     /// The header.
     pub header: Header,
+    /// The finalization certificate of block `header.counted_through` (empty when the block
+    /// carries none).
+    pub certificate: Vec<u8>,
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
     digest: Digest,
@@ -123,9 +154,11 @@ pub struct Block {
     encoded_size: usize,
 }
 
-/// Encoded size of a block with these transactions.
-fn encoded_size(transactions: &[SignedTransaction]) -> usize {
+/// Encoded size of a block with this certificate and these transactions.
+fn encoded_size(certificate: &[u8], transactions: &[SignedTransaction]) -> usize {
     HEADER_BYTES
+        + 4
+        + certificate.len()
         + 4
         + transactions
             .iter()
@@ -134,13 +167,15 @@ fn encoded_size(transactions: &[SignedTransaction]) -> usize {
 }
 
 impl Block {
-    /// Builds a block and computes its transactions root and digest.
+    /// Builds a block and computes its transactions root and digest. `counted_through` is the
+    /// parent's, plus one when the block carries a certificate (whose height it then is).
     pub fn new(
         parent: Digest,
         height: u64,
         timestamp_ms: u64,
         proposer: PublicKey,
         (state_height, state_root): (u64, Hash),
+        (counted_through, certificate): (u64, Vec<u8>),
         transactions: Vec<SignedTransaction>,
     ) -> Block {
         let header = Header {
@@ -151,11 +186,14 @@ impl Block {
             state_height,
             state_root,
             transactions_root: transactions_root(&transactions),
+            counted_through,
+            certificate_hash: certificate_hash(&certificate),
         };
         Block {
             digest: header.digest(),
-            encoded_size: encoded_size(&transactions),
+            encoded_size: encoded_size(&certificate, &transactions),
             header,
+            certificate,
             transactions,
         }
     }
@@ -168,16 +206,19 @@ impl Block {
             timestamp_ms,
             PublicKey([0; 32]),
             (0, state_root),
+            (0, Vec::new()),
             Vec::new(),
         )
     }
 
-    /// The block as the ledger executes it.
-    pub fn input(&self) -> cairn_ledger::BlockInput {
+    /// The block as the ledger executes it, with the signers of its carried certificate (read
+    /// by the caller, which knows the certificate's validator set).
+    pub fn input(&self, signers: Option<cairn_ledger::liveness::SignerRecord>) -> cairn_ledger::BlockInput {
         cairn_ledger::BlockInput {
             height: self.header.height,
             timestamp_ms: self.header.timestamp_ms,
             transactions: self.transactions.clone(),
+            signers,
         }
     }
 }
@@ -211,6 +252,8 @@ impl Write for Block {
         self.header.write_to(out);
         // Counts and lengths fit in u32: decoding bounds them far below that, and a proposer
         // builds blocks within the same limits.
+        out.put_u32(self.certificate.len() as u32);
+        out.put_slice(&self.certificate);
         out.put_u32(self.transactions.len() as u32);
         for tx in &self.transactions {
             let bytes = tx.encode();
@@ -247,7 +290,24 @@ impl Read for Block {
             state_height: u64::from_be_bytes(take::<8>(buf)?),
             state_root: Hash(take::<32>(buf)?),
             transactions_root: Hash(take::<32>(buf)?),
+            counted_through: u64::from_be_bytes(take::<8>(buf)?),
+            certificate_hash: Hash(take::<32>(buf)?),
         };
+        let certificate_len = u32::from_be_bytes(take::<4>(buf)?) as usize;
+        if certificate_len > MAX_CERTIFICATE_BYTES {
+            return Err(CodecError::InvalidLength(certificate_len));
+        }
+        if buf.remaining() < certificate_len {
+            return Err(CodecError::EndOfBuffer);
+        }
+        let mut certificate = vec![0u8; certificate_len];
+        buf.copy_to_slice(&mut certificate);
+        if certificate_hash(&certificate) != header.certificate_hash {
+            return Err(CodecError::Invalid(
+                "cairn::Block",
+                "the certificate does not match the header's hash",
+            ));
+        }
         let count = u32::from_be_bytes(take::<4>(buf)?) as usize;
         if count > limits.max_transactions {
             return Err(CodecError::InvalidLength(count));
@@ -277,8 +337,9 @@ impl Read for Block {
         }
         Ok(Block {
             digest: header.digest(),
-            encoded_size: HEADER_BYTES + 4 + 4 * count + total,
+            encoded_size: HEADER_BYTES + 4 + certificate_len + 4 + 4 * count + total,
             header,
+            certificate,
             transactions,
         })
     }

@@ -262,7 +262,11 @@ impl Chain {
     ///
     /// Any failure halts the node ([`Chain::halt`]): a storage fault, or a finalized block that
     /// this ledger refuses (which its peers applied). A halted node applies nothing more.
-    pub fn apply_finalized(&self, block: &Block) -> Result<bool, Halted> {
+    pub fn apply_finalized(
+        &self,
+        block: &Block,
+        signers: Option<cairn_ledger::liveness::SignerRecord>,
+    ) -> Result<bool, Halted> {
         if let Some(reason) = self.halted() {
             return Err(Halted(reason));
         }
@@ -287,7 +291,7 @@ impl Chain {
             self.halt(reason.clone());
             return Err(Halted(reason));
         }
-        let (outcome, rejected) = match ledger.apply_ordered_block(&block.input()) {
+        let (outcome, rejected) = match ledger.apply_ordered_block(&block.input(signers)) {
             Ok(applied) => applied,
             Err(error) => {
                 let kind = if error.is_fault() {

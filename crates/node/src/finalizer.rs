@@ -6,12 +6,15 @@
 //! acknowledged. A ledger synced every few blocks can restart behind marshal's acknowledged
 //! height; the gap is filled from marshal's own block archive before anything else.
 //!
-//! When applying fails the node halts ([`Chain::halt`]): the applier keeps the block's
+//! Each block goes to the ledger with the signers of the certificate it carries
+//! ([`crate::liveness`]). When applying fails the node halts ([`Chain::halt`]): the applier keeps the block's
 //! acknowledgement unanswered and waits for the restart, so marshal delivers nothing more and
 //! the process stays up to report why (status, metric, log).
 
 use crate::block::Block;
-use crate::chain::Chain;
+use crate::chain::{Chain, Halted};
+use crate::epochs::EpochSchemes;
+use crate::liveness;
 use crate::types::MarshalMailbox;
 use commonware_consensus::marshal::Update;
 use commonware_consensus::types::Height;
@@ -60,12 +63,34 @@ enum FromArchive {
     Halted,
 }
 
+/// Applies a finalized block with the signers of the certificate it carries; a certificate
+/// that its voters accepted but this node cannot read halts it.
+fn apply(chain: &Chain, schemes: &EpochSchemes, block: &Block) -> Result<bool, Halted> {
+    let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
+    match liveness::signer_record(schemes, blocks_per_epoch, block) {
+        Ok(signers) => chain.apply_finalized(block, signers),
+        Err(error) => {
+            let reason = format!(
+                "finalized block {} carries a certificate this node cannot read: {error}",
+                block.header.height
+            );
+            chain.halt(reason.clone());
+            Err(Halted(reason))
+        }
+    }
+}
+
 /// Applies the block at `height` kept by marshal.
-async fn apply_from_archive(chain: &Chain, marshal: &MarshalMailbox, height: u64) -> FromArchive {
+async fn apply_from_archive(
+    chain: &Chain,
+    schemes: &EpochSchemes,
+    marshal: &MarshalMailbox,
+    height: u64,
+) -> FromArchive {
     let Some(block) = marshal.get_block(Height::new(height)).await else {
         return FromArchive::Missing;
     };
-    match chain.apply_finalized(block.inner()) {
+    match apply(chain, schemes, block.inner()) {
         Ok(_) => FromArchive::Applied,
         Err(_) => FromArchive::Halted,
     }
@@ -79,11 +104,16 @@ async fn park(ack: Option<Exact>) {
 }
 
 /// Applies finalized blocks until marshal stops; parks once the node has halted.
-pub async fn run(chain: Arc<Chain>, marshal: MarshalMailbox, mut blocks: Applier) {
+pub async fn run(
+    chain: Arc<Chain>,
+    marshal: MarshalMailbox,
+    schemes: EpochSchemes,
+    mut blocks: Applier,
+) {
     // Catch up with what marshal already finalized before a restart.
     loop {
         let next = chain.head().height + 1;
-        match apply_from_archive(&chain, &marshal, next).await {
+        match apply_from_archive(&chain, &schemes, &marshal, next).await {
             FromArchive::Applied => {}
             FromArchive::Missing => break,
             FromArchive::Halted => return park(None).await,
@@ -93,7 +123,7 @@ pub async fn run(chain: Arc<Chain>, marshal: MarshalMailbox, mut blocks: Applier
         let height = block.header.height;
         while chain.head().height + 1 < height {
             let next = chain.head().height + 1;
-            match apply_from_archive(&chain, &marshal, next).await {
+            match apply_from_archive(&chain, &schemes, &marshal, next).await {
                 FromArchive::Applied => {}
                 FromArchive::Missing => {
                     // Marshal delivers in order, so a gap means its archive lost a block.
@@ -103,7 +133,7 @@ pub async fn run(chain: Arc<Chain>, marshal: MarshalMailbox, mut blocks: Applier
                 FromArchive::Halted => return park(Some(ack)).await,
             }
         }
-        match chain.apply_finalized(&block) {
+        match apply(&chain, &schemes, &block) {
             Ok(applied) => {
                 if applied {
                     tracing::debug!(height, txs = block.transactions.len(), "node.finalized");

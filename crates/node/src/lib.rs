@@ -41,6 +41,7 @@ pub mod config;
 pub mod epochs;
 pub mod finalizer;
 pub mod light;
+pub mod liveness;
 pub mod mempool;
 pub mod orchestrator;
 pub mod rpc;

@@ -113,7 +113,10 @@ pub fn genesis_block(ledger: &Ledger, genesis: &Genesis) -> Result<Block, NodeEr
 /// Everything a validator process needs, read and checked before the runtime starts.
 struct Prepared {
     config: NodeConfig,
+    /// The node key as the network's signer.
     signer: ed25519::PrivateKey,
+    /// The node key, from which the node derives its seat keys.
+    node_key: SecretKey,
     account_key: Option<SecretKey>,
     /// Every node this one may talk to: each epoch's validators among them are the primary
     /// peers, the others (future validators, followers) secondary ones.
@@ -149,14 +152,6 @@ fn prepare(
     })?;
     let signer = consensus_signer(&consensus_key)
         .ok_or_else(|| NodeError::Config("the consensus key is not a valid ed25519 key".into()))?;
-    for v in &genesis.validators {
-        consensus_public_key(&v.consensus_key).ok_or_else(|| {
-            NodeError::Config(format!(
-                "validator {}: consensus key is not a valid ed25519 key",
-                v.address
-            ))
-        })?;
-    }
     let known = known_peers(&config, &signer.public_key())?;
     let mut ledger = open_or_init_ledger(&config.data_dir.join("ledger"), &genesis)?;
     ledger.set_sync_every_blocks(config.consensus.sync_every_blocks);
@@ -181,6 +176,7 @@ fn prepare(
     Ok(Prepared {
         config,
         signer,
+        node_key: consensus_key,
         account_key,
         known,
         chain: Arc::new(Chain::new(ledger, mempool)),
@@ -260,7 +256,8 @@ async fn serve(
     let p2p_handle = network.start();
     let Prepared {
         config,
-        signer,
+        signer: _,
+        node_key,
         account_key,
         known,
         chain,
@@ -270,7 +267,7 @@ async fn serve(
     let running = validator::start_validator(
         context.child("validator"),
         ValidatorConfig {
-            signer,
+            node_key,
             chain_id: info.chain_id.clone(),
             genesis: genesis_block,
             partition_prefix: "cairn".to_string(),

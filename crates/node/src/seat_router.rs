@@ -14,6 +14,9 @@
 //!   every local engine as if it came from the seat itself.
 //! - [`SeatBlocker`] blocks the node behind a misbehaving seat.
 //!
+//! A node holding no seat in an epoch (a follower) runs one engine that only verifies; it speaks
+//! for itself (its node key as the prefix), and replies to it go to its node key.
+//!
 //! Which node hosts which seat comes from the epoch's validator set, so every node agrees on it.
 
 use crate::types::ConsensusKey;
@@ -116,6 +119,9 @@ impl<S> SeatSender<S> {
                 local.push(seat);
             } else if let Some(node) = self.map.host(&seat) {
                 nodes.insert(node.clone());
+            } else if seat != self.map.me {
+                // Not a seat: a node speaking for itself (a follower asking for certificates).
+                nodes.insert(seat);
             }
         }
         let remote = (!nodes.is_empty()).then(|| Recipients::Some(nodes.into_iter().collect()));
@@ -294,7 +300,10 @@ where
             let _ = blocker.block(node);
             continue;
         };
-        if map.host(&seat) != Some(&node) {
+        // A seat its node hosts, or a node speaking for itself (a follower, which holds no seat:
+        // consensus treats it as a non-participant).
+        let speaks_for_itself = seat == node && map.host(&seat).is_none();
+        if map.host(&seat) != Some(&node) && !speaks_for_itself {
             tracing::debug!(%node, %seat, "node.seat_not_hosted_by_sender");
             let _ = blocker.block(node);
             continue;
@@ -357,6 +366,12 @@ mod tests {
         assert_eq!(local, vec![key(11)]);
         let (remote, local) = sender.split(Recipients::One(key(10)));
         assert!(remote.is_none() && local.is_empty(), "nobody but itself");
+        // A key that is no seat is a node (a follower).
+        let (remote, _) = sender.split(Recipients::One(key(7)));
+        match remote {
+            Some(Recipients::Some(nodes)) => assert_eq!(nodes, vec![key(7)]),
+            other => panic!("expected node 7, got {other:?}"),
+        }
     }
 
     #[test]

@@ -99,11 +99,13 @@ impl Default for Timeouts {
     }
 }
 
-/// The most validators one epoch can have for messages to fit [`max_message_size`].
-pub const MAX_PARTICIPANTS: u32 = 1024;
+/// The most seats one epoch can have for messages to fit [`max_message_size`]: the ledger's
+/// bound on `max_seats`.
+pub const MAX_PARTICIPANTS: u32 = cairn_types::validator_keys::MAX_SEATS as u32;
 
-/// Room for the epoch number consensus messages are prefixed with (a varint).
-const EPOCH_PREFIX_BYTES: usize = 10;
+/// Room for what consensus messages are prefixed with: the epoch (a varint) and the sending seat
+/// (its 32-byte key, see `seat_router`).
+const EPOCH_PREFIX_BYTES: usize = 10 + 32;
 
 /// The bound on any message on the network, the same on every node: certificates of up to
 /// [`MAX_PARTICIPANTS`] signers, or a block at `limits`.

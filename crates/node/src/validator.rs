@@ -21,7 +21,7 @@ use commonware_consensus::marshal::core::Actor as Marshal;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::{Config as MarshalConfig, Start};
 use commonware_cryptography::certificate::Verifier as _;
-use commonware_cryptography::{ed25519, Digested, Digestible, Signer as _};
+use commonware_cryptography::{Digested, Digestible};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 /// What one validator needs to start.
 pub struct ValidatorConfig {
-    /// Its consensus signing key.
-    pub signer: ed25519::PrivateKey,
+    /// Its node key: its identity on the network, from which it derives its seat keys.
+    pub node_key: cairn_types::keys::SecretKey,
     /// The chain id (the vote namespace).
     pub chain_id: String,
     /// The genesis block (every validator computes the same one).
@@ -95,6 +95,9 @@ pub enum StartError {
     /// A block or certificate archive could not be opened.
     #[error("opening the block archive: {0}")]
     Archive(String),
+    /// The node key is not an ed25519 key commonware accepts.
+    #[error("the node key is not a valid ed25519 key")]
+    BadNodeKey,
 }
 
 /// Items per section of the archives (the unit in which they grow and are indexed).
@@ -147,13 +150,14 @@ where
     P: Provider<PublicKey = ConsensusKey>,
     B: Blocker<PublicKey = ConsensusKey> + Sync,
 {
-    let public_key = config.signer.public_key();
     let epocher = LedgerEpocher::new(chain.ledger().config().blocks_per_epoch);
     let schemes = EpochSchemes::new(
         chain.clone(),
         namespace(&config.chain_id),
-        config.signer.clone(),
-    );
+        config.node_key.clone(),
+    )
+    .ok_or(StartError::BadNodeKey)?;
+    let public_key = schemes.me().clone();
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
         resolver_config(public_key.clone(), peer_provider.clone(), blocker.clone()),
@@ -196,14 +200,14 @@ where
     let (finalizer, applier) = Finalizer::new();
     let marshal_handle = marshal.start(finalizer, buffer, resolver);
     let applier_handle = context.child("applier").spawn({
-        let (chain, mailbox) = (chain.clone(), mailbox.clone());
-        move |_| finalizer::run(chain, mailbox, applier)
+        let (chain, mailbox, schemes) = (chain.clone(), mailbox.clone(), schemes.clone());
+        move |_| finalizer::run(chain, mailbox, schemes, applier)
     });
     let (slasher, mut handles) = start_slasher(&context, &chain, config.reporter);
     let engines_handle = start_orchestrator(
         &context,
         orchestrator::Config {
-            application: CairnApp::new(chain.clone()),
+            application: CairnApp::new(chain.clone(), mailbox.clone(), schemes.clone()),
             chain,
             schemes,
             epocher,

@@ -4,7 +4,12 @@
 use super::config::Config;
 use super::engine::{engine_config, partition};
 use super::ConsensusApp;
-use crate::types::{tuning, BlockDigest, ConsensusKey};
+use crate::epochs::EpochSet;
+use crate::seat_router::{self, Inboxes, SeatBlocker, SeatReceiver, SeatSender};
+use crate::types::{tuning, BlockDigest, ConsensusKey, ConsensusScheme};
+use commonware_p2p::utils::mux::{SubReceiver, SubSender};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use commonware_consensus::marshal::standard::Inline;
 use commonware_consensus::simplex;
 use commonware_consensus::types::{Epoch, EpochInfo, Epocher, Height};
@@ -88,10 +93,10 @@ where
             if let Some(done) = previous.take() {
                 self.retire(done).await;
             }
-            let Some(engine) = self.enter(info.epoch(), &app, &mut channels).await else {
+            let Some(engines) = self.enter(info.epoch(), &app, &mut channels).await else {
                 return;
             };
-            match self.run_epoch(&info, engine, &mut channels).await {
+            match self.run_epoch(&info, engines, &mut channels).await {
                 EpochEnd::Done => previous = Some(info.epoch()),
                 EpochEnd::Stopped => return,
             }
@@ -141,13 +146,14 @@ where
         self.config.epocher.containing(next)
     }
 
-    /// Starts `epoch`'s engine (signing if this node is one of its validators).
+    /// Starts `epoch`'s engines: one per seat this node holds (or one that only follows, when
+    /// it holds none), behind a seat router per consensus channel.
     async fn enter<S>(
         &mut self,
         epoch: Epoch,
         app: &ConsensusApp<E>,
         channels: &mut EpochChannels<S>,
-    ) -> Option<Handle<()>>
+    ) -> Option<Vec<Handle<()>>>
     where
         S: Sender<PublicKey = ConsensusKey>,
     {
@@ -156,21 +162,7 @@ where
             return None;
         };
         let floor = self.floor(epoch).await?;
-        (self.config.track)(epoch.get(), &set.participants);
-        let signing = set.signer.is_some();
-        let scheme = set.signer.clone().unwrap_or_else(|| set.verifier.clone());
-        let engine = simplex::Engine::new(
-            self.context.child("simplex").with_attribute("epoch", epoch),
-            engine_config(
-                &self.config,
-                app,
-                scheme.as_ref().clone(),
-                set.participants.clone(),
-                epoch,
-                floor,
-                self.page_cache.clone(),
-            ),
-        );
+        (self.config.track)(epoch.get(), &set.nodes);
         let (Ok(votes), Ok(certificates), Ok(resolver)) = (
             channels.votes.register(epoch.get()).await,
             channels.certificates.register(epoch.get()).await,
@@ -179,13 +171,87 @@ where
             tracing::debug!(%epoch, "node.consensus_channels_closed");
             return None;
         };
+        // A node holding no seat follows with one engine that only verifies, speaking for itself.
+        let engines: Vec<(ConsensusKey, Arc<ConsensusScheme>)> = if set.seats.is_empty() {
+            vec![(self.config.schemes.me().clone(), set.verifier.clone())]
+        } else {
+            set.seats.clone()
+        };
+        let seats: Vec<ConsensusKey> = engines.iter().map(|(seat, _)| seat.clone()).collect();
+        let mut handles = Vec::new();
+        let (votes, vote_inboxes) = self.route(&set, &seats, votes, &mut handles);
+        let (certificates, certificate_inboxes) =
+            self.route(&set, &seats, certificates, &mut handles);
+        let (resolver, resolver_inboxes) = self.route(&set, &seats, resolver, &mut handles);
+        let blocker = SeatBlocker::new(self.config.blocker.clone(), set.hosts.clone());
+        for (index, ((seat, scheme), ((vote_rx, cert_rx), res_rx))) in engines
+            .into_iter()
+            .zip(vote_inboxes.into_iter().zip(certificate_inboxes).zip(resolver_inboxes))
+            .enumerate()
+        {
+            let engine = simplex::Engine::new(
+                self.context
+                    .child("simplex")
+                    .with_attribute("epoch", epoch)
+                    .with_attribute("seat", index),
+                engine_config(
+                    &self.config,
+                    app,
+                    (scheme.as_ref().clone(), set.participants.clone(), blocker.clone()),
+                    epoch,
+                    floor,
+                    (partition(&self.config.partition_prefix, epoch, index), self.page_cache.clone()),
+                ),
+            );
+            let sender = |inner: &SubSender<S>, inboxes: &Inboxes| {
+                SeatSender::new(inner.clone(), seat.clone(), set.hosts.clone(), inboxes.clone())
+            };
+            handles.push(engine.start(
+                (sender(&votes.0, &votes.1), vote_rx),
+                (sender(&certificates.0, &certificates.1), cert_rx),
+                (sender(&resolver.0, &resolver.1), res_rx),
+            ));
+        }
         tracing::info!(
             %epoch,
-            validators = set.participants.len(),
-            signing,
+            seats = set.participants.len(),
+            validators = set.nodes.len(),
+            mine = set.seats.len(),
             "node.epoch_entered"
         );
-        Some(engine.start(votes, certificates, resolver))
+        Some(handles)
+    }
+
+    /// Starts the router of one consensus channel of an epoch: the engines of `seats` get a
+    /// receiver each (in `seats` order); returns the channel's sender and the engines' inboxes.
+    fn route<S>(
+        &self,
+        set: &EpochSet,
+        seats: &[ConsensusKey],
+        (sender, receiver): (SubSender<S>, SubReceiver<ConsensusKey>),
+        handles: &mut Vec<Handle<()>>,
+    ) -> ((SubSender<S>, Inboxes), Vec<SeatReceiver>)
+    where
+        S: Sender<PublicKey = ConsensusKey>,
+    {
+        let capacity = receiver.capacity();
+        let mut inboxes = BTreeMap::new();
+        let mut receivers = Vec::with_capacity(seats.len());
+        for seat in seats {
+            let (tx, rx) = mpsc::channel(capacity.get());
+            inboxes.insert(seat.clone(), tx);
+            receivers.push(SeatReceiver::new(rx, capacity));
+        }
+        let inboxes: Inboxes = Arc::new(inboxes);
+        let hosts = set.hosts.clone();
+        let blocker = self.config.blocker.clone();
+        let routed = inboxes.clone();
+        handles.push(
+            self.context
+                .child("seat_router")
+                .spawn(move |_| seat_router::route(receiver, hosts, routed, blocker)),
+        );
+        ((sender, inboxes), receivers)
     }
 
     /// The block `epoch`'s engine builds on: the genesis, or the last block of the epoch before.
@@ -207,7 +273,7 @@ where
     async fn run_epoch<S>(
         &self,
         info: &EpochInfo,
-        mut engine: Handle<()>,
+        handles: Vec<Handle<()>>,
         channels: &mut EpochChannels<S>,
     ) -> EpochEnd
     where
@@ -216,6 +282,8 @@ where
         let epoch = info.epoch();
         let ended = self.config.chain.wait_applied(info.last().get());
         futures::pin_mut!(ended);
+        // Any engine or router of the epoch stopping on its own means the node is stopping.
+        let mut any_stopped = futures::future::select_all(handles);
         let end = loop {
             select! {
                 _ = &mut ended => break EpochEnd::Done,
@@ -227,14 +295,16 @@ where
                     Some((theirs, (from, _))) => self.hint(epoch, theirs, from),
                     None => break EpochEnd::Stopped,
                 },
-                result = &mut engine => {
+                (result, _, _) = &mut any_stopped => {
                     tracing::error!(%epoch, ?result, "node.consensus_engine_stopped");
-                    return EpochEnd::Stopped;
+                    break EpochEnd::Stopped;
                 },
             }
         };
-        engine.abort();
-        let _ = engine.await;
+        for handle in any_stopped.into_inner() {
+            handle.abort();
+            let _ = handle.await;
+        }
         end
     }
 
@@ -260,9 +330,17 @@ where
             tracing::warn!(%error, %epoch, "node.ledger_flush_failed");
             return;
         }
-        let name = partition(&self.config.partition_prefix, epoch);
-        if let Err(error) = self.context.remove(&name, None).await {
-            tracing::debug!(%error, %epoch, "node.epoch_journal_not_removed");
+        // One journal per engine the epoch ran: one per seat held, or the follower's.
+        let engines = self
+            .config
+            .schemes
+            .set(epoch)
+            .map_or(1, |set| set.seats.len().max(1));
+        for index in 0..engines {
+            let name = partition(&self.config.partition_prefix, epoch, index);
+            if let Err(error) = self.context.remove(&name, None).await {
+                tracing::debug!(%error, %epoch, "node.epoch_journal_not_removed");
+            }
         }
     }
 }

@@ -28,36 +28,37 @@ pub type EngineConfig<E, B> = simplex::Config<
     Sequential,
 >;
 
-/// The journal partition of `epoch`'s engine (one per epoch, deleted once the epoch is over).
-pub fn partition(prefix: &str, epoch: Epoch) -> String {
-    format!("{prefix}-simplex-{epoch}")
+/// The journal partition of the engine of this node's `index`-th seat in `epoch` (deleted once
+/// the epoch is over).
+pub fn partition(prefix: &str, epoch: Epoch, index: usize) -> String {
+    format!("{prefix}-simplex-{epoch}-{index}")
 }
 
-/// `epoch`'s engine: `scheme` signs (or only verifies) for `participants`, starting on top of
-/// the block `floor`.
-pub fn engine_config<E, B>(
+/// One engine of `epoch`: `scheme` signs for one seat (or only verifies) among `participants`,
+/// blocking through `blocker`, starting on top of the block `floor`, keeping its votes in
+/// `partition`.
+pub fn engine_config<E, B, BB>(
     config: &Config<B>,
     app: &ConsensusApp<E>,
-    scheme: ConsensusScheme,
-    participants: Set<ConsensusKey>,
+    (scheme, participants, blocker): (ConsensusScheme, Set<ConsensusKey>, BB),
     epoch: Epoch,
     floor: BlockDigest,
-    page_cache: CacheRef,
-) -> EngineConfig<E, B>
+    (partition, page_cache): (String, CacheRef),
+) -> EngineConfig<E, BB>
 where
     E: Spawner + Clock + Metrics + Send + Sync + 'static,
-    B: Blocker<PublicKey = ConsensusKey>,
+    BB: Blocker<PublicKey = ConsensusKey>,
 {
     let timeouts = config.timeouts;
     simplex::Config {
         scheme,
         elector: RoundRobin::<Sha256>::default(),
-        blocker: config.blocker.clone(),
+        blocker,
         automaton: app.clone(),
         relay: app.clone(),
         reporter: Reporters::from((app.clone(), config.slasher.for_participants(participants))),
         strategy: Sequential,
-        partition: partition(&config.partition_prefix, epoch),
+        partition,
         mailbox_size: tuning::MAILBOX_SIZE,
         epoch,
         floor: Floor::Genesis(floor),

@@ -27,6 +27,10 @@ pub struct HeaderJson {
     pub state_root: Hash,
     /// Merkle root of the transaction ids.
     pub transactions_root: Hash,
+    /// The last height whose finalization signers are counted, this block included.
+    pub counted_through: u64,
+    /// Hash of the carried certificate (zero when none).
+    pub certificate_hash: Hash,
 }
 
 impl From<&Header> for HeaderJson {
@@ -39,6 +43,8 @@ impl From<&Header> for HeaderJson {
             state_height: h.state_height,
             state_root: h.state_root,
             transactions_root: h.transactions_root,
+            counted_through: h.counted_through,
+            certificate_hash: h.certificate_hash,
         }
     }
 }
@@ -60,6 +66,8 @@ impl HeaderJson {
             state_height: self.state_height,
             state_root: self.state_root,
             transactions_root: self.transactions_root,
+            counted_through: self.counted_through,
+            certificate_hash: self.certificate_hash,
         })
     }
 }

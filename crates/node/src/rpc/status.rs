@@ -4,7 +4,6 @@ use super::{NetworkInfo, RpcState};
 use axum::extract::State;
 use axum::Json;
 use cairn_ledger::state::records::ValidatorSet;
-use cairn_ledger::StateKey;
 use cairn_types::hash::Hash;
 use cairn_types::Amount;
 use serde::Serialize;
@@ -38,9 +37,11 @@ pub(crate) struct Status {
 struct Validator {
     /// Its account.
     address: String,
-    /// Its consensus key (hex).
-    consensus_key: String,
-    /// Its stake when the epoch began.
+    /// Its node key, its identity on the network (hex).
+    node_key: String,
+    /// The seats it holds in the epoch (one vote each).
+    seats: usize,
+    /// Its stake when the set was chosen.
     stake: Amount,
 }
 
@@ -53,10 +54,13 @@ struct Mempool {
 pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
     let head = state.chain().head();
     let (transactions, bytes) = state.chain().mempool_size();
+    let blocks_per_epoch = state.chain().ledger().config().blocks_per_epoch;
+    // The epoch of the next block: the one consensus is in.
+    let epoch = cairn_types::Epoch::of_height(head.height + 1, blocks_per_epoch);
     let set: ValidatorSet = state
         .chain()
         .ledger()
-        .get(&StateKey::ValidatorSet)
+        .validator_set_of_epoch(epoch)
         .ok()
         .flatten()
         .unwrap_or_default();
@@ -68,7 +72,8 @@ pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
             .iter()
             .map(|m| Validator {
                 address: m.address.to_string(),
-                consensus_key: hex::encode(m.consensus_key.0),
+                node_key: hex::encode(m.node_key.0),
+                seats: m.seats.len(),
                 stake: m.stake,
             })
             .collect(),
