@@ -63,7 +63,11 @@ pub struct BlockLimits {
 impl BlockLimits {
     /// Most bytes an encoded block can take.
     pub fn max_block_bytes(&self) -> usize {
-        HEADER_BYTES + 4 + MAX_CERTIFICATE_BYTES + 4 + 4 * self.max_transactions
+        HEADER_BYTES
+            + 4
+            + MAX_CERTIFICATE_BYTES
+            + 4
+            + 4 * self.max_transactions
             + self.max_transaction_bytes
     }
 }
@@ -213,7 +217,10 @@ impl Block {
 
     /// The block as the ledger executes it, with the signers of its carried certificate (read
     /// by the caller, which knows the certificate's validator set).
-    pub fn input(&self, signers: Option<cairn_ledger::liveness::SignerRecord>) -> cairn_ledger::BlockInput {
+    pub fn input(
+        &self,
+        signers: Option<cairn_ledger::liveness::SignerRecord>,
+    ) -> cairn_ledger::BlockInput {
         cairn_ledger::BlockInput {
             height: self.header.height,
             timestamp_ms: self.header.timestamp_ms,

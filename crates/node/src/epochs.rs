@@ -17,8 +17,8 @@ use crate::chain::Chain;
 use crate::seat_router::SeatMap;
 use crate::types::{consensus_public_key, consensus_signer, ConsensusKey, ConsensusScheme};
 use cairn_types::validator_keys::MAX_SEAT_KEYS;
-use cairn_types::SecretKey;
 use cairn_types::Epoch as LedgerEpoch;
+use cairn_types::SecretKey;
 use commonware_consensus::types::{Epoch, EpochInfo, Epocher, Height};
 use commonware_cryptography::certificate::{Provider, Scoped};
 use commonware_utils::ordered::Set;
@@ -187,7 +187,11 @@ impl EpochSchemes {
         Some(built)
     }
 
-    fn build(&self, epoch: Epoch, set: &cairn_ledger::state::records::ValidatorSet) -> Option<EpochSet> {
+    fn build(
+        &self,
+        epoch: Epoch,
+        set: &cairn_ledger::state::records::ValidatorSet,
+    ) -> Option<EpochSet> {
         let mut hosts = Vec::new();
         let mut nodes = Vec::new();
         let mut mine = Vec::new();

@@ -28,7 +28,9 @@ const SEARCH: u64 = 16;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CarriedError {
     /// `counted_through` does not follow the parent's as the certificate says.
-    #[error("counted_through {got} does not follow the parent's {parent} (certificate: {carried})")]
+    #[error(
+        "counted_through {got} does not follow the parent's {parent} (certificate: {carried})"
+    )]
     Order {
         /// The parent's `counted_through`.
         parent: u64,
@@ -171,7 +173,11 @@ pub async fn check(
 
 /// What a proposer carries on top of `parent` when it attests `state_height`:
 /// `(counted_through, certificate)`.
-pub async fn to_carry(marshal: &MarshalMailbox, parent: &Header, state_height: u64) -> (u64, Vec<u8>) {
+pub async fn to_carry(
+    marshal: &MarshalMailbox,
+    parent: &Header,
+    state_height: u64,
+) -> (u64, Vec<u8>) {
     let first = parent.counted_through.saturating_add(1);
     let last = state_height.min(parent.counted_through.saturating_add(SEARCH));
     for height in first..=last {

@@ -34,9 +34,13 @@ fn sample(count: u64) -> Block {
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
+        (10, CERTIFICATE.to_vec()),
         txs,
     )
 }
+
+/// The bytes sample blocks carry as their certificate (the codec does not read them).
+const CERTIFICATE: [u8; 40] = [5; 40];
 
 #[test]
 fn a_block_round_trips_and_its_digest_covers_the_transactions() {
@@ -55,9 +59,20 @@ fn a_block_round_trips_and_its_digest_covers_the_transactions() {
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
+        (10, CERTIFICATE.to_vec()),
         block.transactions[..2].to_vec(),
     );
     assert_ne!(fewer.digest(), block.digest());
+    let other_certificate = Block::new(
+        Digest([7; 32]),
+        12,
+        1_000,
+        PublicKey([3; 32]),
+        (11, Hash([9; 32])),
+        (10, vec![6; 40]),
+        block.transactions.clone(),
+    );
+    assert_ne!(other_certificate.digest(), block.digest());
 }
 
 #[test]
@@ -102,9 +117,17 @@ fn blocks_over_the_limits_are_refused_before_reading_them() {
     };
     assert!(Block::decode_cfg(bytes.clone(), &small).is_err());
     // A count claiming far more transactions than the input holds.
+    let count_at = HEADER_BYTES + 4 + CERTIFICATE.len();
     let mut lying = bytes.to_vec();
-    lying[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    lying[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Block::decode_cfg(bytes::Bytes::from(lying), &BlockLimits::default()).is_err());
+    // A certificate length over the bound, and a certificate that is not the header's.
+    let mut long = bytes.to_vec();
+    long[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(Block::decode_cfg(bytes::Bytes::from(long), &BlockLimits::default()).is_err());
+    let mut swapped = bytes.to_vec();
+    swapped[HEADER_BYTES + 4] ^= 1;
+    assert!(Block::decode_cfg(bytes::Bytes::from(swapped), &BlockLimits::default()).is_err());
 }
 
 proptest::proptest! {

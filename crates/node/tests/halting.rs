@@ -29,6 +29,7 @@ fn next_block(chain: &Chain, root: Hash) -> Block {
         head.timestamp_ms + TEST_BLOCK_INTERVAL_MS,
         PublicKey([3; 32]),
         (0, root),
+        (0, Vec::new()),
         Vec::new(),
     )
 }
@@ -40,20 +41,20 @@ fn a_block_attesting_another_root_halts_the_node_and_applies_nothing() {
     let genesis_root = chain.head().state_root;
     // A block attesting this node's own root applies.
     assert_eq!(
-        chain.apply_finalized(&next_block(&chain, genesis_root)),
+        chain.apply_finalized(&next_block(&chain, genesis_root), None),
         Ok(true)
     );
     let head = chain.head();
     // The network finalized a block attesting another root at height 0: this node diverged.
     let error = chain
-        .apply_finalized(&next_block(&chain, Hash([5; 32])))
+        .apply_finalized(&next_block(&chain, Hash([5; 32])), None)
         .unwrap_err();
     assert!(error.0.contains("diverged"), "{error}");
     assert_eq!(chain.head(), head, "nothing applied");
     assert!(chain.halted().is_some());
     // From now on nothing applies, not even a good block, and nothing is admitted.
     assert!(chain
-        .apply_finalized(&next_block(&chain, genesis_root))
+        .apply_finalized(&next_block(&chain, genesis_root), None)
         .is_err());
     assert_eq!(chain.head(), head);
     // Any well-formed transaction will do: the halt is checked first.
@@ -80,7 +81,7 @@ fn a_finalized_block_the_ledger_refuses_halts_the_node() {
     // it cannot follow the chain any more.
     let mut block = next_block(&chain, root);
     block.header.timestamp_ms = 0;
-    let error = chain.apply_finalized(&block).unwrap_err();
+    let error = chain.apply_finalized(&block, None).unwrap_err();
     assert!(error.0.contains("refused a finalized block"), "{error}");
     assert!(chain.halted().is_some());
     assert_eq!(chain.head().height, 0);

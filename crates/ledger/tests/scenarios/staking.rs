@@ -615,6 +615,9 @@ fn signer_records_out_of_order_or_of_the_wrong_size_are_refused() {
     });
     assert!(matches!(
         chain.ledger.apply_block(&block),
-        Err(cairn_ledger::BlockError::SignersOutOfOrder { expected: 3, got: 2 })
+        Err(cairn_ledger::BlockError::SignersOutOfOrder {
+            expected: 3,
+            got: 2
+        })
     ));
 }

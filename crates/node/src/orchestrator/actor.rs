@@ -7,21 +7,21 @@ use super::ConsensusApp;
 use crate::epochs::EpochSet;
 use crate::seat_router::{self, Inboxes, SeatBlocker, SeatReceiver, SeatSender};
 use crate::types::{tuning, BlockDigest, ConsensusKey, ConsensusScheme};
-use commonware_p2p::utils::mux::{SubReceiver, SubSender};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use commonware_consensus::marshal::standard::Inline;
 use commonware_consensus::simplex;
 use commonware_consensus::types::{Epoch, EpochInfo, Epocher, Height};
 use commonware_cryptography::Digestible;
 use commonware_macros::select;
 use commonware_p2p::utils::mux::{Builder as _, MuxHandle, Muxer};
+use commonware_p2p::utils::mux::{SubReceiver, SubSender};
 use commonware_p2p::{Blocker, Message, Receiver, Sender};
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_utils::channel::mpsc;
 use commonware_utils::vec::NonEmptyVec;
 use rand_core::CryptoRng;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Messages the muxer could not route to a running engine: `(epoch, (sender, bytes))`.
 type Unrouted = mpsc::Receiver<(u64, Message<ConsensusKey>)>;
@@ -186,7 +186,12 @@ where
         let blocker = SeatBlocker::new(self.config.blocker.clone(), set.hosts.clone());
         for (index, ((seat, scheme), ((vote_rx, cert_rx), res_rx))) in engines
             .into_iter()
-            .zip(vote_inboxes.into_iter().zip(certificate_inboxes).zip(resolver_inboxes))
+            .zip(
+                vote_inboxes
+                    .into_iter()
+                    .zip(certificate_inboxes)
+                    .zip(resolver_inboxes),
+            )
             .enumerate()
         {
             let engine = simplex::Engine::new(
@@ -197,14 +202,26 @@ where
                 engine_config(
                     &self.config,
                     app,
-                    (scheme.as_ref().clone(), set.participants.clone(), blocker.clone()),
+                    (
+                        scheme.as_ref().clone(),
+                        set.participants.clone(),
+                        blocker.clone(),
+                    ),
                     epoch,
                     floor,
-                    (partition(&self.config.partition_prefix, epoch, index), self.page_cache.clone()),
+                    (
+                        partition(&self.config.partition_prefix, epoch, index),
+                        self.page_cache.clone(),
+                    ),
                 ),
             );
             let sender = |inner: &SubSender<S>, inboxes: &Inboxes| {
-                SeatSender::new(inner.clone(), seat.clone(), set.hosts.clone(), inboxes.clone())
+                SeatSender::new(
+                    inner.clone(),
+                    seat.clone(),
+                    set.hosts.clone(),
+                    inboxes.clone(),
+                )
             };
             handles.push(engine.start(
                 (sender(&votes.0, &votes.1), vote_rx),

@@ -8,12 +8,15 @@ use cairn_ledger::Ledger;
 use cairn_node::block::Block;
 use cairn_node::chain::{Chain, ChainRules};
 use cairn_node::mempool::MempoolConfig;
-use cairn_node::types::{self, cairn_key, channel, ConsensusKey, Timeouts};
+use cairn_node::seat_router::{self, SeatMap, SeatReceiver, SeatSender};
+use cairn_node::types::{self, channel, ConsensusKey, Timeouts};
 use cairn_node::validator::{self, Channels, Running, ValidatorConfig};
+use cairn_types::validator_keys::ValidatorKeys;
+use cairn_types::SecretKey;
 use commonware_cryptography::ed25519::PrivateKey;
 use commonware_cryptography::Signer;
 use commonware_p2p::simulated::{self, Link, Oracle};
-use commonware_runtime::{deterministic, Clock, Quota, Supervisor};
+use commonware_runtime::{deterministic, Clock, Quota, Spawner, Supervisor};
 use commonware_utils::{ordered::Set, NZUsize, NZU32};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,17 +80,43 @@ pub(crate) struct Network {
     _dirs: tempfile::TempDir,
 }
 
+/// The Cairn secret of a node key (both are ed25519 seeds): nodes derive their seat keys from it.
+pub(crate) fn node_secret(key: &PrivateKey) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&commonware_codec::Encode::encode(key));
+    SecretKey::from_seed(seed)
+}
+
+/// The keys node `key` registers for account `validator-{label}`: its node key and
+/// [`testkit::TEST_SEAT_KEYS`] seat keys of `generation`.
+pub(crate) fn validator_keys(
+    chain_id: &cairn_types::params::ChainId,
+    label: usize,
+    key: &PrivateKey,
+    generation: u32,
+) -> ValidatorKeys {
+    ValidatorKeys::derive(
+        chain_id,
+        &testkit::addr(&format!("validator-{label}")),
+        &node_secret(key),
+        generation,
+        testkit::TEST_SEAT_KEYS,
+    )
+}
+
 /// The test genesis whose validators are the first `validators` of `keys` (every key's
-/// account `validator-N` is funded).
+/// account `validator-N` is funded). With the test parameters (8 seats) each of 4 equal
+/// validators holds 2 seats, so every node runs two engines.
 pub(crate) fn genesis(keys: &[PrivateKey], validators: usize) -> Genesis {
     let mut genesis = testkit::test_genesis();
     let template = genesis.validators[0].clone();
+    let chain_id = genesis.chain.chain_id.clone();
     genesis.validators = keys[..validators]
         .iter()
         .enumerate()
         .map(|(i, key)| cairn_ledger::genesis::GenesisValidator {
             address: testkit::addr(&format!("validator-{i}")),
-            consensus_key: cairn_key(&key.public_key()),
+            keys: validator_keys(&chain_id, i, key, 0),
             ..template.clone()
         })
         .collect();
@@ -96,7 +125,7 @@ pub(crate) fn genesis(keys: &[PrivateKey], validators: usize) -> Genesis {
             .accounts
             .push(cairn_ledger::genesis::GenesisAccount {
                 address: testkit::addr(&format!("validator-{i}")),
-                balance: cairn_types::amount::Amount::tokens(10_000),
+                balance: cairn_types::amount::Amount::tokens(100_000),
             });
     }
     genesis
@@ -225,7 +254,7 @@ impl Network {
             pairs.push(control.register(ch, QUOTA).await.expect("register"));
         }
         let config = ValidatorConfig {
-            signer: node.key.clone(),
+            node_key: node_secret(&node.key),
             chain_id: self.chain_id.clone(),
             genesis: self.genesis_block.clone(),
             partition_prefix: format!("validator-{i}"),
@@ -262,23 +291,78 @@ impl Network {
             receiver,
         );
         mux.start();
+        // It holds the seats of the genesis set: one conflicter per seat, behind a seat
+        // router as an honest node's engines are.
+        let genesis_set = self.nodes[i]
+            .chain
+            .ledger()
+            .validator_set_of_epoch(cairn_types::Epoch(0))
+            .expect("read")
+            .expect("the genesis set");
+        let me = node.key.public_key();
+        let hosts: Vec<(ConsensusKey, ConsensusKey)> = genesis_set
+            .seats()
+            .map(|(seat, m)| {
+                (
+                    types::consensus_public_key(seat).expect("a seat key"),
+                    types::consensus_public_key(&m.node_key).expect("a node key"),
+                )
+            })
+            .collect();
+        let participants: Set<ConsensusKey> =
+            Set::from_iter_dedup(hosts.iter().map(|(seat, _)| seat.clone()));
+        let map = Arc::new(SeatMap::new(hosts.clone(), me.clone()));
+        let secret = node_secret(&node.key);
+        let mine: Vec<ConsensusKey> = hosts
+            .iter()
+            .filter(|(_, host)| *host == me)
+            .map(|(seat, _)| seat.clone())
+            .collect();
         for epoch in 0..EQUIVOCATING_EPOCHS {
-            let votes = handle.register(epoch).await.expect("an epoch subchannel");
-            let scheme = types::ConsensusScheme::signer(
-                &types::namespace(&self.chain_id),
-                self.participants.clone(),
-                node.key.clone(),
-            )
-            .expect("a participant");
-            let conflicter = commonware_consensus::simplex::mocks::conflicter::Conflicter::<
-                _,
-                _,
-                commonware_cryptography::blake3::Blake3,
-            >::new(
-                context.child("equivocator").with_attribute("epoch", epoch),
-                commonware_consensus::simplex::mocks::conflicter::Config { scheme },
-            );
-            self.equivocators.push(conflicter.start(votes));
+            let (sender, receiver) = handle.register(epoch).await.expect("an epoch subchannel");
+            let mut inboxes = std::collections::BTreeMap::new();
+            let mut receivers = Vec::new();
+            for seat in &mine {
+                let (tx, rx) = commonware_utils::channel::mpsc::channel(1024);
+                inboxes.insert(seat.clone(), tx);
+                receivers.push(SeatReceiver::new(rx, NZUsize!(1024)));
+            }
+            let inboxes = Arc::new(inboxes);
+            let router = context.child("equivocator_router").spawn({
+                let (map, inboxes, blocker) = (
+                    map.clone(),
+                    inboxes.clone(),
+                    self.oracle.control(me.clone()),
+                );
+                move |_| seat_router::route(receiver, map, inboxes, blocker)
+            });
+            self.equivocators.push(router);
+            for (seat, receiver) in mine.iter().zip(receivers) {
+                let seat_secret = (0..testkit::TEST_SEAT_KEYS)
+                    .map(|index| secret.seat_key(0, index))
+                    .find(|s| types::consensus_public_key(&s.public_key()).as_ref() == Some(seat))
+                    .and_then(|s| types::consensus_signer(&s))
+                    .expect("its own seat");
+                let scheme = types::ConsensusScheme::signer(
+                    &types::namespace(&self.chain_id),
+                    participants.clone(),
+                    seat_secret,
+                )
+                .expect("a participant");
+                let conflicter = commonware_consensus::simplex::mocks::conflicter::Conflicter::<
+                    _,
+                    _,
+                    commonware_cryptography::blake3::Blake3,
+                >::new(
+                    context.child("equivocator").with_attribute("epoch", epoch),
+                    commonware_consensus::simplex::mocks::conflicter::Config { scheme },
+                );
+                // No hand-over between its own seats: each conflicter answers every vote it gets
+                // with two, so two of them feeding each other would only burn the simulation.
+                let sender =
+                    SeatSender::new(sender.clone(), seat.clone(), map.clone(), Arc::default());
+                self.equivocators.push(conflicter.start((sender, receiver)));
+            }
         }
     }
 
@@ -288,18 +372,13 @@ impl Network {
         at: usize,
         i: usize,
     ) -> cairn_ledger::state::records::ValidatorInfo {
-        let validators: cairn_ledger::state::records::Validators = self.nodes[at]
+        self.nodes[at]
             .chain
             .ledger()
-            .get(&cairn_ledger::StateKey::Validators)
+            .get(&cairn_ledger::StateKey::Validator(testkit::addr(
+                &self.label(i),
+            )))
             .expect("read")
-            .expect("validators");
-        let key = cairn_key(&self.nodes[i].key.public_key());
-        validators
-            .0
-            .values()
-            .find(|v| v.consensus_key == key)
-            .cloned()
             .expect("a validator")
     }
 
@@ -383,18 +462,32 @@ impl Network {
         format!("validator-{}", self.labels[i])
     }
 
-    /// The consensus keys of the validator set in node `at`'s applied state.
+    /// The keys node `i` registers for its account, seat keys of `generation`.
+    pub(crate) fn keys_of(&self, i: usize, generation: u32) -> ValidatorKeys {
+        let chain_id = cairn_types::params::ChainId::new(&self.chain_id).expect("a chain id");
+        validator_keys(&chain_id, self.labels[i], &self.nodes[i].key, generation)
+    }
+
+    /// The epoch node `at` is in (that of its next block) and the node keys of its validators.
     pub(crate) fn validator_set(&self, at: usize) -> (u64, Vec<cairn_types::keys::PublicKey>) {
-        let set: cairn_ledger::state::records::ValidatorSet = self.nodes[at]
-            .chain
-            .ledger()
-            .get(&cairn_ledger::StateKey::ValidatorSet)
-            .expect("read")
-            .expect("a validator set");
+        let set = self.set_in_force(at);
         (
             set.epoch.0,
-            set.members.iter().map(|m| m.consensus_key).collect(),
+            set.members.iter().map(|m| m.node_key).collect(),
         )
+    }
+
+    /// The validator set of the epoch node `at` is in (that of its next block).
+    pub(crate) fn set_in_force(&self, at: usize) -> cairn_ledger::state::records::ValidatorSet {
+        let ledger = self.nodes[at].chain.ledger();
+        let epoch = cairn_types::Epoch::of_height(
+            ledger.head().height + 1,
+            ledger.config().blocks_per_epoch,
+        );
+        ledger
+            .validator_set_of_epoch(epoch)
+            .expect("read")
+            .expect("a validator set")
     }
 
     /// Submits `action` from node `i`'s own account to node `to`'s mempool.

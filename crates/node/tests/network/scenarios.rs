@@ -182,13 +182,13 @@ fn equivocator(seed: u64) {
         let mut waited = Duration::ZERO;
         while !honest
             .iter()
-            .all(|&i| net.validator_record(i, byzantine).jailed)
+            .all(|&i| net.validator_record(i, byzantine).jail.is_jailed())
         {
             assert!(
                 waited < Duration::from_secs(300),
                 "the equivocator was not slashed within 300 s: heights {:?}, jailed {:?}",
                 honest.map(|i| net.nodes[i].chain.head().height),
-                honest.map(|i| net.validator_record(i, byzantine).jailed),
+                honest.map(|i| net.validator_record(i, byzantine).jail.is_jailed()),
             );
             context.sleep(Duration::from_millis(500)).await;
             waited += Duration::from_millis(500);
@@ -240,18 +240,15 @@ fn rotation(seed: u64) {
         // Every transaction goes to every genesis validator's mempool, so whoever leads
         // includes it.
         for &i in &joining {
-            let consensus_key = cairn_node::types::cairn_key(&{
-                use commonware_cryptography::Signer as _;
-                net.nodes[i].key.public_key()
-            });
+            let keys = net.keys_of(i, 0);
             for to in 0..6 {
                 net.submit_as(
                     &context,
                     i,
                     to,
                     Action::BondValidator {
-                        amount: Amount::tokens(5_000),
-                        consensus_key,
+                        amount: Amount::tokens(50_000),
+                        keys: Some(keys.clone()),
                     },
                 );
             }
@@ -308,7 +305,14 @@ fn rotation(seed: u64) {
             .await;
         let common = net.check_agreement(&live).await;
         assert!(common >= target);
-        // The newcomers proposed blocks of their own.
+        // The newcomers proposed blocks of their own (a proposer is named by its seat key).
+        let newcomer_seats: Vec<cairn_types::keys::PublicKey> = net
+            .set_in_force(staying[0])
+            .members
+            .iter()
+            .filter(|m| newcomers.contains(&m.node_key))
+            .flat_map(|m| m.seats.clone())
+            .collect();
         let mut proposed = 0;
         for height in rotated_at * blocks_per_epoch + 1..=target {
             let block = net.nodes[staying[0]]
@@ -319,7 +323,7 @@ fn rotation(seed: u64) {
                 .get_block(commonware_consensus::types::Height::new(height))
                 .await
                 .expect("a finalized block");
-            if newcomers.contains(&block.inner().header.proposer) {
+            if newcomer_seats.contains(&block.inner().header.proposer) {
                 proposed += 1;
             }
         }
