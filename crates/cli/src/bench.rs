@@ -172,6 +172,7 @@ fn ledger(
             height: head.height + n,
             timestamp_ms: head.timestamp_ms + n * 1_000,
             transactions: txs.clone(),
+            signers: None,
         })
         .collect();
     let mut block_ms = Vec::with_capacity(blocks);

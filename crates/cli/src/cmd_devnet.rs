@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
 use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
+use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::{Address, Amount, PublicKey, SecretKey};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -75,6 +76,9 @@ pub(crate) fn create(
     write_node_configs(data_dir, &consensus_keys, base_port)
 }
 
+/// Seat keys each devnet validator registers (enough for any stake it may bond on a devnet).
+const DEVNET_SEAT_KEYS: u32 = 8;
+
 /// The devnet's genesis: `validators` validators with fresh keys (saved by `new_key`), the
 /// funded accounts, and `extra`. Returns it with the validators' consensus keys, in order.
 fn devnet_genesis(
@@ -83,7 +87,12 @@ fn devnet_genesis(
     extra: &[GenesisAccount],
     new_key: &dyn Fn(&str) -> Result<SecretKey>,
 ) -> Result<(Genesis, Vec<PublicKey>)> {
-    let params = Params::default();
+    // One seat per validator: with equal stakes, `max_seats` = validators gives each one engine,
+    // which is what a devnet on two cores can run; an attacker needs a seat's stake to get one.
+    let params = Params {
+        max_seats: (validators as u64).max(1),
+        ..Params::default()
+    };
     let mut genesis = Genesis {
         chain: ChainConfig {
             chain_id: ChainId::new("cairn-devnet".to_string()).context("chain id")?,
@@ -106,10 +115,17 @@ fn devnet_genesis(
     for i in 0..validators {
         let account = new_key(&format!("validator-{i}"))?;
         let consensus = new_key(&format!("validator-{i}-consensus"))?;
+        let address = Address(account.public_key());
         genesis.validators.push(GenesisValidator {
-            address: Address(account.public_key()),
+            address,
             stake: params.validator_stake_min.max(Amount::tokens(10_000)),
-            consensus_key: consensus.public_key(),
+            keys: ValidatorKeys::derive(
+                &genesis.chain.chain_id,
+                &address,
+                &consensus,
+                0,
+                DEVNET_SEAT_KEYS,
+            ),
         });
         genesis.accounts.push(GenesisAccount {
             address: Address(account.public_key()),

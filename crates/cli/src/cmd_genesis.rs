@@ -6,7 +6,8 @@ use cairn_ledger::genesis::{
     Genesis, GenesisAccount, GenesisMaker, GenesisOracle, GenesisValidator,
 };
 use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
-use cairn_types::Amount;
+use cairn_types::validator_keys::ValidatorKeys;
+use cairn_types::{Address, Amount};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -21,9 +22,14 @@ pub(crate) enum GenesisCommand {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
-        /// A validator: ADDRESS_OR_KEY=STAKE@CONSENSUS_KEY (repeatable).
+        /// A validator: ADDRESS_OR_KEY=STAKE@KEYS (repeatable). KEYS is a file written by
+        /// `cairn genesis validator-keys`, or the name of a local node key (its seat keys are
+        /// derived from it, `--seat-keys` of them).
         #[arg(long = "validator")]
         validators: Vec<String>,
+        /// Seat keys registered for a validator given by a local node key name.
+        #[arg(long, default_value_t = DEFAULT_SEAT_KEYS)]
+        seat_keys: u32,
         /// A funded account: ADDRESS_OR_KEY=AMOUNT (repeatable).
         #[arg(long = "alloc")]
         allocations: Vec<String>,
@@ -52,11 +58,53 @@ pub(crate) enum GenesisCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Write a validator's keys for a genesis (its node key and seat keys, each proven): the
+    /// validator runs this with its own node key and hands the file to whoever writes the
+    /// genesis.
+    ValidatorKeys {
+        /// The chain id.
+        #[arg(long)]
+        chain_id: String,
+        /// The validator's account (address or local key name).
+        #[arg(long)]
+        account: String,
+        /// The local node key (its seat keys are derived from it).
+        #[arg(long)]
+        node_key: String,
+        /// How many seat keys (the most seats the validator can hold).
+        #[arg(long, default_value_t = DEFAULT_SEAT_KEYS)]
+        seats: u32,
+        /// Where to write them.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a genesis file and summarise it.
     Show {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// Seat keys a validator registers unless told otherwise.
+pub(crate) const DEFAULT_SEAT_KEYS: u32 = 16;
+
+/// A validator's keys from `spec`: a keys file, or a local node key name to derive them from.
+fn validator_keys(
+    ctx: &Context,
+    chain_id: &ChainId,
+    account: &Address,
+    spec: &str,
+    seats: u32,
+) -> Result<ValidatorKeys> {
+    let path = std::path::Path::new(spec);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {spec}"))?;
+        return serde_json::from_str(&text).with_context(|| format!("{spec}: not a keys file"));
+    }
+    let node = ctx
+        .load_key(spec)
+        .with_context(|| format!("`{spec}` is neither a keys file nor a local key"))?;
+    Ok(ValidatorKeys::derive(chain_id, account, &node, 0, seats))
 }
 
 fn split<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str)> {
@@ -79,6 +127,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
             halving_epochs,
             emission_cap,
             genesis_time_ms,
+            seat_keys,
             force,
         } => {
             if out.exists() && !force {
@@ -103,12 +152,15 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                 makers: Vec::new(),
             };
             for v in &validators {
-                let (who, rest) = split(v, '=', "ADDRESS=STAKE@CONSENSUS_KEY")?;
-                let (stake, key) = split(rest, '@', "STAKE@CONSENSUS_KEY")?;
+                let (who, rest) = split(v, '=', "ADDRESS=STAKE@KEYS")?;
+                let (stake, keys) = split(rest, '@', "STAKE@KEYS")?;
+                let address = ctx.address(who)?;
+                let keys =
+                    validator_keys(ctx, &genesis.chain.chain_id, &address, keys, seat_keys)?;
                 genesis.validators.push(GenesisValidator {
-                    address: ctx.address(who)?,
+                    address,
                     stake: stake.parse().with_context(|| format!("stake in `{v}`"))?,
-                    consensus_key: ctx.public_key(key)?,
+                    keys,
                 });
             }
             for a in &allocations {
@@ -143,6 +195,26 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                     out.display(),
                     genesis.validators.len(),
                     genesis.accounts.len()
+                )
+            })
+        }
+        GenesisCommand::ValidatorKeys {
+            chain_id,
+            account,
+            node_key,
+            seats,
+            out,
+        } => {
+            let chain_id = ChainId::new(chain_id).context("chain id")?;
+            let account = ctx.address(&account)?;
+            let keys = validator_keys(ctx, &chain_id, &account, &node_key, seats)?;
+            std::fs::write(&out, serde_json::to_string_pretty(&keys)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            ctx.print(&keys, || {
+                format!(
+                    "wrote the node key and {} seat keys of {account} for {chain_id} to {}",
+                    keys.seats.len(),
+                    out.display()
                 )
             })
         }

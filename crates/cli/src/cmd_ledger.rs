@@ -65,6 +65,7 @@ pub(crate) fn apply_transactions(
         height: head.height + 1,
         timestamp_ms: time_ms.unwrap_or_else(now_ms).max(head.timestamp_ms),
         transactions,
+        signers: None,
     };
     let outcome = ledger
         .apply_block(&block)

@@ -13,6 +13,7 @@ use cairn_ledger::StateKey;
 use cairn_types::codec::{BoundedString, BoundedVec};
 use cairn_types::evidence::DoubleSignEvidence;
 use cairn_types::params::{ChainId, ParamId};
+use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::tx::{
     device_binding_digest, maker_attestation_digest, Action, MakerAttestation, ProposalAction,
     RegisterDevice, RewardClaim, RewardRootSubmission, StakeRole, Transaction, VoteChoice,
@@ -86,15 +87,35 @@ pub(crate) enum TxAction {
         #[arg(long)]
         amount: Amount,
     },
-    /// Bond validator stake.
+    /// Bond validator stake. The first bond registers the validator's keys: give its node key.
     BondValidator {
         /// Amount.
         #[arg(long)]
         amount: Amount,
-        /// Consensus key (hex, address, or key name).
+        /// The local node key (first bond only): the node's network identity, from which its
+        /// seat keys are derived.
         #[arg(long)]
-        consensus_key: String,
+        node_key: Option<String>,
+        /// How many seat keys to register (the most seats the validator can hold).
+        #[arg(long, default_value_t = crate::cmd_genesis::DEFAULT_SEAT_KEYS)]
+        seats: u32,
     },
+    /// Replace the validator's keys from the next validator set chosen on: new seat keys of key
+    /// generation `--generation` derived from the node key (a new node key means restarting the
+    /// node with it at the boundary).
+    RotateValidatorKeys {
+        /// The local node key.
+        #[arg(long)]
+        node_key: String,
+        /// The key generation of the new seat keys (the node finds generations 0 to 15).
+        #[arg(long)]
+        generation: u32,
+        /// How many seat keys.
+        #[arg(long, default_value_t = crate::cmd_genesis::DEFAULT_SEAT_KEYS)]
+        seats: u32,
+    },
+    /// Leave the jail for missed votes (from the second epoch after the one missed).
+    Unjail,
     /// Bond oracle stake.
     BondOracle {
         /// Amount.
@@ -459,11 +480,35 @@ fn build_action(
         },
         TxAction::BondValidator {
             amount,
-            consensus_key,
+            node_key,
+            seats,
         } => Action::BondValidator {
             amount,
-            consensus_key: ctx.public_key(&consensus_key)?,
+            keys: match node_key {
+                Some(name) => Some(ValidatorKeys::derive(
+                    chain_id,
+                    &sender,
+                    &ctx.load_key(&name)?,
+                    0,
+                    seats,
+                )),
+                None => None,
+            },
         },
+        TxAction::RotateValidatorKeys {
+            node_key,
+            generation,
+            seats,
+        } => Action::RotateValidatorKeys {
+            keys: ValidatorKeys::derive(
+                chain_id,
+                &sender,
+                &ctx.load_key(&node_key)?,
+                generation,
+                seats,
+            ),
+        },
+        TxAction::Unjail => Action::Unjail,
         TxAction::BondOracle { amount } => Action::BondOracle { amount },
         TxAction::Unbond { role, amount } => Action::Unbond {
             role: match role {

@@ -259,6 +259,27 @@ impl Genesis {
             .ok_or(GenesisError::SupplyOverflow)
     }
 
+    /// The validator set of the first epochs (0 and 1), as [`Genesis::state`] stores it.
+    pub fn initial_validator_set(&self) -> crate::state::records::ValidatorSet {
+        let records = self
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    v.address,
+                    ValidatorInfo {
+                        node_key: v.keys.node.key,
+                        seat_keys: v.keys.seat_keys(),
+                        pending_keys: None,
+                        stake: v.stake,
+                        jail: Jail::Free,
+                    },
+                )
+            })
+            .collect();
+        crate::epoch::choose_validators(&records, &self.params, Default::default(), Epoch(0))
+    }
+
     /// The state at height 0.
     pub fn state(&self) -> Result<Changes, GenesisError> {
         self.validate()?;

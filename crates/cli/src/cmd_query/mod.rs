@@ -13,7 +13,7 @@ use anyhow::{bail, Context as _, Result};
 use borsh::BorshDeserialize;
 use cairn_ledger::state::records::{
     Account, ChainState, DeviceRecord, LocationEntry, LockRecord, MakerRecord, Oracles, Proposal,
-    RewardRootRecord, Unbondings, ValidatorSet, Validators,
+    RewardRootRecord, Unbondings, ValidatorInfo, ValidatorSet, Validators,
 };
 use cairn_ledger::store::verify_proof;
 use cairn_ledger::StateKey;
@@ -83,10 +83,19 @@ pub(crate) enum QueryWhat {
         /// Its key.
         key: String,
     },
-    /// Validator candidates.
+    /// Validators eligible for seats, with their stake.
     Validators,
-    /// The current validator set.
-    ValidatorSet,
+    /// One validator: keys, stake, jail.
+    Validator {
+        /// Address or key name.
+        address: String,
+    },
+    /// The validator set (seats) of an epoch.
+    ValidatorSet {
+        /// The epoch.
+        #[arg(long)]
+        epoch: u64,
+    },
     /// The oracle committee and its prices.
     Oracles,
     /// An account's unbonding stake.
@@ -158,7 +167,14 @@ fn state_key(ctx: &Context, what: &QueryWhat) -> Result<(StateKey, Render)> {
             to_json::<MakerRecord>,
         ),
         QueryWhat::Validators => (StateKey::Validators, to_json::<Validators>),
-        QueryWhat::ValidatorSet => (StateKey::ValidatorSet, to_json::<ValidatorSet>),
+        QueryWhat::Validator { address } => (
+            StateKey::Validator(ctx.address(address)?),
+            to_json::<ValidatorInfo>,
+        ),
+        QueryWhat::ValidatorSet { epoch } => (
+            StateKey::ValidatorSet(cairn_types::Epoch(*epoch)),
+            to_json::<ValidatorSet>,
+        ),
         QueryWhat::Oracles => (StateKey::Oracles, to_json::<Oracles>),
         QueryWhat::Unbonding { address } => (
             StateKey::Unbonding(ctx.address(address)?),

@@ -29,13 +29,14 @@ struct RawValue {
     attested_by: Option<u64>,
 }
 
-/// The validator set a genesis file names.
+/// The seats of the first epoch of a genesis file.
 pub(crate) fn validator_set(genesis: &Genesis) -> Result<Set<ConsensusKey>> {
+    let set = genesis.initial_validator_set();
     let mut keys = Vec::new();
-    for v in &genesis.validators {
+    for (seat, member) in set.seats() {
         keys.push(
-            consensus_public_key(&v.consensus_key)
-                .with_context(|| format!("validator {}: bad consensus key", v.address))?,
+            consensus_public_key(seat)
+                .with_context(|| format!("validator {}: bad seat key", member.address))?,
         );
     }
     Ok(Set::from_iter_dedup(keys))
