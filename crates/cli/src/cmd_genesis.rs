@@ -155,8 +155,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                 let (who, rest) = split(v, '=', "ADDRESS=STAKE@KEYS")?;
                 let (stake, keys) = split(rest, '@', "STAKE@KEYS")?;
                 let address = ctx.address(who)?;
-                let keys =
-                    validator_keys(ctx, &genesis.chain.chain_id, &address, keys, seat_keys)?;
+                let keys = validator_keys(ctx, &genesis.chain.chain_id, &address, keys, seat_keys)?;
                 genesis.validators.push(GenesisValidator {
                     address,
                     stake: stake.parse().with_context(|| format!("stake in `{v}`"))?,

@@ -13,11 +13,11 @@ use cairn_ledger::StateKey;
 use cairn_types::codec::{BoundedString, BoundedVec};
 use cairn_types::evidence::DoubleSignEvidence;
 use cairn_types::params::{ChainId, ParamId};
-use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::tx::{
     device_binding_digest, maker_attestation_digest, Action, MakerAttestation, ProposalAction,
     RegisterDevice, RewardClaim, RewardRootSubmission, StakeRole, Transaction, VoteChoice,
 };
+use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::{
     Amount, Cell, Credits, DeviceId, EmissionWeights, Hash, Price, Signature, Subnetwork,
 };

@@ -380,7 +380,10 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let (_, status) = get(&format!("{}/v1/status", api[3])).unwrap();
     let epoch = status["epoch"].as_u64().unwrap();
     assert!(epoch >= 2, "{status}");
-    assert_eq!(status["validators"].as_array().unwrap().len(), NODES);
+    // The killed validator missed most votes of an epoch: it may have been jailed for downtime
+    // (and left the set); the other three stay.
+    let seated = status["validators"].as_array().unwrap().len();
+    assert!(seated == NODES || seated == NODES - 1, "{status}");
     let end = (epoch + 2) * BLOCKS_PER_EPOCH;
     wait_for("two more epochs on every node", limit, || {
         api.iter().all(|a| height(a).is_some_and(|h| h >= end))

@@ -22,6 +22,7 @@ use crate::chain::Chain;
 use crate::epochs::EpochSchemes;
 use crate::liveness;
 use crate::types::{cairn_key, now_ms, ConsensusContext, ConsensusScheme, MarshalMailbox};
+use crate::votes::VoteCache;
 use cairn_ledger::ledger::verify_signatures;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::Application;
@@ -38,16 +39,23 @@ pub struct CairnApp {
     chain: Arc<Chain>,
     marshal: MarshalMailbox,
     schemes: EpochSchemes,
+    votes: VoteCache,
 }
 
 impl CairnApp {
-    /// An application over `chain`, reading finalized blocks and certificates from `marshal` and
-    /// validator sets from `schemes`.
-    pub fn new(chain: Arc<Chain>, marshal: MarshalMailbox, schemes: EpochSchemes) -> CairnApp {
+    /// An application over `chain`, reading finalized blocks and certificates from `marshal`,
+    /// validator sets from `schemes` and the finalize votes this node saw from `votes`.
+    pub fn new(
+        chain: Arc<Chain>,
+        marshal: MarshalMailbox,
+        schemes: EpochSchemes,
+        votes: VoteCache,
+    ) -> CairnApp {
         CairnApp {
             chain,
             marshal,
             schemes,
+            votes,
         }
     }
 }
@@ -132,7 +140,14 @@ async fn propose(
             }
         }
     };
-    let carried = liveness::to_carry(&app.marshal, &parent_header, state_height).await;
+    let carried = liveness::to_carry(
+        &app.schemes,
+        &app.votes,
+        &app.marshal,
+        blocks_per_epoch,
+        (&parent_header, state_height),
+    )
+    .await;
     let block = Block::new(
         parent.digest(),
         parent_header.height + 1,
@@ -223,7 +238,7 @@ async fn verify(
             {
                 Ok(()) => true,
                 Err(error) => {
-                    tracing::info!(height = header.height, %error, "node.verify: carried certificate");
+                    tracing::info!(height = header.height, %error, "node.verify: carried votes");
                     false
                 }
             }

@@ -20,18 +20,19 @@
 //! | state height | 8, big-endian |
 //! | state root after the block at state height | 32 |
 //! | transactions root | 32 |
-//! | counted through: the last height whose finalization signers are counted | 8, big-endian |
-//! | hash of the carried certificate (zero when none) | 32 |
-//! | certificate length, then the certificate | 4 + n |
+//! | counted through: the last height whose finalize votes are counted | 8, big-endian |
+//! | hash of the carried votes (zero when none) | 32 |
+//! | length of the carried votes, then the votes | 4 + n |
 //! | transaction count | 4, big-endian |
 //! | each transaction: length, then its canonical (borsh) bytes | 4 + n |
 //!
 //! The digest hashes the header only (the first 192 bytes); the transactions root and the
-//! certificate hash bind the rest, so a block's digest commits to all of it.
+//! votes hash bind the rest, so a block's digest commits to all of it.
 //!
-//! The certificate, when there is one, is the finalization certificate of block
-//! `counted_through` (the next one after the parent's `counted_through`): the ledger counts which
-//! seats signed it (`cairn_ledger::liveness`), and voters check it before voting.
+//! The carried votes, when there are any, are finalize votes for block `counted_through` (above
+//! the parent's `counted_through`), at least a quorum of its epoch's seats: the ledger counts
+//! which seats voted (`cairn_ledger::liveness`), and voters check every signature before voting
+//! (see [`crate::liveness`]).
 
 use bytes::{Buf, BufMut};
 use cairn_types::hash::Hash;
@@ -46,10 +47,9 @@ use commonware_cryptography::Digestible;
 /// Bytes in a header.
 pub const HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 8 + 32 + 32 + 8 + 32;
 
-/// Most bytes of a carried finalization certificate: an ed25519 certificate of
-/// [`cairn_types::validator_keys::MAX_SEATS`] seats (a 64-byte signature each, a bitmap, the
-/// proposal), with room to spare.
-pub const MAX_CERTIFICATE_BYTES: usize = 72 * 1024;
+/// Most bytes of carried votes: a finalize vote (about 110 bytes) from each of
+/// [`cairn_types::validator_keys::MAX_SEATS`] seats, with room to spare.
+pub const MAX_VOTES_BYTES: usize = 128 * 1024;
 
 /// How large a block may be; every node must use the same limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl BlockLimits {
     pub fn max_block_bytes(&self) -> usize {
         HEADER_BYTES
             + 4
-            + MAX_CERTIFICATE_BYTES
+            + MAX_VOTES_BYTES
             + 4
             + 4 * self.max_transactions
             + self.max_transaction_bytes
@@ -107,10 +107,10 @@ pub struct Header {
     pub state_root: Hash,
     /// Merkle root of the transaction ids, see [`transactions_root`].
     pub transactions_root: Hash,
-    /// The last height whose finalization signers the chain has counted, this block included.
+    /// The last height whose finalize votes the chain has counted, this block included.
     pub counted_through: u64,
-    /// Hash of the carried certificate ([`certificate_hash`]), zero when the block carries none.
-    pub certificate_hash: Hash,
+    /// Hash of the carried votes ([`votes_hash`]), zero when the block carries none.
+    pub votes_hash: Hash,
 }
 
 impl Header {
@@ -123,7 +123,7 @@ impl Header {
         out.put_slice(&self.state_root.0);
         out.put_slice(&self.transactions_root.0);
         out.put_u64(self.counted_through);
-        out.put_slice(&self.certificate_hash.0);
+        out.put_slice(&self.votes_hash.0);
     }
 
     /// The header's digest: the block's identity.
@@ -134,23 +134,23 @@ impl Header {
     }
 }
 
-/// The hash a header holds for a carried certificate's bytes.
-pub fn certificate_hash(certificate: &[u8]) -> Hash {
-    if certificate.is_empty() {
+/// The hash a header holds for the bytes of the votes a block carries.
+pub fn votes_hash(votes: &[u8]) -> Hash {
+    if votes.is_empty() {
         Hash::ZERO
     } else {
-        Hash::domain("cairn block certificate v1", &[certificate])
+        Hash::domain("cairn block votes v1", &[votes])
     }
 }
 
-/// A block: header, carried certificate and transactions.
+/// A block: header, carried votes and transactions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     /// The header.
     pub header: Header,
-    /// The finalization certificate of block `header.counted_through` (empty when the block
-    /// carries none).
-    pub certificate: Vec<u8>,
+    /// Finalize votes for block `header.counted_through`, encoded (empty when the block carries
+    /// none; see [`crate::liveness`]).
+    pub votes: Vec<u8>,
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
     digest: Digest,
@@ -158,11 +158,11 @@ pub struct Block {
     encoded_size: usize,
 }
 
-/// Encoded size of a block with this certificate and these transactions.
-fn encoded_size(certificate: &[u8], transactions: &[SignedTransaction]) -> usize {
+/// Encoded size of a block with these votes and transactions.
+fn encoded_size(votes: &[u8], transactions: &[SignedTransaction]) -> usize {
     HEADER_BYTES
         + 4
-        + certificate.len()
+        + votes.len()
         + 4
         + transactions
             .iter()
@@ -172,14 +172,14 @@ fn encoded_size(certificate: &[u8], transactions: &[SignedTransaction]) -> usize
 
 impl Block {
     /// Builds a block and computes its transactions root and digest. `counted_through` is the
-    /// parent's, plus one when the block carries a certificate (whose height it then is).
+    /// parent's, or higher when the block carries votes (for the block at that height).
     pub fn new(
         parent: Digest,
         height: u64,
         timestamp_ms: u64,
         proposer: PublicKey,
         (state_height, state_root): (u64, Hash),
-        (counted_through, certificate): (u64, Vec<u8>),
+        (counted_through, votes): (u64, Vec<u8>),
         transactions: Vec<SignedTransaction>,
     ) -> Block {
         let header = Header {
@@ -191,13 +191,13 @@ impl Block {
             state_root,
             transactions_root: transactions_root(&transactions),
             counted_through,
-            certificate_hash: certificate_hash(&certificate),
+            votes_hash: votes_hash(&votes),
         };
         Block {
             digest: header.digest(),
-            encoded_size: encoded_size(&certificate, &transactions),
+            encoded_size: encoded_size(&votes, &transactions),
             header,
-            certificate,
+            votes,
             transactions,
         }
     }
@@ -215,8 +215,8 @@ impl Block {
         )
     }
 
-    /// The block as the ledger executes it, with the signers of its carried certificate (read
-    /// by the caller, which knows the certificate's validator set).
+    /// The block as the ledger executes it, with the signers of its carried votes (read by the
+    /// caller, which knows their validator set).
     pub fn input(
         &self,
         signers: Option<cairn_ledger::liveness::SignerRecord>,
@@ -259,8 +259,8 @@ impl Write for Block {
         self.header.write_to(out);
         // Counts and lengths fit in u32: decoding bounds them far below that, and a proposer
         // builds blocks within the same limits.
-        out.put_u32(self.certificate.len() as u32);
-        out.put_slice(&self.certificate);
+        out.put_u32(self.votes.len() as u32);
+        out.put_slice(&self.votes);
         out.put_u32(self.transactions.len() as u32);
         for tx in &self.transactions {
             let bytes = tx.encode();
@@ -298,21 +298,21 @@ impl Read for Block {
             state_root: Hash(take::<32>(buf)?),
             transactions_root: Hash(take::<32>(buf)?),
             counted_through: u64::from_be_bytes(take::<8>(buf)?),
-            certificate_hash: Hash(take::<32>(buf)?),
+            votes_hash: Hash(take::<32>(buf)?),
         };
-        let certificate_len = u32::from_be_bytes(take::<4>(buf)?) as usize;
-        if certificate_len > MAX_CERTIFICATE_BYTES {
-            return Err(CodecError::InvalidLength(certificate_len));
+        let votes_len = u32::from_be_bytes(take::<4>(buf)?) as usize;
+        if votes_len > MAX_VOTES_BYTES {
+            return Err(CodecError::InvalidLength(votes_len));
         }
-        if buf.remaining() < certificate_len {
+        if buf.remaining() < votes_len {
             return Err(CodecError::EndOfBuffer);
         }
-        let mut certificate = vec![0u8; certificate_len];
-        buf.copy_to_slice(&mut certificate);
-        if certificate_hash(&certificate) != header.certificate_hash {
+        let mut votes = vec![0u8; votes_len];
+        buf.copy_to_slice(&mut votes);
+        if votes_hash(&votes) != header.votes_hash {
             return Err(CodecError::Invalid(
                 "cairn::Block",
-                "the certificate does not match the header's hash",
+                "the votes do not match the header's hash",
             ));
         }
         let count = u32::from_be_bytes(take::<4>(buf)?) as usize;
@@ -344,9 +344,9 @@ impl Read for Block {
         }
         Ok(Block {
             digest: header.digest(),
-            encoded_size: HEADER_BYTES + 4 + certificate_len + 4 + 4 * count + total,
+            encoded_size: HEADER_BYTES + 4 + votes_len + 4 + 4 * count + total,
             header,
-            certificate,
+            votes,
             transactions,
         })
     }

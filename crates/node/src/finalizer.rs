@@ -6,7 +6,7 @@
 //! acknowledged. A ledger synced every few blocks can restart behind marshal's acknowledged
 //! height; the gap is filled from marshal's own block archive before anything else.
 //!
-//! Each block goes to the ledger with the signers of the certificate it carries
+//! Each block goes to the ledger with the seats whose votes it carries
 //! ([`crate::liveness`]). When applying fails the node halts ([`Chain::halt`]): the applier keeps the block's
 //! acknowledgement unanswered and waits for the restart, so marshal delivers nothing more and
 //! the process stays up to report why (status, metric, log).
@@ -63,15 +63,15 @@ enum FromArchive {
     Halted,
 }
 
-/// Applies a finalized block with the signers of the certificate it carries; a certificate
-/// that its voters accepted but this node cannot read halts it.
+/// Applies a finalized block with the seats whose votes it carries; votes that its voters
+/// accepted but this node cannot read halt it.
 fn apply(chain: &Chain, schemes: &EpochSchemes, block: &Block) -> Result<bool, Halted> {
     let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
     match liveness::signer_record(schemes, blocks_per_epoch, block) {
         Ok(signers) => chain.apply_finalized(block, signers),
         Err(error) => {
             let reason = format!(
-                "finalized block {} carries a certificate this node cannot read: {error}",
+                "finalized block {} carries votes this node cannot read: {error}",
                 block.header.height
             );
             chain.halt(reason.clone());

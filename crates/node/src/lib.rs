@@ -50,3 +50,4 @@ pub mod seat_router;
 pub mod slasher;
 pub mod types;
 pub mod validator;
+pub mod votes;

@@ -1,71 +1,82 @@
-//! The finalization certificate each block carries, for the ledger's liveness accounting
+//! The finalize votes each block carries, for the ledger's liveness accounting
 //! (`cairn_ledger::liveness`).
 //!
-//! A proposer carries the certificate of the lowest height above its parent's
-//! `counted_through` that it holds a certificate for, up to the state height it attests (so
-//! the block it certifies is applied everywhere that votes). A voter checks that the height is
-//! in that range, that the certificate decodes and verifies under that height's validator set,
-//! in that epoch, and that it finalizes the block this node has at that height. The finalizer
-//! turns the certificate into the ledger's [`SignerRecord`]: one flag per seat, in consensus
-//! order.
+//! A proposer carries, for the lowest height above its parent's `counted_through` (up to the
+//! state height it attests, so the block is applied everywhere that votes) for which it has a
+//! quorum, every finalize vote it holds for that block: the votes of its certificate and the
+//! late ones its engines saw ([`crate::votes`]). A voter checks that the height is in that
+//! range, that the votes are distinct seats of that height's epoch, at least a quorum, each for
+//! the block this node has at that height and each signature valid. The finalizer turns them into
+//! the ledger's [`SignerRecord`]: one flag per seat, in consensus order.
+//!
+//! Wire form of the votes: a 2-byte count, then each vote in commonware's encoding.
 
 use crate::block::{Block, Header};
-use crate::epochs::EpochSchemes;
-use crate::light::BlockFinalization;
+use crate::epochs::{EpochSchemes, EpochSet};
 use crate::types::MarshalMailbox;
+use crate::votes::{votes_of, FinalizeVote, VoteCache};
+use bytes::{Buf, BufMut};
 use cairn_ledger::liveness::SignerRecord;
-use commonware_codec::{Decode as _, Encode as _};
+use commonware_codec::{Encode as _, Read as _};
 use commonware_consensus::types::{Epoch, Height};
 use commonware_consensus::Epochable as _;
-use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::Digestible as _;
 use commonware_parallel::Sequential;
+use commonware_utils::ordered::Quorum as _;
+use commonware_utils::N3f1;
+use std::collections::BTreeSet;
 
-/// Heights a proposer looks through for a certificate to carry.
+/// Heights a proposer looks through for votes to carry.
 const SEARCH: u64 = 16;
 
-/// Why a carried certificate is refused.
+/// Why carried votes are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CarriedError {
-    /// `counted_through` does not follow the parent's as the certificate says.
+    /// `counted_through` does not follow the parent's as the votes say.
     #[error(
-        "counted_through {got} does not follow the parent's {parent} (certificate: {carried})"
+        "counted_through {got} does not follow the parent's {parent} (votes carried: {carried})"
     )]
     Order {
         /// The parent's `counted_through`.
         parent: u64,
         /// The block's.
         got: u64,
-        /// Whether the block carries a certificate.
+        /// Whether the block carries votes.
         carried: bool,
     },
-    /// The certified height is not yet applied by the state the block attests.
-    #[error("the certificate is for block {height}, above the attested state height {state}")]
+    /// The voted height is not yet applied by the state the block attests.
+    #[error("the votes are for block {height}, above the attested state height {state}")]
     NotAttested {
-        /// The certified height.
+        /// The voted height.
         height: u64,
         /// The attested state height.
         state: u64,
     },
-    /// This node does not know the validator set of the certified height's epoch.
+    /// This node does not know the validator set of the voted height's epoch.
     #[error("no validator set for epoch {0}")]
     UnknownSet(u64),
-    /// The bytes do not decode as a finalization.
-    #[error("the certificate does not decode: {0}")]
+    /// The bytes do not decode as votes.
+    #[error("the votes do not decode: {0}")]
     Malformed(String),
-    /// The certificate is of another epoch than its height's.
-    #[error("the certificate is of epoch {got}, the block's epoch is {expected}")]
-    WrongEpoch {
-        /// The height's epoch.
-        expected: u64,
-        /// The certificate's.
-        got: u64,
+    /// A vote is of another epoch than its height's, or names no seat of it.
+    #[error("a vote is not by a seat of epoch {0}")]
+    NotASeat(u64),
+    /// Two votes by one seat.
+    #[error("seat {0} votes twice")]
+    Twice(u32),
+    /// Fewer votes than a quorum.
+    #[error("{got} votes, a quorum is {quorum}")]
+    NoQuorum {
+        /// Votes carried.
+        got: usize,
+        /// Quorum of the epoch.
+        quorum: usize,
     },
-    /// The signatures are not a quorum of the epoch's seats.
-    #[error("the certificate is not signed by a quorum of the epoch's seats")]
-    BadSignatures,
-    /// The certificate finalizes another block than the one at its height.
-    #[error("the certificate finalizes another block than block {0}")]
+    /// A signature does not verify.
+    #[error("a vote's signature does not verify")]
+    BadSignature,
+    /// A vote is for another block than the one at its height.
+    #[error("a vote finalizes another block than block {0}")]
     OtherBlock(u64),
 }
 
@@ -74,55 +85,74 @@ fn epoch_of(height: u64, blocks_per_epoch: u64) -> Epoch {
     Epoch::new(cairn_types::Epoch::of_height(height, blocks_per_epoch).0)
 }
 
-/// Decodes `block`'s certificate (of block `block.header.counted_through`) under its epoch's set.
-pub fn decode(
-    schemes: &EpochSchemes,
-    blocks_per_epoch: u64,
-    block: &Block,
-) -> Result<BlockFinalization, CarriedError> {
-    let height = block.header.counted_through;
-    let epoch = epoch_of(height, blocks_per_epoch);
-    let set = schemes
-        .set(epoch)
-        .ok_or(CarriedError::UnknownSet(epoch.get()))?;
-    let config = set.verifier.certificate_codec_config();
-    let finalization = BlockFinalization::decode_cfg(block.certificate.clone(), &config)
-        .map_err(|e| CarriedError::Malformed(e.to_string()))?;
-    if finalization.epoch() != epoch {
-        return Err(CarriedError::WrongEpoch {
-            expected: epoch.get(),
-            got: finalization.epoch().get(),
-        });
+/// Encodes votes: a 2-byte count, then each vote.
+pub fn encode(votes: &[FinalizeVote]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.put_u16(u16::try_from(votes.len()).unwrap_or(u16::MAX));
+    for vote in votes.iter().take(usize::from(u16::MAX)) {
+        out.extend_from_slice(&vote.encode());
     }
-    Ok(finalization)
+    out
 }
 
-/// The signer record the ledger counts for `block` (`None` when it carries no certificate).
+/// Decodes votes, at most `seats` of them, refusing trailing bytes.
+pub fn decode(bytes: &[u8], seats: usize) -> Result<Vec<FinalizeVote>, CarriedError> {
+    let malformed = |e: String| CarriedError::Malformed(e);
+    let mut bytes = bytes::Bytes::copy_from_slice(bytes);
+    if bytes.remaining() < 2 {
+        return Err(malformed("no count".into()));
+    }
+    let count = usize::from(bytes.get_u16());
+    if count > seats {
+        return Err(malformed(format!("{count} votes for {seats} seats")));
+    }
+    let mut votes = Vec::with_capacity(count);
+    for _ in 0..count {
+        votes.push(FinalizeVote::read_cfg(&mut bytes, &()).map_err(|e| malformed(e.to_string()))?);
+    }
+    if bytes.has_remaining() {
+        return Err(malformed("trailing bytes".into()));
+    }
+    Ok(votes)
+}
+
+/// The set of the epoch of `height`.
+fn set_of(
+    schemes: &EpochSchemes,
+    height: u64,
+    blocks_per_epoch: u64,
+) -> Result<EpochSet, CarriedError> {
+    let epoch = epoch_of(height, blocks_per_epoch);
+    schemes
+        .set(epoch)
+        .ok_or(CarriedError::UnknownSet(epoch.get()))
+}
+
+/// The signer record the ledger counts for `block` (`None` when it carries no votes).
 pub fn signer_record(
     schemes: &EpochSchemes,
     blocks_per_epoch: u64,
     block: &Block,
 ) -> Result<Option<SignerRecord>, CarriedError> {
-    if block.certificate.is_empty() {
+    if block.votes.is_empty() {
         return Ok(None);
     }
-    let finalization = decode(schemes, blocks_per_epoch, block)?;
     let height = block.header.counted_through;
-    let seats = schemes
-        .set(epoch_of(height, blocks_per_epoch))
-        .map(|set| set.participants.len())
-        .ok_or(CarriedError::UnknownSet(height))?;
+    let seats = set_of(schemes, height, blocks_per_epoch)?
+        .participants
+        .len();
     let mut signed = vec![false; seats];
-    for signer in finalization.certificate.signers.iter() {
-        if let Some(flag) = signed.get_mut(usize::from(signer)) {
-            *flag = true;
-        }
+    for vote in decode(&block.votes, seats)? {
+        let flag = signed
+            .get_mut(vote.attestation.signer.get() as usize)
+            .ok_or(CarriedError::NotASeat(height))?;
+        *flag = true;
     }
     Ok(Some(SignerRecord { height, signed }))
 }
 
-/// Checks what `block` carries against its `parent` (see the module documentation). Waits for
-/// nothing: the caller has applied the block's state height.
+/// Checks what `block` carries against its `parent` (see the module documentation). The caller
+/// has applied the block's state height.
 pub async fn check(
     schemes: &EpochSchemes,
     marshal: &MarshalMailbox,
@@ -131,58 +161,96 @@ pub async fn check(
     block: &Block,
 ) -> Result<(), CarriedError> {
     let header = &block.header;
-    let carried = !block.certificate.is_empty();
+    let carried = !block.votes.is_empty();
     let order = CarriedError::Order {
         parent: parent.counted_through,
         got: header.counted_through,
         carried,
     };
-    if !carried {
-        return if header.counted_through == parent.counted_through {
-            Ok(())
-        } else {
-            Err(order)
-        };
+    match (carried, header.counted_through) {
+        (false, through) if through == parent.counted_through => return Ok(()),
+        (true, through) if through > parent.counted_through => {}
+        _ => return Err(order),
     }
-    if header.counted_through <= parent.counted_through {
-        return Err(order);
-    }
-    if header.counted_through > header.state_height {
+    let height = header.counted_through;
+    if height > header.state_height {
         return Err(CarriedError::NotAttested {
-            height: header.counted_through,
+            height,
             state: header.state_height,
         });
     }
-    let finalization = decode(schemes, blocks_per_epoch, block)?;
-    let set = schemes
-        .set(finalization.epoch())
-        .ok_or(CarriedError::UnknownSet(finalization.epoch().get()))?;
-    let mut rng = commonware_utils::sys_rng();
-    if !finalization.verify(&mut rng, set.verifier.as_ref(), &Sequential) {
-        return Err(CarriedError::BadSignatures);
+    let set = set_of(schemes, height, blocks_per_epoch)?;
+    let seats = set.participants.len();
+    let votes = decode(&block.votes, seats)?;
+    let epoch = epoch_of(height, blocks_per_epoch);
+    let quorum = set.participants.quorum::<N3f1>() as usize;
+    if votes.len() < quorum {
+        return Err(CarriedError::NoQuorum {
+            got: votes.len(),
+            quorum,
+        });
     }
     let ours = marshal
-        .get_block(Height::new(header.counted_through))
+        .get_block(Height::new(height))
         .await
-        .map(|b| b.inner().digest());
-    if ours != Some(finalization.proposal.payload) {
-        return Err(CarriedError::OtherBlock(header.counted_through));
+        .map(|b| b.inner().digest())
+        .ok_or(CarriedError::OtherBlock(height))?;
+    let mut seen = BTreeSet::new();
+    let mut rng = commonware_utils::sys_rng();
+    for vote in &votes {
+        let signer = vote.attestation.signer.get();
+        if vote.epoch() != epoch || vote.attestation.signer.get() as usize >= seats {
+            return Err(CarriedError::NotASeat(epoch.get()));
+        }
+        if !seen.insert(signer) {
+            return Err(CarriedError::Twice(signer));
+        }
+        if vote.proposal.payload != ours {
+            return Err(CarriedError::OtherBlock(height));
+        }
+        if !vote.verify(&mut rng, set.verifier.as_ref(), &Sequential) {
+            return Err(CarriedError::BadSignature);
+        }
     }
     Ok(())
 }
 
 /// What a proposer carries on top of `parent` when it attests `state_height`:
-/// `(counted_through, certificate)`.
+/// `(counted_through, votes)`.
 pub async fn to_carry(
+    schemes: &EpochSchemes,
+    cache: &VoteCache,
     marshal: &MarshalMailbox,
-    parent: &Header,
-    state_height: u64,
+    blocks_per_epoch: u64,
+    (parent, state_height): (&Header, u64),
 ) -> (u64, Vec<u8>) {
     let first = parent.counted_through.saturating_add(1);
     let last = state_height.min(parent.counted_through.saturating_add(SEARCH));
     for height in first..=last {
+        let Ok(set) = set_of(schemes, height, blocks_per_epoch) else {
+            continue;
+        };
+        let Some(block) = marshal.get_block(Height::new(height)).await else {
+            continue;
+        };
+        let digest = block.inner().digest();
+        let epoch = epoch_of(height, blocks_per_epoch);
+        // The certificate's votes (if this node has it), then every other vote it saw.
+        let mut votes = std::collections::BTreeMap::new();
         if let Some(finalization) = marshal.get_finalization(Height::new(height)).await {
-            return (height, finalization.encode().to_vec());
+            for vote in votes_of(&finalization) {
+                votes.insert(vote.attestation.signer.get(), vote);
+            }
+        }
+        for vote in cache.votes_for(&digest) {
+            votes.entry(vote.attestation.signer.get()).or_insert(vote);
+        }
+        let votes: Vec<FinalizeVote> = votes
+            .into_values()
+            .filter(|v| v.epoch() == epoch && v.proposal.payload == digest)
+            .collect();
+        if votes.len() >= set.participants.quorum::<N3f1>() as usize {
+            return (height, encode(&votes));
         }
     }
     (parent.counted_through, Vec::new())

@@ -16,6 +16,7 @@ use crate::slasher::{self, Slasher};
 use crate::types::{
     namespace, now_ms, tuning, ConsensusKey, ConsensusScheme, MarshalMailbox, Timeouts, TrackPeers,
 };
+use crate::votes::VoteCache;
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::core::Actor as Marshal;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
@@ -204,10 +205,17 @@ where
         move |_| finalizer::run(chain, mailbox, schemes, applier)
     });
     let (slasher, mut handles) = start_slasher(&context, &chain, config.reporter);
+    let votes = VoteCache::default();
     let engines_handle = start_orchestrator(
         &context,
         orchestrator::Config {
-            application: CairnApp::new(chain.clone(), mailbox.clone(), schemes.clone()),
+            application: CairnApp::new(
+                chain.clone(),
+                mailbox.clone(),
+                schemes.clone(),
+                votes.clone(),
+            ),
+            votes,
             chain,
             schemes,
             epocher,

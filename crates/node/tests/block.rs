@@ -34,13 +34,13 @@ fn sample(count: u64) -> Block {
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
-        (10, CERTIFICATE.to_vec()),
+        (10, VOTES.to_vec()),
         txs,
     )
 }
 
-/// The bytes sample blocks carry as their certificate (the codec does not read them).
-const CERTIFICATE: [u8; 40] = [5; 40];
+/// The bytes sample blocks carry as their votes (the codec does not read them).
+const VOTES: [u8; 40] = [5; 40];
 
 #[test]
 fn a_block_round_trips_and_its_digest_covers_the_transactions() {
@@ -59,11 +59,11 @@ fn a_block_round_trips_and_its_digest_covers_the_transactions() {
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
-        (10, CERTIFICATE.to_vec()),
+        (10, VOTES.to_vec()),
         block.transactions[..2].to_vec(),
     );
     assert_ne!(fewer.digest(), block.digest());
-    let other_certificate = Block::new(
+    let other_votes = Block::new(
         Digest([7; 32]),
         12,
         1_000,
@@ -72,7 +72,7 @@ fn a_block_round_trips_and_its_digest_covers_the_transactions() {
         (10, vec![6; 40]),
         block.transactions.clone(),
     );
-    assert_ne!(other_certificate.digest(), block.digest());
+    assert_ne!(other_votes.digest(), block.digest());
 }
 
 #[test]
@@ -117,11 +117,11 @@ fn blocks_over_the_limits_are_refused_before_reading_them() {
     };
     assert!(Block::decode_cfg(bytes.clone(), &small).is_err());
     // A count claiming far more transactions than the input holds.
-    let count_at = HEADER_BYTES + 4 + CERTIFICATE.len();
+    let count_at = HEADER_BYTES + 4 + VOTES.len();
     let mut lying = bytes.to_vec();
     lying[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Block::decode_cfg(bytes::Bytes::from(lying), &BlockLimits::default()).is_err());
-    // A certificate length over the bound, and a certificate that is not the header's.
+    // A votes length over the bound, and votes that are not the header's.
     let mut long = bytes.to_vec();
     long[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Block::decode_cfg(bytes::Bytes::from(long), &BlockLimits::default()).is_err());

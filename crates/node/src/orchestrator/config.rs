@@ -6,6 +6,7 @@ use crate::chain::Chain;
 use crate::epochs::{EpochSchemes, LedgerEpocher};
 use crate::slasher::Slasher;
 use crate::types::{BlockDigest, MarshalMailbox, Timeouts, TrackPeers};
+use crate::votes::VoteCache;
 use std::sync::Arc;
 
 /// The orchestrator's configuration.
@@ -24,6 +25,8 @@ pub struct Config<B> {
     pub marshal: MarshalMailbox,
     /// Turns conflicting votes into slashing evidence.
     pub slasher: Slasher,
+    /// Keeps the finalize votes the engines see (blocks carry them, see `crate::liveness`).
+    pub votes: VoteCache,
     /// Blocks misbehaving peers.
     pub blocker: B,
     /// Updates the network's peer sets.

@@ -4,6 +4,7 @@ use super::config::Config;
 use super::ConsensusApp;
 use crate::slasher::Slasher;
 use crate::types::{tuning, BlockDigest, ConsensusKey, ConsensusScheme};
+use crate::votes::VoteCollector;
 use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::{self, Floor, ForwardPolicy, SkipBudget, SkipPolicy};
 use commonware_consensus::types::Epoch;
@@ -24,7 +25,7 @@ pub type EngineConfig<E, B> = simplex::Config<
     BlockDigest,
     ConsensusApp<E>,
     ConsensusApp<E>,
-    Reporters<ConsensusApp<E>, Slasher>,
+    Reporters<ConsensusApp<E>, Reporters<Slasher, VoteCollector>>,
     Sequential,
 >;
 
@@ -56,7 +57,13 @@ where
         blocker,
         automaton: app.clone(),
         relay: app.clone(),
-        reporter: Reporters::from((app.clone(), config.slasher.for_participants(participants))),
+        reporter: Reporters::from((
+            app.clone(),
+            Reporters::from((
+                config.slasher.for_participants(participants),
+                VoteCollector::new(config.votes.clone(), config.schemes.clone()),
+            )),
+        )),
         strategy: Sequential,
         partition,
         mailbox_size: tuning::MAILBOX_SIZE,

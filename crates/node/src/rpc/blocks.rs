@@ -29,8 +29,8 @@ pub struct HeaderJson {
     pub transactions_root: Hash,
     /// The last height whose finalization signers are counted, this block included.
     pub counted_through: u64,
-    /// Hash of the carried certificate (zero when none).
-    pub certificate_hash: Hash,
+    /// Hash of the carried votes (zero when none).
+    pub votes_hash: Hash,
 }
 
 impl From<&Header> for HeaderJson {
@@ -44,7 +44,7 @@ impl From<&Header> for HeaderJson {
             state_root: h.state_root,
             transactions_root: h.transactions_root,
             counted_through: h.counted_through,
-            certificate_hash: h.certificate_hash,
+            votes_hash: h.votes_hash,
         }
     }
 }
@@ -67,7 +67,7 @@ impl HeaderJson {
             state_root: self.state_root,
             transactions_root: self.transactions_root,
             counted_through: self.counted_through,
-            certificate_hash: self.certificate_hash,
+            votes_hash: self.votes_hash,
         })
     }
 }
