@@ -18,6 +18,7 @@ use cairn_types::tx::{
     OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission,
     SignedTransaction, StakeRole, Transaction, VoteChoice,
 };
+use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::{Amount, Cell, Credits, DeviceId, Epoch, Hash, Price, Subnetwork};
 use std::path::Path;
 
@@ -157,7 +158,13 @@ fn sample_transactions() -> Vec<(&'static str, SignedTransaction)> {
                 0,
                 Action::BondValidator {
                     amount: Amount::tokens(50_000),
-                    consensus_key: key("alice/consensus").public_key(),
+                    keys: Some(ValidatorKeys::derive(
+                        &ChainId::new(testkit::TEST_CHAIN_ID).unwrap_or_default(),
+                        &addr("alice"),
+                        &key("alice/consensus"),
+                        0,
+                        4,
+                    )),
                 },
             ),
         ),

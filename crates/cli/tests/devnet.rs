@@ -388,6 +388,64 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     wait_for("two more epochs on every node", limit, || {
         api.iter().all(|a| height(a).is_some_and(|h| h >= end))
     });
+
+    // The attack that once stopped the chain for good: two fresh accounts bond the minimum
+    // validator stake with keys no node runs. Seats of equal stake give them none (a seat is
+    // worth half a validator's stake here), so the chain finalizes on.
+    let seated_before: Vec<Value> = status["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["address"].clone())
+        .collect();
+    for name in ["mallory-1", "mallory-2"] {
+        let node_key = format!("{name}-node");
+        ok(&home, &["keys", "new", name]);
+        ok(&home, &["keys", "new", &node_key]);
+        let funded = ok(
+            &home,
+            &[
+                "--json", "tx", "--node", &api[0], "--from", "alice", "--wait", "transfer", "--to",
+                name, "--amount", "2000",
+            ],
+        );
+        assert!(funded.contains("included"), "{funded}");
+        let bonded = ok(
+            &home,
+            &[
+                "--json",
+                "tx",
+                "--node",
+                &api[0],
+                "--from",
+                name,
+                "--wait",
+                "bond-validator",
+                "--amount",
+                "1000",
+                "--node-key",
+                &node_key,
+                "--seats",
+                "4",
+            ],
+        );
+        assert!(bonded.contains("included"), "{bonded}");
+    }
+    let (_, status) = get(&format!("{}/v1/status", api[0])).unwrap();
+    let bonded_in = status["epoch"].as_u64().unwrap();
+    let end = (bonded_in + 3) * BLOCKS_PER_EPOCH;
+    wait_for(
+        "three more epochs after the attackers bonded",
+        limit,
+        || api.iter().all(|a| height(a).is_some_and(|h| h >= end)),
+    );
+    let (_, status) = get(&format!("{}/v1/status", api[0])).unwrap();
+    for validator in status["validators"].as_array().unwrap() {
+        assert!(
+            seated_before.contains(&validator["address"]),
+            "an attacker holds a seat: {status}"
+        );
+    }
 }
 
 /// `cairn bench devnet` starts its own processes, loads them and reports the figures the

@@ -163,7 +163,7 @@ pub fn seat_order(set: &ValidatorSet) -> Vec<(cairn_types::PublicKey, Address)> 
 }
 
 /// Chooses and stores the validator set of `epoch` from the validators now (pending key
-/// rotations take effect).
+/// rotations take effect; each validator's admitted stake moves as the churn limit allows).
 pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<ValidatorSet, ExecError> {
     let index: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let mut records = BTreeMap::new();
@@ -174,50 +174,64 @@ pub fn select_validators(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<Validato
         if let Some(keys) = info.pending_keys.take() {
             info.node_key = keys.node_key;
             info.seat_keys = keys.seat_keys;
-            ex.state.put(&StateKey::Validator(*address), &info);
         }
         records.insert(*address, info);
     }
     let previous = set_of(ex, Epoch(epoch.0.saturating_sub(1)))?.unwrap_or_default();
-    let set = choose_validators(&records, &ex.params, previous, epoch);
+    let (set, admitted) = choose_validators(&records, &ex.params, previous, epoch);
+    for (address, mut info) in records {
+        let now = admitted.get(&address).copied().unwrap_or(Amount::ZERO);
+        let before = ex
+            .state
+            .get::<ValidatorInfo>(&StateKey::Validator(address))?;
+        info.admitted = now;
+        if before.as_ref() != Some(&info) {
+            ex.state.put(&StateKey::Validator(address), &info);
+        }
+    }
     ex.state.put(&StateKey::ValidatorSet(epoch), &set);
     Ok(set)
 }
 
-/// The validator set of `epoch` chosen from `records` under `params`: seats of equal stake among
-/// unjailed validators with at least the minimum stake, growth capped by the churn limit against
-/// `previous`; `previous` (renumbered) if nobody qualifies.
+/// The validator set of `epoch` chosen from `records` under `params`, and each candidate's
+/// admitted stake: seats of equal stake ([`seats::allocate`]) over the stake the churn limit
+/// admits, among unjailed validators with at least the minimum stake; `previous` (renumbered)
+/// if nobody qualifies.
 pub fn choose_validators(
     records: &BTreeMap<Address, ValidatorInfo>,
     params: &Params,
     previous: ValidatorSet,
     epoch: Epoch,
-) -> ValidatorSet {
-    let candidates: Vec<Candidate> = records
+) -> (ValidatorSet, BTreeMap<Address, Amount>) {
+    let mut eligible: Vec<(&Address, &ValidatorInfo)> = records
         .iter()
         .filter(|(_, v)| !v.jail.is_jailed() && v.stake >= params.validator_stake_min)
+        .collect();
+    eligible.sort_by(|a, b| b.1.stake.cmp(&a.1.stake).then(a.0.cmp(b.0)));
+    let admitted = admit(&eligible, params.churn_bps);
+    let candidates: Vec<Candidate> = eligible
+        .iter()
         .map(|(address, v)| Candidate {
-            address: *address,
-            stake: v.stake,
+            address: **address,
+            stake: admitted.get(*address).copied().unwrap_or(Amount::ZERO),
             keys: u32::try_from(v.seat_keys.len()).unwrap_or(u32::MAX),
         })
         .collect();
     let allocation = seats::allocate(&candidates, params.max_seats, params.validator_stake_min);
-    let seats = limit_churn(&allocation, &previous, params.churn_bps);
-    let members: Vec<ValidatorSetMember> = seats
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
+    let members: Vec<ValidatorSetMember> = allocation
+        .seats
+        .iter()
         .filter_map(|(address, n)| {
-            let info = records.get(&address)?;
+            let info = records.get(address)?;
             Some(ValidatorSetMember {
-                address,
+                address: *address,
                 node_key: info.node_key,
                 stake: info.stake,
-                seats: info.seat_keys.iter().take(n as usize).copied().collect(),
+                seats: info.seat_keys.iter().take(*n as usize).copied().collect(),
             })
         })
         .collect();
-    if members.is_empty() {
+    let set = if members.is_empty() {
         ValidatorSet { epoch, ..previous }
     } else {
         ValidatorSet {
@@ -225,54 +239,31 @@ pub fn choose_validators(
             seat_size: allocation.seat_size,
             members,
         }
-    }
+    };
+    (set, admitted)
 }
 
-/// Caps growth: the seated stake that validators gain over `previous` (new members, or members
-/// holding more seated stake) may not exceed `churn_bps` of the previous seated stake. Growth is
-/// granted in priority order; the first grower always gets its seats (so a large newcomer cannot
-/// be kept out for ever), the ones past the budget keep what their previous seated stake covers.
-/// Shrinking is not capped here (jailing is never held back; unbonding is capped when sent).
-fn limit_churn(
-    allocation: &seats::Allocation,
-    previous: &ValidatorSet,
-    churn_bps: u64,
-) -> Vec<(Address, u32)> {
-    let before: BTreeMap<Address, u128> = previous
-        .members
+/// The churn limit: how much of each validator's stake counts for seats. A validator keeps what
+/// was admitted before (never more than its stake now: leaving is not held back, and a jailed
+/// validator starts again from nothing); growth beyond that is admitted, in priority order, up to
+/// `churn_bps` of all the stake admitted before. So the seated stake that enters per epoch is
+/// bounded, and so is how much the seat size (and with it the seats of everyone else) can move;
+/// a large newcomer is admitted over several epochs. When nothing was admitted before (the
+/// genesis), everything is.
+fn admit(eligible: &[(&Address, &ValidatorInfo)], churn_bps: u64) -> BTreeMap<Address, Amount> {
+    let before: u128 = eligible.iter().map(|(_, v)| v.admitted.0).sum();
+    let mut budget = if before == 0 {
+        u128::MAX
+    } else {
+        mul_div_floor(before, u128::from(churn_bps), u128::from(BPS_DENOMINATOR)).unwrap_or(0)
+    };
+    eligible
         .iter()
-        .map(|m| {
-            (
-                m.address,
-                (m.seats.len() as u128).saturating_mul(previous.seat_size.0),
-            )
-        })
-        .collect();
-    let total_before: u128 = before.values().sum();
-    if total_before == 0 {
-        return allocation.seats.clone();
-    }
-    let budget = total_before.saturating_mul(u128::from(churn_bps)) / u128::from(BPS_DENOMINATOR);
-    let q = allocation.seat_size.0.max(1);
-    let mut grown = 0u128;
-    let mut first = true;
-    allocation
-        .seats
-        .iter()
-        .map(|(address, n)| {
-            let had = before.get(address).copied().unwrap_or(0);
-            let gain = (u128::from(*n).saturating_mul(q)).saturating_sub(had);
-            if gain == 0 {
-                return (*address, *n);
-            }
-            if first || grown.saturating_add(gain) <= budget {
-                first = false;
-                grown = grown.saturating_add(gain);
-                (*address, *n)
-            } else {
-                let kept = u32::try_from(had / q).unwrap_or(u32::MAX).min(*n);
-                (*address, kept)
-            }
+        .map(|(address, v)| {
+            let kept = v.admitted.0.min(v.stake.0);
+            let grant = (v.stake.0 - kept).min(budget);
+            budget -= grant;
+            (**address, Amount(kept + grant))
         })
         .collect()
 }

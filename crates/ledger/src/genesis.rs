@@ -272,12 +272,13 @@ impl Genesis {
                         seat_keys: v.keys.seat_keys(),
                         pending_keys: None,
                         stake: v.stake,
+                        admitted: Amount::ZERO,
                         jail: Jail::Free,
                     },
                 )
             })
             .collect();
-        crate::epoch::choose_validators(&records, &self.params, Default::default(), Epoch(0))
+        crate::epoch::choose_validators(&records, &self.params, Default::default(), Epoch(0)).0
     }
 
     /// The state at height 0.
@@ -301,6 +302,7 @@ impl Genesis {
                 seat_keys: v.keys.seat_keys(),
                 pending_keys: None,
                 stake: v.stake,
+                admitted: Amount::ZERO,
                 jail: Jail::Free,
             };
             overlay.put(&StateKey::Validator(v.address), &info);

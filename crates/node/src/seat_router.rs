@@ -7,11 +7,13 @@
 //! epoch and per consensus channel:
 //!
 //! - Each local engine gets a [`SeatSender`]: it prefixes every message with the 32 bytes of its
-//!   seat key, sends it to the nodes that host the recipient seats, and hands it straight to the
-//!   engines of the other seats hosted here (the network never loops a message back).
+//!   seat key (and, for a message to one seat, a flag and that seat's key), sends it to the nodes
+//!   that host the recipient seats, and hands it straight to the engines of the other seats
+//!   hosted here (the network never loops a message back).
 //! - One task ([`route`]) reads the epoch's channel: a message whose prefix names a seat the
 //!   sending node does not host in this epoch gets that node blocked; any other message goes to
-//!   every local engine as if it came from the seat itself.
+//!   the local engine it is addressed to (a request or an answer to one seat), or to every local
+//!   engine, as if it came from the seat itself.
 //! - [`SeatBlocker`] blocks the node behind a misbehaving seat.
 //!
 //! A node holding no seat in an epoch (a follower) runs one engine that only verifies; it speaks
@@ -32,8 +34,16 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Length of the seat-key prefix of every routed message.
-pub const SEAT_PREFIX: usize = 32;
+/// Length of the sender's seat key that starts every routed message.
+const SEAT: usize = 32;
+
+/// Most bytes a routed message's prefix takes: the sender's seat, a flag, the target seat.
+pub const MAX_SEAT_PREFIX: usize = SEAT + 1 + SEAT;
+
+/// The flag after the sender's seat: the message is for every local engine.
+const TO_ALL: u8 = 0;
+/// The flag after the sender's seat: the target seat's key follows.
+const TO_ONE: u8 = 1;
 
 /// Who hosts which seat in one epoch, and which seats this node hosts.
 #[derive(Debug)]
@@ -134,6 +144,8 @@ pub struct CheckedSeatSender<'a, S: LimitedSender<PublicKey = ConsensusKey> + 'a
     remote: Option<S::Checked<'a>>,
     local: Vec<ConsensusKey>,
     seat: ConsensusKey,
+    /// The one seat the message is for, if it is for one.
+    target: Option<ConsensusKey>,
     map: Arc<SeatMap>,
     inboxes: Inboxes,
 }
@@ -152,6 +164,10 @@ where
         &mut self,
         recipients: Recipients<ConsensusKey>,
     ) -> Result<Self::Checked<'_>, SystemTime> {
+        let target = match &recipients {
+            Recipients::One(seat) => Some(seat.clone()),
+            _ => None,
+        };
         let (remote, local) = self.split(recipients);
         let remote = match remote {
             Some(nodes) => match self.inner.check(nodes) {
@@ -166,6 +182,7 @@ where
             remote,
             local,
             seat: self.seat.clone(),
+            target,
             map: self.map.clone(),
             inboxes: self.inboxes.clone(),
         })
@@ -207,7 +224,7 @@ where
         }
         match self.remote {
             Some(remote) => {
-                message.prepend(IoBuf::from(self.seat.as_ref().to_vec()));
+                message.prepend(IoBuf::from(prefix(&self.seat, self.target.as_ref())));
                 remote.send(message, priority)
             }
             None => Unreliable::new(Feedback::Ok),
@@ -278,14 +295,51 @@ impl<B: Blocker<PublicKey = ConsensusKey>> Blocker for SeatBlocker<B> {
     }
 }
 
-/// Splits a routed message into its seat and payload; `None` when too short or not a key.
-pub fn unprefix(message: &IoBuf) -> Option<(ConsensusKey, IoBuf)> {
-    let bytes: &[u8] = message.as_ref();
-    if bytes.len() < SEAT_PREFIX {
-        return None;
+/// The prefix of a message from `seat`, for `target` alone or (without one) for every engine.
+fn prefix(seat: &ConsensusKey, target: Option<&ConsensusKey>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_SEAT_PREFIX);
+    out.extend_from_slice(seat.as_ref());
+    match target {
+        Some(target) => {
+            out.push(TO_ONE);
+            out.extend_from_slice(target.as_ref());
+        }
+        None => out.push(TO_ALL),
     }
-    let seat = ConsensusKey::decode(bytes[..SEAT_PREFIX].to_vec()).ok()?;
-    Some((seat, message.slice(SEAT_PREFIX..)))
+    out
+}
+
+/// A routed message taken apart.
+#[derive(Debug)]
+pub struct Routed {
+    /// The seat that sent it.
+    pub seat: ConsensusKey,
+    /// The one seat it is for, if it is for one.
+    pub target: Option<ConsensusKey>,
+    /// The message itself.
+    pub payload: IoBuf,
+}
+
+/// Takes a routed message apart; `None` when the prefix is malformed.
+pub fn unprefix(message: &IoBuf) -> Option<Routed> {
+    let bytes: &[u8] = message.as_ref();
+    let key = |range: std::ops::Range<usize>| -> Option<ConsensusKey> {
+        ConsensusKey::decode(bytes.get(range)?.to_vec()).ok()
+    };
+    let seat = key(0..SEAT)?;
+    match *bytes.get(SEAT)? {
+        TO_ALL => Some(Routed {
+            seat,
+            target: None,
+            payload: message.slice(SEAT + 1..),
+        }),
+        TO_ONE => Some(Routed {
+            seat,
+            target: Some(key(SEAT + 1..MAX_SEAT_PREFIX)?),
+            payload: message.slice(MAX_SEAT_PREFIX..),
+        }),
+        _ => None,
+    }
 }
 
 /// Reads the epoch's channel and hands each message to every local engine as coming from its
@@ -296,7 +350,12 @@ where
     B: Blocker<PublicKey = ConsensusKey>,
 {
     while let Ok((node, message)) = channel.recv().await {
-        let Some((seat, payload)) = unprefix(&message) else {
+        let Some(Routed {
+            seat,
+            target,
+            payload,
+        }) = unprefix(&message)
+        else {
             let _ = blocker.block(node);
             continue;
         };
@@ -308,8 +367,19 @@ where
             let _ = blocker.block(node);
             continue;
         }
-        for inbox in inboxes.values() {
-            let _ = inbox.try_send((seat.clone(), payload.clone()));
+        match target {
+            // For one seat: that engine alone (a request, or the answer to one, must not reach
+            // an engine that did not ask).
+            Some(target) => {
+                if let Some(inbox) = inboxes.get(&target) {
+                    let _ = inbox.try_send((seat, payload));
+                }
+            }
+            None => {
+                for inbox in inboxes.values() {
+                    let _ = inbox.try_send((seat.clone(), payload.clone()));
+                }
+            }
         }
     }
 }
@@ -360,8 +430,12 @@ mod tests {
             key(99),
         ]));
         match remote {
-            Some(Recipients::Some(nodes)) => assert_eq!(nodes, vec![key(2)]),
-            other => panic!("expected node 2 only, got {other:?}"),
+            // Node 2 hosts 20 and 21; 99 is no seat, so it is taken for a node itself.
+            Some(Recipients::Some(nodes)) => {
+                let got: BTreeSet<ConsensusKey> = nodes.into_iter().collect();
+                assert_eq!(got, BTreeSet::from([key(2), key(99)]));
+            }
+            other => panic!("expected nodes 2 and 99, got {other:?}"),
         }
         assert_eq!(local, vec![key(11)]);
         let (remote, local) = sender.split(Recipients::One(key(10)));
@@ -375,13 +449,23 @@ mod tests {
     }
 
     #[test]
-    fn the_prefix_names_the_seat() {
+    fn the_prefix_names_the_seat_and_the_target() {
         let seat = key(20);
-        let mut bytes = seat.as_ref().to_vec();
+        let mut bytes = prefix(&seat, None);
         bytes.extend_from_slice(b"vote");
-        let (got, payload) = unprefix(&IoBuf::from(bytes)).expect("prefixed");
-        assert_eq!(got, seat);
-        assert_eq!(payload.as_ref(), b"vote");
+        let routed = unprefix(&IoBuf::from(bytes)).expect("prefixed");
+        assert_eq!(routed.seat, seat);
+        assert_eq!(routed.target, None);
+        assert_eq!(routed.payload.as_ref(), b"vote");
+        let mut bytes = prefix(&seat, Some(&key(10)));
+        bytes.extend_from_slice(b"ask");
+        let routed = unprefix(&IoBuf::from(bytes)).expect("prefixed");
+        assert_eq!(routed.target, Some(key(10)));
+        assert_eq!(routed.payload.as_ref(), b"ask");
+        // Too short, or an unknown flag.
         assert!(unprefix(&IoBuf::from(vec![1u8; 31])).is_none());
+        let mut bad = prefix(&seat, None);
+        bad[SEAT] = 7;
+        assert!(unprefix(&IoBuf::from(bad)).is_none());
     }
 }

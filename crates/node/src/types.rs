@@ -103,9 +103,9 @@ impl Default for Timeouts {
 /// bound on `max_seats`.
 pub const MAX_PARTICIPANTS: u32 = cairn_types::validator_keys::MAX_SEATS as u32;
 
-/// Room for what consensus messages are prefixed with: the epoch (a varint) and the sending seat
-/// (its 32-byte key, see `seat_router`).
-const EPOCH_PREFIX_BYTES: usize = 10 + 32;
+/// Room for what consensus messages are prefixed with: the epoch (a varint) and the seat prefix
+/// (sender and target seats, see `seat_router`).
+const EPOCH_PREFIX_BYTES: usize = 10 + 32 + 1 + 32;
 
 /// The bound on any message on the network, the same on every node: certificates of up to
 /// [`MAX_PARTICIPANTS`] signers, or a block at `limits`.

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// Most seats of one epoch, whatever governance sets: consensus messages are sized for it.
+pub const MAX_SEATS: u64 = 1024;
+
 /// Longest chain id, in bytes.
 pub const MAX_CHAIN_ID_BYTES: usize = 32;
 
@@ -108,7 +111,7 @@ pub struct Params {
     pub tx_fee_min: Amount,
     /// Epochs between an unbond and the withdrawal of the stake.
     pub unbonding_epochs: u64,
-    /// Most consensus seats of an epoch (at most [`crate::validator_keys::MAX_SEATS`]); the seat
+    /// Most consensus seats of an epoch (at most [`MAX_SEATS`]); the seat
     /// size is chosen so that the seats of all eligible stake fit (`docs/CONSENSUS.md`).
     #[serde(alias = "max_validators")]
     pub max_seats: u64,
@@ -289,7 +292,7 @@ impl ParamId {
         match self {
             ParamId::TxFeeMin => (0, Amount::tokens(1_000).0),
             ParamId::UnbondingEpochs => (1, 10_000),
-            ParamId::MaxSeats => (1, u128::from(crate::validator_keys::MAX_SEATS)),
+            ParamId::MaxSeats => (1, u128::from(MAX_SEATS)),
             ParamId::ValidatorStakeMin | ParamId::OracleStakeMin => (1, u128::from(u64::MAX)),
             ParamId::SlashDoubleSignBps => (0, bps),
             ParamId::DeviceOnboardFeeDc | ParamId::LocationAssertFeeDc => (0, u128::from(u64::MAX)),

@@ -21,8 +21,7 @@ use std::collections::BTreeSet;
 /// Most seat keys one validator registers (so most seats it can hold in one epoch).
 pub const MAX_SEAT_KEYS: usize = 128;
 
-/// Most seats of one epoch, whatever governance sets: consensus messages are sized for it.
-pub const MAX_SEATS: u64 = 1024;
+pub use crate::params::MAX_SEATS;
 
 /// A public key and its signature over [`KeyPossession::digest`].
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

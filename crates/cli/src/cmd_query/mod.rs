@@ -4,6 +4,7 @@
 //! requested height, and the proof is checked before anything is printed: the same check a light
 //! client makes. `--height` reads an older state.
 
+mod light;
 mod remote;
 
 use crate::client::NodeClient;
@@ -46,6 +47,10 @@ pub(crate) struct QueryArgs {
     /// The genesis file whose validators --verify trusts.
     #[arg(long, global = true)]
     pub(crate) genesis: Option<PathBuf>,
+    /// With --verify: start the chain of trust from this checkpoint (a validator set, as
+    /// `cairn query checkpoint` writes it) instead of the genesis set.
+    #[arg(long, global = true, requires = "genesis")]
+    pub(crate) checkpoint: Option<PathBuf>,
     #[command(subcommand)]
     what: QueryWhat,
 }
@@ -55,6 +60,16 @@ pub(crate) struct QueryArgs {
 pub(crate) enum QueryWhat {
     /// Latest height and state root.
     Head,
+    /// Follow the validator sets from the genesis (or --checkpoint) to an epoch, checking every
+    /// hand-off, and write that epoch's set as a checkpoint (needs --node and --genesis).
+    Checkpoint {
+        /// The epoch.
+        #[arg(long)]
+        epoch: u64,
+        /// Where to write the checkpoint.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Height, time, supply, treasury.
     Chain,
     /// Chain id, epoch length, emission schedule.
@@ -150,7 +165,7 @@ pub(crate) type Render = fn(&[u8]) -> Result<Value>;
 /// The state key a query reads and how to show its value.
 fn state_key(ctx: &Context, what: &QueryWhat) -> Result<(StateKey, Render)> {
     Ok(match what {
-        QueryWhat::Head => bail!("the head is not a state key"),
+        QueryWhat::Head | QueryWhat::Checkpoint { .. } => bail!("not a state key"),
         QueryWhat::Chain => (StateKey::ChainState, to_json::<ChainState>),
         QueryWhat::Config => (StateKey::ChainConfig, to_json::<ChainConfig>),
         QueryWhat::Params => (StateKey::Params, to_json::<Params>),
@@ -226,6 +241,9 @@ pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
             (None, None) => bail!("give --node URL or --data-dir DIR"),
         };
     }
+    if let QueryWhat::Checkpoint { epoch, out } = &args.what {
+        return checkpoint(ctx, &args, *epoch, out);
+    }
     let (key, render) = state_key(ctx, &args.what)?;
     if let Some(node) = &args.node {
         return remote::query(ctx, node, &args, &key, render);
@@ -280,6 +298,35 @@ pub(crate) fn run(ctx: &Context, args: QueryArgs) -> Result<()> {
             root,
             height,
             proof_hex
+        )
+    })
+}
+
+/// `cairn query checkpoint`: walks the hand-offs to `epoch` and writes its set to `out`.
+fn checkpoint(ctx: &Context, args: &QueryArgs, epoch: u64, out: &std::path::Path) -> Result<()> {
+    let node = args
+        .node
+        .as_deref()
+        .context("checkpoint needs --node URL")?;
+    let start = remote::trusted_start(args)?;
+    let from = start.set.epoch;
+    let trusted = light::walk(&NodeClient::new(node), start, epoch)?;
+    std::fs::write(out, serde_json::to_string_pretty(&trusted.set)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let summary = json!({
+        "epoch": epoch,
+        "from_epoch": from.0,
+        "validators": trusted.set.members.len(),
+        "seats": trusted.set.seat_count(),
+        "out": out.display().to_string(),
+    });
+    ctx.print(&summary, || {
+        format!(
+            "followed {} hand-off(s) from epoch {from} to epoch {epoch}; its {} seats of {} validators are in {}",
+            epoch - from.0,
+            trusted.set.seat_count(),
+            trusted.set.members.len(),
+            out.display()
         )
     })
 }

@@ -1,8 +1,10 @@
 //! `cairn query --node URL`: read the state through a node's API. With `--prove` the node's
 //! Merkle proof is checked against the state root it names; with `--verify` that root is also
 //! checked against a finalized block's header and its finalization certificate, trusting only
-//! the validator set of a genesis file: what a light client does.
+//! the validator set of a genesis file (or of a checkpoint) and following the sets from epoch to
+//! epoch ([`super::light`]): what a light client does.
 
+use super::light::{walk, Trusted};
 use super::{QueryArgs, Render};
 use crate::client::NodeClient;
 use crate::context::Context;
@@ -10,12 +12,8 @@ use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::Genesis;
 use cairn_ledger::store::{verify_proof, StateProof};
 use cairn_ledger::StateKey;
-use cairn_node::light::LightClient;
 use cairn_node::rpc::blocks::BlockJson;
-use cairn_node::types::consensus_public_key;
-use cairn_node::types::ConsensusKey;
 use cairn_types::hash::Hash;
-use commonware_utils::ordered::Set;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -29,32 +27,32 @@ struct RawValue {
     attested_by: Option<u64>,
 }
 
-/// The seats of the first epoch of a genesis file.
-pub(crate) fn validator_set(genesis: &Genesis) -> Result<Set<ConsensusKey>> {
-    let set = genesis.initial_validator_set();
-    let mut keys = Vec::new();
-    for (seat, member) in set.seats() {
-        keys.push(
-            consensus_public_key(seat)
-                .with_context(|| format!("validator {}: bad seat key", member.address))?,
-        );
+/// Where a light client's trust starts: the genesis set, or `--checkpoint`.
+pub(crate) fn trusted_start(args: &QueryArgs) -> Result<Trusted> {
+    let genesis_path = args
+        .genesis
+        .as_deref()
+        .context("--verify needs --genesis")?;
+    let genesis = Genesis::load(genesis_path)?;
+    match &args.checkpoint {
+        Some(file) => Trusted::checkpoint(&genesis, file),
+        None => Ok(Trusted::genesis(&genesis)),
     }
-    Ok(Set::from_iter_dedup(keys))
 }
 
 /// Checks that finalized block `height`, as the node serves it, attests `root` at
-/// `state_height`, under a certificate of the genesis validators.
+/// `state_height`, under a certificate of its epoch's seats, whose set the client reaches from
+/// its trusted start by following the epochs' hand-offs. Returns the epoch and its seat count.
 fn verify_attested(
     node: &NodeClient,
-    genesis_path: &std::path::Path,
+    args: &QueryArgs,
     height: u64,
     state_height: u64,
     root: &Hash,
-) -> Result<usize> {
-    let genesis = Genesis::load(genesis_path)?;
-    let validators = validator_set(&genesis)?;
-    let count = validators.len();
-    let light = LightClient::new(genesis.chain.chain_id.as_str(), validators);
+) -> Result<(u64, usize)> {
+    let start = trusted_start(args)?;
+    let epoch = start.epoch_of(height);
+    let trusted = walk(node, start, epoch)?;
     let block: BlockJson = node.get(&format!("/v1/blocks/{height}"))?;
     let header = block
         .header
@@ -74,10 +72,11 @@ fn verify_attested(
         .finalization
         .with_context(|| format!("block {height} comes without a finalization certificate"))?;
     let certificate = hex::decode(certificate).context("the certificate is not hex")?;
-    light
-        .verify_header(&header, &certificate)
+    trusted
+        .client()?
+        .verify_header(&header, &certificate, epoch)
         .with_context(|| format!("block {height}"))?;
-    Ok(count)
+    Ok((epoch, trusted.set.seat_count()))
 }
 
 /// Runs a query against a node.
@@ -126,15 +125,11 @@ pub(crate) fn query(
         .map_err(|e| anyhow::anyhow!("the node's proof does not verify: {e}"))?;
     let mut finalized_by = None;
     if args.verify {
-        let genesis = args
-            .genesis
-            .as_deref()
-            .context("--verify needs --genesis")?;
         let block = answer
             .attested_by
             .context("the node named no finalized block attesting this root (omit --height)")?;
-        let validators = verify_attested(&client, genesis, block, answer.height, &root)?;
-        finalized_by = Some((block, validators));
+        let (epoch, seats) = verify_attested(&client, args, block, answer.height, &root)?;
+        finalized_by = Some((block, epoch, seats));
     }
     let out = json!({
         "height": answer.height,
@@ -142,7 +137,8 @@ pub(crate) fn query(
         "key": hex::encode(&key_bytes),
         "value": rendered,
         "proof_verified": true,
-        "finalized_block": finalized_by.map(|(b, _)| b),
+        "finalized_block": finalized_by.map(|(b, _, _)| b),
+        "finalized_in_epoch": finalized_by.map(|(_, e, _)| e),
     });
     ctx.print(&out, || {
         let mut text = format!(
@@ -151,9 +147,9 @@ pub(crate) fn query(
             if value.is_some() { "this value" } else { "absence" },
             answer.height
         );
-        if let Some((block, n)) = finalized_by {
+        if let Some((block, epoch, n)) = finalized_by {
             text.push_str(&format!(
-                "\nthat root is attested by finalized block {block}, whose certificate is signed by a quorum of the {n} genesis validators"
+                "\nthat root is attested by finalized block {block}, whose certificate is signed by a quorum of the {n} seats of epoch {epoch} (trust followed from the start set through every epoch's hand-off)"
             ));
         } else {
             text.push_str("\n(the root itself is the node's word; add --verify --genesis FILE to check it)");

@@ -109,6 +109,7 @@ pub fn bond_validator(
                 seat_keys: keys.seat_keys,
                 pending_keys: None,
                 stake: Amount::ZERO,
+                admitted: Amount::ZERO,
                 jail: Jail::Free,
             }
         }
@@ -184,6 +185,8 @@ pub fn jail_for_downtime(
         return Ok(());
     }
     info.jail = Jail::Downtime { epoch };
+    // Back in, it enters as any newcomer does, within the churn limit.
+    info.admitted = Amount::ZERO;
     ex.notes.push(format!(
         "validator {address} jailed for missing votes in epoch {epoch}"
     ));
@@ -369,6 +372,7 @@ pub fn slash_double_sign(
     let mut slashed = cut(info.stake);
     info.stake = info.stake.saturating_sub(slashed);
     info.jail = Jail::DoubleSign;
+    info.admitted = Amount::ZERO;
     let unbonding_key = StateKey::Unbonding(address);
     let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
     for entry in entries

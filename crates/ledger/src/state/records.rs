@@ -143,6 +143,8 @@ pub struct ValidatorInfo {
     pub pending_keys: Option<PendingKeys>,
     /// Bonded stake.
     pub stake: Amount,
+    /// The part of its stake the churn limit has let count for seats so far.
+    pub admitted: Amount,
     /// Jailed validators hold no seat and earn no emission.
     pub jail: Jail,
 }

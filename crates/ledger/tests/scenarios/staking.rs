@@ -78,13 +78,19 @@ fn bonding_changes_the_validator_set_one_epoch_ahead() {
     let set = set_of(&chain, 2);
     assert_eq!(set.epoch, Epoch(2));
     assert_eq!(set.members.len(), 5);
-    assert_eq!(set.members[0].address, addr("alice"), "largest stake first");
-    assert_eq!(set.members[0].node_key, keys.node.key);
-    // 300,000 tokens in at most 8 seats: seats of 25,000 (just above it, 7 seats fit; the tie at
-    // 25,000 gives the last seat to the largest stake): alice holds 4, the others 1 each.
+    let alice = set
+        .members
+        .iter()
+        .find(|m| m.address == addr("alice"))
+        .expect("alice is seated");
+    assert_eq!(alice.node_key, keys.node.key);
+    // The churn limit admits a quarter of the 200,000 admitted before: 50,000 of alice's
+    // 100,000. Five admitted stakes of 50,000 in at most 8 seats: seats of 25,000 (just above
+    // it only 5 fit; the tie at 25,000 gives the 3 seats left by priority).
+    assert_eq!(record(&chain, "alice").admitted, Amount::tokens(50_000));
     assert_eq!(set.seat_size, Amount::tokens(25_000));
-    assert_eq!(set.members[0].seats, keys.seat_keys()[..4].to_vec());
-    assert!(set.seat_count() <= 8);
+    assert_eq!(set.seat_count(), 8);
+    assert_eq!(alice.seats, keys.seat_keys()[..alice.seats.len()].to_vec());
     assert_balanced(&chain);
 }
 
@@ -582,37 +588,32 @@ fn signer_records_out_of_order_or_of_the_wrong_size_are_refused() {
     chain.block(Vec::new()).unwrap();
     let seats = set_of(&chain, 0).seat_count();
     let mut block = chain.next_block(Vec::new());
-    block.signers = Some(SignerRecord {
-        height: 2,
-        signed: vec![true; seats],
-    });
+    let record = |height: u64, flags: usize| {
+        Some(SignerRecord {
+            height,
+            signed: vec![true; flags],
+        })
+    };
+    // Not the block itself or above.
+    block.signers = record(3, seats);
     assert!(matches!(
         chain.ledger.apply_block(&block),
         Err(cairn_ledger::BlockError::SignersOutOfOrder {
             expected: 1,
-            got: 2
+            got: 3
         })
     ));
-    block.signers = Some(SignerRecord {
-        height: 1,
-        signed: vec![true; seats + 1],
-    });
+    block.signers = record(1, seats + 1);
     assert!(matches!(
         chain.ledger.apply_block(&block),
         Err(cairn_ledger::BlockError::SignersMismatch { .. })
     ));
     // Height 1 may be skipped (a block finalized through its child has no certificate).
-    block.signers = Some(SignerRecord {
-        height: 2,
-        signed: vec![true; seats],
-    });
+    block.signers = record(2, seats);
     chain.ledger.apply_block(&block).unwrap();
     // Nothing at or below the last counted height again.
     let mut block = chain.next_block(Vec::new());
-    block.signers = Some(SignerRecord {
-        height: 2,
-        signed: vec![true; seats],
-    });
+    block.signers = record(2, seats);
     assert!(matches!(
         chain.ledger.apply_block(&block),
         Err(cairn_ledger::BlockError::SignersOutOfOrder {
@@ -620,4 +621,46 @@ fn signer_records_out_of_order_or_of_the_wrong_size_are_refused() {
             got: 2
         })
     ));
+}
+
+/// Growth of the set is capped: stake beyond what was admitted before enters at most
+/// `churn_bps` (a quarter) of the admitted stake per set, in priority order; the rest waits for
+/// the next sets, and the seats of the others move only as far.
+#[test]
+fn the_churn_limit_admits_a_large_newcomer_over_several_epochs() {
+    let (mut chain, _dir) = chain();
+    for label in ["alice", "bob"] {
+        let keys = keys_for(&chain, label, 0, 4);
+        chain
+            .run(
+                label,
+                Action::BondValidator {
+                    amount: Amount::tokens(200_000),
+                    keys: Some(keys),
+                },
+            )
+            .unwrap();
+    }
+    let admitted = |chain: &TestChain, label: &str| record(chain, label).admitted;
+    chain.advance_to_epoch(1).unwrap();
+    // 200,000 admitted before (4 × 50,000): a quarter, 50,000, may enter (the newcomer first in
+    // priority order, equal stakes going by address, takes it).
+    let first = admitted(&chain, "alice").0 + admitted(&chain, "bob").0;
+    assert_eq!(first, Amount::tokens(50_000).0);
+    let two = set_of(&chain, 2);
+    // The old validators keep seats: the newcomers could not flood the set at once.
+    for v in ["validator-0", "validator-1", "validator-2", "validator-3"] {
+        assert!(
+            two.members.iter().any(|m| m.address == addr(v)),
+            "{v} kept its seats"
+        );
+    }
+    chain.advance_to_epoch(2).unwrap();
+    let second = admitted(&chain, "alice").0 + admitted(&chain, "bob").0;
+    // A quarter of 250,000 more.
+    assert_eq!(second - first, Amount::tokens(62_500).0);
+    chain.advance_to_epoch(8).unwrap();
+    assert_eq!(admitted(&chain, "alice"), Amount::tokens(200_000));
+    assert_eq!(admitted(&chain, "bob"), Amount::tokens(200_000));
+    assert_balanced(&chain);
 }

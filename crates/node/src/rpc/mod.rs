@@ -4,6 +4,7 @@
 //! `/openapi.json`); `docs/RPC.md` explains them with examples.
 
 pub mod blocks;
+pub mod epochs;
 mod error;
 mod state;
 mod status;
@@ -193,6 +194,7 @@ pub fn router(state: RpcState) -> Router {
         .route("/v1/params", get(state::params))
         .route("/v1/state/{key}", get(state::raw))
         .route("/v1/blocks/{height}", get(blocks::by_height))
+        .route("/v1/epochs/{epoch}/handoff", get(epochs::handoff))
         .route("/v1/ws/blocks", get(ws::blocks))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))

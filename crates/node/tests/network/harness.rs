@@ -462,6 +462,18 @@ impl Network {
         format!("validator-{}", self.labels[i])
     }
 
+    /// The genesis every node started from.
+    pub(crate) fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The node whose account is `label`.
+    pub(crate) fn index_of(&self, label: &str) -> usize {
+        (0..self.nodes.len())
+            .find(|&i| self.label(i) == label)
+            .expect("a node with that account")
+    }
+
     /// The keys node `i` registers for its account, seat keys of `generation`.
     pub(crate) fn keys_of(&self, i: usize, generation: u32) -> ValidatorKeys {
         let chain_id = cairn_types::params::ChainId::new(&self.chain_id).expect("a chain id");
