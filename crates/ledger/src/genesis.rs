@@ -37,6 +37,20 @@ pub struct GenesisValidator {
     pub stake: Amount,
 }
 
+impl GenesisValidator {
+    /// Its record in the state at height 0 (nothing admitted yet: the first set admits all).
+    pub fn record(&self) -> ValidatorInfo {
+        ValidatorInfo {
+            node_key: self.keys.node.key,
+            seat_keys: self.keys.seat_keys(),
+            pending_keys: None,
+            stake: self.stake,
+            admitted: Amount::ZERO,
+            jail: Jail::Free,
+        }
+    }
+}
+
 /// An oracle committee member at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisOracle {
@@ -264,19 +278,7 @@ impl Genesis {
         let records = self
             .validators
             .iter()
-            .map(|v| {
-                (
-                    v.address,
-                    ValidatorInfo {
-                        node_key: v.keys.node.key,
-                        seat_keys: v.keys.seat_keys(),
-                        pending_keys: None,
-                        stake: v.stake,
-                        admitted: Amount::ZERO,
-                        jail: Jail::Free,
-                    },
-                )
-            })
+            .map(|v| (v.address, v.record()))
             .collect();
         crate::epoch::choose_validators(&records, &self.params, Default::default(), Epoch(0)).0
     }
@@ -297,14 +299,7 @@ impl Genesis {
             );
         }
         for v in &self.validators {
-            let info = ValidatorInfo {
-                node_key: v.keys.node.key,
-                seat_keys: v.keys.seat_keys(),
-                pending_keys: None,
-                stake: v.stake,
-                admitted: Amount::ZERO,
-                jail: Jail::Free,
-            };
+            let info = v.record();
             overlay.put(&StateKey::Validator(v.address), &info);
             for key in std::iter::once(info.node_key).chain(info.seat_keys.iter().copied()) {
                 overlay.put(&StateKey::ConsensusKeyOwner(key), &v.address);

@@ -474,30 +474,26 @@ impl Ledger {
         chain.timestamp_ms = timestamp_ms;
         let mut block_notes = Vec::new();
         if let Some(record) = signers {
-            let mut ex = Exec {
-                state: &mut overlay,
-                chain: chain.clone(),
-                params: params.clone(),
-                config: &self.config,
-                height,
-                time_ms: timestamp_ms,
-                notes: Vec::new(),
-            };
+            let mut ex = Exec::new(
+                &mut overlay,
+                &chain,
+                &params,
+                &self.config,
+                (height, timestamp_ms),
+            );
             liveness::count(&mut ex, record, height)?;
             chain = ex.chain;
             overlay.commit_tx();
         }
         let new_epoch = Epoch::of_height(height, self.config.blocks_per_epoch);
         if new_epoch > chain.epoch {
-            let mut ex = Exec {
-                state: &mut overlay,
-                chain: chain.clone(),
-                params: params.clone(),
-                config: &self.config,
-                height,
-                time_ms: timestamp_ms,
-                notes: Vec::new(),
-            };
+            let mut ex = Exec::new(
+                &mut overlay,
+                &chain,
+                &params,
+                &self.config,
+                (height, timestamp_ms),
+            );
             epoch::enter_epoch(&mut ex, new_epoch).map_err(epoch_fault)?;
             chain = ex.chain;
             params = ex.params;
@@ -508,15 +504,13 @@ impl Ledger {
         let mut rejected = Vec::new();
         let mut included = Vec::with_capacity(transactions.len());
         for (index, signed) in transactions.iter().enumerate() {
-            let mut ex = Exec {
-                state: &mut overlay,
-                chain: chain.clone(),
-                params: params.clone(),
-                config: &self.config,
-                height,
-                time_ms: timestamp_ms,
-                notes: Vec::new(),
-            };
+            let mut ex = Exec::new(
+                &mut overlay,
+                &chain,
+                &params,
+                &self.config,
+                (height, timestamp_ms),
+            );
             match exec::execute(&mut ex, signed) {
                 Ok(()) => {
                     chain = ex.chain;

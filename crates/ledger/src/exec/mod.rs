@@ -47,7 +47,27 @@ pub struct Exec<'o, 'a> {
     pub notes: Notes,
 }
 
-impl Exec<'_, '_> {
+impl<'o, 'a> Exec<'o, 'a> {
+    /// An execution context over `state` for the block at `(height, time_ms)`, starting from
+    /// `chain` and `params`, with no notes yet.
+    pub fn new(
+        state: &'o mut Overlay<'a>,
+        chain: &ChainState,
+        params: &Params,
+        config: &'o ChainConfig,
+        (height, time_ms): (u64, u64),
+    ) -> Exec<'o, 'a> {
+        Exec {
+            state,
+            chain: chain.clone(),
+            params: params.clone(),
+            config,
+            height,
+            time_ms,
+            notes: Vec::new(),
+        }
+    }
+
     /// An account, or an empty one.
     pub fn account(&self, address: &Address) -> Result<Account, ExecError> {
         Ok(self.state.get_or_default(&StateKey::Account(*address))?)
