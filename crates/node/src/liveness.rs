@@ -255,3 +255,31 @@ pub async fn to_carry(
     }
     (parent.counted_through, Vec::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_votes_are_refused_with_a_reason() {
+        // No count at all.
+        assert!(matches!(decode(&[], 4), Err(CarriedError::Malformed(_))));
+        // More votes announced than the epoch has seats, before anything is read.
+        assert!(matches!(
+            decode(&[0, 5], 4),
+            Err(CarriedError::Malformed(_))
+        ));
+        // A count with nothing behind it.
+        assert!(matches!(
+            decode(&[0, 1], 4),
+            Err(CarriedError::Malformed(_))
+        ));
+        // No votes, then trailing bytes.
+        assert!(matches!(
+            decode(&[0, 0, 9], 4),
+            Err(CarriedError::Malformed(_))
+        ));
+        // No votes, exactly: decodes (a voter then refuses it for lacking a quorum).
+        assert_eq!(decode(&encode(&[]), 4).map(|v| v.len()), Ok(0));
+    }
+}
