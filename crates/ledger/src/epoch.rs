@@ -238,6 +238,7 @@ pub fn choose_validators(
             epoch,
             seat_size: allocation.seat_size,
             members,
+            waiting: allocation.waiting,
         }
     };
     (set, admitted)

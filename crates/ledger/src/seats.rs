@@ -2,15 +2,23 @@
 //!
 //! Consensus counts seats, not stake (simplex has no vote weights), so voting power follows
 //! stake through the seats: every seat stands for the same stake, the **seat size** `q`, and a
-//! validator holds `⌊stake / q⌋` seats (at most one per seat key it registered). The seat size
-//! is the smallest value, never below `validator_stake_min`, at which the seats of every
-//! eligible validator fit in `max_seats`. A validator's unseated remainder is therefore less than
-//! one seat, and since every seat is worth `q`, "a third of the seats" is exactly "a third of the
-//! seated stake". `docs/CONSENSUS.md` says why this rule and what it guarantees.
+//! validator holds `⌊stake / q⌋` seats (at most one per seat key it registered).
+//!
+//! **The active set.** A committee of `max_seats` seats cannot hold more than `max_seats`
+//! validators, and a validator whose stake is below the seat size would hold none while its
+//! stake still looked "eligible". So the set is the longest run of eligible validators, in
+//! priority order (larger stake first, then lower address), in which every member holds at least
+//! one seat; the others **wait** (no seat, no emission), as in any bounded committee. The set
+//! records the stake that waits, so nobody mistakes it for stake that secures the chain.
+//!
+//! **The seat size** is the smallest value, never below `validator_stake_min`, at which the seats
+//! of the active validators fit in `max_seats`. A member's unseated remainder is therefore less
+//! than one seat, and since every seat is worth `q`, "a third of the seats" is exactly "a third
+//! of the seated stake". `docs/CONSENSUS.md` says why this rule and what it guarantees.
 //!
 //! One case cannot keep every remainder below a seat: validators tied at the boundary (at
 //! `q − 1` there are more seats than fit, at `q` fewer). Those last seats go to validators in
-//! priority order (larger stake first, then lower address), so a tie never empties the set.
+//! priority order, so a tie never empties the set.
 //!
 //! Everything is integer arithmetic on base units; the same candidates give the same seats on
 //! every machine.
@@ -33,8 +41,10 @@ pub struct Candidate {
 pub struct Allocation {
     /// The stake one seat stands for.
     pub seat_size: Amount,
-    /// Seats per candidate, in the candidates' priority order; candidates with none are left out.
+    /// Seats per member of the active set, in priority order.
     pub seats: Vec<(Address, u32)>,
+    /// The stake of the eligible validators left out of the active set.
+    pub waiting: Amount,
 }
 
 impl Allocation {
@@ -57,22 +67,57 @@ fn count_at(candidates: &[Candidate], q: u128) -> u128 {
 }
 
 /// Shares out at most `max_seats` seats among `candidates` (which must be eligible: unjailed,
-/// with at least the minimum stake). The seat size is never below `min_seat_size`.
+/// with at least the minimum stake): the active set is the longest run in priority order in which
+/// everyone holds a seat. The seat size is never below `min_seat_size`.
 pub fn allocate(candidates: &[Candidate], max_seats: u64, min_seat_size: Amount) -> Allocation {
-    let mut order: Vec<&Candidate> = candidates.iter().collect();
+    let mut order: Vec<&Candidate> = candidates.iter().filter(|c| c.keys > 0).collect();
     order.sort_by(|a, b| b.stake.cmp(&a.stake).then(a.address.cmp(&b.address)));
+    let most = order
+        .len()
+        .min(usize::try_from(max_seats).unwrap_or(usize::MAX));
+    // Dropping the smallest member never raises the seat size, so the runs in which everyone
+    // holds a seat are the short ones: search for the longest.
+    let (mut good, mut bad) = (0usize, most + 1);
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if everyone_seated(&allocate_run(&order[..mid], max_seats, min_seat_size), mid) {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    let mut allocation = allocate_run(&order[..good], max_seats, min_seat_size);
+    // Belt and braces for the search's premise: step down until everyone holds a seat.
+    while good > 0 && !everyone_seated(&allocation, good) {
+        good -= 1;
+        allocation = allocate_run(&order[..good], max_seats, min_seat_size);
+    }
+    allocation.waiting = order[good..]
+        .iter()
+        .fold(Amount::ZERO, |sum, c| Amount(sum.0.saturating_add(c.stake.0)));
+    allocation
+}
+
+/// Whether all `members` of the run hold a seat.
+fn everyone_seated(allocation: &Allocation, members: usize) -> bool {
+    allocation.seats.len() == members
+}
+
+/// Equal seats among `order` (already in priority order): the smallest fitting seat size.
+fn allocate_run(order: &[&Candidate], max_seats: u64, min_seat_size: Amount) -> Allocation {
+    let run: Vec<Candidate> = order.iter().map(|c| **c).collect();
     let max_seats = u128::from(max_seats);
     let lowest = min_seat_size.0.max(1);
     let largest = order.first().map_or(0, |c| c.stake.0);
     // The smallest seat size at which everything fits: `count_at` never grows with `q`, and
     // nobody holds a seat above the largest stake.
-    let q = if count_at(candidates, lowest) <= max_seats {
+    let q = if count_at(&run, lowest) <= max_seats {
         lowest
     } else {
         let (mut fits, mut too_small) = (largest.saturating_add(1), lowest);
         while fits - too_small > 1 {
             let mid = too_small + (fits - too_small) / 2;
-            if count_at(candidates, mid) <= max_seats {
+            if count_at(&run, mid) <= max_seats {
                 fits = mid;
             } else {
                 too_small = mid;
@@ -106,6 +151,7 @@ pub fn allocate(candidates: &[Candidate], max_seats: u64, min_seat_size: Amount)
             .filter(|(_, n)| *n > 0)
             .map(|(address, n)| (address, u32::try_from(n).unwrap_or(u32::MAX)))
             .collect(),
+        waiting: Amount::ZERO,
     }
 }
 
@@ -172,7 +218,7 @@ mod tests {
         let c = candidates(&[(10_000, 4); 5]);
         let a = allocate(&c, 4, Amount(1_000));
         assert_eq!(a.total(), 4);
-        assert_eq!(a.seat_size, Amount(10_000));
+        assert_eq!(a.waiting, Amount(10_000));
         let waiting: Vec<usize> = (0..5).filter(|i| seats_of(&a, address(*i)) == 0).collect();
         assert_eq!(waiting.len(), 1, "the last by address waits");
         let last = (0..5).map(address).max().expect("five");
@@ -197,6 +243,23 @@ mod tests {
         assert_eq!(seats_of(&a, address(1)), 10);
     }
 
+    #[test]
+    fn fragmented_stake_waits_instead_of_vanishing_into_the_count() {
+        // The attacker review's case: 200 honest validators of 1,000 tokens, one of 70,000 with
+        // 128 keys, 100 seats. The old rule chose a seat size of 1,001 and seated nobody but the
+        // attacker. Now the set is the attacker and the 30 largest others, everyone seated, and
+        // the stake left out is reported as waiting.
+        let mut stakes = vec![(70_000u128, 128u32)];
+        stakes.extend(std::iter::repeat((1_000u128, 4u32)).take(200));
+        let c = candidates(&stakes);
+        let a = allocate(&c, 100, Amount(1_000));
+        assert_eq!(a.seat_size, Amount(1_000));
+        assert_eq!(a.total(), 100);
+        assert_eq!(a.seats.len(), 31);
+        assert_eq!(seats_of(&a, address(0)), 70);
+        assert_eq!(a.waiting, Amount(170_000));
+    }
+
     fn arb_candidates() -> impl Strategy<Value = Vec<(u128, u32)>> {
         proptest::collection::vec((1_000u128..1_000_000, 1u32..40), 1..30)
     }
@@ -212,8 +275,29 @@ mod tests {
             prop_assert!(a.total() <= max_seats);
             let q = a.seat_size.0;
             prop_assert!(q >= 1_000);
+            // Every member of the active set holds a seat; everyone who waits has no more stake
+            // than any member, and the stake that waits is accounted for.
+            prop_assert!(a.seats.iter().all(|(_, n)| *n >= 1));
+            let smallest_member = c
+                .iter()
+                .filter(|x| seats_of(&a, x.address) > 0)
+                .map(|x| x.stake.0)
+                .min()
+                .unwrap_or(0);
+            let waiting: Vec<&Candidate> =
+                c.iter().filter(|x| seats_of(&a, x.address) == 0).collect();
+            prop_assert!(waiting.iter().all(|x| x.stake.0 <= smallest_member));
+            prop_assert_eq!(a.waiting.0, waiting.iter().map(|x| x.stake.0).sum::<u128>());
+            // Nobody waits while there is room for one more validator at the same seat size.
+            if !waiting.is_empty() {
+                prop_assert!(
+                    a.seats.len() as u64 == max_seats
+                        || waiting.iter().all(|x| x.stake.0 < q)
+                        || a.total() + 1 > max_seats
+                );
+            }
             let tie = a.total() == max_seats;
-            for candidate in &c {
+            for candidate in c.iter().filter(|x| seats_of(&a, x.address) > 0) {
                 let held = u128::from(seats_of(&a, candidate.address));
                 // Never more than the stake covers, nor than its keys.
                 prop_assert!(held * q <= candidate.stake.0);

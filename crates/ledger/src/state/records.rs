@@ -180,6 +180,9 @@ pub struct ValidatorSet {
     pub seat_size: Amount,
     /// The members.
     pub members: Vec<ValidatorSetMember>,
+    /// The admitted stake of eligible validators left out because the committee is full: it
+    /// earns nothing and does not secure the chain (see `docs/CONSENSUS.md`).
+    pub waiting: Amount,
 }
 
 impl ValidatorSet {

@@ -66,7 +66,7 @@ proptest! {
         round_trip(&Validators([(a, Amount(x))].into_iter().collect()));
         round_trip(&ValidatorInfo { node_key: a.0, seat_keys: vec![b.0], pending_keys: flag.then(|| PendingKeys { node_key: b.0, seat_keys: vec![a.0] }),
             stake: Amount(x), admitted: Amount(x / 2), jail: if flag { Jail::Downtime { epoch: Epoch(y) } } else { Jail::DoubleSign } });
-        round_trip(&ValidatorSet { epoch: Epoch(y), seat_size: Amount(x), members: vec![ValidatorSetMember { address: a, node_key: b.0, stake: Amount(x), seats: vec![a.0, b.0] }] });
+        round_trip(&ValidatorSet { epoch: Epoch(y), seat_size: Amount(x), members: vec![ValidatorSetMember { address: a, node_key: b.0, stake: Amount(x), seats: vec![a.0, b.0] }], waiting: Amount(x) });
         round_trip(&Liveness { counted: y, missed: vec![y / 2, y / 3] });
         round_trip(&Oracles([(a, OracleInfo { stake: Amount(x), price: flag.then_some(PricePost { price: Price(y), posted_ms: y / 2 }) })].into_iter().collect()));
         round_trip(&Unbondings(vec![UnbondingEntry { role: if flag { StakeRole::Oracle } else { StakeRole::Validator }, amount: Amount(x), release_epoch: Epoch(y) }]));
