@@ -7,7 +7,8 @@
 //! height. A verifier votes for a block only if its proposer is the round's leader, its time is
 //! not before its parent's, every signature in it is valid, no transaction appears twice, and
 //! the attested state root matches the verifier's own ledger at that height (it waits until it
-//! has applied that height).
+//! has applied that height). A node with several seats checks each block once for all its
+//! engines ([`crate::verdicts`]).
 //!
 //! Every block may carry an earlier block's finalization certificate for the ledger's liveness
 //! accounting ([`crate::liveness`]); an epoch's last block attests a state at or after the
@@ -22,13 +23,14 @@ use crate::chain::Chain;
 use crate::epochs::EpochSchemes;
 use crate::liveness;
 use crate::types::{cairn_key, now_ms, ConsensusContext, ConsensusScheme, MarshalMailbox};
+use crate::verdicts::Verdicts;
 use crate::votes::VoteCache;
 use cairn_ledger::ledger::verify_signatures;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::Application;
 use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::Clock;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,7 @@ pub struct CairnApp {
     marshal: MarshalMailbox,
     schemes: EpochSchemes,
     votes: VoteCache,
+    verdicts: Verdicts,
 }
 
 impl CairnApp {
@@ -56,6 +59,7 @@ impl CairnApp {
             marshal,
             schemes,
             votes,
+            verdicts: Verdicts::default(),
         }
     }
 }
@@ -172,27 +176,42 @@ async fn propose(
 
 async fn verify(
     app: CairnApp,
-    clock: impl Clock,
+    clock: impl Clock + Send + Sync + 'static,
     context: ConsensusContext,
     mut ancestry: impl Ancestry<Block>,
 ) -> bool {
-    let chain = app.chain.clone();
     let (Some(block), Some(parent)) = (ancestry.next().await, ancestry.next().await) else {
         return false;
     };
-    if chain.halted().is_some() {
+    if app.chain.halted().is_some() {
         return abstain().await;
     }
+    let height = block.inner().header.height;
+    if block.inner().header.proposer != cairn_key(&context.leader) {
+        tracing::info!(height, "node.verify: proposer is not the leader");
+        return false;
+    }
+    // Every seat engine of this node asks about the same block: check it once.
+    let verdicts = app.verdicts.clone();
+    verdicts
+        .get_or_start(block.digest(), move || {
+            check_block(app, clock, block, parent).boxed()
+        })
+        .await
+}
+
+/// Everything about a proposal but its leader: time, attested state, transactions, signatures
+/// and carried votes. Abstains (never answers) when the node halts.
+async fn check_block(
+    app: CairnApp,
+    clock: impl Clock,
+    block: Digested<Block>,
+    parent: Digested<Block>,
+) -> bool {
+    let chain = app.chain.clone();
     let (block, parent) = (block.inner(), parent.inner().header);
     let header = block.header;
     let rules = *chain.rules();
-    if header.proposer != cairn_key(&context.leader) {
-        tracing::info!(
-            height = header.height,
-            "node.verify: proposer is not the leader"
-        );
-        return false;
-    }
     if header.timestamp_ms < parent.timestamp_ms {
         tracing::info!(height = header.height, "node.verify: time before parent");
         return false;

@@ -50,4 +50,5 @@ pub mod seat_router;
 pub mod slasher;
 pub mod types;
 pub mod validator;
+pub mod verdicts;
 pub mod votes;

@@ -1,0 +1,96 @@
+//! One verification per block for all of a node's seat engines.
+//!
+//! A node with `k` seats runs `k` simplex engines, and each asks the application to verify every
+//! proposal: without this cache a block's signatures, carried votes and state root would be
+//! checked `k` times. The first engine to ask starts the check; the others wait for the same
+//! answer ([`futures::future::Shared`]). The leader check, which depends on the round, stays with
+//! each engine. The cache keeps the verdicts of the last [`KEPT`] blocks.
+
+use crate::types::BlockDigest;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// How many blocks' verdicts are kept (a few views' worth of proposals from every seat).
+pub const KEPT: usize = 1_024;
+
+/// A verdict that every engine of this node awaits.
+pub type Verdict = Shared<BoxFuture<'static, bool>>;
+
+/// Verdicts by block digest, shared by a node's engines.
+#[derive(Clone, Default)]
+pub struct Verdicts {
+    inner: Arc<Mutex<Kept>>,
+}
+
+#[derive(Default)]
+struct Kept {
+    order: VecDeque<BlockDigest>,
+    by_digest: HashMap<BlockDigest, Verdict>,
+}
+
+impl Verdicts {
+    /// The verdict on the block `digest`: the one already started, or `check` started now.
+    pub fn get_or_start(
+        &self,
+        digest: BlockDigest,
+        check: impl FnOnce() -> BoxFuture<'static, bool>,
+    ) -> Verdict {
+        let mut kept = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(verdict) = kept.by_digest.get(&digest) {
+            return verdict.clone();
+        }
+        let verdict = check().shared();
+        kept.by_digest.insert(digest, verdict.clone());
+        kept.order.push_back(digest);
+        while kept.order.len() > KEPT {
+            if let Some(oldest) = kept.order.pop_front() {
+                kept.by_digest.remove(&oldest);
+            }
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Hasher;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn digest(i: u64) -> BlockDigest {
+        commonware_cryptography::blake3::Blake3::hash(&[&i.to_be_bytes()])
+    }
+
+    #[test]
+    fn each_block_is_checked_once_and_every_engine_gets_the_answer() {
+        let verdicts = Verdicts::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let start = |i: u64, answer: bool| {
+            let runs = runs.clone();
+            verdicts.get_or_start(digest(i), move || {
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    answer
+                }
+                .boxed()
+            })
+        };
+        let (a, b, c) = (start(1, true), start(1, false), start(2, false));
+        assert!(futures::executor::block_on(a));
+        assert!(futures::executor::block_on(b), "the second engine gets the first answer");
+        assert!(!futures::executor::block_on(c));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn only_the_latest_verdicts_are_kept() {
+        let verdicts = Verdicts::default();
+        for i in 0..(KEPT as u64 + 10) {
+            let _ = verdicts.get_or_start(digest(i), || async { true }.boxed());
+        }
+        let kept = verdicts.inner.lock().expect("lock");
+        assert_eq!(kept.by_digest.len(), KEPT);
+        assert!(!kept.by_digest.contains_key(&digest(0)));
+    }
+}
