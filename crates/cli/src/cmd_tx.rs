@@ -108,7 +108,7 @@ pub(crate) enum TxAction {
         #[arg(long)]
         node_key: String,
         /// The key generation of the new seat keys (the node finds generations 0 to 15).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..i64::from(cairn_node::epochs::SEAT_KEY_GENERATIONS)))]
         generation: u32,
         /// How many seat keys.
         #[arg(long, default_value_t = crate::cmd_genesis::DEFAULT_SEAT_KEYS)]

@@ -85,21 +85,23 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
     }
     let validators_share = share(amount, u64::from(weights.validators_bps))?;
     let set = set_of(ex, closed)?.unwrap_or_default();
-    // A validator jailed or fully unbonded during the epoch earns nothing for it; its share goes
-    // to the treasury.
-    let mut paid_members: Vec<&ValidatorSetMember> = Vec::new();
+    // A validator is paid for the seats its stake still backs at the epoch's end: one jailed
+    // or fully unbonded during the epoch earns nothing for it, one that unbonded part of its
+    // stake earns for what is left; the rest goes to the treasury.
+    let mut paid_members: Vec<(&ValidatorSetMember, u128)> = Vec::new();
     for member in &set.members {
-        if validator(ex, &member.address)?
-            .is_some_and(|v| !v.jail.is_jailed() && !v.stake.is_zero())
+        if let Some(v) = validator(ex, &member.address)?
+            .filter(|v| !v.jail.is_jailed() && !v.stake.is_zero())
         {
-            paid_members.push(member);
+            let backed = v.stake.0 / set.seat_size.0.max(1);
+            paid_members.push((member, backed.min(member.seats.len() as u128)));
         }
     }
     let total_seats = set.seat_count() as u128;
     let mut paid = Amount::ZERO;
     if total_seats > 0 {
-        for member in paid_members {
-            let reward = mul_div_floor(validators_share.0, member.seats.len() as u128, total_seats)
+        for (member, seats) in paid_members {
+            let reward = mul_div_floor(validators_share.0, seats, total_seats)
                 .map(Amount)
                 .ok_or(TxError::AmountOverflow)?;
             if !reward.is_zero() {
@@ -125,6 +127,9 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
     Ok(())
 }
 
+/// The fewest counted blocks in an epoch for anyone to be jailed for downtime in it.
+pub const MIN_COUNTED_TO_JAIL: u64 = 4;
+
 /// Jails the validators of `closed` whose seats missed more than `downtime_jail_bps` of the
 /// votes counted for that epoch's blocks. Seat `i` is the `i`-th seat key in byte order, as in
 /// consensus.
@@ -135,7 +140,8 @@ fn jail_for_downtime(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecErr
     let Some(set) = set_of(ex, closed)? else {
         return Ok(());
     };
-    if liveness.counted == 0 {
+    // Too few counted blocks say little (and could all come from a few hostile proposers).
+    if liveness.counted < MIN_COUNTED_TO_JAIL {
         return Ok(());
     }
     let order = seat_order(&set);

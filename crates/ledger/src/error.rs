@@ -178,6 +178,9 @@ pub enum TxError {
     /// A jailed validator cannot bond again.
     #[error("validator {0} is jailed")]
     Jailed(Address),
+    /// A key rotation already waits for the next validator set.
+    #[error("validator {0} already has a key rotation waiting for the next validator set")]
+    RotationPending(Address),
     /// No unbonding entry has matured.
     #[error("no unbonded stake is ready to withdraw yet")]
     NothingToWithdraw,
@@ -463,6 +466,7 @@ impl TxError {
             TxError::NotJailedForDowntime(..) => "not_jailed_for_downtime",
             TxError::JailNotServed { .. } => "jail_not_served",
             TxError::Jailed(..) => "jailed",
+            TxError::RotationPending(..) => "rotation_pending",
             TxError::NothingToWithdraw => "nothing_to_withdraw",
             TxError::TooManyUnbondings(..) => "too_many_unbondings",
             TxError::InvalidEvidence(..) => "invalid_evidence",
@@ -708,6 +712,7 @@ mod tests {
                 "jail_not_served",
             ),
             (TxError::Jailed(address), "jailed"),
+            (TxError::RotationPending(address), "rotation_pending"),
             (TxError::NothingToWithdraw, "nothing_to_withdraw"),
             (TxError::TooManyUnbondings(3), "too_many_unbondings"),
             (
@@ -855,7 +860,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 71);
+        assert_eq!(pinned.len(), 72);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

@@ -47,7 +47,7 @@ pub const MAKER: &str = "maker-acme";
 /// Test parameters: short periods so that everything happens within a few dozen blocks.
 pub fn test_params() -> Params {
     Params {
-        unbonding_epochs: 2,
+        unbonding_epochs: 3,
         device_onboard_fee_dc: Credits(1_000),
         location_assert_fee_dc: Credits(100),
         voting_period_blocks: 5,

@@ -26,7 +26,7 @@ use commonware_utils::ordered::Quorum as _;
 use commonware_utils::N3f1;
 use std::collections::BTreeSet;
 
-/// Heights a proposer looks through for votes to carry.
+/// Heights a proposer looks through for votes to carry, at each end of the uncounted range.
 const SEARCH: u64 = 16;
 
 /// Why carried votes are refused.
@@ -225,8 +225,13 @@ pub async fn to_carry(
     (parent, state_height): (&Header, u64),
 ) -> (u64, Vec<u8>) {
     let first = parent.counted_through.saturating_add(1);
-    let last = state_height.min(parent.counted_through.saturating_add(SEARCH));
-    for height in first..=last {
+    // The oldest heights first; if none of them can be counted (their votes are gone), the
+    // newest ones, so counting never stalls behind a stretch of heights without votes.
+    let oldest = first..=state_height.min(parent.counted_through.saturating_add(SEARCH));
+    let newest = state_height
+        .saturating_sub(SEARCH - 1)
+        .max(first.saturating_add(SEARCH))..=state_height;
+    for height in oldest.chain(newest) {
         let Ok(set) = set_of(schemes, height, blocks_per_epoch) else {
             continue;
         };

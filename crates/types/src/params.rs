@@ -291,7 +291,9 @@ impl ParamId {
         let bps = u128::from(BPS_DENOMINATOR);
         match self {
             ParamId::TxFeeMin => (0, Amount::tokens(1_000).0),
-            ParamId::UnbondingEpochs => (1, 10_000),
+            // Sets are chosen an epoch ahead: a leaver holds seats for up to two more epochs and must
+            // stay slashable through them.
+            ParamId::UnbondingEpochs => (3, 10_000),
             ParamId::MaxSeats => (1, u128::from(MAX_SEATS)),
             ParamId::ValidatorStakeMin | ParamId::OracleStakeMin => (1, u128::from(u64::MAX)),
             ParamId::SlashDoubleSignBps => (0, bps),

@@ -47,11 +47,10 @@ fn put_validator(
     let mut index: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let eligible = !info.jail.is_jailed() && !info.stake.is_zero();
     let changed = if eligible {
-        if !index.0.contains_key(address) && index.0.len() >= MAX_VALIDATOR_CANDIDATES {
-            return Err(TxError::ValidatorRegistryFull {
-                max: MAX_VALIDATOR_CANDIDATES,
-            }
-            .into());
+        if let Some(out) = make_room(&mut index, address, info.stake)? {
+            ex.notes.push(format!(
+                "validator {out} left the eligible index for a larger stake; bond more to come back"
+            ));
         }
         index.0.insert(*address, info.stake) != Some(info.stake)
     } else {
@@ -61,6 +60,34 @@ fn put_validator(
         ex.state.put(&StateKey::Validators, &index);
     }
     Ok(())
+}
+
+/// Makes room in a full index for `address` with `stake`: a larger stake takes the place of the
+/// smallest (ties: the higher address leaves), so squatting the index with minimum bonds locks
+/// nobody out. The one that leaves keeps its record and stake and comes back by bonding more.
+/// Returns who left; refuses when the newcomer is not larger than anyone.
+fn make_room(
+    index: &mut Validators,
+    address: &Address,
+    stake: Amount,
+) -> Result<Option<Address>, TxError> {
+    if index.0.contains_key(address) || index.0.len() < MAX_VALIDATOR_CANDIDATES {
+        return Ok(None);
+    }
+    let smallest = index
+        .0
+        .iter()
+        .min_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(a, stake)| (*a, *stake));
+    match smallest {
+        Some((out, least)) if least < stake => {
+            index.0.remove(&out);
+            Ok(Some(out))
+        }
+        _ => Err(TxError::ValidatorRegistryFull {
+            max: MAX_VALIDATOR_CANDIDATES,
+        }),
+    }
 }
 
 /// Checks `keys` for `sender` and records `sender` as the owner of each. A key once registered
@@ -137,6 +164,14 @@ pub fn rotate_keys(
     keys: &ValidatorKeys,
 ) -> Result<(), ExecError> {
     let mut info = validator(ex, sender)?.ok_or(TxError::NotAValidator(*sender))?;
+    // One rotation waits at a time (so at most one per epoch registers keys for good), and a
+    // validator jailed for good has nothing to rotate.
+    if info.jail == Jail::DoubleSign {
+        return Err(TxError::Jailed(*sender).into());
+    }
+    if info.pending_keys.is_some() {
+        return Err(TxError::RotationPending(*sender).into());
+    }
     info.pending_keys = Some(register_keys(ex, sender, keys)?);
     ex.notes.push(format!(
         "validator {sender}: {} seat key(s) take over at the next validator set chosen",
@@ -168,7 +203,18 @@ pub fn unjail(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> 
     }
     info.jail = Jail::Free;
     ex.notes.push(format!("validator {sender} unjailed"));
-    put_validator(ex, sender, &info)
+    match put_validator(ex, sender, &info) {
+        // A full index never keeps a validator in jail: it is free, and waits for room (or
+        // bonds more) to be eligible again.
+        Err(ExecError::Refused(TxError::ValidatorRegistryFull { .. })) => {
+            ex.state.put(&StateKey::Validator(*sender), &info);
+            ex.notes.push(format!(
+                "validator {sender}: the eligible index is full; bond more to be eligible"
+            ));
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Jails a validator that missed too many votes (the epoch step calls this); a validator already
@@ -402,4 +448,44 @@ pub fn slash_double_sign(
         "validator {address} slashed {slashed} and jailed for double signing"
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_types::SecretKey;
+
+    fn address(i: usize) -> Address {
+        Address(SecretKey::from_label(&format!("squatter-{i}")).public_key())
+    }
+
+    #[test]
+    fn a_full_index_gives_way_to_a_larger_stake_only() {
+        let mut index = Validators::default();
+        for i in 0..MAX_VALIDATOR_CANDIDATES {
+            index.0.insert(address(i), Amount(1_000 + (i as u128 % 2)));
+        }
+        let newcomer = address(usize::MAX);
+        // Equal to the smallest: refused.
+        assert_eq!(
+            make_room(&mut index, &newcomer, Amount(1_000)),
+            Err(TxError::ValidatorRegistryFull {
+                max: MAX_VALIDATOR_CANDIDATES
+            })
+        );
+        // Larger: the smallest (of the 1,000-token squatters, the highest address) leaves.
+        let out = make_room(&mut index, &newcomer, Amount(1_001))
+            .unwrap()
+            .expect("someone leaves");
+        assert_eq!(index.0.len(), MAX_VALIDATOR_CANDIDATES - 1);
+        let highest_smallest = (0..MAX_VALIDATOR_CANDIDATES)
+            .step_by(2)
+            .map(address)
+            .max()
+            .unwrap();
+        assert_eq!(out, highest_smallest);
+        // A member already in the index never needs room.
+        index.0.insert(newcomer, Amount(1_001));
+        assert_eq!(make_room(&mut index, &newcomer, Amount(5)), Ok(None));
+    }
 }

@@ -285,6 +285,20 @@ fn key_rotation_takes_effect_at_the_next_set_chosen() {
             .seat_keys,
         new.seat_keys()
     );
+    // One rotation waits at a time.
+    let again = ValidatorKeys::derive(
+        &chain.ledger.config().chain_id,
+        &addr("validator-2"),
+        &key("validator-2/consensus"),
+        2,
+        4,
+    );
+    refused!(
+        chain,
+        "validator-2",
+        Action::RotateValidatorKeys { keys: again },
+        TxError::RotationPending(addr("validator-2"))
+    );
     chain.advance_to_epoch(1).unwrap();
     let in_two = set_of(&chain, 2);
     let member = in_two
@@ -329,14 +343,14 @@ fn unbonded_stake_is_withdrawable_after_the_unbonding_period() {
         .get(&StateKey::Unbonding(addr("oracle-0")))
         .unwrap()
         .unwrap();
-    assert_eq!(entries.0[0].release_epoch, Epoch(2));
+    assert_eq!(entries.0[0].release_epoch, Epoch(3));
     refused!(
         chain,
         "oracle-0",
         Action::WithdrawUnbonded,
         TxError::NothingToWithdraw
     );
-    chain.advance_to_epoch(2).unwrap();
+    chain.advance_to_epoch(3).unwrap();
     let before = chain.account(&addr("oracle-0")).balance;
     chain.run("oracle-0", Action::WithdrawUnbonded).unwrap();
     assert_eq!(
