@@ -178,6 +178,14 @@ pub enum TxError {
     /// A jailed validator cannot bond again.
     #[error("validator {0} is jailed")]
     Jailed(Address),
+    /// Seated validators already unbonded this epoch's share of stake.
+    #[error("the churn limit allows {left} more validator stake to unbond in epoch {epoch}; try next epoch")]
+    ChurnLimit {
+        /// The epoch.
+        epoch: Epoch,
+        /// What may still unbond in it.
+        left: Amount,
+    },
     /// A key rotation already waits for the next validator set.
     #[error("validator {0} already has a key rotation waiting for the next validator set")]
     RotationPending(Address),
@@ -467,6 +475,7 @@ impl TxError {
             TxError::JailNotServed { .. } => "jail_not_served",
             TxError::Jailed(..) => "jailed",
             TxError::RotationPending(..) => "rotation_pending",
+            TxError::ChurnLimit { .. } => "churn_limit",
             TxError::NothingToWithdraw => "nothing_to_withdraw",
             TxError::TooManyUnbondings(..) => "too_many_unbondings",
             TxError::InvalidEvidence(..) => "invalid_evidence",
@@ -713,6 +722,13 @@ mod tests {
             ),
             (TxError::Jailed(address), "jailed"),
             (TxError::RotationPending(address), "rotation_pending"),
+            (
+                TxError::ChurnLimit {
+                    epoch: Epoch(1),
+                    left: amount,
+                },
+                "churn_limit",
+            ),
             (TxError::NothingToWithdraw, "nothing_to_withdraw"),
             (TxError::TooManyUnbondings(3), "too_many_unbondings"),
             (
@@ -860,7 +876,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 72);
+        assert_eq!(pinned.len(), 73);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

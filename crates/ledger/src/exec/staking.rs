@@ -274,6 +274,54 @@ pub fn bond_oracle(
     Ok(())
 }
 
+/// The churn limit on leaving: seated validators (members of the set in force or the next) may
+/// unbond at most `churn_bps` of the stake seated now per epoch, except that the first unbond of
+/// an epoch always passes (so any one validator can leave, however large). Jailing is never
+/// limited.
+fn limit_unbond_churn(
+    ex: &mut Exec<'_, '_>,
+    sender: &Address,
+    amount: Amount,
+) -> Result<(), ExecError> {
+    let now = ex.epoch();
+    let sets = [
+        crate::epoch::set_of(ex, now)?,
+        crate::epoch::set_of(ex, Epoch(now.0.saturating_add(1)))?,
+    ];
+    let seated = |set: &Option<crate::state::records::ValidatorSet>| {
+        set.as_ref()
+            .is_some_and(|s| s.members.iter().any(|m| m.address == *sender))
+    };
+    if !sets.iter().any(seated) {
+        return Ok(());
+    }
+    let seated_stake: u128 = sets[0]
+        .as_ref()
+        .map_or(0, |s| s.members.iter().map(|m| m.stake.0).sum());
+    let budget = mul_div_floor(
+        seated_stake,
+        u128::from(ex.params.churn_bps),
+        u128::from(BPS_DENOMINATOR),
+    )
+    .unwrap_or(0);
+    let so_far = if ex.chain.unbonded_epoch == now {
+        ex.chain.unbonded_in_epoch.0
+    } else {
+        0
+    };
+    let total = so_far.saturating_add(amount.0);
+    if so_far > 0 && total > budget {
+        return Err(TxError::ChurnLimit {
+            epoch: now,
+            left: Amount(budget.saturating_sub(so_far)),
+        }
+        .into());
+    }
+    ex.chain.unbonded_epoch = now;
+    ex.chain.unbonded_in_epoch = Amount(total);
+    Ok(())
+}
+
 /// Starts unbonding. What remains bonded must be zero or at least the minimum.
 pub fn unbond(
     ex: &mut Exec<'_, '_>,
@@ -296,6 +344,7 @@ pub fn unbond(
                 .checked_sub(amount)
                 .ok_or_else(|| shortfall(info.stake))?;
             check_remaining(left, ex.params.validator_stake_min)?;
+            limit_unbond_churn(ex, sender, amount)?;
             info.stake = left;
             // A validator that unbonds everything keeps its record (with no stake, so in no
             // set) until its unbonding stake is withdrawn: evidence of an earlier double

@@ -36,6 +36,10 @@ pub struct ChainState {
     pub next_proposal: u64,
     /// The last block whose finalization signers were counted (see [`crate::liveness`]).
     pub signers_counted_through: u64,
+    /// Seated validator stake unbonded in the current epoch (the unbond churn limit).
+    pub unbonded_in_epoch: Amount,
+    /// The epoch `unbonded_in_epoch` counts for.
+    pub unbonded_epoch: Epoch,
 }
 
 /// An account.

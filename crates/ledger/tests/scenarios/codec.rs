@@ -60,7 +60,8 @@ proptest! {
     ) {
         round_trip(&Account { balance: Amount(x), nonce: y, credits: Credits(y / 3) });
         round_trip(&ChainState { height: y, timestamp_ms: y / 2, epoch: Epoch(y / 7), total_supply: Amount(x), total_burned: Amount(x / 2),
-            total_emitted: Amount(x / 3), total_claimed: Amount(x / 5), treasury: Amount(x / 7), next_proposal: y / 11, signers_counted_through: y / 13 });
+            total_emitted: Amount(x / 3), total_claimed: Amount(x / 5), treasury: Amount(x / 7), next_proposal: y / 11, signers_counted_through: y / 13,
+            unbonded_in_epoch: Amount(x / 17), unbonded_epoch: Epoch(y / 19) });
         round_trip(&DeviceRecord { owner: a, subnetwork: s, maker: flag.then_some(b.0), registered_height: y, location: None,
             location_count: z, retired: flag });
         round_trip(&Validators([(a, Amount(x))].into_iter().collect()));

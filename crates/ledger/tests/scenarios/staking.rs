@@ -678,3 +678,29 @@ fn the_churn_limit_admits_a_large_newcomer_over_several_epochs() {
     assert_eq!(admitted(&chain, "bob"), Amount::tokens(200_000));
     assert_balanced(&chain);
 }
+
+/// Seated validators may unbond at most `churn_bps` (a quarter) of the seated stake per epoch;
+/// the first unbond of an epoch always passes, and the budget comes back the next epoch.
+#[test]
+fn the_churn_limit_bounds_validator_stake_leaving_per_epoch() {
+    let (mut chain, _dir) = chain();
+    let unbond = |amount: u128| Action::Unbond {
+        role: StakeRole::Validator,
+        amount: Amount::tokens(amount),
+    };
+    // 4 × 50,000 seated: 50,000 may leave per epoch.
+    chain.run("validator-0", unbond(40_000)).unwrap();
+    refused!(
+        chain,
+        "validator-1",
+        unbond(20_000),
+        TxError::ChurnLimit {
+            epoch: Epoch(0),
+            left: Amount::tokens(10_000)
+        }
+    );
+    chain.run("validator-1", unbond(10_000)).unwrap();
+    chain.advance_to_epoch(1).unwrap();
+    chain.run("validator-1", unbond(20_000)).unwrap();
+    assert_balanced(&chain);
+}
