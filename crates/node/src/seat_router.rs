@@ -285,7 +285,10 @@ impl<B: Blocker<PublicKey = ConsensusKey>> Blocker for SeatBlocker<B> {
         match self.map.host(&seat) {
             // A seat of this node misbehaving is a bug here, not a peer to cut off.
             Some(node) if !self.map.is_local(&seat) => self.inner.block(node.clone()),
-            _ => Feedback::Ok,
+            Some(_) => Feedback::Ok,
+            // No seat: a follower speaking for itself, named by its node key.
+            None if seat != self.map.me => self.inner.block(seat),
+            None => Feedback::Ok,
         }
     }
 
@@ -467,5 +470,38 @@ mod tests {
         let mut bad = prefix(&seat, None);
         bad[SEAT] = 7;
         assert!(unprefix(&IoBuf::from(bad)).is_none());
+    }
+
+    /// Records whom it is told to block.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<std::sync::Mutex<Vec<ConsensusKey>>>);
+
+    impl Blocker for Recorder {
+        type PublicKey = ConsensusKey;
+
+        fn block(&mut self, peer: ConsensusKey) -> Feedback {
+            self.0.lock().expect("lock").push(peer);
+            Feedback::Ok
+        }
+
+        fn blocked(&mut self) -> BlockedSubscription<ConsensusKey> {
+            let (_, receiver) =
+                commonware_utils::channel::ring::channel(NonZeroUsize::new(1).expect("one"));
+            receiver
+        }
+    }
+
+    #[test]
+    fn blocking_a_seat_blocks_its_node_and_a_follower_itself() {
+        let (map, _, _rx) = setup();
+        let recorder = Recorder::default();
+        let mut blocker = SeatBlocker::new(recorder.clone(), map);
+        let _ = blocker.block(key(21));
+        // Our own seats and our own key are never blocked.
+        let _ = blocker.block(key(10));
+        let _ = blocker.block(key(1));
+        // A key that is no seat is a follower's node key.
+        let _ = blocker.block(key(7));
+        assert_eq!(*recorder.0.lock().expect("lock"), vec![key(2), key(7)]);
     }
 }
