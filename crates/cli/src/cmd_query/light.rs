@@ -26,6 +26,8 @@ pub(crate) struct Trusted {
     pub(crate) blocks_per_epoch: u64,
     /// The set.
     pub(crate) set: ValidatorSet,
+    /// The genesis's unbonding period, in epochs (how long a set stays slashable).
+    pub(crate) unbonding_epochs: u64,
 }
 
 impl Trusted {
@@ -35,6 +37,7 @@ impl Trusted {
             chain_id: genesis.chain.chain_id.to_string(),
             blocks_per_epoch: genesis.chain.blocks_per_epoch,
             set: genesis.initial_validator_set(),
+            unbonding_epochs: genesis.params.unbonding_epochs,
         }
     }
 
@@ -105,6 +108,14 @@ pub(crate) fn walk(node: &NodeClient, mut trusted: Trusted, epoch: u64) -> Resul
         bail!(
             "the trusted set is of epoch {}, after epoch {epoch}: start from an earlier checkpoint",
             trusted.set.epoch
+        );
+    }
+    if epoch - trusted.set.epoch.0 > trusted.unbonding_epochs {
+        eprintln!(
+            "warning: the trusted set (epoch {}) is older than the unbonding period ({} epochs): \
+             its validators may have withdrawn their stake and could sign a false history at no \
+             risk; start from a recent checkpoint you trust (docs/CONSENSUS.md, weak subjectivity)",
+            trusted.set.epoch, trusted.unbonding_epochs
         );
     }
     while trusted.set.epoch.0 < epoch {

@@ -186,6 +186,7 @@ pub struct ValidatorSet {
     pub members: Vec<ValidatorSetMember>,
     /// The admitted stake of eligible validators left out because the committee is full: it
     /// earns nothing and does not secure the chain (see `docs/CONSENSUS.md`).
+    #[serde(default)]
     pub waiting: Amount,
 }
 
