@@ -110,6 +110,7 @@ fn devnet_genesis(
         validators: Vec::new(),
         oracles: Vec::new(),
         makers: Vec::new(),
+        carried: None,
     };
     let mut consensus_keys = Vec::new();
     for i in 0..validators {

@@ -89,7 +89,7 @@ pub(crate) enum GenesisCommand {
 pub(crate) const DEFAULT_SEAT_KEYS: u32 = 16;
 
 /// A validator's keys from `spec`: a keys file, or a local node key name to derive them from.
-fn validator_keys(
+pub(crate) fn validator_keys(
     ctx: &Context,
     chain_id: &ChainId,
     account: &Address,
@@ -107,7 +107,7 @@ fn validator_keys(
     Ok(ValidatorKeys::derive(chain_id, account, &node, 0, seats))
 }
 
-fn split<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str)> {
+pub(crate) fn split<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str)> {
     text.split_once(sep)
         .with_context(|| format!("`{text}`: expected {what}"))
 }
@@ -150,6 +150,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                 validators: Vec::new(),
                 oracles: Vec::new(),
                 makers: Vec::new(),
+                carried: None,
             };
             for v in &validators {
                 let (who, rest) = split(v, '=', "ADDRESS=STAKE@KEYS")?;

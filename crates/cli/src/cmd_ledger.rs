@@ -39,6 +39,38 @@ pub(crate) enum LedgerCommand {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Export a halted chain's state as the genesis of a new chain with a chosen validator set
+    /// (the node must be stopped). Every operator can run it on its own ledger and compare the
+    /// files: the same state and flags give the same bytes. See docs/NODE.md, "Recovering a
+    /// halted chain".
+    Export {
+        /// The ledger directory (a node's `data/ledger`).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The agreed height (the last finalized block); the ledger must stand there.
+        #[arg(long)]
+        height: u64,
+        /// The new chain's id (must differ from the halted chain's).
+        #[arg(long)]
+        chain_id: String,
+        /// A chosen validator: ADDRESS_OR_KEY@KEYS (repeatable). KEYS is a file from `cairn
+        /// genesis validator-keys --chain-id NEW`, or a local node key name.
+        #[arg(long = "validator", required = true)]
+        validators: Vec<String>,
+        /// Seat keys for a validator given by a local node key name.
+        #[arg(long, default_value_t = crate::cmd_genesis::DEFAULT_SEAT_KEYS)]
+        seat_keys: u32,
+        /// The new genesis time in ms since the Unix epoch (agreed, so that every export is the
+        /// same).
+        #[arg(long)]
+        genesis_time_ms: u64,
+        /// Where to write the genesis.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the scripted tour: genesis, transfers, devices, credits, rewards, governance.
     Demo {
         /// Keep the ledger in this directory (default: a temporary one).
@@ -135,6 +167,28 @@ pub(crate) fn run(ctx: &Context, cmd: LedgerCommand) -> Result<()> {
             let transactions = read_transactions(&files)?;
             apply_transactions(ctx, &data_dir, transactions, time_ms)
         }
+        LedgerCommand::Export {
+            data_dir,
+            height,
+            chain_id,
+            validators,
+            seat_keys,
+            genesis_time_ms,
+            out,
+            force,
+        } => export(
+            ctx,
+            &data_dir,
+            ExportArgs {
+                height,
+                chain_id,
+                validators,
+                seat_keys,
+                genesis_time_ms,
+            },
+            &out,
+            force,
+        ),
         LedgerCommand::Audit { data_dir } => {
             let ledger = open_ledger(&data_dir)?;
             let audit = audit_supply(&ledger)?;
@@ -157,4 +211,66 @@ pub(crate) fn run(ctx: &Context, cmd: LedgerCommand) -> Result<()> {
         }
         LedgerCommand::Demo { data_dir } => crate::demo::run(ctx, data_dir),
     }
+}
+
+/// What `cairn ledger export` was told.
+struct ExportArgs {
+    height: u64,
+    chain_id: String,
+    validators: Vec<String>,
+    seat_keys: u32,
+    genesis_time_ms: u64,
+}
+
+/// Writes the recovery genesis of the ledger in `dir` to `out`.
+fn export(ctx: &Context, dir: &Path, args: ExportArgs, out: &Path, force: bool) -> Result<()> {
+    use crate::cmd_genesis::{split, validator_keys};
+    use cairn_ledger::recovery::{export, RecoveryPlan};
+    if out.exists() && !force {
+        anyhow::bail!("{} exists (use --force to overwrite)", out.display());
+    }
+    let chain_id = cairn_types::params::ChainId::new(&args.chain_id)
+        .with_context(|| format!("chain id `{}`", args.chain_id))?;
+    let mut chosen = Vec::new();
+    for v in &args.validators {
+        let (who, keys) = split(v, '@', "ADDRESS@KEYS")?;
+        let address = ctx.address(who)?;
+        let keys = validator_keys(ctx, &chain_id, &address, keys, args.seat_keys)?;
+        chosen.push((address, keys));
+    }
+    let ledger = open_ledger(dir)?;
+    let plan = RecoveryPlan {
+        chain_id,
+        height: args.height,
+        genesis_time_ms: args.genesis_time_ms,
+        validators: chosen,
+    };
+    let genesis = export(&ledger, &plan).context("the export was refused; nothing was written")?;
+    genesis
+        .validate()
+        .context("the exported genesis would not start a working chain")?;
+    std::fs::write(out, serde_json::to_string_pretty(&genesis)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let carried = genesis.carried.as_ref();
+    ctx.print(
+        &serde_json::json!({
+            "out": out.display().to_string(),
+            "from_chain_id": carried.map(|c| c.from_chain_id.to_string()),
+            "from_height": carried.map(|c| c.from_height),
+            "from_state_root": carried.map(|c| c.from_state_root.to_string()),
+            "records": carried.map_or(0, |c| c.records.len()),
+            "validators": genesis.validators.len(),
+        }),
+        || {
+            format!(
+            "wrote {}: the state of {} at height {} (root {}), {} records, {} validators chosen",
+            out.display(),
+            carried.map(|c| c.from_chain_id.to_string()).unwrap_or_default(),
+            carried.map_or(0, |c| c.from_height),
+            carried.map(|c| c.from_state_root.to_string()).unwrap_or_default(),
+            carried.map_or(0, |c| c.records.len()),
+            genesis.validators.len()
+        )
+        },
+    )
 }

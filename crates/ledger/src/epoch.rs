@@ -90,8 +90,8 @@ fn emit(ex: &mut Exec<'_, '_>, closed: Epoch) -> Result<(), ExecError> {
     // stake earns for what is left; the rest goes to the treasury.
     let mut paid_members: Vec<(&ValidatorSetMember, u128)> = Vec::new();
     for member in &set.members {
-        if let Some(v) = validator(ex, &member.address)?
-            .filter(|v| !v.jail.is_jailed() && !v.stake.is_zero())
+        if let Some(v) =
+            validator(ex, &member.address)?.filter(|v| !v.jail.is_jailed() && !v.stake.is_zero())
         {
             let backed = v.stake.0 / set.seat_size.0.max(1);
             paid_members.push((member, backed.min(member.seats.len() as u128)));

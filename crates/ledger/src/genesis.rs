@@ -5,6 +5,7 @@
 //! turns it into the state at height 0.
 
 use crate::exec::Exec;
+use crate::recovery::{Carried, RecoveryError};
 use crate::state::overlay::{Changes, EmptyState};
 use crate::state::records::{
     Account, ChainState, Jail, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
@@ -87,6 +88,11 @@ pub struct Genesis {
     /// Approved makers.
     #[serde(default)]
     pub makers: Vec<GenesisMaker>,
+    /// The state carried over from a halted chain (a recovery genesis, see
+    /// [`crate::recovery`]): accounts, oracles and makers come from it, and `validators` are
+    /// the chosen validators with new keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<Carried>,
 }
 
 /// Why a genesis was refused.
@@ -172,6 +178,9 @@ pub enum GenesisError {
     /// Reading or parsing the file failed.
     #[error("genesis file: {0}")]
     File(String),
+    /// The carried state of a recovery genesis is refused.
+    #[error("recovery: {0}")]
+    Recovery(#[from] RecoveryError),
 }
 
 fn unique<T: Ord + std::fmt::Display>(
@@ -260,10 +269,48 @@ impl Genesis {
             }
         }
         self.total_supply()?;
+        if let Some(carried) = &self.carried {
+            self.validate_carried(carried)?;
+        }
+        Ok(())
+    }
+
+    /// A recovery genesis: nothing besides the carried state but the chosen validators, each a
+    /// validator of the halted chain with its stake there and new keys nobody else holds.
+    fn validate_carried(&self, carried: &Carried) -> Result<(), GenesisError> {
+        if !self.accounts.is_empty() || !self.oracles.is_empty() || !self.makers.is_empty() {
+            return Err(RecoveryError::Mixed.into());
+        }
+        for v in &self.validators {
+            let record = carried
+                .validator(&v.address)?
+                .ok_or(RecoveryError::NotAValidator(v.address))?;
+            if record.jail == Jail::DoubleSign {
+                return Err(RecoveryError::Jailed(v.address).into());
+            }
+            if record.stake != v.stake {
+                return Err(RecoveryError::StakeMismatch(v.address).into());
+            }
+            let keys = std::iter::once(v.keys.node.key).chain(v.keys.seat_keys());
+            for key in keys {
+                if let Some(owner) = carried.key_owner(&key)? {
+                    if owner != v.address {
+                        return Err(GenesisError::Duplicate {
+                            what: "consensus key",
+                            who: Address(key).to_string(),
+                        });
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
     fn total_supply(&self) -> Result<Amount, GenesisError> {
+        if let Some(carried) = &self.carried {
+            // Stakes of the chosen validators are already in the carried supply.
+            return Ok(carried.check()?.total_supply);
+        }
         self.accounts
             .iter()
             .map(|a| a.balance)
@@ -287,6 +334,9 @@ impl Genesis {
     pub fn state(&self) -> Result<Changes, GenesisError> {
         self.validate()?;
         let mut overlay = Overlay::new(&EmptyState);
+        if let Some(carried) = &self.carried {
+            carried.write(&mut overlay)?;
+        }
         overlay.put(&StateKey::ChainConfig, &self.chain);
         overlay.put(&StateKey::Params, &self.params);
         for a in &self.accounts {
@@ -326,7 +376,9 @@ impl Genesis {
                 })
                 .collect(),
         );
-        overlay.put(&StateKey::Oracles, &oracles);
+        if self.carried.is_none() {
+            overlay.put(&StateKey::Oracles, &oracles);
+        }
         for m in &self.makers {
             overlay.put(
                 &StateKey::Maker(m.key),
@@ -336,12 +388,15 @@ impl Genesis {
                 },
             );
         }
-        let chain = ChainState {
-            height: 0,
-            timestamp_ms: self.genesis_time_ms,
-            epoch: Epoch(0),
-            total_supply: self.total_supply()?,
-            ..ChainState::default()
+        let chain = match &self.carried {
+            Some(carried) => carried.check()?,
+            None => ChainState {
+                height: 0,
+                timestamp_ms: self.genesis_time_ms,
+                epoch: Epoch(0),
+                total_supply: self.total_supply()?,
+                ..ChainState::default()
+            },
         };
         overlay.put(&StateKey::ChainState, &chain);
         overlay.commit_tx();
@@ -379,7 +434,16 @@ impl Genesis {
             .chain(self.validators.iter().map(|v| v.stake.0))
             .chain(self.oracles.iter().map(|o| o.stake.0))
             .chain(std::iter::once(self.chain.emission.emission_cap.0));
-        let total = amounts.fold(0u128, u128::saturating_add);
+        let mut total = amounts.fold(0u128, u128::saturating_add);
+        if let Some(carried) = &self.carried {
+            let chain = carried.check()?;
+            let room = self
+                .chain
+                .emission
+                .emission_cap
+                .saturating_sub(chain.total_emitted);
+            total = chain.total_supply.0.saturating_add(room.0);
+        }
         if total > SUPPLY_MAX_BASE_UNITS {
             return Err(GenesisError::SupplyTooLarge {
                 total,

@@ -25,6 +25,7 @@ pub mod exec;
 pub mod genesis;
 pub mod ledger;
 pub mod liveness;
+pub mod recovery;
 pub mod seats;
 pub mod state;
 pub mod store;

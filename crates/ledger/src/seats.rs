@@ -92,9 +92,9 @@ pub fn allocate(candidates: &[Candidate], max_seats: u64, min_seat_size: Amount)
         good -= 1;
         allocation = allocate_run(&order[..good], max_seats, min_seat_size);
     }
-    allocation.waiting = order[good..]
-        .iter()
-        .fold(Amount::ZERO, |sum, c| Amount(sum.0.saturating_add(c.stake.0)));
+    allocation.waiting = order[good..].iter().fold(Amount::ZERO, |sum, c| {
+        Amount(sum.0.saturating_add(c.stake.0))
+    });
     allocation
 }
 

@@ -115,6 +115,7 @@ pub fn test_genesis() -> Genesis {
             key: key(MAKER).public_key(),
             name: "Acme Hotspots".into(),
         }],
+        carried: None,
     }
 }
 

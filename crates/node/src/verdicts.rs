@@ -36,7 +36,10 @@ impl Verdicts {
         digest: BlockDigest,
         check: impl FnOnce() -> BoxFuture<'static, bool>,
     ) -> Verdict {
-        let mut kept = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut kept = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(verdict) = kept.by_digest.get(&digest) {
             return verdict.clone();
         }
@@ -78,7 +81,10 @@ mod tests {
         };
         let (a, b, c) = (start(1, true), start(1, false), start(2, false));
         assert!(futures::executor::block_on(a));
-        assert!(futures::executor::block_on(b), "the second engine gets the first answer");
+        assert!(
+            futures::executor::block_on(b),
+            "the second engine gets the first answer"
+        );
         assert!(!futures::executor::block_on(c));
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }

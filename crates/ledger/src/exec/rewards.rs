@@ -43,6 +43,9 @@ pub fn submit_root(
     let key = StateKey::RewardRoot(subnetwork);
     let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
     let first_epoch = match &previous {
+        // A root accepted at height 0 came with a recovery genesis (`crate::recovery`): it
+        // covers the halted chain's epochs, none of this chain's.
+        Some(p) if p.accepted_height == 0 => 0,
         Some(p) if p.epoch >= epoch => {
             return Err(TxError::RootNotNewer {
                 subnetwork,

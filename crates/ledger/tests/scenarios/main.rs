@@ -21,6 +21,7 @@ mod governance;
 mod helpers;
 mod ordered;
 mod properties;
+mod recovery;
 mod rewards;
 mod staking;
 mod state;
