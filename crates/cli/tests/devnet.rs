@@ -5,99 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 mod common;
+#[path = "common/nodes.rs"]
+mod nodes;
 use common::ok;
+use nodes::{get, height, post, wait_for, Nodes};
 use std::time::{Duration, Instant};
 
 const NODES: usize = 4;
-
-/// Kills every node when the test ends, however it ends.
-struct Nodes {
-    dir: PathBuf,
-    children: Vec<Option<Child>>,
-}
-
-impl Nodes {
-    fn start(&mut self, i: usize) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("node-{i}/node.log")))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["node", "--config"])
-            .arg(self.dir.join(format!("node-{i}/node.toml")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("node starts");
-        self.children[i] = Some(child);
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.children[i].take() {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-        }
-    }
-
-    fn log_tail(&self, i: usize) -> String {
-        let text = std::fs::read_to_string(self.dir.join(format!("node-{i}/node.log")))
-            .unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for i in 0..self.children.len() {
-            self.kill(i);
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn get(url: &str) -> Option<(u16, Value)> {
-    let mut response = agent().get(url).call().ok()?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().ok()?;
-    Some((status, serde_json::from_str(&body).ok()?))
-}
-
-fn post(url: &str, body: &str) -> (u16, Value) {
-    let mut response = agent()
-        .post(url)
-        .header("content-type", "application/json")
-        .send(body)
-        .expect("the node answers");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn height(api: &str) -> Option<u64> {
-    get(&format!("{api}/v1/status")).and_then(|(_, v)| v["height"].as_u64())
-}
-
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// A signed transfer from `from`, printed by the CLI (not submitted).
 fn signed_transfer(home: &Path, from: &str, to: &str, amount: &str, nonce: u64) -> String {
