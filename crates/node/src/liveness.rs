@@ -13,7 +13,7 @@
 
 use crate::block::{Block, Header};
 use crate::epochs::{EpochSchemes, EpochSet};
-use crate::types::MarshalMailbox;
+use crate::types::{BlockDigest, ConsensusKey, ConsensusScheme, MarshalMailbox};
 use crate::votes::{votes_of, FinalizeVote, VoteCache};
 use bytes::{Buf, BufMut};
 use cairn_ledger::liveness::SignerRecord;
@@ -22,7 +22,7 @@ use commonware_consensus::types::{Epoch, Height};
 use commonware_consensus::Epochable as _;
 use commonware_cryptography::Digestible as _;
 use commonware_parallel::Sequential;
-use commonware_utils::ordered::Quorum as _;
+use commonware_utils::ordered::{Quorum as _, Set};
 use commonware_utils::N3f1;
 use std::collections::BTreeSet;
 
@@ -180,26 +180,45 @@ pub async fn check(
         });
     }
     let set = set_of(schemes, height, blocks_per_epoch)?;
-    let seats = set.participants.len();
-    let votes = decode(&block.votes, seats)?;
+    let votes = decode(&block.votes, set.participants.len())?;
     let epoch = epoch_of(height, blocks_per_epoch);
-    let quorum = set.participants.quorum::<N3f1>() as usize;
+    let ours = marshal
+        .get_block(Height::new(height))
+        .await
+        .map(|b| b.inner().digest())
+        .ok_or(CarriedError::OtherBlock(height))?;
+    check_votes(
+        &votes,
+        &set.participants,
+        &set.verifier,
+        (epoch, height),
+        ours,
+    )
+}
+
+/// Checks `votes` for the block `ours` at `height` of `epoch`, against that epoch's seats
+/// (`participants`) and `verifier`: at least a quorum, each by a distinct seat of that epoch, for
+/// that block, with a valid signature.
+pub fn check_votes(
+    votes: &[FinalizeVote],
+    participants: &Set<ConsensusKey>,
+    verifier: &ConsensusScheme,
+    (epoch, height): (Epoch, u64),
+    ours: BlockDigest,
+) -> Result<(), CarriedError> {
+    let seats = participants.len();
+    let quorum = participants.quorum::<N3f1>() as usize;
     if votes.len() < quorum {
         return Err(CarriedError::NoQuorum {
             got: votes.len(),
             quorum,
         });
     }
-    let ours = marshal
-        .get_block(Height::new(height))
-        .await
-        .map(|b| b.inner().digest())
-        .ok_or(CarriedError::OtherBlock(height))?;
     let mut seen = BTreeSet::new();
     let mut rng = commonware_utils::sys_rng();
-    for vote in &votes {
+    for vote in votes {
         let signer = vote.attestation.signer.get();
-        if vote.epoch() != epoch || vote.attestation.signer.get() as usize >= seats {
+        if vote.epoch() != epoch || signer as usize >= seats {
             return Err(CarriedError::NotASeat(epoch.get()));
         }
         if !seen.insert(signer) {
@@ -208,7 +227,7 @@ pub async fn check(
         if vote.proposal.payload != ours {
             return Err(CarriedError::OtherBlock(height));
         }
-        if !vote.verify(&mut rng, set.verifier.as_ref(), &Sequential) {
+        if !vote.verify(&mut rng, verifier, &Sequential) {
             return Err(CarriedError::BadSignature);
         }
     }
@@ -286,5 +305,106 @@ mod tests {
         ));
         // No votes, exactly: decodes (a voter then refuses it for lacking a quorum).
         assert_eq!(decode(&encode(&[]), 4).map(|v| v.len()), Ok(0));
+    }
+
+    /// Four seats of epoch 3; `votes(n, digest)` are the finalize votes of the first `n` seats for
+    /// `digest` at view 7.
+    struct Seats {
+        participants: Set<ConsensusKey>,
+        signers: Vec<ConsensusScheme>,
+        verifier: ConsensusScheme,
+    }
+
+    const EPOCH: u64 = 3;
+
+    fn seats() -> Seats {
+        use commonware_cryptography::{ed25519, Signer as _};
+        let namespace = crate::types::namespace("liveness-test");
+        let mut keys: Vec<ed25519::PrivateKey> =
+            (0..4).map(ed25519::PrivateKey::from_seed).collect();
+        // Signers in participant (key) order, so that seat `i` signs as index `i`.
+        keys.sort_by_key(|k| k.public_key());
+        let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+        let signers: Vec<ConsensusScheme> = keys
+            .into_iter()
+            .filter_map(|k| ConsensusScheme::signer(&namespace, participants.clone(), k))
+            .collect();
+        Seats {
+            verifier: ConsensusScheme::verifier(&namespace, participants.clone()),
+            participants,
+            signers,
+        }
+    }
+
+    fn digest(label: &[u8]) -> BlockDigest {
+        use commonware_cryptography::Hasher as _;
+        commonware_cryptography::blake3::Blake3::hash(&[label])
+    }
+
+    impl Seats {
+        fn votes(&self, n: usize, payload: BlockDigest) -> Vec<FinalizeVote> {
+            use commonware_consensus::simplex::types::{Finalize, Proposal};
+            use commonware_consensus::types::{Round, View};
+            let proposal = Proposal::new(
+                Round::new(Epoch::new(EPOCH), View::new(7)),
+                View::new(6),
+                payload,
+            );
+            self.signers[..n]
+                .iter()
+                .map(|s| Finalize::sign(s, proposal.clone()).expect("a signer signs"))
+                .collect()
+        }
+
+        fn check(&self, votes: &[FinalizeVote], ours: BlockDigest) -> Result<(), CarriedError> {
+            check_votes(
+                votes,
+                &self.participants,
+                &self.verifier,
+                (Epoch::new(EPOCH), 40),
+                ours,
+            )
+        }
+    }
+
+    #[test]
+    fn carried_votes_must_be_a_quorum_of_valid_votes_for_this_block() {
+        let seats = seats();
+        let ours = digest(b"ours");
+        // A quorum (3 of 4) of good votes passes, and all four too.
+        assert_eq!(seats.check(&seats.votes(3, ours), ours), Ok(()));
+        assert_eq!(seats.check(&seats.votes(4, ours), ours), Ok(()));
+        // Two are not a quorum.
+        assert_eq!(
+            seats.check(&seats.votes(2, ours), ours),
+            Err(CarriedError::NoQuorum { got: 2, quorum: 3 })
+        );
+        // Votes for another block at that height.
+        assert_eq!(
+            seats.check(&seats.votes(3, digest(b"other")), ours),
+            Err(CarriedError::OtherBlock(40))
+        );
+        // One seat twice.
+        let mut twice = seats.votes(3, ours);
+        twice[2] = twice[0].clone();
+        assert!(matches!(
+            seats.check(&twice, ours),
+            Err(CarriedError::Twice(_))
+        ));
+        // A signature taken from another vote: the signer's index no longer matches it.
+        let mut forged = seats.votes(3, ours);
+        let stolen = forged[1].attestation.signature.clone();
+        forged[0].attestation.signature = stolen;
+        assert_eq!(seats.check(&forged, ours), Err(CarriedError::BadSignature));
+        // A vote of another epoch.
+        let mut other_epoch = seats.votes(3, ours);
+        other_epoch[0].proposal.round = commonware_consensus::types::Round::new(
+            Epoch::new(EPOCH + 1),
+            commonware_consensus::types::View::new(7),
+        );
+        assert_eq!(
+            seats.check(&other_epoch, ours),
+            Err(CarriedError::NotASeat(EPOCH))
+        );
     }
 }
