@@ -250,7 +250,7 @@ mod tests {
         // attacker. Now the set is the attacker and the 30 largest others, everyone seated, and
         // the stake left out is reported as waiting.
         let mut stakes = vec![(70_000u128, 128u32)];
-        stakes.extend(std::iter::repeat((1_000u128, 4u32)).take(200));
+        stakes.extend(std::iter::repeat_n((1_000u128, 4u32), 200));
         let c = candidates(&stakes);
         let a = allocate(&c, 100, Amount(1_000));
         assert_eq!(a.seat_size, Amount(1_000));

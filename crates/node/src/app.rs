@@ -176,7 +176,7 @@ async fn propose(
 
 async fn verify(
     app: CairnApp,
-    clock: impl Clock + Send + Sync + 'static,
+    clock: impl Clock + 'static,
     context: ConsensusContext,
     mut ancestry: impl Ancestry<Block>,
 ) -> bool {

@@ -93,7 +93,7 @@ mod tests {
     fn only_the_latest_verdicts_are_kept() {
         let verdicts = Verdicts::default();
         for i in 0..(KEPT as u64 + 10) {
-            let _ = verdicts.get_or_start(digest(i), || async { true }.boxed());
+            drop(verdicts.get_or_start(digest(i), || async { true }.boxed()));
         }
         let kept = verdicts.inner.lock().expect("lock");
         assert_eq!(kept.by_digest.len(), KEPT);
