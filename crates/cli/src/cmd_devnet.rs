@@ -127,6 +127,7 @@ fn devnet_genesis(
                 0,
                 DEVNET_SEAT_KEYS,
             ),
+            consent: None,
         });
         genesis.accounts.push(GenesisAccount {
             address: Address(account.public_key()),

@@ -77,6 +77,10 @@ pub(crate) enum GenesisCommand {
         /// Where to write them.
         #[arg(long)]
         out: PathBuf,
+        /// For the recovery of a halted chain: also sign the account's consent to sit with these
+        /// keys (the account key must be local); `cairn ledger export` requires it.
+        #[arg(long)]
+        recovery: bool,
     },
     /// Check a genesis file and summarise it.
     Show {
@@ -86,7 +90,7 @@ pub(crate) enum GenesisCommand {
 }
 
 /// Seat keys a validator registers unless told otherwise.
-pub(crate) const DEFAULT_SEAT_KEYS: u32 = 16;
+pub(crate) const DEFAULT_SEAT_KEYS: u32 = cairn_types::validator_keys::MAX_SEAT_KEYS as u32;
 
 /// A validator's keys from `spec`: a keys file, or a local node key name to derive them from.
 pub(crate) fn validator_keys(
@@ -105,6 +109,24 @@ pub(crate) fn validator_keys(
         .load_key(spec)
         .with_context(|| format!("`{spec}` is neither a keys file nor a local key"))?;
     Ok(ValidatorKeys::derive(chain_id, account, &node, 0, seats))
+}
+
+/// `keys` with the consent of the local account `account` (a key name) to sit with them in the
+/// recovered chain `chain_id`.
+pub(crate) fn recovery_keys(
+    ctx: &Context,
+    chain_id: &ChainId,
+    account: &str,
+    keys: ValidatorKeys,
+) -> Result<cairn_ledger::recovery::RecoveryKeys> {
+    let secret = ctx
+        .load_key(account)
+        .with_context(|| format!("the consent needs the account key `{account}` here"))?;
+    let address = Address(secret.public_key());
+    let consent = secret.sign(&cairn_ledger::recovery::consent_digest(
+        chain_id, &address, &keys,
+    ));
+    Ok(cairn_ledger::recovery::RecoveryKeys { keys, consent })
 }
 
 pub(crate) fn split<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str)> {
@@ -161,6 +183,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                     address,
                     stake: stake.parse().with_context(|| format!("stake in `{v}`"))?,
                     keys,
+                    consent: None,
                 });
             }
             for a in &allocations {
@@ -204,12 +227,23 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
             node_key,
             seats,
             out,
+            recovery,
         } => {
             let chain_id = ChainId::new(chain_id).context("chain id")?;
-            let account = ctx.address(&account)?;
-            let keys = validator_keys(ctx, &chain_id, &account, &node_key, seats)?;
-            std::fs::write(&out, serde_json::to_string_pretty(&keys)?)
-                .with_context(|| format!("writing {}", out.display()))?;
+            let address = ctx.address(&account)?;
+            let keys = validator_keys(ctx, &chain_id, &address, &node_key, seats)?;
+            let text = if recovery {
+                serde_json::to_string_pretty(&recovery_keys(
+                    ctx,
+                    &chain_id,
+                    &account,
+                    keys.clone(),
+                )?)?
+            } else {
+                serde_json::to_string_pretty(&keys)?
+            };
+            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+            let account = address;
             ctx.print(&keys, || {
                 format!(
                     "wrote the node key and {} seat keys of {account} for {chain_id} to {}",

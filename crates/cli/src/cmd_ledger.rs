@@ -54,7 +54,8 @@ pub(crate) enum LedgerCommand {
         #[arg(long)]
         chain_id: String,
         /// A chosen validator: ADDRESS_OR_KEY@KEYS (repeatable). KEYS is a file from `cairn
-        /// genesis validator-keys --chain-id NEW`, or a local node key name.
+        /// genesis validator-keys --chain-id NEW --recovery` (keys and the account's consent), or
+        /// a local node key name (the account key must then be local too, to consent).
         #[arg(long = "validator", required = true)]
         validators: Vec<String>,
         /// Seat keys for a validator given by a local node key name.
@@ -224,7 +225,7 @@ struct ExportArgs {
 
 /// Writes the recovery genesis of the ledger in `dir` to `out`.
 fn export(ctx: &Context, dir: &Path, args: ExportArgs, out: &Path, force: bool) -> Result<()> {
-    use crate::cmd_genesis::{split, validator_keys};
+    use crate::cmd_genesis::{recovery_keys, split, validator_keys};
     use cairn_ledger::recovery::{export, RecoveryPlan};
     if out.exists() && !force {
         anyhow::bail!("{} exists (use --force to overwrite)", out.display());
@@ -233,10 +234,25 @@ fn export(ctx: &Context, dir: &Path, args: ExportArgs, out: &Path, force: bool) 
         .with_context(|| format!("chain id `{}`", args.chain_id))?;
     let mut chosen = Vec::new();
     for v in &args.validators {
-        let (who, keys) = split(v, '@', "ADDRESS@KEYS")?;
+        let (who, spec) = split(v, '@', "ADDRESS@KEYS")?;
         let address = ctx.address(who)?;
-        let keys = validator_keys(ctx, &chain_id, &address, keys, args.seat_keys)?;
-        chosen.push((address, keys));
+        let path = Path::new(spec);
+        let signed = if path.is_file() {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {spec}"))?;
+            serde_json::from_str::<cairn_ledger::recovery::RecoveryKeys>(&text).with_context(
+                || {
+                    format!(
+                        "{spec}: not recovery keys (write them with `cairn genesis \
+                         validator-keys --recovery`, which adds the account's consent)"
+                    )
+                },
+            )?
+        } else {
+            // A local node key: derive the keys, and consent with the local account key.
+            let keys = validator_keys(ctx, &chain_id, &address, spec, args.seat_keys)?;
+            recovery_keys(ctx, &chain_id, who, keys)?
+        };
+        chosen.push((address, signed.keys, signed.consent));
     }
     let ledger = open_ledger(dir)?;
     let plan = RecoveryPlan {

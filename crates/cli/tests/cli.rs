@@ -681,6 +681,7 @@ fn a_halted_chain_is_exported_and_restarted_under_a_new_chain_id() {
             "val-new",
             "--seats",
             "2",
+            "--recovery",
             "--out",
             keys.to_str().unwrap(),
         ],

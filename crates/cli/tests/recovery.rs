@@ -118,6 +118,7 @@ fn a_halted_devnet_restarts_from_an_export_with_the_validators_left() {
                 &format!("validator-{i}-consensus"),
                 "--seats",
                 "4",
+                "--recovery",
                 "--out",
                 home.join(format!("keys-{i}.json")).to_str().unwrap(),
             ],

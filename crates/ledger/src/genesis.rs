@@ -4,8 +4,8 @@
 //! that would start a broken chain, with a message that names the problem; [`Genesis::state`]
 //! turns it into the state at height 0.
 
+use crate::carried::{Carried, RecoveryError};
 use crate::exec::Exec;
-use crate::recovery::{Carried, RecoveryError};
 use crate::state::overlay::{Changes, EmptyState};
 use crate::state::records::{
     Account, ChainState, Jail, MakerRecord, OracleInfo, Oracles, ValidatorInfo, Validators,
@@ -36,6 +36,10 @@ pub struct GenesisValidator {
     pub keys: ValidatorKeys,
     /// Its bonded stake.
     pub stake: Amount,
+    /// In a recovery genesis, the account's consent to sit with these keys
+    /// ([`crate::carried::consent_digest`]); unused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<cairn_types::Signature>,
 }
 
 impl GenesisValidator {
@@ -281,7 +285,16 @@ impl Genesis {
         if !self.accounts.is_empty() || !self.oracles.is_empty() || !self.makers.is_empty() {
             return Err(RecoveryError::Mixed.into());
         }
+        let chain = carried.check()?;
+        if chain.timestamp_ms != self.genesis_time_ms {
+            return Err(RecoveryError::Inconsistent(
+                "the chain state's time is not the genesis time".into(),
+            )
+            .into());
+        }
         for v in &self.validators {
+            let consent = v.consent.ok_or(RecoveryError::NoConsent(v.address))?;
+            crate::carried::check_consent(&self.chain.chain_id, &v.address, &v.keys, &consent)?;
             let record = carried
                 .validator(&v.address)?
                 .ok_or(RecoveryError::NotAValidator(v.address))?;

@@ -19,6 +19,7 @@
 //! - [`testkit`]: a chain with well-known keys for tests, the demo and benchmarks.
 
 pub mod audit;
+pub mod carried;
 pub mod epoch;
 pub mod error;
 pub mod exec;

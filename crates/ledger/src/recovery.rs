@@ -31,47 +31,24 @@
 //! Evidence of double signing on the old chain cannot be reported on the new one (votes are
 //! bound to the chain id), so it must be reported before the export.
 
+pub use crate::carried::{
+    check_consent, consent_digest, Carried, CarriedRecord, RecoveryError, RecoveryKeys,
+};
+use crate::carried::{check_value, decoded, plus, record};
 use crate::genesis::{Genesis, GenesisValidator};
 use crate::ledger::Ledger;
-use crate::state::overlay::{Overlay, MAX_STATE_VALUE_BYTES};
+use crate::state::overlay::MAX_STATE_VALUE_BYTES;
 use crate::state::records::{
-    Account, ChainState, DeviceRecord, Jail, LocationEntry, LockRecord, LockSums, MakerRecord,
-    MintWindow, OffenceRecord, Oracles, Proposal, RewardRootRecord, Unbondings, ValidatorInfo,
-    VoteRecord,
+    ChainState, Jail, LockRecord, LockSums, MintWindow, Proposal, RewardRootRecord, Unbondings,
+    ValidatorInfo,
 };
 use crate::state::StateKey;
 use crate::StoreError;
-use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_types::codec::{decode, encode};
 use cairn_types::params::{ChainConfig, ChainId, Params};
 use cairn_types::validator_keys::ValidatorKeys;
-use cairn_types::{Address, Amount, Credits, Epoch, Hash};
-use serde::{Deserialize, Serialize};
+use cairn_types::{Address, Amount, Epoch, Signature};
 use std::collections::BTreeMap;
-
-/// The state a recovery genesis carries over from the halted chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Carried {
-    /// The halted chain.
-    pub from_chain_id: ChainId,
-    /// The height exported (its last finalized block).
-    pub from_height: u64,
-    /// The state root at that height, for operators to compare.
-    pub from_state_root: Hash,
-    /// The epoch of that height (epoch 0 of the new chain).
-    pub from_epoch: Epoch,
-    /// Every record, moved as the module documentation says, in key order.
-    pub records: Vec<CarriedRecord>,
-}
-
-/// One state record: its key and its value in the canonical encoding (hex).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CarriedRecord {
-    /// The key.
-    pub key: StateKey,
-    /// The value's bytes, hex.
-    pub value: String,
-}
 
 /// What the operators agreed on.
 #[derive(Clone, Debug)]
@@ -83,70 +60,10 @@ pub struct RecoveryPlan {
     pub height: u64,
     /// The new genesis time, milliseconds since the Unix epoch.
     pub genesis_time_ms: u64,
-    /// The validators of the first epochs and their new keys (signed for `chain_id`); each must
-    /// be a validator of the halted chain, free of jail, with at least the minimum stake.
-    pub validators: Vec<(Address, ValidatorKeys)>,
-}
-
-/// Why a recovery export or a recovery genesis was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RecoveryError {
-    /// The ledger is not at the agreed height.
-    #[error("this ledger stands at height {at}, not at the agreed height {agreed}")]
-    WrongHeight {
-        /// Where it stands.
-        at: u64,
-        /// What was agreed.
-        agreed: u64,
-    },
-    /// The new chain id is the old one.
-    #[error("the new chain id must differ from the halted chain's ({0})")]
-    SameChainId(ChainId),
-    /// No validator was chosen.
-    #[error("choose at least one validator")]
-    NoValidators,
-    /// A chosen validator is not a validator of the halted chain.
-    #[error("{0} is not a validator of the halted chain")]
-    NotAValidator(Address),
-    /// A chosen validator is jailed for good.
-    #[error("{0} is jailed for double signing and cannot be chosen")]
-    Jailed(Address),
-    /// A chosen validator's stake is below the minimum.
-    #[error("{who} has {stake} bonded, below the minimum {min}")]
-    StakeTooLow {
-        /// The validator.
-        who: Address,
-        /// Its stake.
-        stake: Amount,
-        /// The minimum.
-        min: Amount,
-    },
-    /// A carried record is of a kind the genesis builds itself, or repeats.
-    #[error("the carried state may not hold {0}")]
-    NotCarried(String),
-    /// A carried record does not decode.
-    #[error("carried record {key}: {reason}")]
-    BadRecord {
-        /// Its key.
-        key: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A recovery genesis lists accounts, oracles or makers besides its carried state.
-    #[error("a recovery genesis takes accounts, oracles and makers from its carried state only")]
-    Mixed,
-    /// A chosen validator's genesis entry does not match its carried record.
-    #[error("validator {0}: its genesis stake differs from its carried record")]
-    StakeMismatch(Address),
-    /// Reading the state failed.
-    #[error("reading the state: {0}")]
-    Store(String),
-}
-
-impl From<StoreError> for RecoveryError {
-    fn from(error: StoreError) -> Self {
-        RecoveryError::Store(error.to_string())
-    }
+    /// The validators of the first epochs, their new keys (signed for `chain_id`) and each
+    /// account's consent ([`consent_digest`]); each must be a validator of the halted chain, not
+    /// jailed for good, with at least the minimum stake.
+    pub validators: Vec<(Address, ValidatorKeys, Signature)>,
 }
 
 /// Exports the state of `ledger` as the genesis of a new chain under `plan`.
@@ -182,10 +99,15 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
         epochs: chain.epoch.0,
         heights: head.height,
     };
-    let chosen: BTreeMap<Address, &ValidatorKeys> =
-        plan.validators.iter().map(|(a, k)| (*a, k)).collect();
+    let mut chosen: BTreeMap<Address, (&ValidatorKeys, Signature)> = BTreeMap::new();
+    for (address, keys, consent) in &plan.validators {
+        check_consent(&plan.chain_id, address, keys, consent)?;
+        if chosen.insert(*address, (keys, *consent)).is_some() {
+            return Err(RecoveryError::ChosenTwice(*address));
+        }
+    }
     let mut validators = Vec::new();
-    for (address, keys) in &chosen {
+    for (address, (keys, consent)) in &chosen {
         let info: ValidatorInfo = records
             .get(&StateKey::Validator(*address))
             .map(|bytes| decoded(&StateKey::Validator(*address), bytes))
@@ -205,6 +127,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             address: *address,
             keys: (*keys).clone(),
             stake: info.stake,
+            consent: Some(*consent),
         });
     }
     let mut carried = Vec::new();
@@ -232,7 +155,12 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
                     _ if chosen.contains_key(address) => Jail::Free,
                     _ => Jail::Downtime { epoch: Epoch(0) },
                 };
-                info.pending_keys = None;
+                // A rotation that was waiting takes effect: the old keys may be the ones the
+                // validator was getting away from.
+                if let Some(keys) = info.pending_keys.take() {
+                    info.node_key = keys.node_key;
+                    info.seat_keys = keys.seat_keys;
+                }
                 Some(encode(&info))
             }
             StateKey::Unbonding(_) => {
@@ -355,132 +283,6 @@ impl Mover {
             amount_end: sums
                 .amount_end
                 .saturating_sub(sums.amount.saturating_mul(u128::from(self.epochs))),
-        }
-    }
-}
-
-/// Sums amounts of a supply that is bounded far below `u128::MAX` (see
-/// `genesis::SUPPLY_MAX_BASE_UNITS`).
-fn plus(a: Amount, b: Amount) -> Amount {
-    Amount(a.0.saturating_add(b.0))
-}
-
-fn record(key: StateKey, value: &[u8]) -> CarriedRecord {
-    CarriedRecord {
-        key,
-        value: hex::encode(value),
-    }
-}
-
-fn decoded<V: BorshDeserialize>(key: &StateKey, bytes: &[u8]) -> Result<V, RecoveryError> {
-    decode(bytes, MAX_STATE_VALUE_BYTES).map_err(|e| RecoveryError::BadRecord {
-        key: format!("{key:?}"),
-        reason: e.to_string(),
-    })
-}
-
-/// Checks that `bytes` decode as the value `key` holds; refuses the kinds a recovery genesis
-/// builds itself.
-fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryError> {
-    match key {
-        StateKey::ChainState => decoded::<ChainState>(key, bytes).map(drop),
-        StateKey::Account(_) => decoded::<Account>(key, bytes).map(drop),
-        StateKey::Device(_) => decoded::<DeviceRecord>(key, bytes).map(drop),
-        StateKey::DeviceLocation(..) => decoded::<LocationEntry>(key, bytes).map(drop),
-        StateKey::Maker(_) => decoded::<MakerRecord>(key, bytes).map(drop),
-        StateKey::Oracles => decoded::<Oracles>(key, bytes).map(drop),
-        StateKey::Unbonding(_) => decoded::<Unbondings>(key, bytes).map(drop),
-        StateKey::Offence(_) => decoded::<OffenceRecord>(key, bytes).map(drop),
-        StateKey::DelegatedCredits(..) | StateKey::CreditUsage(_) => {
-            decoded::<Credits>(key, bytes).map(drop)
-        }
-        StateKey::RewardRoot(_) => decoded::<RewardRootRecord>(key, bytes).map(drop),
-        StateKey::RewardClaimed(..) => decoded::<Amount>(key, bytes).map(drop),
-        StateKey::MintWindow => decoded::<MintWindow>(key, bytes).map(drop),
-        StateKey::Lock(_) => decoded::<LockRecord>(key, bytes).map(drop),
-        StateKey::LockExpiry(_) | StateKey::GovTotals => decoded::<LockSums>(key, bytes).map(drop),
-        StateKey::Proposal(_) => decoded::<Proposal>(key, bytes).map(drop),
-        StateKey::ProposalVote(..) => decoded::<VoteRecord>(key, bytes).map(drop),
-        StateKey::Validator(_) => decoded::<ValidatorInfo>(key, bytes).map(drop),
-        StateKey::ConsensusKeyOwner(_) => decoded::<Address>(key, bytes).map(drop),
-        StateKey::ChainConfig
-        | StateKey::Params
-        | StateKey::Validators
-        | StateKey::ValidatorSet(_)
-        | StateKey::Liveness(_)
-        | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
-    }
-}
-
-/// Bytes written verbatim (already in the canonical encoding).
-struct Raw<'a>(&'a [u8]);
-
-impl BorshSerialize for Raw<'_> {
-    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        writer.write_all(self.0)
-    }
-}
-
-impl Carried {
-    /// Checks every record: each key once, in order, of a kind carried, with a value that
-    /// decodes; and a chain state among them. Returns that chain state.
-    pub fn check(&self) -> Result<ChainState, RecoveryError> {
-        let mut chain = None;
-        for pair in self.records.windows(2) {
-            if pair[0].key >= pair[1].key {
-                return Err(RecoveryError::NotCarried(format!(
-                    "{:?} out of order or twice",
-                    pair[1].key
-                )));
-            }
-        }
-        for r in &self.records {
-            let bytes = self.bytes(r)?;
-            check_value(&r.key, &bytes)?;
-            if r.key == StateKey::ChainState {
-                chain = Some(decoded::<ChainState>(&r.key, &bytes)?);
-            }
-        }
-        chain.ok_or_else(|| RecoveryError::BadRecord {
-            key: "ChainState".into(),
-            reason: "missing".into(),
-        })
-    }
-
-    fn bytes(&self, r: &CarriedRecord) -> Result<Vec<u8>, RecoveryError> {
-        hex::decode(&r.value).map_err(|e| RecoveryError::BadRecord {
-            key: format!("{:?}", r.key),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Writes every record into `overlay` (after [`Carried::check`]).
-    pub fn write(&self, overlay: &mut Overlay<'_>) -> Result<(), RecoveryError> {
-        for r in &self.records {
-            let bytes = self.bytes(r)?;
-            overlay.put(&r.key, &Raw(&bytes));
-        }
-        Ok(())
-    }
-
-    /// The carried record of validator `address`.
-    pub fn validator(&self, address: &Address) -> Result<Option<ValidatorInfo>, RecoveryError> {
-        let key = StateKey::Validator(*address);
-        match self.records.binary_search_by(|r| r.key.cmp(&key)) {
-            Ok(i) => Ok(Some(decoded(&key, &self.bytes(&self.records[i])?)?)),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// The owner of a consensus key in the carried state, if any.
-    pub fn key_owner(
-        &self,
-        key: &cairn_types::PublicKey,
-    ) -> Result<Option<Address>, RecoveryError> {
-        let key = StateKey::ConsensusKeyOwner(*key);
-        match self.records.binary_search_by(|r| r.key.cmp(&key)) {
-            Ok(i) => Ok(Some(decoded(&key, &self.bytes(&self.records[i])?)?)),
-            Err(_) => Ok(None),
         }
     }
 }

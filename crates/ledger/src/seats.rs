@@ -12,7 +12,8 @@
 //! records the stake that waits, so nobody mistakes it for stake that secures the chain.
 //!
 //! **The seat size** is the smallest value, never below `validator_stake_min`, at which the seats
-//! of the active validators fit in `max_seats`. A member's unseated remainder is therefore less
+//! the active validators' stake covers fit in `max_seats`; keys do not enter into it (a validator
+//! with fewer keys than its stake covers holds one seat per key and loses the rest itself). A member's unseated remainder is therefore less
 //! than one seat, and since every seat is worth `q`, "a third of the seats" is exactly "a third
 //! of the seated stake". `docs/CONSENSUS.md` says why this rule and what it guarantees.
 //!
@@ -59,11 +60,13 @@ fn seats_at(candidate: &Candidate, q: u128) -> u128 {
     (candidate.stake.0 / q).min(u128::from(candidate.keys))
 }
 
-/// Seats of all candidates at seat size `q`.
+/// Seats the stake of all candidates covers at seat size `q`, whatever keys they registered:
+/// the seat size follows stake alone, so a validator that registered few keys loses only its own
+/// seats and never makes seats cheaper for everyone else.
 fn count_at(candidates: &[Candidate], q: u128) -> u128 {
     candidates
         .iter()
-        .fold(0u128, |sum, c| sum.saturating_add(seats_at(c, q)))
+        .fold(0u128, |sum, c| sum.saturating_add(c.stake.0 / q))
 }
 
 /// Shares out at most `max_seats` seats among `candidates` (which must be eligible: unjailed,
@@ -236,6 +239,25 @@ mod tests {
     }
 
     #[test]
+    fn honest_validators_short_of_keys_do_not_make_seats_cheap_for_others() {
+        // The attacker review's case: four validators of 1,000,000 with 16 keys each, one of
+        // 36,000 with 128. Counting keys, the seat size fell to the minimum and the small one
+        // held 36 of 100 seats. By stake alone, a seat is worth about 40,360 tokens: the honest
+        // validators hold 16 each (their keys), the small one none.
+        let c = candidates(&[
+            (1_000_000, 16),
+            (1_000_000, 16),
+            (1_000_000, 16),
+            (1_000_000, 16),
+            (36_000, 128),
+        ]);
+        let a = allocate(&c, 100, Amount(1_000));
+        assert!(a.seat_size.0 > 36_000, "{a:?}");
+        assert_eq!(seats_of(&a, address(4)), 0);
+        assert_eq!(a.total(), 64);
+    }
+
+    #[test]
     fn keys_cap_seats() {
         let c = candidates(&[(10_000, 1), (10_000, 10)]);
         let a = allocate(&c, 100, Amount(1_000));
@@ -311,6 +333,20 @@ mod tests {
             let mut reversed = c.clone();
             reversed.reverse();
             prop_assert_eq!(allocate(&reversed, max_seats, Amount(1_000)), a);
+        }
+
+        #[test]
+        fn keys_never_make_seats_cheaper(
+            stakes in arb_candidates(),
+            max_seats in 1u64..200,
+        ) {
+            // The same stakes with every key a validator could register: the seat size moves by
+            // at most the one base unit of a tie at the boundary.
+            let c = candidates(&stakes);
+            let all_keys: Vec<(u128, u32)> = stakes.iter().map(|(s, _)| (*s, 128)).collect();
+            let few = allocate(&c, max_seats, Amount(1_000));
+            let many = allocate(&candidates(&all_keys), max_seats, Amount(1_000));
+            prop_assert!(few.seat_size.0 + 1 >= many.seat_size.0);
         }
 
         #[test]

@@ -102,6 +102,7 @@ pub fn test_genesis() -> Genesis {
                     TEST_SEAT_KEYS,
                 ),
                 stake: Amount::tokens(50_000),
+                consent: None,
             })
             .collect(),
         oracles: ORACLES

@@ -4,10 +4,13 @@
 //! proposal: without this cache a block's signatures, carried votes and state root would be
 //! checked `k` times. The first engine to ask starts the check; the others wait for the same
 //! answer ([`futures::future::Shared`]). The leader check, which depends on the round, stays with
-//! each engine. The cache keeps the verdicts of the last [`KEPT`] blocks.
+//! each engine. The cache holds each check weakly: once no engine waits for it any more (the view
+//! moved on), the check and the block it holds are dropped, so a hostile leader cannot pin
+//! memory with checks that wait (a block timed in the future). It remembers the last [`KEPT`]
+//! blocks.
 
 use crate::types::BlockDigest;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +29,7 @@ pub struct Verdicts {
 #[derive(Default)]
 struct Kept {
     order: VecDeque<BlockDigest>,
-    by_digest: HashMap<BlockDigest, Verdict>,
+    by_digest: HashMap<BlockDigest, WeakShared<BoxFuture<'static, bool>>>,
 }
 
 impl Verdicts {
@@ -40,12 +43,16 @@ impl Verdicts {
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(verdict) = kept.by_digest.get(&digest) {
-            return verdict.clone();
+        if let Some(verdict) = kept.by_digest.get(&digest).and_then(WeakShared::upgrade) {
+            return verdict;
         }
         let verdict = check().shared();
-        kept.by_digest.insert(digest, verdict.clone());
-        kept.order.push_back(digest);
+        let Some(weak) = verdict.downgrade() else {
+            return verdict;
+        };
+        if kept.by_digest.insert(digest, weak).is_none() {
+            kept.order.push_back(digest);
+        }
         while kept.order.len() > KEPT {
             if let Some(oldest) = kept.order.pop_front() {
                 kept.by_digest.remove(&oldest);
@@ -90,10 +97,21 @@ mod tests {
     }
 
     #[test]
+    fn a_check_nobody_waits_for_is_dropped() {
+        let verdicts = Verdicts::default();
+        let first = verdicts.get_or_start(digest(1), || async { true }.boxed());
+        drop(first);
+        // The engine that asked is gone: a later ask starts the check again.
+        let again = verdicts.get_or_start(digest(1), || async { false }.boxed());
+        assert!(!futures::executor::block_on(again));
+    }
+
+    #[test]
     fn only_the_latest_verdicts_are_kept() {
         let verdicts = Verdicts::default();
+        let mut held = Vec::new();
         for i in 0..(KEPT as u64 + 10) {
-            drop(verdicts.get_or_start(digest(i), || async { true }.boxed()));
+            held.push(verdicts.get_or_start(digest(i), || async { true }.boxed()));
         }
         let kept = verdicts.inner.lock().expect("lock");
         assert_eq!(kept.by_digest.len(), KEPT);

@@ -37,16 +37,29 @@ pub fn validator(ex: &Exec<'_, '_>, address: &Address) -> Result<Option<Validato
     Ok(ex.state.get(&StateKey::Validator(*address))?)
 }
 
+/// Whether a change asks for a place in a full index ([`put_validator`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// A bond or an unjail: take the place of a smaller stake, or be refused.
+    Enter,
+    /// Anything else: a validator left out stays out, and the change goes through.
+    Keep,
+}
+
 /// Stores a validator's record and keeps the index of eligible validators in step with it.
 fn put_validator(
     ex: &mut Exec<'_, '_>,
     address: &Address,
     info: &ValidatorInfo,
+    index_rule: Index,
 ) -> Result<(), ExecError> {
     ex.state.put(&StateKey::Validator(*address), info);
     let mut index: Validators = ex.state.get_or_default(&StateKey::Validators)?;
     let eligible = !info.jail.is_jailed() && !info.stake.is_zero();
-    let changed = if eligible {
+    let left_out = !index.0.contains_key(address) && index.0.len() >= MAX_VALIDATOR_CANDIDATES;
+    let changed = if eligible && left_out && index_rule == Index::Keep {
+        false
+    } else if eligible {
         if let Some(out) = make_room(&mut index, address, info.stake)? {
             ex.notes.push(format!(
                 "validator {out} left the eligible index for a larger stake; bond more to come back"
@@ -153,7 +166,7 @@ pub fn bond_validator(
         .into());
     }
     ex.debit(sender, amount)?;
-    put_validator(ex, sender, &ValidatorInfo { stake, ..info })
+    put_validator(ex, sender, &ValidatorInfo { stake, ..info }, Index::Enter)
 }
 
 /// Registers new keys for a validator; they replace the current ones in the next validator set
@@ -177,7 +190,7 @@ pub fn rotate_keys(
         "validator {sender}: {} seat key(s) take over at the next validator set chosen",
         keys.seats.len()
     ));
-    put_validator(ex, sender, &info)
+    put_validator(ex, sender, &info, Index::Keep)
 }
 
 /// Frees a validator jailed for downtime, from the epoch after the one it missed.
@@ -203,7 +216,7 @@ pub fn unjail(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> 
     }
     info.jail = Jail::Free;
     ex.notes.push(format!("validator {sender} unjailed"));
-    match put_validator(ex, sender, &info) {
+    match put_validator(ex, sender, &info, Index::Enter) {
         // A full index never keeps a validator in jail: it is free, and waits for room (or
         // bonds more) to be eligible again.
         Err(ExecError::Refused(TxError::ValidatorRegistryFull { .. })) => {
@@ -236,7 +249,7 @@ pub fn jail_for_downtime(
     ex.notes.push(format!(
         "validator {address} jailed for missing votes in epoch {epoch}"
     ));
-    put_validator(ex, address, &info)
+    put_validator(ex, address, &info, Index::Keep)
 }
 
 /// Bonds oracle stake.
@@ -284,9 +297,10 @@ fn limit_unbond_churn(
     amount: Amount,
 ) -> Result<(), ExecError> {
     let now = ex.epoch();
-    let sets = [
-        crate::epoch::set_of(ex, now)?,
-        crate::epoch::set_of(ex, Epoch(now.0.saturating_add(1)))?,
+    let sets: [Option<crate::state::records::ValidatorSet>; 2] = [
+        ex.state.get(&StateKey::ValidatorSet(now))?,
+        ex.state
+            .get(&StateKey::ValidatorSet(Epoch(now.0.saturating_add(1))))?,
     ];
     let seated = |set: &Option<crate::state::records::ValidatorSet>| {
         set.as_ref()
@@ -349,7 +363,7 @@ pub fn unbond(
             // A validator that unbonds everything keeps its record (with no stake, so in no
             // set) until its unbonding stake is withdrawn: evidence of an earlier double
             // signature must still find it and cut that stake.
-            put_validator(ex, sender, &info)?;
+            put_validator(ex, sender, &info, Index::Keep)?;
         }
         StakeRole::Oracle => {
             let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
@@ -482,7 +496,7 @@ pub fn slash_double_sign(
     if !entries.0.is_empty() {
         ex.state.put(&unbonding_key, &entries);
     }
-    put_validator(ex, &address, &info)?;
+    put_validator(ex, &address, &info, Index::Keep)?;
     ex.burn(slashed)?;
     ex.state.put(
         &StateKey::Offence(offence),

@@ -4,22 +4,23 @@
 use crate::helpers::{assert_balanced, chain};
 use cairn_ledger::audit::audit_supply;
 use cairn_ledger::genesis::GenesisError;
-use cairn_ledger::recovery::{export, RecoveryError, RecoveryPlan};
+use cairn_ledger::recovery::{consent_digest, export, RecoveryError, RecoveryPlan};
 use cairn_ledger::state::records::{Jail, LockRecord, Unbondings, ValidatorInfo};
 use cairn_ledger::testkit::{addr, key, TestChain, TEST_BLOCKS_PER_EPOCH};
 use cairn_ledger::StateKey;
 use cairn_types::params::ChainId;
 use cairn_types::tx::{Action, StakeRole};
 use cairn_types::validator_keys::ValidatorKeys;
-use cairn_types::{Address, Amount, Epoch};
+use cairn_types::{Address, Amount, Epoch, Signature};
 
 const NEW_CHAIN: &str = "cairn-recovered";
 
-/// New keys of `label` for the recovered chain.
-fn new_keys(label: &str) -> (Address, ValidatorKeys) {
+/// New keys of `label` for the recovered chain, with its account's consent.
+fn new_keys(label: &str) -> (Address, ValidatorKeys, Signature) {
     let chain_id = ChainId::new(NEW_CHAIN).unwrap();
     let keys = ValidatorKeys::derive(&chain_id, &addr(label), &key(&format!("{label}/new")), 0, 4);
-    (addr(label), keys)
+    let consent = key(label).sign(&consent_digest(&chain_id, &addr(label), &keys));
+    (addr(label), keys, consent)
 }
 
 /// A chain with history: transfers, an unbonding, a lock, emission pools, three epochs.
@@ -120,7 +121,7 @@ fn a_halted_chain_restarts_with_everything_held_and_a_chosen_set() {
     let members: Vec<Address> = set.members.iter().map(|m| m.address).collect();
     assert_eq!(members.len(), 3);
     assert!(!members.contains(&addr("validator-3")));
-    let (_, keys) = new_keys("validator-0");
+    let (_, keys, _) = new_keys("validator-0");
     let member = set
         .members
         .iter()
@@ -210,6 +211,22 @@ fn a_recovery_plan_is_checked_before_anything_is_written() {
         export(&old.ledger, &plan(&old, &[])).err(),
         Some(RecoveryError::NoValidators)
     );
+    assert_eq!(
+        export(&old.ledger, &plan(&old, &["validator-0", "validator-0"])).err(),
+        Some(RecoveryError::ChosenTwice(addr("validator-0")))
+    );
+    // Keys for someone else's stake, without that account's consent (signed by another).
+    let mut stolen = plan(&old, &["validator-1"]);
+    let (_, keys, _) = new_keys("validator-1");
+    stolen.validators[0].2 = key("mallory").sign(&consent_digest(
+        &stolen.chain_id,
+        &addr("validator-1"),
+        &keys,
+    ));
+    assert_eq!(
+        export(&old.ledger, &stolen).err(),
+        Some(RecoveryError::NoConsent(addr("validator-1")))
+    );
 }
 
 #[test]
@@ -246,6 +263,29 @@ fn a_tampered_recovery_genesis_is_refused() {
     assert!(matches!(
         extra.validate(),
         Err(GenesisError::Recovery(RecoveryError::NotCarried(_)))
+    ));
+    // A chosen validator whose consent was dropped.
+    let mut unsigned = genesis.clone();
+    unsigned.validators[0].consent = None;
+    assert!(matches!(
+        unsigned.validate(),
+        Err(GenesisError::Recovery(RecoveryError::NoConsent(_)))
+    ));
+    // A balance raised: well-formed bytes, but the supply no longer adds up.
+    let mut minted = genesis.clone();
+    let carried = minted.carried.as_mut().unwrap();
+    let bob = carried
+        .records
+        .iter_mut()
+        .find(|r| r.key == StateKey::Account(addr("bob")))
+        .unwrap();
+    let mut account: cairn_ledger::state::records::Account =
+        cairn_types::codec::decode(&hex::decode(&bob.value).unwrap(), 1 << 20).unwrap();
+    account.balance = Amount(account.balance.0 + 1);
+    bob.value = hex::encode(cairn_types::codec::encode(&account));
+    assert!(matches!(
+        minted.validate(),
+        Err(GenesisError::Recovery(RecoveryError::Inconsistent(_)))
     ));
     // Accounts besides the carried state.
     let mut mixed = genesis;

@@ -210,7 +210,8 @@ fn an_equivocating_validator_is_slashed_and_the_others_agree() {
     for_each_seed(5_000, 200, equivocator);
 }
 
-/// Staking changes who validates: two newcomers bond, two genesis validators unbond, and from
+/// Staking changes who validates: two newcomers bond, two genesis validators unbond (one epoch
+/// apart, as the churn limit asks), and from
 /// the next epoch on the chain runs on the new set, so it stays live with the two leavers down
 /// (under the genesis set, two of four down would stall it).
 fn rotation(seed: u64) {
@@ -253,7 +254,36 @@ fn rotation(seed: u64) {
                 );
             }
         }
-        for &i in &leaving {
+        // The churn limit lets a quarter of the seated stake leave per epoch, so the second
+        // leaver unbonds in the epoch after the first.
+        for (n, &i) in leaving.iter().enumerate() {
+            if n > 0 {
+                // Every node checks the unbond against its own head: wait until all have
+                // applied a block of the next epoch.
+                let head_epoch = |net: &Network, at: usize| {
+                    let ledger = net.nodes[at].chain.ledger();
+                    let n = ledger.config().blocks_per_epoch;
+                    cairn_types::Epoch::of_height(ledger.head().height, n).0
+                };
+                let start = context.current();
+                while (0..6).any(|at| !net.validator_record(at, leaving[0]).stake.is_zero()) {
+                    assert!(
+                        context.current().duration_since(start).unwrap_or_default()
+                            < Duration::from_secs(120),
+                        "the first unbond never landed"
+                    );
+                    context.sleep(Duration::from_millis(200)).await;
+                }
+                let first = (0..6).map(|at| head_epoch(&net, at)).max().unwrap_or(0);
+                while (0..6).any(|at| head_epoch(&net, at) <= first) {
+                    assert!(
+                        context.current().duration_since(start).unwrap_or_default()
+                            < Duration::from_secs(120),
+                        "no new epoch after the first unbond"
+                    );
+                    context.sleep(Duration::from_millis(200)).await;
+                }
+            }
             let stake = net.validator_record(i, i).stake;
             for to in 0..6 {
                 net.submit_as(
