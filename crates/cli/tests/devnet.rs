@@ -11,7 +11,7 @@ mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
 use common::ok;
-use nodes::{get, height, post, wait_for, Nodes};
+use nodes::{get, height, post, wait_for};
 use std::time::{Duration, Instant};
 
 const NODES: usize = 4;
@@ -55,33 +55,8 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let home = dir.path().join("devnet");
     // Ports from the process id, so parallel runs on one machine do not collide.
     let base = 20_000 + (std::process::id() % 200) as u16 * 200;
-    ok(
-        &home,
-        &[
-            "devnet",
-            "--init-only",
-            "--data-dir",
-            home.to_str().unwrap(),
-            "--base-port",
-            &base.to_string(),
-            "--blocks-per-epoch",
-            &BLOCKS_PER_EPOCH.to_string(),
-        ],
-    );
-    let api: Vec<String> = (0..NODES)
-        .map(|i| format!("http://127.0.0.1:{}", base + 100 + i as u16))
-        .collect();
-    let mut nodes = Nodes {
-        dir: home.clone(),
-        children: (0..NODES).map(|_| None).collect(),
-    };
-    for i in 0..NODES {
-        nodes.start(i);
-    }
+    let (mut nodes, api) = nodes::start_devnet(&home, base, NODES, BLOCKS_PER_EPOCH);
     let limit = Duration::from_secs(120);
-    wait_for("every node to finalize block 2", limit, || {
-        api.iter().all(|a| height(a).is_some_and(|h| h >= 2))
-    });
 
     // Transfers through the CLI, submitted to different nodes.
     for (i, amount) in ["1.5", "2.5"].iter().enumerate() {

@@ -11,7 +11,7 @@ mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
 use common::ok;
-use nodes::{height, wait_for, Nodes};
+use nodes::{height, wait_for};
 
 const NODES: usize = 4;
 const NEW_CHAIN: &str = "cairn-devnet-recovered";
@@ -22,33 +22,8 @@ fn a_halted_devnet_restarts_from_an_export_with_the_validators_left() {
     let home = dir.path().join("devnet");
     // Beside the other end-to-end tests' ports: p2p on BASE+25.., the API on BASE+125...
     let base = 20_000 + (std::process::id() % 200) as u16 * 200 + 25;
-    ok(
-        &home,
-        &[
-            "devnet",
-            "--init-only",
-            "--data-dir",
-            home.to_str().unwrap(),
-            "--base-port",
-            &base.to_string(),
-            "--blocks-per-epoch",
-            "5",
-        ],
-    );
-    let api: Vec<String> = (0..NODES)
-        .map(|i| format!("http://127.0.0.1:{}", base + 100 + i as u16))
-        .collect();
-    let mut nodes = Nodes {
-        dir: home.clone(),
-        children: (0..NODES).map(|_| None).collect(),
-    };
-    for i in 0..NODES {
-        nodes.start(i);
-    }
+    let (mut nodes, api) = nodes::start_devnet(&home, base, NODES, 5);
     let limit = Duration::from_secs(120);
-    wait_for("every node to finalize block 2", limit, || {
-        api.iter().all(|a| height(a).is_some_and(|h| h >= 2))
-    });
     let out = ok(
         &home,
         &[

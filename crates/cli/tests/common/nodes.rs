@@ -3,7 +3,7 @@
 #![allow(dead_code)] // Each test binary uses its own part.
 
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,4 +90,46 @@ pub(crate) fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> b
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Writes a devnet of `nodes` validators into `home` (ports from `base`, epochs of
+/// `blocks_per_epoch` blocks), starts every node and waits until each has finalized block 2.
+/// Returns the nodes and their API addresses.
+pub(crate) fn start_devnet(
+    home: &Path,
+    base: u16,
+    nodes: usize,
+    blocks_per_epoch: u64,
+) -> (Nodes, Vec<String>) {
+    crate::common::ok(
+        home,
+        &[
+            "devnet",
+            "--init-only",
+            "--validators",
+            &nodes.to_string(),
+            "--data-dir",
+            home.to_str().expect("a UTF-8 path"),
+            "--base-port",
+            &base.to_string(),
+            "--blocks-per-epoch",
+            &blocks_per_epoch.to_string(),
+        ],
+    );
+    let api: Vec<String> = (0..nodes)
+        .map(|i| format!("http://127.0.0.1:{}", base + 100 + i as u16))
+        .collect();
+    let mut running = Nodes {
+        dir: home.to_path_buf(),
+        children: (0..nodes).map(|_| None).collect(),
+    };
+    for i in 0..nodes {
+        running.start(i);
+    }
+    wait_for(
+        "every node to finalize block 2",
+        Duration::from_secs(120),
+        || api.iter().all(|a| height(a).is_some_and(|h| h >= 2)),
+    );
+    (running, api)
 }
