@@ -231,6 +231,11 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
         } => {
             let chain_id = ChainId::new(chain_id).context("chain id")?;
             let address = ctx.address(&account)?;
+            if recovery && std::path::Path::new(&node_key).is_file() {
+                // The account consents to keys it can see are its own, never to a file handed
+                // to it.
+                bail!("with --recovery, --node-key must name a local node key, not a file");
+            }
             let keys = validator_keys(ctx, &chain_id, &address, &node_key, seats)?;
             let text = if recovery {
                 serde_json::to_string_pretty(&recovery_keys(

@@ -310,6 +310,10 @@ struct Books {
     last_proposal: Option<u64>,
     /// Each validator's keys, to check against their owners.
     validator_keys: Vec<(Address, Vec<cairn_types::PublicKey>)>,
+    /// The first rule a record breaks on its own, if any.
+    broken: Option<String>,
+    /// The latest price post.
+    latest_price_ms: u64,
 }
 
 impl Books {
@@ -320,6 +324,20 @@ impl Books {
             StateKey::Validator(address) => {
                 let info: ValidatorInfo = decoded(key, bytes)?;
                 add(&mut self.held, info.stake);
+                // As the export leaves them: rotations applied, jails reset to the new epoch 0,
+                // no more keys than a bond may register, none weak.
+                let weak = std::iter::once(&info.node_key)
+                    .chain(&info.seat_keys)
+                    .any(|k| k.check_strong().is_err());
+                if info.pending_keys.is_some()
+                    || matches!(info.jail, crate::state::records::Jail::Downtime { epoch } if epoch != Epoch(0))
+                    || info.seat_keys.len() > cairn_types::validator_keys::MAX_SEAT_KEYS
+                    || weak
+                {
+                    self.broken.get_or_insert(format!(
+                        "validator {address} is not as an export leaves it"
+                    ));
+                }
                 let keys = std::iter::once(info.node_key)
                     .chain(info.seat_keys)
                     .collect();
@@ -328,6 +346,16 @@ impl Books {
             StateKey::Oracles => {
                 for o in decoded::<Oracles>(key, bytes)?.0.values() {
                     add(&mut self.held, o.stake);
+                    if let Some(post) = &o.price {
+                        self.latest_price_ms = self.latest_price_ms.max(post.posted_ms);
+                    }
+                }
+            }
+            StateKey::RewardRoot(_) => {
+                let root: RewardRootRecord = decoded(key, bytes)?;
+                if root.claimed_total > root.root.sum || root.accepted_height != 0 {
+                    self.broken
+                        .get_or_insert("a reward root is not as an export leaves it".into());
                 }
             }
             StateKey::Unbonding(_) => {
@@ -355,6 +383,12 @@ impl Books {
     /// validator.
     fn check(&self, chain: &ChainState, carried: &Carried) -> Result<(), RecoveryError> {
         let bad = |what: &str| Err(RecoveryError::Inconsistent(what.to_string()));
+        if let Some(what) = &self.broken {
+            return bad(what);
+        }
+        if self.latest_price_ms > chain.timestamp_ms {
+            return bad("a price is posted after the genesis time");
+        }
         if self.held.saturating_add(chain.treasury.0) != chain.total_supply.0 {
             return bad("balances, stakes, locks and the treasury do not add up to the supply");
         }

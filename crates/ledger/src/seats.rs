@@ -11,9 +11,11 @@
 //! one seat; the others **wait** (no seat, no emission), as in any bounded committee. The set
 //! records the stake that waits, so nobody mistakes it for stake that secures the chain.
 //!
-//! **The seat size** is the smallest value, never below `validator_stake_min`, at which the seats
-//! the active validators' stake covers fit in `max_seats`; keys do not enter into it (a validator
-//! with fewer keys than its stake covers holds one seat per key and loses the rest itself). A member's unseated remainder is therefore less
+//! **The seat size** is the smallest value, never below `validator_stake_min` nor below what lets
+//! the largest member's seats fit in [`MAX_SEAT_KEYS`] keys, at which the seats the active
+//! validators' stake covers fit in `max_seats`. Keys do not lower it: a validator with fewer keys
+//! than its stake covers holds one seat per key, and its lost seats count for nobody (which is why
+//! the CLI registers all 128). A member's unseated remainder is therefore less
 //! than one seat, and since every seat is worth `q`, "a third of the seats" is exactly "a third
 //! of the seated stake". `docs/CONSENSUS.md` says why this rule and what it guarantees.
 //!
@@ -24,6 +26,7 @@
 //! Everything is integer arithmetic on base units; the same candidates give the same seats on
 //! every machine.
 
+use cairn_types::validator_keys::MAX_SEAT_KEYS;
 use cairn_types::{Address, Amount};
 
 /// One eligible validator, as the allocation sees it.
@@ -110,8 +113,11 @@ fn everyone_seated(allocation: &Allocation, members: usize) -> bool {
 fn allocate_run(order: &[&Candidate], max_seats: u64, min_seat_size: Amount) -> Allocation {
     let run: Vec<Candidate> = order.iter().map(|c| **c).collect();
     let max_seats = u128::from(max_seats);
-    let lowest = min_seat_size.0.max(1);
     let largest = order.first().map_or(0, |c| c.stake.0);
+    // Never so small that a validator would need more seats than it may register keys: with all
+    // its keys registered, nobody's seats are cut short by the key cap.
+    let keys_cover = largest / (MAX_SEAT_KEYS as u128 + 1) + 1;
+    let lowest = min_seat_size.0.max(1).max(keys_cover);
     // The smallest seat size at which everything fits: `count_at` never grows with `q`, and
     // nobody holds a seat above the largest stake.
     let q = if count_at(&run, lowest) <= max_seats {
@@ -333,6 +339,21 @@ mod tests {
             let mut reversed = c.clone();
             reversed.reverse();
             prop_assert_eq!(allocate(&reversed, max_seats, Amount(1_000)), a);
+        }
+
+        #[test]
+        fn a_validator_with_every_key_is_never_cut_short(
+            stakes in proptest::collection::vec(1_000u128..1_000_000_000, 1..30),
+            max_seats in 1u64..1_024,
+        ) {
+            let all_keys: Vec<(u128, u32)> =
+                stakes.iter().map(|s| (*s, MAX_SEAT_KEYS as u32)).collect();
+            let c = candidates(&all_keys);
+            let a = allocate(&c, max_seats, Amount(1_000));
+            for candidate in c.iter().filter(|x| seats_of(&a, x.address) > 0) {
+                let held = u128::from(seats_of(&a, candidate.address));
+                prop_assert!(held >= candidate.stake.0 / (a.seat_size.0 + 1));
+            }
         }
 
         #[test]

@@ -4,15 +4,15 @@
 //! proposal: without this cache a block's signatures, carried votes and state root would be
 //! checked `k` times. The first engine to ask starts the check; the others wait for the same
 //! answer ([`futures::future::Shared`]). The leader check, which depends on the round, stays with
-//! each engine. The cache holds each check weakly: once no engine waits for it any more (the view
-//! moved on), the check and the block it holds are dropped, so a hostile leader cannot pin
-//! memory with checks that wait (a block timed in the future). It remembers the last [`KEPT`]
-//! blocks.
+//! each engine. The cache holds a running check weakly: once no engine waits for it any more (the
+//! view moved on), the check and the block it holds are dropped, so a hostile leader cannot pin
+//! memory with checks that wait (a block timed in the future). A finished check leaves only its
+//! answer. It remembers the last [`KEPT`] blocks.
 
 use crate::types::BlockDigest;
 use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How many blocks' verdicts are kept (a few views' worth of proposals from every seat).
 pub const KEPT: usize = 1_024;
@@ -29,28 +29,57 @@ pub struct Verdicts {
 #[derive(Default)]
 struct Kept {
     order: VecDeque<BlockDigest>,
-    by_digest: HashMap<BlockDigest, WeakShared<BoxFuture<'static, bool>>>,
+    by_digest: HashMap<BlockDigest, Entry>,
+}
+
+/// A block's check: under way (held weakly), or done.
+enum Entry {
+    Running(WeakShared<BoxFuture<'static, bool>>),
+    Done(bool),
 }
 
 impl Verdicts {
-    /// The verdict on the block `digest`: the one already started, or `check` started now.
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The verdict on the block `digest`: the one already given or started, or `check` started
+    /// now.
     pub fn get_or_start(
         &self,
         digest: BlockDigest,
         check: impl FnOnce() -> BoxFuture<'static, bool>,
     ) -> Verdict {
-        let mut kept = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(verdict) = kept.by_digest.get(&digest).and_then(WeakShared::upgrade) {
-            return verdict;
+        let mut kept = self.kept();
+        match kept.by_digest.get(&digest) {
+            Some(Entry::Done(answer)) => return futures::future::ready(*answer).boxed().shared(),
+            Some(Entry::Running(weak)) => {
+                if let Some(verdict) = weak.upgrade() {
+                    return verdict;
+                }
+            }
+            None => {}
         }
-        let verdict = check().shared();
+        // The finished answer is remembered, so an engine asking later does not check again.
+        let cache = self.clone();
+        let check = check();
+        let verdict = async move {
+            let answer = check.await;
+            cache.finish(digest, answer);
+            answer
+        }
+        .boxed()
+        .shared();
         let Some(weak) = verdict.downgrade() else {
             return verdict;
         };
-        if kept.by_digest.insert(digest, weak).is_none() {
+        if kept
+            .by_digest
+            .insert(digest, Entry::Running(weak))
+            .is_none()
+        {
             kept.order.push_back(digest);
         }
         while kept.order.len() > KEPT {
@@ -59,6 +88,13 @@ impl Verdicts {
             }
         }
         verdict
+    }
+
+    /// Remembers the answer of a finished check.
+    fn finish(&self, digest: BlockDigest, answer: bool) {
+        if let Some(entry) = self.kept().by_digest.get_mut(&digest) {
+            *entry = Entry::Done(answer);
+        }
     }
 }
 
@@ -97,13 +133,16 @@ mod tests {
     }
 
     #[test]
-    fn a_check_nobody_waits_for_is_dropped() {
+    fn a_check_nobody_waits_for_is_dropped_and_a_finished_one_remembered() {
         let verdicts = Verdicts::default();
         let first = verdicts.get_or_start(digest(1), || async { true }.boxed());
         drop(first);
-        // The engine that asked is gone: a later ask starts the check again.
+        // The engine that asked is gone before the check ran: a later ask starts it again.
         let again = verdicts.get_or_start(digest(1), || async { false }.boxed());
         assert!(!futures::executor::block_on(again));
+        // Finished: the answer is kept, and nothing is checked again.
+        let later = verdicts.get_or_start(digest(1), || async { true }.boxed());
+        assert!(!futures::executor::block_on(later));
     }
 
     #[test]

@@ -209,7 +209,7 @@ pub fn propose(
     validate_action(ex, action)?;
     let totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
     let id = ex.chain.next_proposal;
-    ex.chain.next_proposal += 1;
+    ex.chain.next_proposal = id.checked_add(1).ok_or(TxError::AmountOverflow)?;
     let voting_end_height = ex.height.saturating_add(ex.params.voting_period_blocks);
     let proposal = Proposal {
         id,
