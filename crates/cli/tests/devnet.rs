@@ -69,6 +69,12 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
         );
         let status: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(status["status"], "included", "{out}");
+        // The next transfer goes to another node, which reads alice's nonce from its own applied
+        // state: let every node apply this one first.
+        let at = status["height"].as_u64().unwrap_or(0);
+        wait_for("every node to apply the transfer", limit, || {
+            api.iter().all(|a| height(a).is_some_and(|h| h >= at))
+        });
     }
     let bob = ok(
         &home,
