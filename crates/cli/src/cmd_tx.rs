@@ -458,11 +458,19 @@ fn submit(
     ctx.print(&status, || match status["status"].as_str() {
         Some("included") => format!("{id} included at height {}", status["height"]),
         Some("rejected") => format!("{id} rejected: {}", status["reason"].as_str().unwrap_or("")),
+        Some("failed") => format!(
+            "{id} failed at height {} (fee charged, nothing else changed): {}",
+            status["height"],
+            status["reason"].as_str().unwrap_or("")
+        ),
         Some(other) => format!("{id} {other}"),
         None => status.to_string(),
     })?;
     if status["status"] == "rejected" {
         bail!("the transaction was rejected");
+    }
+    if status["status"] == "failed" {
+        bail!("the transaction's action failed");
     }
     Ok(())
 }

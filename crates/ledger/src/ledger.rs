@@ -1,14 +1,20 @@
 //! The ledger: applies blocks of transactions to the authenticated state.
 //!
-//! A block is valid when its height is the next one, its time does not go backwards, every
-//! signature verifies (checked in one batch) and every transaction executes. A proposer never
-//! includes a transaction that would fail ([`Ledger::select_transactions`] drops them), so a
-//! block containing one is refused whole ([`BlockError::Transaction`]) and changes nothing.
+//! Production applies blocks whose order consensus already fixed
+//! ([`Ledger::apply_ordered_block`]): block-level rules (height, time, size) refuse a block
+//! whole; then each transaction is either **skipped** (bad signature, wrong chain or nonce, a fee
+//! under the minimum or one its sender cannot pay: no effect at all) or **charged** (the fee is
+//! burned and the nonce used) and its action run; an action that fails is rolled back but keeps
+//! its charge, so a failing transaction costs its sender, and nobody else, a fee.
 //!
-//! Applying a block runs, in order: the epoch boundary if the block opens a new epoch (see
-//! [`crate::epoch`]), then each transaction; then the chain state is written and all changes are
-//! committed atomically, giving the new state root. The node reaches the ledger through
-//! `cairn_node::chain::Chain`: to propose ([`Ledger::select_verified_after`]), to verify
+//! [`Ledger::apply_block`] is the strict variant for tools and tests: any transaction that is
+//! skipped or fails refuses the whole block ([`BlockError::Transaction`]), which changes nothing.
+//!
+//! Applying a block runs, in order: the liveness count of the votes it carries, the epoch
+//! boundary if the block opens a new epoch (see [`crate::epoch`]), then each transaction; then
+//! the chain state is written and all changes are committed atomically, giving the new state
+//! root. The node reaches the ledger through `cairn_node::chain::Chain`: to propose
+//! ([`Ledger::select_verified_after`], a dry run after the pending blocks), to verify
 //! ([`LedgerStore::root_at`]) and to apply ([`Ledger::apply_ordered_block`]).
 
 use crate::epoch;
@@ -32,8 +38,19 @@ use std::path::Path;
 pub const MAX_BLOCK_TRANSACTIONS: usize =
     cairn_types::params::ConsensusRules::BLOCK_TRANSACTIONS_LIMIT as usize;
 
-/// The transactions a proposer chose, in order, and the ones it left out with why.
-pub type Selection = (Vec<SignedTransaction>, Vec<(Hash, TxError)>);
+/// What a proposal's dry run found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The candidates chosen, in order: each pays its fee and uses its nonce.
+    pub chosen: Vec<SignedTransaction>,
+    /// Candidates left out because they cannot be charged (nonce, fee, balance, chain, or
+    /// signature): in a block they would be skipped.
+    pub skipped: Vec<(Hash, TxError)>,
+    /// Chosen candidates whose action fails: in a block they pay their fee and change nothing
+    /// else. A mempool refuses these on entry; a proposer includes them so that they leave
+    /// every pool.
+    pub failing: Vec<(Hash, TxError)>,
+}
 
 /// The file holding the ledger's state inside a data directory.
 pub const STATE_FILE: &str = "state.redb";
@@ -62,6 +79,22 @@ pub struct Receipt {
     pub nonce: u64,
     /// What happened, in words.
     pub notes: Notes,
+    /// Why the action failed, if it did: the fee was charged and the nonce used, but the action
+    /// changed nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl Receipt {
+    fn new(signed: &SignedTransaction, notes: Notes, failed: Option<String>) -> Receipt {
+        Receipt {
+            tx_id: signed.id(),
+            sender: signed.tx.sender,
+            nonce: signed.tx.nonce,
+            notes,
+            failed,
+        }
+    }
 }
 
 /// What a block did.
@@ -105,8 +138,10 @@ pub enum OpenError {
 struct Executed {
     outcome: BlockOutcome,
     changes: Changes,
-    rejected: Vec<(Hash, TxError)>,
-    included: Vec<usize>,
+    /// Refused before the fee: no effect.
+    skipped: Vec<(Hash, TxError)>,
+    /// Charged, but the action was refused.
+    failed: Vec<(Hash, TxError)>,
 }
 
 /// Whether a failing transaction refuses the block or is left out.
@@ -249,14 +284,14 @@ impl Ledger {
                 BlockError::Invariant(what) => ExecError::Invariant(what),
                 other => ExecError::Fault(StoreError::Corrupt(other.to_string())),
             })?;
-        match executed.rejected.into_iter().next() {
+        match executed.skipped.into_iter().chain(executed.failed).next() {
             Some((_, error)) => Err(error.into()),
             None => Ok(()),
         }
     }
 
-    /// Picks, in order, the candidates that would execute in the next block, leaving out the
-    /// ones that fail (with why), up to `max` transactions.
+    /// Picks, in order, the candidates that the next block can charge, up to `max`
+    /// transactions; see [`Selection`].
     pub fn select_transactions(
         &self,
         timestamp_ms: u64,
@@ -267,66 +302,88 @@ impl Ledger {
     }
 
     /// Like [`Ledger::select_transactions`], for a block that follows ordered but not yet
-    /// applied blocks: their transactions (`pending`, in order) are executed first, so that
-    /// the candidates are checked against the state they will meet. Best effort: the chosen
-    /// transactions are re-checked when their block is applied.
+    /// applied blocks (`pending`, oldest first): each is executed first, at its own height and
+    /// time, epoch boundaries included, so that the candidates are checked against the state
+    /// they will meet. Best effort: the chosen transactions are re-checked when their block is
+    /// applied.
     pub fn select_transactions_after(
         &self,
-        pending: &[SignedTransaction],
+        pending: &[BlockInput],
         timestamp_ms: u64,
         candidates: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
-        let (checked, mut rejected) = split_by_signature(candidates);
-        let (chosen, more) = self.select_verified_after(pending, timestamp_ms, checked, max)?;
-        rejected.extend(more);
-        Ok((chosen, rejected))
+        let (checked, bad) = split_by_signature(candidates);
+        let mut selection = self.select_verified_after(pending, timestamp_ms, checked, max)?;
+        selection.skipped.extend(bad);
+        Ok(selection)
     }
 
     /// Like [`Ledger::select_transactions_after`] for candidates whose signatures the caller
     /// has already checked (a mempool admitting a transaction it verified on entry).
     pub fn select_verified_after(
         &self,
-        pending: &[SignedTransaction],
+        pending: &[BlockInput],
         timestamp_ms: u64,
         checked: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
-        let mut rejected = Vec::new();
-        let mut valid = Vec::with_capacity(pending.len() + checked.len());
-        valid.extend_from_slice(pending);
-        valid.extend(checked);
-        let executed = self
-            .execute(
-                self.head.height + 1,
-                timestamp_ms.max(self.head.timestamp_ms),
+        let as_store = |e: BlockError| match e {
+            BlockError::Store(s) => s,
+            other => StoreError::Corrupt(other.to_string()),
+        };
+        let snapshot = self.store.snapshot()?;
+        let mut overlay = Overlay::new(&snapshot);
+        let (mut height, mut time) = (self.head.height, self.head.timestamp_ms);
+        for block in pending {
+            // The pending blocks were ordered after this ledger's head, in sequence; a gap
+            // means the caller's view is stale, and the dry run stops trusting them.
+            if block.height != height + 1 {
+                break;
+            }
+            height = block.height;
+            time = time.max(block.timestamp_ms);
+            let (valid, _) = split_by_signature(block.transactions.iter().cloned());
+            self.run_block(
+                &mut overlay,
+                (height, time),
                 &valid,
+                block.signers.as_ref(),
+                Mode::Filter,
+            )
+            .map_err(as_store)?;
+        }
+        let run = self
+            .run_block(
+                &mut overlay,
+                (height + 1, timestamp_ms.max(time)),
+                &checked,
                 None,
                 Mode::Filter,
             )
-            .map_err(|e| match e {
-                BlockError::Store(s) => s,
-                other => StoreError::Corrupt(other.to_string()),
-            })?;
-        let first_candidate = pending.len();
-        let pending_ids: std::collections::HashSet<Hash> =
-            pending.iter().map(SignedTransaction::id).collect();
-        rejected.extend(
-            executed
-                .rejected
-                .into_iter()
-                .filter(|(id, _)| !pending_ids.contains(id)),
-        );
-        let mut chosen = Vec::with_capacity(executed.included.len().min(max));
-        for index in executed
+            .map_err(as_store)?;
+        let mut selection = Selection {
+            skipped: run.skipped,
+            ..Selection::default()
+        };
+        let chosen: std::collections::HashSet<Hash> = run
+            .included
+            .iter()
+            .take(max)
+            .map(|&i| checked[i].id())
+            .collect();
+        selection.failing = run
+            .failed
+            .into_iter()
+            .filter(|(id, _)| chosen.contains(id))
+            .collect();
+        selection.chosen = run
             .included
             .into_iter()
-            .filter(|&i| i >= first_candidate)
             .take(max)
-        {
-            chosen.push(valid[index].clone());
-        }
-        Ok((chosen, rejected))
+            .map(|i| checked[i].clone())
+            .collect();
+        Ok(selection)
     }
 
     /// Checks a block without applying it; returns its outcome.
@@ -373,9 +430,13 @@ impl Ledger {
         Ok(state_root)
     }
 
-    /// Applies a block whose order consensus has already fixed (execution after ordering):
-    /// a transaction that fails, its signature included, is left out and returned with why, and
-    /// the others apply. Block-level rules (height, time, size) still refuse the whole block.
+    /// Applies a block whose order consensus has already fixed (execution after ordering).
+    /// Block-level rules (height, time, size) still refuse the whole block. Then each
+    /// transaction, in order:
+    /// - with a bad signature, a wrong chain, a wrong nonce, a fee under the minimum, or a
+    ///   sender who cannot pay the fee, it is **skipped**: no effect, returned with why;
+    /// - otherwise it **pays** its fee and uses its nonce, and its action runs; an action that
+    ///   fails changes nothing else and its receipt says why ([`Receipt::failed`]).
     ///
     /// Every validator gets the same result: the signature predicate is the same for single and
     /// batched checks, and execution is deterministic.
@@ -397,7 +458,7 @@ impl Ledger {
             block.signers.as_ref(),
             Mode::Filter,
         )?;
-        rejected.extend(executed.rejected);
+        rejected.extend(executed.skipped);
         let mut outcome = executed.outcome;
         outcome.state_root = self.commit_executed(block, &executed.changes)?;
         tracing::debug!(height = block.height, root = %outcome.state_root, txs = outcome.receipts.len(), rejected = rejected.len(), "ledger.apply_ordered_block");
@@ -454,6 +515,7 @@ impl Ledger {
         Ok(())
     }
 
+    /// Executes one block on a fresh overlay over the applied state.
     fn execute(
         &self,
         height: u64,
@@ -464,6 +526,32 @@ impl Ledger {
     ) -> Result<Executed, BlockError> {
         let snapshot = self.store.snapshot()?;
         let mut overlay = Overlay::new(&snapshot);
+        let run = self.run_block(
+            &mut overlay,
+            (height, timestamp_ms),
+            transactions,
+            signers,
+            mode,
+        )?;
+        Ok(Executed {
+            outcome: run.outcome,
+            changes: overlay.into_changes(),
+            skipped: run.skipped,
+            failed: run.failed,
+        })
+    }
+
+    /// Executes one block on `overlay`, which may already hold the writes of the blocks before
+    /// it (a proposal's dry run after ordered but unapplied blocks). Leaves the block's writes
+    /// committed to the overlay's block layer.
+    fn run_block(
+        &self,
+        overlay: &mut Overlay<'_>,
+        (height, timestamp_ms): (u64, u64),
+        transactions: &[SignedTransaction],
+        signers: Option<&SignerRecord>,
+        mode: Mode,
+    ) -> Result<BlockRun, BlockError> {
         let mut chain: ChainState = overlay
             .get(&StateKey::ChainState)?
             .ok_or_else(|| StoreError::Corrupt("no chain state".into()))?;
@@ -475,7 +563,7 @@ impl Ledger {
         let mut block_notes = Vec::new();
         if let Some(record) = signers {
             let mut ex = Exec::new(
-                &mut overlay,
+                overlay,
                 &chain,
                 &params,
                 &self.config,
@@ -488,7 +576,7 @@ impl Ledger {
         let new_epoch = Epoch::of_height(height, self.config.blocks_per_epoch);
         if new_epoch > chain.epoch {
             let mut ex = Exec::new(
-                &mut overlay,
+                overlay,
                 &chain,
                 &params,
                 &self.config,
@@ -500,59 +588,104 @@ impl Ledger {
             block_notes = ex.notes;
             overlay.commit_tx();
         }
-        let mut receipts = Vec::with_capacity(transactions.len());
-        let mut rejected = Vec::new();
-        let mut included = Vec::with_capacity(transactions.len());
+        let mut run = BlockRun {
+            outcome: BlockOutcome {
+                height,
+                epoch: chain.epoch,
+                state_root: Hash::ZERO,
+                receipts: Vec::with_capacity(transactions.len()),
+                notes: block_notes,
+            },
+            skipped: Vec::new(),
+            failed: Vec::new(),
+            included: Vec::with_capacity(transactions.len()),
+        };
         for (index, signed) in transactions.iter().enumerate() {
+            let refusal = |error: TxError| BlockError::Transaction {
+                index,
+                id: signed.id(),
+                error,
+            };
+            // Step 1: the envelope and the fee. Refused here, the transaction is skipped.
             let mut ex = Exec::new(
-                &mut overlay,
+                overlay,
                 &chain,
                 &params,
                 &self.config,
                 (height, timestamp_ms),
             );
-            match exec::execute(&mut ex, signed) {
+            match exec::charge(&mut ex, signed) {
                 Ok(()) => {
                     chain = ex.chain;
-                    params = ex.params;
-                    receipts.push(Receipt {
-                        tx_id: signed.id(),
-                        sender: signed.tx.sender,
-                        nonce: signed.tx.nonce,
-                        notes: ex.notes,
-                    });
                     overlay.commit_tx();
-                    included.push(index);
                 }
-                // A fault is this node's, not the sender's: the block stops here, uncommitted.
-                Err(ExecError::Fault(store)) => return Err(BlockError::Store(store)),
-                Err(ExecError::Invariant(what)) => return Err(BlockError::Invariant(what)),
                 Err(ExecError::Refused(error)) => {
                     overlay.rollback_tx();
                     if mode == Mode::Strict {
-                        return Err(BlockError::Transaction {
-                            index,
-                            id: signed.id(),
-                            error,
-                        });
+                        return Err(refusal(error));
                     }
-                    rejected.push((signed.id(), error));
+                    run.skipped.push((signed.id(), error));
+                    continue;
                 }
+                Err(fault) => return Err(exec_fault(fault)),
             }
+            // Step 2: the action. Refused here, the transaction failed but keeps its charge.
+            let mut ex = Exec::new(
+                overlay,
+                &chain,
+                &params,
+                &self.config,
+                (height, timestamp_ms),
+            );
+            let failed = match exec::perform(&mut ex, signed) {
+                Ok(()) => {
+                    chain = ex.chain;
+                    params = ex.params;
+                    let notes = ex.notes;
+                    overlay.commit_tx();
+                    run.outcome.receipts.push(Receipt::new(signed, notes, None));
+                    None
+                }
+                Err(ExecError::Refused(error)) => {
+                    overlay.rollback_tx();
+                    if mode == Mode::Strict {
+                        return Err(refusal(error));
+                    }
+                    Some(error)
+                }
+                Err(fault) => return Err(exec_fault(fault)),
+            };
+            if let Some(error) = failed {
+                run.outcome.receipts.push(Receipt::new(
+                    signed,
+                    Vec::new(),
+                    Some(error.to_string()),
+                ));
+                run.failed.push((signed.id(), error));
+            }
+            run.included.push(index);
         }
         overlay.put(&StateKey::ChainState, &chain);
-        Ok(Executed {
-            outcome: BlockOutcome {
-                height,
-                epoch: chain.epoch,
-                state_root: Hash::ZERO,
-                receipts,
-                notes: block_notes,
-            },
-            changes: overlay.into_changes(),
-            rejected,
-            included,
-        })
+        overlay.commit_tx();
+        run.outcome.epoch = chain.epoch;
+        Ok(run)
+    }
+}
+
+/// One block's execution, its writes left in the overlay.
+struct BlockRun {
+    outcome: BlockOutcome,
+    skipped: Vec<(Hash, TxError)>,
+    failed: Vec<(Hash, TxError)>,
+    included: Vec<usize>,
+}
+
+/// A fault is this node's, not the sender's: the block stops, uncommitted.
+fn exec_fault(error: ExecError) -> BlockError {
+    match error {
+        ExecError::Fault(store) => BlockError::Store(store),
+        ExecError::Invariant(what) => BlockError::Invariant(what),
+        ExecError::Refused(_) => BlockError::Invariant("a refusal is not a fault"),
     }
 }
 

@@ -62,7 +62,16 @@ pub enum TxStatus {
         /// The block's height.
         height: u64,
     },
-    /// Left out: refused on entry, dropped from the pool, or failed in a finalized block.
+    /// Charged in the finalized block at `height` (fee paid, nonce used), but its action
+    /// failed and changed nothing else.
+    Failed {
+        /// The block's height.
+        height: u64,
+        /// Why the action failed.
+        reason: String,
+    },
+    /// Left out: refused on entry, dropped from the pool, or skipped by a finalized block and
+    /// no longer pooled.
     Rejected {
         /// Why.
         reason: String,
@@ -82,7 +91,12 @@ struct Outcomes {
 }
 
 impl Outcomes {
+    /// Records `status` for `id`. The first inclusion wins: a transaction a finalized block
+    /// charged stays `Included` or `Failed` whatever a later block does with a copy of it.
     fn record(&mut self, id: Hash, status: TxStatus) {
+        if let Some(TxStatus::Included { .. } | TxStatus::Failed { .. }) = self.by_id.get(&id) {
+            return;
+        }
         if self.by_id.insert(id, status).is_none() {
             self.order.push_back(id);
             if self.order.len() > REMEMBERED_OUTCOMES {
@@ -196,12 +210,17 @@ impl Chain {
 
     /// What this node knows about transaction `id`.
     pub fn status(&self, id: &Hash) -> TxStatus {
-        if let Some(status) = self.outcomes.lock().by_id.get(id) {
-            return status.clone();
+        let recorded = self.outcomes.lock().by_id.get(id).cloned();
+        if let Some(status @ (TxStatus::Included { .. } | TxStatus::Failed { .. })) = recorded {
+            return status;
         }
         let pool = self.mempool.lock();
+        // Skipped by a block but still pooled: it may yet be included.
         if pool.contains(id) {
             return TxStatus::Pending;
+        }
+        if let Some(status) = recorded {
+            return status;
         }
         match pool.rejection(id) {
             Some(reason) => TxStatus::Rejected {
@@ -219,17 +238,17 @@ impl Chain {
         timestamp_ms: u64,
     ) -> Result<Vec<SignedTransaction>, StoreError> {
         let limits = self.rules.limits;
-        let pending_txs: Vec<SignedTransaction> = pending
+        let pending_blocks: Vec<cairn_ledger::BlockInput> =
+            pending.iter().map(|b| b.input(None)).collect();
+        let pending_ids: std::collections::HashSet<Hash> = pending
             .iter()
-            .flat_map(|b| b.transactions.iter().cloned())
+            .flat_map(|b| b.transactions.iter().map(SignedTransaction::id))
             .collect();
-        let pending_ids: std::collections::HashSet<Hash> =
-            pending_txs.iter().map(SignedTransaction::id).collect();
         let candidates: Vec<SignedTransaction> = self
             .mempool
             .lock()
             .candidates(
-                limits.max_transactions + pending_txs.len(),
+                limits.max_transactions + pending_ids.len(),
                 limits.max_transaction_bytes,
             )
             .into_iter()
@@ -237,23 +256,27 @@ impl Chain {
             .collect();
         // Every pooled transaction's signature was checked when it entered the pool.
         let ledger = self.ledger.read();
-        let (chosen, rejected) = ledger.select_verified_after(
-            &pending_txs,
+        let selection = ledger.select_verified_after(
+            &pending_blocks,
             timestamp_ms,
             candidates,
             limits.max_transactions,
         )?;
         drop(ledger);
-        // Refusals against the applied state alone are final; with pending blocks in between
-        // a refusal may be an artefact of a pending transaction.
+        // A candidate that cannot be charged against the applied state alone leaves the pool;
+        // after pending blocks the refusal may be their artefact, so it takes a few. Candidates
+        // whose action fails are included: they pay their fee, and their used nonce clears
+        // them from every pool.
         let mut pool = self.mempool.lock();
-        for (id, error) in rejected {
+        for (id, error) in selection.skipped {
             if pending.is_empty() {
                 pool.reject(&id, DropReason::Rejected(error));
+            } else {
+                pool.strike(&id, error);
             }
         }
         // The candidates fit the byte limit, so the chosen ones (a subset) do too.
-        Ok(chosen)
+        Ok(selection.chosen)
     }
 
     /// Applies a finalized block: executes it, prunes the mempool, records each transaction's
@@ -310,22 +333,30 @@ impl Chain {
         {
             let mut outcomes = self.outcomes.lock();
             for receipt in &outcome.receipts {
-                outcomes.record(receipt.tx_id, TxStatus::Included { height });
+                let status = match &receipt.failed {
+                    None => TxStatus::Included { height },
+                    Some(reason) => TxStatus::Failed {
+                        height,
+                        reason: reason.clone(),
+                    },
+                };
+                outcomes.record(receipt.tx_id, status);
             }
             for (id, error) in &rejected {
                 outcomes.record(
                     *id,
                     TxStatus::Rejected {
-                        reason: format!("failed in block {height}: {error}"),
+                        reason: format!("skipped by block {height}: {error}"),
                     },
                 );
             }
         }
-        if let Err(error) = self
-            .mempool
-            .lock()
-            .on_block_applied(&ledger, &block.transactions)
-        {
+        let charged: Vec<(Hash, cairn_types::Address)> = outcome
+            .receipts
+            .iter()
+            .map(|r| (r.tx_id, r.sender))
+            .collect();
+        if let Err(error) = self.mempool.lock().on_block_applied(&ledger, &charged) {
             tracing::warn!(%error, "node.mempool_prune_failed");
         }
         drop(ledger);

@@ -2,16 +2,21 @@
 //!
 //! - **Bounded** in transactions, bytes and transactions per sender; a full pool refuses with
 //!   [`AdmitError::Full`] (it never evicts a paying transaction silently).
-//! - **Checked on entry** against the latest state: signature, chain, fee, nonce and balance, by
-//!   executing the sender's pooled transactions and the new one in nonce order
-//!   ([`Ledger::select_transactions`]), so whatever is pooled would execute now.
+//! - **Checked on entry** against the latest state: signature, chain, fee, nonce, balance and
+//!   the action itself, by executing the sender's pooled transactions and the new one in nonce
+//!   order ([`Ledger::select_verified_after`]), so whatever is pooled would execute now.
 //! - **Nonces are contiguous** per sender, starting at the account's next nonce: a gap is refused
 //!   ([`AdmitError::NonceGap`]); the same nonce replaces a pooled transaction only for a
 //!   strictly higher fee.
 //! - **Ordered** for a block by fee, highest first, each sender's transactions in nonce order
 //!   (ties by arrival).
-//! - **Pruned** when a block is applied: included transactions and any whose nonce is now used
-//!   leave; transactions older than `ttl_blocks` expire with the sender's later ones.
+//! - **Pruned** when a block is applied: transactions the block charged (executed or failed)
+//!   and any whose nonce is now used leave. A transaction the block *skipped* stays: a leader
+//!   that puts a sender's nonce n+1 before n cannot make the pools drop n+1.
+//! - **Struck** when a proposal's dry run cannot charge a transaction: against the applied
+//!   state alone that is final and it leaves at once; after pending blocks it may be an artefact
+//!   of them, so it leaves after [`MAX_STRIKES`] such proposals. Transactions older than
+//!   `ttl_blocks` expire with the sender's later ones.
 //! - Remembers why recent transactions left without being included
 //!   ([`Mempool::rejection`], a [`DropReason`]), so a client asking for its transaction's
 //!   status gets a reason.
@@ -24,6 +29,10 @@ use cairn_types::tx::SignedTransaction;
 use cairn_types::{Address, Amount, Hash};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+
+/// Proposals after pending blocks that may fail to charge a pooled transaction before it
+/// leaves the pool.
+pub const MAX_STRIKES: u8 = 3;
 
 /// Limits of the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,6 +146,8 @@ struct Entry {
     admitted_at: u64,
     /// Admission order, to break fee ties first-come first-served.
     arrival: u64,
+    /// Proposals that could not charge it (see [`Mempool::strike`]).
+    strikes: u8,
 }
 
 /// The pool. Owned by one task; see the module documentation.
@@ -297,9 +308,16 @@ impl Mempool {
             .filter_map(|(_, id)| self.entries.get(id))
             .map(|e| e.tx.clone())
             .collect();
-        let (_, rejected) =
-            ledger.select_verified_after(&earlier, timestamp_ms, vec![tx.clone()], 1)?;
-        match rejected.into_iter().find(|(rejected, _)| *rejected == id) {
+        let count = earlier.len() + 1;
+        let mut candidates = earlier;
+        candidates.push(tx.clone());
+        let selection = ledger.select_verified_after(&[], timestamp_ms, candidates, count)?;
+        let refusal = selection
+            .skipped
+            .into_iter()
+            .chain(selection.failing)
+            .find(|(refused, _)| *refused == id);
+        match refusal {
             Some((_, error)) => Err(AdmitError::Rejected(error)),
             None => Ok(()),
         }
@@ -320,13 +338,14 @@ impl Mempool {
                 bytes,
                 admitted_at: height,
                 arrival: self.arrivals,
+                strikes: 0,
             },
         );
     }
 
     /// Candidates for the next block: by fee, highest first, each sender's in nonce order, up to
     /// `max_transactions` and `max_bytes`. The proposer still filters them through
-    /// [`Ledger::select_transactions`].
+    /// [`Ledger::select_verified_after`].
     pub fn candidates(&self, max_transactions: usize, max_bytes: usize) -> Vec<SignedTransaction> {
         #[derive(PartialEq, Eq)]
         struct Head {
@@ -418,19 +437,32 @@ impl Mempool {
         }
     }
 
-    /// Prunes after block `ledger.head()` was applied: `included` leave the pool, as does any
-    /// transaction whose nonce is now used; transactions older than the TTL expire.
+    /// Counts a proposal after pending blocks that could not charge transaction `id`; at
+    /// [`MAX_STRIKES`] it leaves the pool (with the sender's later ones) for `error`.
+    pub fn strike(&mut self, id: &Hash, error: TxError) {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return;
+        };
+        entry.strikes = entry.strikes.saturating_add(1);
+        if entry.strikes >= MAX_STRIKES {
+            self.reject(id, DropReason::Rejected(error));
+        }
+    }
+
+    /// Prunes after block `ledger.head()` was applied: the transactions it `charged` (their
+    /// ids and senders) leave the pool, as does any transaction whose nonce is now used;
+    /// transactions older than the TTL expire. Transactions the block skipped stay.
     pub fn on_block_applied(
         &mut self,
         ledger: &Ledger,
-        included: &[SignedTransaction],
+        charged: &[(Hash, Address)],
     ) -> Result<(), AdmitError> {
         let height = ledger.head().height;
-        let mut touched: Vec<Address> = included.iter().map(|tx| tx.tx.sender).collect();
+        let mut touched: Vec<Address> = charged.iter().map(|(_, sender)| *sender).collect();
         touched.sort();
         touched.dedup();
-        for tx in included {
-            self.remove(&tx.id());
+        for (id, _) in charged {
+            self.remove(id);
         }
         for sender in touched {
             let account: Account = ledger.get(&StateKey::Account(sender))?.unwrap_or_default();

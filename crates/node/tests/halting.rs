@@ -86,3 +86,130 @@ fn a_finalized_block_the_ledger_refuses_halts_the_node() {
     assert!(chain.halted().is_some());
     assert_eq!(chain.head().height, 0);
 }
+
+/// A block after the head carrying `transactions`, attesting the genesis root.
+fn block_with(
+    chain: &Chain,
+    genesis_root: Hash,
+    transactions: Vec<cairn_types::tx::SignedTransaction>,
+) -> Block {
+    let head = chain.head();
+    Block::new(
+        Digest([1; 32]),
+        head.height + 1,
+        head.timestamp_ms + TEST_BLOCK_INTERVAL_MS,
+        PublicKey([3; 32]),
+        (0, genesis_root),
+        (0, Vec::new()),
+        transactions,
+    )
+}
+
+#[test]
+fn the_first_inclusion_wins_and_a_reordered_nonce_stays_pending() {
+    use cairn_node::chain::TxStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let signer = TestChain::new(&dir.path().join("signer")).unwrap();
+    let chain = chain(&dir.path().join("node"));
+    let genesis = chain.head().state_root;
+    let pay = |nonce: u64, amount: u128| {
+        let mut tx = signer.tx(
+            "alice",
+            Action::Transfer {
+                to: testkit::addr("bob"),
+                amount: Amount::tokens(amount),
+            },
+        );
+        tx.tx.nonce = nonce;
+        tx.tx.sign(&testkit::key("alice"))
+    };
+    let (a0, a1) = (pay(0, 1), pay(1, 1));
+    let now = chain.head().timestamp_ms + TEST_BLOCK_INTERVAL_MS;
+    chain.submit(a0.clone(), now).unwrap();
+    chain.submit(a1.clone(), now).unwrap();
+    // A leader puts nonce 1 before nonce 0.
+    chain
+        .apply_finalized(
+            &block_with(&chain, genesis, vec![a1.clone(), a0.clone()]),
+            None,
+        )
+        .unwrap();
+    assert_eq!(chain.status(&a0.id()), TxStatus::Included { height: 1 });
+    assert_eq!(
+        chain.status(&a1.id()),
+        TxStatus::Pending,
+        "skipped, still pooled"
+    );
+    // The next proposal picks it up.
+    let chosen = chain.select(&[], now + TEST_BLOCK_INTERVAL_MS).unwrap();
+    assert_eq!(chosen, vec![a1.clone()]);
+    chain
+        .apply_finalized(&block_with(&chain, genesis, chosen), None)
+        .unwrap();
+    assert_eq!(chain.status(&a1.id()), TxStatus::Included { height: 2 });
+    // A copy of an included transaction in a later block is skipped; the first inclusion wins.
+    chain
+        .apply_finalized(&block_with(&chain, genesis, vec![a0.clone()]), None)
+        .unwrap();
+    assert_eq!(chain.status(&a0.id()), TxStatus::Included { height: 1 });
+}
+
+#[test]
+fn a_pooled_transaction_whose_action_now_fails_is_included_charged_and_reported_failed() {
+    use cairn_node::chain::TxStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let signer = TestChain::new(&dir.path().join("signer")).unwrap();
+    let chain = chain(&dir.path().join("node"));
+    let genesis = chain.head().state_root;
+    let pay = |nonce: u64, amount: u128| {
+        let mut tx = signer.tx(
+            "alice",
+            Action::Transfer {
+                to: testkit::addr("bob"),
+                amount: Amount::tokens(amount),
+            },
+        );
+        tx.tx.nonce = nonce;
+        tx.tx.sign(&testkit::key("alice"))
+    };
+    let now = chain.head().timestamp_ms + TEST_BLOCK_INTERVAL_MS;
+    // Pooled while alice could pay it: 600,000 after 1.
+    let (a0, a1) = (pay(0, 1), pay(1, 600_000));
+    chain.submit(a0.clone(), now).unwrap();
+    chain.submit(a1.clone(), now).unwrap();
+    // Another node's block spends nonce 0 on a transfer that leaves too little for a1.
+    let other = pay(0, 500_000);
+    chain
+        .apply_finalized(&block_with(&chain, genesis, vec![other]), None)
+        .unwrap();
+    assert_eq!(chain.status(&a1.id()), TxStatus::Pending);
+    // The proposer includes a1 all the same: it pays its fee and clears every pool.
+    let chosen = chain.select(&[], now + TEST_BLOCK_INTERVAL_MS).unwrap();
+    assert_eq!(chosen, vec![a1.clone()]);
+    let alice_before = chain
+        .ledger()
+        .get::<cairn_ledger::state::records::Account>(&cairn_ledger::StateKey::Account(
+            testkit::addr("alice"),
+        ))
+        .unwrap()
+        .unwrap();
+    chain
+        .apply_finalized(&block_with(&chain, genesis, chosen), None)
+        .unwrap();
+    match chain.status(&a1.id()) {
+        TxStatus::Failed { height: 2, reason } => {
+            assert!(reason.contains("insufficient"), "{reason}")
+        }
+        other => panic!("expected a failed inclusion, got {other:?}"),
+    }
+    let alice = chain
+        .ledger()
+        .get::<cairn_ledger::state::records::Account>(&cairn_ledger::StateKey::Account(
+            testkit::addr("alice"),
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.nonce, 2);
+    assert_eq!(alice.balance, Amount(alice_before.balance.0 - a1.tx.fee.0));
+    assert_eq!(chain.mempool_size().0, 0);
+}

@@ -6,7 +6,7 @@ use cairn_ledger::error::TxError;
 use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_node::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
 use cairn_types::tx::{Action, SignedTransaction, Transaction};
-use cairn_types::Amount;
+use cairn_types::{Address, Amount, Hash};
 
 fn transfer(
     chain: &TestChain,
@@ -26,6 +26,11 @@ fn transfer(
         },
     }
     .sign(&key(from))
+}
+
+/// The ids and senders of transactions a block charged.
+fn charged(txs: &[SignedTransaction]) -> Vec<(Hash, Address)> {
+    txs.iter().map(|tx| (tx.id(), tx.tx.sender)).collect()
 }
 
 fn next_time(chain: &TestChain) -> u64 {
@@ -262,7 +267,8 @@ fn applying_a_block_prunes_included_used_and_expired_transactions() {
     let b0_other = transfer(&chain, "bob", 0, chain.fee, 7);
     let included = vec![a0.clone(), b0_other.clone()];
     chain.block(included.clone()).unwrap();
-    pool.on_block_applied(&chain.ledger, &included).unwrap();
+    pool.on_block_applied(&chain.ledger, &charged(&included))
+        .unwrap();
     assert!(!pool.contains(&a0.id()));
     assert!(pool.contains(&a1.id()));
     assert!(!pool.contains(&b0.id()));
@@ -303,5 +309,44 @@ fn rejecting_a_transaction_drops_the_senders_later_ones() {
     assert_eq!(
         pool.rejection(&a1.id()),
         Some(&DropReason::PredecessorDropped { nonce: 0 })
+    );
+}
+
+#[test]
+fn a_transaction_a_block_skipped_stays_pooled_and_strikes_remove_one_that_keeps_failing() {
+    let (_dir, mut chain) = setup();
+    let mut pool = Mempool::new(MempoolConfig::default());
+    let t = next_time(&chain);
+    let a0 = transfer(&chain, "alice", 0, chain.fee, 1);
+    let a1 = transfer(&chain, "alice", 1, chain.fee, 1);
+    pool.admit(&chain.ledger, a0.clone(), t).unwrap();
+    pool.admit(&chain.ledger, a1.clone(), t).unwrap();
+    // A leader orders nonce 1 before nonce 0: the block skips a1 and charges a0.
+    let block = chain.next_block(vec![a1.clone(), a0.clone()]);
+    let (outcome, skipped) = chain.ledger.apply_ordered_block(&block).unwrap();
+    assert_eq!(skipped.len(), 1);
+    let receipts: Vec<(Hash, Address)> = outcome
+        .receipts
+        .iter()
+        .map(|r| (r.tx_id, r.sender))
+        .collect();
+    pool.on_block_applied(&chain.ledger, &receipts).unwrap();
+    assert!(!pool.contains(&a0.id()));
+    assert!(
+        pool.contains(&a1.id()),
+        "the skipped nonce 1 is still pooled"
+    );
+    // Proposals after pending blocks that cannot charge it strike it; the third removes it.
+    for strike in 1..=cairn_node::mempool::MAX_STRIKES {
+        assert!(
+            pool.contains(&a1.id()),
+            "still pooled before strike {strike}"
+        );
+        pool.strike(&a1.id(), TxError::BadSignature);
+    }
+    assert!(!pool.contains(&a1.id()));
+    assert_eq!(
+        pool.rejection(&a1.id()),
+        Some(&DropReason::Rejected(TxError::BadSignature))
     );
 }

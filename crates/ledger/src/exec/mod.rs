@@ -1,9 +1,11 @@
 //! Transaction execution: one module per area of the token economy.
 //!
-//! [`execute`] runs one signature-checked transaction against the overlay: it checks the chain
-//! id, the nonce and the fee, charges (burns) the fee, bumps the nonce and dispatches the action.
-//! Any error leaves the overlay's transaction layer to be rolled back by the caller, so a refused
-//! transaction changes nothing, not even the fee or nonce.
+//! A signature-checked transaction runs in two steps, each in its own overlay layer:
+//! - [`charge`] checks the chain id, the nonce and the fee, burns the fee and uses the nonce. A
+//!   transaction refused here is *skipped*: it changes nothing.
+//! - [`perform`] runs the action. A transaction refused here has *failed*: the caller rolls back
+//!   the action's writes, but the fee stays burned and the nonce used, so a failing transaction
+//!   costs its sender, and nobody else, a fee.
 //!
 //! - [`token`]: token transfers between accounts.
 //! - [`staking`]: bonding, unbonding, withdrawal, slashing.
@@ -136,8 +138,9 @@ impl<'o, 'a> Exec<'o, 'a> {
     }
 }
 
-/// Executes one transaction whose signature has already been checked.
-pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), ExecError> {
+/// Checks the envelope of a transaction whose signature has already been checked (chain id,
+/// nonce, fee) and charges it: burns the fee and uses the nonce.
+pub fn charge(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), ExecError> {
     let tx = &signed.tx;
     if tx.chain_id != ex.config.chain_id {
         return Err(TxError::WrongChain {
@@ -170,8 +173,12 @@ pub fn execute(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), 
         })?;
     sender.nonce += 1;
     ex.put_account(&tx.sender, &sender);
-    ex.burn(tx.fee)?;
-    dispatch(ex, &tx.sender, &tx.action, signed)
+    ex.burn(tx.fee)
+}
+
+/// Runs the action of a transaction that [`charge`] accepted.
+pub fn perform(ex: &mut Exec<'_, '_>, signed: &SignedTransaction) -> Result<(), ExecError> {
+    dispatch(ex, &signed.tx.sender, &signed.tx.action, signed)
 }
 
 /// Refuses a key no honest signer has (small order or non-canonical) where an action names an

@@ -240,7 +240,7 @@ fn proposer_leaves_out_failing_transactions() {
         .tx
         .sign(&cairn_ledger::testkit::key("mallory"));
     let head = chain.ledger.head();
-    let (chosen, rejected) = chain
+    let selection = chain
         .ledger
         .select_transactions(
             head.timestamp_ms + 1000,
@@ -248,9 +248,10 @@ fn proposer_leaves_out_failing_transactions() {
             100,
         )
         .unwrap();
-    assert_eq!(chosen, vec![good]);
-    assert_eq!(rejected.len(), 2);
-    chain.block(chosen).unwrap();
+    assert_eq!(selection.chosen, vec![good]);
+    assert_eq!(selection.skipped.len(), 2);
+    assert!(selection.failing.is_empty());
+    chain.block(selection.chosen).unwrap();
     assert!(chain
         .ledger
         .check_transaction(

@@ -64,7 +64,7 @@ impl BatchResult {
 #[derive(Serialize)]
 pub(crate) struct Status {
     id: Hash,
-    /// `pending`, `included`, `rejected` or `unknown`.
+    /// `pending`, `included`, `failed` (charged, action refused), `rejected` or `unknown`.
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     height: Option<u64>,
@@ -76,6 +76,7 @@ fn status_of(id: Hash, status: TxStatus) -> Status {
     let (name, height, reason) = match status {
         TxStatus::Pending => ("pending", None, None),
         TxStatus::Included { height } => ("included", Some(height), None),
+        TxStatus::Failed { height, reason } => ("failed", Some(height), Some(reason)),
         TxStatus::Rejected { reason } => ("rejected", None, Some(reason)),
         TxStatus::Unknown => ("unknown", None, None),
     };
