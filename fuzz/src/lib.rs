@@ -244,6 +244,7 @@ fn sample_transactions() -> Vec<(&'static str, SignedTransaction)> {
                 Action::BurnForCredits {
                     amount: Amount::tokens(10),
                     recipient: addr("alice"),
+                    min_credits: Credits(0),
                 },
             ),
         ),
@@ -473,6 +474,7 @@ fn blocks() -> Vec<(String, Vec<u8>)> {
             Action::BurnForCredits {
                 amount: Amount::tokens(10),
                 recipient: addr("alice"),
+                min_credits: Credits(0),
             },
         ),
         tx(

@@ -204,6 +204,10 @@ pub(crate) enum TxAction {
         /// Who gets the credits (default: the sender).
         #[arg(long)]
         to: Option<String>,
+        /// Refuse the burn if it buys fewer credits than this (the price may move between
+        /// signing and inclusion; default: no minimum).
+        #[arg(long, default_value_t = 0)]
+        min_credits: u64,
     },
     /// Delegate data credits to a payer for one sub-network.
     Delegate {
@@ -322,6 +326,16 @@ pub(crate) enum ProposalArg {
         /// Amount.
         #[arg(long)]
         amount: Amount,
+    },
+    /// Burn a share of an oracle's bonded and unbonding stake (put the proof of its bad price
+    /// or root in `--description`).
+    SlashOracle {
+        /// The oracle's account.
+        #[arg(long)]
+        oracle: String,
+        /// Share burned, in basis points (1 to 10000).
+        #[arg(long)]
+        bps: u64,
     },
 }
 
@@ -588,12 +602,17 @@ fn build_action(
         TxAction::PostPrice { usd } => Action::PostPrice {
             price: parse_usd(&usd)?,
         },
-        TxAction::Burn { amount, to } => Action::BurnForCredits {
+        TxAction::Burn {
+            amount,
+            to,
+            min_credits,
+        } => Action::BurnForCredits {
             amount,
             recipient: match to {
                 Some(to) => ctx.address(&to)?,
                 None => sender,
             },
+            min_credits: Credits(min_credits),
         },
         TxAction::Delegate {
             payer,
@@ -654,6 +673,10 @@ fn build_action(
                 ProposalArg::TreasurySpend { to, amount } => ProposalAction::TreasurySpend {
                     to: ctx.address(&to)?,
                     amount,
+                },
+                ProposalArg::SlashOracle { oracle, bps } => ProposalAction::SlashOracle {
+                    oracle: ctx.address(&oracle)?,
+                    bps,
                 },
             },
         },

@@ -18,7 +18,7 @@ use cairn_types::tx::{
     device_binding_digest, maker_attestation_digest, reward_root_digest, Action, MakerAttestation,
     OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission, VoteChoice,
 };
-use cairn_types::{Amount, Cell, DeviceId, Epoch, Price, Subnetwork};
+use cairn_types::{Amount, Cell, Credits, DeviceId, Epoch, Price, Subnetwork};
 use std::path::{Path, PathBuf};
 
 struct Tour {
@@ -220,6 +220,7 @@ fn credits(tour: &mut Tour) -> Result<()> {
         Action::BurnForCredits {
             amount: Amount::tokens(100),
             recipient: addr("alice"),
+            min_credits: Credits(0),
         },
     )?;
     tour.say(format!(

@@ -429,6 +429,16 @@ fn every_transaction_kind_builds_from_the_command_line() {
         vec!["propose", "treasury-spend", "--to", "bob", "--amount", "5"],
         vec![
             "propose",
+            "--description",
+            "posted $1000 while every source said $0.35",
+            "slash-oracle",
+            "--oracle",
+            "bob",
+            "--bps",
+            "5000",
+        ],
+        vec![
+            "propose",
             "approve-maker",
             "--maker",
             "bob",

@@ -204,7 +204,7 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         StateKey::RewardClaimed(..) => canonical::<Amount>(key, bytes).map(drop),
         StateKey::MintWindow => canonical::<MintWindow>(key, bytes).map(drop),
         StateKey::Lock(_) => canonical::<LockRecord>(key, bytes).map(drop),
-        StateKey::LockExpiry(_) | StateKey::GovTotals => {
+        StateKey::LockExpiry(_) | StateKey::GovTotals | StateKey::GovOverCap => {
             canonical::<LockSums>(key, bytes).map(drop)
         }
         StateKey::Proposal(_) => canonical::<Proposal>(key, bytes).map(drop),
@@ -216,6 +216,8 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::Validators
         | StateKey::ValidatorSet(_)
         | StateKey::Liveness(_)
+        | StateKey::PriceReference
+        | StateKey::OracleStakes(_)
         | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }

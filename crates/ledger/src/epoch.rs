@@ -8,6 +8,9 @@
 //!    Before that, downtime: a validator whose seats missed more than `downtime_jail_bps` of the
 //!    votes counted in the closed epoch is jailed (no seats, no emission for that epoch) until it
 //!    sends `Unjail`.
+//!    Pools of the epoch that just fell out of reach of any root ([`MAX_ROOT_EPOCH_SPAN`]
+//!    epochs back) go to the treasury; each oracle's stake is recorded for the new epoch's
+//!    reward root ([`oracle_stake`]).
 //! 2. Locks that end at the new epoch leave the total voting power.
 //! 3. The validator set of the epoch **after** the new one is chosen from stake now (so the set
 //!    of epoch `e + 1` is fixed at the first block of `e`, and a finalized block late in `e`
@@ -17,8 +20,9 @@
 //!    qualifies, the previous set stays, so the chain never loses its validators.
 
 use crate::error::{ExecError, TxError};
+use crate::exec::rewards::{self, MAX_ROOT_EPOCH_SPAN};
 use crate::exec::staking::{self, validator};
-use crate::exec::{governance, Exec};
+use crate::exec::{governance, oracle_stake, Exec};
 use crate::seats::{self, Candidate};
 use crate::state::records::{
     Liveness, ValidatorInfo, ValidatorSet, ValidatorSetMember, Validators,
@@ -37,6 +41,10 @@ pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
     jail_for_downtime(ex, closed)?;
     emit(ex, closed)?;
     ex.chain.epoch = new;
+    if let Some(unpayable) = new.0.checked_sub(MAX_ROOT_EPOCH_SPAN + 1) {
+        rewards::expire_pools(ex, Epoch(unpayable))?;
+    }
+    oracle_stake::snapshot(ex, new)?;
     governance::expire_locks(ex, new)?;
     let next = Epoch(new.0.saturating_add(1));
     let set = select_validators(ex, next)?;

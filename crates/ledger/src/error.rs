@@ -264,6 +264,46 @@ pub enum TxError {
         /// Needed.
         needed: u64,
     },
+    /// Fresh prices come from too little of the oracle stake.
+    #[error(
+        "fresh prices come from oracles holding {fresh_stake} of {total} oracle stake; 2/3 needed"
+    )]
+    PriceQuorum {
+        /// Stake of the oracles with a fresh price.
+        fresh_stake: Amount,
+        /// All oracle stake.
+        total: Amount,
+    },
+    /// The oracles disagree too much for a burn to be safe.
+    #[error("the prices of 2/3 of the fresh oracle stake spread {spread_bps} bps of their median, more than the {max_bps} bps allowed")]
+    PriceSpread {
+        /// The narrowest range holding 2/3 (by stake) of fresh prices, in bps of the median.
+        spread_bps: u64,
+        /// `price_spread_max_bps`.
+        max_bps: u64,
+    },
+    /// The burn would buy fewer credits than the sender asked for.
+    #[error("the burn would buy {got}, fewer than the minimum {min}")]
+    CreditsBelowMinimum {
+        /// The sender's minimum.
+        min: Credits,
+        /// What the price gives.
+        got: Credits,
+    },
+    /// No oracle stake was recorded for the epoch a root pays (it is too old).
+    #[error("epoch {epoch} is too old for a reward root (oldest: {oldest})")]
+    RootEpochTooOld {
+        /// The root's epoch.
+        epoch: Epoch,
+        /// The oldest epoch a root may pay now.
+        oldest: Epoch,
+    },
+    /// A slash must take more than nothing and at most everything.
+    #[error("a slash must be between 1 and 10000 basis points, got {0}")]
+    SlashOutOfRange(u64),
+    /// The account has no oracle stake, bonded or unbonding, to slash.
+    #[error("{0} has no oracle stake to slash")]
+    NoOracleStake(Address),
     /// A price of zero.
     #[error("price must be greater than zero")]
     ZeroPrice,
@@ -493,6 +533,12 @@ impl TxError {
             TxError::MakerExists(..) => "maker_exists",
             TxError::InsufficientCredits { .. } => "insufficient_credits",
             TxError::PriceStale { .. } => "price_stale",
+            TxError::PriceQuorum { .. } => "price_quorum",
+            TxError::PriceSpread { .. } => "price_spread",
+            TxError::CreditsBelowMinimum { .. } => "credits_below_minimum",
+            TxError::RootEpochTooOld { .. } => "root_epoch_too_old",
+            TxError::NoOracleStake(..) => "no_oracle_stake",
+            TxError::SlashOutOfRange(..) => "slash_out_of_range",
             TxError::ZeroPrice => "zero_price",
             TxError::BurnTooSmall(..) => "burn_too_small",
             TxError::CreditOverflow => "credit_overflow",
@@ -773,6 +819,36 @@ mod tests {
                 },
                 "price_stale",
             ),
+            (
+                TxError::PriceQuorum {
+                    fresh_stake: amount,
+                    total: amount,
+                },
+                "price_quorum",
+            ),
+            (
+                TxError::PriceSpread {
+                    spread_bps: 2,
+                    max_bps: 1,
+                },
+                "price_spread",
+            ),
+            (
+                TxError::CreditsBelowMinimum {
+                    min: Credits(2),
+                    got: Credits(1),
+                },
+                "credits_below_minimum",
+            ),
+            (
+                TxError::RootEpochTooOld {
+                    epoch: Epoch(1),
+                    oldest: Epoch(2),
+                },
+                "root_epoch_too_old",
+            ),
+            (TxError::NoOracleStake(address), "no_oracle_stake"),
+            (TxError::SlashOutOfRange(0), "slash_out_of_range"),
             (TxError::ZeroPrice, "zero_price"),
             (TxError::BurnTooSmall(amount), "burn_too_small"),
             (TxError::CreditOverflow, "credit_overflow"),
@@ -876,7 +952,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 73);
+        assert_eq!(pinned.len(), 79);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

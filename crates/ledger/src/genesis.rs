@@ -428,6 +428,10 @@ impl Genesis {
             crate::epoch::select_validators(&mut ex, epoch)
                 .map_err(|e| GenesisError::File(e.to_string()))?;
         }
+        // The oracle stake that weighs the first epoch's reward root.
+        let epoch = ex.chain.epoch;
+        crate::exec::oracle_stake::snapshot(&mut ex, epoch)
+            .map_err(|e| GenesisError::File(e.to_string()))?;
         Ok(overlay.into_changes())
     }
 }

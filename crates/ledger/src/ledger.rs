@@ -19,7 +19,7 @@
 
 use crate::epoch;
 use crate::error::{BlockError, ExecError, StoreError, TxError};
-use crate::exec::{self, Exec, Notes};
+use crate::exec::{self, staking, Exec, Notes};
 use crate::genesis::{Genesis, GenesisError};
 use crate::liveness::{self, SignerRecord};
 use crate::state::overlay::{Changes, MAX_STATE_VALUE_BYTES};
@@ -29,7 +29,7 @@ use crate::store::faulty::Faults;
 use crate::store::{LedgerStore, StateProof};
 use borsh::BorshDeserialize;
 use cairn_types::params::{ChainConfig, Params};
-use cairn_types::tx::SignedTransaction;
+use cairn_types::tx::{Action, SignedTransaction};
 use cairn_types::{Address, Epoch, Hash};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -600,6 +600,7 @@ impl Ledger {
             failed: Vec::new(),
             included: Vec::with_capacity(transactions.len()),
         };
+        let mut withdrawals: Vec<Address> = Vec::new();
         for (index, signed) in transactions.iter().enumerate() {
             let refusal = |error: TxError| BlockError::Transaction {
                 index,
@@ -644,6 +645,11 @@ impl Ledger {
                     let notes = ex.notes;
                     overlay.commit_tx();
                     run.outcome.receipts.push(Receipt::new(signed, notes, None));
+                    if signed.tx.action == Action::WithdrawUnbonded
+                        && !withdrawals.contains(&signed.tx.sender)
+                    {
+                        withdrawals.push(signed.tx.sender);
+                    }
                     None
                 }
                 Err(ExecError::Refused(error)) => {
@@ -664,6 +670,22 @@ impl Ledger {
                 run.failed.push((signed.id(), error));
             }
             run.included.push(index);
+        }
+        // Withdrawals last, after every report of an offence in the block.
+        if !withdrawals.is_empty() {
+            let mut ex = Exec::new(
+                overlay,
+                &chain,
+                &params,
+                &self.config,
+                (height, timestamp_ms),
+            );
+            for address in &withdrawals {
+                staking::settle_withdrawal(&mut ex, address).map_err(exec_fault)?;
+            }
+            chain = ex.chain;
+            run.outcome.notes.extend(ex.notes);
+            overlay.commit_tx();
         }
         overlay.put(&StateKey::ChainState, &chain);
         overlay.commit_tx();

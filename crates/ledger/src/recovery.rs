@@ -139,6 +139,8 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::Validators
             | StateKey::ValidatorSet(_)
             | StateKey::Liveness(_)
+            | StateKey::PriceReference
+            | StateKey::OracleStakes(_)
             | StateKey::ChainState => None,
             StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;

@@ -14,10 +14,12 @@
 
 use crate::block::{Block, BlockLimits};
 use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
-use cairn_ledger::{Head, Ledger, StoreError};
+use cairn_ledger::state::records::Account;
+use cairn_ledger::{Head, Ledger, StateKey, StoreError};
 use cairn_types::hash::Hash;
 use cairn_types::params::ConsensusRules;
 use cairn_types::tx::SignedTransaction;
+use cairn_types::Address;
 use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::watch;
@@ -200,6 +202,13 @@ impl Chain {
             tracing::debug!(%error, "node.submit_rejected");
         }
         result
+    }
+
+    /// The nonce `sender`'s next transaction needs: after its applied and its pooled ones.
+    pub fn next_nonce(&self, sender: &Address) -> Result<u64, StoreError> {
+        let ledger = self.ledger.read();
+        let account: Account = ledger.get(&StateKey::Account(*sender))?.unwrap_or_default();
+        Ok(self.mempool.lock().next_nonce(sender, account.nonce))
     }
 
     /// Mempool size in transactions and bytes.

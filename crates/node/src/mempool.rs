@@ -201,6 +201,13 @@ impl Mempool {
         self.rejections.get(id)
     }
 
+    /// The nonce `sender`'s next transaction needs, given its next nonce on chain: after its
+    /// pooled ones.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let pooled = self.senders.get(sender).map_or(0, BTreeMap::len) as u64;
+        account_nonce.saturating_add(pooled)
+    }
+
     /// Checks `tx` against the latest state of `ledger` and pools it; returns its id.
     /// `timestamp_ms` is the time the next block is expected to carry.
     pub fn admit(

@@ -10,7 +10,6 @@
 use crate::chain::Chain;
 use crate::mempool::AdmitError;
 use crate::types::{cairn_key, BlockDigest, ConsensusKey, ConsensusScheme};
-use cairn_ledger::state::records::Account;
 use cairn_ledger::StateKey;
 use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};
 use cairn_types::hash::Hash;
@@ -166,21 +165,24 @@ pub async fn run(
     }
 }
 
-fn submit(
+/// Submits `evidence` in a `ReportDoubleSign` transaction signed by `reporter`, with the nonce
+/// after the reporter's pooled transactions (a second offence is reported while the first
+/// report still waits).
+pub fn submit(
     chain: &Chain,
     reporter: &SecretKey,
     evidence: DoubleSignEvidence,
     now_ms: u64,
 ) -> Result<Hash, AdmitError> {
     let sender = Address(reporter.public_key());
-    let (chain_id, mut nonce, fee) = {
+    let (chain_id, fee) = {
         let ledger = chain.ledger();
-        let account: Account = ledger.get(&StateKey::Account(sender))?.unwrap_or_default();
         let fee = ledger
             .get::<Params>(&StateKey::Params)?
             .map_or(cairn_types::Amount(1_000), |p| p.tx_fee_min);
-        (ledger.config().chain_id.clone(), account.nonce, fee)
+        (ledger.config().chain_id.clone(), fee)
     };
+    let mut nonce = chain.next_nonce(&sender)?;
     loop {
         let tx = Transaction {
             chain_id: chain_id.clone(),

@@ -127,8 +127,17 @@ pub struct Params {
     pub location_assert_fee_dc: Credits,
     /// A posted price older than this is stale and not used.
     pub price_max_age_secs: u64,
-    /// Fresh prices needed before a burn is allowed.
+    /// Fresh prices needed before a burn is allowed (besides fresh posts from oracles holding
+    /// at least 2/3 of oracle stake).
     pub price_fresh_min: u64,
+    /// Most the price a burn uses may move per block since the price the last burn used, in
+    /// basis points of that price.
+    #[serde(default = "default_price_move_max_bps")]
+    pub price_move_max_bps: u64,
+    /// Burns are refused unless 2/3 of the fresh oracle stake posted prices within a range this
+    /// wide, in basis points of their median.
+    #[serde(default = "default_price_spread_max_bps")]
+    pub price_spread_max_bps: u64,
     /// Length of the reward-claim circuit breaker's window.
     pub mint_window_epochs: u64,
     /// Most that reward claims may mint within one window.
@@ -165,6 +174,14 @@ fn default_churn_bps() -> u64 {
     2_500
 }
 
+fn default_price_move_max_bps() -> u64 {
+    10
+}
+
+fn default_price_spread_max_bps() -> u64 {
+    1_000
+}
+
 impl Default for Params {
     fn default() -> Self {
         Params {
@@ -189,6 +206,8 @@ impl Default for Params {
             emission_weights: EmissionWeights::default(),
             downtime_jail_bps: default_downtime_jail_bps(),
             churn_bps: default_churn_bps(),
+            price_move_max_bps: default_price_move_max_bps(),
+            price_spread_max_bps: default_price_spread_max_bps(),
         }
     }
 }
@@ -233,11 +252,13 @@ pub enum ParamId {
     ProposalPowerMin = 17,
     DowntimeJailBps = 18,
     ChurnBps = 19,
+    PriceMoveMaxBps = 20,
+    PriceSpreadMaxBps = 21,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 20] = [
+    pub const ALL: [ParamId; 22] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
         ParamId::MaxSeats,
@@ -258,6 +279,8 @@ impl ParamId {
         ParamId::ProposalPowerMin,
         ParamId::DowntimeJailBps,
         ParamId::ChurnBps,
+        ParamId::PriceMoveMaxBps,
+        ParamId::PriceSpreadMaxBps,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -283,6 +306,8 @@ impl ParamId {
             ParamId::ProposalPowerMin => "proposal_power_min",
             ParamId::DowntimeJailBps => "downtime_jail_bps",
             ParamId::ChurnBps => "churn_bps",
+            ParamId::PriceMoveMaxBps => "price_move_max_bps",
+            ParamId::PriceSpreadMaxBps => "price_spread_max_bps",
         }
     }
 
@@ -309,6 +334,8 @@ impl ParamId {
             ParamId::ProposalPowerMin => (0, u128::MAX),
             ParamId::DowntimeJailBps => (0, bps),
             ParamId::ChurnBps => (1, bps),
+            ParamId::PriceMoveMaxBps => (1, bps),
+            ParamId::PriceSpreadMaxBps => (1, 100 * bps),
         }
     }
 }
@@ -381,6 +408,8 @@ impl Params {
             ParamId::ProposalPowerMin => self.proposal_power_min.0,
             ParamId::DowntimeJailBps => self.downtime_jail_bps.into(),
             ParamId::ChurnBps => self.churn_bps.into(),
+            ParamId::PriceMoveMaxBps => self.price_move_max_bps.into(),
+            ParamId::PriceSpreadMaxBps => self.price_spread_max_bps.into(),
         }
     }
 
@@ -416,6 +445,8 @@ impl Params {
             ParamId::ProposalPowerMin => self.proposal_power_min = Amount(value),
             ParamId::DowntimeJailBps => self.downtime_jail_bps = to_u64(value),
             ParamId::ChurnBps => self.churn_bps = to_u64(value),
+            ParamId::PriceMoveMaxBps => self.price_move_max_bps = to_u64(value),
+            ParamId::PriceSpreadMaxBps => self.price_spread_max_bps = to_u64(value),
         }
         Ok(())
     }

@@ -105,12 +105,14 @@ pub enum Action {
         /// Price of one token.
         price: Price,
     },
-    /// Burn tokens for data credits at the median fresh price.
+    /// Burn tokens for data credits at the oracle price (see `docs/LEDGER.md`, Data credits).
     BurnForCredits {
         /// Tokens burned.
         amount: Amount,
         /// Account that receives the credits.
         recipient: Address,
+        /// The burn is refused if it would buy fewer credits than this (slippage protection).
+        min_credits: Credits,
     },
     /// Give data credits to a payer key, usable only for one sub-network.
     DelegateCredits {
@@ -349,6 +351,14 @@ pub enum ProposalAction {
         /// Amount.
         amount: Amount,
     },
+    /// Burn a share of an oracle's bonded and unbonding stake, for a price or a reward root the
+    /// voters judge proven bad (the proof goes in the proposal's description).
+    SlashOracle {
+        /// The oracle's account.
+        oracle: Address,
+        /// Share burned, in basis points (1 to 10,000).
+        bps: u64,
+    },
 }
 
 /// A transaction before signing.
@@ -491,6 +501,7 @@ mod tests {
             Action::BurnForCredits {
                 amount: Amount(3),
                 recipient: addr,
+                min_credits: Credits(0),
             },
             Action::DelegateCredits {
                 payer: addr,

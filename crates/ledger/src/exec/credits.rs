@@ -1,63 +1,15 @@
 //! Data credits: burn-and-mint at the oracle price, delegation to payers, spending on services.
 //!
-//! Oracles post the token's price; a burn uses the median of the prices posted within
-//! `price_max_age_secs` of the block time and is refused when fewer than `price_fresh_min` are
-//! fresh. 1 DC = $0.00001, so credits = tokens × price / $0.00001, rounded down. Credits cannot
-//! be transferred, only delegated to a payer key for one sub-network and spent there.
+//! A burn uses the oracle committee's price ([`super::prices`]). 1 DC = $0.00001, so credits =
+//! tokens × price / $0.00001, rounded down; the sender names the fewest credits it accepts.
+//! Credits cannot be transferred, only delegated to a payer key for one sub-network and spent
+//! there.
 
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::{Account, Oracles, PricePost};
+use crate::state::records::Account;
 use crate::state::StateKey;
-use cairn_types::{Address, Amount, Credits, Hash, Price, Subnetwork};
-
-/// Records an oracle's price at the block time.
-pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Result<(), ExecError> {
-    if price.0 == 0 {
-        return Err(TxError::ZeroPrice.into());
-    }
-    let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
-    let info = oracles
-        .0
-        .get_mut(sender)
-        .ok_or(TxError::NotAnOracle(*sender))?;
-    info.price = Some(PricePost {
-        price,
-        posted_ms: ex.time_ms,
-    });
-    ex.state.put(&StateKey::Oracles, &oracles);
-    Ok(())
-}
-
-/// The median of fresh prices (for an even count, the mean of the middle two, rounded down).
-pub fn median_fresh_price(ex: &Exec<'_, '_>) -> Result<Price, ExecError> {
-    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
-    let max_age_ms = ex.params.price_max_age_secs.saturating_mul(1000);
-    let mut fresh: Vec<u64> = oracles
-        .0
-        .values()
-        .filter_map(|o| o.price)
-        .filter(|p| p.posted_ms.saturating_add(max_age_ms) >= ex.time_ms)
-        .map(|p| p.price.0)
-        .collect();
-    let needed = ex.params.price_fresh_min;
-    if (fresh.len() as u64) < needed || fresh.is_empty() {
-        return Err(TxError::PriceStale {
-            fresh: fresh.len() as u64,
-            needed,
-        }
-        .into());
-    }
-    fresh.sort_unstable();
-    let mid = fresh.len() / 2;
-    let median = if fresh.len() % 2 == 1 {
-        fresh[mid]
-    } else {
-        let sum = u128::from(fresh[mid - 1]) + u128::from(fresh[mid]);
-        u64::try_from(sum / 2).unwrap_or(u64::MAX)
-    };
-    Ok(Price(median))
-}
+use cairn_types::{Address, Amount, Credits, Hash, Subnetwork};
 
 /// Burns `amount` of the sender's tokens and gives the credits to `recipient`.
 pub fn burn_for_credits(
@@ -65,14 +17,22 @@ pub fn burn_for_credits(
     sender: &Address,
     amount: Amount,
     recipient: &Address,
+    min_credits: Credits,
 ) -> Result<(), ExecError> {
     if amount.is_zero() {
         return Err(TxError::ZeroAmount.into());
     }
-    let price = median_fresh_price(ex)?;
+    let price = super::prices::burn_price(ex)?;
     let credits = price.credits_for(amount).ok_or(TxError::CreditOverflow)?;
     if credits.0 == 0 {
         return Err(TxError::BurnTooSmall(amount).into());
+    }
+    if credits < min_credits {
+        return Err(TxError::CreditsBelowMinimum {
+            min: min_credits,
+            got: credits,
+        }
+        .into());
     }
     ex.debit(sender, amount)?;
     ex.burn(amount)?;

@@ -2,8 +2,13 @@
 //!
 //! Voting power of a lock at epoch `e` is `amount × (end − e) / lock_epochs_max` (rounded down):
 //! a four-year lock (the default maximum) counts fully, and power decays linearly as the lock
-//! runs down. The total power, needed for the quorum, comes from two running sums over live
-//! locks (see [`LockSums`]); locks leave the sums at the boundary of the epoch they end in.
+//! runs down; a lock with more than `lock_epochs_max` epochs left (possible after governance
+//! lowered it) counts fully, no more. The total power, needed for the quorum, is the sum of
+//! exactly these per-lock powers, from running sums (see [`LockSums`]) kept in two sets: locks
+//! within the cap (`GovTotals`) and locks beyond it (`GovOverCap`, each counting its amount).
+//! A lock crosses from the second set to the first at the epoch boundary when its remaining
+//! time reaches the cap; a change of `lock_epochs_max` moves the buckets in between once; locks
+//! leave the sums at the boundary of the epoch they end in.
 //!
 //! A proposal is open for `voting_period_blocks`. After that, anyone may send `ExecuteProposal`:
 //! if turnout reached `quorum_bps` of the total power at creation and yes reached
@@ -16,6 +21,7 @@ use crate::state::records::{
     LockRecord, LockSums, MakerRecord, Proposal, ProposalStatus, VoteRecord,
 };
 use crate::state::StateKey;
+use cairn_types::params::ParamId;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::tx::{ProposalAction, VoteChoice};
 use cairn_types::{Address, Amount, Epoch};
@@ -30,12 +36,65 @@ pub fn voting_power(lock: &LockRecord, epoch: Epoch, lock_epochs_max: u64) -> u1
         .unwrap_or(0)
 }
 
-/// Total voting power of all live locks at `epoch` (rounded down).
-pub fn total_power(sums: &LockSums, epoch: Epoch, lock_epochs_max: u64) -> u128 {
-    let weighted = sums
+/// Total voting power at `epoch` of the locks in `within` (remaining time at most
+/// `lock_epochs_max`) and in `over` (remaining time above it: full weight), rounded down.
+pub fn total_power(within: &LockSums, over: &LockSums, epoch: Epoch, lock_epochs_max: u64) -> u128 {
+    let weighted = within
         .amount_end
-        .saturating_sub(sums.amount.saturating_mul(u128::from(epoch.0)));
-    weighted / u128::from(lock_epochs_max.max(1))
+        .saturating_sub(within.amount.saturating_mul(u128::from(epoch.0)));
+    let full = over.amount.saturating_mul(u128::from(lock_epochs_max));
+    weighted.saturating_add(full) / u128::from(lock_epochs_max.max(1))
+}
+
+/// Which running sums hold locks ending at `end`, seen from `now`.
+fn set_of(end: Epoch, now: Epoch, lock_epochs_max: u64) -> StateKey {
+    if end.0 > now.0.saturating_add(lock_epochs_max) {
+        StateKey::GovOverCap
+    } else {
+        StateKey::GovTotals
+    }
+}
+
+/// Moves the bucket of locks ending at `end` from one set of sums to the other.
+fn move_bucket(
+    ex: &mut Exec<'_, '_>,
+    end: Epoch,
+    from: &StateKey,
+    to: &StateKey,
+) -> Result<(), ExecError> {
+    let Some(bucket) = ex.state.get::<LockSums>(&StateKey::LockExpiry(end))? else {
+        return Ok(());
+    };
+    let mut source: LockSums = ex.state.get_or_default(from)?;
+    source.amount = source.amount.saturating_sub(bucket.amount);
+    source.amount_end = source.amount_end.saturating_sub(bucket.amount_end);
+    ex.state.put(from, &source);
+    let mut target: LockSums = ex.state.get_or_default(to)?;
+    target.amount = target
+        .amount
+        .checked_add(bucket.amount)
+        .ok_or(TxError::AmountOverflow)?;
+    target.amount_end = target
+        .amount_end
+        .checked_add(bucket.amount_end)
+        .ok_or(TxError::AmountOverflow)?;
+    ex.state.put(to, &target);
+    Ok(())
+}
+
+/// Moves the buckets that cross the cap when `lock_epochs_max` changes from `old` to `new`
+/// (one read per epoch between the two caps, once per change).
+fn recap(ex: &mut Exec<'_, '_>, old: u64, new: u64) -> Result<(), ExecError> {
+    let now = ex.epoch().0;
+    let (from, to, low, high) = if new < old {
+        (StateKey::GovTotals, StateKey::GovOverCap, new, old)
+    } else {
+        (StateKey::GovOverCap, StateKey::GovTotals, old, new)
+    };
+    for remaining in low.saturating_add(1)..=high {
+        move_bucket(ex, Epoch(now.saturating_add(remaining)), &from, &to)?;
+    }
+    Ok(())
 }
 
 fn add_sums(sums: &mut LockSums, amount: Amount, end: Epoch) -> Result<(), ExecError> {
@@ -97,20 +156,24 @@ pub fn lock(
     if !amount.is_zero() {
         ex.debit(sender, amount)?;
     }
-    let mut totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
     if existing.is_some() {
-        sub_sums(&mut totals, old_amount, old_end);
+        let old_set = set_of(old_end, now, max);
+        let mut sums: LockSums = ex.state.get_or_default(&old_set)?;
+        sub_sums(&mut sums, old_amount, old_end);
+        ex.state.put(&old_set, &sums);
         let old_key = StateKey::LockExpiry(old_end);
         let mut bucket: LockSums = ex.state.get_or_default(&old_key)?;
         sub_sums(&mut bucket, old_amount, old_end);
         ex.state.put(&old_key, &bucket);
     }
-    add_sums(&mut totals, new_amount, new_end)?;
+    let new_set = set_of(new_end, now, max);
+    let mut sums: LockSums = ex.state.get_or_default(&new_set)?;
+    add_sums(&mut sums, new_amount, new_end)?;
+    ex.state.put(&new_set, &sums);
     let new_key = StateKey::LockExpiry(new_end);
     let mut bucket: LockSums = ex.state.get_or_default(&new_key)?;
     add_sums(&mut bucket, new_amount, new_end)?;
     ex.state.put(&new_key, &bucket);
-    ex.state.put(&StateKey::GovTotals, &totals);
     let record = LockRecord {
         amount: new_amount,
         end_epoch: new_end,
@@ -135,18 +198,31 @@ pub fn unlock(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> 
     Ok(())
 }
 
-/// Removes the locks ending at `epoch` from the total: called at that epoch's first block.
+/// Removes the locks ending at `epoch` from the total, and moves those whose remaining time
+/// reaches the cap into the capped sums: called at that epoch's first block.
 pub fn expire_locks(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError> {
     let key = StateKey::LockExpiry(epoch);
-    let Some(bucket) = ex.state.get::<LockSums>(&key)? else {
-        return Ok(());
-    };
-    let mut totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
-    totals.amount = totals.amount.saturating_sub(bucket.amount);
-    totals.amount_end = totals.amount_end.saturating_sub(bucket.amount_end);
-    ex.state.put(&StateKey::GovTotals, &totals);
-    ex.state.delete(&key);
-    Ok(())
+    if let Some(bucket) = ex.state.get::<LockSums>(&key)? {
+        let mut totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
+        totals.amount = totals.amount.saturating_sub(bucket.amount);
+        totals.amount_end = totals.amount_end.saturating_sub(bucket.amount_end);
+        ex.state.put(&StateKey::GovTotals, &totals);
+        ex.state.delete(&key);
+    }
+    let crossing = Epoch(epoch.0.saturating_add(ex.params.lock_epochs_max));
+    move_bucket(ex, crossing, &StateKey::GovOverCap, &StateKey::GovTotals)
+}
+
+/// Total voting power now.
+pub fn power_now(ex: &Exec<'_, '_>) -> Result<u128, ExecError> {
+    let within: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
+    let over: LockSums = ex.state.get_or_default(&StateKey::GovOverCap)?;
+    Ok(total_power(
+        &within,
+        &over,
+        ex.epoch(),
+        ex.params.lock_epochs_max,
+    ))
 }
 
 fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, ExecError> {
@@ -186,6 +262,9 @@ fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), Exe
                 return Err(TxError::ZeroAmount.into());
             }
         }
+        ProposalAction::SlashOracle { oracle, bps } => {
+            super::oracle_stake::check_slash(ex, oracle, *bps)?;
+        }
     }
     Ok(())
 }
@@ -207,7 +286,7 @@ pub fn propose(
         .into());
     }
     validate_action(ex, action)?;
-    let totals: LockSums = ex.state.get_or_default(&StateKey::GovTotals)?;
+    let total_power = power_now(ex)?;
     let id = ex.chain.next_proposal;
     ex.chain.next_proposal = id.checked_add(1).ok_or(TxError::AmountOverflow)?;
     let voting_end_height = ex.height.saturating_add(ex.params.voting_period_blocks);
@@ -218,7 +297,7 @@ pub fn propose(
         description: description.to_string(),
         created_height: ex.height,
         voting_end_height,
-        total_power: total_power(&totals, ex.epoch(), ex.params.lock_epochs_max),
+        total_power,
         yes: 0,
         no: 0,
         abstain: 0,
@@ -315,8 +394,12 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
     validate_action(ex, action)?;
     match action {
         ProposalAction::SetParameter { param, value } => {
+            let old_cap = ex.params.lock_epochs_max;
             ex.params.set(*param, *value)?;
             ex.state.put(&StateKey::Params, &ex.params);
+            if *param == ParamId::LockEpochsMax {
+                recap(ex, old_cap, ex.params.lock_epochs_max)?;
+            }
         }
         ProposalAction::SetEmissionWeights { weights } => {
             ex.params.emission_weights = *weights;
@@ -349,6 +432,9 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
                         available: ex.chain.treasury,
                     })?;
             ex.credit(to, *amount)?;
+        }
+        ProposalAction::SlashOracle { oracle, bps } => {
+            super::oracle_stake::slash(ex, oracle, *bps)?;
         }
     }
     Ok(())

@@ -17,6 +17,8 @@
 pub mod credits;
 pub mod devices;
 pub mod governance;
+pub mod oracle_stake;
+pub mod prices;
 pub mod rewards;
 pub mod staking;
 pub mod token;
@@ -238,10 +240,12 @@ fn dispatch(
             devices::transfer(ex, sender, device, new_owner)
         }
         Action::RetireDevice { device } => devices::retire(ex, sender, device),
-        Action::PostPrice { price } => credits::post_price(ex, sender, *price),
-        Action::BurnForCredits { amount, recipient } => {
-            credits::burn_for_credits(ex, sender, *amount, recipient)
-        }
+        Action::PostPrice { price } => prices::post_price(ex, sender, *price),
+        Action::BurnForCredits {
+            amount,
+            recipient,
+            min_credits,
+        } => credits::burn_for_credits(ex, sender, *amount, recipient, *min_credits),
         Action::DelegateCredits {
             payer,
             subnetwork,

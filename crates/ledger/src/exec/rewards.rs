@@ -5,13 +5,16 @@
 //! Merkle *sum* tree of cumulative rewards per account; the ledger accepts it when oracles holding
 //! at least 2/3 of oracle stake signed the identical root and the root's growth over the previous
 //! root fits in the pools of the epochs it covers. Whatever the root leaves of those pools goes to
-//! the treasury. Owners then claim `cumulative − already claimed` with a proof; claims mint
+//! the treasury, and so do pools that no root paid within [`MAX_ROOT_EPOCH_SPAN`] epochs. The
+//! signers are weighed with the oracle stake recorded when the paid epoch began
+//! ([`super::oracle_stake`]). Owners then claim `cumulative − already claimed` with a proof; claims mint
 //! through a windowed circuit breaker, and a sub-network can never pay out more than its root's
 //! total.
 
+use super::oracle_stake;
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::{MintWindow, Oracles, RewardRootRecord};
+use crate::state::records::{MintWindow, RewardRootRecord};
 use crate::state::StateKey;
 use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf};
 use cairn_types::tx::{reward_root_digest, RewardClaim, RewardRootSubmission};
@@ -67,6 +70,7 @@ pub fn submit_root(
         })?;
     // An oracle that fell far behind submits intermediate roots; this bounds the scan below.
     let first_epoch = first_epoch.max(epoch.0.saturating_sub(MAX_ROOT_EPOCH_SPAN - 1));
+    // (Older pools went to the treasury when they fell out of reach: `expire_pools`.)
 
     check_quorum(ex, epoch, subnetwork, submission)?;
 
@@ -115,7 +119,8 @@ fn check_quorum(
     subnetwork: Subnetwork,
     submission: &RewardRootSubmission,
 ) -> Result<(), ExecError> {
-    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    // Weighed with the stake recorded when the epoch began (`oracle_stake`).
+    let stakes = oracle_stake::stakes_of(ex, epoch)?;
     let digest = reward_root_digest(&ex.config.chain_id, epoch, subnetwork, &submission.root);
     let mut seen = BTreeSet::new();
     let mut signed = Amount::ZERO;
@@ -123,16 +128,16 @@ fn check_quorum(
     let mut sigs = Vec::with_capacity(submission.signatures.len());
     let mut keys = Vec::with_capacity(submission.signatures.len());
     for s in submission.signatures.iter() {
-        let info = oracles
+        let recorded = *stakes
             .0
             .get(&s.oracle)
             .ok_or(TxError::UnknownOracle(s.oracle))?;
         if !seen.insert(s.oracle) {
             return Err(TxError::DuplicateSigner(s.oracle).into());
         }
-        signed = signed
-            .checked_add(info.stake)
-            .ok_or(TxError::AmountOverflow)?;
+        // Stake withdrawn since signs for nothing: it could not be slashed.
+        let weight = recorded.min(oracle_stake::slashable(ex, &s.oracle)?);
+        signed = signed.checked_add(weight).ok_or(TxError::AmountOverflow)?;
         digests.push(digest);
         sigs.push(s.signature);
         keys.push(s.oracle.0);
@@ -147,10 +152,8 @@ fn check_quorum(
         return Err(TxError::BadOracleSignature(Address::default()).into());
     }
     let mut total = Amount::ZERO;
-    for info in oracles.0.values() {
-        total = total
-            .checked_add(info.stake)
-            .ok_or(TxError::AmountOverflow)?;
+    for stake in stakes.0.values() {
+        total = total.checked_add(*stake).ok_or(TxError::AmountOverflow)?;
     }
     // signed / total >= 2/3, in integers: 3·signed >= 2·total.
     let enough = signed
@@ -161,6 +164,33 @@ fn check_quorum(
     if total.is_zero() || !enough {
         return Err(TxError::InsufficientOracleStake { signed, total }.into());
     }
+    Ok(())
+}
+
+/// Sends to the treasury the pools of `epoch` that no root can pay any more (a root pays at most
+/// [`MAX_ROOT_EPOCH_SPAN`] epochs back): called as `epoch + MAX_ROOT_EPOCH_SPAN + 1` begins, so
+/// no emission is ever stranded.
+pub fn expire_pools(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError> {
+    let mut expired = Amount::ZERO;
+    for subnetwork in Subnetwork::ALL {
+        let key = StateKey::EmissionPool(epoch, subnetwork);
+        if let Some(pool) = ex.state.get::<Amount>(&key)? {
+            expired = expired.checked_add(pool).ok_or(TxError::AmountOverflow)?;
+            ex.state.delete(&key);
+        }
+    }
+    if expired.is_zero() {
+        return Ok(());
+    }
+    ex.mint(expired)?;
+    ex.chain.treasury = ex
+        .chain
+        .treasury
+        .checked_add(expired)
+        .ok_or(TxError::AmountOverflow)?;
+    ex.notes.push(format!(
+        "{expired} of epoch {epoch}'s reward pools unpaid by any root: to the treasury"
+    ));
     Ok(())
 }
 

@@ -393,6 +393,7 @@ pub fn unbond(
         role,
         amount,
         release_epoch,
+        unbonded_epoch: ex.epoch(),
     });
     ex.state.put(&key, &entries);
     ex.notes
@@ -407,15 +408,29 @@ fn check_remaining(left: Amount, min: Amount) -> Result<(), ExecError> {
     Ok(())
 }
 
-/// Returns every matured unbonding entry to the balance.
+/// Asks for every matured unbonding entry back. The entries are paid at the end of the block
+/// ([`settle_withdrawal`]), after every other transaction in it: a report of an offence in the
+/// same block slashes the stake first, whatever order the leader chose.
 pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> {
+    let entries: Unbondings = ex.state.get_or_default(&StateKey::Unbonding(*sender))?;
+    let now = ex.epoch();
+    if !entries.0.iter().any(|e| e.release_epoch <= now) {
+        return Err(TxError::NothingToWithdraw.into());
+    }
+    ex.notes
+        .push("matured unbonding stake is paid at the end of the block".into());
+    Ok(())
+}
+
+/// Returns every matured unbonding entry to the balance (nothing when none is left).
+pub fn settle_withdrawal(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError> {
     let key = StateKey::Unbonding(*sender);
     let entries: Unbondings = ex.state.get_or_default(&key)?;
     let now = ex.epoch();
     let (ready, waiting): (Vec<_>, Vec<_>) =
         entries.0.into_iter().partition(|e| e.release_epoch <= now);
     if ready.is_empty() {
-        return Err(TxError::NothingToWithdraw.into());
+        return Ok(());
     }
     let mut total = Amount::ZERO;
     for entry in &ready {
@@ -438,7 +453,8 @@ pub fn withdraw(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), ExecError
     } else {
         ex.state.put(&key, &Unbondings(waiting));
     }
-    ex.notes.push(format!("withdrew {total} of unbonded stake"));
+    ex.notes
+        .push(format!("{sender} withdrew {total} of unbonded stake"));
     Ok(())
 }
 
@@ -460,7 +476,31 @@ pub fn slash_double_sign(
     {
         return Err(TxError::AlreadyPunished(offence).into());
     }
-    let oldest = ex.epoch().0.saturating_sub(ex.params.unbonding_epochs);
+    let unknown = TxError::UnknownConsensusKey(evidence.consensus_key);
+    let address: Address = ex
+        .state
+        .get(&StateKey::ConsensusKeyOwner(evidence.consensus_key))?
+        .ok_or(unknown.clone())?;
+    let mut info = validator(ex, &address)?.ok_or(unknown)?;
+    let unbonding_key = StateKey::Unbonding(address);
+    let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
+    // The window: bonded stake answers for offences up to `unbonding_epochs` old (as it is
+    // now); stake on its way out answers, until it is withdrawn, for offences as old as the
+    // period fixed when it was unbonded, so lowering `unbonding_epochs` later frees nobody.
+    let now = ex.epoch().0;
+    let oldest = entries
+        .0
+        .iter()
+        .filter(|e| e.role == StakeRole::Validator)
+        .map(|e| {
+            let period = e.release_epoch.0.saturating_sub(e.unbonded_epoch.0);
+            now.saturating_sub(period)
+        })
+        .chain(std::iter::once(
+            now.saturating_sub(ex.params.unbonding_epochs),
+        ))
+        .min()
+        .unwrap_or(0);
     if evidence.first.vote.epoch < oldest {
         return Err(TxError::EvidenceTooOld {
             evidence: evidence.first.vote.epoch,
@@ -468,12 +508,6 @@ pub fn slash_double_sign(
         }
         .into());
     }
-    let unknown = TxError::UnknownConsensusKey(evidence.consensus_key);
-    let address: Address = ex
-        .state
-        .get(&StateKey::ConsensusKeyOwner(evidence.consensus_key))?
-        .ok_or(unknown.clone())?;
-    let mut info = validator(ex, &address)?.ok_or(unknown)?;
     let bps = u128::from(ex.params.slash_double_sign_bps);
     let denominator = u128::from(BPS_DENOMINATOR);
     // Rounded down: the slashed validator keeps the fraction of a base unit.
@@ -482,8 +516,6 @@ pub fn slash_double_sign(
     info.stake = info.stake.saturating_sub(slashed);
     info.jail = Jail::DoubleSign;
     info.admitted = Amount::ZERO;
-    let unbonding_key = StateKey::Unbonding(address);
-    let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
     for entry in entries
         .0
         .iter_mut()

@@ -77,6 +77,13 @@ pub enum StateKey {
     ConsensusKeyOwner(PublicKey),
     /// Votes counted and missed by each seat of an epoch.
     Liveness(Epoch),
+    /// The price the last burn used, and when (the base of the per-block move limit).
+    PriceReference,
+    /// Each oracle's stake when an epoch began (the weights of that epoch's reward root).
+    OracleStakes(Epoch),
+    /// Totals of the live locks whose remaining time is above `lock_epochs_max` (they count
+    /// with the full weight, capped).
+    GovOverCap,
 }
 
 impl StateKey {

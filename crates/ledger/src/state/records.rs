@@ -235,6 +235,23 @@ pub struct OracleInfo {
     pub price: Option<PricePost>,
 }
 
+/// The price the last burn used (see `crate::exec::prices`).
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct PriceReference {
+    /// The price.
+    pub price: Price,
+    /// Height of the block whose burn used it.
+    pub height: u64,
+}
+
+/// Each oracle's stake at the start of an epoch.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct OracleStakes(pub BTreeMap<Address, Amount>);
+
 /// All oracle committee members, by account.
 #[derive(
     Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -250,6 +267,9 @@ pub struct UnbondingEntry {
     pub amount: Amount,
     /// First epoch in which it can be withdrawn.
     pub release_epoch: Epoch,
+    /// The epoch it was unbonded in (it answers for offences up to
+    /// `release_epoch − unbonded_epoch` epochs old, the period fixed then).
+    pub unbonded_epoch: Epoch,
 }
 
 /// An account's unbonding entries (bounded: see `MAX_UNBONDING_ENTRIES`).

@@ -1,57 +1,130 @@
-use crate::helpers::{assert_balanced, chain};
+use crate::helpers::{assert_balanced, chain, post_prices};
 use cairn_ledger::testkit::addr;
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::tx::Action;
 use cairn_types::{Amount, Credits, Hash, Price, Subnetwork};
 
+fn burn(tokens: u128, min_credits: u64) -> Action {
+    Action::BurnForCredits {
+        amount: Amount::tokens(tokens),
+        recipient: addr("bob"),
+        min_credits: Credits(min_credits),
+    }
+}
+
+/// The median is weighed by stake: an oracle holding 5/7 of the stake sets it, where a median
+/// of three posts would take the middle one.
 #[test]
-fn burn_uses_the_median_of_fresh_prices() {
+fn burn_uses_the_stake_weighted_median_of_fresh_prices() {
     let (mut chain, _dir) = chain();
     chain
         .run(
-            "oracle-0",
-            Action::PostPrice {
-                price: Price(1_000_000_000),
+            "alice",
+            Action::Transfer {
+                to: addr("oracle-0"),
+                amount: Amount::tokens(40_000),
             },
         )
         .unwrap();
     chain
         .run(
-            "oracle-1",
-            Action::PostPrice {
-                price: Price(3_000_000_000),
+            "oracle-0",
+            Action::BondOracle {
+                amount: Amount::tokens(40_000),
             },
         )
         .unwrap();
+    post_prices(&mut chain, &[1_000_000_000, 1_050_000_000, 1_040_000_000]);
+    chain.run("alice", burn(1, 100_000)).unwrap();
+    // $1.00 (oracle-0's 50,000 of 70,000 stake), not $1.04 (the middle of three posts).
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(100_000));
+    assert_balanced(&chain);
+}
+
+/// One oracle bonded alone, or any minority of the stake, cannot set the price: fresh posts
+/// need 2/3 of oracle stake, and an outlier outside the 2/3 that agree changes nothing.
+#[test]
+fn a_minority_of_oracle_stake_cannot_set_or_block_the_price() {
+    let (mut chain, _dir) = chain();
     chain
         .run(
             "oracle-2",
             Action::PostPrice {
-                price: Price(2_000_000_000),
+                price: Price(u64::MAX),
             },
         )
         .unwrap();
-    // Median of $1, $2, $3 is $2: 1 token buys 200,000 DC.
-    chain
-        .run(
-            "alice",
-            Action::BurnForCredits {
-                amount: Amount::tokens(1),
-                recipient: addr("bob"),
-            },
-        )
-        .unwrap();
-    assert_eq!(chain.account(&addr("bob")).credits, Credits(200_000));
+    refused!(
+        chain,
+        "alice",
+        burn(1, 0),
+        TxError::PriceQuorum {
+            fresh_stake: Amount::tokens(10_000),
+            total: Amount::tokens(30_000),
+        }
+    );
+    // The other two agree on $2: they are 2/3 of the stake, the outlier does not count.
+    post_prices(&mut chain, &[2_000_000_000, 2_010_000_000, u64::MAX]);
+    chain.run("alice", burn(1, 0)).unwrap();
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(201_000));
+}
+
+/// When no 2/3 of the stake agree within `price_spread_max_bps` (10%), burns are refused.
+#[test]
+fn burns_are_refused_while_the_oracles_disagree() {
+    let (mut chain, _dir) = chain();
+    post_prices(&mut chain, &[1_000_000_000, 1_200_000_000, 1_400_000_000]);
+    // The narrowest 2/3 range is $1.00-$1.20 (or $1.20-$1.40): $0.20 of the $1.20 median.
+    refused!(
+        chain,
+        "alice",
+        burn(1, 0),
+        TxError::PriceSpread {
+            spread_bps: 1_667,
+            max_bps: 1_000,
+        }
+    );
+    post_prices(&mut chain, &[1_000_000_000, 1_050_000_000, 1_400_000_000]);
+    chain.run("alice", burn(1, 0)).unwrap();
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(105_000));
+}
+
+/// The price a burn uses moves at most `price_move_max_bps` (0.1%) per block from the price the
+/// last burn used; the sender's minimum refuses a burn the move would make worse.
+#[test]
+fn the_price_moves_at_most_the_limit_per_block_and_min_credits_protects_the_buyer() {
+    let (mut chain, _dir) = chain();
+    post_prices(&mut chain, &[1_000_000_000; 3]);
+    chain.run("alice", burn(1, 100_000)).unwrap();
+    let start = chain.ledger.head().height;
+    // Every oracle now says $2; three blocks later the price may be at most 0.3% higher.
+    post_prices(&mut chain, &[2_000_000_000; 3]);
+    chain.block(vec![]).unwrap();
+    refused!(
+        chain,
+        "alice",
+        burn(1, 200_000),
+        TxError::CreditsBelowMinimum {
+            min: Credits(200_000),
+            got: Credits(100_300),
+        }
+    );
+    chain.run("alice", burn(1, 100_300)).unwrap();
+    assert_eq!(chain.ledger.head().height, start + 3);
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(200_300));
+    // The next block moves on from $1.003, by at most 0.1003 cents.
+    chain.run("alice", burn(1, 0)).unwrap();
+    assert_eq!(
+        chain.account(&addr("bob")).credits,
+        Credits(200_300 + 100_400)
+    );
     assert_balanced(&chain);
 }
 
 #[test]
 fn stale_or_missing_prices_refuse_the_burn() {
     let (mut chain, _dir) = chain();
-    let burn = Action::BurnForCredits {
-        amount: Amount::tokens(1),
-        recipient: addr("alice"),
-    };
+    let burn = burn(1, 0);
     refused!(
         chain,
         "alice",
@@ -61,15 +134,8 @@ fn stale_or_missing_prices_refuse_the_burn() {
             needed: 1
         }
     );
-    chain
-        .run(
-            "oracle-0",
-            Action::PostPrice {
-                price: Price(1_000_000_000),
-            },
-        )
-        .unwrap();
-    // 601 blocks of one second each: the price is now older than 600 s.
+    post_prices(&mut chain, &[1_000_000_000; 3]);
+    // 601 blocks of one second each: the prices are now older than 600 s.
     for _ in 0..601 {
         chain.block(vec![]).unwrap();
     }
@@ -99,20 +165,14 @@ fn stale_or_missing_prices_refuse_the_burn() {
 #[test]
 fn tiny_burn_is_refused() {
     let (mut chain, _dir) = chain();
-    chain
-        .run(
-            "oracle-0",
-            Action::PostPrice {
-                price: Price(1_000_000_000),
-            },
-        )
-        .unwrap();
+    post_prices(&mut chain, &[1_000_000_000; 3]);
     refused!(
         chain,
         "alice",
         Action::BurnForCredits {
             amount: Amount(5),
-            recipient: addr("alice")
+            recipient: addr("alice"),
+            min_credits: Credits(0),
         },
         TxError::BurnTooSmall(Amount(5)),
     );

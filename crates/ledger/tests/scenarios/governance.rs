@@ -40,7 +40,7 @@ fn parameter_change_passes_after_vote_and_timelock() {
     lock(&mut chain, "bob", 500, 50);
     let sums: LockSums = chain.ledger.get(&StateKey::GovTotals).unwrap().unwrap();
     assert_eq!(
-        cairn_ledger::exec::governance::total_power(&sums, Epoch(0), 100),
+        cairn_ledger::exec::governance::total_power(&sums, &LockSums::default(), Epoch(0), 100),
         Amount::tokens(1_250).0
     );
     chain

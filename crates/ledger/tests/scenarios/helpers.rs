@@ -30,25 +30,38 @@ pub(crate) fn assert_balanced(chain: &TestChain) {
     assert!(audit.balanced(), "supply does not balance: {audit:?}");
 }
 
-/// Oracle 0 posts $1 per token; `label` burns 10 tokens for 1,000,000 data credits.
+/// Every oracle posts $1 per token; `label` burns 10 tokens for 1,000,000 data credits.
 pub(crate) fn fund_credits(chain: &mut TestChain, label: &str) {
     use cairn_ledger::testkit::addr;
-    use cairn_types::{Amount, Price};
-    chain
-        .run(
-            "oracle-0",
-            Action::PostPrice {
-                price: Price(1_000_000_000),
-            },
-        )
-        .unwrap();
+    use cairn_types::{Amount, Credits};
+    post_prices(chain, &[1_000_000_000; 3]);
     chain
         .run(
             label,
             Action::BurnForCredits {
                 amount: Amount::tokens(10),
                 recipient: addr(label),
+                min_credits: Credits(1_000_000),
             },
         )
         .unwrap();
+}
+
+/// Each genesis oracle posts its price (nano-dollars), in one block.
+pub(crate) fn post_prices(chain: &mut TestChain, prices: &[u64; 3]) {
+    use cairn_ledger::testkit::ORACLES;
+    use cairn_types::Price;
+    let txs = ORACLES
+        .iter()
+        .zip(prices)
+        .map(|(oracle, price)| {
+            chain.tx(
+                oracle,
+                Action::PostPrice {
+                    price: Price(*price),
+                },
+            )
+        })
+        .collect();
+    chain.block(txs).unwrap();
 }

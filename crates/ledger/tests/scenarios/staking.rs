@@ -7,7 +7,7 @@ use cairn_types::evidence::{DoubleSignEvidence, SignedVote, Vote, VoteKind};
 use cairn_types::params::ChainId;
 use cairn_types::tx::{Action, StakeRole};
 use cairn_types::validator_keys::{KeyPossession, KeysError, ValidatorKeys};
-use cairn_types::{Address, Amount, Epoch, Hash, SecretKey};
+use cairn_types::{Address, Amount, Credits, Epoch, Hash, SecretKey};
 
 /// The set of `epoch`, as stored.
 fn set_of(chain: &TestChain, epoch: u64) -> ValidatorSet {
@@ -233,6 +233,7 @@ fn weak_keys_are_refused_everywhere_a_key_is_named() {
             Action::BurnForCredits {
                 amount: Amount(5),
                 recipient: Address(weak),
+                min_credits: Credits(0),
             },
         )
         .unwrap_err();

@@ -1,0 +1,104 @@
+//! Oracle stake as the weight of reward roots, and its slashing.
+//!
+//! When an epoch begins, each oracle's bonded stake is recorded ([`StateKey::OracleStakes`]). A
+//! reward root paying that epoch is weighed with that record: stake bonded later does not count,
+//! so nobody can bond after seeing an epoch's reports and outvote the committee that watched it.
+//! A signer counts for the smaller of its recorded stake and what can still be slashed from it
+//! now (bonded plus unbonding oracle stake), so stake already withdrawn signs for nothing.
+//!
+//! Unbonding oracle stake stays slashable until it is withdrawn, and a governance proposal
+//! ([`cairn_types::tx::ProposalAction::SlashOracle`]) burns a share of both, for a price or a
+//! root the voters judge proven bad.
+
+use super::rewards::MAX_ROOT_EPOCH_SPAN;
+use super::Exec;
+use crate::error::{ExecError, TxError};
+use crate::state::records::{OracleStakes, Oracles, Unbondings};
+use crate::state::StateKey;
+use cairn_types::amount::mul_div_floor;
+use cairn_types::subnetwork::BPS_DENOMINATOR;
+use cairn_types::tx::StakeRole;
+use cairn_types::{Address, Amount, Epoch};
+
+/// Records every oracle's stake as `epoch` begins, and forgets the record that no root can use
+/// any more (older than [`MAX_ROOT_EPOCH_SPAN`] epochs).
+pub fn snapshot(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError> {
+    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let stakes = OracleStakes(oracles.0.iter().map(|(a, o)| (*a, o.stake)).collect());
+    ex.state.put(&StateKey::OracleStakes(epoch), &stakes);
+    if let Some(old) = epoch.0.checked_sub(MAX_ROOT_EPOCH_SPAN + 1) {
+        ex.state.delete(&StateKey::OracleStakes(Epoch(old)));
+    }
+    Ok(())
+}
+
+/// The oldest epoch a root may pay now.
+pub fn oldest_payable(now: Epoch) -> Epoch {
+    Epoch(now.0.saturating_sub(MAX_ROOT_EPOCH_SPAN))
+}
+
+/// The recorded oracle stakes of `epoch`.
+pub fn stakes_of(ex: &Exec<'_, '_>, epoch: Epoch) -> Result<OracleStakes, ExecError> {
+    let oldest = oldest_payable(ex.epoch());
+    match ex.state.get(&StateKey::OracleStakes(epoch))? {
+        Some(stakes) if epoch >= oldest => Ok(stakes),
+        _ => Err(TxError::RootEpochTooOld { epoch, oldest }.into()),
+    }
+}
+
+/// Oracle stake of `oracle` that can be slashed now: bonded plus unbonding.
+pub fn slashable(ex: &Exec<'_, '_>, oracle: &Address) -> Result<Amount, ExecError> {
+    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let mut total = oracles.0.get(oracle).map_or(Amount::ZERO, |o| o.stake);
+    let entries: Unbondings = ex.state.get_or_default(&StateKey::Unbonding(*oracle))?;
+    for entry in entries.0.iter().filter(|e| e.role == StakeRole::Oracle) {
+        total = total
+            .checked_add(entry.amount)
+            .ok_or(TxError::AmountOverflow)?;
+    }
+    Ok(total)
+}
+
+/// Checks that a slash of `bps` of `oracle`'s stake can run.
+pub fn check_slash(ex: &Exec<'_, '_>, oracle: &Address, bps: u64) -> Result<(), ExecError> {
+    if bps == 0 || bps > BPS_DENOMINATOR {
+        return Err(TxError::SlashOutOfRange(bps).into());
+    }
+    if slashable(ex, oracle)?.is_zero() {
+        return Err(TxError::NoOracleStake(*oracle).into());
+    }
+    Ok(())
+}
+
+/// Burns `bps` of `oracle`'s bonded and unbonding oracle stake (each rounded down).
+pub fn slash(ex: &mut Exec<'_, '_>, oracle: &Address, bps: u64) -> Result<Amount, ExecError> {
+    check_slash(ex, oracle, bps)?;
+    let cut = |stake: Amount| {
+        Amount(mul_div_floor(stake.0, u128::from(bps), u128::from(BPS_DENOMINATOR)).unwrap_or(0))
+    };
+    let mut slashed = Amount::ZERO;
+    let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    if let Some(info) = oracles.0.get_mut(oracle) {
+        let part = cut(info.stake);
+        info.stake = info.stake.saturating_sub(part);
+        slashed = part;
+        if info.stake.is_zero() {
+            oracles.0.remove(oracle);
+        }
+        ex.state.put(&StateKey::Oracles, &oracles);
+    }
+    let key = StateKey::Unbonding(*oracle);
+    let mut entries: Unbondings = ex.state.get_or_default(&key)?;
+    for entry in entries.0.iter_mut().filter(|e| e.role == StakeRole::Oracle) {
+        let part = cut(entry.amount);
+        entry.amount = entry.amount.saturating_sub(part);
+        slashed = slashed.checked_add(part).ok_or(TxError::AmountOverflow)?;
+    }
+    if !entries.0.is_empty() {
+        ex.state.put(&key, &entries);
+    }
+    ex.burn(slashed)?;
+    ex.notes
+        .push(format!("oracle {oracle} slashed {slashed} by governance"));
+    Ok(slashed)
+}

@@ -1,0 +1,170 @@
+//! The token price that burns use, from the oracle committee's posts.
+//!
+//! Every bonded oracle may post a price at any time; its latest post is kept. A burn uses:
+//!
+//! 1. **Fresh posts only**: posted within `price_max_age_secs` of the block time, from oracles
+//!    holding at least 2/3 of all oracle stake (and at least `price_fresh_min` posts). So one
+//!    oracle, or a few holding less than a third of the stake, cannot set the price alone.
+//! 2. **The stake-weighted median** of the fresh posts: the lowest price at which the posts at or
+//!    below it hold at least half of the fresh stake. Oracles holding less than half of the fresh
+//!    stake cannot move it outside the range of the others' prices.
+//! 3. **A spread check**: some range of prices no wider than `price_spread_max_bps` of the
+//!    median must hold the posts of 2/3 of the fresh stake, or the burn is refused: the oracles
+//!    disagree, and nobody should buy credits at a doubtful price. (The median always lies in
+//!    such a range.) Outliers from less than a third of the fresh stake do not widen the
+//!    narrowest such range, so a minority cannot stop burns by posting nonsense.
+//! 4. **A move limit**: the price may move at most `price_move_max_bps` of the price the last
+//!    burn used, per block since that burn; the median is clamped into that band. A sudden
+//!    manipulation is thus slowed down to a pace that watchers can react to.
+//!
+//! All arithmetic is in integers; the band is rounded inwards (down for its width).
+
+use super::Exec;
+use crate::error::{ExecError, TxError};
+use crate::state::records::{Oracles, PricePost, PriceReference};
+use crate::state::StateKey;
+use cairn_types::amount::mul_div_floor;
+use cairn_types::subnetwork::BPS_DENOMINATOR;
+use cairn_types::{Address, Amount, Price};
+
+/// Records an oracle's price at the block time (replacing its previous post).
+pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Result<(), ExecError> {
+    if price.0 == 0 {
+        return Err(TxError::ZeroPrice.into());
+    }
+    let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let info = oracles
+        .0
+        .get_mut(sender)
+        .ok_or(TxError::NotAnOracle(*sender))?;
+    info.price = Some(PricePost {
+        price,
+        posted_ms: ex.time_ms,
+    });
+    ex.state.put(&StateKey::Oracles, &oracles);
+    Ok(())
+}
+
+/// Fresh posts and the stake behind them, sorted by price.
+struct Fresh {
+    posts: Vec<(u64, u128)>,
+    stake: u128,
+}
+
+impl Fresh {
+    /// The lowest price at which the posts at or below it hold at least half the fresh stake.
+    fn median(&self) -> u64 {
+        let mut cumulative = 0u128;
+        for (price, stake) in &self.posts {
+            cumulative = cumulative.saturating_add(*stake);
+            if cumulative.saturating_mul(2) >= self.stake {
+                return *price;
+            }
+        }
+        self.posts.last().map_or(0, |p| p.0)
+    }
+
+    /// The width of the narrowest price range holding the posts of 2/3 of the fresh stake.
+    fn narrowest_two_thirds(&self) -> u64 {
+        let mut best = u64::MAX;
+        let mut held = 0u128;
+        let mut high = 0;
+        for low in 0..self.posts.len() {
+            while held.saturating_mul(3) < self.stake.saturating_mul(2) && high < self.posts.len() {
+                held = held.saturating_add(self.posts[high].1);
+                high += 1;
+            }
+            if held.saturating_mul(3) < self.stake.saturating_mul(2) {
+                break;
+            }
+            best = best.min(self.posts[high - 1].0 - self.posts[low].0);
+            held = held.saturating_sub(self.posts[low].1);
+        }
+        best
+    }
+}
+
+fn fresh_posts(ex: &Exec<'_, '_>) -> Result<Fresh, ExecError> {
+    let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let max_age_ms = ex.params.price_max_age_secs.saturating_mul(1000);
+    let mut total = Amount::ZERO;
+    let mut posts = Vec::new();
+    let mut stake = 0u128;
+    for info in oracles.0.values() {
+        total = total
+            .checked_add(info.stake)
+            .ok_or(TxError::AmountOverflow)?;
+        if let Some(post) = info.price {
+            if post.posted_ms.saturating_add(max_age_ms) >= ex.time_ms && !info.stake.is_zero() {
+                posts.push((post.price.0, info.stake.0));
+                stake = stake.saturating_add(info.stake.0);
+            }
+        }
+    }
+    let needed = ex.params.price_fresh_min;
+    if (posts.len() as u64) < needed || posts.is_empty() {
+        return Err(TxError::PriceStale {
+            fresh: posts.len() as u64,
+            needed,
+        }
+        .into());
+    }
+    // fresh / total >= 2/3, in integers.
+    if stake.saturating_mul(3) < total.0.saturating_mul(2) {
+        return Err(TxError::PriceQuorum {
+            fresh_stake: Amount(stake),
+            total,
+        }
+        .into());
+    }
+    posts.sort_unstable();
+    Ok(Fresh { posts, stake })
+}
+
+/// The price a burn at this block uses (checks as in the module doc), and records it as the
+/// reference for the next burn's move limit.
+pub fn burn_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
+    let fresh = fresh_posts(ex)?;
+    let median = fresh.median();
+    let bps = u128::from(BPS_DENOMINATOR);
+    // Spread in bps of the median, rounded up (a spread just over the bound is refused).
+    let width = u128::from(fresh.narrowest_two_thirds()).saturating_mul(bps);
+    let spread = width.div_ceil(u128::from(median.max(1)));
+    let max_bps = ex.params.price_spread_max_bps;
+    if spread > u128::from(max_bps) {
+        return Err(TxError::PriceSpread {
+            spread_bps: u64::try_from(spread).unwrap_or(u64::MAX),
+            max_bps,
+        }
+        .into());
+    }
+    let reference: Option<PriceReference> = ex.state.get(&StateKey::PriceReference)?;
+    let price = match reference {
+        None => median,
+        Some(r) => {
+            let blocks = u128::from(ex.height.saturating_sub(r.height));
+            let per_block = u128::from(ex.params.price_move_max_bps);
+            let band = mul_div_floor(u128::from(r.price.0), per_block.saturating_mul(blocks), bps)
+                .unwrap_or(u128::MAX);
+            let band = u64::try_from(band).unwrap_or(u64::MAX);
+            let floor = r.price.0.saturating_sub(band).max(1);
+            let ceiling = r.price.0.saturating_add(band);
+            median.clamp(floor, ceiling)
+        }
+    };
+    let price = Price(price);
+    let now = PriceReference {
+        price,
+        height: ex.height,
+    };
+    if reference != Some(now) {
+        ex.state.put(&StateKey::PriceReference, &now);
+    }
+    if price.0 != median {
+        ex.notes.push(format!(
+            "oracle median {} held to {price} by the move limit",
+            Price(median)
+        ));
+    }
+    Ok(price)
+}
