@@ -110,3 +110,46 @@ fn other_activities_are_not_evidence() {
     let n = Notarize::sign(&signer, proposal(2, 1, 1)).unwrap();
     assert!(evidence_from_activity(&Activity::Notarize(n), &participants).is_none());
 }
+
+/// Two conflicting notarizes by a test-chain validator at `view`, as the ledger checks them.
+fn ledger_evidence(chain_id: &ChainId, view: u64) -> cairn_types::evidence::DoubleSignEvidence {
+    use cairn_types::evidence::{DoubleSignEvidence, Vote};
+    let offender = cairn_ledger::testkit::key("validator-2/consensus");
+    let vote = |block: u8| {
+        Vote {
+            epoch: 0,
+            view,
+            parent_view: view - 1,
+            kind: VoteKind::Notarize,
+            block: cairn_types::hash::Hash([block; 32]),
+        }
+        .sign(&offender, chain_id)
+    };
+    DoubleSignEvidence {
+        consensus_key: offender.public_key(),
+        first: vote(1),
+        second: vote(2),
+    }
+}
+
+/// A second offence is reported while the first report still waits in the pool: the reports
+/// take consecutive nonces and both are pooled.
+#[test]
+fn the_slasher_reports_a_second_offence_while_the_first_is_pooled() {
+    use cairn_ledger::testkit::{addr, key, TestChain};
+    use cairn_node::chain::Chain;
+    use cairn_node::mempool::MempoolConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let test = TestChain::new(dir.path()).unwrap();
+    let chain_id = test.ledger.config().chain_id.clone();
+    let now = test.ledger.head().timestamp_ms + 1_000;
+    let chain = Chain::new(test.ledger, MempoolConfig::default());
+    let reporter = key("bob");
+    let first =
+        cairn_node::slasher::submit(&chain, &reporter, ledger_evidence(&chain_id, 7), now).unwrap();
+    let second =
+        cairn_node::slasher::submit(&chain, &reporter, ledger_evidence(&chain_id, 9), now).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(chain.mempool_size().0, 2);
+    assert_eq!(chain.next_nonce(&addr("bob")).unwrap(), 2);
+}

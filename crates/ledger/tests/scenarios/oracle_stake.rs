@@ -1,0 +1,183 @@
+//! Oracle stake behind reward roots: recorded when an epoch begins, slashable while unbonding,
+//! slashed by governance; and emission pools that no root pays.
+
+use crate::helpers::{assert_balanced, chain, enact};
+use cairn_ledger::exec::rewards::MAX_ROOT_EPOCH_SPAN;
+use cairn_ledger::state::records::{ChainState, OracleStakes, Oracles, Unbondings};
+use cairn_ledger::testkit::{addr, key, TestChain};
+use cairn_ledger::{StateKey, TxError};
+use cairn_types::codec::BoundedVec;
+use cairn_types::reward_tree::{RewardLeaf, RewardTree};
+use cairn_types::tx::{
+    reward_root_digest, Action, OracleSignature, ProposalAction, RewardRootSubmission, StakeRole,
+};
+use cairn_types::{Amount, Epoch, Subnetwork};
+
+/// A root for `epoch` paying alice 100 tokens, signed by `signers`.
+fn root(chain: &TestChain, epoch: u64, signers: &[&str]) -> Action {
+    let tree = RewardTree::build(vec![RewardLeaf {
+        account: addr("alice"),
+        cumulative: Amount::tokens(100),
+    }])
+    .unwrap();
+    let root = tree.root();
+    let digest = reward_root_digest(
+        &chain.ledger.config().chain_id,
+        Epoch(epoch),
+        Subnetwork::Storage,
+        &root,
+    );
+    let signatures = signers
+        .iter()
+        .map(|s| OracleSignature {
+            oracle: addr(s),
+            signature: key(s).sign(&digest),
+        })
+        .collect();
+    Action::SubmitRewardRoot(RewardRootSubmission {
+        epoch: Epoch(epoch),
+        subnetwork: Subnetwork::Storage,
+        root,
+        signatures: BoundedVec::new(signatures).unwrap(),
+    })
+}
+
+fn chain_state(chain: &TestChain) -> ChainState {
+    chain.ledger.get(&StateKey::ChainState).unwrap().unwrap()
+}
+
+/// Dave bonds a large oracle stake during epoch 0: it does not weigh epoch 0's root, which the
+/// genesis committee (2 of 3) still decides; it weighs epoch 1's.
+#[test]
+fn stake_bonded_after_an_epoch_began_does_not_count_for_its_root() {
+    let (mut chain, _dir) = chain();
+    chain
+        .run(
+            "dave",
+            Action::BondOracle {
+                amount: Amount::tokens(100_000),
+            },
+        )
+        .unwrap();
+    chain.advance_to_epoch(2).unwrap();
+    refused!(
+        chain,
+        "carol",
+        root(&chain, 0, &["dave", "oracle-0"]),
+        TxError::UnknownOracle(addr("dave"))
+    );
+    chain
+        .run("carol", root(&chain, 0, &["oracle-0", "oracle-1"]))
+        .unwrap();
+    // Epoch 1 began with dave bonded: 100,000 of 130,000.
+    let recorded: OracleStakes = chain
+        .ledger
+        .get(&StateKey::OracleStakes(Epoch(1)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.0[&addr("dave")], Amount::tokens(100_000));
+    assert_balanced(&chain);
+}
+
+/// An oracle that unbonds everything stays slashable until it withdraws, and governance slashes
+/// it; once withdrawn, its signature on an older epoch's root weighs nothing.
+#[test]
+fn an_unbonding_oracle_is_slashed_by_governance_and_withdrawn_stake_signs_for_nothing() {
+    let (mut chain, _dir) = chain();
+    chain
+        .run(
+            "oracle-2",
+            Action::Unbond {
+                role: StakeRole::Oracle,
+                amount: Amount::tokens(10_000),
+            },
+        )
+        .unwrap();
+    let oracles: Oracles = chain.ledger.get(&StateKey::Oracles).unwrap().unwrap();
+    assert!(!oracles.0.contains_key(&addr("oracle-2")));
+    let burned = chain_state(&chain).total_burned;
+    enact(
+        &mut chain,
+        ProposalAction::SlashOracle {
+            oracle: addr("oracle-2"),
+            bps: 5_000,
+        },
+    );
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(addr("oracle-2")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.0[0].amount, Amount::tokens(5_000));
+    let fees = Amount(chain.fee.0 * 4);
+    assert_eq!(
+        chain_state(&chain).total_burned,
+        Amount(burned.0 + Amount::tokens(5_000).0 + fees.0)
+    );
+    assert_balanced(&chain);
+    // Withdrawn, oracle-2 signs epoch 0's root (it was bonded when epoch 0 began) for nothing.
+    chain.advance_to_epoch(4).unwrap();
+    chain.run("oracle-2", Action::WithdrawUnbonded).unwrap();
+    refused!(
+        chain,
+        "carol",
+        root(&chain, 0, &["oracle-1", "oracle-2"]),
+        TxError::InsufficientOracleStake {
+            signed: Amount::tokens(10_000),
+            total: Amount::tokens(30_000),
+        }
+    );
+    // A proposal to slash an account with no oracle stake is refused when made.
+    refused!(
+        chain,
+        "carol",
+        Action::Propose {
+            action: ProposalAction::SlashOracle {
+                oracle: addr("oracle-2"),
+                bps: 1,
+            },
+            description: cairn_types::codec::BoundedString::new("x").unwrap(),
+        },
+        TxError::NoOracleStake(addr("oracle-2"))
+    );
+}
+
+/// Pools that no root paid within the span go to the treasury, not nowhere; a root for an
+/// epoch that old is refused.
+#[test]
+fn pools_no_root_can_pay_go_to_the_treasury() {
+    let (mut chain, _dir) = chain();
+    chain.advance_to_epoch(MAX_ROOT_EPOCH_SPAN - 1).unwrap();
+    let before_last = chain_state(&chain).treasury;
+    chain.advance_to_epoch(MAX_ROOT_EPOCH_SPAN).unwrap();
+    let last = chain_state(&chain).treasury;
+    // What one epoch's emission gives the treasury (the same every epoch here).
+    let share = last.0 - before_last.0;
+    let mut pools = 0;
+    for subnetwork in Subnetwork::ALL {
+        let key = StateKey::EmissionPool(Epoch(0), subnetwork);
+        pools += chain.ledger.get::<Amount>(&key).unwrap().map_or(0, |p| p.0);
+    }
+    assert!(pools > 0);
+    chain.advance_to_epoch(MAX_ROOT_EPOCH_SPAN + 1).unwrap();
+    for subnetwork in Subnetwork::ALL {
+        let key = StateKey::EmissionPool(Epoch(0), subnetwork);
+        assert_eq!(chain.ledger.get::<Amount>(&key).unwrap(), None);
+    }
+    assert_eq!(chain_state(&chain).treasury.0, last.0 + share + pools);
+    assert_balanced(&chain);
+    refused!(
+        chain,
+        "carol",
+        root(&chain, 0, &["oracle-0", "oracle-1"]),
+        TxError::RootEpochTooOld {
+            epoch: Epoch(0),
+            oldest: Epoch(1),
+        }
+    );
+    // Epoch 1 is still payable.
+    chain
+        .run("carol", root(&chain, 1, &["oracle-0", "oracle-1"]))
+        .unwrap();
+    assert_balanced(&chain);
+}
