@@ -103,6 +103,7 @@ fn devnet_genesis(
                 emission_cap: Amount::tokens(150_000_000),
             },
             consensus: ConsensusRules::default(),
+            protocol_version: cairn_ledger::protocol::CURRENT_PROTOCOL_VERSION,
         },
         genesis_time_ms: now_ms(),
         params: params.clone(),

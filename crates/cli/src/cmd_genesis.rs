@@ -165,6 +165,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                         emission_cap,
                     },
                     consensus: ConsensusRules::default(),
+                    protocol_version: cairn_ledger::protocol::CURRENT_PROTOCOL_VERSION,
                 },
                 genesis_time_ms: genesis_time_ms.unwrap_or_else(now_ms),
                 params: Params::default(),

@@ -337,6 +337,16 @@ pub(crate) enum ProposalArg {
         #[arg(long)]
         bps: u64,
     },
+    /// Switch the chain to a newer protocol version from a height at least two epochs after
+    /// execution (docs/NODE.md, "Upgrades").
+    ScheduleUpgrade {
+        /// The new version.
+        #[arg(long)]
+        version: u32,
+        /// The first height built under it.
+        #[arg(long)]
+        height: u64,
+    },
 }
 
 /// Parses a dollar price with up to 9 decimals into nano-dollars, without floats.
@@ -678,6 +688,9 @@ fn build_action(
                     oracle: ctx.address(&oracle)?,
                     bps,
                 },
+                ProposalArg::ScheduleUpgrade { version, height } => {
+                    ProposalAction::ScheduleUpgrade { version, height }
+                }
             },
         },
         TxAction::Vote { proposal, choice } => Action::Vote {

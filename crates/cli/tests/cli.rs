@@ -439,6 +439,14 @@ fn every_transaction_kind_builds_from_the_command_line() {
         ],
         vec![
             "propose",
+            "schedule-upgrade",
+            "--version",
+            "2",
+            "--height",
+            "100000",
+        ],
+        vec![
+            "propose",
             "approve-maker",
             "--maker",
             "bob",

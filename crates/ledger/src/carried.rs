@@ -218,6 +218,7 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::Liveness(_)
         | StateKey::PriceReference
         | StateKey::OracleStakes(_)
+        | StateKey::Protocol
         | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }

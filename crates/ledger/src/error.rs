@@ -298,6 +298,22 @@ pub enum TxError {
         /// The oldest epoch a root may pay now.
         oldest: Epoch,
     },
+    /// An upgrade must move to a newer version.
+    #[error("protocol version {version} is not newer than version {current} in force")]
+    UpgradeNotNewer {
+        /// The proposed version.
+        version: u32,
+        /// The version in force.
+        current: u32,
+    },
+    /// An upgrade must leave validators time to install the release.
+    #[error("an upgrade at height {height} is too soon: the earliest is {earliest}")]
+    UpgradeTooSoon {
+        /// The proposed height.
+        height: u64,
+        /// The earliest allowed.
+        earliest: u64,
+    },
     /// A slash must take more than nothing and at most everything.
     #[error("a slash must be between 1 and 10000 basis points, got {0}")]
     SlashOutOfRange(u64),
@@ -539,6 +555,8 @@ impl TxError {
             TxError::RootEpochTooOld { .. } => "root_epoch_too_old",
             TxError::NoOracleStake(..) => "no_oracle_stake",
             TxError::SlashOutOfRange(..) => "slash_out_of_range",
+            TxError::UpgradeNotNewer { .. } => "upgrade_not_newer",
+            TxError::UpgradeTooSoon { .. } => "upgrade_too_soon",
             TxError::ZeroPrice => "zero_price",
             TxError::BurnTooSmall(..) => "burn_too_small",
             TxError::CreditOverflow => "credit_overflow",
@@ -662,6 +680,23 @@ pub enum BlockError {
     /// Execution broke a rule it guarantees; nothing was applied.
     #[error("invariant broken: {0}")]
     Invariant(&'static str),
+    /// The block is due under a protocol version this build does not run: the node must be
+    /// upgraded (the block itself may be fine).
+    #[error(
+        "protocol version {version} takes effect at height {height}, but this build of cairn \
+         runs versions {oldest} to {newest}: install a release that runs version {version} and \
+         start the node again (docs/NODE.md, Upgrades)"
+    )]
+    UnsupportedProtocol {
+        /// The version due.
+        version: u32,
+        /// The block's height.
+        height: u64,
+        /// Oldest version this build runs.
+        oldest: u32,
+        /// Newest version this build runs.
+        newest: u32,
+    },
 }
 
 impl BlockError {
@@ -669,7 +704,10 @@ impl BlockError {
     /// the block's: a node that meets one must stop applying blocks, not refuse the block.
     pub fn is_fault(&self) -> bool {
         match self {
-            BlockError::Store(_) | BlockError::NotDurable(_) | BlockError::Invariant(_) => true,
+            BlockError::Store(_)
+            | BlockError::NotDurable(_)
+            | BlockError::Invariant(_)
+            | BlockError::UnsupportedProtocol { .. } => true,
             BlockError::WrongHeight { .. }
             | BlockError::TimeWentBackwards { .. }
             | BlockError::TooManyTransactions { .. }
@@ -849,6 +887,20 @@ mod tests {
             ),
             (TxError::NoOracleStake(address), "no_oracle_stake"),
             (TxError::SlashOutOfRange(0), "slash_out_of_range"),
+            (
+                TxError::UpgradeNotNewer {
+                    version: 1,
+                    current: 1,
+                },
+                "upgrade_not_newer",
+            ),
+            (
+                TxError::UpgradeTooSoon {
+                    height: 1,
+                    earliest: 2,
+                },
+                "upgrade_too_soon",
+            ),
             (TxError::ZeroPrice, "zero_price"),
             (TxError::BurnTooSmall(amount), "burn_too_small"),
             (TxError::CreditOverflow, "credit_overflow"),
@@ -952,7 +1004,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 79);
+        assert_eq!(pinned.len(), 81);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

@@ -123,6 +123,16 @@ pub enum GenesisError {
     /// The halving interval is zero.
     #[error("emission halving_interval_epochs must be at least 1")]
     ZeroHalvingInterval,
+    /// This build cannot run the genesis's protocol version.
+    #[error("the genesis starts with protocol version {version}; this build of cairn runs versions {oldest} to {newest}")]
+    UnsupportedProtocol {
+        /// The genesis's version.
+        version: u32,
+        /// Oldest version this build runs.
+        oldest: u32,
+        /// Newest version this build runs.
+        newest: u32,
+    },
     /// A parameter is out of range.
     #[error("invalid parameter: {0}")]
     Param(#[from] ParamError),
@@ -222,6 +232,14 @@ impl Genesis {
         }
         if self.chain.emission.halving_interval_epochs == 0 {
             return Err(GenesisError::ZeroHalvingInterval);
+        }
+        let supported = crate::protocol::SUPPORTED_PROTOCOL_VERSIONS;
+        if !supported.contains(&self.chain.protocol_version) {
+            return Err(GenesisError::UnsupportedProtocol {
+                version: self.chain.protocol_version,
+                oldest: *supported.start(),
+                newest: *supported.end(),
+            });
         }
         validate_consensus_rules(&self.chain.consensus)?;
         self.validate_supply()?;
@@ -412,6 +430,13 @@ impl Genesis {
             },
         };
         overlay.put(&StateKey::ChainState, &chain);
+        overlay.put(
+            &StateKey::Protocol,
+            &crate::protocol::ProtocolRecord {
+                version: self.chain.protocol_version,
+                upgrade: None,
+            },
+        );
         overlay.commit_tx();
         let mut ex = Exec {
             state: &mut overlay,

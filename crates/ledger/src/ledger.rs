@@ -238,6 +238,12 @@ impl Ledger {
         &self.config
     }
 
+    /// The protocol version a block at `height` (after the head) is built and executed under.
+    pub fn protocol_at(&self, height: u64) -> Result<u32, StoreError> {
+        let record: Option<crate::protocol::ProtocolRecord> = self.get(&StateKey::Protocol)?;
+        Ok(record.map_or(self.config.protocol_version, |r| r.version_at(height)))
+    }
+
     /// The store (for proofs and history).
     pub fn store(&self) -> &LedgerStore {
         &self.store
@@ -560,6 +566,7 @@ impl Ledger {
             .ok_or_else(|| StoreError::Corrupt("no parameters".into()))?;
         chain.height = height;
         chain.timestamp_ms = timestamp_ms;
+        crate::protocol::enter_block(overlay, height)?;
         let mut block_notes = Vec::new();
         if let Some(record) = signers {
             let mut ex = Exec::new(

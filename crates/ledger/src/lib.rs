@@ -10,6 +10,7 @@
 //! - [`epoch`]: emission, lock expiry, downtime jailing and validator-set selection at epoch
 //!   boundaries.
 //! - [`liveness`]: counting which seats signed each finalized block.
+//! - [`protocol`]: protocol versions and scheduled upgrades.
 //! - [`seats`]: seats of equal stake (the seat size and who holds how many seats).
 //! - [`state`]: state keys, stored records and the write overlay.
 //! - [`store`]: durable storage, state roots and proofs.
@@ -26,6 +27,7 @@ pub mod exec;
 pub mod genesis;
 pub mod ledger;
 pub mod liveness;
+pub mod protocol;
 pub mod recovery;
 pub mod seats;
 pub mod state;

@@ -141,6 +141,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::Liveness(_)
             | StateKey::PriceReference
             | StateKey::OracleStakes(_)
+            | StateKey::Protocol
             | StateKey::ChainState => None,
             StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;
@@ -245,6 +246,8 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
         chain: ChainConfig {
             chain_id: plan.chain_id.clone(),
             emission,
+            // The new chain starts under the version the halted chain ran.
+            protocol_version: ledger.protocol_at(head.height)?,
             ..old_config.clone()
         },
         genesis_time_ms: plan.genesis_time_ms,

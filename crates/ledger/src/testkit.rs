@@ -6,10 +6,11 @@
 use crate::error::{BlockError, TxError};
 use crate::genesis::{Genesis, GenesisAccount, GenesisMaker, GenesisOracle, GenesisValidator};
 use crate::ledger::{BlockInput, BlockOutcome, Ledger};
-use crate::state::records::Account;
+use crate::state::records::{Account, ChainState, LockRecord, Proposal};
 use crate::state::StateKey;
+use cairn_types::codec::BoundedString;
 use cairn_types::params::{ChainConfig, ChainId, ConsensusRules, EmissionSchedule, Params};
-use cairn_types::tx::{Action, SignedTransaction, Transaction};
+use cairn_types::tx::{Action, ProposalAction, SignedTransaction, Transaction, VoteChoice};
 use cairn_types::validator_keys::ValidatorKeys;
 use cairn_types::{Address, Amount, Credits, SecretKey};
 use std::path::Path;
@@ -86,6 +87,7 @@ pub fn test_genesis() -> Genesis {
                 emission_cap: Amount::tokens(100_000_000),
             },
             consensus: ConsensusRules::default(),
+            protocol_version: crate::protocol::CURRENT_PROTOCOL_VERSION,
         },
         genesis_time_ms: TEST_GENESIS_TIME_MS,
         params: test_params(),
@@ -118,6 +120,11 @@ pub fn test_genesis() -> Genesis {
         }],
         carried: None,
     }
+}
+
+/// A storage fault of the test ledger: tests have no use for such a chain.
+fn store_fault<T>(error: crate::error::StoreError) -> T {
+    panic!("the test ledger failed: {error}")
 }
 
 /// A ledger on disk plus helpers to sign and apply transactions.
@@ -199,6 +206,66 @@ impl TestChain {
             Err(BlockError::Transaction { error, .. }) => Err(error),
             Err(other) => panic!("the block failed outside its transaction: {other}"),
         }
+    }
+
+    /// Passes `action` through governance: carol locks 100,000 tokens for the longest lock
+    /// (unless she holds a lock), proposes, votes yes, waits out the vote and the timelock, and
+    /// executes it. Returns the proposal's number.
+    ///
+    /// # Panics
+    /// When a block fails for another reason than its transaction (see [`TestChain::run`]).
+    pub fn enact(&mut self, action: ProposalAction) -> Result<u64, TxError> {
+        let carol = addr("carol");
+        let lock: Option<LockRecord> = self
+            .ledger
+            .get(&StateKey::Lock(carol))
+            .unwrap_or_else(store_fault);
+        let params: Params = self
+            .ledger
+            .get(&StateKey::Params)
+            .unwrap_or_else(store_fault)
+            .unwrap_or_default();
+        if lock.is_none() {
+            self.run(
+                "carol",
+                Action::Lock {
+                    amount: Amount::tokens(100_000),
+                    duration_epochs: params.lock_epochs_max,
+                },
+            )?;
+        }
+        let chain: Option<ChainState> = self
+            .ledger
+            .get(&StateKey::ChainState)
+            .unwrap_or_else(store_fault);
+        let id = chain.map_or(0, |c| c.next_proposal);
+        self.run(
+            "carol",
+            Action::Propose {
+                action,
+                description: BoundedString::new("enacted by a test".to_string())
+                    .unwrap_or_default(),
+            },
+        )?;
+        self.run(
+            "carol",
+            Action::Vote {
+                proposal: id,
+                choice: VoteChoice::Yes,
+            },
+        )?;
+        let proposal: Option<Proposal> = self
+            .ledger
+            .get(&StateKey::Proposal(id))
+            .unwrap_or_else(store_fault);
+        let end = proposal.map_or(0, |p| p.voting_end_height);
+        while self.ledger.head().height < end + params.timelock_blocks {
+            if let Err(e) = self.block(Vec::new()) {
+                panic!("an empty block failed: {e}");
+            }
+        }
+        self.run("carol", Action::ExecuteProposal { proposal: id })?;
+        Ok(id)
     }
 
     /// Applies empty blocks until the chain is at the first block of `epoch`.

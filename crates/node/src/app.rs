@@ -128,15 +128,19 @@ async fn propose(
     let transactions = match chain.select(&pending, timestamp_ms) {
         Ok(txs) => txs,
         Err(error) => {
-            chain.halt(format!("storage fault while proposing: {error}"));
+            chain.halt(format!("cannot propose: {error}"));
             return None;
         }
     };
-    let (state_height, state_root) = {
+    let (state_height, state_root, protocol_version) = {
         let ledger = chain.ledger();
         let height = ledger.head().height.min(parent_header.height);
-        match ledger.store().root_at(height) {
-            Ok(root) => (height, root),
+        let root_and_version = ledger
+            .store()
+            .root_at(height)
+            .and_then(|root| Ok((root, ledger.protocol_at(parent_header.height + 1)?)));
+        match root_and_version {
+            Ok((root, version)) => (height, root, version),
             Err(error) => {
                 drop(ledger);
                 chain.halt(format!("storage fault while proposing: {error}"));
@@ -154,7 +158,7 @@ async fn propose(
     .await;
     let block = Block::new(
         parent.digest(),
-        parent_header.height + 1,
+        (parent_header.height + 1, protocol_version),
         timestamp_ms,
         cairn_key(&context.leader),
         (state_height, state_root),
@@ -246,9 +250,23 @@ async fn check_block(
     )
     .await;
     chain.wait_applied(header.state_height).await;
-    let root = chain.ledger().store().root_at(header.state_height);
+    let (root, version) = {
+        let ledger = chain.ledger();
+        (
+            ledger.store().root_at(header.state_height),
+            ledger.protocol_at(header.height),
+        )
+    };
     if chain.halted().is_some() {
         return abstain().await;
+    }
+    if version.ok() != Some(header.protocol_version) {
+        tracing::info!(
+            height = header.height,
+            got = header.protocol_version,
+            "node.verify: not the protocol version in force"
+        );
+        return false;
     }
     match root {
         Ok(root) if root == header.state_root => {

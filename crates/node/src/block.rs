@@ -16,6 +16,7 @@
 //! | parent digest | 32 |
 //! | height | 8, big-endian |
 //! | timestamp (ms since the Unix epoch) | 8, big-endian |
+//! | protocol version it is built under | 4, big-endian |
 //! | proposer's consensus key | 32 |
 //! | state height | 8, big-endian |
 //! | state root after the block at state height | 32 |
@@ -26,7 +27,7 @@
 //! | transaction count | 4, big-endian |
 //! | each transaction: length, then its canonical (borsh) bytes | 4 + n |
 //!
-//! The digest hashes the header only (the first 192 bytes); the transactions root and the
+//! The digest hashes the header only (the first 196 bytes); the transactions root and the
 //! votes hash bind the rest, so a block's digest commits to all of it.
 //!
 //! The carried votes, when there are any, are finalize votes for block `counted_through` (above
@@ -45,7 +46,7 @@ use commonware_cryptography::blake3::Digest;
 use commonware_cryptography::Digestible;
 
 /// Bytes in a header.
-pub const HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 8 + 32 + 32 + 8 + 32;
+pub const HEADER_BYTES: usize = 32 + 8 + 8 + 4 + 32 + 8 + 32 + 32 + 8 + 32;
 
 /// Most bytes of carried votes: a finalize vote (about 110 bytes) from each of
 /// [`cairn_types::validator_keys::MAX_SEATS`] seats, with room to spare.
@@ -99,6 +100,8 @@ pub struct Header {
     pub height: u64,
     /// Proposer's clock, never before the parent's.
     pub timestamp_ms: u64,
+    /// The protocol version in force at this height (`cairn_ledger::protocol`).
+    pub protocol_version: u32,
     /// The consensus key of the validator that proposed it (zero for genesis).
     pub proposer: PublicKey,
     /// A finalized height whose state this header attests.
@@ -118,6 +121,7 @@ impl Header {
         out.put_slice(&self.parent.0);
         out.put_u64(self.height);
         out.put_u64(self.timestamp_ms);
+        out.put_u32(self.protocol_version);
         out.put_slice(&self.proposer.0);
         out.put_u64(self.state_height);
         out.put_slice(&self.state_root.0);
@@ -175,7 +179,7 @@ impl Block {
     /// parent's, or higher when the block carries votes (for the block at that height).
     pub fn new(
         parent: Digest,
-        height: u64,
+        (height, protocol_version): (u64, u32),
         timestamp_ms: u64,
         proposer: PublicKey,
         (state_height, state_root): (u64, Hash),
@@ -186,6 +190,7 @@ impl Block {
             parent,
             height,
             timestamp_ms,
+            protocol_version,
             proposer,
             state_height,
             state_root,
@@ -202,11 +207,12 @@ impl Block {
         }
     }
 
-    /// The first block of a chain whose genesis state has root `state_root`, at genesis time.
-    pub fn genesis(state_root: Hash, timestamp_ms: u64) -> Block {
+    /// The first block of a chain whose genesis state has root `state_root`, at genesis time,
+    /// under the genesis's protocol version.
+    pub fn genesis(state_root: Hash, timestamp_ms: u64, protocol_version: u32) -> Block {
         Block::new(
             Digest([0; 32]),
-            0,
+            (0, protocol_version),
             timestamp_ms,
             PublicKey([0; 32]),
             (0, state_root),
@@ -293,6 +299,7 @@ impl Read for Block {
             parent: Digest(take::<32>(buf)?),
             height: u64::from_be_bytes(take::<8>(buf)?),
             timestamp_ms: u64::from_be_bytes(take::<8>(buf)?),
+            protocol_version: u32::from_be_bytes(take::<4>(buf)?),
             proposer: PublicKey(take::<32>(buf)?),
             state_height: u64::from_be_bytes(take::<8>(buf)?),
             state_root: Hash(take::<32>(buf)?),

@@ -326,10 +326,10 @@ impl Chain {
         let (outcome, rejected) = match ledger.apply_ordered_block(&block.input(signers)) {
             Ok(applied) => applied,
             Err(error) => {
-                let kind = if error.is_fault() {
-                    "storage fault"
-                } else {
-                    "the ledger refused a finalized block"
+                let kind = match &error {
+                    cairn_ledger::BlockError::UnsupportedProtocol { .. } => "upgrade needed",
+                    e if e.is_fault() => "storage fault",
+                    _ => "the ledger refused a finalized block",
                 };
                 let reason = format!("{kind} at height {}: {error}", block.header.height);
                 drop(ledger);

@@ -107,7 +107,11 @@ pub fn genesis_block(ledger: &Ledger, genesis: &Genesis) -> Result<Block, NodeEr
         path: ledger.store().path().display().to_string(),
         error: e.to_string(),
     })?;
-    Ok(Block::genesis(root, genesis.genesis_time_ms))
+    Ok(Block::genesis(
+        root,
+        genesis.genesis_time_ms,
+        genesis.chain.protocol_version,
+    ))
 }
 
 /// Everything a validator process needs, read and checked before the runtime starts.

@@ -30,7 +30,7 @@ fn sample(count: u64) -> Block {
         .collect();
     Block::new(
         Digest([7; 32]),
-        12,
+        (12, 1),
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
@@ -55,7 +55,7 @@ fn a_block_round_trips_and_its_digest_covers_the_transactions() {
     assert_eq!(decoded.digest(), block.digest());
     let fewer = Block::new(
         Digest([7; 32]),
-        12,
+        (12, 1),
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),
@@ -65,7 +65,7 @@ fn a_block_round_trips_and_its_digest_covers_the_transactions() {
     assert_ne!(fewer.digest(), block.digest());
     let other_votes = Block::new(
         Digest([7; 32]),
-        12,
+        (12, 1),
         1_000,
         PublicKey([3; 32]),
         (11, Hash([9; 32])),

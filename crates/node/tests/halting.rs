@@ -25,7 +25,7 @@ fn next_block(chain: &Chain, root: Hash) -> Block {
     let head = chain.head();
     Block::new(
         Digest([1; 32]),
-        head.height + 1,
+        (head.height + 1, 1),
         head.timestamp_ms + TEST_BLOCK_INTERVAL_MS,
         PublicKey([3; 32]),
         (0, root),
@@ -96,7 +96,7 @@ fn block_with(
     let head = chain.head();
     Block::new(
         Digest([1; 32]),
-        head.height + 1,
+        (head.height + 1, 1),
         head.timestamp_ms + TEST_BLOCK_INTERVAL_MS,
         PublicKey([3; 32]),
         (0, genesis_root),
@@ -212,4 +212,33 @@ fn a_pooled_transaction_whose_action_now_fails_is_included_charged_and_reported_
     assert_eq!(alice.nonce, 2);
     assert_eq!(alice.balance, Amount(alice_before.balance.0 - a1.tx.fee.0));
     assert_eq!(chain.mempool_size().0, 0);
+}
+
+/// At the height where governance switches to a protocol version this build does not run, the
+/// node stops with a message saying what to install, instead of executing new rules the old way.
+#[test]
+fn a_node_stops_at_an_upgrade_it_does_not_run_and_says_so() {
+    use cairn_types::tx::ProposalAction;
+    let dir = tempfile::tempdir().unwrap();
+    let mut test = TestChain::new(dir.path()).unwrap();
+    let at = 100;
+    test.enact(ProposalAction::ScheduleUpgrade {
+        version: 2,
+        height: at,
+    })
+    .unwrap();
+    while test.ledger.head().height < at - 1 {
+        test.block(Vec::new()).unwrap();
+    }
+    let chain = Chain::new(test.ledger, MempoolConfig::default());
+    let genesis_root = chain.ledger().store().root_at(0).unwrap();
+    let head = chain.head();
+    let error = chain
+        .apply_finalized(&next_block(&chain, genesis_root), None)
+        .unwrap_err();
+    assert!(error.0.contains("upgrade needed"), "{error}");
+    assert!(error.0.contains("protocol version 2"), "{error}");
+    assert!(error.0.contains("install a release"), "{error}");
+    assert_eq!(chain.head(), head, "nothing applied");
+    assert!(chain.halted().is_some());
 }

@@ -64,6 +64,14 @@ pub struct ChainConfig {
     /// Block and timing rules of consensus (absent from older genesis files: the defaults).
     #[serde(default)]
     pub consensus: ConsensusRules,
+    /// The protocol version the chain starts with (absent from older genesis files: 1);
+    /// governance schedules later versions (`docs/NODE.md`, "Upgrades").
+    #[serde(default = "first_protocol_version")]
+    pub protocol_version: u32,
+}
+
+fn first_protocol_version() -> u32 {
+    1
 }
 
 /// Rules of block building and voting that every validator must share, fixed at genesis: a

@@ -359,6 +359,14 @@ pub enum ProposalAction {
         /// Share burned, in basis points (1 to 10,000).
         bps: u64,
     },
+    /// Switch the chain to another protocol version at a height (at least two epochs after the
+    /// proposal executes). Nodes that do not run that version stop at that height.
+    ScheduleUpgrade {
+        /// The new version (higher than the one in force).
+        version: u32,
+        /// First height built under it.
+        height: u64,
+    },
 }
 
 /// A transaction before signing.

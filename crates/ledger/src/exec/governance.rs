@@ -265,6 +265,9 @@ fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), Exe
         ProposalAction::SlashOracle { oracle, bps } => {
             super::oracle_stake::check_slash(ex, oracle, *bps)?;
         }
+        ProposalAction::ScheduleUpgrade { version, height } => {
+            crate::protocol::check_upgrade(ex, *version, *height)?;
+        }
     }
     Ok(())
 }
@@ -435,6 +438,9 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
         }
         ProposalAction::SlashOracle { oracle, bps } => {
             super::oracle_stake::slash(ex, oracle, *bps)?;
+        }
+        ProposalAction::ScheduleUpgrade { version, height } => {
+            crate::protocol::schedule(ex, *version, *height)?;
         }
     }
     Ok(())

@@ -84,6 +84,8 @@ pub enum StateKey {
     /// Totals of the live locks whose remaining time is above `lock_epochs_max` (they count
     /// with the full weight, capped).
     GovOverCap,
+    /// The protocol version in force and the one scheduled ([`crate::protocol`]).
+    Protocol,
 }
 
 impl StateKey {

@@ -66,62 +66,11 @@ pub(crate) fn post_prices(chain: &mut TestChain, prices: &[u64; 3]) {
     chain.block(txs).unwrap();
 }
 
-/// Passes `action` through governance: carol locks 100,000 tokens for the longest lock (if she
-/// has no lock), proposes, votes yes, waits out the vote and the timelock, and executes it.
-/// Returns the proposal's number.
+/// Passes `action` through governance (`TestChain::enact`) and checks that it executed.
 pub(crate) fn enact(chain: &mut TestChain, action: cairn_types::tx::ProposalAction) -> u64 {
-    use cairn_ledger::state::records::{ChainState, LockRecord, Proposal, ProposalStatus};
-    use cairn_ledger::testkit::addr;
+    use cairn_ledger::state::records::{Proposal, ProposalStatus};
     use cairn_ledger::StateKey;
-    use cairn_types::codec::BoundedString;
-    use cairn_types::params::Params;
-    use cairn_types::tx::VoteChoice;
-    use cairn_types::Amount;
-    let lock: Option<LockRecord> = chain.ledger.get(&StateKey::Lock(addr("carol"))).unwrap();
-    if lock.is_none() {
-        let params: Params = chain.ledger.get(&StateKey::Params).unwrap().unwrap();
-        chain
-            .run(
-                "carol",
-                Action::Lock {
-                    amount: Amount::tokens(100_000),
-                    duration_epochs: params.lock_epochs_max,
-                },
-            )
-            .unwrap();
-    }
-    let id = chain
-        .ledger
-        .get::<ChainState>(&StateKey::ChainState)
-        .unwrap()
-        .unwrap()
-        .next_proposal;
-    chain
-        .run(
-            "carol",
-            Action::Propose {
-                action,
-                description: BoundedString::new("enacted by a test").unwrap(),
-            },
-        )
-        .unwrap();
-    chain
-        .run(
-            "carol",
-            Action::Vote {
-                proposal: id,
-                choice: VoteChoice::Yes,
-            },
-        )
-        .unwrap();
-    let proposal: Proposal = chain.ledger.get(&StateKey::Proposal(id)).unwrap().unwrap();
-    let params: Params = chain.ledger.get(&StateKey::Params).unwrap().unwrap();
-    while chain.ledger.head().height < proposal.voting_end_height + params.timelock_blocks {
-        chain.block(vec![]).unwrap();
-    }
-    chain
-        .run("carol", Action::ExecuteProposal { proposal: id })
-        .unwrap();
+    let id = chain.enact(action).unwrap();
     let done: Proposal = chain.ledger.get(&StateKey::Proposal(id)).unwrap().unwrap();
     assert_eq!(done.status, ProposalStatus::Executed, "proposal {id}");
     id

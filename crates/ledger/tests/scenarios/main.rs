@@ -22,6 +22,7 @@ mod helpers;
 mod oracle_stake;
 mod ordered;
 mod properties;
+mod protocol;
 mod recovery;
 mod rewards;
 mod slashing_edges;

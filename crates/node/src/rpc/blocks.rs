@@ -19,6 +19,8 @@ pub struct HeaderJson {
     pub height: u64,
     /// Proposer's time, ms since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The protocol version the block was built under.
+    pub protocol_version: u32,
     /// The proposer's consensus key.
     pub proposer: String,
     /// The height whose state root the header attests.
@@ -39,6 +41,7 @@ impl From<&Header> for HeaderJson {
             parent: hex::encode(h.parent.0),
             height: h.height,
             timestamp_ms: h.timestamp_ms,
+            protocol_version: h.protocol_version,
             proposer: hex::encode(h.proposer.0),
             state_height: h.state_height,
             state_root: h.state_root,
@@ -62,6 +65,7 @@ impl HeaderJson {
             parent: commonware_cryptography::blake3::Digest(bytes32(&self.parent, "parent")?),
             height: self.height,
             timestamp_ms: self.timestamp_ms,
+            protocol_version: self.protocol_version,
             proposer: cairn_types::keys::PublicKey(bytes32(&self.proposer, "proposer")?),
             state_height: self.state_height,
             state_root: self.state_root,

@@ -24,6 +24,10 @@ pub(crate) struct Status {
     state_root: Hash,
     /// Its timestamp.
     timestamp_ms: u64,
+    /// The protocol version in force, and an upgrade governance scheduled, if any.
+    protocol: Protocol,
+    /// The protocol versions this build runs.
+    protocol_versions_supported: [u32; 2],
     /// The mempool.
     mempool: Mempool,
     /// Why this node stopped applying blocks and voting, if it has (a storage fault): it must
@@ -46,6 +50,13 @@ struct Validator {
 }
 
 #[derive(Serialize)]
+struct Protocol {
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgrade: Option<cairn_ledger::protocol::Upgrade>,
+}
+
+#[derive(Serialize)]
 struct Mempool {
     transactions: usize,
     bytes: usize,
@@ -57,6 +68,23 @@ pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
     let blocks_per_epoch = state.chain().ledger().config().blocks_per_epoch;
     // The epoch of the next block: the one consensus is in.
     let epoch = cairn_types::Epoch::of_height(head.height + 1, blocks_per_epoch);
+    let protocol = state
+        .chain()
+        .ledger()
+        .get::<cairn_ledger::protocol::ProtocolRecord>(&cairn_ledger::StateKey::Protocol)
+        .ok()
+        .flatten()
+        .map_or(
+            Protocol {
+                version: 0,
+                upgrade: None,
+            },
+            |r| Protocol {
+                version: r.version,
+                upgrade: r.upgrade,
+            },
+        );
+    let supported = cairn_ledger::protocol::SUPPORTED_PROTOCOL_VERSIONS;
     let set: ValidatorSet = state
         .chain()
         .ledger()
@@ -80,6 +108,8 @@ pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
         height: head.height,
         state_root: head.state_root,
         timestamp_ms: head.timestamp_ms,
+        protocol,
+        protocol_versions_supported: [*supported.start(), *supported.end()],
         mempool: Mempool {
             transactions,
             bytes,

@@ -211,7 +211,11 @@ impl Network {
             let dir = dirs.path().join(format!("validator-{i}"));
             let ledger = Ledger::init(&dir, &genesis).expect("ledger");
             genesis_block.get_or_insert_with(|| {
-                Block::genesis(ledger.head().state_root, genesis.genesis_time_ms)
+                Block::genesis(
+                    ledger.head().state_root,
+                    genesis.genesis_time_ms,
+                    genesis.chain.protocol_version,
+                )
             });
             nodes.push(Node {
                 key,
