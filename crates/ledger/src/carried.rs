@@ -307,8 +307,10 @@ struct Books {
     held: u128,
     /// Σ of the lock-expiry buckets.
     expiring: LockSums,
-    /// The recorded totals of live locks.
+    /// The recorded totals of live locks within the cap.
     totals: LockSums,
+    /// The recorded totals of live locks beyond the cap.
+    over_cap: LockSums,
     /// The highest proposal id.
     last_proposal: Option<u64>,
     /// Each validator's keys, to check against their owners.
@@ -373,6 +375,7 @@ impl Books {
                 self.expiring.amount_end = self.expiring.amount_end.saturating_add(sums.amount_end);
             }
             StateKey::GovTotals => self.totals = decoded(key, bytes)?,
+            StateKey::GovOverCap => self.over_cap = decoded(key, bytes)?,
             StateKey::Proposal(id) => {
                 self.last_proposal = Some(self.last_proposal.map_or(*id, |l| l.max(*id)));
             }
@@ -402,9 +405,13 @@ impl Books {
         {
             return bad("the chain state does not start at height and epoch 0");
         }
-        if self.expiring.amount != self.totals.amount
-            || self.expiring.amount_end != self.totals.amount_end
-        {
+        // Every bucket is in one of the two sets of sums: within the cap or beyond it.
+        let amount = self.totals.amount.saturating_add(self.over_cap.amount);
+        let amount_end = self
+            .totals
+            .amount_end
+            .saturating_add(self.over_cap.amount_end);
+        if self.expiring.amount != amount || self.expiring.amount_end != amount_end {
             return bad("the lock totals differ from the sum of their expiries");
         }
         if self

@@ -314,6 +314,12 @@ pub enum TxError {
         /// The earliest allowed.
         earliest: u64,
     },
+    /// A scheduled upgrade is too close to be changed.
+    #[error("the upgrade scheduled at height {height} is too close to change")]
+    UpgradeImminent {
+        /// Its height.
+        height: u64,
+    },
     /// A slash must take more than nothing and at most everything.
     #[error("a slash must be between 1 and 10000 basis points, got {0}")]
     SlashOutOfRange(u64),
@@ -557,6 +563,7 @@ impl TxError {
             TxError::SlashOutOfRange(..) => "slash_out_of_range",
             TxError::UpgradeNotNewer { .. } => "upgrade_not_newer",
             TxError::UpgradeTooSoon { .. } => "upgrade_too_soon",
+            TxError::UpgradeImminent { .. } => "upgrade_imminent",
             TxError::ZeroPrice => "zero_price",
             TxError::BurnTooSmall(..) => "burn_too_small",
             TxError::CreditOverflow => "credit_overflow",
@@ -901,6 +908,7 @@ mod tests {
                 },
                 "upgrade_too_soon",
             ),
+            (TxError::UpgradeImminent { height: 1 }, "upgrade_imminent"),
             (TxError::ZeroPrice, "zero_price"),
             (TxError::BurnTooSmall(amount), "burn_too_small"),
             (TxError::CreditOverflow, "credit_overflow"),
@@ -1004,7 +1012,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 81);
+        assert_eq!(pinned.len(), 82);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

@@ -2,7 +2,8 @@
 //!
 //! The genesis names the first version (`ChainConfig::protocol_version`). A passed governance
 //! proposal (`ScheduleUpgrade`) schedules another version from a height at least two epochs
-//! later; the first block at that height switches. A build of the ledger runs the versions in
+//! later (and a schedule cannot be moved once its height is that close); the first block at
+//! that height switches. A build of the ledger runs the versions in
 //! [`SUPPORTED_PROTOCOL_VERSIONS`]: asked to execute a block under any other, it refuses with
 //! [`BlockError::UnsupportedProtocol`] and changes nothing, so an old node stops at the upgrade
 //! height with a clear message instead of executing new rules the old way (a fork). Its operator
@@ -92,10 +93,7 @@ pub(crate) fn enter_block(overlay: &mut Overlay<'_>, height: u64) -> Result<(), 
 
 /// Checks that an upgrade to `version` at `height` can be scheduled now.
 pub(crate) fn check_upgrade(ex: &Exec<'_, '_>, version: u32, height: u64) -> Result<(), ExecError> {
-    let record: ProtocolRecord = ex
-        .state
-        .get(&StateKey::Protocol)?
-        .ok_or(ExecError::Invariant("no protocol record"))?;
+    let record = record_of(ex)?;
     if version <= record.version {
         return Err(TxError::UpgradeNotNewer {
             version,
@@ -111,16 +109,34 @@ pub(crate) fn check_upgrade(ex: &Exec<'_, '_>, version: u32, height: u64) -> Res
     if height < earliest {
         return Err(TxError::UpgradeTooSoon { height, earliest }.into());
     }
+    // A schedule close to its height stays: every validator must agree on the version of each
+    // height near the head, however far behind it has applied.
+    if let Some(upgrade) = record.upgrade {
+        if upgrade.height < earliest {
+            return Err(TxError::UpgradeImminent {
+                height: upgrade.height,
+            }
+            .into());
+        }
+    }
     Ok(())
+}
+
+/// The protocol record (a store without one runs the genesis's version, nothing scheduled).
+fn record_of(ex: &Exec<'_, '_>) -> Result<ProtocolRecord, ExecError> {
+    Ok(ex
+        .state
+        .get(&StateKey::Protocol)?
+        .unwrap_or(ProtocolRecord {
+            version: ex.config.protocol_version,
+            upgrade: None,
+        }))
 }
 
 /// Schedules an upgrade (replacing one scheduled before and not yet in force).
 pub(crate) fn schedule(ex: &mut Exec<'_, '_>, version: u32, height: u64) -> Result<(), ExecError> {
     check_upgrade(ex, version, height)?;
-    let mut record: ProtocolRecord = ex
-        .state
-        .get(&StateKey::Protocol)?
-        .ok_or(ExecError::Invariant("no protocol record"))?;
+    let mut record = record_of(ex)?;
     record.upgrade = Some(Upgrade { version, height });
     ex.state.put(&StateKey::Protocol, &record);
     ex.notes.push(format!(

@@ -187,7 +187,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
                 ));
                 None
             }
-            StateKey::GovTotals => {
+            StateKey::GovTotals | StateKey::GovOverCap => {
                 let sums: LockSums = decoded(key, bytes)?;
                 Some(encode(&mover.sums(sums)))
             }

@@ -260,7 +260,10 @@ async fn check_block(
     if chain.halted().is_some() {
         return abstain().await;
     }
-    if version.ok() != Some(header.protocol_version) {
+    // Never vote for a block this build could not execute (it will halt at that height).
+    let runnable =
+        cairn_ledger::protocol::SUPPORTED_PROTOCOL_VERSIONS.contains(&header.protocol_version);
+    if version.ok() != Some(header.protocol_version) || !runnable {
         tracing::info!(
             height = header.height,
             got = header.protocol_version,

@@ -253,16 +253,13 @@ impl Chain {
             .iter()
             .flat_map(|b| b.transactions.iter().map(SignedTransaction::id))
             .collect();
-        let candidates: Vec<SignedTransaction> = self
-            .mempool
-            .lock()
-            .candidates(
-                limits.max_transactions + pending_ids.len(),
-                limits.max_transaction_bytes,
-            )
-            .into_iter()
-            .filter(|tx| !pending_ids.contains(&tx.id()))
-            .collect();
+        // Transactions of pending blocks stay candidates: one a pending block skips (a leader
+        // ordered a nonce before its predecessor) comes round again after it; one a pending
+        // block charges is skipped here, its nonce used.
+        let candidates: Vec<SignedTransaction> = self.mempool.lock().candidates(
+            limits.max_transactions + pending_ids.len(),
+            limits.max_transaction_bytes,
+        );
         // Every pooled transaction's signature was checked when it entered the pool.
         let ledger = self.ledger.read();
         let selection = ledger.select_verified_after(
@@ -273,16 +270,23 @@ impl Chain {
         )?;
         drop(ledger);
         // A candidate that cannot be charged against the applied state alone leaves the pool;
-        // after pending blocks the refusal may be their artefact, so it takes a few. Candidates
-        // whose action fails are included: they pay their fee, and their used nonce clears
-        // them from every pool.
+        // after pending blocks the refusal may be their artefact, so it takes a few refusals in
+        // a row (a chosen transaction starts again from none), and a transaction in a pending
+        // block is never struck. Candidates whose action fails are included: they pay their
+        // fee, and their used nonce clears them from every pool.
         let mut pool = self.mempool.lock();
         for (id, error) in selection.skipped {
+            if pending_ids.contains(&id) {
+                continue;
+            }
             if pending.is_empty() {
                 pool.reject(&id, DropReason::Rejected(error));
             } else {
                 pool.strike(&id, error);
             }
+        }
+        for tx in &selection.chosen {
+            pool.forgive(&tx.id());
         }
         // The candidates fit the byte limit, so the chosen ones (a subset) do too.
         Ok(selection.chosen)

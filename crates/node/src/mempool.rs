@@ -15,7 +15,9 @@
 //!   that puts a sender's nonce n+1 before n cannot make the pools drop n+1.
 //! - **Struck** when a proposal's dry run cannot charge a transaction: against the applied
 //!   state alone that is final and it leaves at once; after pending blocks it may be an artefact
-//!   of them, so it leaves after [`MAX_STRIKES`] such proposals. Transactions older than
+//!   of them, so it leaves after [`MAX_STRIKES`] such proposals in a row (a proposal that can
+//!   charge it clears its strikes, and one in a pending block is never struck). Transactions
+//!   older than
 //!   `ttl_blocks` expire with the sender's later ones.
 //! - Remembers why recent transactions left without being included
 //!   ([`Mempool::rejection`], a [`DropReason`]), so a client asking for its transaction's
@@ -441,6 +443,14 @@ impl Mempool {
                 DropReason::PredecessorDropped { nonce }
             };
             self.remember(dropped, why);
+        }
+    }
+
+    /// Clears the strikes of a transaction a proposal could charge: only refusals in a row
+    /// count.
+    pub fn forgive(&mut self, id: &Hash) {
+        if let Some(entry) = self.entries.get_mut(id) {
+            entry.strikes = 0;
         }
     }
 

@@ -336,6 +336,11 @@ fn a_transaction_a_block_skipped_stays_pooled_and_strikes_remove_one_that_keeps_
         pool.contains(&a1.id()),
         "the skipped nonce 1 is still pooled"
     );
+    // Only refusals in a row count: a proposal that charges it clears its strikes.
+    for _ in 1..cairn_node::mempool::MAX_STRIKES {
+        pool.strike(&a1.id(), TxError::BadSignature);
+    }
+    pool.forgive(&a1.id());
     // Proposals after pending blocks that cannot charge it strike it; the third removes it.
     for strike in 1..=cairn_node::mempool::MAX_STRIKES {
         assert!(

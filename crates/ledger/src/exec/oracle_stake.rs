@@ -4,7 +4,9 @@
 //! reward root paying that epoch is weighed with that record: stake bonded later does not count,
 //! so nobody can bond after seeing an epoch's reports and outvote the committee that watched it.
 //! A signer counts for the smaller of its recorded stake and what can still be slashed from it
-//! now (bonded plus unbonding oracle stake), so stake already withdrawn signs for nothing.
+//! now (bonded plus unbonding oracle stake), so stake already withdrawn signs for nothing; and
+//! the unbonding stake of every signer of an accepted root is held for a whole unbonding period
+//! from then ([`hold_for_root`]), so no signer can withdraw before a slash for the root.
 //!
 //! Unbonding oracle stake stays slashable until it is withdrawn, and a governance proposal
 //! ([`cairn_types::tx::ProposalAction::SlashOracle`]) burns a share of both, for a price or a
@@ -57,6 +59,28 @@ pub fn slashable(ex: &Exec<'_, '_>, oracle: &Address) -> Result<Amount, ExecErro
             .ok_or(TxError::AmountOverflow)?;
     }
     Ok(total)
+}
+
+/// Keeps `oracle`'s unbonding oracle stake from being withdrawn for a whole unbonding period
+/// from now: called for each signer of an accepted root, so stake that signed a root can be
+/// slashed for it (its bonded stake, if unbonded later, waits the period anyway).
+pub fn hold_for_root(ex: &mut Exec<'_, '_>, oracle: &Address) -> Result<(), ExecError> {
+    let key = StateKey::Unbonding(*oracle);
+    let Some(mut entries) = ex.state.get::<Unbondings>(&key)? else {
+        return Ok(());
+    };
+    let until = Epoch(ex.epoch().0.saturating_add(ex.params.unbonding_epochs));
+    let mut changed = false;
+    for entry in entries.0.iter_mut().filter(|e| e.role == StakeRole::Oracle) {
+        if entry.release_epoch < until {
+            entry.release_epoch = until;
+            changed = true;
+        }
+    }
+    if changed {
+        ex.state.put(&key, &entries);
+    }
+    Ok(())
 }
 
 /// Checks that a slash of `bps` of `oracle`'s stake can run.

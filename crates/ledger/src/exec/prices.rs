@@ -1,9 +1,12 @@
 //! The token price that burns use, from the oracle committee's posts.
 //!
-//! Every bonded oracle may post a price at any time; its latest post is kept. A burn uses:
+//! Every bonded oracle may post a price at any time; its latest post is kept. Each oracle weighs
+//! with the smaller of its stake now and its stake when the epoch began (`OracleStakes`), so
+//! stake bonded during an epoch counts from the next one: nobody can bond a majority and price
+//! in the same block. A burn uses:
 //!
 //! 1. **Fresh posts only**: posted within `price_max_age_secs` of the block time, from oracles
-//!    holding at least 2/3 of all oracle stake (and at least `price_fresh_min` posts). So one
+//!    holding at least 2/3 of all oracle weight (and at least `price_fresh_min` posts). So one
 //!    oracle, or a few holding less than a third of the stake, cannot set the price alone.
 //! 2. **The stake-weighted median** of the fresh posts: the lowest price at which the posts at or
 //!    below it hold at least half of the fresh stake. Oracles holding less than half of the fresh
@@ -13,21 +16,29 @@
 //!    disagree, and nobody should buy credits at a doubtful price. (The median always lies in
 //!    such a range.) Outliers from less than a third of the fresh stake do not widen the
 //!    narrowest such range, so a minority cannot stop burns by posting nonsense.
-//! 4. **A move limit**: the price may move at most `price_move_max_bps` of the price the last
-//!    burn used, per block since that burn; the median is clamped into that band. A sudden
-//!    manipulation is thus slowed down to a pace that watchers can react to.
+//! 4. **A move limit upwards**: the price may rise at most `price_move_max_bps` of the
+//!    reference price per block since the reference was set (at most [`MOVE_BLOCKS_MAX`]
+//!    blocks' worth at once); the median is held below that ceiling. A falling median is used at
+//!    once: a price too low only costs the burner, who names the fewest credits it accepts,
+//!    while a price pushed up would mint credits for nothing. The reference is the price of the
+//!    last burn or post that had a usable price, so it follows the oracles even when nobody
+//!    burns.
 //!
-//! All arithmetic is in integers; the band is rounded inwards (down for its width).
+//! All arithmetic is in integers; the band is rounded down (narrower).
 
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::{Oracles, PricePost, PriceReference};
+use crate::state::records::{OracleStakes, Oracles, PricePost, PriceReference};
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::{Address, Amount, Price};
 
-/// Records an oracle's price at the block time (replacing its previous post).
+/// Most blocks' worth of upward move allowed at once (after a quiet spell).
+pub const MOVE_BLOCKS_MAX: u64 = 100;
+
+/// Records an oracle's price at the block time (replacing its previous post), and moves the
+/// reference price when the posts now give a usable price.
 pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Result<(), ExecError> {
     if price.0 == 0 {
         return Err(TxError::ZeroPrice.into());
@@ -42,7 +53,12 @@ pub fn post_price(ex: &mut Exec<'_, '_>, sender: &Address, price: Price) -> Resu
         posted_ms: ex.time_ms,
     });
     ex.state.put(&StateKey::Oracles, &oracles);
-    Ok(())
+    match current_price(ex) {
+        Ok(_) => Ok(()),
+        // The post stands even when the posts do not give a usable price yet.
+        Err(ExecError::Refused(_)) => Ok(()),
+        Err(fault) => Err(fault),
+    }
 }
 
 /// Fresh posts and the stake behind them, sorted by price.
@@ -86,18 +102,23 @@ impl Fresh {
 
 fn fresh_posts(ex: &Exec<'_, '_>) -> Result<Fresh, ExecError> {
     let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    let recorded: OracleStakes = ex
+        .state
+        .get_or_default(&StateKey::OracleStakes(ex.epoch()))?;
     let max_age_ms = ex.params.price_max_age_secs.saturating_mul(1000);
     let mut total = Amount::ZERO;
     let mut posts = Vec::new();
     let mut stake = 0u128;
-    for info in oracles.0.values() {
-        total = total
-            .checked_add(info.stake)
-            .ok_or(TxError::AmountOverflow)?;
+    for (address, info) in &oracles.0 {
+        let weight = recorded
+            .0
+            .get(address)
+            .map_or(Amount::ZERO, |r| (*r).min(info.stake));
+        total = total.checked_add(weight).ok_or(TxError::AmountOverflow)?;
         if let Some(post) = info.price {
-            if post.posted_ms.saturating_add(max_age_ms) >= ex.time_ms && !info.stake.is_zero() {
-                posts.push((post.price.0, info.stake.0));
-                stake = stake.saturating_add(info.stake.0);
+            if post.posted_ms.saturating_add(max_age_ms) >= ex.time_ms && !weight.is_zero() {
+                posts.push((post.price.0, weight.0));
+                stake = stake.saturating_add(weight.0);
             }
         }
     }
@@ -121,9 +142,13 @@ fn fresh_posts(ex: &Exec<'_, '_>) -> Result<Fresh, ExecError> {
     Ok(Fresh { posts, stake })
 }
 
-/// The price a burn at this block uses (checks as in the module doc), and records it as the
-/// reference for the next burn's move limit.
+/// The price a burn at this block uses (checks as in the module doc).
 pub fn burn_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
+    current_price(ex)
+}
+
+/// The usable price now, recorded as the reference of the move limit.
+fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     let fresh = fresh_posts(ex)?;
     let median = fresh.median();
     let bps = u128::from(BPS_DENOMINATOR);
@@ -142,14 +167,12 @@ pub fn burn_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     let price = match reference {
         None => median,
         Some(r) => {
-            let blocks = u128::from(ex.height.saturating_sub(r.height));
+            let blocks = u128::from(ex.height.saturating_sub(r.height).min(MOVE_BLOCKS_MAX));
             let per_block = u128::from(ex.params.price_move_max_bps);
             let band = mul_div_floor(u128::from(r.price.0), per_block.saturating_mul(blocks), bps)
                 .unwrap_or(u128::MAX);
             let band = u64::try_from(band).unwrap_or(u64::MAX);
-            let floor = r.price.0.saturating_sub(band).max(1);
-            let ceiling = r.price.0.saturating_add(band);
-            median.clamp(floor, ceiling)
+            median.min(r.price.0.saturating_add(band))
         }
     };
     let price = Price(price);
@@ -162,7 +185,7 @@ pub fn burn_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     }
     if price.0 != median {
         ex.notes.push(format!(
-            "oracle median {} held to {price} by the move limit",
+            "oracle median {} held to {price} by the limit on upward moves",
             Price(median)
         ));
     }

@@ -73,6 +73,10 @@ pub fn submit_root(
     // (Older pools went to the treasury when they fell out of reach: `expire_pools`.)
 
     check_quorum(ex, epoch, subnetwork, submission)?;
+    // The signers' stake answers for this root for a whole unbonding period from now.
+    for s in submission.signatures.iter() {
+        oracle_stake::hold_for_root(ex, &s.oracle)?;
+    }
 
     let mut allowed = Amount::ZERO;
     for e in first_epoch..=epoch.0 {

@@ -485,25 +485,26 @@ pub fn slash_double_sign(
     let unbonding_key = StateKey::Unbonding(address);
     let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
     // The window: bonded stake answers for offences up to `unbonding_epochs` old (as it is
-    // now); stake on its way out answers, until it is withdrawn, for offences as old as the
-    // period fixed when it was unbonded, so lowering `unbonding_epochs` later frees nobody.
+    // now); each unbonding entry answers, until it is withdrawn, for offences committed while it
+    // was bonded and as old as the period fixed when it was unbonded, so lowering
+    // `unbonding_epochs` later frees nobody (and a tiny old entry exposes only itself).
     let now = ex.epoch().0;
-    let oldest = entries
-        .0
-        .iter()
-        .filter(|e| e.role == StakeRole::Validator)
-        .map(|e| {
-            let period = e.release_epoch.0.saturating_sub(e.unbonded_epoch.0);
-            now.saturating_sub(period)
-        })
-        .chain(std::iter::once(
-            now.saturating_sub(ex.params.unbonding_epochs),
-        ))
-        .min()
-        .unwrap_or(0);
-    if evidence.first.vote.epoch < oldest {
+    let offence_epoch = evidence.first.vote.epoch;
+    let bonded_oldest = now.saturating_sub(ex.params.unbonding_epochs);
+    let entry_oldest = |e: &UnbondingEntry| {
+        now.saturating_sub(e.release_epoch.0.saturating_sub(e.unbonded_epoch.0))
+    };
+    let answers = |e: &UnbondingEntry| {
+        offence_epoch >= entry_oldest(e) && offence_epoch <= e.unbonded_epoch.0
+    };
+    let bonded_answers = offence_epoch >= bonded_oldest;
+    let validator_entries = || entries.0.iter().filter(|e| e.role == StakeRole::Validator);
+    if !bonded_answers && !validator_entries().any(answers) {
+        let oldest = validator_entries()
+            .map(entry_oldest)
+            .fold(bonded_oldest, u64::min);
         return Err(TxError::EvidenceTooOld {
-            evidence: evidence.first.vote.epoch,
+            evidence: offence_epoch,
             oldest,
         }
         .into());
@@ -512,20 +513,25 @@ pub fn slash_double_sign(
     let denominator = u128::from(BPS_DENOMINATOR);
     // Rounded down: the slashed validator keeps the fraction of a base unit.
     let cut = |stake: Amount| Amount(mul_div_floor(stake.0, bps, denominator).unwrap_or(0));
-    let mut slashed = cut(info.stake);
+    let mut slashed = if bonded_answers {
+        cut(info.stake)
+    } else {
+        Amount::ZERO
+    };
     info.stake = info.stake.saturating_sub(slashed);
     info.jail = Jail::DoubleSign;
     info.admitted = Amount::ZERO;
-    for entry in entries
-        .0
-        .iter_mut()
-        .filter(|e| e.role == StakeRole::Validator)
-    {
+    let mut changed = false;
+    for entry in entries.0.iter_mut() {
+        if entry.role != StakeRole::Validator || !answers(entry) {
+            continue;
+        }
         let part = cut(entry.amount);
         entry.amount = entry.amount.saturating_sub(part);
         slashed = slashed.checked_add(part).ok_or(TxError::AmountOverflow)?;
+        changed = true;
     }
-    if !entries.0.is_empty() {
+    if changed {
         ex.state.put(&unbonding_key, &entries);
     }
     put_validator(ex, &address, &info, Index::Keep)?;

@@ -34,6 +34,8 @@ fn burn_uses_the_stake_weighted_median_of_fresh_prices() {
             },
         )
         .unwrap();
+    // Stake bonded during an epoch weighs from the next one.
+    chain.advance_to_epoch(1).unwrap();
     post_prices(&mut chain, &[1_000_000_000, 1_050_000_000, 1_040_000_000]);
     chain.run("alice", burn(1, 100_000)).unwrap();
     // $1.00 (oracle-0's 50,000 of 70,000 stake), not $1.04 (the middle of three posts).
@@ -67,6 +69,30 @@ fn a_minority_of_oracle_stake_cannot_set_or_block_the_price() {
     post_prices(&mut chain, &[2_000_000_000, 2_010_000_000, u64::MAX]);
     chain.run("alice", burn(1, 0)).unwrap();
     assert_eq!(chain.account(&addr("bob")).credits, Credits(201_000));
+    // Dave bonds ten times the committee's stake and posts $100 in the same epoch: his stake
+    // weighs nothing until the next epoch, so the price stays the committee's.
+    chain
+        .run(
+            "dave",
+            Action::BondOracle {
+                amount: Amount::tokens(300_000),
+            },
+        )
+        .unwrap();
+    chain
+        .run(
+            "dave",
+            Action::PostPrice {
+                price: Price(100_000_000_000),
+            },
+        )
+        .unwrap();
+    post_prices(&mut chain, &[2_000_000_000, 2_010_000_000, 2_000_000_000]);
+    chain.run("alice", burn(1, 0)).unwrap();
+    assert_eq!(
+        chain.account(&addr("bob")).credits,
+        Credits(201_000 + 200_000)
+    );
 }
 
 /// When no 2/3 of the stake agree within `price_spread_max_bps` (10%), burns are refused.
@@ -89,34 +115,42 @@ fn burns_are_refused_while_the_oracles_disagree() {
     assert_eq!(chain.account(&addr("bob")).credits, Credits(105_000));
 }
 
-/// The price a burn uses moves at most `price_move_max_bps` (0.1%) per block from the price the
-/// last burn used; the sender's minimum refuses a burn the move would make worse.
+/// The price may rise at most `price_move_max_bps` (0.1%) per block from the reference (the
+/// last usable price, set by burns and posts); it falls at once. The sender's minimum refuses a
+/// burn at a price lower than it accepts.
 #[test]
-fn the_price_moves_at_most_the_limit_per_block_and_min_credits_protects_the_buyer() {
+fn the_price_rises_at_most_the_limit_per_block_and_min_credits_protects_the_buyer() {
     let (mut chain, _dir) = chain();
     post_prices(&mut chain, &[1_000_000_000; 3]);
-    chain.run("alice", burn(1, 100_000)).unwrap();
-    let start = chain.ledger.head().height;
-    // Every oracle now says $2; three blocks later the price may be at most 0.3% higher.
+    // Every oracle now says $2: the posts' block moves the reference by nothing (same block).
     post_prices(&mut chain, &[2_000_000_000; 3]);
+    let posted = chain.ledger.head().height;
     chain.block(vec![]).unwrap();
+    // Two blocks after the reference: at most 0.2% higher.
     refused!(
         chain,
         "alice",
         burn(1, 200_000),
         TxError::CreditsBelowMinimum {
             min: Credits(200_000),
-            got: Credits(100_300),
+            got: Credits(100_200),
         }
     );
-    chain.run("alice", burn(1, 100_300)).unwrap();
-    assert_eq!(chain.ledger.head().height, start + 3);
-    assert_eq!(chain.account(&addr("bob")).credits, Credits(200_300));
-    // The next block moves on from $1.003, by at most 0.1003 cents.
+    chain.run("alice", burn(1, 100_200)).unwrap();
+    assert_eq!(chain.ledger.head().height, posted + 2);
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(100_200));
+    // The next block moves on from $1.002, by at most 0.1002 cents.
     chain.run("alice", burn(1, 0)).unwrap();
     assert_eq!(
         chain.account(&addr("bob")).credits,
-        Credits(200_300 + 100_400)
+        Credits(100_200 + 100_300)
+    );
+    // A fall is used at once.
+    post_prices(&mut chain, &[500_000_000; 3]);
+    chain.run("alice", burn(1, 0)).unwrap();
+    assert_eq!(
+        chain.account(&addr("bob")).credits,
+        Credits(100_200 + 100_300 + 50_000)
     );
     assert_balanced(&chain);
 }

@@ -142,6 +142,50 @@ fn an_unbonding_oracle_is_slashed_by_governance_and_withdrawn_stake_signs_for_no
     );
 }
 
+/// Oracles holding the epoch's stake unbond, wait until it matures, then sign a root and
+/// withdraw in one block: the root holds their stake for a whole unbonding period, so the
+/// withdrawal pays nothing and a slash can still reach them.
+#[test]
+fn signing_a_root_holds_the_signers_unbonding_stake() {
+    let (mut chain, _dir) = chain();
+    for oracle in ["oracle-1", "oracle-2"] {
+        chain
+            .run(
+                oracle,
+                Action::Unbond {
+                    role: StakeRole::Oracle,
+                    amount: Amount::tokens(10_000),
+                },
+            )
+            .unwrap();
+    }
+    chain.advance_to_epoch(3).unwrap();
+    let before = chain.account(&addr("oracle-1")).balance;
+    let withdraw = chain.tx("oracle-1", Action::WithdrawUnbonded);
+    let submit = chain.tx("carol", root(&chain, 0, &["oracle-1", "oracle-2"]));
+    // The withdrawal first: it asks, and is paid at the end of the block, after the root.
+    chain.block(vec![withdraw, submit]).unwrap();
+    assert!(chain
+        .ledger
+        .get::<cairn_ledger::state::records::RewardRootRecord>(&StateKey::RewardRoot(
+            Subnetwork::Storage
+        ))
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        chain.account(&addr("oracle-1")).balance,
+        Amount(before.0 - chain.fee.0)
+    );
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(addr("oracle-1")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.0[0].amount, Amount::tokens(10_000));
+    assert_eq!(entries.0[0].release_epoch, Epoch(6));
+    assert_balanced(&chain);
+}
+
 /// Pools that no root paid within the span go to the treasury, not nowhere; a root for an
 /// epoch that old is refused.
 #[test]

@@ -70,6 +70,16 @@ fn a_scheduled_version_this_build_does_not_run_stops_the_ledger_at_its_height() 
     );
     assert_eq!(chain.ledger.protocol_at(at - 1).unwrap(), 1);
     assert_eq!(chain.ledger.protocol_at(at).unwrap(), 2);
+    // Within two epochs of its height, the schedule can no longer be moved.
+    while chain.ledger.head().height < at - 2 * TEST_BLOCKS_PER_EPOCH {
+        chain.block(vec![]).unwrap();
+    }
+    refused!(
+        chain,
+        "carol",
+        propose(3, 1_000),
+        TxError::UpgradeImminent { height: at }
+    );
     while chain.ledger.head().height < at - 1 {
         chain.block(vec![]).unwrap();
     }

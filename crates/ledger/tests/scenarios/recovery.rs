@@ -298,3 +298,46 @@ fn a_tampered_recovery_genesis_is_refused() {
         Err(GenesisError::Recovery(RecoveryError::Mixed))
     ));
 }
+
+/// After governance lowered `lock_epochs_max` below a live lock's remaining time, the lock sums
+/// are split in two; the export carries both, and the recovered chain counts the same power.
+#[test]
+fn a_chain_with_locks_beyond_a_lowered_cap_is_recovered() {
+    use cairn_ledger::exec::governance::{total_power, voting_power};
+    use cairn_ledger::state::records::LockSums;
+    use cairn_types::params::ParamId;
+    use cairn_types::tx::ProposalAction;
+    let (mut old, _old_dir) = halted_chain();
+    crate::helpers::enact(
+        &mut old,
+        ProposalAction::SetParameter {
+            param: ParamId::LockEpochsMax,
+            value: 10,
+        },
+    );
+    let over: LockSums = old.ledger.get(&StateKey::GovOverCap).unwrap().unwrap();
+    assert!(
+        over.amount > 0,
+        "carol's and alice's locks are beyond the cap"
+    );
+    let genesis = export(
+        &old.ledger,
+        &plan(&old, &["validator-0", "validator-1", "validator-2"]),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let new = TestChain::with_genesis(dir.path(), &genesis).unwrap();
+    assert_balanced(&new);
+    let within: LockSums = new.ledger.get(&StateKey::GovTotals).unwrap().unwrap();
+    let over: LockSums = new.ledger.get(&StateKey::GovOverCap).unwrap().unwrap();
+    let mut sum = 0;
+    for label in ["alice", "carol"] {
+        let lock: LockRecord = new
+            .ledger
+            .get(&StateKey::Lock(addr(label)))
+            .unwrap()
+            .unwrap();
+        sum += voting_power(&lock, Epoch(0), 10);
+    }
+    assert_eq!(total_power(&within, &over, Epoch(0), 10), sum);
+}

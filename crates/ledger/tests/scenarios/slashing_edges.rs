@@ -54,7 +54,8 @@ fn unbonding(chain: &TestChain, label: &str) -> Amount {
 }
 
 /// Stake unbonded under a 6-epoch period answers for 6 epochs of offences, even after
-/// governance lowers the period to 3.
+/// governance lowers the period to 3; the stake still bonded answers for 3, so an offence 4
+/// epochs old cuts only the unbonding entry.
 #[test]
 fn the_evidence_window_of_unbonding_stake_is_the_period_fixed_at_unbond() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +63,15 @@ fn the_evidence_window_of_unbonding_stake_is_the_period_fixed_at_unbond() {
     genesis.params.unbonding_epochs = 6;
     let mut chain = TestChain::with_genesis(dir.path(), &genesis).unwrap();
     chain.advance_to_epoch(1).unwrap();
-    unbond_validator_2(&mut chain);
+    chain
+        .run(
+            "validator-2",
+            Action::Unbond {
+                role: StakeRole::Validator,
+                amount: Amount::tokens(10_000),
+            },
+        )
+        .unwrap();
     enact(
         &mut chain,
         ProposalAction::SetParameter {
@@ -79,8 +88,15 @@ fn the_evidence_window_of_unbonding_stake_is_the_period_fixed_at_unbond() {
             },
         )
         .unwrap();
-    // 5% of the 50,000 on their way out.
-    assert_eq!(unbonding(&chain, "validator-2"), Amount::tokens(47_500));
+    // 5% of the 10,000 on their way out; the 40,000 bonded are out of their window.
+    assert_eq!(unbonding(&chain, "validator-2"), Amount::tokens(9_500));
+    let info: cairn_ledger::state::records::ValidatorInfo = chain
+        .ledger
+        .get(&StateKey::Validator(addr("validator-2")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.stake, Amount::tokens(40_000));
+    assert_eq!(info.jail, cairn_ledger::state::records::Jail::DoubleSign);
     assert_balanced(&chain);
 }
 
