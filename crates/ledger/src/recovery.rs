@@ -170,6 +170,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
                 let mut entries: Unbondings = decoded(key, bytes)?;
                 for entry in &mut entries.0 {
                     entry.release_epoch = mover.epoch(entry.release_epoch);
+                    entry.unbonded_epoch = mover.epoch(entry.unbonded_epoch);
                 }
                 Some(encode(&entries))
             }

@@ -50,10 +50,24 @@ pub fn stakes_of(ex: &Exec<'_, '_>, epoch: Epoch) -> Result<OracleStakes, ExecEr
 
 /// Oracle stake of `oracle` that can be slashed now: bonded plus unbonding.
 pub fn slashable(ex: &Exec<'_, '_>, oracle: &Address) -> Result<Amount, ExecError> {
+    at_risk_since(ex, oracle, Epoch(0))
+}
+
+/// Oracle stake of `oracle` that can be slashed now and was bonded when `epoch` began: bonded
+/// plus what it unbonded since.
+pub fn at_risk_since(
+    ex: &Exec<'_, '_>,
+    oracle: &Address,
+    epoch: Epoch,
+) -> Result<Amount, ExecError> {
     let oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let mut total = oracles.0.get(oracle).map_or(Amount::ZERO, |o| o.stake);
     let entries: Unbondings = ex.state.get_or_default(&StateKey::Unbonding(*oracle))?;
-    for entry in entries.0.iter().filter(|e| e.role == StakeRole::Oracle) {
+    for entry in entries
+        .0
+        .iter()
+        .filter(|e| e.role == StakeRole::Oracle && e.unbonded_epoch >= epoch)
+    {
         total = total
             .checked_add(entry.amount)
             .ok_or(TxError::AmountOverflow)?;
@@ -61,17 +75,27 @@ pub fn slashable(ex: &Exec<'_, '_>, oracle: &Address) -> Result<Amount, ExecErro
     Ok(total)
 }
 
-/// Keeps `oracle`'s unbonding oracle stake from being withdrawn for a whole unbonding period
-/// from now: called for each signer of an accepted root, so stake that signed a root can be
-/// slashed for it (its bonded stake, if unbonded later, waits the period anyway).
-pub fn hold_for_root(ex: &mut Exec<'_, '_>, oracle: &Address) -> Result<(), ExecError> {
+/// Keeps the oracle stake that `oracle` unbonded since `epoch` began (the stake that weighed its
+/// signature on that epoch's root) from being withdrawn for a whole unbonding period from now:
+/// called for each signer of an accepted root, so stake that signed a root can be slashed for
+/// it (its bonded stake, if unbonded later, waits the period anyway). Stake unbonded before
+/// the epoch did not sign and is not held.
+pub fn hold_for_root(
+    ex: &mut Exec<'_, '_>,
+    oracle: &Address,
+    epoch: Epoch,
+) -> Result<(), ExecError> {
     let key = StateKey::Unbonding(*oracle);
     let Some(mut entries) = ex.state.get::<Unbondings>(&key)? else {
         return Ok(());
     };
     let until = Epoch(ex.epoch().0.saturating_add(ex.params.unbonding_epochs));
     let mut changed = false;
-    for entry in entries.0.iter_mut().filter(|e| e.role == StakeRole::Oracle) {
+    for entry in entries
+        .0
+        .iter_mut()
+        .filter(|e| e.role == StakeRole::Oracle && e.unbonded_epoch >= epoch)
+    {
         if entry.release_epoch < until {
             entry.release_epoch = until;
             changed = true;

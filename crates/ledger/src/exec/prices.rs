@@ -16,13 +16,13 @@
 //!    disagree, and nobody should buy credits at a doubtful price. (The median always lies in
 //!    such a range.) Outliers from less than a third of the fresh stake do not widen the
 //!    narrowest such range, so a minority cannot stop burns by posting nonsense.
-//! 4. **A move limit upwards**: the price may rise at most `price_move_max_bps` of the
-//!    reference price per block since the reference was set (at most [`MOVE_BLOCKS_MAX`]
-//!    blocks' worth at once); the median is held below that ceiling. A falling median is used at
-//!    once: a price too low only costs the burner, who names the fewest credits it accepts,
-//!    while a price pushed up would mint credits for nothing. The reference is the price of the
-//!    last burn or post that had a usable price, so it follows the oracles even when nobody
-//!    burns.
+//! 4. **A move limit**: the price may move at most `price_move_max_bps` of the reference price
+//!    per block since the reference was set (at most [`MOVE_BLOCKS_MAX`] blocks' worth at once),
+//!    up or down; the median is held within that band. A manipulated median (pushed up to mint
+//!    credits for nothing, or down to make burns fail their `min_credits`) moves the price only
+//!    at that pace, which leaves time to answer with a slash; the cost is that a real crash
+//!    reaches the price at that pace too. The reference is the price of the last burn or post
+//!    that had a usable price, so it follows the oracles even when nobody burns.
 //!
 //! All arithmetic is in integers; the band is rounded down (narrower).
 
@@ -172,7 +172,8 @@ fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
             let band = mul_div_floor(u128::from(r.price.0), per_block.saturating_mul(blocks), bps)
                 .unwrap_or(u128::MAX);
             let band = u64::try_from(band).unwrap_or(u64::MAX);
-            median.min(r.price.0.saturating_add(band))
+            let floor = r.price.0.saturating_sub(band).max(1);
+            median.clamp(floor, r.price.0.saturating_add(band))
         }
     };
     let price = Price(price);
@@ -185,7 +186,7 @@ fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     }
     if price.0 != median {
         ex.notes.push(format!(
-            "oracle median {} held to {price} by the limit on upward moves",
+            "oracle median {} held to {price} by the move limit",
             Price(median)
         ));
     }

@@ -75,7 +75,7 @@ pub fn submit_root(
     check_quorum(ex, epoch, subnetwork, submission)?;
     // The signers' stake answers for this root for a whole unbonding period from now.
     for s in submission.signatures.iter() {
-        oracle_stake::hold_for_root(ex, &s.oracle)?;
+        oracle_stake::hold_for_root(ex, &s.oracle, epoch)?;
     }
 
     let mut allowed = Amount::ZERO;
@@ -140,7 +140,7 @@ fn check_quorum(
             return Err(TxError::DuplicateSigner(s.oracle).into());
         }
         // Stake withdrawn since signs for nothing: it could not be slashed.
-        let weight = recorded.min(oracle_stake::slashable(ex, &s.oracle)?);
+        let weight = recorded.min(oracle_stake::at_risk_since(ex, &s.oracle, epoch)?);
         signed = signed.checked_add(weight).ok_or(TxError::AmountOverflow)?;
         digests.push(digest);
         sigs.push(s.signature);

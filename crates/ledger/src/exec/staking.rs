@@ -486,8 +486,9 @@ pub fn slash_double_sign(
     let mut entries: Unbondings = ex.state.get_or_default(&unbonding_key)?;
     // The window: bonded stake answers for offences up to `unbonding_epochs` old (as it is
     // now); each unbonding entry answers, until it is withdrawn, for offences committed while it
-    // was bonded and as old as the period fixed when it was unbonded, so lowering
-    // `unbonding_epochs` later frees nobody (and a tiny old entry exposes only itself).
+    // still backed seats (up to the epoch after its unbond: that epoch's set was chosen with it)
+    // and as old as the period fixed when it was unbonded, so lowering `unbonding_epochs` later
+    // frees nobody (and a tiny old entry exposes only itself).
     let now = ex.epoch().0;
     let offence_epoch = evidence.first.vote.epoch;
     let bonded_oldest = now.saturating_sub(ex.params.unbonding_epochs);
@@ -495,7 +496,7 @@ pub fn slash_double_sign(
         now.saturating_sub(e.release_epoch.0.saturating_sub(e.unbonded_epoch.0))
     };
     let answers = |e: &UnbondingEntry| {
-        offence_epoch >= entry_oldest(e) && offence_epoch <= e.unbonded_epoch.0
+        offence_epoch >= entry_oldest(e) && offence_epoch <= e.unbonded_epoch.0.saturating_add(1)
     };
     let bonded_answers = offence_epoch >= bonded_oldest;
     let validator_entries = || entries.0.iter().filter(|e| e.role == StakeRole::Validator);

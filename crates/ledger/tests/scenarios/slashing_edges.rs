@@ -220,3 +220,23 @@ fn total_voting_power_uses_the_same_cap_as_each_vote() {
         cairn_ledger::state::records::ProposalStatus::Executed
     );
 }
+
+/// A validator that unbonds everything in epoch 1 still holds its seats in epoch 2 (that set
+/// was chosen with its stake): a double signature there cuts the stake on its way out.
+#[test]
+fn a_leaver_double_signing_in_the_epoch_after_its_unbond_is_slashed() {
+    let (mut chain, _dir) = chain();
+    chain.advance_to_epoch(1).unwrap();
+    unbond_validator_2(&mut chain);
+    chain.advance_to_epoch(2).unwrap();
+    chain
+        .run(
+            "bob",
+            Action::ReportDoubleSign {
+                evidence: evidence(&chain, 2),
+            },
+        )
+        .unwrap();
+    assert_eq!(unbonding(&chain, "validator-2"), Amount::tokens(47_500));
+    assert_balanced(&chain);
+}
