@@ -266,7 +266,7 @@ fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), Exe
             super::oracle_stake::check_slash(ex, oracle, *bps)?;
         }
         ProposalAction::ScheduleUpgrade { version, height } => {
-            crate::protocol::check_upgrade(ex, *version, *height)?;
+            super::upgrades::check_upgrade(ex, *version, *height)?;
         }
     }
     Ok(())
@@ -440,7 +440,7 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
             super::oracle_stake::slash(ex, oracle, *bps)?;
         }
         ProposalAction::ScheduleUpgrade { version, height } => {
-            crate::protocol::schedule(ex, *version, *height)?;
+            super::upgrades::schedule(ex, *version, *height)?;
         }
     }
     Ok(())

@@ -22,6 +22,7 @@ pub mod prices;
 pub mod rewards;
 pub mod staking;
 pub mod token;
+pub mod upgrades;
 
 use crate::error::{ExecError, TxError};
 use crate::state::records::{Account, ChainState};
