@@ -3,8 +3,10 @@
 //! An encrypted key's 32-byte seed is sealed with ChaCha20-Poly1305 under a key derived from the
 //! passphrase by Argon2id (64 MiB, 3 passes: slow enough to make guessing expensive, fast enough
 //! for a Raspberry Pi). A wrong passphrase fails the authentication tag and is reported as such;
-//! the seed is never written in the clear when a passphrase was given. Files are created with
-//! mode 0600 on Unix.
+//! the seed is never written in the clear when a passphrase was given. On Unix the key directory
+//! is kept at mode 0700 and files are created with mode 0600. A key file's Argon2 parameters
+//! are checked against bounds before any derivation, so a planted file cannot make the CLI
+//! allocate gigabytes or spin for hours; and no key file prints its secret in debug output.
 
 use argon2::{Algorithm, Argon2, Params as ArgonParams, Version};
 use cairn_types::{Address, SecretKey};
@@ -17,6 +19,12 @@ use std::path::{Path, PathBuf};
 const ARGON_MEMORY_KIB: u32 = 64 * 1024;
 /// Argon2id passes.
 const ARGON_PASSES: u32 = 3;
+/// The Argon2 memory costs a key file may ask for, in KiB (8 MiB to 1 GiB).
+const ARGON_MEMORY_KIB_BOUNDS: (u32, u32) = (8 * 1024, 1024 * 1024);
+/// The Argon2 passes a key file may ask for.
+const ARGON_PASSES_BOUNDS: (u32, u32) = (1, 10);
+/// The one encryption scheme.
+const SCHEME: &str = "argon2id+chacha20poly1305";
 /// Longest key name.
 const MAX_KEY_NAME_BYTES: usize = 64;
 
@@ -75,7 +83,7 @@ pub(crate) struct Encryption {
 }
 
 /// The JSON key file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct KeyFile {
     /// The key's name.
     pub(crate) name: String,
@@ -85,6 +93,33 @@ pub(crate) struct KeyFile {
     pub(crate) encryption: Option<Encryption>,
     /// The seed (hex), or its ciphertext when encrypted.
     pub(crate) secret: String,
+}
+
+impl std::fmt::Debug for KeyFile {
+    /// Everything but the secret (a seed in the clear for an unencrypted key).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFile")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("encryption", &self.encryption)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Checks a key file's encryption parameters before any work is done with them.
+fn check_encryption(enc: &Encryption) -> Result<(), &'static str> {
+    let within = |v: u32, (lo, hi): (u32, u32)| (lo..=hi).contains(&v);
+    if enc.scheme != SCHEME {
+        return Err("unknown encryption scheme");
+    }
+    if !within(enc.memory_kib, ARGON_MEMORY_KIB_BOUNDS) {
+        return Err("Argon2 memory cost out of bounds (8 MiB to 1 GiB)");
+    }
+    if !within(enc.passes, ARGON_PASSES_BOUNDS) {
+        return Err("Argon2 passes out of bounds (1 to 10)");
+    }
+    Ok(())
 }
 
 /// The key directory.
@@ -158,7 +193,7 @@ impl Keystore {
         if path.exists() {
             return Err(KeyError::Exists(name.to_string()));
         }
-        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        create_private_dir(&self.dir)?;
         let seed = key.seed();
         let (encryption, secret) = match passphrase {
             None => (None, hex::encode(seed)),
@@ -172,7 +207,7 @@ impl Keystore {
                     .map_err(|e| KeyError::Random(e.to_string()))?;
                 (
                     Some(Encryption {
-                        scheme: "argon2id+chacha20poly1305".into(),
+                        scheme: SCHEME.into(),
                         memory_kib: ARGON_MEMORY_KIB,
                         passes: ARGON_PASSES,
                         salt: hex::encode(salt),
@@ -225,6 +260,7 @@ impl Keystore {
         let seed: Vec<u8> = match &file.encryption {
             None => secret,
             Some(enc) => {
+                check_encryption(enc).map_err(corrupt)?;
                 let pass =
                     passphrase().ok_or_else(|| KeyError::PassphraseNeeded(name.to_string()))?;
                 let salt = hex::decode(&enc.salt).map_err(|_| corrupt("salt is not hex"))?;
@@ -265,6 +301,18 @@ impl Keystore {
         names.sort();
         names.iter().map(|n| self.read(n)).collect()
     }
+}
+
+/// Creates the key directory (and its parents) and keeps it at mode 0700 on Unix.
+fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
@@ -344,5 +392,65 @@ mod tests {
         ));
         std::fs::write(&path, "{not json").unwrap();
         assert!(matches!(store.read("k"), Err(KeyError::Corrupt { .. })));
+    }
+
+    /// A planted key file asking Argon2 for 4 GiB (or a million passes) is refused before any
+    /// derivation, with the reason.
+    #[test]
+    fn argon2_parameters_are_bounded_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Keystore::new(dir.path());
+        store
+            .save("k", &SecretKey::from_label("a"), Some("pass"))
+            .unwrap();
+        let path = dir.path().join("keys/k.json");
+        let original: KeyFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (memory_kib, passes, scheme, reason) in [
+            (4 * 1024 * 1024, 3, SCHEME, "memory"),
+            (1, 3, SCHEME, "memory"),
+            (64 * 1024, 1_000_000, SCHEME, "passes"),
+            (64 * 1024, 0, SCHEME, "passes"),
+            (64 * 1024, 3, "rot13", "scheme"),
+        ] {
+            let mut file = original.clone();
+            let enc = file.encryption.as_mut().unwrap();
+            enc.memory_kib = memory_kib;
+            enc.passes = passes;
+            enc.scheme = scheme.into();
+            std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+            match store.load("k", || Some("pass".into())) {
+                Err(KeyError::Corrupt { reason: why, .. }) => {
+                    assert!(why.contains(reason), "{why}")
+                }
+                other => panic!("{memory_kib} KiB, {passes} passes, {scheme}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn no_secret_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Keystore::new(dir.path());
+        let key = SecretKey::from_label("plain");
+        let file = store.save("plain", &key, None).unwrap();
+        let printed = format!("{file:?} {key:?}");
+        assert!(!printed.contains(&hex::encode(key.seed())), "{printed}");
+        assert!(printed.contains("redacted"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_directory_is_0700_and_key_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let store = Keystore::new(dir.path());
+        store.save("k", &SecretKey::from_label("a"), None).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys), 0o700, "a directory left open is closed");
+        assert_eq!(mode(&keys.join("k.json")), 0o600);
     }
 }
