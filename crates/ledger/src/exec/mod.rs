@@ -135,6 +135,17 @@ impl<'o, 'a> Exec<'o, 'a> {
         Ok(())
     }
 
+    /// Mints `amount` into the treasury (emission no root paid out).
+    pub fn mint_to_treasury(&mut self, amount: Amount) -> Result<(), ExecError> {
+        self.mint(amount)?;
+        self.chain.treasury = self
+            .chain
+            .treasury
+            .checked_add(amount)
+            .ok_or(TxError::AmountOverflow)?;
+        Ok(())
+    }
+
     /// The current epoch.
     pub fn epoch(&self) -> cairn_types::Epoch {
         self.chain.epoch

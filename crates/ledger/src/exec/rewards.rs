@@ -94,12 +94,7 @@ pub fn submit_root(
     }
     // What the oracles did not allocate is not lost: it is minted to the treasury.
     let residue = allowed.saturating_sub(growth);
-    ex.mint(residue)?;
-    ex.chain.treasury = ex
-        .chain
-        .treasury
-        .checked_add(residue)
-        .ok_or(TxError::AmountOverflow)?;
+    ex.mint_to_treasury(residue)?;
     ex.state.put(
         &key,
         &RewardRootRecord {
@@ -186,12 +181,7 @@ pub fn expire_pools(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError
     if expired.is_zero() {
         return Ok(());
     }
-    ex.mint(expired)?;
-    ex.chain.treasury = ex
-        .chain
-        .treasury
-        .checked_add(expired)
-        .ok_or(TxError::AmountOverflow)?;
+    ex.mint_to_treasury(expired)?;
     ex.notes.push(format!(
         "{expired} of epoch {epoch}'s reward pools unpaid by any root: to the treasury"
     ));
