@@ -1,6 +1,7 @@
 //! `cairn bench`: measures the hot paths and prints one JSON line for scripts.
 //!
-//! `cairn bench devnet` (in `bench_devnet.rs`) loads a local devnet of validator processes.
+//! `cairn bench devnet` (in `bench_devnet.rs`) loads a local devnet of validator processes;
+//! `cairn bench flood` (in `bench_flood.rs`) floods nodes' APIs with expensive requests.
 //!
 //! `cairn bench ledger` measures, on one thread:
 //! - `tx_per_sec`: blocks of signed transfers applied end to end (batch signature check,
@@ -46,6 +47,8 @@ pub(crate) enum BenchCommand {
     },
     /// Sustained load of signed transfers against a local devnet of validator processes.
     Devnet(crate::bench_devnet::DevnetBenchArgs),
+    /// A flood of proof and block requests plus idle connections against nodes' APIs.
+    Flood(crate::bench_flood::FloodArgs),
 }
 
 /// The figures of `cairn bench ledger`.
@@ -101,6 +104,7 @@ pub(crate) fn run(_ctx: &Context, cmd: BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Devnet(args) => crate::bench_devnet::run(args),
+        BenchCommand::Flood(args) => crate::bench_flood::run(args),
     }
 }
 

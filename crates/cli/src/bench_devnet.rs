@@ -55,6 +55,17 @@ pub(crate) struct DevnetBenchArgs {
     /// Keep the devnet here (it must not exist yet) instead of in a temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Also flood the last two validators' APIs (never validator 0, which the watcher reads)
+    /// with this many proof and block requests per second in all (`cairn bench flood`, a
+    /// separate process whose CPU is reported apart).
+    #[arg(long, default_value_t = 0)]
+    flood_rate: u64,
+    /// With the flood: idle connections held open against the same validators.
+    #[arg(long, default_value_t = 0)]
+    flood_idle: usize,
+    /// With the flood: client threads (each its own loopback address).
+    #[arg(long, default_value_t = 40)]
+    flood_clients: u64,
 }
 
 /// The figures, printed as one JSON line.
@@ -88,6 +99,11 @@ pub(crate) struct DevnetBench {
     pub(crate) blocks: u64,
     /// The most transactions in one of them.
     pub(crate) max_block_transactions: usize,
+    /// Validator processes that exited during the run (a crash, an out-of-memory kill).
+    pub(crate) validators_exited: usize,
+    /// The flood's own figures (its answers and its CPU), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flood: Option<crate::bench_flood::FloodReport>,
 }
 
 /// What the submitters and the watcher share.
@@ -117,7 +133,7 @@ struct Validators(Vec<Option<Child>>);
 
 impl Drop for Validators {
     fn drop(&mut self) {
-        cmd_devnet::stop_all(&mut self.0);
+        crate::node_process::stop_all(&mut self.0);
     }
 }
 
@@ -159,7 +175,9 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
     let mut processes = Validators(Vec::new());
     for (i, (path, _)) in configs.iter().enumerate() {
         let log = cmd_devnet::node_dir(&data_dir, i).join("node.log");
-        processes.0.push(Some(cmd_devnet::start_node(path, &log)?));
+        processes
+            .0
+            .push(Some(crate::node_process::start_node(path, &log)?));
     }
     let nodes: Vec<String> = configs
         .iter()
@@ -190,6 +208,11 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
         rate_per_thread: args.rate as f64 / validators as f64,
     };
     let pids: Vec<u32> = processes.0.iter().flatten().map(Child::id).collect();
+    let flood = if args.flood_rate > 0 || args.flood_idle > 0 {
+        Some(start_flood(&args, &nodes)?)
+    } else {
+        None
+    };
     let window_start = Instant::now() + Duration::from_secs(args.warmup_secs);
     let window_end = window_start + Duration::from_secs(args.secs);
     let stats = std::thread::scope(|scope| -> Result<WatchStats> {
@@ -234,9 +257,20 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
         .0
         .iter()
         .flatten()
-        .filter_map(|child| peak_rss_mib(child.id()))
+        .filter_map(|child| crate::procstat::peak_rss_mib(child.id()))
         .max();
+    let validators_exited = processes
+        .0
+        .iter_mut()
+        .flatten()
+        .map(Child::try_wait)
+        .filter(|state| !matches!(state, Ok(None)))
+        .count();
     drop(processes);
+    let flood = match flood {
+        Some(child) => Some(finish_flood(child)?),
+        None => None,
+    };
 
     let mut latencies = stats.latencies_ms;
     latencies.sort_unstable();
@@ -268,9 +302,43 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
         refused: shared.refused.lock().map(|r| r.clone()).unwrap_or_default(),
         blocks: stats.blocks,
         max_block_transactions: stats.max_block_transactions,
+        validators_exited,
+        flood,
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
+}
+
+/// Starts `cairn bench flood` against the last two validators for the warm-up and the window.
+fn start_flood(args: &DevnetBenchArgs, nodes: &[String]) -> Result<Child> {
+    let exe = std::env::current_exe().context("finding the cairn executable")?;
+    let targets: Vec<&String> = nodes.iter().skip(1).rev().take(2).collect();
+    if targets.is_empty() {
+        bail!("the flood needs at least two validators (it spares validator 0)");
+    }
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["bench", "flood"])
+        .args(["--rate", &args.flood_rate.to_string()])
+        .args(["--idle", &args.flood_idle.to_string()])
+        .args(["--clients", &args.flood_clients.to_string()])
+        .args(["--secs", &(args.warmup_secs + args.secs).to_string()])
+        .args(["--accounts", &args.accounts.to_string()]);
+    for node in targets {
+        command.args(["--node", node]);
+    }
+    command
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .context("starting the flood")
+}
+
+/// Waits for the flood to end and reads its figures.
+fn finish_flood(child: Child) -> Result<crate::bench_flood::FloodReport> {
+    let output = child.wait_with_output().context("waiting for the flood")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).with_context(|| format!("the flood printed: {text}"))
 }
 
 /// What every submitter sends.
@@ -462,14 +530,6 @@ fn watch(
     stats
 }
 
-/// The peak resident memory of process `pid` in MiB (Linux: `VmHWM` in `/proc/PID/status`).
-fn peak_rss_mib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
 /// CPU seconds used so far by the validators (together) and by this process.
 struct CpuSeconds {
     validators: Option<f64>,
@@ -479,22 +539,10 @@ struct CpuSeconds {
 fn cpu_seconds(pids: &[u32]) -> CpuSeconds {
     let validators = pids
         .iter()
-        .map(|pid| process_cpu_seconds(&pid.to_string()))
+        .map(|pid| crate::procstat::process_cpu_seconds(&pid.to_string()))
         .sum();
     CpuSeconds {
         validators,
-        client: process_cpu_seconds("self"),
+        client: crate::procstat::process_cpu_seconds("self"),
     }
-}
-
-/// User plus system CPU seconds of a process (Linux: `/proc/PID/stat`, in clock ticks of
-/// 1/100 s, the value on every Linux platform Cairn runs on).
-fn process_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
 }

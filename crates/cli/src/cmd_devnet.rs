@@ -5,6 +5,7 @@
 
 use crate::cmd_genesis::now_ms;
 use crate::keystore::Keystore;
+pub(crate) use crate::node_process::{node_dir, wait_ready};
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
@@ -15,10 +16,9 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The accounts every devnet funds.
 pub(crate) const FUNDED: [&str; 3] = ["alice", "bob", "carol"];
@@ -47,10 +47,6 @@ pub(crate) struct DevnetArgs {
 /// A new devnet's epoch length: 600 blocks, about two minutes.
 pub(crate) const DEFAULT_BLOCKS_PER_EPOCH: u64 = 600;
 
-pub(crate) fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
-    data_dir.join(format!("node-{i}"))
-}
-
 /// Writes a new devnet's keys, genesis and node configurations; `extra` accounts are funded in
 /// the genesis too (their keys are the caller's).
 pub(crate) fn create(
@@ -73,6 +69,12 @@ pub(crate) fn create(
         data_dir.join("genesis.json"),
         serde_json::to_string_pretty(&genesis)?,
     )?;
+    // The wallet signs for the chain this home names, never for the one a node claims.
+    crate::wallet::HomeConfig {
+        chain_id: None,
+        genesis: Some(PathBuf::from("genesis.json")),
+    }
+    .save(data_dir)?;
     write_node_configs(data_dir, &consensus_keys, base_port)
 }
 
@@ -173,6 +175,7 @@ fn write_node_configs(data_dir: &Path, consensus_keys: &[PublicKey], base_port: 
             peers,
             consensus: ConsensusSettings::default(),
             mempool: MempoolSettings::default(),
+            api: cairn_node::rpc::ApiLimits::default(),
         };
         let dir = node_dir(data_dir, i);
         std::fs::create_dir_all(&dir)?;
@@ -195,36 +198,6 @@ pub(crate) fn configs(data_dir: &Path) -> Result<Vec<(PathBuf, NodeConfig)>> {
     Ok(out)
 }
 
-pub(crate) fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
-    let exe = std::env::current_exe().context("finding the cairn executable")?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
-    Command::new(exe)
-        .arg("node")
-        .arg("--config")
-        .arg(config_path)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting a validator process")
-}
-
-pub(crate) fn wait_ready(rpc: SocketAddr, limit: Duration) -> bool {
-    let client = crate::client::NodeClient::new(&format!("http://{rpc}"));
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if client.get::<serde_json::Value>("/v1/status").is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
-}
-
 /// Runs `cairn devnet`.
 pub(crate) fn run(args: DevnetArgs) -> Result<()> {
     let configs = create_or_resume(&args)?;
@@ -237,26 +210,27 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
     }
-    let mut children = Vec::new();
-    for (i, (path, _)) in configs.iter().enumerate() {
-        let log = node_dir(&args.data_dir, i).join("node.log");
-        children.push(Some(start_node(path, &log)?));
-    }
+    // Runs until Ctrl-C, restarting any validator that exits or halts.
+    crate::supervisor::supervise(&args.data_dir, &configs, &stop, &|| {
+        await_ready(&args.data_dir, &configs)
+    });
+    println!("stopped; run the same command again to resume");
+    Ok(())
+}
+
+/// Waits until every validator answers (saying which did not within 60 s), then prints how to
+/// use the devnet.
+pub(crate) fn await_ready(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) {
     for (i, (_, config)) in configs.iter().enumerate() {
         if !wait_ready(config.rpc_listen, Duration::from_secs(60)) {
             eprintln!(
                 "validator {i} did not answer on {} within 60 s; see {}",
                 config.rpc_listen,
-                node_dir(&args.data_dir, i).join("node.log").display()
+                node_dir(data_dir, i).join("node.log").display()
             );
         }
     }
-    print_guide(&args.data_dir, &configs);
-    supervise(&args.data_dir, &mut children, &stop);
-    println!("stopping the validators…");
-    stop_all(&mut children);
-    println!("stopped; run the same command again to resume");
-    Ok(())
+    print_guide(data_dir, configs);
 }
 
 /// Creates the devnet in `args.data_dir`, or checks the one already there; returns its node
@@ -303,51 +277,6 @@ fn create_or_resume(args: &DevnetArgs) -> Result<Vec<(PathBuf, NodeConfig)>> {
     Ok(configs)
 }
 
-/// Waits until Ctrl-C or until every validator has exited, saying which exited and where its
-/// log is.
-fn supervise(data_dir: &Path, children: &mut [Option<Child>], stop: &AtomicBool) {
-    let mut running = children.len();
-    while running > 0 && !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(200));
-        for (i, slot) in children.iter_mut().enumerate() {
-            if let Some(child) = slot {
-                if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!(
-                        "validator {i} exited ({status}); see {}",
-                        node_dir(data_dir, i).join("node.log").display()
-                    );
-                    *slot = None;
-                    running -= 1;
-                }
-            }
-        }
-    }
-}
-
-/// Asks every validator to stop (SIGTERM), then kills those still running after 10 s.
-pub(crate) fn stop_all(children: &mut [Option<Child>]) {
-    for child in children.iter().flatten() {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-    }
-    let start = Instant::now();
-    for child in children.iter_mut().flatten() {
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if start.elapsed() > Duration::from_secs(10) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-}
-
 fn print_guide(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) {
     println!();
     for (i, (_, config)) in configs.iter().enumerate() {
@@ -365,7 +294,8 @@ fn print_guide(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) {
          curl {node}/v1/status\n  \
          cairn --home {home} tx --node {node} --from alice --wait transfer --to bob --amount 12.5\n  \
          cairn --home {home} query --node {node} account bob\n  \
-         cairn --home {home} query --node {node} --prove --verify --genesis {home}/genesis.json account bob\n\n\
+         cairn --home {home} query --node {node} --prove --wait-attested --verify --genesis {home}/genesis.json account bob\n\n\
+         A validator that exits or halts is restarted (with a backoff; the reason is printed here).\n\
          Ctrl-C stops the network; the same command resumes it.",
         FUNDED.join(", ")
     );

@@ -2,7 +2,10 @@
 //!
 //! The signed transaction is printed as hex (or JSON with `--json`), ready to submit. With
 //! `--data-dir`, the chain id and the sender's nonce are read from that local ledger, and
-//! `--apply` executes the transaction there in a new block and prints the receipt.
+//! `--apply` executes the transaction there in a new block and prints the receipt. With
+//! `--node`, it is submitted there; the chain id still comes from the user's own files and the
+//! node's fee is capped ([`crate::wallet`]). The chain, nonce and fee signed are printed to
+//! standard error.
 
 use crate::client::NodeClient;
 use crate::cmd_ledger::{apply_transactions, open_ledger};
@@ -33,19 +36,27 @@ pub(crate) struct TxArgs {
     /// The sender's nonce (default: read from --data-dir).
     #[arg(long, global = true)]
     nonce: Option<u64>,
-    /// The fee, burned (default: the chain's minimum, or 0.001).
+    /// The fee, burned (default: the chain's minimum, or 0.001; from a node, at most
+    /// --max-fee).
     #[arg(long, global = true)]
     fee: Option<Amount>,
-    /// The chain id (default: read from --data-dir).
+    /// The highest fee taken from a node without --fee (default: 100x the genesis minimum).
+    #[arg(long, global = true)]
+    max_fee: Option<Amount>,
+    /// The chain id (default: --genesis, the home's config.toml or genesis.json, or
+    /// --data-dir; never the node).
     #[arg(long, global = true)]
     chain_id: Option<String>,
+    /// The chain's genesis file, to read the chain id and minimum fee from.
+    #[arg(long, global = true)]
+    genesis: Option<PathBuf>,
     /// A local ledger to read the nonce and chain id from.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     /// Apply the transaction to the --data-dir ledger in a new block.
     #[arg(long, global = true)]
     apply: bool,
-    /// Submit the transaction to a node's API (and read nonce, fee and chain id from it).
+    /// Submit the transaction to a node's API (and read the nonce and suggested fee from it).
     #[arg(long, global = true, conflicts_with_all = ["data_dir", "apply"])]
     node: Option<String>,
     /// With --node: wait until the transaction is included or rejected.
@@ -395,20 +406,27 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
         bail!("--apply needs --data-dir");
     }
     let node = args.node.as_deref().map(NodeClient::new);
-    let chain_id = match (&args.chain_id, &ledger, &node) {
-        (Some(id), _, _) => ChainId::new(id.clone()).context("chain id")?,
-        (None, Some(l), _) => l.config().chain_id.clone(),
-        (None, None, Some(n)) => {
-            let status: serde_json::Value = n.get("/v1/status")?;
-            let id = status["chain_id"]
-                .as_str()
-                .context("the node's status has no chain id")?;
-            ChainId::new(id.to_string()).context("chain id")?
+    let identity = match &ledger {
+        Some(l) if args.chain_id.is_none() && args.genesis.is_none() => {
+            Some(crate::wallet::ChainIdentity {
+                chain_id: l.config().chain_id.clone(),
+                genesis_fee_min: None,
+                source: "--data-dir".into(),
+            })
         }
-        (None, None, None) => {
-            bail!("give --chain-id (or --node, or --data-dir to read it from a local ledger)")
-        }
+        _ => crate::wallet::chain_identity(ctx, args.chain_id.as_deref(), args.genesis.as_deref())?,
     };
+    let Some(identity) = identity else {
+        bail!(
+            "which chain? give --chain-id or --genesis FILE, or set chain_id in {}; the chain id \
+             is never taken from a node",
+            ctx.home.join(crate::wallet::CONFIG_FILE).display()
+        )
+    };
+    let chain_id = identity.chain_id.clone();
+    if let Some(node) = &node {
+        check_node_chain(node, &identity)?;
+    }
     let nonce = match (args.nonce, &ledger, &node) {
         (Some(n), _, _) => n,
         (None, Some(l), _) => {
@@ -425,13 +443,22 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
         (Some(f), _, _) => f,
         (None, Some(l), _) => l
             .get::<cairn_types::params::Params>(&StateKey::Params)?
-            .map_or(Amount(1_000), |p| p.tx_fee_min),
+            .map_or(crate::wallet::DEFAULT_FEE, |p| p.tx_fee_min),
         (None, None, Some(n)) => {
-            n.get::<cairn_types::params::Params>("/v1/params")?
-                .tx_fee_min
+            let suggested = n
+                .get::<cairn_types::params::Params>("/v1/params")?
+                .tx_fee_min;
+            crate::wallet::fee(None, suggested, args.max_fee, identity.genesis_fee_min)?
         }
-        (None, None, None) => Amount(1_000),
+        (None, None, None) => identity
+            .genesis_fee_min
+            .unwrap_or(crate::wallet::DEFAULT_FEE),
     };
+    eprintln!(
+        "signing for chain {} (from {}): nonce {nonce}, fee {fee}",
+        chain_id.as_str(),
+        identity.source
+    );
     let action = build_action(ctx, &chain_id, sender, args.action)?;
     let signed = Transaction {
         chain_id,
@@ -450,6 +477,20 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
         return submit(ctx, node, &signed, args.wait);
     }
     ctx.print(&signed, || hex::encode(signed.encode()))
+}
+
+/// Refuses a node that serves another chain than the one the user's files name.
+fn check_node_chain(node: &NodeClient, identity: &crate::wallet::ChainIdentity) -> Result<()> {
+    let status: serde_json::Value = node.get("/v1/status")?;
+    let served = status["chain_id"].as_str().unwrap_or("");
+    if served != identity.chain_id.as_str() {
+        bail!(
+            "the node serves chain `{served}`, but {} names `{}`: not signing",
+            identity.source,
+            identity.chain_id.as_str()
+        );
+    }
+    Ok(())
 }
 
 /// The sender's next nonce in the node's applied state. Transactions still in the mempool are

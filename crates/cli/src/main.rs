@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_devnet;
+mod bench_flood;
 mod client;
 mod cmd_devnet;
 mod cmd_genesis;
@@ -18,6 +19,10 @@ mod cmd_tx;
 mod context;
 mod demo;
 mod keystore;
+mod node_process;
+mod procstat;
+mod supervisor;
+mod wallet;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -59,6 +59,7 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let limit = Duration::from_secs(120);
 
     // Transfers through the CLI, submitted to different nodes.
+    let mut last_included = 0;
     for (i, amount) in ["1.5", "2.5"].iter().enumerate() {
         let out = ok(
             &home,
@@ -72,6 +73,7 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
         // The next transfer goes to another node, which reads alice's nonce from its own applied
         // state: let every node apply this one first.
         let at = status["height"].as_u64().unwrap_or(0);
+        last_included = at;
         wait_for("every node to apply the transfer", limit, || {
             api.iter().all(|a| height(a).is_some_and(|h| h >= at))
         });
@@ -82,6 +84,28 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     );
     let bob: Value = serde_json::from_str(&bob).unwrap();
     assert_eq!(bob["balance"], "1000004");
+    // Right after the transfer, a proven read names the height it stands at, and waits for
+    // the head's state to be attested when asked to.
+    let proven = ok(
+        &home,
+        &[
+            "--json",
+            "query",
+            "--node",
+            &api[2],
+            "--prove",
+            "--wait-attested",
+            "account",
+            "bob",
+        ],
+    );
+    let proven: Value = serde_json::from_str(&proven).unwrap();
+    assert!(
+        proven["height"].as_u64().unwrap() >= last_included,
+        "{proven}"
+    );
+    assert!(proven["node_head"].as_u64().is_some(), "{proven}");
+    assert_eq!(proven["value"]["balance"], "1000004", "{proven}");
 
     // Bad input through the API: typed errors, nothing admitted.
     let submit = format!("{}/v1/transactions", api[0]);
@@ -370,9 +394,21 @@ fn bench_devnet_reports_finality_throughput_and_memory() {
             &base.to_string(),
             "--data-dir",
             dir.path().join("bench").to_str().unwrap(),
+            // A small flood of proofs, blocks and idle connections on the last two validators.
+            "--flood-rate",
+            "40",
+            "--flood-idle",
+            "20",
+            "--flood-clients",
+            "4",
         ],
     );
     let report: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    let flood = &report["flood"];
+    assert!(flood["served"].as_u64().unwrap() > 0, "{report}");
+    assert!(flood["idle_open_avg"].as_u64().unwrap() > 0, "{report}");
+    assert!(flood["cpu_cores"].as_f64().is_some(), "{report}");
+    assert_eq!(report["validators_exited"], 0, "{report}");
     assert!(
         report["finalized_tx_per_sec"].as_u64().unwrap() > 0,
         "{report}"

@@ -159,13 +159,17 @@ fn a_halted_devnet_restarts_from_an_export_with_the_validators_left() {
         serde_json::from_str::<Value>(&out).unwrap()["balance"],
         bob_before
     );
-    let out = ok(
-        &home,
-        &[
-            "--json", "tx", "--node", &api[1], "--from", "bob", "--wait", "transfer", "--to",
-            "carol", "--amount", "1",
-        ],
-    );
+    // The wallet signs for the chain its home names, whatever a node serves: until the home
+    // names the new chain, it refuses; then it signs for it.
+    let transfer = [
+        "--json", "tx", "--node", &api[1], "--from", "bob", "--wait", "transfer", "--to", "carol",
+        "--amount", "1",
+    ];
+    let refused = common::cairn(&home, &transfer);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("serves chain"));
+    std::fs::write(home.join("config.toml"), "genesis = \"recovered.json\"\n").unwrap();
+    let out = ok(&home, &transfer);
     assert!(out.contains("included"), "{out}");
     let (_, status) = nodes::get(&format!("{}/v1/status", api[0])).unwrap();
     assert_eq!(status["chain_id"], NEW_CHAIN, "{status}");

@@ -799,7 +799,8 @@ pub fn verify_signatures(transactions: &[SignedTransaction]) -> Result<(), Block
     })
 }
 
-fn read_value<V: BorshDeserialize>(
+/// Reads and decodes the value of `key` from `state` (a snapshot, an overlay).
+pub fn read_value<V: BorshDeserialize>(
     state: &dyn StateRead,
     key: &StateKey,
 ) -> Result<Option<V>, StoreError> {

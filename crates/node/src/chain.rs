@@ -15,8 +15,10 @@
 use crate::block::{Block, BlockLimits};
 use crate::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};
 use cairn_ledger::state::records::Account;
+use cairn_ledger::store::StoreReader;
 use cairn_ledger::{Head, Ledger, StateKey, StoreError};
 use cairn_types::hash::Hash;
+use cairn_types::params::ChainConfig;
 use cairn_types::params::ConsensusRules;
 use cairn_types::tx::SignedTransaction;
 use cairn_types::Address;
@@ -116,8 +118,11 @@ pub struct Chain {
     mempool: Mutex<Mempool>,
     outcomes: Mutex<Outcomes>,
     applied: watch::Sender<u64>,
+    head: watch::Sender<Head>,
     halted: watch::Sender<Option<String>>,
     rules: ChainRules,
+    config: ChainConfig,
+    reader: StoreReader,
 }
 
 impl Chain {
@@ -125,13 +130,19 @@ impl Chain {
     pub fn new(ledger: Ledger, mempool: MempoolConfig) -> Chain {
         let rules = ChainRules::of(&ledger.config().consensus);
         let (applied, _) = watch::channel(ledger.head().height);
+        let (head, _) = watch::channel(ledger.head());
+        let config = ledger.config().clone();
+        let reader = ledger.store().reader();
         Chain {
             ledger: RwLock::new(ledger),
             mempool: Mutex::new(Mempool::new(mempool)),
             outcomes: Mutex::new(Outcomes::default()),
             applied,
+            head,
             halted: watch::channel(None).0,
             rules,
+            config,
+            reader,
         }
     }
 
@@ -169,14 +180,26 @@ impl Chain {
         &self.rules
     }
 
-    /// Read access to the ledger (do not hold across an `.await`).
+    /// Read access to the ledger (do not hold across an `.await`). Block execution holds the
+    /// ledger's write lock for a whole block: readers that need no more than committed state
+    /// use [`Chain::reader`] instead.
     pub fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
         self.ledger.read()
     }
 
-    /// The latest applied block.
+    /// Reads the committed state (snapshots, roots, proofs) without the ledger's lock.
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
+    }
+
+    /// The genesis-fixed chain configuration.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The latest applied block (without the ledger's lock).
     pub fn head(&self) -> Head {
-        self.ledger.read().head()
+        *self.head.borrow()
     }
 
     /// Waits until the ledger has applied the block at `height`.
@@ -196,8 +219,21 @@ impl Chain {
         if let Some(reason) = self.halted() {
             return Err(AdmitError::Store(format!("this node has halted: {reason}")));
         }
+        // The signature first, holding no lock: junk costs no state read and delays no one.
+        if !crate::mempool::signature_verifies(&tx) {
+            return Err(AdmitError::Rejected(cairn_ledger::TxError::BadSignature));
+        }
         let ledger = self.ledger.read();
-        let result = self.mempool.lock().admit(&ledger, tx, now_ms);
+        // The pool is held only for the cheap checks and the insertion, not while the
+        // transaction executes against the state: the proposer and the finalizer need it.
+        // (Separate statements: a guard in one expression would live to its end.)
+        let prechecked = self.mempool.lock().precheck(&ledger, &tx);
+        let checked = prechecked
+            .and_then(|earlier| crate::mempool::check_executes(&ledger, &tx, earlier, now_ms));
+        let result = match checked {
+            Ok(()) => self.mempool.lock().admit_checked(&ledger, tx),
+            Err(error) => Err(error),
+        };
         if let Err(AdmitError::Rejected(error)) = &result {
             tracing::debug!(%error, "node.submit_rejected");
         }
@@ -342,6 +378,7 @@ impl Chain {
             }
         };
         let height = outcome.height;
+        self.head.send_replace(ledger.head());
         let ledger = RwLockWriteGuard::downgrade(ledger);
         {
             let mut outcomes = self.outcomes.lock();

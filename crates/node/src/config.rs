@@ -49,6 +49,9 @@ pub struct NodeConfig {
     /// Mempool bounds.
     #[serde(default)]
     pub mempool: MempoolSettings,
+    /// The HTTP API's threads and limits (see [`crate::rpc::limits`]).
+    #[serde(default)]
+    pub api: crate::rpc::ApiLimits,
 }
 
 /// Consensus timing (milliseconds).
@@ -172,6 +175,7 @@ impl NodeConfig {
         if self.mempool.max_transactions == 0 || self.mempool.max_bytes == 0 {
             return Err("mempool: bounds must be > 0".into());
         }
+        self.api.check()?;
         for key in self.peers.keys() {
             parse_key_hex(key)?;
         }

@@ -31,7 +31,8 @@
 //! - [`validator`]: wiring all of the above into one validator, on any runtime and network.
 //! - [`light`]: checking finalization certificates with only the validator set.
 //! - [`config`]: a validator's `node.toml`.
-//! - [`rpc`]: the HTTP JSON API.
+//! - [`rpc`]: the HTTP JSON API, on its own threads and bounded ([`rpc::limits`]).
+//! - [`fdlimit`]: the open-file limit, raised at start and shared with the API.
 //! - [`run`]: one validator as a process (tokio, TCP, the HTTP API).
 
 pub mod app;
@@ -39,6 +40,7 @@ pub mod block;
 pub mod chain;
 pub mod config;
 pub mod epochs;
+pub mod fdlimit;
 pub mod finalizer;
 pub mod light;
 pub mod liveness;

@@ -218,26 +218,68 @@ impl Mempool {
         tx: SignedTransaction,
         timestamp_ms: u64,
     ) -> Result<Hash, AdmitError> {
+        // The signature first: junk is refused before it costs a state read.
+        if !signature_verifies(&tx) {
+            return Err(AdmitError::Rejected(TxError::BadSignature));
+        }
+        self.admit_verified(ledger, tx, timestamp_ms)
+    }
+
+    /// [`Mempool::admit`] for a transaction whose signature the caller has checked
+    /// ([`signature_verifies`]).
+    pub fn admit_verified(
+        &mut self,
+        ledger: &Ledger,
+        tx: SignedTransaction,
+        timestamp_ms: u64,
+    ) -> Result<Hash, AdmitError> {
+        let earlier = self.precheck(ledger, &tx)?;
+        check_executes(ledger, &tx, earlier, timestamp_ms)?;
+        self.admit_checked(ledger, tx)
+    }
+
+    /// The cheap checks of admission (not a duplicate, room in the pool for it) and the
+    /// sender's pooled transactions before it, for [`check_executes`], which a caller may run
+    /// without holding the pool, then [`Mempool::admit_checked`].
+    pub fn precheck(
+        &self,
+        ledger: &Ledger,
+        tx: &SignedTransaction,
+    ) -> Result<Vec<SignedTransaction>, AdmitError> {
         let id = tx.id();
         if self.entries.contains_key(&id) {
             return Err(AdmitError::Duplicate(id));
         }
-        // The signature first: junk is refused before it costs a state read.
-        if tx
-            .tx
-            .sender
-            .0
-            .verify(&tx.tx.signing_digest(), &tx.signature)
-            .is_err()
-        {
-            return Err(AdmitError::Rejected(TxError::BadSignature));
+        let account: Account = ledger
+            .get(&StateKey::Account(tx.tx.sender))?
+            .unwrap_or_default();
+        self.check_room(tx, account.nonce, tx.encode().len())?;
+        Ok(self
+            .senders
+            .get(&tx.tx.sender)
+            .into_iter()
+            .flat_map(|p| p.range(..tx.tx.nonce))
+            .filter_map(|(_, id)| self.entries.get(id))
+            .map(|e| e.tx.clone())
+            .collect())
+    }
+
+    /// Pools `tx`, whose execution [`check_executes`] checked, after the cheap checks again (the
+    /// pool may have changed meanwhile).
+    pub fn admit_checked(
+        &mut self,
+        ledger: &Ledger,
+        tx: SignedTransaction,
+    ) -> Result<Hash, AdmitError> {
+        let id = tx.id();
+        if self.entries.contains_key(&id) {
+            return Err(AdmitError::Duplicate(id));
         }
         let bytes = tx.encode().len();
         let account: Account = ledger
             .get(&StateKey::Account(tx.tx.sender))?
             .unwrap_or_default();
         let replaced = self.check_room(&tx, account.nonce, bytes)?;
-        self.check_executes(ledger, &tx, id, timestamp_ms)?;
         if let Some(old) = replaced {
             self.remove(&old);
         }
@@ -298,38 +340,6 @@ impl Mempool {
             });
         }
         Ok(replaced)
-    }
-
-    /// Executes the sender's earlier pooled transactions, then `tx`, on the latest state (every
-    /// signature was checked on entry): `tx` must execute.
-    fn check_executes(
-        &self,
-        ledger: &Ledger,
-        tx: &SignedTransaction,
-        id: Hash,
-        timestamp_ms: u64,
-    ) -> Result<(), AdmitError> {
-        let earlier: Vec<SignedTransaction> = self
-            .senders
-            .get(&tx.tx.sender)
-            .into_iter()
-            .flat_map(|p| p.range(..tx.tx.nonce))
-            .filter_map(|(_, id)| self.entries.get(id))
-            .map(|e| e.tx.clone())
-            .collect();
-        let count = earlier.len() + 1;
-        let mut candidates = earlier;
-        candidates.push(tx.clone());
-        let selection = ledger.select_verified_after(&[], timestamp_ms, candidates, count)?;
-        let refusal = selection
-            .skipped
-            .into_iter()
-            .chain(selection.failing)
-            .find(|(refused, _)| *refused == id);
-        match refusal {
-            Some((_, error)) => Err(AdmitError::Rejected(error)),
-            None => Ok(()),
-        }
     }
 
     /// Pools an admitted transaction.
@@ -540,4 +550,38 @@ impl Mempool {
             }
         }
     }
+}
+
+/// Executes `earlier` (the sender's pooled transactions before `tx`, from
+/// [`Mempool::precheck`]), then `tx`, on the latest state (every signature was checked on
+/// entry): `tx` must execute.
+pub fn check_executes(
+    ledger: &Ledger,
+    tx: &SignedTransaction,
+    earlier: Vec<SignedTransaction>,
+    timestamp_ms: u64,
+) -> Result<(), AdmitError> {
+    let id = tx.id();
+    let count = earlier.len() + 1;
+    let mut candidates = earlier;
+    candidates.push(tx.clone());
+    let selection = ledger.select_verified_after(&[], timestamp_ms, candidates, count)?;
+    let refusal = selection
+        .skipped
+        .into_iter()
+        .chain(selection.failing)
+        .find(|(refused, _)| *refused == id);
+    match refusal {
+        Some((_, error)) => Err(AdmitError::Rejected(error)),
+        None => Ok(()),
+    }
+}
+
+/// Whether the sender's signature over the transaction verifies.
+pub fn signature_verifies(tx: &SignedTransaction) -> bool {
+    tx.tx
+        .sender
+        .0
+        .verify(&tx.tx.signing_digest(), &tx.signature)
+        .is_ok()
 }

@@ -146,7 +146,7 @@ pub fn run(
 
 /// Loads the genesis, the keys, the peers and the ledger, refusing what does not fit.
 fn prepare(
-    config: NodeConfig,
+    mut config: NodeConfig,
     consensus_key: SecretKey,
     account_key: Option<SecretKey>,
 ) -> Result<Prepared, NodeError> {
@@ -154,6 +154,21 @@ fn prepare(
         path: config.genesis.display().to_string(),
         error: e.to_string(),
     })?;
+    if let Some(open_files) = crate::fdlimit::raise_open_file_limit() {
+        // Half the descriptors for the API: connections, subscribers, refusals.
+        let budget = crate::fdlimit::api_connection_budget(open_files);
+        if config.api.open_files() > budget {
+            let others = config.api.open_files() - config.api.max_connections;
+            let allowed = budget.saturating_sub(others).max(1);
+            tracing::warn!(
+                configured = config.api.max_connections,
+                allowed,
+                open_files,
+                "node.api_connections_capped: half the open-file limit stays for consensus"
+            );
+            config.api.max_connections = allowed;
+        }
+    }
     let signer = consensus_signer(&consensus_key)
         .ok_or_else(|| NodeError::Config("the consensus key is not a valid ed25519 key".into()))?;
     let known = known_peers(&config, &signer.public_key())?;
@@ -310,7 +325,8 @@ fn timeouts(config: &NodeConfig) -> Timeouts {
     }
 }
 
-/// Binds the HTTP API and serves it in its own task.
+/// Binds the HTTP API and serves it on its own threads ([`rpc::server`]); the handle ends if
+/// the server stops.
 async fn start_rpc(
     context: &commonware_runtime::tokio::Context,
     config: &NodeConfig,
@@ -324,19 +340,21 @@ async fn start_rpc(
         marshal,
         info,
         Arc::new(move || metrics_context.encode()),
+        config.api,
     );
     state.register_metrics(&context.child("cairn"));
-    let listener = tokio::net::TcpListener::bind(config.rpc_listen)
-        .await
-        .map_err(|error| NodeError::Rpc {
-            addr: config.rpc_listen.to_string(),
-            error,
-        })?;
+    let rpc_error = |error| NodeError::Rpc {
+        addr: config.rpc_listen.to_string(),
+        error,
+    };
+    let listener = std::net::TcpListener::bind(config.rpc_listen).map_err(rpc_error)?;
+    let stopped = rpc::server::spawn(listener, state).map_err(rpc_error)?;
     tracing::info!(rpc = %config.rpc_listen, p2p = %config.p2p_listen, "node.started");
     Ok(context.child("rpc").spawn(move |_| async move {
-        if let Err(error) = rpc::serve(listener, state).await {
-            tracing::error!(%error, "node.rpc_stopped");
-        }
+        let reason = stopped
+            .await
+            .unwrap_or_else(|_| "the API thread ended".to_string());
+        tracing::error!(%reason, "node.rpc_stopped");
     }))
 }
 

@@ -44,6 +44,11 @@ pub(crate) struct QueryArgs {
     /// only the validator set of --genesis (a light client).
     #[arg(long, global = true, requires_all = ["node", "prove", "genesis"])]
     pub(crate) verify: bool,
+    /// With --node --prove: wait until the proven state is the node's head at the time of
+    /// asking (a finalized block attests each state a block or two after it), so that a value
+    /// read right after a transaction includes it.
+    #[arg(long, global = true, requires_all = ["node", "prove"], conflicts_with = "height")]
+    pub(crate) wait_attested: bool,
     /// The genesis file whose validators --verify trusts.
     #[arg(long, global = true)]
     pub(crate) genesis: Option<PathBuf>,

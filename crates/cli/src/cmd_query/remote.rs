@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 #[derive(Deserialize)]
 struct RawValue {
     height: u64,
+    /// The node's head when it answered (absent from older nodes).
+    #[serde(default)]
+    head: Option<u64>,
     value: Option<String>,
     state_root: Option<Hash>,
     proof: Option<String>,
@@ -79,6 +82,28 @@ fn verify_attested(
     Ok((epoch, trusted.set.seat_count()))
 }
 
+/// How long `--wait-attested` waits.
+const WAIT_ATTESTED_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Asks again until the proven state reaches the head the first answer named.
+fn wait_attested(client: &NodeClient, path: &str, first: RawValue) -> Result<RawValue> {
+    let target = first.head.unwrap_or(first.height);
+    let start = std::time::Instant::now();
+    let mut answer = first;
+    while answer.height < target {
+        if start.elapsed() > WAIT_ATTESTED_LIMIT {
+            bail!(
+                "the state after block {target} was not attested within {} s (latest attested: {})",
+                WAIT_ATTESTED_LIMIT.as_secs(),
+                answer.height
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        answer = client.get(path)?;
+    }
+    Ok(answer)
+}
+
 /// Runs a query against a node.
 pub(crate) fn query(
     ctx: &Context,
@@ -96,7 +121,10 @@ pub(crate) fn query(
             path.push_str(&format!("&height={h}"));
         }
     }
-    let answer: RawValue = client.get(&path)?;
+    let mut answer: RawValue = client.get(&path)?;
+    if args.wait_attested {
+        answer = wait_attested(&client, &path, answer)?;
+    }
     let value = answer
         .value
         .as_deref()
@@ -131,8 +159,10 @@ pub(crate) fn query(
         let (epoch, seats) = verify_attested(&client, args, block, answer.height, &root)?;
         finalized_by = Some((block, epoch, seats));
     }
+    let head = answer.head.unwrap_or(answer.height);
     let out = json!({
         "height": answer.height,
+        "node_head": head,
         "state_root": root,
         "key": hex::encode(&key_bytes),
         "value": rendered,
@@ -142,11 +172,20 @@ pub(crate) fn query(
     });
     ctx.print(&out, || {
         let mut text = format!(
-            "{}\nproof of {} verified against state root {root} at height {}",
+            "{}\nproof of {} verified against state root {root} at height {} (the state after \
+             block {}; the node's head is {head})",
             serde_json::to_string_pretty(&rendered).unwrap_or_default(),
             if value.is_some() { "this value" } else { "absence" },
-            answer.height
+            answer.height,
+            answer.height,
         );
+        if answer.height < head {
+            text.push_str(&format!(
+                "\nblocks {} to {head} are not attested yet, so this value may not show them: \
+                 --wait-attested waits until they are",
+                answer.height + 1
+            ));
+        }
         if let Some((block, epoch, n)) = finalized_by {
             text.push_str(&format!(
                 "\nthat root is attested by finalized block {block}, whose certificate is signed by a quorum of the {n} seats of epoch {epoch} (trust followed from the start set through every epoch's hand-off)"

@@ -101,6 +101,12 @@ pub(crate) fn start_devnet(
     nodes: usize,
     blocks_per_epoch: u64,
 ) -> (Nodes, Vec<String>) {
+    init_devnet(home, base, nodes, blocks_per_epoch);
+    start_all(home, nodes, base)
+}
+
+/// Writes a devnet of `nodes` validators into `home` without starting it.
+pub(crate) fn init_devnet(home: &Path, base: u16, nodes: usize, blocks_per_epoch: u64) {
     crate::common::ok(
         home,
         &[
@@ -116,6 +122,11 @@ pub(crate) fn start_devnet(
             &blocks_per_epoch.to_string(),
         ],
     );
+}
+
+/// Starts the `nodes` validators of the devnet in `home` and waits until each has finalized
+/// block 2. Returns them and their API addresses.
+pub(crate) fn start_all(home: &Path, nodes: usize, base: u16) -> (Nodes, Vec<String>) {
     let api: Vec<String> = (0..nodes)
         .map(|i| format!("http://127.0.0.1:{}", base + 100 + i as u16))
         .collect();

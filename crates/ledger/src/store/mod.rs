@@ -158,6 +158,13 @@ pub struct Snapshot {
     tables: Mutex<ReadTables>,
 }
 
+impl Snapshot {
+    /// The height whose state this snapshot reads (`None` for an empty store).
+    pub fn height(&self) -> Option<u64> {
+        self.version.map(|version| version / 2)
+    }
+}
+
 impl StateRead for Snapshot {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(version) = self.version else {
@@ -188,11 +195,73 @@ impl StateRead for Snapshot {
     }
 }
 
+/// Reads the store's committed state from any thread, without the ledger's lock: roots,
+/// snapshots and proofs. Block execution holds the in-memory layer's lock only while it
+/// stages a commit and while it flushes, so a reader waits for that at most, never for a
+/// whole block's execution. Cloning is cheap.
+#[derive(Clone)]
+pub struct StoreReader {
+    db: Arc<Database>,
+    live: SharedLive,
+}
+
+impl StoreReader {
+    /// Height and root of the last committed block, if any.
+    pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        Ok(lock(&self.live)?.head)
+    }
+
+    /// The state root committed at `height`.
+    pub fn root_at(&self, height: u64) -> Result<Hash, StoreError> {
+        if let Some(root) = lock(&self.live)?.pending.roots.get(&height) {
+            return Ok(*root);
+        }
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        let root = roots
+            .get(height)?
+            .ok_or(StoreError::UnknownHeight(height))?;
+        decode_root(root.value())
+    }
+
+    /// A consistent read view of the latest state.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let live = lock(&self.live)?;
+        Ok(Snapshot {
+            db: self.db.clone(),
+            live: self.live.clone(),
+            version: live.head.map(|(height, _)| tree_version(height)),
+            tables: Mutex::new(ReadTables::open(&self.db, &live)?),
+        })
+    }
+
+    /// The value of `key` at `height` with a proof against that height's root.
+    pub fn prove(
+        &self,
+        key: &[u8],
+        height: u64,
+    ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
+        let root = self.root_at(height)?;
+        let live = lock(&self.live)?;
+        let tables = ReadTables::open(&self.db, &live)?;
+        let layers = TreeLayers {
+            staged: None,
+            live: &live,
+            nodes: &tables.nodes,
+            values: &tables.values,
+            misses: None,
+        };
+        let (value, proof) = StateTree::new(&layers)
+            .get_with_proof(key_hash(key), tree_version(height))
+            .map_err(tree_err)?;
+        Ok((value, proof, root))
+    }
+}
+
 /// The ledger's database.
 pub struct LedgerStore {
-    db: Arc<Database>,
+    reader: StoreReader,
     path: PathBuf,
-    live: SharedLive,
 }
 
 impl LedgerStore {
@@ -240,9 +309,11 @@ impl LedgerStore {
         }
         txn.commit()?;
         Ok(LedgerStore {
-            db: Arc::new(db),
+            reader: StoreReader {
+                db: Arc::new(db),
+                live: SharedLive::default(),
+            },
             path: path.to_path_buf(),
-            live: SharedLive::default(),
         })
     }
 
@@ -257,11 +328,13 @@ impl LedgerStore {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
         let store = LedgerStore {
-            db: Arc::new(LedgerStore::database(path, faults, false)?),
+            reader: StoreReader {
+                db: Arc::new(LedgerStore::database(path, faults, false)?),
+                live: SharedLive::default(),
+            },
             path: path.to_path_buf(),
-            live: SharedLive::default(),
         };
-        lock(&store.live)?.head = store.synced_head()?;
+        lock(&store.reader.live)?.head = store.synced_head()?;
         Ok(store)
     }
 
@@ -272,7 +345,7 @@ impl LedgerStore {
 
     /// Height and root of the last block written to disk.
     fn synced_head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.reader.db.begin_read()?;
         let roots = txn.open_table(ROOTS)?;
         let last = roots.last()?;
         match last {
@@ -283,31 +356,22 @@ impl LedgerStore {
 
     /// Height and root of the last committed block, if any.
     pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        Ok(lock(&self.live)?.head)
+        self.reader.head()
     }
 
     /// The state root committed at `height`.
     pub fn root_at(&self, height: u64) -> Result<Hash, StoreError> {
-        if let Some(root) = lock(&self.live)?.pending.roots.get(&height) {
-            return Ok(*root);
-        }
-        let txn = self.db.begin_read()?;
-        let roots = txn.open_table(ROOTS)?;
-        let root = roots
-            .get(height)?
-            .ok_or(StoreError::UnknownHeight(height))?;
-        decode_root(root.value())
+        self.reader.root_at(height)
     }
 
     /// A consistent read view of the latest state.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let live = lock(&self.live)?;
-        Ok(Snapshot {
-            db: self.db.clone(),
-            live: self.live.clone(),
-            version: live.head.map(|(height, _)| tree_version(height)),
-            tables: Mutex::new(ReadTables::open(&self.db, &live)?),
-        })
+        self.reader.snapshot()
+    }
+
+    /// A handle that reads this store from any thread without borrowing it.
+    pub fn reader(&self) -> StoreReader {
+        self.reader.clone()
     }
 
     /// Commits a block's changes as the state after `height` and returns the new state root.
@@ -319,7 +383,7 @@ impl LedgerStore {
         durable: bool,
     ) -> Result<Hash, StoreError> {
         let root = {
-            let mut live = lock(&self.live)?;
+            let mut live = lock(&self.reader.live)?;
             let expected = live.head.map_or(0, |(head, _)| head + 1);
             if height != expected {
                 return Err(StoreError::OutOfOrder {
@@ -327,7 +391,7 @@ impl LedgerStore {
                     got: height,
                 });
             }
-            let tables = ReadTables::open(&self.db, &live)?;
+            let tables = ReadTables::open(&self.reader.db, &live)?;
             let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
             let live = &mut *live;
             live.cache.fill(staged.misses);
@@ -346,8 +410,8 @@ impl LedgerStore {
     /// commit would. For crash tests and block verification.
     #[doc(hidden)]
     pub fn commit_then_crash(&self, height: u64, changes: &Changes) -> Result<Hash, StoreError> {
-        let mut live = lock(&self.live)?;
-        let tables = ReadTables::open(&self.db, &live)?;
+        let mut live = lock(&self.reader.live)?;
+        let tables = ReadTables::open(&self.reader.db, &live)?;
         let staged = stage::stage(&live, &tables.nodes, &tables.values, height, changes)?;
         live.cache.fill(staged.misses);
         Ok(staged.root)
@@ -356,7 +420,7 @@ impl LedgerStore {
     /// Forgets every commit since the last sync, as a crash would. For crash tests.
     #[doc(hidden)]
     pub fn discard_unsynced(&self) -> Result<(), StoreError> {
-        let mut live = lock(&self.live)?;
+        let mut live = lock(&self.reader.live)?;
         let flushes = live.flushes + 1;
         *live = Live::default();
         live.head = self.synced_head()?;
@@ -366,12 +430,12 @@ impl LedgerStore {
 
     /// Writes everything committed in memory to disk in one durable redb transaction.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let mut live = lock(&self.live)?;
+        let mut live = lock(&self.reader.live)?;
         let pending = &mut live.pending;
         if pending.roots.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.reader.db.begin_write()?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Database(e.to_string()))?;
         {
@@ -415,8 +479,8 @@ impl LedgerStore {
         &self,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let live = lock(&self.live)?;
-        let tables = ReadTables::open(&self.db, &live)?;
+        let live = lock(&self.reader.live)?;
+        let tables = ReadTables::open(&self.reader.db, &live)?;
         let Some((height, _)) = live.head else {
             return Ok(());
         };
@@ -438,26 +502,15 @@ impl LedgerStore {
         key: &[u8],
         height: u64,
     ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
-        let root = self.root_at(height)?;
-        let live = lock(&self.live)?;
-        let tables = ReadTables::open(&self.db, &live)?;
-        let layers = TreeLayers {
-            staged: None,
-            live: &live,
-            nodes: &tables.nodes,
-            values: &tables.values,
-            misses: None,
-        };
-        let (value, proof) = StateTree::new(&layers)
-            .get_with_proof(key_hash(key), tree_version(height))
-            .map_err(tree_err)?;
-        Ok((value, proof, root))
+        self.reader.prove(key, height)
     }
 
     /// How many tree nodes the in-memory cache holds (for tests).
     #[cfg(test)]
     fn cached_nodes(&self) -> usize {
-        lock(&self.live).map(|live| live.cache.len()).unwrap_or(0)
+        lock(&self.reader.live)
+            .map(|live| live.cache.len())
+            .unwrap_or(0)
     }
 }
 

@@ -132,6 +132,8 @@ pub(crate) async fn by_height(
             "block {height} is not finalized here yet"
         )));
     }
+    // Blocks come from consensus's archive (marshal): bounded, so API reads cannot crowd it.
+    let _slot = state.admission().expensive()?;
     let (block, finalization) = state
         .block(height)
         .await

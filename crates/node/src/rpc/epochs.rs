@@ -37,7 +37,8 @@ pub(crate) async fn handoff(
     let epoch: u64 = epoch
         .parse()
         .map_err(|_| ApiError::bad_request("malformed_epoch", "an epoch is a number"))?;
-    let blocks_per_epoch = state.chain().ledger().config().blocks_per_epoch;
+    let _slot = state.admission().expensive()?;
+    let blocks_per_epoch = state.chain().config().blocks_per_epoch;
     let last = epoch
         .checked_add(1)
         .and_then(|e| e.checked_mul(blocks_per_epoch))
@@ -54,11 +55,10 @@ pub(crate) async fn handoff(
     let finalization = finalization.ok_or_else(|| {
         ApiError::not_found(format!("block {last} has no certificate of its own here"))
     })?;
-    let key = StateKey::ValidatorSet(Epoch(epoch + 1));
-    let (value, proof, root) = state
-        .chain()
-        .ledger()
-        .prove(&key, Some(block.header.state_height))?;
+    let key = StateKey::ValidatorSet(Epoch(epoch + 1)).to_bytes();
+    let reader = state.chain().reader().clone();
+    let height = block.header.state_height;
+    let (value, proof, root) = state.blocking(move || reader.prove(&key, height)).await??;
     let value = value
         .ok_or_else(|| ApiError::internal(format!("no set for epoch {} stored", epoch + 1)))?;
     let proof = borsh::to_vec(&proof).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: String,
     /// A human explanation.
     pub message: String,
+    /// Seconds after which a retry may succeed (sent as `Retry-After` with every 429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -35,6 +37,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: code.into(),
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -44,6 +47,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found".into(),
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -53,15 +57,41 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: code.into(),
             message: message.into(),
+            retry_after: None,
         }
     }
 
-    /// 503: the node cannot take it now (retry later).
+    /// 503: the node cannot take it now (retry in a second).
     pub fn unavailable(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::unavailable_after(code, message, 1)
+    }
+
+    /// 503: the node cannot take it now (retry after `seconds`).
+    pub fn unavailable_after(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        seconds: u64,
+    ) -> ApiError {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: code.into(),
             message: message.into(),
+            retry_after: Some(seconds.max(1)),
+        }
+    }
+
+    /// 503 `busy`: a bound of the API is reached ([`super::limits`]).
+    pub fn busy(message: impl Into<String>) -> ApiError {
+        ApiError::unavailable("busy", message)
+    }
+
+    /// 429 `rate_limited`: this client asked too often; retry after `seconds`.
+    pub fn rate_limited(message: impl Into<String>, seconds: u64) -> ApiError {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited".into(),
+            message: message.into(),
+            retry_after: Some(seconds.max(1)),
         }
     }
 
@@ -71,6 +101,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal".into(),
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -83,7 +114,14 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -3,16 +3,22 @@
 //! Prometheus metrics. Routes and their shapes are in `openapi.json` (served at
 //! `/openapi.json`); `docs/RPC.md` explains them with examples.
 
+mod admission;
+mod batch;
 pub mod blocks;
 pub mod epochs;
 mod error;
+pub mod limits;
+mod rate;
+pub mod server;
 mod state;
 mod status;
 mod transactions;
 mod ws;
 
+pub use admission::Admission;
 pub use error::ApiError;
-pub use transactions::MAX_BATCH;
+pub use limits::{ApiLimits, MAX_BATCH};
 
 use crate::block::Block;
 use crate::chain::Chain;
@@ -57,15 +63,17 @@ struct Inner {
     marshal: MarshalMailbox,
     info: NetworkInfo,
     encode_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    admission: Admission,
 }
 
 impl RpcState {
-    /// The API's state over a running validator.
+    /// The API's state over a running validator, bounded by `limits`.
     pub fn new(
         chain: Arc<Chain>,
         marshal: MarshalMailbox,
         info: NetworkInfo,
         encode_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+        limits: ApiLimits,
     ) -> RpcState {
         RpcState {
             inner: Arc::new(Inner {
@@ -73,8 +81,14 @@ impl RpcState {
                 marshal,
                 info,
                 encode_metrics,
+                admission: Admission::new(limits),
             }),
         }
+    }
+
+    /// The API's bounds.
+    pub fn admission(&self) -> &Admission {
+        &self.inner.admission
     }
 
     fn chain(&self) -> &Chain {
@@ -88,7 +102,11 @@ impl RpcState {
     /// The finalized block at `height` and its certificate, when this node has them. Marshal
     /// keeps a certificate for each block finalized directly; an ancestor finalized through a
     /// descendant has none of its own.
+    ///
+    /// Marshal is part of consensus: at most [`admission::MARSHAL_READS`] API reads wait on it
+    /// at once, whatever the number of requests and subscribers.
     async fn block(&self, height: u64) -> Option<(Block, Option<BlockFinalization>)> {
+        let _read = self.admission().marshal_read().await?;
         let block = self.inner.marshal.get_block(Height::new(height)).await?;
         let finalization = self
             .inner
@@ -96,6 +114,31 @@ impl RpcState {
             .get_finalization(Height::new(height))
             .await;
         Some((block.inner().clone(), finalization))
+    }
+
+    /// The finalization certificate of the block at `height`, if it has its own.
+    async fn finalization(&self, height: u64) -> Option<BlockFinalization> {
+        let _read = self.admission().marshal_read().await?;
+        self.inner
+            .marshal
+            .get_finalization(Height::new(height))
+            .await
+    }
+
+    /// Runs `work` on a blocking thread, holding one of the API's blocking slots until it
+    /// ends (even when the request that asked for it timed out and is gone).
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let slot = self.admission().blocking_slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(slot);
+            out
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
     }
 
     /// The highest finalized block at or below `height` that has a certificate of its own
@@ -107,8 +150,10 @@ impl RpcState {
     ) -> Option<(Block, BlockFinalization)> {
         let lowest = height.saturating_sub(window).max(1);
         let mut h = height;
+        // The certificate first: only the block that has one is fetched.
         while h >= lowest {
-            if let Some((block, Some(cert))) = self.block(h).await {
+            if let Some(cert) = self.finalization(h).await {
+                let (block, _) = self.block(h).await?;
                 return Some((block, cert));
             }
             h -= 1;
@@ -200,12 +245,11 @@ pub fn router(state: RpcState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .with_state(state)
-}
-
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, state: RpcState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
 }
 
 /// The OpenAPI 3.1 document of this API.

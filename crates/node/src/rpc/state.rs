@@ -4,6 +4,7 @@
 use super::{ApiError, RpcState};
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use cairn_ledger::ledger::read_value;
 use cairn_ledger::state::records::{Account, DeviceRecord};
 use cairn_ledger::StateKey;
 use cairn_types::hash::Hash;
@@ -14,6 +15,17 @@ use serde::{Deserialize, Serialize};
 /// How far back `/v1/state` looks for a block with its own finalization certificate.
 const CERTIFIED_WINDOW: u64 = 256;
 
+impl RpcState {
+    /// Reads a value of the latest committed state from a snapshot, without the ledger's lock.
+    pub(crate) fn read<V: borsh::BorshDeserialize>(
+        &self,
+        key: &StateKey,
+    ) -> Result<Option<V>, ApiError> {
+        let snapshot = self.chain().reader().snapshot()?;
+        Ok(read_value(&snapshot, key)?)
+    }
+}
+
 /// An account (all zero when it never received anything).
 pub(crate) async fn account(
     State(state): State<RpcState>,
@@ -22,7 +34,7 @@ pub(crate) async fn account(
     let address: Address = address
         .parse()
         .map_err(|e| ApiError::bad_request("malformed_address", format!("{e}")))?;
-    let account: Option<Account> = state.chain().ledger().get(&StateKey::Account(address))?;
+    let account: Option<Account> = state.read(&StateKey::Account(address))?;
     Ok(Json(account.unwrap_or_default()))
 }
 
@@ -34,7 +46,7 @@ pub(crate) async fn device(
     let device: DeviceId = device
         .parse()
         .map_err(|e| ApiError::bad_request("malformed_device", format!("{e}")))?;
-    let record: Option<DeviceRecord> = state.chain().ledger().get(&StateKey::Device(device))?;
+    let record: Option<DeviceRecord> = state.read(&StateKey::Device(device))?;
     record
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("device {device} is not registered")))
@@ -42,7 +54,7 @@ pub(crate) async fn device(
 
 /// The governance parameters in force.
 pub(crate) async fn params(State(state): State<RpcState>) -> Result<Json<Params>, ApiError> {
-    let params: Option<Params> = state.chain().ledger().get(&StateKey::Params)?;
+    let params: Option<Params> = state.read(&StateKey::Params)?;
     params
         .map(Json)
         .ok_or_else(|| ApiError::internal("the state has no parameters"))
@@ -65,8 +77,11 @@ pub(crate) struct RawQuery {
 pub(crate) struct RawValue {
     /// The state key (hex).
     key: String,
-    /// The height read.
+    /// The height read: the value is the state after this block.
     height: u64,
+    /// The latest block this node had applied when it answered (with a proof, `height` is
+    /// the newest state a finalized block attests, usually a block or two behind).
+    head: u64,
     /// The value's canonical bytes (hex), or null when absent.
     value: Option<String>,
     /// The state root at `height` (with a proof).
@@ -104,18 +119,21 @@ pub(crate) async fn raw(
                 "height needs prove=true",
             ));
         }
-        let ledger = state.chain().ledger();
-        let snapshot = ledger.store().snapshot()?;
+        let snapshot = state.chain().reader().snapshot()?;
+        let height = snapshot.height().unwrap_or(0);
         let value = cairn_ledger::state::StateRead::read(&snapshot, &key_bytes)?;
         return Ok(Json(RawValue {
             key,
-            height: ledger.head().height,
+            height,
+            head: height,
             value: value.map(hex::encode),
             state_root: None,
             proof: None,
             attested_by: None,
         }));
     }
+    let _slot = state.admission().expensive()?;
+    let head = state.chain().head().height;
     let (height, attested_by) = match query.height {
         Some(h) => (h, None),
         None => {
@@ -126,18 +144,22 @@ pub(crate) async fn raw(
             }
         }
     };
-    let ledger = state.chain().ledger();
-    if height > ledger.head().height {
+    if height > head {
         return Err(ApiError::not_found(format!(
-            "height {height} is not applied yet (head {})",
-            ledger.head().height
+            "height {height} is not applied yet (head {head})"
         )));
     }
-    let (value, proof, root) = ledger.store().prove(&key_bytes, height)?;
+    // A proof walks the tree from disk: on a blocking thread, without the ledger's lock.
+    let reader = state.chain().reader().clone();
+    let (value, proof, root) =
+        tokio::task::spawn_blocking(move || reader.prove(&key_bytes, height))
+            .await
+            .map_err(|e| ApiError::internal(format!("proof task failed: {e}")))??;
     let proof = borsh::to_vec(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(RawValue {
         key,
         height,
+        head,
         value: value.map(hex::encode),
         state_root: Some(root),
         proof: Some(hex::encode(proof)),

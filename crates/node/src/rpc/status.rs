@@ -65,13 +65,11 @@ struct Mempool {
 pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
     let head = state.chain().head();
     let (transactions, bytes) = state.chain().mempool_size();
-    let blocks_per_epoch = state.chain().ledger().config().blocks_per_epoch;
+    let blocks_per_epoch = state.chain().config().blocks_per_epoch;
     // The epoch of the next block: the one consensus is in.
     let epoch = cairn_types::Epoch::of_height(head.height + 1, blocks_per_epoch);
     let protocol = state
-        .chain()
-        .ledger()
-        .get::<cairn_ledger::protocol::ProtocolRecord>(&cairn_ledger::StateKey::Protocol)
+        .read::<cairn_ledger::protocol::ProtocolRecord>(&cairn_ledger::StateKey::Protocol)
         .ok()
         .flatten()
         .map_or(
@@ -86,9 +84,7 @@ pub(crate) async fn status(State(state): State<RpcState>) -> Json<Status> {
         );
     let supported = cairn_ledger::protocol::SUPPORTED_PROTOCOL_VERSIONS;
     let set: ValidatorSet = state
-        .chain()
-        .ledger()
-        .validator_set_of_epoch(epoch)
+        .read::<ValidatorSet>(&cairn_ledger::StateKey::ValidatorSet(epoch))
         .ok()
         .flatten()
         .unwrap_or_default();

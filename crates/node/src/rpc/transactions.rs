@@ -20,16 +20,6 @@ pub(crate) struct Submit {
     tx: String,
 }
 
-/// Most transactions in one batch submission.
-pub const MAX_BATCH: usize = 1_000;
-
-/// A batch submission: canonical encodings, hex, admitted in order.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SubmitBatch {
-    txs: Vec<String>,
-}
-
 /// The answer to a batch: one result per submitted transaction, in order.
 #[derive(Serialize)]
 pub(crate) struct BatchAnswer {
@@ -108,7 +98,11 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<Status>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
     let tx = decode_submission(&body.tx)?;
-    match state.chain().submit(tx, now_ms()) {
+    // Admission checks a signature and reads the ledger (which waits while a block executes):
+    // on a blocking thread, not the API's async worker.
+    let chain = state.chain_arc();
+    let admitted = state.blocking(move || chain.submit(tx, now_ms())).await?;
+    match admitted {
         Ok(id) => Ok((StatusCode::ACCEPTED, Json(status_of(id, TxStatus::Pending)))),
         Err(error) => Err(admit_error(error)),
     }
@@ -116,39 +110,42 @@ pub(crate) async fn submit(
 
 pub(crate) async fn submit_batch(
     State(state): State<RpcState>,
-    body: Result<Json<SubmitBatch>, JsonRejection>,
+    body: axum::body::Body,
 ) -> Result<Json<BatchAnswer>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
-    if body.txs.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(
-            "batch_too_large",
-            format!("a batch holds at most {MAX_BATCH} transactions"),
-        ));
-    }
-    // Admission reads the ledger and checks signatures: keep it off the async workers.
+    // The slot before the body: a refused batch is never read into memory.
+    let slot = state.admission().expensive()?;
+    let body = axum::body::to_bytes(body, super::MAX_BATCH_BODY_BYTES)
+        .await
+        .map_err(|e| ApiError::bad_request("malformed_request", format!("the body: {e}")))?;
+    let max = state.admission().limits().max_batch;
+    // Refused by count before any transaction is decoded.
+    super::batch::parse(&body, max)?;
     let chain = state.chain_arc();
-    let results = tokio::task::spawn_blocking(move || {
-        body.txs
-            .iter()
-            .map(|tx_hex| match decode_submission(tx_hex) {
-                Err(error) => BatchResult::refused(None, error),
-                Ok(tx) => {
-                    let id = tx.id();
-                    match chain.submit(tx, now_ms()) {
-                        Ok(id) => BatchResult {
-                            id: Some(id),
-                            status: "pending",
-                            code: None,
-                            message: None,
-                        },
-                        Err(error) => BatchResult::refused(Some(id), admit_error(error)),
+    let results = state
+        .blocking(move || {
+            // The expensive slot lasts as long as the work, even if the request times out.
+            let _slot = slot;
+            // Parsed again on this thread (borrowed, no copy): the first parse checked it.
+            let txs = super::batch::parse(&body, max).unwrap_or_default();
+            txs.into_iter()
+                .map(|tx_hex| match decode_submission(tx_hex) {
+                    Err(error) => BatchResult::refused(None, error),
+                    Ok(tx) => {
+                        let id = tx.id();
+                        match chain.submit(tx, now_ms()) {
+                            Ok(id) => BatchResult {
+                                id: Some(id),
+                                status: "pending",
+                                code: None,
+                                message: None,
+                            },
+                            Err(error) => BatchResult::refused(Some(id), admit_error(error)),
+                        }
                     }
-                }
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("admission task failed: {e}")))?;
+                })
+                .collect()
+        })
+        .await?;
     Ok(Json(BatchAnswer { results }))
 }
 

@@ -16,9 +16,6 @@ pub(crate) struct From {
     from: Option<u64>,
 }
 
-/// How far back a subscriber may start.
-const MAX_BACKLOG: u64 = 10_000;
-
 pub(crate) async fn blocks(
     State(state): State<RpcState>,
     query: Result<Query<From>, axum::extract::rejection::QueryRejection>,
@@ -28,16 +25,30 @@ pub(crate) async fn blocks(
         query.map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))?;
     let head = state.chain().head().height;
     let from = query.from.unwrap_or(head + 1).max(1);
-    if head.saturating_sub(from) > MAX_BACKLOG {
+    if from > head + 1 {
         return Err(ApiError::bad_request(
-            "backlog_too_long",
-            format!("start at most {MAX_BACKLOG} blocks back"),
+            "malformed_query",
+            format!("start at most at the next block ({})", head + 1),
         ));
     }
-    Ok(upgrade.on_upgrade(move |socket| stream(state, socket, from)))
+    let backfill = state.admission().limits().ws_backfill_blocks;
+    if head.saturating_sub(from) >= backfill {
+        return Err(ApiError::bad_request(
+            "backlog_too_long",
+            format!("start at most {backfill} blocks back (the head is {head})"),
+        ));
+    }
+    let slot = state.admission().subscriber()?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        stream(state, socket, from).await;
+        drop(slot);
+    }))
 }
 
 async fn stream(state: RpcState, mut socket: WebSocket, from: u64) {
+    // A subscriber that stops reading is dropped once a send has waited this long; a quiet
+    // chain gets a ping every half of it, so that a vanished subscriber frees its slot.
+    let idle = std::time::Duration::from_millis(state.admission().limits().idle_timeout_ms);
     let mut applied = state.chain().subscribe_applied();
     let mut next = from;
     loop {
@@ -50,14 +61,39 @@ async fn stream(state: RpcState, mut socket: WebSocket, from: u64) {
             let Ok(text) = serde_json::to_string(&json) else {
                 return;
             };
-            if socket.send(Message::Text(text.into())).await.is_err() {
+            if !send(&mut socket, Message::Text(text.into()), idle).await {
                 return;
             }
             next += 1;
         }
-        if applied.changed().await.is_err() {
-            let _ = socket.send(Message::Close(None)).await;
-            return;
+        tokio::select! {
+            changed = applied.changed() => {
+                if changed.is_err() {
+                    let _ = send(&mut socket, Message::Close(None), idle).await;
+                    return;
+                }
+            }
+            incoming = socket.recv() => {
+                // The subscriber sends nothing but pongs and its close: anything else, or the
+                // end of its stream, ends the subscription.
+                match incoming {
+                    Some(Ok(Message::Pong(_) | Message::Ping(_))) => {}
+                    _ => return,
+                }
+            }
+            _ = tokio::time::sleep(idle / 2) => {
+                if !send(&mut socket, Message::Ping(Vec::new().into()), idle).await {
+                    return;
+                }
+            }
         }
     }
+}
+
+/// Sends `message` within `limit`; false if the subscriber is gone or too slow.
+async fn send(socket: &mut WebSocket, message: Message, limit: std::time::Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }

@@ -1,0 +1,226 @@
+//! End-to-end: the API's limits on a real validator process (one validator, small limits from
+//! its `node.toml`): connections over the limit get a 503, a slow request head and an idle
+//! connection are closed, a client over its rate gets 429, each with `Retry-After`; a batch
+//! over its count and a WebSocket backfill too deep are refused, as is a subscriber over the
+//! limit; and the chain finalizes on throughout. Then the wallet: the chain id from the home,
+//! a node serving another chain refused, a node fee above the cap refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+mod common;
+#[path = "common/nodes.rs"]
+mod nodes;
+use common::{cairn, ok};
+use nodes::{agent, get, height, post, wait_for};
+
+const LIMITS: &str = "
+[api]
+max_connections = 6
+header_read_timeout_ms = 1500
+idle_timeout_ms = 3000
+request_timeout_ms = 2000
+requests_per_second_per_client = 10
+burst_per_client = 20
+max_ws_subscribers = 1
+ws_backfill_blocks = 3
+max_batch = 5
+";
+
+/// Reads what the server sends until it closes the connection (or `limit` passes).
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut text = Vec::new();
+    match stream.read_to_end(&mut text) {
+        Ok(_) => Some(String::from_utf8_lossy(&text).into_owned()),
+        Err(_) => None, // still open after `limit`
+    }
+}
+
+#[test]
+fn the_api_refuses_what_is_over_its_limits_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("devnet");
+    let base = 24_000 + (std::process::id() % 200) as u16 * 20;
+    nodes::init_devnet(&home, base, 1, 600);
+    let config = home.join("node-0/node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // The devnet writes every limit at its default in the last section, [api]: replace it.
+    let before_api = &text[..text.find("[api]").expect("an [api] section")];
+    std::fs::write(&config, format!("{before_api}{LIMITS}")).unwrap();
+    let (nodes, api) = nodes::start_all(&home, 1, base);
+    let api = &api[0];
+    let addr = format!("127.0.0.1:{}", base + 100);
+    let start_height = height(api).unwrap();
+
+    // Open connections: at most six are held; those over the limit get a 503 with
+    // Retry-After and are closed. (Ten are opened: a connection of the readiness checks may
+    // still hold a slot for a moment.)
+    let opened: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut held = Vec::new();
+    let mut refusals = Vec::new();
+    // Checked without waiting (a wait would let the header-read time close the held ones).
+    for mut stream in opened {
+        stream.set_nonblocking(true).unwrap();
+        let mut buffer = [0u8; 1024];
+        match stream.read(&mut buffer) {
+            Ok(n) => refusals.push(String::from_utf8_lossy(&buffer[..n]).into_owned()),
+            Err(_) => {
+                stream.set_nonblocking(false).unwrap();
+                held.push(stream); // open, waiting for a request
+            }
+        }
+    }
+    assert!(
+        held.len() <= 6 && refusals.len() >= 4,
+        "{} held, refusals {refusals:?}; log:\n{}",
+        held.len(),
+        nodes.log_tail(0)
+    );
+    for answer in &refusals {
+        assert!(
+            answer.starts_with("HTTP/1.1 503"),
+            "{answer:?} among {refusals:?}, {} held",
+            held.len()
+        );
+        assert!(answer.contains("Retry-After: 1"), "{answer}");
+        assert!(answer.contains("\"busy\""), "{answer}");
+    }
+
+    // A request head that never ends, and connections that say nothing, are closed after the
+    // header-read time; then there is room again.
+    assert!(!held.is_empty(), "no connection was held");
+    held[0]
+        .write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    for stream in &mut held {
+        assert!(
+            read_until_closed(stream, Duration::from_secs(10)).is_some(),
+            "a silent connection stayed open"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        height(api).is_some(),
+        "no room after idle connections closed"
+    );
+
+    // One client over its rate: 429 with Retry-After, then served again after waiting.
+    let mut limited = None;
+    for _ in 0..40 {
+        let response = agent().get(&format!("{api}/v1/status")).call().unwrap();
+        if response.status().as_u16() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let mut limited = limited.expect("no 429 within 40 quick requests at 10/s, burst 20");
+    assert!(limited.headers().get("retry-after").is_some());
+    let body: Value = serde_json::from_str(&limited.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    std::thread::sleep(Duration::from_secs(2));
+
+    // A batch over its count is refused before decoding; one within it is read.
+    let batch = format!("{api}/v1/transactions/batch");
+    let (status, answer) = post(&batch, &json!({ "txs": vec!["00"; 6] }).to_string());
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (400, json!("batch_too_large"))
+    );
+    let (status, answer) = post(&batch, &json!({ "txs": vec!["00"; 5] }).to_string());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"].as_array().unwrap().len(), 5);
+
+    // WebSocket: too deep a backfill is refused; a second subscriber over the limit is busy.
+    wait_for("a few blocks", Duration::from_secs(60), || {
+        height(api).is_some_and(|h| h >= start_height + 4)
+    });
+    let ws = |from: &str| format!("ws://{addr}/v1/ws/blocks{from}");
+    match tungstenite::connect(ws("?from=1").as_str()) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("a deep backfill was accepted: {:?}", other.map(|_| ())),
+    }
+    let (mut first, _) = tungstenite::connect(ws("").as_str()).expect("one subscriber");
+    match tungstenite::connect(ws("").as_str()) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert!(response.headers().get("retry-after").is_some());
+        }
+        other => panic!("a second subscriber was accepted: {:?}", other.map(|_| ())),
+    }
+    let block: Value = serde_json::from_str(first.read().unwrap().to_text().unwrap()).unwrap();
+    assert!(block["header"]["height"].as_u64().is_some());
+    drop(first);
+
+    // The wallet signs for the chain the home names (config.toml), and says what it signs.
+    std::thread::sleep(Duration::from_secs(2));
+    let out = cairn(
+        &home,
+        &[
+            "--json", "tx", "--node", api, "--from", "alice", "--wait", "transfer", "--to", "bob",
+            "--amount", "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("signing for chain cairn-devnet") && stderr.contains("fee 0.001"),
+        "{stderr}"
+    );
+    // A node serving another chain than the one named is refused before signing.
+    let out = cairn(
+        &home,
+        &[
+            "tx",
+            "--node",
+            api,
+            "--chain-id",
+            "another-chain",
+            "--from",
+            "alice",
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serves chain"));
+    // A node fee above the cap needs --fee.
+    let out = cairn(
+        &home,
+        &[
+            "tx",
+            "--node",
+            api,
+            "--max-fee",
+            "0.0001",
+            "--from",
+            "alice",
+            "transfer",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fee 0.001"));
+    assert!(ok(&home, &["keys", "list"]).contains("alice"));
+
+    // Through all of it, the chain went on.
+    let now = height(api).unwrap();
+    assert!(now > start_height + 4, "{start_height} -> {now}");
+    let _ = get(&format!("{api}/v1/status")).unwrap();
+}

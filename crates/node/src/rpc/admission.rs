@@ -1,0 +1,192 @@
+//! What every request passes before its handler: the client's rate, the number of requests in
+//! progress, and a time limit; and the separate bound that expensive handlers take
+//! ([`Admission::expensive`]). See [`super::limits`] for the figures.
+
+use super::error::ApiError;
+use super::limits::ApiLimits;
+use super::rate::{ClientKey, RateLimiter};
+use super::RpcState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The peer address of a request's connection (the server puts it in the request's
+/// extensions).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub IpAddr);
+
+/// API reads from marshal (consensus's block archive) waiting at once.
+pub(crate) const MARSHAL_READS: usize = 4;
+
+/// The API's blocking threads for `limits` (admission checks, proofs): one per expensive slot
+/// and two for single submissions.
+pub(crate) fn blocking_threads(limits: &ApiLimits) -> usize {
+    limits.max_concurrent_expensive + 2
+}
+
+/// The API's shared bounds.
+pub struct Admission {
+    limits: ApiLimits,
+    requests: Arc<Semaphore>,
+    expensive: Arc<Semaphore>,
+    subscribers: Arc<Semaphore>,
+    blocking: Arc<Semaphore>,
+    marshal: Arc<Semaphore>,
+    rate: Mutex<RateLimiter>,
+}
+
+impl Admission {
+    /// The bounds of `limits`.
+    pub fn new(limits: ApiLimits) -> Admission {
+        Admission {
+            limits,
+            requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+            expensive: Arc::new(Semaphore::new(limits.max_concurrent_expensive)),
+            subscribers: Arc::new(Semaphore::new(limits.max_ws_subscribers)),
+            blocking: Arc::new(Semaphore::new(blocking_threads(&limits))),
+            marshal: Arc::new(Semaphore::new(MARSHAL_READS)),
+            rate: Mutex::new(RateLimiter::new(
+                limits.requests_per_second_per_client,
+                limits.burst_per_client,
+            )),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &ApiLimits {
+        &self.limits
+    }
+
+    /// A slot for an expensive request (a proof, a batch, a block), or 503 `busy`.
+    pub fn expensive(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.expensive.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy(format!(
+                "{} expensive requests (proofs, batches, blocks) are in progress; retry shortly",
+                self.limits.max_concurrent_expensive
+            ))
+        })
+    }
+
+    /// A slot for a WebSocket subscriber, or 503 `busy`.
+    pub fn subscriber(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.subscribers.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy(format!(
+                "{} WebSocket subscribers are connected; retry later",
+                self.limits.max_ws_subscribers
+            ))
+        })
+    }
+
+    /// A blocking thread's slot (waits for one; the request's time limit bounds the wait).
+    pub async fn blocking_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.blocking
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the API is shutting down"))
+    }
+
+    /// A turn to read from marshal (waits for one); `None` only when shutting down.
+    pub async fn marshal_read(&self) -> Option<OwnedSemaphorePermit> {
+        self.marshal.clone().acquire_owned().await.ok()
+    }
+
+    /// Counts one request of `client` against its rate.
+    fn take(&self, client: IpAddr) -> Result<(), ApiError> {
+        let mut rate = self
+            .rate
+            .lock()
+            .map_err(|_| ApiError::internal("the rate limiter was poisoned"))?;
+        rate.take(ClientKey::of(client)).map_err(|wait_secs| {
+            ApiError::rate_limited(
+                format!(
+                    "more than {} requests per second from this client",
+                    self.limits.requests_per_second_per_client
+                ),
+                wait_secs,
+            )
+        })
+    }
+}
+
+/// The middleware: rate, then a slot, then the handler within the time limit.
+pub(crate) async fn admit(State(state): State<RpcState>, request: Request, next: Next) -> Response {
+    let admission = state.admission();
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+    if let Err(error) = admission.take(client) {
+        return error.into_response();
+    }
+    let Ok(_slot) = admission.requests.clone().try_acquire_owned() else {
+        return ApiError::busy(format!(
+            "{} requests are in progress; retry shortly",
+            admission.limits.max_concurrent_requests
+        ))
+        .into_response();
+    };
+    let limit = Duration::from_millis(admission.limits.request_timeout_ms);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::unavailable_after(
+            "timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+            1,
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn expensive_and_subscriber_slots_are_bounded_and_say_when_to_retry() {
+        let admission = Admission::new(ApiLimits {
+            max_concurrent_expensive: 1,
+            max_ws_subscribers: 1,
+            ..ApiLimits::default()
+        });
+        let held = admission.expensive().unwrap();
+        let refused = admission.expensive().unwrap_err();
+        assert_eq!(
+            (refused.status.as_u16(), refused.code.as_str()),
+            (503, "busy")
+        );
+        assert_eq!(refused.retry_after, Some(1));
+        drop(held);
+        assert!(admission.expensive().is_ok());
+        let subscriber = admission.subscriber().unwrap();
+        assert_eq!(admission.subscriber().unwrap_err().code, "busy");
+        drop(subscriber);
+        assert!(admission.subscriber().is_ok());
+    }
+
+    #[test]
+    fn a_client_over_its_rate_gets_429_with_retry_after() {
+        let admission = Admission::new(ApiLimits {
+            requests_per_second_per_client: 1,
+            burst_per_client: 2,
+            ..ApiLimits::default()
+        });
+        let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        assert!(admission.take(client).is_ok());
+        assert!(admission.take(client).is_ok());
+        let refused = admission.take(client).unwrap_err();
+        assert_eq!(
+            (refused.status.as_u16(), refused.code.as_str()),
+            (429, "rate_limited")
+        );
+        assert_eq!(refused.retry_after, Some(1));
+        assert!(admission
+            .take(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)))
+            .is_ok());
+    }
+}
