@@ -62,6 +62,7 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         "text_parsers" => texts(),
         "genesis_json" => genesis_json(),
         "ledger_block" => blocks(),
+        "rpc_batch" => batch_bodies(),
         _ => Vec::new(),
     }
 }
@@ -566,4 +567,24 @@ fn blocks() -> Vec<(String, Vec<u8>)> {
         out.push((format!("{name}-resign"), block_input(true, &txs)));
     }
     out
+}
+
+/// Batch submission bodies: well formed, over a small limit, and a few wrong shapes.
+fn batch_bodies() -> Vec<(String, Vec<u8>)> {
+    let tx = hex_of(&sample_transactions()[0].1.encode());
+    [
+        ("one", format!(r#"{{"txs": ["{tx}"]}}"#)),
+        ("three", format!(r#"{{"txs": ["{tx}", "00", "zz"]}}"#)),
+        ("nine", format!(r#"{{"txs": [{}]}}"#, vec!["\"00\""; 9].join(","))),
+        ("escaped", r#"{"txs": ["a\u0062"]}"#.to_string()),
+        ("nested", r#"{"txs": [[[[]]]]}"#.to_string()),
+    ]
+    .into_iter()
+    .map(|(name, body)| (name.to_string(), body.into_bytes()))
+    .collect()
+}
+
+/// Lowercase hex of `bytes`.
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

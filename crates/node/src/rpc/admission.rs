@@ -22,10 +22,10 @@ pub(crate) struct ClientAddr(pub IpAddr);
 /// API reads from marshal (consensus's block archive) waiting at once.
 pub(crate) const MARSHAL_READS: usize = 4;
 
-/// The API's blocking threads for `limits` (admission checks, proofs): one per expensive slot
-/// and two for single submissions.
+/// The API's blocking threads for `limits` (admission checks, proofs): one per expensive or
+/// submission slot, and one spare.
 pub(crate) fn blocking_threads(limits: &ApiLimits) -> usize {
-    limits.max_concurrent_expensive + 2
+    limits.max_concurrent_expensive + limits.max_concurrent_submissions + 1
 }
 
 /// The API's shared bounds.
@@ -33,6 +33,7 @@ pub struct Admission {
     limits: ApiLimits,
     requests: Arc<Semaphore>,
     expensive: Arc<Semaphore>,
+    submissions: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
     blocking: Arc<Semaphore>,
     marshal: Arc<Semaphore>,
@@ -46,6 +47,7 @@ impl Admission {
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
             expensive: Arc::new(Semaphore::new(limits.max_concurrent_expensive)),
+            submissions: Arc::new(Semaphore::new(limits.max_concurrent_submissions)),
             subscribers: Arc::new(Semaphore::new(limits.max_ws_subscribers)),
             blocking: Arc::new(Semaphore::new(blocking_threads(&limits))),
             marshal: Arc::new(Semaphore::new(MARSHAL_READS)),
@@ -61,12 +63,22 @@ impl Admission {
         &self.limits
     }
 
-    /// A slot for an expensive request (a proof, a batch, a block), or 503 `busy`.
+    /// A slot for an expensive read (a proof, a block, a hand-off), or 503 `busy`.
     pub fn expensive(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.expensive.clone().try_acquire_owned().map_err(|_| {
             ApiError::busy(format!(
-                "{} expensive requests (proofs, batches, blocks) are in progress; retry shortly",
+                "{} expensive requests (proofs, blocks) are in progress; retry shortly",
                 self.limits.max_concurrent_expensive
+            ))
+        })
+    }
+
+    /// A slot for a transaction submission (single or batch), or 503 `busy`.
+    pub fn submission(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.submissions.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy(format!(
+                "{} submissions are in progress; retry shortly",
+                self.limits.max_concurrent_submissions
             ))
         })
     }
@@ -151,10 +163,13 @@ mod tests {
     async fn expensive_and_subscriber_slots_are_bounded_and_say_when_to_retry() {
         let admission = Admission::new(ApiLimits {
             max_concurrent_expensive: 1,
+            max_concurrent_submissions: 1,
             max_ws_subscribers: 1,
             ..ApiLimits::default()
         });
+        // Reads and submissions have lanes of their own.
         let held = admission.expensive().unwrap();
+        let submission = admission.submission().unwrap();
         let refused = admission.expensive().unwrap_err();
         assert_eq!(
             (refused.status.as_u16(), refused.code.as_str()),
@@ -163,6 +178,7 @@ mod tests {
         assert_eq!(refused.retry_after, Some(1));
         drop(held);
         assert!(admission.expensive().is_ok());
+        drop(submission);
         let subscriber = admission.subscriber().unwrap();
         assert_eq!(admission.subscriber().unwrap_err().code, "busy");
         drop(subscriber);

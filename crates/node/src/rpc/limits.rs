@@ -11,7 +11,8 @@
 //! | no byte either way | [`IDLE_TIMEOUT_MS`] | close |
 //! | one request's handling | [`REQUEST_TIMEOUT_MS`] | 503 `timeout` |
 //! | requests in progress | [`MAX_CONCURRENT_REQUESTS`] | 503 `busy` |
-//! | proofs, batches and blocks in progress | [`MAX_CONCURRENT_EXPENSIVE`] | 503 `busy` |
+//! | proofs, blocks and hand-offs in progress | [`MAX_CONCURRENT_EXPENSIVE`] | 503 `busy` |
+//! | transaction submissions (single or batch) in progress | [`MAX_CONCURRENT_SUBMISSIONS`] | 503 `busy` |
 //! | requests per second per client | [`REQUESTS_PER_SECOND_PER_CLIENT`] (burst [`BURST_PER_CLIENT`]) | 429 `rate_limited` |
 //! | WebSocket subscribers | [`MAX_WS_SUBSCRIBERS`] | 503 `busy` |
 //! | a subscriber's backfill (`?from=`) | [`WS_BACKFILL_BLOCKS`] | 400 `backlog_too_long` |
@@ -39,8 +40,11 @@ pub const IDLE_TIMEOUT_MS: u64 = 60_000;
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// Requests in progress at once.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
-/// Expensive requests (state proofs, batch submissions, blocks) in progress at once.
+/// Expensive reads (state proofs, blocks, epoch hand-offs) in progress at once.
 pub const MAX_CONCURRENT_EXPENSIVE: usize = 8;
+/// Transaction submissions (single or batch) in progress at once: a lane of their own, so
+/// that a flood of reads does not keep transactions out.
+pub const MAX_CONCURRENT_SUBMISSIONS: usize = 8;
 /// Requests per second one client (an IPv4 address, an IPv6 /64) may make on average.
 pub const REQUESTS_PER_SECOND_PER_CLIENT: u32 = 200;
 /// Requests a client may make at once above its rate.
@@ -77,6 +81,8 @@ pub struct ApiLimits {
     pub max_concurrent_requests: usize,
     /// See [`MAX_CONCURRENT_EXPENSIVE`].
     pub max_concurrent_expensive: usize,
+    /// See [`MAX_CONCURRENT_SUBMISSIONS`].
+    pub max_concurrent_submissions: usize,
     /// See [`REQUESTS_PER_SECOND_PER_CLIENT`].
     pub requests_per_second_per_client: u32,
     /// See [`BURST_PER_CLIENT`].
@@ -101,6 +107,7 @@ impl Default for ApiLimits {
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
             max_concurrent_expensive: MAX_CONCURRENT_EXPENSIVE,
+            max_concurrent_submissions: MAX_CONCURRENT_SUBMISSIONS,
             requests_per_second_per_client: REQUESTS_PER_SECOND_PER_CLIENT,
             burst_per_client: BURST_PER_CLIENT,
             max_ws_subscribers: MAX_WS_SUBSCRIBERS,

@@ -98,10 +98,16 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<Status>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
     let tx = decode_submission(&body.tx)?;
+    let slot = state.admission().submission()?;
     // Admission checks a signature and reads the ledger (which waits while a block executes):
     // on a blocking thread, not the API's async worker.
     let chain = state.chain_arc();
-    let admitted = state.blocking(move || chain.submit(tx, now_ms())).await?;
+    let admitted = state
+        .blocking(move || {
+            let _slot = slot;
+            chain.submit(tx, now_ms())
+        })
+        .await?;
     match admitted {
         Ok(id) => Ok((StatusCode::ACCEPTED, Json(status_of(id, TxStatus::Pending)))),
         Err(error) => Err(admit_error(error)),
@@ -113,7 +119,7 @@ pub(crate) async fn submit_batch(
     body: axum::body::Body,
 ) -> Result<Json<BatchAnswer>, ApiError> {
     // The slot before the body: a refused batch is never read into memory.
-    let slot = state.admission().expensive()?;
+    let slot = state.admission().submission()?;
     let body = axum::body::to_bytes(body, super::MAX_BATCH_BODY_BYTES)
         .await
         .map_err(|e| ApiError::bad_request("malformed_request", format!("the body: {e}")))?;
@@ -123,7 +129,7 @@ pub(crate) async fn submit_batch(
     let chain = state.chain_arc();
     let results = state
         .blocking(move || {
-            // The expensive slot lasts as long as the work, even if the request times out.
+            // The slot lasts as long as the work, even if the request times out.
             let _slot = slot;
             // Parsed again on this thread (borrowed, no copy): the first parse checked it.
             let txs = super::batch::parse(&body, max).unwrap_or_default();
