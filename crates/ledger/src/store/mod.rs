@@ -244,18 +244,42 @@ impl StoreReader {
         let root = self.root_at(height)?;
         let live = lock(&self.live)?;
         let tables = ReadTables::open(&self.db, &live)?;
-        let layers = TreeLayers {
-            staged: None,
-            live: &live,
-            nodes: &tables.nodes,
-            values: &tables.values,
-            misses: None,
+        // A height already on disk (every height but the last few, with a short sync interval)
+        // is proven from the database alone, without holding the in-memory layer's lock, which
+        // block commits need: a flood of proofs never delays a commit.
+        let on_disk = live
+            .pending
+            .roots
+            .keys()
+            .next()
+            .is_none_or(|first_in_memory| *first_in_memory > height);
+        let (value, proof) = if on_disk {
+            drop(live);
+            prove_in(&Live::default(), &tables, key, height)?
+        } else {
+            prove_in(&live, &tables, key, height)?
         };
-        let (value, proof) = StateTree::new(&layers)
-            .get_with_proof(key_hash(key), tree_version(height))
-            .map_err(tree_err)?;
         Ok((value, proof, root))
     }
+}
+
+/// The value of `key` at `height` with its proof, read through `live` and `tables`.
+fn prove_in(
+    live: &Live,
+    tables: &ReadTables,
+    key: &[u8],
+    height: u64,
+) -> Result<(Option<Vec<u8>>, StateProof), StoreError> {
+    let layers = TreeLayers {
+        staged: None,
+        live,
+        nodes: &tables.nodes,
+        values: &tables.values,
+        misses: None,
+    };
+    StateTree::new(&layers)
+        .get_with_proof(key_hash(key), tree_version(height))
+        .map_err(tree_err)
 }
 
 /// The ledger's database.
@@ -616,6 +640,39 @@ mod tests {
         assert_eq!(snapshot.read(&key(7)).unwrap(), Some(vec![7]));
         assert_eq!(snapshot.read(&key(1)).unwrap(), Some(vec![1]));
         assert_eq!(snapshot.read(&key(9)).unwrap(), None);
+    }
+
+    /// Proofs verify at every height, whether it is on disk (proven without the in-memory
+    /// layer's lock) or still only in memory, through a reader held apart from the store.
+    #[test]
+    fn proofs_verify_on_disk_and_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LedgerStore::create(&dir.path().join("state.redb")).unwrap();
+        let reader = store.reader();
+        let genesis: Changes = (0..200).map(|i| (key(i), Some(vec![0]))).collect();
+        store.commit(0, &genesis, true).unwrap();
+        for height in 1..=6u32 {
+            let block: Changes = [(key(height), Some(vec![height as u8]))]
+                .into_iter()
+                .collect();
+            // Heights 1 to 3 reach the disk; 4 to 6 stay in memory.
+            store
+                .commit(u64::from(height), &block, height <= 3)
+                .unwrap();
+        }
+        for height in 0..=6u64 {
+            for (k, expected) in [
+                (key(2), Some(vec![if height >= 2 { 2 } else { 0 }])),
+                (key(5), Some(vec![if height >= 5 { 5 } else { 0 }])),
+                (b"absent".to_vec(), None),
+            ] {
+                let (value, proof, root) = reader.prove(&k, height).unwrap();
+                assert_eq!(value, expected, "height {height}");
+                assert_eq!(root, store.root_at(height).unwrap());
+                verify_proof(&root, &k, value.as_deref(), &proof).unwrap();
+            }
+        }
+        assert_eq!(reader.snapshot().unwrap().height(), Some(6));
     }
 
     /// Deleting absent keys (a no-op for the tree) does not leave old roots in the node cache.
