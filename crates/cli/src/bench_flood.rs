@@ -93,7 +93,8 @@ pub(crate) fn run(args: FloodArgs) -> Result<()> {
 }
 
 fn flood(args: &FloodArgs) -> Result<FloodReport> {
-    raise_open_file_limit();
+    // The node's own helper: the soft open-file limit up to the hard one.
+    let _ = cairn_node::fdlimit::raise_open_file_limit();
     let targets: Vec<SocketAddr> = args
         .nodes
         .iter()
@@ -162,19 +163,6 @@ fn flood(args: &FloodArgs) -> Result<FloodReport> {
         cpu_cores: cpu,
         secs: args.secs,
     })
-}
-
-/// Raises this process's soft open-file limit to its hard limit (Linux).
-fn raise_open_file_limit() {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getrlimit, setrlimit, Resource};
-        let mut limit = getrlimit(Resource::Nofile);
-        if limit.current < limit.maximum {
-            limit.current = limit.maximum;
-            let _ = setrlimit(Resource::Nofile, limit);
-        }
-    }
 }
 
 /// A connection to `target`, from loopback address 127.0.0.(2 + `index` mod 250) when the
