@@ -106,6 +106,7 @@ fn devnet_genesis(
             },
             consensus: ConsensusRules::default(),
             protocol_version: cairn_ledger::protocol::CURRENT_PROTOCOL_VERSION,
+            epochs_per_reward_epoch: 1,
         },
         genesis_time_ms: now_ms(),
         params: params.clone(),

@@ -42,6 +42,9 @@ pub(crate) enum GenesisCommand {
         /// Blocks per epoch.
         #[arg(long, default_value_t = 8_640)]
         blocks_per_epoch: u64,
+        /// Consensus epochs in one reward epoch (1 to 16).
+        #[arg(long, default_value_t = 1)]
+        epochs_per_reward_epoch: u64,
         /// Emission of the first epoch.
         #[arg(long, default_value = "100000")]
         emission_per_epoch: Amount,
@@ -145,6 +148,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
             oracles,
             makers,
             blocks_per_epoch,
+            epochs_per_reward_epoch,
             emission_per_epoch,
             halving_epochs,
             emission_cap,
@@ -166,6 +170,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                     },
                     consensus: ConsensusRules::default(),
                     protocol_version: cairn_ledger::protocol::CURRENT_PROTOCOL_VERSION,
+                    epochs_per_reward_epoch,
                 },
                 genesis_time_ms: genesis_time_ms.unwrap_or_else(now_ms),
                 params: Params::default(),

@@ -219,6 +219,8 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::PriceReference
         | StateKey::OracleStakes(_)
         | StateKey::Protocol
+        | StateKey::Manifests(_)
+        | StateKey::RewardRootOf(..)
         | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }

@@ -416,6 +416,36 @@ pub enum TxError {
     #[error("{0} is claimed twice in one transaction")]
     DuplicateClaim(Address),
 
+    // ---- report-log manifests ----
+    /// The manifest commit window of the reward epoch is not open (it opens when the epoch
+    /// ends and closes `manifest_commit_blocks` later).
+    #[error("manifests for reward epoch {epoch} are taken from height {opens} to {closes}")]
+    ManifestWindowClosed {
+        /// The reward epoch.
+        epoch: Epoch,
+        /// First height of the window.
+        opens: u64,
+        /// Last height of the window.
+        closes: u64,
+    },
+    /// The oracle already committed a manifest for the epoch.
+    #[error("{0} already committed a manifest for this reward epoch")]
+    ManifestAlreadyCommitted(Address),
+    /// The oracle held no stake when the reward epoch began.
+    #[error("{0} held no oracle stake when the reward epoch began")]
+    NotAnEpochOracle(Address),
+    /// An endpoint that is not an http(s) URL.
+    #[error("endpoint must start with http:// or https://, got `{0}`")]
+    BadEndpoint(String),
+    /// An attested manifest was never committed, or under another hash.
+    #[error("{oracle} committed no manifest {manifest} for this reward epoch")]
+    ManifestUnknown {
+        /// The oracle named.
+        oracle: Address,
+        /// The hash attested.
+        manifest: Hash,
+    },
+
     // ---- governance ----
     /// The lock would run past the maximum.
     #[error("a lock may last at most {max} epochs, asked {got}")]
@@ -569,6 +599,11 @@ impl TxError {
             TxError::CreditOverflow => "credit_overflow",
             TxError::EpochNotEnded { .. } => "epoch_not_ended",
             TxError::RootNotNewer { .. } => "root_not_newer",
+            TxError::ManifestWindowClosed { .. } => "manifest_window_closed",
+            TxError::ManifestAlreadyCommitted(..) => "manifest_already_committed",
+            TxError::NotAnEpochOracle(..) => "not_an_epoch_oracle",
+            TxError::BadEndpoint(..) => "bad_endpoint",
+            TxError::ManifestUnknown { .. } => "manifest_unknown",
             TxError::UnknownOracle(..) => "unknown_oracle",
             TxError::DuplicateSigner(..) => "duplicate_signer",
             TxError::BadOracleSignature(..) => "bad_oracle_signature",
@@ -968,6 +1003,27 @@ mod tests {
                 "circuit_breaker",
             ),
             (TxError::DuplicateClaim(address), "duplicate_claim"),
+            (
+                TxError::ManifestWindowClosed {
+                    epoch: Epoch(1),
+                    opens: 2,
+                    closes: 3,
+                },
+                "manifest_window_closed",
+            ),
+            (
+                TxError::ManifestAlreadyCommitted(address),
+                "manifest_already_committed",
+            ),
+            (TxError::NotAnEpochOracle(address), "not_an_epoch_oracle"),
+            (TxError::BadEndpoint("ftp://x".into()), "bad_endpoint"),
+            (
+                TxError::ManifestUnknown {
+                    oracle: address,
+                    manifest: Hash::ZERO,
+                },
+                "manifest_unknown",
+            ),
             (TxError::LockTooLong { max: 1, got: 2 }, "lock_too_long"),
             (TxError::NoLock(address), "no_lock"),
             (TxError::LockNotExpired(Epoch(3)), "lock_not_expired"),

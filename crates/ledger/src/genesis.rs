@@ -12,7 +12,9 @@ use crate::state::records::{
 };
 use crate::state::{Overlay, StateKey};
 use cairn_types::keys::KeyError;
-use cairn_types::params::{ChainConfig, ConsensusRules, ParamError, Params};
+use cairn_types::params::{
+    ChainConfig, ConsensusRules, ParamError, Params, MAX_EPOCHS_PER_REWARD_EPOCH,
+};
 use cairn_types::validator_keys::{KeysError, ValidatorKeys};
 use cairn_types::{Address, Amount, Epoch, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -117,7 +119,10 @@ pub enum GenesisError {
         /// Given.
         got: u64,
     },
-    /// Epochs must have at least two blocks.
+    /// A reward epoch must be 1 to 16 consensus epochs long.
+    #[error("epochs_per_reward_epoch must be between 1 and 16, got {0}")]
+    RewardEpochLength(u64),
+    /// An epoch must have at least two blocks.
     #[error("blocks_per_epoch must be at least 2, got {0}")]
     EpochTooShort(u64),
     /// The halving interval is zero.
@@ -229,6 +234,10 @@ impl Genesis {
         }
         if self.chain.blocks_per_epoch < 2 {
             return Err(GenesisError::EpochTooShort(self.chain.blocks_per_epoch));
+        }
+        let reward_epoch = self.chain.epochs_per_reward_epoch;
+        if reward_epoch == 0 || reward_epoch > MAX_EPOCHS_PER_REWARD_EPOCH {
+            return Err(GenesisError::RewardEpochLength(reward_epoch));
         }
         if self.chain.emission.halving_interval_epochs == 0 {
             return Err(GenesisError::ZeroHalvingInterval);

@@ -142,7 +142,10 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::PriceReference
             | StateKey::OracleStakes(_)
             | StateKey::Protocol
-            | StateKey::ChainState => None,
+            | StateKey::ChainState
+            // The halted chain's epochs are over: its manifests and root history stay with it.
+            | StateKey::Manifests(_)
+            | StateKey::RewardRootOf(..) => None,
             StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;
                 unpaid_pools = plus(unpaid_pools, pool);

@@ -58,6 +58,8 @@ pub fn test_params() -> Params {
         mint_window_epochs: 3,
         mint_window_max: Amount::tokens(2_000),
         max_seats: 8,
+        manifest_commit_blocks: 4,
+        manifest_attest_blocks: 4,
         ..Params::default()
     }
 }
@@ -88,6 +90,7 @@ pub fn test_genesis() -> Genesis {
             },
             consensus: ConsensusRules::default(),
             protocol_version: crate::protocol::CURRENT_PROTOCOL_VERSION,
+            epochs_per_reward_epoch: 1,
         },
         genesis_time_ms: TEST_GENESIS_TIME_MS,
         params: test_params(),

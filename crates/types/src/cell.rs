@@ -66,6 +66,15 @@ impl Cell {
         u8::from(self.0.resolution())
     }
 
+    /// The cell itself if its resolution is at most `resolution`, else its ancestor at that
+    /// resolution: what is published of a device's location (no finer than resolution 8).
+    pub fn coarsened(self, resolution: u8) -> Cell {
+        Resolution::try_from(resolution)
+            .ok()
+            .and_then(|res| self.0.parent(res))
+            .map_or(self, Cell)
+    }
+
     /// Grid distance to another cell of the same resolution, if H3 can compute it.
     pub fn grid_distance(self, other: Cell) -> Option<i32> {
         self.0.grid_distance(other.0).ok()
@@ -112,6 +121,16 @@ serde_as_text!(Cell);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_is_coarsened_to_its_ancestor_never_refined() {
+        let fine = Cell::from_lat_lng(48.8566, 2.3522, 12).unwrap();
+        let coarse = fine.coarsened(8);
+        assert_eq!(coarse.resolution(), 8);
+        assert_eq!(coarse, Cell::from_lat_lng(48.8566, 2.3522, 8).unwrap());
+        let wide = Cell::from_lat_lng(48.8566, 2.3522, 5).unwrap();
+        assert_eq!(wide.coarsened(8), wide);
+    }
     use crate::codec::{decode, encode};
     use proptest::prelude::*;
 

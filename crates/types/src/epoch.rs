@@ -46,6 +46,61 @@ impl Epoch {
     }
 }
 
+/// How reward epochs map to consensus epochs and block heights.
+///
+/// Reward epoch `r` is consensus epochs `r·k ..= r·k + k − 1` (with `k` =
+/// `epochs_per_reward_epoch`): its first block is `r·k·n + 1` (with `n` = `blocks_per_epoch`),
+/// and it ends at the first block of reward epoch `r + 1`, [`RewardClock::end_height`]. Its
+/// reports are those whose window starts in `[time of its first block, time of the first block
+/// of r + 1)` (genesis time for reward epoch 0).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RewardClock {
+    /// Blocks in one consensus epoch (at least 1).
+    pub blocks_per_epoch: u64,
+    /// Consensus epochs in one reward epoch (at least 1).
+    pub epochs_per_reward_epoch: u64,
+}
+
+impl RewardClock {
+    /// The reward epoch that consensus epoch `epoch` belongs to.
+    pub fn reward_epoch_of(&self, epoch: Epoch) -> Epoch {
+        Epoch(epoch.0 / self.epochs_per_reward_epoch.max(1))
+    }
+
+    /// The reward epoch of block `height`.
+    pub fn reward_epoch_at(&self, height: u64) -> Epoch {
+        self.reward_epoch_of(Epoch::of_height(height, self.blocks_per_epoch))
+    }
+
+    /// The first consensus epoch of reward epoch `reward`.
+    pub fn first_epoch(&self, reward: Epoch) -> Epoch {
+        Epoch(reward.0.saturating_mul(self.epochs_per_reward_epoch.max(1)))
+    }
+
+    /// The last consensus epoch of reward epoch `reward`.
+    pub fn last_epoch(&self, reward: Epoch) -> Epoch {
+        Epoch(
+            self.first_epoch(reward.next())
+                .0
+                .saturating_sub(1)
+                .max(self.first_epoch(reward).0),
+        )
+    }
+
+    /// The first block of reward epoch `reward` (block 1 for reward epoch 0).
+    pub fn first_height(&self, reward: Epoch) -> u64 {
+        self.first_epoch(reward)
+            .0
+            .saturating_mul(self.blocks_per_epoch.max(1))
+            .saturating_add(1)
+    }
+
+    /// The block that ends reward epoch `reward`: the first block of the next one.
+    pub fn end_height(&self, reward: Epoch) -> u64 {
+        self.first_height(reward.next())
+    }
+}
+
 impl fmt::Display for Epoch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -67,5 +122,28 @@ mod tests {
         assert!(Epoch::starts_at(11, 10));
         assert!(Epoch::starts_at(21, 10));
         assert_eq!(Epoch::of_height(5, 0), Epoch(4));
+    }
+
+    #[test]
+    fn reward_epochs_are_whole_consensus_epochs() {
+        let clock = RewardClock {
+            blocks_per_epoch: 10,
+            epochs_per_reward_epoch: 3,
+        };
+        assert_eq!(clock.first_height(Epoch(0)), 1);
+        assert_eq!(clock.end_height(Epoch(0)), 31);
+        assert_eq!(clock.first_epoch(Epoch(2)), Epoch(6));
+        assert_eq!(clock.last_epoch(Epoch(2)), Epoch(8));
+        for height in 1..=30 {
+            assert_eq!(clock.reward_epoch_at(height), Epoch(0));
+        }
+        assert_eq!(clock.reward_epoch_at(31), Epoch(1));
+        assert!(Epoch::starts_at(clock.end_height(Epoch(4)), 10));
+        let one = RewardClock {
+            blocks_per_epoch: 10,
+            epochs_per_reward_epoch: 1,
+        };
+        assert_eq!(one.end_height(Epoch(0)), 11);
+        assert_eq!(one.last_epoch(Epoch(5)), Epoch(5));
     }
 }

@@ -12,6 +12,7 @@
 //! - [`evidence`]: consensus double-signing evidence, the input to slashing.
 //! - [`validator_keys`]: a validator's node and seat keys with their proofs of possession.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
+//! - [`report`]: the reports devices sign (session keys, heartbeats, readings) and oracles log.
 
 /// Implements serde for a type through its `Display` and `FromStr`: the human form (an address,
 /// an amount, a hash) is also the JSON form.
@@ -41,6 +42,7 @@ pub mod evidence;
 pub mod hash;
 pub mod keys;
 pub mod params;
+pub mod report;
 pub mod reward_tree;
 pub mod subnetwork;
 pub mod tx;

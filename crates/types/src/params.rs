@@ -68,6 +68,30 @@ pub struct ChainConfig {
     /// governance schedules later versions (`docs/NODE.md`, "Upgrades").
     #[serde(default = "first_protocol_version")]
     pub protocol_version: u32,
+    /// Consensus epochs in one reward epoch (absent from older genesis files: 1). Oracles cut
+    /// their report logs, commit manifests and sign reward roots once per reward epoch.
+    #[serde(default = "one_epoch")]
+    pub epochs_per_reward_epoch: u64,
+}
+
+fn one_epoch() -> u64 {
+    1
+}
+
+/// Most consensus epochs in a reward epoch: a root may pay up to `MAX_ROOT_EPOCH_SPAN` (64)
+/// consensus epochs back, so a root that covers a missed reward epoch still reaches it.
+pub const MAX_EPOCHS_PER_REWARD_EPOCH: u64 = 16;
+
+impl ChainConfig {
+    /// How reward epochs map to consensus epochs and heights.
+    pub fn reward_clock(&self) -> crate::epoch::RewardClock {
+        crate::epoch::RewardClock {
+            blocks_per_epoch: self.blocks_per_epoch.max(1),
+            epochs_per_reward_epoch: self
+                .epochs_per_reward_epoch
+                .clamp(1, MAX_EPOCHS_PER_REWARD_EPOCH),
+        }
+    }
 }
 
 fn first_protocol_version() -> u32 {
@@ -172,6 +196,44 @@ pub struct Params {
     /// epoch to the next, as a share of the seated stake (jailing is never held back by it).
     #[serde(default = "default_churn_bps")]
     pub churn_bps: u64,
+    /// Blocks after a reward epoch ends during which each oracle commits the hash of its
+    /// report-log manifest for it.
+    #[serde(default = "default_manifest_commit_blocks")]
+    pub manifest_commit_blocks: u64,
+    /// Blocks after the commit window during which oracles attest that they fetched the
+    /// committed logs; a manifest counts once 2/3 of oracle stake attested it.
+    #[serde(default = "default_manifest_attest_blocks")]
+    pub manifest_attest_blocks: u64,
+    /// Reward epochs an oracle keeps its report logs (and serves them to auditors).
+    #[serde(default = "default_log_retention_epochs")]
+    pub log_retention_epochs: u64,
+    /// Most a report's device time may differ from the time an oracle received it.
+    #[serde(default = "default_report_skew_max_secs")]
+    pub report_skew_max_secs: u64,
+    /// Length of an uptime window: a device earns a point for each window in which it
+    /// delivered a valid report.
+    #[serde(default = "default_uptime_window_secs")]
+    pub uptime_window_secs: u64,
+}
+
+fn default_manifest_commit_blocks() -> u64 {
+    300
+}
+
+fn default_manifest_attest_blocks() -> u64 {
+    300
+}
+
+fn default_log_retention_epochs() -> u64 {
+    30
+}
+
+fn default_report_skew_max_secs() -> u64 {
+    300
+}
+
+fn default_uptime_window_secs() -> u64 {
+    3_600
 }
 
 fn default_downtime_jail_bps() -> u64 {
@@ -216,6 +278,11 @@ impl Default for Params {
             churn_bps: default_churn_bps(),
             price_move_max_bps: default_price_move_max_bps(),
             price_spread_max_bps: default_price_spread_max_bps(),
+            manifest_commit_blocks: default_manifest_commit_blocks(),
+            manifest_attest_blocks: default_manifest_attest_blocks(),
+            log_retention_epochs: default_log_retention_epochs(),
+            report_skew_max_secs: default_report_skew_max_secs(),
+            uptime_window_secs: default_uptime_window_secs(),
         }
     }
 }
@@ -262,11 +329,16 @@ pub enum ParamId {
     ChurnBps = 19,
     PriceMoveMaxBps = 20,
     PriceSpreadMaxBps = 21,
+    ManifestCommitBlocks = 22,
+    ManifestAttestBlocks = 23,
+    LogRetentionEpochs = 24,
+    ReportSkewMaxSecs = 25,
+    UptimeWindowSecs = 26,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 22] = [
+    pub const ALL: [ParamId; 27] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
         ParamId::MaxSeats,
@@ -289,6 +361,11 @@ impl ParamId {
         ParamId::ChurnBps,
         ParamId::PriceMoveMaxBps,
         ParamId::PriceSpreadMaxBps,
+        ParamId::ManifestCommitBlocks,
+        ParamId::ManifestAttestBlocks,
+        ParamId::LogRetentionEpochs,
+        ParamId::ReportSkewMaxSecs,
+        ParamId::UptimeWindowSecs,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -316,6 +393,11 @@ impl ParamId {
             ParamId::ChurnBps => "churn_bps",
             ParamId::PriceMoveMaxBps => "price_move_max_bps",
             ParamId::PriceSpreadMaxBps => "price_spread_max_bps",
+            ParamId::ManifestCommitBlocks => "manifest_commit_blocks",
+            ParamId::ManifestAttestBlocks => "manifest_attest_blocks",
+            ParamId::LogRetentionEpochs => "log_retention_epochs",
+            ParamId::ReportSkewMaxSecs => "report_skew_max_secs",
+            ParamId::UptimeWindowSecs => "uptime_window_secs",
         }
     }
 
@@ -344,6 +426,9 @@ impl ParamId {
             ParamId::ChurnBps => (1, bps),
             ParamId::PriceMoveMaxBps => (1, bps),
             ParamId::PriceSpreadMaxBps => (1, 100 * bps),
+            ParamId::ManifestCommitBlocks | ParamId::ManifestAttestBlocks => (1, 1_000_000),
+            ParamId::LogRetentionEpochs => (1, 10_000),
+            ParamId::ReportSkewMaxSecs | ParamId::UptimeWindowSecs => (1, 86_400),
         }
     }
 }
@@ -418,6 +503,11 @@ impl Params {
             ParamId::ChurnBps => self.churn_bps.into(),
             ParamId::PriceMoveMaxBps => self.price_move_max_bps.into(),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps.into(),
+            ParamId::ManifestCommitBlocks => self.manifest_commit_blocks.into(),
+            ParamId::ManifestAttestBlocks => self.manifest_attest_blocks.into(),
+            ParamId::LogRetentionEpochs => self.log_retention_epochs.into(),
+            ParamId::ReportSkewMaxSecs => self.report_skew_max_secs.into(),
+            ParamId::UptimeWindowSecs => self.uptime_window_secs.into(),
         }
     }
 
@@ -455,6 +545,11 @@ impl Params {
             ParamId::ChurnBps => self.churn_bps = to_u64(value),
             ParamId::PriceMoveMaxBps => self.price_move_max_bps = to_u64(value),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps = to_u64(value),
+            ParamId::ManifestCommitBlocks => self.manifest_commit_blocks = to_u64(value),
+            ParamId::ManifestAttestBlocks => self.manifest_attest_blocks = to_u64(value),
+            ParamId::LogRetentionEpochs => self.log_retention_epochs = to_u64(value),
+            ParamId::ReportSkewMaxSecs => self.report_skew_max_secs = to_u64(value),
+            ParamId::UptimeWindowSecs => self.uptime_window_secs = to_u64(value),
         }
         Ok(())
     }

@@ -167,6 +167,44 @@ pub enum Action {
         /// Proposal number.
         proposal: u64,
     },
+    /// Commit the hash of this oracle's report-log manifest for a reward epoch that ended
+    /// (oracle committee members only, within the commit window).
+    CommitManifest(ManifestCommit),
+    /// Attest that this oracle fetched the logs of committed manifests and found them whole
+    /// (oracle committee members only, until the attest window closes).
+    AttestManifests {
+        /// The reward epoch.
+        epoch: Epoch,
+        /// The manifests fetched.
+        manifests: BoundedVec<ManifestRef, MAX_ROOT_SIGNATURES>,
+    },
+}
+
+/// Longest endpoint an oracle serves its logs from, in bytes.
+pub const MAX_ENDPOINT_BYTES: usize = 200;
+
+/// An oracle's commitment to the report logs it holds for one reward epoch.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ManifestCommit {
+    /// The reward epoch.
+    pub epoch: Epoch,
+    /// BLAKE3 hash of the manifest (the list of the oracle's log files and their hashes).
+    pub manifest: Hash,
+    /// Reports the files hold.
+    pub reports: u64,
+    /// Where the oracle serves the manifest and its files (`http://` or `https://`).
+    pub endpoint: BoundedString<MAX_ENDPOINT_BYTES>,
+}
+
+/// One committed manifest, named by its oracle and hash.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct ManifestRef {
+    /// The oracle that committed it.
+    pub oracle: Address,
+    /// Its hash.
+    pub manifest: Hash,
 }
 
 /// Which stake an unbond takes from.
@@ -570,6 +608,20 @@ mod tests {
                 choice: VoteChoice::Abstain,
             },
             Action::ExecuteProposal { proposal: 1 },
+            Action::CommitManifest(ManifestCommit {
+                epoch: Epoch(3),
+                manifest: Hash([4; 32]),
+                reports: 9,
+                endpoint: BoundedString::new("https://oracle.example:7400").unwrap(),
+            }),
+            Action::AttestManifests {
+                epoch: Epoch(3),
+                manifests: BoundedVec::new(vec![ManifestRef {
+                    oracle: Address(pk),
+                    manifest: Hash([4; 32]),
+                }])
+                .unwrap(),
+            },
         ]
     }
 

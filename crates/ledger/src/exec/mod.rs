@@ -11,12 +11,14 @@
 //! - [`staking`]: bonding, unbonding, withdrawal, slashing.
 //! - [`devices`]: registration, location, transfer and retirement of devices.
 //! - [`credits`]: prices, burn-and-mint of data credits, delegation and spending.
+//! - [`manifests`]: the oracles' report-log manifests and which of them count.
 //! - [`rewards`]: reward roots and claims, behind the circuit breaker.
 //! - [`governance`]: vote-escrow locks, proposals, votes and execution.
 
 pub mod credits;
 pub mod devices;
 pub mod governance;
+pub mod manifests;
 pub mod oracle_stake;
 pub mod prices;
 pub mod rewards;
@@ -281,5 +283,9 @@ fn dispatch(
         } => governance::propose(ex, sender, action, description.as_str()),
         Action::Vote { proposal, choice } => governance::vote(ex, sender, *proposal, *choice),
         Action::ExecuteProposal { proposal } => governance::execute_proposal(ex, *proposal),
+        Action::CommitManifest(commit) => manifests::commit(ex, sender, commit),
+        Action::AttestManifests { epoch, manifests } => {
+            manifests::attest(ex, sender, *epoch, manifests.as_slice())
+        }
     }
 }

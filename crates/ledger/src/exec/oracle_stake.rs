@@ -75,6 +75,31 @@ pub fn at_risk_since(
     Ok(total)
 }
 
+/// What `oracle`'s signature weighs for a root or an attestation of the epoch whose recorded
+/// stakes are `stakes` (and which began at consensus epoch `epoch`): its recorded stake, but no
+/// more than can still be slashed from it (stake withdrawn since signs for nothing).
+pub fn signing_weight(
+    ex: &Exec<'_, '_>,
+    stakes: &OracleStakes,
+    oracle: &Address,
+    epoch: Epoch,
+) -> Result<Amount, ExecError> {
+    let Some(recorded) = stakes.0.get(oracle) else {
+        return Ok(Amount::ZERO);
+    };
+    Ok((*recorded).min(at_risk_since(ex, oracle, epoch)?))
+}
+
+/// True when `signed` is at least 2/3 of a non-zero `total`, in integers: 3·signed ≥ 2·total.
+pub fn is_two_thirds(signed: Amount, total: Amount) -> bool {
+    !total.is_zero()
+        && signed
+            .0
+            .checked_mul(3)
+            .zip(total.0.checked_mul(2))
+            .is_some_and(|(s, t)| s >= t)
+}
+
 /// Keeps the oracle stake that `oracle` unbonded since `epoch` began (the stake that weighed its
 /// signature on that epoch's root) from being withdrawn for a whole unbonding period from now:
 /// called for each signer of an accepted root, so stake that signed a root can be slashed for

@@ -1,7 +1,9 @@
 //! Reward roots and claims.
 //!
-//! Each epoch, the emission share of a sub-network is set aside as a pool
-//! ([`StateKey::EmissionPool`]). The oracle committee commits the epoch's rewards as the root of a
+//! Each consensus epoch, the emission share of a sub-network is set aside as a pool
+//! ([`StateKey::EmissionPool`]). Once per *reward* epoch (a whole number of consensus epochs,
+//! `epochs_per_reward_epoch`; the `epoch` of a root is a reward epoch), the oracle committee
+//! commits the epoch's rewards as the root of a
 //! Merkle *sum* tree of cumulative rewards per account; the ledger accepts it when oracles holding
 //! at least 2/3 of oracle stake signed the identical root and the root's growth over the previous
 //! root fits in the pools of the epochs it covers. Whatever the root leaves of those pools goes to
@@ -36,15 +38,14 @@ pub fn submit_root(
         signatures,
     } = submission;
     let (epoch, subnetwork) = (*epoch, *subnetwork);
-    if epoch >= ex.epoch() {
-        return Err(TxError::EpochNotEnded {
-            epoch,
-            current: ex.epoch(),
-        }
-        .into());
+    let clock = ex.config.reward_clock();
+    let current = clock.reward_epoch_of(ex.epoch());
+    if epoch >= current {
+        return Err(TxError::EpochNotEnded { epoch, current }.into());
     }
     let key = StateKey::RewardRoot(subnetwork);
     let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
+    // The first consensus epoch whose pool this root pays.
     let first_epoch = match &previous {
         // A root accepted at height 0 came with a recovery genesis (`crate::recovery`): it
         // covers the halted chain's epochs, none of this chain's.
@@ -56,9 +57,10 @@ pub fn submit_root(
             }
             .into())
         }
-        Some(p) => p.epoch.0 + 1,
+        Some(p) => clock.first_epoch(p.epoch.next()).0,
         None => 0,
     };
+    let last_epoch = clock.last_epoch(epoch).0;
     let previous_total = previous.as_ref().map_or(Amount::ZERO, |p| p.root.sum);
     let claimed_total = previous.as_ref().map_or(Amount::ZERO, |p| p.claimed_total);
     let growth = root
@@ -69,17 +71,19 @@ pub fn submit_root(
             new: root.sum,
         })?;
     // An oracle that fell far behind submits intermediate roots; this bounds the scan below.
-    let first_epoch = first_epoch.max(epoch.0.saturating_sub(MAX_ROOT_EPOCH_SPAN - 1));
+    let first_epoch = first_epoch.max(last_epoch.saturating_sub(MAX_ROOT_EPOCH_SPAN - 1));
     // (Older pools went to the treasury when they fell out of reach: `expire_pools`.)
 
-    check_quorum(ex, epoch, subnetwork, submission)?;
+    // Signers are weighed with the stake recorded when the reward epoch began.
+    let began = clock.first_epoch(epoch);
+    check_quorum(ex, epoch, began, subnetwork, submission)?;
     // The signers' stake answers for this root for a whole unbonding period from now.
     for s in submission.signatures.iter() {
-        oracle_stake::hold_for_root(ex, &s.oracle, epoch)?;
+        oracle_stake::hold_for_root(ex, &s.oracle, began)?;
     }
 
     let mut allowed = Amount::ZERO;
-    for e in first_epoch..=epoch.0 {
+    for e in first_epoch..=last_epoch {
         let pool_key = StateKey::EmissionPool(Epoch(e), subnetwork);
         let pool: Amount = ex.state.get_or_default(&pool_key)?;
         allowed = allowed.checked_add(pool).ok_or(TxError::AmountOverflow)?;
@@ -104,6 +108,8 @@ pub fn submit_root(
             claimed_total,
         },
     );
+    ex.state
+        .put(&StateKey::RewardRootOf(subnetwork, epoch), root);
     ex.notes.push(format!(
         "reward root for {subnetwork} epoch {epoch} accepted: {growth} new rewards, \
          {} signatures, {residue} to the treasury",
@@ -115,11 +121,12 @@ pub fn submit_root(
 fn check_quorum(
     ex: &Exec<'_, '_>,
     epoch: Epoch,
+    began: Epoch,
     subnetwork: Subnetwork,
     submission: &RewardRootSubmission,
 ) -> Result<(), ExecError> {
     // Weighed with the stake recorded when the epoch began (`oracle_stake`).
-    let stakes = oracle_stake::stakes_of(ex, epoch)?;
+    let stakes = oracle_stake::stakes_of(ex, began)?;
     let digest = reward_root_digest(&ex.config.chain_id, epoch, subnetwork, &submission.root);
     let mut seen = BTreeSet::new();
     let mut signed = Amount::ZERO;
@@ -127,15 +134,14 @@ fn check_quorum(
     let mut sigs = Vec::with_capacity(submission.signatures.len());
     let mut keys = Vec::with_capacity(submission.signatures.len());
     for s in submission.signatures.iter() {
-        let recorded = *stakes
-            .0
-            .get(&s.oracle)
-            .ok_or(TxError::UnknownOracle(s.oracle))?;
+        if !stakes.0.contains_key(&s.oracle) {
+            return Err(TxError::UnknownOracle(s.oracle).into());
+        }
         if !seen.insert(s.oracle) {
             return Err(TxError::DuplicateSigner(s.oracle).into());
         }
         // Stake withdrawn since signs for nothing: it could not be slashed.
-        let weight = recorded.min(oracle_stake::at_risk_since(ex, &s.oracle, epoch)?);
+        let weight = oracle_stake::signing_weight(ex, &stakes, &s.oracle, began)?;
         signed = signed.checked_add(weight).ok_or(TxError::AmountOverflow)?;
         digests.push(digest);
         sigs.push(s.signature);
@@ -154,13 +160,7 @@ fn check_quorum(
     for stake in stakes.0.values() {
         total = total.checked_add(*stake).ok_or(TxError::AmountOverflow)?;
     }
-    // signed / total >= 2/3, in integers: 3·signed >= 2·total.
-    let enough = signed
-        .0
-        .checked_mul(3)
-        .zip(total.0.checked_mul(2))
-        .is_some_and(|(s, t)| s >= t);
-    if total.is_zero() || !enough {
+    if !oracle_stake::is_two_thirds(signed, total) {
         return Err(TxError::InsufficientOracleStake { signed, total }.into());
     }
     Ok(())

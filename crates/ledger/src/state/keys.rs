@@ -86,6 +86,11 @@ pub enum StateKey {
     GovOverCap,
     /// The protocol version in force and the one scheduled ([`crate::protocol`]).
     Protocol,
+    /// The report-log manifests oracles committed for a reward epoch, and who attested them.
+    Manifests(Epoch),
+    /// The reward root accepted for one reward epoch of a sub-network (kept: auditors replay
+    /// an epoch against it, and check the previous cumulative rewards with it).
+    RewardRootOf(Subnetwork, Epoch),
 }
 
 impl StateKey {

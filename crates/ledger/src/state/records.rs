@@ -9,7 +9,7 @@ use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::{ProposalAction, StakeRole, VoteChoice};
 use cairn_types::{Address, Amount, Cell, Credits, Epoch, Hash, Price, PublicKey, Subnetwork};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Height, time, supply and counters.
 #[derive(
@@ -289,6 +289,30 @@ pub struct RewardRootRecord {
     pub accepted_height: u64,
     /// Everything claimed from this sub-network so far (never above `root.sum`).
     pub claimed_total: Amount,
+}
+
+/// The manifests committed for one reward epoch, by oracle.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct EpochManifests(pub BTreeMap<Address, ManifestEntry>);
+
+/// One oracle's committed manifest.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// BLAKE3 hash of the manifest.
+    pub manifest: Hash,
+    /// Reports its files hold (as the oracle says).
+    pub reports: u64,
+    /// Where the oracle serves the manifest and its files.
+    pub endpoint: String,
+    /// Height of the commit.
+    pub committed_height: u64,
+    /// Oracles that attested they fetched its files, in order of address.
+    pub attesters: BTreeSet<Address>,
+    /// True once the attesters hold 2/3 of the oracle stake recorded for the epoch: the
+    /// epoch's rewards are computed from the reports of counted manifests only.
+    pub counted: bool,
 }
 
 /// Mints by reward claims per epoch, within the circuit breaker's window.

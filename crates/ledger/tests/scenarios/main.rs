@@ -19,6 +19,7 @@ mod devices;
 mod faults;
 mod governance;
 mod helpers;
+mod manifests;
 mod oracle_stake;
 mod ordered;
 mod properties;

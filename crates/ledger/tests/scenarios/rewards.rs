@@ -430,3 +430,55 @@ fn emission_pays_validators_pools_and_treasury_exactly() {
     assert_eq!(after.treasury, Amount::tokens(1_500));
     assert_balanced(&chain);
 }
+
+#[test]
+fn a_reward_epoch_of_two_consensus_epochs_pays_both_pools_and_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut genesis = cairn_ledger::testkit::test_genesis();
+    genesis.chain.epochs_per_reward_epoch = 2;
+    let mut chain = TestChain::with_genesis(dir.path(), &genesis).unwrap();
+    let t = tree(&[("alice", 2_900)]);
+    // Consensus epoch 1 is still reward epoch 0: not ended.
+    chain.advance_to_epoch(1).unwrap();
+    refused!(
+        chain,
+        "carol",
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            0,
+            Subnetwork::Storage,
+            &t,
+            &["oracle-0", "oracle-1"]
+        )),
+        TxError::EpochNotEnded {
+            epoch: Epoch(0),
+            current: Epoch(0)
+        }
+    );
+    chain.advance_to_epoch(2).unwrap();
+    let treasury_before = treasury(&chain);
+    chain
+        .run(
+            "carol",
+            Action::SubmitRewardRoot(submission(
+                &chain,
+                0,
+                Subnetwork::Storage,
+                &t,
+                &["oracle-0", "oracle-1"],
+            )),
+        )
+        .unwrap();
+    // Two pools of 1,500: 2,900 paid, 100 to the treasury.
+    assert_eq!(
+        treasury(&chain),
+        Amount(treasury_before.0 + Amount::tokens(100).0)
+    );
+    let kept: cairn_types::reward_tree::RewardNode = chain
+        .ledger
+        .get(&StateKey::RewardRootOf(Subnetwork::Storage, Epoch(0)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept, t.root());
+    assert_balanced(&chain);
+}

@@ -1,0 +1,28 @@
+//! Cairn's proof-of-resource plug-ins: what a report proves and how an epoch's pool is split.
+//!
+//! Everything here is a pure function of its inputs (reports, the ledger state at the epoch's
+//! last block, the epoch's bounds): no disk, no network, no clock. The oracle feeds it the
+//! reports of the counted manifests and writes out what it returns; an auditor's replay feeds
+//! it the same and must get the same bytes.
+//!
+//! - [`context`]: what a verifier checks against: the epoch's bounds, its rules, the device
+//!   registry.
+//! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
+//! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
+//!   memory bounded by devices, not reports.
+//! - [`split`]: a pool split pro rata in integers, rounding down, with the residue returned.
+//! - [`payout`]: points to rewards per device and per owner, for each sub-network's pool.
+//!
+//! ```
+//! use cairn_resources::split::split_pro_rata;
+//! use cairn_types::Amount;
+//! let (shares, residue) = split_pro_rata(Amount(100), &[("a", 1), ("b", 2)]);
+//! assert_eq!(shares, vec![("a", Amount(33)), ("b", Amount(66))]);
+//! assert_eq!(residue, Amount(1));
+//! ```
+
+pub mod context;
+pub mod payout;
+pub mod reason;
+pub mod split;
+pub mod tally;

@@ -1,0 +1,410 @@
+//! An epoch's reports, checked and counted once per (device, kind, window).
+//!
+//! The oracle feeds [`Tally::add`] every logged report of the epoch's counted manifests in a
+//! canonical order (manifests by oracle address, files in manifest order, reports in file
+//! order), so every oracle and every auditor makes the same decisions. For each copy:
+//!
+//! 1. the device must be registered at the epoch's last block and not retired (a lookup, before
+//!    any signature work);
+//! 2. its window must start in the epoch, and the device's time must be within the allowed skew
+//!    of the copy's receive stamp;
+//! 3. copies of one report (same bytes, from several oracles) merge: the earliest receive stamp
+//!    is the report's time, and its signatures are checked once;
+//! 4. of different reports for the same (device, kind, window) the one received first counts
+//!    (ties: the smaller id); a later one is refused as `duplicate_window` without signature work;
+//! 5. the session certificate is checked once per device and session, then the report's
+//!    signature.
+//!
+//! Memory is bounded by devices × windows of the epoch, not by reports: per (device, kind,
+//! window) the tally keeps the receive stamp and 16 bytes of the counted report's id.
+
+use crate::context::{DeviceInfo, EpochContext, Registry};
+use crate::reason::Reason;
+use cairn_types::report::{LoggedReport, ReportError, ReportKind, SessionCert};
+use cairn_types::DeviceId;
+use std::collections::{BTreeMap, HashMap};
+
+/// Session certificates remembered per device (checked or refused); beyond this each further
+/// one is checked every time, so a device rotating keys cannot make the tally grow.
+pub const MAX_SESSIONS_PER_DEVICE: usize = 8;
+
+/// The counted report of one (kind, window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counted {
+    received_ms: u64,
+    id: [u8; 16],
+}
+
+/// What the tally keeps per device.
+#[derive(Clone, Debug)]
+struct DeviceTally {
+    info: DeviceInfo,
+    sessions: Vec<(SessionCert, bool)>,
+    counted: BTreeMap<(ReportKind, u64), Counted>,
+    rejected: BTreeMap<Reason, u64>,
+}
+
+/// The epoch's reports so far.
+pub struct Tally<'r, R: Registry> {
+    ctx: EpochContext,
+    registry: &'r R,
+    devices: HashMap<DeviceId, DeviceTally>,
+    unattributed: BTreeMap<Reason, u64>,
+    copies: u64,
+}
+
+/// One device's result for the epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceResult {
+    /// The device's record at the epoch's last block.
+    pub info: DeviceInfo,
+    /// Windows of the epoch with at least one counted report: its uptime points.
+    pub windows: u64,
+    /// Reports counted (one per kind and window).
+    pub reports: u64,
+    /// Copies refused, by reason.
+    pub rejected: BTreeMap<Reason, u64>,
+}
+
+/// The tally of a whole epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TallyResult {
+    /// Every device that sent at least one copy, by id.
+    pub devices: BTreeMap<DeviceId, DeviceResult>,
+    /// Copies that name no registered device (or are not reports), by reason.
+    pub unattributed: BTreeMap<Reason, u64>,
+    /// Every copy read.
+    pub copies: u64,
+}
+
+impl<'r, R: Registry> Tally<'r, R> {
+    /// An empty tally of the epoch `ctx` over the registry at its last block.
+    pub fn new(ctx: EpochContext, registry: &'r R) -> Self {
+        Tally {
+            ctx,
+            registry,
+            devices: HashMap::new(),
+            unattributed: BTreeMap::new(),
+            copies: 0,
+        }
+    }
+
+    /// Records a copy whose bytes did not decode.
+    pub fn add_malformed(&mut self) {
+        self.copies += 1;
+        *self.unattributed.entry(Reason::Malformed).or_default() += 1;
+    }
+
+    /// Checks and counts one logged copy of a report.
+    pub fn add(&mut self, logged: &LoggedReport) {
+        self.copies += 1;
+        let report = &logged.report;
+        let device = report.device();
+        let Some(info) = self.registry.device(&device) else {
+            *self.unattributed.entry(Reason::UnknownDevice).or_default() += 1;
+            return;
+        };
+        let entry = self.devices.entry(device).or_insert_with(|| DeviceTally {
+            info,
+            sessions: Vec::new(),
+            counted: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+        });
+        if let Err(reason) = check_copy(&self.ctx, entry, logged) {
+            *entry.rejected.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// The result, in device order.
+    pub fn finish(self) -> TallyResult {
+        let ctx = self.ctx;
+        let devices = self
+            .devices
+            .into_iter()
+            .map(|(device, t)| {
+                let mut windows: Vec<u64> = t.counted.keys().map(|(_, w)| *w).collect();
+                windows.sort_unstable();
+                windows.dedup();
+                let result = DeviceResult {
+                    info: t.info,
+                    windows: (windows.len() as u64).min(ctx.windows_in_epoch()),
+                    reports: t.counted.len() as u64,
+                    rejected: t.rejected,
+                };
+                (device, result)
+            })
+            .collect();
+        TallyResult {
+            devices,
+            unattributed: self.unattributed,
+            copies: self.copies,
+        }
+    }
+}
+
+/// Steps 1 to 5 of the module doc for one copy of a registered device's report.
+fn check_copy(
+    ctx: &EpochContext,
+    entry: &mut DeviceTally,
+    logged: &LoggedReport,
+) -> Result<(), Reason> {
+    let report = &logged.report;
+    if entry.info.retired {
+        return Err(Reason::DeviceRetired);
+    }
+    let window = ctx.window_of(report.body.time_ms);
+    if !ctx.holds_window(window) {
+        return Err(Reason::OutsideEpoch);
+    }
+    if logged.received_ms.abs_diff(report.body.time_ms) > ctx.skew_ms {
+        return Err(Reason::Stale);
+    }
+    let id = short_id(report.id().0);
+    let key = (report.body.payload.kind(), window);
+    let candidate = Counted {
+        received_ms: logged.received_ms,
+        id,
+    };
+    if let Some(current) = entry.counted.get_mut(&key) {
+        if current.id == id {
+            // Another copy of the counted report: its earliest stamp is the report's time.
+            current.received_ms = current.received_ms.min(logged.received_ms);
+            return Ok(());
+        }
+        if (current.received_ms, current.id) < (candidate.received_ms, candidate.id) {
+            return Err(Reason::DuplicateWindow);
+        }
+    }
+    check_signatures(ctx, entry, logged)?;
+    if let Some(displaced) = entry.counted.insert(key, candidate) {
+        debug_assert_ne!(displaced.id, id);
+        *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// The certificate (once per device and session) and the report's own signature.
+fn check_signatures(
+    ctx: &EpochContext,
+    entry: &mut DeviceTally,
+    logged: &LoggedReport,
+) -> Result<(), Reason> {
+    let report = &logged.report;
+    let known = entry
+        .sessions
+        .iter()
+        .find(|(cert, _)| *cert == report.cert)
+        .map(|(_, ok)| *ok);
+    let cert_ok = match known {
+        Some(ok) => ok,
+        None => {
+            let ok = report.cert.verify(&ctx.chain_id).is_ok();
+            if entry.sessions.len() < MAX_SESSIONS_PER_DEVICE {
+                entry.sessions.push((report.cert.clone(), ok));
+            }
+            ok
+        }
+    };
+    if !cert_ok {
+        return Err(Reason::BadCertificate);
+    }
+    report
+        .verify_report_signature(&ctx.chain_id)
+        .map_err(|error| match error {
+            ReportError::SessionExpired { .. } => Reason::SessionExpired,
+            ReportError::BadCertificate(_) => Reason::BadCertificate,
+            ReportError::Malformed(_) => Reason::Malformed,
+            ReportError::BadSignature(_) => Reason::BadSignature,
+        })
+}
+
+fn short_id(id: [u8; 32]) -> [u8; 16] {
+    let mut short = [0u8; 16];
+    short.copy_from_slice(&id[..16]);
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::DeviceInfo;
+    use cairn_types::params::ChainId;
+    use cairn_types::report::{ReportBody, ReportPayload, SignedReport};
+    use cairn_types::{Address, Hash, SecretKey, Subnetwork};
+    use proptest::prelude::*;
+
+    const WINDOW: u64 = 10_000;
+
+    fn ctx() -> EpochContext {
+        EpochContext {
+            chain_id: ChainId::new("cairn-test").unwrap(),
+            epoch: 1,
+            start_ms: 100_000,
+            end_ms: 200_000,
+            window_ms: WINDOW,
+            skew_ms: 5_000,
+        }
+    }
+
+    fn device_key(n: u8) -> SecretKey {
+        SecretKey::from_seed([n; 32])
+    }
+
+    fn registry(devices: &[u8]) -> BTreeMap<DeviceId, DeviceInfo> {
+        devices
+            .iter()
+            .map(|n| {
+                (
+                    DeviceId(device_key(*n).public_key()),
+                    DeviceInfo {
+                        owner: Address(SecretKey::from_seed([100 + n; 32]).public_key()),
+                        subnetwork: Subnetwork::Sensing,
+                        retired: false,
+                        location: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn heartbeat(n: u8, time_ms: u64, uptime_secs: u64) -> SignedReport {
+        let chain = ctx().chain_id;
+        let session = SecretKey::from_seed([200 + n; 32]);
+        let cert = SessionCert::issue(&chain, &device_key(n), session.public_key(), 10_000_000);
+        let body = ReportBody {
+            time_ms,
+            entropy: Hash::ZERO,
+            payload: ReportPayload::Heartbeat { uptime_secs },
+        };
+        SignedReport::sign(&chain, cert, &session, body)
+    }
+
+    fn logged(report: &SignedReport, received_ms: u64) -> LoggedReport {
+        LoggedReport {
+            received_ms,
+            report: report.clone(),
+        }
+    }
+
+    fn result_of(reports: &[LoggedReport], devices: &[u8]) -> TallyResult {
+        let reg = registry(devices);
+        let mut tally = Tally::new(ctx(), &reg);
+        for r in reports {
+            tally.add(r);
+        }
+        tally.finish()
+    }
+
+    #[test]
+    fn one_point_per_window_and_copies_merge() {
+        let a = heartbeat(1, 101_000, 1);
+        let b = heartbeat(1, 105_000, 2); // same window as a
+        let c = heartbeat(1, 111_000, 3);
+        let result = result_of(
+            &[
+                logged(&a, 101_100),
+                logged(&a, 101_050), // a copy from another oracle
+                logged(&b, 105_100),
+                logged(&c, 111_100),
+            ],
+            &[1],
+        );
+        let d = &result.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(d.windows, 2);
+        assert_eq!(d.reports, 2);
+        assert_eq!(d.rejected.get(&Reason::DuplicateWindow), Some(&1));
+        assert_eq!(result.copies, 4);
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason() {
+        let chain = ctx().chain_id;
+        let mut forged = heartbeat(1, 121_000, 1);
+        forged.body.time_ms += 1; // signature no longer matches
+        let mut bad_cert = heartbeat(1, 131_000, 1);
+        bad_cert.cert =
+            SessionCert::issue(&chain, &device_key(9), bad_cert.cert.session, 10_000_000);
+        bad_cert.cert.device = DeviceId(device_key(1).public_key());
+        let mut expired = heartbeat(1, 141_000, 1);
+        expired.cert = SessionCert::issue(
+            &chain,
+            &device_key(1),
+            SecretKey::from_seed([201; 32]).public_key(),
+            141_000,
+        );
+        let result = result_of(
+            &[
+                logged(&heartbeat(1, 50_000, 1), 50_000),   // before the epoch
+                logged(&heartbeat(1, 110_000, 1), 120_000), // 10 s late
+                logged(&forged, 121_000),
+                logged(&bad_cert, 131_000),
+                logged(&expired, 141_000),
+                logged(&heartbeat(7, 151_000, 1), 151_000), // not registered
+            ],
+            &[1],
+        );
+        let d = &result.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(d.windows, 0);
+        for reason in [
+            Reason::OutsideEpoch,
+            Reason::Stale,
+            Reason::BadSignature,
+            Reason::BadCertificate,
+            Reason::SessionExpired,
+        ] {
+            assert_eq!(d.rejected.get(&reason), Some(&1), "{reason}");
+        }
+        assert_eq!(result.unattributed.get(&Reason::UnknownDevice), Some(&1));
+    }
+
+    #[test]
+    fn a_retired_device_earns_nothing() {
+        let mut reg = registry(&[1]);
+        for info in reg.values_mut() {
+            info.retired = true;
+        }
+        let mut tally = Tally::new(ctx(), &reg);
+        tally.add(&logged(&heartbeat(1, 101_000, 1), 101_000));
+        let result = tally.finish();
+        let d = &result.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(d.windows, 0);
+        assert_eq!(d.rejected.get(&Reason::DeviceRetired), Some(&1));
+    }
+
+    #[test]
+    fn the_earliest_report_of_a_window_counts_whatever_the_order() {
+        let early = heartbeat(1, 101_000, 1);
+        let late = heartbeat(1, 102_000, 2);
+        let forward = result_of(&[logged(&early, 101_000), logged(&late, 102_000)], &[1]);
+        let backward = result_of(&[logged(&late, 102_000), logged(&early, 101_000)], &[1]);
+        assert_eq!(forward, backward);
+    }
+
+    proptest! {
+        /// Points never exceed the windows in the epoch, and copies in any order give the same
+        /// points.
+        #[test]
+        fn points_are_bounded_and_order_free(
+            times in proptest::collection::vec(90_000u64..210_000, 1..30),
+            seed in any::<u64>(),
+        ) {
+            let reports: Vec<LoggedReport> = times
+                .iter()
+                .enumerate()
+                .map(|(i, t)| logged(&heartbeat(1, *t, i as u64), *t + 100))
+                .collect();
+            let mut shuffled = reports.clone();
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let a = result_of(&reports, &[1]);
+            let b = result_of(&shuffled, &[1]);
+            let id = DeviceId(device_key(1).public_key());
+            prop_assert!(a.devices[&id].windows <= ctx().windows_in_epoch());
+            prop_assert_eq!(a.devices[&id].windows, b.devices[&id].windows);
+            prop_assert_eq!(a.devices[&id].reports, b.devices[&id].reports);
+        }
+    }
+}
