@@ -27,18 +27,21 @@ impl EpochContext {
         time_ms / self.window_ms.max(1)
     }
 
-    /// True when `window` starts within the epoch.
-    pub fn holds_window(&self, window: u64) -> bool {
-        let start = window.saturating_mul(self.window_ms.max(1));
-        start >= self.start_ms && start < self.end_ms
+    /// True when a report made at `time_ms` belongs to the epoch: `start_ms ≤ time < end_ms`.
+    /// (A window that straddles the end of an epoch is counted, at most once, on each side:
+    /// every device has the same chance, so the pro-rata split is unchanged, and an oracle can
+    /// close an epoch as soon as its end plus the allowed skew has passed.)
+    pub fn holds_time(&self, time_ms: u64) -> bool {
+        time_ms >= self.start_ms && time_ms < self.end_ms
     }
 
-    /// The windows that start within the epoch: the most uptime points a device can earn.
+    /// The windows that meet the epoch: the most uptime points a device can earn in it.
     pub fn windows_in_epoch(&self) -> u64 {
+        if self.end_ms <= self.start_ms {
+            return 0;
+        }
         let w = self.window_ms.max(1);
-        let first = self.start_ms.div_ceil(w);
-        let end = self.end_ms.div_ceil(w);
-        end.saturating_sub(first)
+        (self.end_ms - 1) / w - self.start_ms / w + 1
     }
 }
 
@@ -78,7 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_belong_to_the_epoch_they_start_in() {
+    fn reports_belong_to_the_epoch_of_their_time() {
         let ctx = EpochContext {
             chain_id: ChainId::new("t").unwrap(),
             epoch: 0,
@@ -87,11 +90,12 @@ mod tests {
             window_ms: 10_000,
             skew_ms: 0,
         };
-        // Windows start at 20,000 and 30,000 (10,000 starts before the epoch, 40,000 in it).
-        assert!(!ctx.holds_window(ctx.window_of(15_000)));
-        assert!(ctx.holds_window(ctx.window_of(25_000)));
-        assert!(ctx.holds_window(ctx.window_of(40_400)));
-        assert!(!ctx.holds_window(ctx.window_of(50_000)));
-        assert_eq!(ctx.windows_in_epoch(), 3);
+        assert!(!ctx.holds_time(10_499));
+        assert!(ctx.holds_time(10_500));
+        assert!(ctx.holds_time(40_499));
+        assert!(!ctx.holds_time(40_500));
+        // Windows 1 (10,000-20,000, in part) to 4 (40,000-50,000, in part).
+        assert_eq!(ctx.windows_in_epoch(), 4);
+        assert_eq!(ctx.window_of(40_499), 4);
     }
 }

@@ -41,7 +41,7 @@ pub enum Reason {
     BadSignature = 5,
     /// The device's time and the oracle's receive time differ by more than the allowed skew.
     Stale = 6,
-    /// The report's window starts outside the epoch (it is paid, or not, in its own epoch).
+    /// The report's time is outside the epoch (it is paid, or not, in its own epoch).
     OutsideEpoch = 7,
     /// Another report of the same device, kind and window was counted instead (received
     /// earlier).

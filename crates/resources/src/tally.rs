@@ -6,7 +6,7 @@
 //!
 //! 1. the device must be registered at the epoch's last block and not retired (a lookup, before
 //!    any signature work);
-//! 2. its window must start in the epoch, and the device's time must be within the allowed skew
+//! 2. its time must be in the epoch, and the device's time must be within the allowed skew
 //!    of the copy's receive stamp;
 //! 3. copies of one report (same bytes, from several oracles) merge: the earliest receive stamp
 //!    is the report's time, and its signatures are checked once;
@@ -152,10 +152,10 @@ fn check_copy(
     if entry.info.retired {
         return Err(Reason::DeviceRetired);
     }
-    let window = ctx.window_of(report.body.time_ms);
-    if !ctx.holds_window(window) {
+    if !ctx.holds_time(report.body.time_ms) {
         return Err(Reason::OutsideEpoch);
     }
+    let window = ctx.window_of(report.body.time_ms);
     if logged.received_ms.abs_diff(report.body.time_ms) > ctx.skew_ms {
         return Err(Reason::Stale);
     }
