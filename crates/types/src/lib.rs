@@ -13,6 +13,7 @@
 //! - [`validator_keys`]: a validator's node and seat keys with their proofs of possession.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
 //! - [`report`]: the reports devices sign (session keys, heartbeats, readings) and oracles log.
+//! - [`ingest`]: what an oracle answers for each report (accepted, duplicate, refused with a code).
 
 /// Implements serde for a type through its `Display` and `FromStr`: the human form (an address,
 /// an amount, a hash) is also the JSON form.
@@ -40,6 +41,7 @@ pub mod codec;
 pub mod epoch;
 pub mod evidence;
 pub mod hash;
+pub mod ingest;
 pub mod keys;
 pub mod params;
 pub mod report;
