@@ -99,8 +99,16 @@ mod tests {
 
     #[test]
     fn wide_arithmetic_matches_small_cases() {
-        for (a, b, d) in [(7u128, 3u128, 5u128), (1 << 100, 1 << 20, 1 << 21), (u128::MAX, 1, 1)] {
-            let expected = if let Some(p) = a.checked_mul(b) { p / d } else { a / d * b };
+        for (a, b, d) in [
+            (7u128, 3u128, 5u128),
+            (1 << 100, 1 << 20, 1 << 21),
+            (u128::MAX, 1, 1),
+        ] {
+            let expected = if let Some(p) = a.checked_mul(b) {
+                p / d
+            } else {
+                a / d * b
+            };
             assert_eq!(mul_div_floor(a, b, d), expected, "{a} {b} {d}");
         }
     }

@@ -334,7 +334,7 @@ mod tests {
         );
         let result = result_of(
             &[
-                logged(&heartbeat(1, 50_000, 1), 50_000),   // before the epoch
+                logged(&heartbeat(1, 50_000, 1), 50_000), // before the epoch
                 logged(&heartbeat(1, 110_000, 1), 120_000), // 10 s late
                 logged(&forged, 121_000),
                 logged(&bad_cert, 131_000),

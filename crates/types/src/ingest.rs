@@ -158,7 +158,10 @@ mod tests {
             ],
         };
         let json = serde_json::to_string(&response).unwrap();
-        assert!(json.contains(r#""status":"refused","code":"malformed""#), "{json}");
+        assert!(
+            json.contains(r#""status":"refused","code":"malformed""#),
+            "{json}"
+        );
         let back: IngestResponse = serde_json::from_str(&json).unwrap();
         assert_eq!(back, response);
     }

@@ -1,0 +1,189 @@
+//! The oracle's own records (redb): its log files, its manifests, counters.
+//!
+//! The index is the oracle's processed-files record: a file is in it once it is whole in the
+//! store, and the journal is emptied only after that, so every stage can restart from it.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_types::codec;
+use cairn_types::{Epoch, Hash};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+const MANIFESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("manifests");
+
+const NEXT_SEQ: &str = "next_seq";
+
+/// Why the index failed: a disk fault, the oracle stops.
+#[derive(Debug, thiserror::Error)]
+#[error("oracle index: {0}")]
+pub struct IndexError(String);
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for IndexError {
+            fn from(e: $t) -> Self {
+                IndexError(e.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    codec::CodecError
+);
+
+/// What the index knows of one log file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct FileMeta {
+    /// Its sequence number (files are numbered from 0 as they are written).
+    pub seq: u64,
+    /// BLAKE3 hash of its bytes.
+    pub hash: Hash,
+    /// Its size.
+    pub bytes: u64,
+    /// Reports held.
+    pub reports: u64,
+    /// Earliest and latest receive time.
+    pub received_ms: (u64, u64),
+    /// Earliest and latest device time.
+    pub time_ms: (u64, u64),
+}
+
+impl FileMeta {
+    /// True when some report in the file may have a device time in `[start_ms, end_ms)`.
+    pub fn meets(&self, start_ms: u64, end_ms: u64) -> bool {
+        self.time_ms.0 < end_ms && self.time_ms.1 >= start_ms
+    }
+}
+
+/// The open index.
+pub struct Index {
+    db: Database,
+}
+
+impl Index {
+    /// Opens or creates the index at `path`.
+    pub fn open(path: &Path) -> Result<Index, IndexError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(FILES)?;
+        txn.open_table(COUNTERS)?;
+        txn.open_table(MANIFESTS)?;
+        txn.commit()?;
+        Ok(Index { db })
+    }
+
+    /// The sequence number of the next file.
+    pub fn next_seq(&self) -> Result<u64, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(COUNTERS)?;
+        Ok(table.get(NEXT_SEQ)?.map_or(0, |v| v.value()))
+    }
+
+    /// Records a file written whole to the store (and moves the sequence past it).
+    pub fn record_file(&self, name: &str, meta: &FileMeta) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut files = txn.open_table(FILES)?;
+            files.insert(name, codec::encode(meta).as_slice())?;
+            let mut counters = txn.open_table(COUNTERS)?;
+            let next = counters.get(NEXT_SEQ)?.map_or(0, |v| v.value());
+            counters.insert(NEXT_SEQ, next.max(meta.seq + 1))?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// One file's record.
+    pub fn file(&self, name: &str) -> Result<Option<FileMeta>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FILES)?;
+        let Some(value) = table.get(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(codec::decode(value.value(), 1024)?))
+    }
+
+    /// Every file, in the order written.
+    pub fn files(&self) -> Result<Vec<(String, FileMeta)>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FILES)?;
+        let mut files = Vec::new();
+        for entry in table.iter()? {
+            let (name, value) = entry?;
+            let meta: FileMeta = codec::decode(value.value(), 1024)?;
+            files.push((name.value().to_string(), meta));
+        }
+        files.sort_by_key(|(_, meta)| meta.seq);
+        Ok(files)
+    }
+
+    /// Forgets a file (after retention deleted it from the store).
+    pub fn remove_file(&self, name: &str) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(FILES)?.remove(name)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Keeps this oracle's manifest of a reward epoch (its encoding).
+    pub fn put_manifest(&self, epoch: Epoch, manifest: &[u8]) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MANIFESTS)?.insert(epoch.0, manifest)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// This oracle's manifest of a reward epoch, if it made one.
+    pub fn manifest(&self, epoch: Epoch) -> Result<Option<Vec<u8>>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MANIFESTS)?;
+        Ok(table.get(epoch.0)?.map(|v| v.value().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(seq: u64, time_ms: (u64, u64)) -> FileMeta {
+        FileMeta {
+            seq,
+            hash: Hash([seq as u8; 32]),
+            bytes: 10,
+            reports: 2,
+            received_ms: time_ms,
+            time_ms,
+        }
+    }
+
+    #[test]
+    fn files_are_kept_in_order_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        {
+            let index = Index::open(&path).unwrap();
+            assert_eq!(index.next_seq().unwrap(), 0);
+            index.record_file("b", &meta(1, (20, 30))).unwrap();
+            index.record_file("a", &meta(0, (5, 15))).unwrap();
+            index.put_manifest(Epoch(2), b"m").unwrap();
+        }
+        let index = Index::open(&path).unwrap();
+        assert_eq!(index.next_seq().unwrap(), 2);
+        let files = index.files().unwrap();
+        assert_eq!(files[0].0, "a");
+        assert_eq!(files[1].0, "b");
+        assert!(files[0].1.meets(10, 20));
+        assert!(files[0].1.meets(15, 20));
+        assert!(!files[0].1.meets(16, 20));
+        assert_eq!(index.manifest(Epoch(2)).unwrap(), Some(b"m".to_vec()));
+        index.remove_file("a").unwrap();
+        assert_eq!(index.files().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,13 @@
+//! Cairn's oracle: ingests device reports, keeps them in an append-only log anyone can fetch,
+//! commits what it holds on chain, computes each reward epoch's rewards with the pure rules of
+//! `cairn-resources`, and signs the reward root with the rest of the committee.
+//!
+//! See `docs/ORACLE.md` for the protocol. Modules:
+//!
+//! - [`log`]: the report log: the journal, the file format, the store, the writer.
+//! - [`index`]: the oracle's own records (files, manifests).
+//! - [`manifest`]: the list of an epoch's files that the chain commits to.
+
+pub mod index;
+pub mod log;
+pub mod manifest;
