@@ -17,14 +17,26 @@ pub struct EpochContext {
     pub end_ms: u64,
     /// Length of an uptime window (`uptime_window_secs`), in ms; at least 1.
     pub window_ms: u64,
-    /// Most the device's time and the receive time may differ (`report_skew_max_secs`), in ms.
+    /// Most the device's time may be ahead of the receive time (`report_skew_max_secs`), in ms.
     pub skew_ms: u64,
+    /// Most the receive time may be after the device's time (`report_delay_max_secs`), in ms.
+    pub delay_ms: u64,
 }
 
 impl EpochContext {
     /// The window a device time falls in (its number since the Unix epoch).
     pub fn window_of(&self, time_ms: u64) -> u64 {
         time_ms / self.window_ms.max(1)
+    }
+
+    /// True when a report made at `time_ms` and received at `received_ms` came in time: not
+    /// more than `delay_ms` after it was made, and not more than `skew_ms` before.
+    pub fn in_time(&self, time_ms: u64, received_ms: u64) -> bool {
+        if received_ms >= time_ms {
+            received_ms - time_ms <= self.delay_ms
+        } else {
+            time_ms - received_ms <= self.skew_ms
+        }
     }
 
     /// True when a report made at `time_ms` belongs to the epoch: `start_ms ≤ time < end_ms`.
@@ -88,8 +100,13 @@ mod tests {
             start_ms: 10_500,
             end_ms: 40_500,
             window_ms: 10_000,
-            skew_ms: 0,
+            skew_ms: 100,
+            delay_ms: 1_000,
         };
+        assert!(ctx.in_time(5_000, 6_000));
+        assert!(!ctx.in_time(5_000, 6_001));
+        assert!(ctx.in_time(5_100, 5_000));
+        assert!(!ctx.in_time(5_101, 5_000));
         assert!(!ctx.holds_time(10_499));
         assert!(ctx.holds_time(10_500));
         assert!(ctx.holds_time(40_499));

@@ -6,8 +6,8 @@
 //!
 //! 1. the device must be registered at the epoch's last block and not retired (a lookup, before
 //!    any signature work);
-//! 2. its time must be in the epoch, and the device's time must be within the allowed skew
-//!    of the copy's receive stamp;
+//! 2. its time must be in the epoch, and its receive stamp within the allowed delay after it
+//!    (or the allowed clock skew before it);
 //! 3. copies of one report (same bytes, from several oracles) merge: the earliest receive stamp
 //!    is the report's time, and its signatures are checked once;
 //! 4. of different reports for the same (device, kind, window) the one received first counts
@@ -156,7 +156,7 @@ fn check_copy(
         return Err(Reason::OutsideEpoch);
     }
     let window = ctx.window_of(report.body.time_ms);
-    if logged.received_ms.abs_diff(report.body.time_ms) > ctx.skew_ms {
+    if !ctx.in_time(report.body.time_ms, logged.received_ms) {
         return Err(Reason::Stale);
     }
     let id = short_id(report.id().0);
@@ -242,7 +242,8 @@ mod tests {
             start_ms: 100_000,
             end_ms: 200_000,
             window_ms: WINDOW,
-            skew_ms: 5_000,
+            skew_ms: 1_000,
+            delay_ms: 5_000,
         }
     }
 

@@ -207,9 +207,14 @@ pub struct Params {
     /// Reward epochs an oracle keeps its report logs (and serves them to auditors).
     #[serde(default = "default_log_retention_epochs")]
     pub log_retention_epochs: u64,
-    /// Most a report's device time may differ from the time an oracle received it.
+    /// Most a report's device time may be ahead of the time an oracle received it (clocks
+    /// disagree).
     #[serde(default = "default_report_skew_max_secs")]
     pub report_skew_max_secs: u64,
+    /// Most a report may arrive after its device time (an agent delivering its backlog after an
+    /// outage); an oracle closes a reward epoch this long after its end.
+    #[serde(default = "default_report_delay_max_secs")]
+    pub report_delay_max_secs: u64,
     /// Length of an uptime window: a device earns a point for each window in which it
     /// delivered a valid report.
     #[serde(default = "default_uptime_window_secs")]
@@ -230,6 +235,10 @@ fn default_log_retention_epochs() -> u64 {
 
 fn default_report_skew_max_secs() -> u64 {
     300
+}
+
+fn default_report_delay_max_secs() -> u64 {
+    1_800
 }
 
 fn default_uptime_window_secs() -> u64 {
@@ -282,6 +291,7 @@ impl Default for Params {
             manifest_attest_blocks: default_manifest_attest_blocks(),
             log_retention_epochs: default_log_retention_epochs(),
             report_skew_max_secs: default_report_skew_max_secs(),
+            report_delay_max_secs: default_report_delay_max_secs(),
             uptime_window_secs: default_uptime_window_secs(),
         }
     }
@@ -334,11 +344,12 @@ pub enum ParamId {
     LogRetentionEpochs = 24,
     ReportSkewMaxSecs = 25,
     UptimeWindowSecs = 26,
+    ReportDelayMaxSecs = 27,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 27] = [
+    pub const ALL: [ParamId; 28] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
         ParamId::MaxSeats,
@@ -366,6 +377,7 @@ impl ParamId {
         ParamId::LogRetentionEpochs,
         ParamId::ReportSkewMaxSecs,
         ParamId::UptimeWindowSecs,
+        ParamId::ReportDelayMaxSecs,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -398,6 +410,7 @@ impl ParamId {
             ParamId::LogRetentionEpochs => "log_retention_epochs",
             ParamId::ReportSkewMaxSecs => "report_skew_max_secs",
             ParamId::UptimeWindowSecs => "uptime_window_secs",
+            ParamId::ReportDelayMaxSecs => "report_delay_max_secs",
         }
     }
 
@@ -428,7 +441,9 @@ impl ParamId {
             ParamId::PriceSpreadMaxBps => (1, 100 * bps),
             ParamId::ManifestCommitBlocks | ParamId::ManifestAttestBlocks => (1, 1_000_000),
             ParamId::LogRetentionEpochs => (1, 10_000),
-            ParamId::ReportSkewMaxSecs | ParamId::UptimeWindowSecs => (1, 86_400),
+            ParamId::ReportSkewMaxSecs
+            | ParamId::UptimeWindowSecs
+            | ParamId::ReportDelayMaxSecs => (1, 86_400),
         }
     }
 }
@@ -508,6 +523,7 @@ impl Params {
             ParamId::LogRetentionEpochs => self.log_retention_epochs.into(),
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs.into(),
             ParamId::UptimeWindowSecs => self.uptime_window_secs.into(),
+            ParamId::ReportDelayMaxSecs => self.report_delay_max_secs.into(),
         }
     }
 
@@ -550,6 +566,7 @@ impl Params {
             ParamId::LogRetentionEpochs => self.log_retention_epochs = to_u64(value),
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs = to_u64(value),
             ParamId::UptimeWindowSecs => self.uptime_window_secs = to_u64(value),
+            ParamId::ReportDelayMaxSecs => self.report_delay_max_secs = to_u64(value),
         }
         Ok(())
     }
