@@ -7,7 +7,11 @@
 //! - [`log`]: the report log: the journal, the file format, the store, the writer.
 //! - [`index`]: the oracle's own records (files, manifests).
 //! - [`manifest`]: the list of an epoch's files that the chain commits to.
+//! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
+//! - [`registry`]: the oracle's view of the device registry.
 
 pub mod index;
+pub mod ingest;
 pub mod log;
 pub mod manifest;
+pub mod registry;

@@ -1,0 +1,227 @@
+//! Every refusal of ingest with its code, and what is written.
+
+use super::*;
+use crate::index::Index;
+use crate::log::store::LogStore;
+use crate::log::RollPolicy;
+use cairn_resources::context::DeviceInfo;
+use cairn_types::codec::BoundedBytes;
+use cairn_types::report::{ReportBody, ReportPayload, SessionCert};
+use cairn_types::{Address, SecretKey, Subnetwork};
+use std::time::Duration;
+
+const NOW: u64 = 1_800_000_000_000;
+
+fn chain() -> ChainId {
+    ChainId::new("cairn-test").unwrap()
+}
+
+fn device(n: u8) -> SecretKey {
+    SecretKey::from_seed([n; 32])
+}
+
+fn report(n: u8, time_ms: u64, uptime_secs: u64) -> SignedReport {
+    let session = SecretKey::from_seed([100 + n; 32]);
+    let cert = SessionCert::issue(&chain(), &device(n), session.public_key(), NOW + 3_600_000);
+    let body = ReportBody {
+        time_ms,
+        entropy: Hash::ZERO,
+        payload: ReportPayload::Heartbeat { uptime_secs },
+    };
+    SignedReport::sign(&chain(), cert, &session, body)
+}
+
+struct Fixture {
+    ingest: Ingest,
+    index: Arc<Index>,
+    log: ReportLog,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture(limits: IngestLimits) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::local(&dir.path().join("store")).unwrap();
+    let index = Arc::new(Index::open(&dir.path().join("index.redb")).unwrap());
+    let (log, _, _) = ReportLog::start(
+        Address::default(),
+        &dir.path().join("journal"),
+        store,
+        index.clone(),
+        RollPolicy {
+            interval: Duration::from_secs(3600),
+            max_bytes: 1 << 20,
+        },
+        tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let book = Arc::new(DeviceBook::new());
+    for (n, retired) in [(1, false), (2, false), (3, true)] {
+        book.put(
+            DeviceId(device(n).public_key()),
+            Some(DeviceInfo {
+                owner: Address::default(),
+                subnetwork: Subnetwork::Sensing,
+                retired,
+                location: None,
+            }),
+        );
+    }
+    let rules = IngestRules {
+        chain_id: chain(),
+        skew_ms: 5_000,
+        delay_ms: 60_000,
+        closed_before_ms: NOW - 50_000,
+    };
+    Fixture {
+        ingest: Ingest::new(rules, limits, book, log.clone()),
+        index,
+        log,
+        _dir: dir,
+    }
+}
+
+fn limits() -> IngestLimits {
+    IngestLimits {
+        device: DeviceRate {
+            per_minute: 60,
+            burst: 20,
+        },
+        client_batches_per_minute: 600,
+        client_burst: 100,
+    }
+}
+
+fn batch(reports: &[SignedReport]) -> Vec<u8> {
+    ReportBatch::of(reports).unwrap().encode()
+}
+
+fn statuses(response: &IngestResponse) -> Vec<IngestStatus> {
+    response.results.iter().map(|r| r.status).collect()
+}
+
+const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_reports_are_written_and_bad_ones_refused_with_their_codes() {
+    let f = fixture(limits());
+    let good = report(1, NOW - 1_000, 1);
+    let mut forged = report(2, NOW - 1_000, 1);
+    forged.body.payload = ReportPayload::Heartbeat { uptime_secs: 99 };
+    let mut foreign_cert = report(2, NOW - 2_000, 2);
+    foreign_cert.cert = SessionCert::issue(
+        &chain(),
+        &device(9),
+        foreign_cert.cert.session,
+        NOW + 3_600_000,
+    );
+    foreign_cert.cert.device = DeviceId(device(2).public_key());
+    let mut expired = report(1, NOW - 3_000, 3);
+    expired.cert = SessionCert::issue(
+        &chain(),
+        &device(1),
+        SecretKey::from_seed([101; 32]).public_key(),
+        NOW - 3_000,
+    );
+    let response = f
+        .ingest
+        .ingest(
+            CLIENT,
+            &batch(&[
+                good.clone(),
+                report(7, NOW, 1),          // not registered
+                report(3, NOW, 1),          // retired
+                report(1, NOW - 61_000, 4), // too late
+                report(1, NOW + 6_000, 5),  // from the future
+                forged,
+                foreign_cert,
+                expired,
+            ]),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses(&response),
+        vec![
+            IngestStatus::Accepted,
+            IngestStatus::Refused(Refusal::UnknownDevice),
+            IngestStatus::Refused(Refusal::DeviceRetired),
+            IngestStatus::Refused(Refusal::Stale),
+            IngestStatus::Refused(Refusal::Stale),
+            IngestStatus::Refused(Refusal::BadSignature),
+            IngestStatus::Refused(Refusal::BadCertificate),
+            IngestStatus::Refused(Refusal::SessionExpired),
+        ]
+    );
+    assert_eq!(response.results[0].id, Some(good.id()));
+    // Sent again (to this oracle): acknowledged, not written twice.
+    let again = f
+        .ingest
+        .ingest(CLIENT, &batch(&[good]), NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&again), vec![IngestStatus::Duplicate]);
+    let (_, meta) = f.log.roll().await.unwrap().unwrap();
+    assert_eq!(meta.reports, 1);
+    assert_eq!(f.index.files().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_epochs_malformed_bytes_and_rates_are_refused() {
+    let mut tight = limits();
+    tight.device = DeviceRate {
+        per_minute: 60,
+        burst: 2,
+    };
+    tight.client_burst = 3;
+    let f = fixture(tight);
+    let mut rules = f.ingest.rules();
+    rules.closed_before_ms = NOW - 500;
+    rules.delay_ms = 600_000;
+    f.ingest.set_rules(rules);
+    let garbage = ReportBatch(
+        cairn_types::codec::BoundedVec::new(vec![BoundedBytes::new(vec![1, 2, 3]).unwrap()])
+            .unwrap(),
+    )
+    .encode();
+    let response = f.ingest.ingest(CLIENT, &garbage, NOW).await.unwrap();
+    assert_eq!(
+        statuses(&response),
+        vec![IngestStatus::Refused(Refusal::Malformed)]
+    );
+    assert_eq!(response.results[0].id, None);
+    assert_eq!(
+        f.ingest.ingest(CLIENT, b"\xff\xff\xff\xff", NOW).await,
+        Err(Refusal::Malformed)
+    );
+    let response = f
+        .ingest
+        .ingest(
+            CLIENT,
+            &batch(&[
+                report(1, NOW - 1_000, 1), // closed epoch
+                report(1, NOW - 100, 2),
+                report(1, NOW - 90, 3),
+                report(1, NOW - 80, 4), // over the burst of 2
+            ]),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses(&response),
+        vec![
+            IngestStatus::Refused(Refusal::EpochClosed),
+            IngestStatus::Accepted,
+            IngestStatus::Accepted,
+            IngestStatus::Refused(Refusal::DeviceRateLimited),
+        ]
+    );
+    // The client's burst of 3 batches is spent.
+    assert_eq!(
+        f.ingest.ingest(CLIENT, &batch(&[]), NOW).await,
+        Err(Refusal::ClientRateLimited)
+    );
+    assert!(Refusal::DeviceRateLimited.is_transient());
+    assert!(!Refusal::BadSignature.is_transient());
+}
