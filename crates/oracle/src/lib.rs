@@ -9,9 +9,11 @@
 //! - [`manifest`]: the list of an epoch's files that the chain commits to.
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
 //! - [`registry`]: the oracle's view of the device registry.
+//! - [`server`]: the HTTP API (reports in; time, manifests, log files and status out).
 
 pub mod index;
 pub mod ingest;
 pub mod log;
 pub mod manifest;
 pub mod registry;
+pub mod server;

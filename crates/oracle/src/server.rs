@@ -1,0 +1,363 @@
+//! The oracle's HTTP API: what agents, other oracles and auditors call.
+//!
+//! | route | for | answer |
+//! |---|---|---|
+//! | `POST /v1/reports` | agents | a [`ReportBatch`](cairn_types::report::ReportBatch) in; one result per report (JSON) |
+//! | `GET /v1/time` | agents | the oracle's clock and the latest beacon entropy |
+//! | `GET /v1/manifests/{epoch}` | oracles, auditors | this oracle's manifest of a reward epoch (binary) |
+//! | `GET /v1/logs/{name}` | oracles, auditors | one log file (gzip, binary) |
+//! | `GET /v1/status` | operators | files, journal, devices known |
+//!
+//! Refusals of a whole request are JSON `{"code": …, "message": …, "retry": …}` with a status
+//! that says the same (400 for malformed input, 404 for what this oracle does not hold, 429
+//! for a client over its rate, 503 when the oracle cannot write).
+
+use crate::index::Index;
+use crate::ingest::Ingest;
+use crate::log::format::is_file_name;
+use crate::log::store::LogStore;
+use crate::registry::DeviceBook;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cairn_types::ingest::Refusal;
+use cairn_types::report::MAX_BATCH_BYTES;
+use cairn_types::{Address, Epoch, Hash};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The latest finalized block the oracle knows: the clock and entropy agents take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Beacon {
+    /// Its height.
+    pub height: u64,
+    /// Its digest: the entropy reports carry.
+    pub entropy: Hash,
+}
+
+/// What every handler shares.
+pub struct ApiState {
+    /// The oracle's account.
+    pub oracle: Address,
+    /// Ingest.
+    pub ingest: Ingest,
+    /// The log files.
+    pub store: LogStore,
+    /// The oracle's records.
+    pub index: Arc<Index>,
+    /// The device registry.
+    pub book: Arc<DeviceBook>,
+    /// The latest beacon.
+    pub beacon: RwLock<Beacon>,
+}
+
+/// The API's routes over `state`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/v1/reports", post(reports))
+        .route("/v1/time", get(time))
+        .route("/v1/manifests/{epoch}", get(manifest))
+        .route("/v1/logs/{name}", get(log_file))
+        .route("/v1/status", get(status))
+        .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES))
+        .with_state(state)
+}
+
+/// The time now on this oracle's clock, in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A refusal of a whole request.
+#[derive(Serialize)]
+struct Refused {
+    code: &'static str,
+    message: String,
+    retry: bool,
+}
+
+fn refused(status: StatusCode, code: &'static str, message: String, retry: bool) -> Response {
+    (
+        status,
+        Json(Refused {
+            code,
+            message,
+            retry,
+        }),
+    )
+        .into_response()
+}
+
+fn refusal(r: Refusal) -> Response {
+    let status = match r {
+        Refusal::ClientRateLimited | Refusal::DeviceRateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    refused(status, r.code(), r.to_string(), r.is_transient())
+}
+
+async fn reports(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    match state.ingest.ingest(client.ip(), &body, now_ms()).await {
+        Ok(response) => Json(response).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+#[derive(Serialize)]
+struct TimeAnswer {
+    now_ms: u64,
+    height: u64,
+    entropy: Hash,
+}
+
+async fn time(State(state): State<Arc<ApiState>>) -> Json<TimeAnswer> {
+    let beacon = *state
+        .beacon
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Json(TimeAnswer {
+        now_ms: now_ms(),
+        height: beacon.height,
+        entropy: beacon.entropy,
+    })
+}
+
+async fn manifest(State(state): State<Arc<ApiState>>, Path(epoch): Path<String>) -> Response {
+    let Ok(epoch) = epoch.parse::<u64>() else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "malformed_epoch",
+            "an epoch is a number".into(),
+            false,
+        );
+    };
+    match state.index.manifest(Epoch(epoch)) {
+        Ok(Some(bytes)) => binary(bytes),
+        Ok(None) => refused(
+            StatusCode::NOT_FOUND,
+            "no_manifest",
+            format!("this oracle has no manifest for reward epoch {epoch} (yet)"),
+            true,
+        ),
+        Err(e) => refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+            true,
+        ),
+    }
+}
+
+async fn log_file(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+    // Only files this oracle wrote and recorded: never an arbitrary path of the store.
+    let known = is_file_name(&name) && matches!(state.index.file(&name), Ok(Some(_)));
+    if !known {
+        return refused(
+            StatusCode::NOT_FOUND,
+            "no_file",
+            format!("this oracle holds no log file `{name}`"),
+            false,
+        );
+    }
+    match state.store.get(&name).await {
+        Ok(bytes) => binary(bytes.to_vec()),
+        Err(e) => refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+            true,
+        ),
+    }
+}
+
+fn binary(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}
+
+#[derive(Serialize)]
+struct StatusAnswer {
+    oracle: Address,
+    now_ms: u64,
+    files: usize,
+    reports_in_files: u64,
+    devices_known: usize,
+    beacon: Beacon,
+}
+
+async fn status(State(state): State<Arc<ApiState>>) -> Response {
+    let files = match state.index.files() {
+        Ok(files) => files,
+        Err(e) => {
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+                true,
+            )
+        }
+    };
+    let beacon = *state
+        .beacon
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Json(StatusAnswer {
+        oracle: state.oracle,
+        now_ms: now_ms(),
+        files: files.len(),
+        reports_in_files: files.iter().map(|(_, m)| m.reports).sum(),
+        devices_known: state.book.len(),
+        beacon,
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::recent::DeviceRate;
+    use crate::ingest::{IngestLimits, IngestRules};
+    use crate::log::{ReportLog, RollPolicy};
+    use crate::manifest::file_hash;
+    use cairn_resources::context::DeviceInfo;
+    use cairn_types::ingest::{IngestResponse, IngestStatus};
+    use cairn_types::params::ChainId;
+    use cairn_types::report::{ReportBatch, ReportBody, ReportPayload, SessionCert, SignedReport};
+    use cairn_types::{DeviceId, SecretKey, Subnetwork};
+    use std::time::Duration;
+
+    fn agent_report(time_ms: u64) -> SignedReport {
+        let chain = ChainId::new("cairn-test").unwrap();
+        let device = SecretKey::from_seed([1; 32]);
+        let session = SecretKey::from_seed([2; 32]);
+        let cert = SessionCert::issue(&chain, &device, session.public_key(), time_ms + 3_600_000);
+        let body = ReportBody {
+            time_ms,
+            entropy: Hash::ZERO,
+            payload: ReportPayload::Heartbeat { uptime_secs: 1 },
+        };
+        SignedReport::sign(&chain, cert, &session, body)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_in_over_http_and_the_log_file_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::local(&dir.path().join("store")).unwrap();
+        let index = Arc::new(Index::open(&dir.path().join("index.redb")).unwrap());
+        let (log, _, _) = ReportLog::start(
+            Address::default(),
+            &dir.path().join("journal"),
+            store.clone(),
+            index.clone(),
+            RollPolicy {
+                interval: Duration::from_secs(3600),
+                max_bytes: 1 << 20,
+            },
+            tokio::runtime::Handle::current(),
+        )
+        .unwrap();
+        let book = Arc::new(DeviceBook::new());
+        book.put(
+            DeviceId(SecretKey::from_seed([1; 32]).public_key()),
+            Some(DeviceInfo {
+                owner: Address::default(),
+                subnetwork: Subnetwork::Sensing,
+                retired: false,
+                location: None,
+            }),
+        );
+        let ingest = Ingest::new(
+            IngestRules {
+                chain_id: ChainId::new("cairn-test").unwrap(),
+                skew_ms: 5_000,
+                delay_ms: 60_000,
+                closed_before_ms: 0,
+            },
+            IngestLimits {
+                device: DeviceRate {
+                    per_minute: 60,
+                    burst: 10,
+                },
+                client_batches_per_minute: 600,
+                client_burst: 10,
+            },
+            book.clone(),
+            log.clone(),
+        );
+        let state = Arc::new(ApiState {
+            oracle: Address::default(),
+            ingest,
+            store,
+            index: index.clone(),
+            book,
+            beacon: RwLock::new(Beacon::default()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let report = agent_report(now_ms());
+        let body = ReportBatch::of(std::slice::from_ref(&report))
+            .unwrap()
+            .encode();
+        let base = url.clone();
+        let answer: IngestResponse = tokio::task::spawn_blocking(move || {
+            ureq::post(&format!("{base}/v1/reports"))
+                .send(&body[..])
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(answer.results[0].status, IngestStatus::Accepted);
+        let (name, meta) = log.roll().await.unwrap().unwrap();
+        let base = url.clone();
+        let (file, missing, bad) = tokio::task::spawn_blocking(move || {
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent();
+            let file = agent
+                .get(&format!("{base}/v1/logs/{name}"))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_vec()
+                .unwrap();
+            let missing = agent
+                .get(&format!("{base}/v1/logs/..%2Findex.redb"))
+                .call()
+                .unwrap()
+                .status();
+            let bad = agent
+                .post(&format!("{base}/v1/reports"))
+                .send(&b"\xff\xff\xff\xff"[..])
+                .unwrap()
+                .status();
+            (file, missing, bad)
+        })
+        .await
+        .unwrap();
+        assert_eq!(file_hash(&file), meta.hash);
+        assert_eq!(missing, 404);
+        assert_eq!(bad, 400);
+    }
+}
