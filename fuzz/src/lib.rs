@@ -63,6 +63,8 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         "genesis_json" => genesis_json(),
         "ledger_block" => blocks(),
         "rpc_batch" => batch_bodies(),
+        "device_report" => device_reports(),
+        "oracle_log" => oracle_logs(),
         _ => Vec::new(),
     }
 }
@@ -575,7 +577,10 @@ fn batch_bodies() -> Vec<(String, Vec<u8>)> {
     [
         ("one", format!(r#"{{"txs": ["{tx}"]}}"#)),
         ("three", format!(r#"{{"txs": ["{tx}", "00", "zz"]}}"#)),
-        ("nine", format!(r#"{{"txs": [{}]}}"#, vec!["\"00\""; 9].join(","))),
+        (
+            "nine",
+            format!(r#"{{"txs": [{}]}}"#, vec!["\"00\""; 9].join(",")),
+        ),
         ("escaped", r#"{"txs": ["a\u0062"]}"#.to_string()),
         ("nested", r#"{"txs": [[[[]]]]}"#.to_string()),
     ]
@@ -587,4 +592,65 @@ fn batch_bodies() -> Vec<(String, Vec<u8>)> {
 /// Lowercase hex of `bytes`.
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A heartbeat and a reading of a test device, signed with its session key.
+fn sample_reports() -> Vec<cairn_types::report::SignedReport> {
+    use cairn_types::report::{ReportBody, ReportPayload, SessionCert, SignedReport};
+    let device = key("device-0");
+    let session = key("device-0/session");
+    let cert = SessionCert::issue(&chain_id(), &device, session.public_key(), 1 << 42);
+    let payloads = [
+        ReportPayload::Heartbeat { uptime_secs: 60 },
+        ReportPayload::Reading {
+            sensor: BoundedString::new("temperature").unwrap_or_default(),
+            value_milli: -4_250,
+        },
+    ];
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            let body = ReportBody {
+                time_ms: 1_800_000_000_000 + i as u64,
+                entropy: Hash([7; 32]),
+                payload,
+            };
+            SignedReport::sign(&chain_id(), cert.clone(), &session, body)
+        })
+        .collect()
+}
+
+fn device_reports() -> Vec<(String, Vec<u8>)> {
+    let reports = sample_reports();
+    let mut seeds: Vec<(String, Vec<u8>)> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("report-{i}"), r.encode()))
+        .collect();
+    if let Ok(batch) = cairn_types::report::ReportBatch::of(&reports) {
+        seeds.push(("batch".into(), batch.encode()));
+    }
+    seeds
+}
+
+fn oracle_logs() -> Vec<(String, Vec<u8>)> {
+    use cairn_oracle::log::format::{encode_file, write_frame};
+    use cairn_types::report::LoggedReport;
+    let mut frames = Vec::new();
+    for (i, report) in sample_reports().into_iter().enumerate() {
+        write_frame(
+            &mut frames,
+            &LoggedReport {
+                received_ms: 1_800_000_000_100 + i as u64,
+                report,
+            },
+        );
+    }
+    let mut seeds = Vec::new();
+    if let Ok(file) = encode_file(&addr("oracle-0"), &frames) {
+        // Byte 0 picks the decoder: 0 = log file, 1 = manifest.
+        seeds.push(("log".into(), [&[0u8][..], &file].concat()));
+    }
+    seeds
 }
