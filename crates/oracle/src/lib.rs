@@ -4,6 +4,7 @@
 //!
 //! See `docs/ORACLE.md` for the protocol. Modules:
 //!
+//! - [`config`]: `oracle.toml`, every default in one place.
 //! - [`log`]: the report log: the journal, the file format, the store, the writer.
 //! - [`index`]: the oracle's own records (files, manifests).
 //! - [`manifest`]: the list of an epoch's files that the chain commits to.
@@ -17,3 +18,4 @@ pub mod log;
 pub mod manifest;
 pub mod registry;
 pub mod server;
+pub mod config;

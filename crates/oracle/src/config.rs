@@ -1,0 +1,320 @@
+//! An oracle's configuration file (`oracle.toml`), every default in one place.
+//!
+//! ```toml
+//! # The oracle's account key (a file written by `cairn keys`; its stake is bonded on chain).
+//! key = "oracle"
+//! keys_home = "keys"
+//! data_dir = "data"
+//! listen = "127.0.0.1:7400"
+//! # Where agents, other oracles and auditors reach this oracle (committed with each manifest).
+//! public_url = "http://127.0.0.1:7400"
+//! # The validator node whose API this oracle follows and sends transactions to.
+//! node = "http://127.0.0.1:8545"
+//!
+//! [log]
+//! store = ""             # "" = <data_dir>/store; or file:///abs/dir; or s3://bucket/prefix
+//! roll_interval_secs = 60
+//! roll_max_bytes = 50000000
+//!
+//! [ingest]
+//! device_reports_per_minute = 60
+//! device_burst = 600
+//! client_batches_per_minute = 6000
+//! client_burst = 1000
+//!
+//! [price]
+//! source = "fixed"       # fixed | script
+//! nano_usd = [1000000000]
+//! interval_secs = 60
+//! ```
+//!
+//! Every field may be left out (its default is shown above); unknown fields are refused. A
+//! relative path is taken from the file's directory. `CAIRN_ORACLE_<FIELD>` environment
+//! variables override the top-level fields (`CAIRN_ORACLE_NODE=http://…`).
+
+use crate::ingest::recent::DeviceRate;
+use crate::ingest::IngestLimits;
+use crate::log::RollPolicy;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OracleConfig {
+    /// The oracle's key name in `keys_home`.
+    pub key: String,
+    /// Where key files are.
+    pub keys_home: PathBuf,
+    /// The oracle's own files (journal, index, local log store).
+    pub data_dir: PathBuf,
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// The URL others reach the API at.
+    pub public_url: String,
+    /// The node's API.
+    pub node: String,
+    /// The report log.
+    pub log: LogSection,
+    /// Ingest's limits.
+    pub ingest: IngestSection,
+    /// The token price the oracle posts.
+    pub price: PriceSection,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// Where files go: empty for `<data_dir>/store`, or a `file://` or `s3://` URL.
+    pub store: String,
+    /// Roll the journal into a file when its first report is this old.
+    pub roll_interval_secs: u64,
+    /// Roll when the journal holds this many bytes.
+    pub roll_max_bytes: u64,
+}
+
+/// `[ingest]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSection {
+    /// Reports a device may send a minute, sustained.
+    pub device_reports_per_minute: u64,
+    /// Reports a device may send at once (its backlog after an outage).
+    pub device_burst: u64,
+    /// Batches a client address may post a minute, sustained.
+    pub client_batches_per_minute: u64,
+    /// Batches a client may post at once.
+    pub client_burst: u64,
+}
+
+/// `[price]`: where the posted token price comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriceSection {
+    /// `fixed` (the first value of `nano_usd`), `script` (each value in turn, then the last),
+    /// or `none` (this oracle posts no price).
+    pub source: String,
+    /// Prices in nano-dollars per token.
+    pub nano_usd: Vec<u64>,
+    /// Seconds between posts.
+    pub interval_secs: u64,
+}
+
+impl Default for OracleConfig {
+    fn default() -> Self {
+        OracleConfig {
+            key: "oracle".into(),
+            keys_home: "keys".into(),
+            data_dir: "data".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
+            public_url: "http://127.0.0.1:7400".into(),
+            node: "http://127.0.0.1:8545".into(),
+            log: LogSection::default(),
+            ingest: IngestSection::default(),
+            price: PriceSection::default(),
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            store: String::new(),
+            roll_interval_secs: 60,
+            roll_max_bytes: 50_000_000,
+        }
+    }
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            device_reports_per_minute: 60,
+            device_burst: 600,
+            client_batches_per_minute: 6_000,
+            client_burst: 1_000,
+        }
+    }
+}
+
+impl Default for PriceSection {
+    fn default() -> Self {
+        PriceSection {
+            source: "fixed".into(),
+            nano_usd: vec![1_000_000_000],
+            interval_secs: 60,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        error: std::io::Error,
+    },
+    /// Not valid TOML, or a wrong or unknown field, or a value out of range.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl OracleConfig {
+    /// Reads `path`, applies `CAIRN_ORACLE_*` overrides, resolves relative paths against the
+    /// file's directory and checks the values.
+    pub fn load(path: &Path) -> Result<OracleConfig, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: name.clone(),
+            error,
+        })?;
+        let invalid = |reason: String| ConfigError::Invalid {
+            path: name.clone(),
+            reason,
+        };
+        let mut config = OracleConfig::parse(&text).map_err(invalid)?;
+        config
+            .apply_env(|key| std::env::var(key).ok())
+            .map_err(invalid)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.keys_home = base.join(&config.keys_home);
+        config.data_dir = base.join(&config.data_dir);
+        config.check().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (paths left as written).
+    pub fn parse(text: &str) -> Result<OracleConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Overrides top-level fields from `CAIRN_ORACLE_<FIELD>` variables.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(v) = var("CAIRN_ORACLE_KEY") {
+            self.key = v;
+        }
+        if let Some(v) = var("CAIRN_ORACLE_KEYS_HOME") {
+            self.keys_home = v.into();
+        }
+        if let Some(v) = var("CAIRN_ORACLE_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("CAIRN_ORACLE_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|_| format!("CAIRN_ORACLE_LISTEN `{v}` is not an address"))?;
+        }
+        if let Some(v) = var("CAIRN_ORACLE_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = var("CAIRN_ORACLE_NODE") {
+            self.node = v;
+        }
+        Ok(())
+    }
+
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, url) in [("public_url", &self.public_url), ("node", &self.node)] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("{name} must be an http(s) URL, got `{url}`"));
+            }
+        }
+        if self.public_url.len() > cairn_types::tx::MAX_ENDPOINT_BYTES {
+            return Err("public_url is longer than 200 bytes".into());
+        }
+        if self.log.roll_interval_secs == 0 || self.log.roll_max_bytes < 4_096 {
+            return Err("log: roll_interval_secs > 0 and roll_max_bytes ≥ 4096 needed".into());
+        }
+        let i = &self.ingest;
+        if i.device_reports_per_minute == 0
+            || i.device_burst == 0
+            || i.client_batches_per_minute == 0
+            || i.client_burst == 0
+        {
+            return Err("ingest: every rate and burst must be > 0".into());
+        }
+        match self.price.source.as_str() {
+            "none" => {}
+            "fixed" | "script" if !self.price.nano_usd.is_empty() => {}
+            "fixed" | "script" => return Err("price: nano_usd needs at least one price".into()),
+            other => return Err(format!("price: unknown source `{other}` (fixed, script, none)")),
+        }
+        if self.price.nano_usd.contains(&0) || self.price.interval_secs == 0 {
+            return Err("price: prices and interval_secs must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// The roll policy of `[log]`.
+    pub fn roll_policy(&self) -> RollPolicy {
+        RollPolicy {
+            interval: Duration::from_secs(self.log.roll_interval_secs),
+            max_bytes: usize::try_from(self.log.roll_max_bytes).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Ingest's limits of `[ingest]`.
+    pub fn ingest_limits(&self) -> IngestLimits {
+        IngestLimits {
+            device: DeviceRate {
+                per_minute: self.ingest.device_reports_per_minute,
+                burst: self.ingest.device_burst,
+            },
+            client_batches_per_minute: self.ingest.client_batches_per_minute,
+            client_burst: self.ingest.client_burst,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_check_and_round_trip() {
+        let config = OracleConfig::default();
+        assert_eq!(config.check(), Ok(()));
+        assert_eq!(OracleConfig::parse(&config.to_toml()).unwrap(), config);
+        assert_eq!(OracleConfig::parse("").unwrap(), config);
+    }
+
+    #[test]
+    fn wrong_files_get_clear_errors() {
+        let unknown = OracleConfig::parse("nodes = \"x\"").unwrap_err();
+        assert!(unknown.contains("unknown field"), "{unknown}");
+        let mut c = OracleConfig::parse("node = \"localhost:1\"").unwrap();
+        assert!(c.check().unwrap_err().contains("node must be an http(s) URL"));
+        c = OracleConfig::parse("[price]\nsource = \"oracle-of-delphi\"").unwrap();
+        assert!(c.check().unwrap_err().contains("unknown source"));
+        c = OracleConfig::parse("[ingest]\ndevice_burst = 0").unwrap();
+        assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn environment_overrides_top_level_fields() {
+        let mut c = OracleConfig::default();
+        c.apply_env(|k| (k == "CAIRN_ORACLE_NODE").then(|| "http://10.0.0.1:8545".to_string()))
+            .unwrap();
+        assert_eq!(c.node, "http://10.0.0.1:8545");
+        let bad = c.apply_env(|k| (k == "CAIRN_ORACLE_LISTEN").then(|| "nowhere".to_string()));
+        assert!(bad.is_err());
+    }
+}
