@@ -18,7 +18,7 @@ pub(crate) struct NodeArgs {
 
 /// What is logged unless `CAIRN_LOG` says otherwise: Cairn's own events, and only warnings
 /// from the libraries (commonware logs every view at `info`).
-const DEFAULT_LOG: &str = "warn,cairn=info,cairn_node=info,cairn_ledger=info";
+const DEFAULT_LOG: &str = "warn,cairn=info,cairn_node=info,cairn_ledger=info,cairn_oracle=info";
 
 /// Logs to stderr, filtered by `CAIRN_LOG` (an `EnvFilter`, e.g. `debug` or
 /// `info,commonware_consensus=debug`); colours only on a terminal.

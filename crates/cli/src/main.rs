@@ -13,6 +13,7 @@ mod cmd_genesis;
 mod cmd_keys;
 mod cmd_ledger;
 mod cmd_node;
+mod cmd_oracle;
 mod cmd_query;
 mod cmd_rewards;
 mod cmd_tx;
@@ -47,6 +48,8 @@ enum Command {
     Devnet(cmd_devnet::DevnetArgs),
     /// Run one validator from its configuration file.
     Node(cmd_node::NodeArgs),
+    /// Run one oracle from its configuration file.
+    Oracle(cmd_oracle::OracleArgs),
     /// Create, list and show keys.
     #[command(subcommand)]
     Keys(cmd_keys::KeysCommand),
@@ -74,6 +77,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Devnet(args) => cmd_devnet::run(args),
         Command::Node(args) => cmd_node::run(args),
+        Command::Oracle(args) => cmd_oracle::run(args),
         Command::Keys(cmd) => cmd_keys::run(&ctx, cmd),
         Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),
         Command::Tx(args) => cmd_tx::run(&ctx, args),

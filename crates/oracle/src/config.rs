@@ -3,7 +3,7 @@
 //! ```toml
 //! # The oracle's account key (a file written by `cairn keys`; its stake is bonded on chain).
 //! key = "oracle"
-//! keys_home = "keys"
+//! keys_home = "."     # the home whose keys/ folder holds the key
 //! data_dir = "data"
 //! listen = "127.0.0.1:7400"
 //! # Where agents, other oracles and auditors reach this oracle (committed with each manifest).
@@ -46,7 +46,7 @@ use std::time::Duration;
 pub struct OracleConfig {
     /// The oracle's key name in `keys_home`.
     pub key: String,
-    /// Where key files are.
+    /// The home whose `keys/` folder holds the key file.
     pub keys_home: PathBuf,
     /// The oracle's own files (journal, index, local log store).
     pub data_dir: PathBuf,
@@ -107,7 +107,7 @@ impl Default for OracleConfig {
     fn default() -> Self {
         OracleConfig {
             key: "oracle".into(),
-            keys_home: "keys".into(),
+            keys_home: ".".into(),
             data_dir: "data".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             public_url: "http://127.0.0.1:7400".into(),
@@ -255,7 +255,11 @@ impl OracleConfig {
             "none" => {}
             "fixed" | "script" if !self.price.nano_usd.is_empty() => {}
             "fixed" | "script" => return Err("price: nano_usd needs at least one price".into()),
-            other => return Err(format!("price: unknown source `{other}` (fixed, script, none)")),
+            other => {
+                return Err(format!(
+                    "price: unknown source `{other}` (fixed, script, none)"
+                ))
+            }
         }
         if self.price.nano_usd.contains(&0) || self.price.interval_secs == 0 {
             return Err("price: prices and interval_secs must be > 0".into());
@@ -301,7 +305,10 @@ mod tests {
         let unknown = OracleConfig::parse("nodes = \"x\"").unwrap_err();
         assert!(unknown.contains("unknown field"), "{unknown}");
         let mut c = OracleConfig::parse("node = \"localhost:1\"").unwrap();
-        assert!(c.check().unwrap_err().contains("node must be an http(s) URL"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .contains("node must be an http(s) URL"));
         c = OracleConfig::parse("[price]\nsource = \"oracle-of-delphi\"").unwrap();
         assert!(c.check().unwrap_err().contains("unknown source"));
         c = OracleConfig::parse("[ingest]\ndevice_burst = 0").unwrap();

@@ -4,16 +4,20 @@
 //! store, and the journal is emptied only after that, so every stage can restart from it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_resources::context::DeviceInfo;
 use cairn_types::codec;
-use cairn_types::{Epoch, Hash};
+use cairn_types::{DeviceId, Epoch, Hash};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const MANIFESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("manifests");
+const DEVICES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("devices");
+const EPOCH_STARTS: TableDefinition<u64, u64> = TableDefinition::new("epoch_starts");
 
 const NEXT_SEQ: &str = "next_seq";
+const FOLLOWED: &str = "followed_height";
 
 /// Why the index failed: a disk fault, the oracle stops.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +79,8 @@ impl Index {
         txn.open_table(FILES)?;
         txn.open_table(COUNTERS)?;
         txn.open_table(MANIFESTS)?;
+        txn.open_table(DEVICES)?;
+        txn.open_table(EPOCH_STARTS)?;
         txn.commit()?;
         Ok(Index { db })
     }
@@ -145,6 +151,66 @@ impl Index {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(MANIFESTS)?;
         Ok(table.get(epoch.0)?.map(|v| v.value().to_vec()))
+    }
+}
+
+/// What one followed block changed, recorded at once with the height followed.
+#[derive(Default)]
+pub struct FollowedBlock {
+    /// The block's height.
+    pub height: u64,
+    /// Devices whose record changed (`None`: no longer registered).
+    pub devices: Vec<(DeviceId, Option<DeviceInfo>)>,
+    /// A reward epoch that starts at this block, with the block's time.
+    pub epoch_start: Option<(u64, u64)>,
+}
+
+impl Index {
+    /// The last block the follower applied (0: none).
+    pub fn followed_height(&self) -> Result<u64, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(COUNTERS)?;
+        Ok(table.get(FOLLOWED)?.map_or(0, |v| v.value()))
+    }
+
+    /// Records a followed block's changes and its height, in one transaction.
+    pub fn record_block(&self, block: &FollowedBlock) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            for (device, info) in &block.devices {
+                match info {
+                    Some(info) => devices.insert(&device.0 .0, codec::encode(info).as_slice())?,
+                    None => devices.remove(&device.0 .0)?,
+                };
+            }
+            if let Some((epoch, start_ms)) = block.epoch_start {
+                txn.open_table(EPOCH_STARTS)?.insert(epoch, start_ms)?;
+            }
+            txn.open_table(COUNTERS)?.insert(FOLLOWED, block.height)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Every registered device the follower has seen.
+    pub fn devices(&self) -> Result<Vec<(DeviceId, DeviceInfo)>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEVICES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let info: DeviceInfo = codec::decode(value.value(), 256)?;
+            out.push((DeviceId(cairn_types::PublicKey(*key.value())), info));
+        }
+        Ok(out)
+    }
+
+    /// When reward epoch `epoch` started (the time of its first block), if followed.
+    pub fn epoch_start(&self, epoch: u64) -> Result<Option<u64>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EPOCH_STARTS)?;
+        Ok(table.get(epoch)?.map(|v| v.value()))
     }
 }
 

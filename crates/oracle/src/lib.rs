@@ -4,18 +4,22 @@
 //!
 //! See `docs/ORACLE.md` for the protocol. Modules:
 //!
+//! - [`chain`]: the node client and the follower that keeps the oracle's view of the chain.
 //! - [`config`]: `oracle.toml`, every default in one place.
 //! - [`log`]: the report log: the journal, the file format, the store, the writer.
 //! - [`index`]: the oracle's own records (files, manifests).
 //! - [`manifest`]: the list of an epoch's files that the chain commits to.
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
 //! - [`registry`]: the oracle's view of the device registry.
+//! - [`service`]: one oracle as a process: its tasks, started and stopped in order.
 //! - [`server`]: the HTTP API (reports in; time, manifests, log files and status out).
 
+pub mod chain;
+pub mod config;
 pub mod index;
 pub mod ingest;
 pub mod log;
 pub mod manifest;
 pub mod registry;
 pub mod server;
-pub mod config;
+pub mod service;

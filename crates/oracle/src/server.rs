@@ -12,11 +12,11 @@
 //! that says the same (400 for malformed input, 404 for what this oracle does not hold, 429
 //! for a client over its rate, 503 when the oracle cannot write).
 
+use crate::chain::{Beacon, ChainWatch};
 use crate::index::Index;
 use crate::ingest::Ingest;
 use crate::log::format::is_file_name;
 use crate::log::store::LogStore;
-use crate::registry::DeviceBook;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
@@ -28,17 +28,8 @@ use cairn_types::report::MAX_BATCH_BYTES;
 use cairn_types::{Address, Epoch, Hash};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The latest finalized block the oracle knows: the clock and entropy agents take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Beacon {
-    /// Its height.
-    pub height: u64,
-    /// Its digest: the entropy reports carry.
-    pub entropy: Hash,
-}
 
 /// What every handler shares.
 pub struct ApiState {
@@ -50,10 +41,8 @@ pub struct ApiState {
     pub store: LogStore,
     /// The oracle's records.
     pub index: Arc<Index>,
-    /// The device registry.
-    pub book: Arc<DeviceBook>,
-    /// The latest beacon.
-    pub beacon: RwLock<Beacon>,
+    /// The chain as the follower sees it.
+    pub watch: Arc<ChainWatch>,
 }
 
 /// The API's routes over `state`.
@@ -123,10 +112,7 @@ struct TimeAnswer {
 }
 
 async fn time(State(state): State<Arc<ApiState>>) -> Json<TimeAnswer> {
-    let beacon = *state
-        .beacon
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let beacon = state.watch.beacon();
     Json(TimeAnswer {
         now_ms: now_ms(),
         height: beacon.height,
@@ -208,16 +194,13 @@ async fn status(State(state): State<Arc<ApiState>>) -> Response {
             )
         }
     };
-    let beacon = *state
-        .beacon
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let beacon = state.watch.beacon();
     Json(StatusAnswer {
         oracle: state.oracle,
         now_ms: now_ms(),
         files: files.len(),
         reports_in_files: files.iter().map(|(_, m)| m.reports).sum(),
-        devices_known: state.book.len(),
+        devices_known: state.watch.book.len(),
         beacon,
     })
     .into_response()
@@ -230,6 +213,7 @@ mod tests {
     use crate::ingest::{IngestLimits, IngestRules};
     use crate::log::{ReportLog, RollPolicy};
     use crate::manifest::file_hash;
+    use crate::registry::DeviceBook;
     use cairn_resources::context::DeviceInfo;
     use cairn_types::ingest::{IngestResponse, IngestStatus};
     use cairn_types::params::ChainId;
@@ -300,8 +284,22 @@ mod tests {
             ingest,
             store,
             index: index.clone(),
-            book,
-            beacon: RwLock::new(Beacon::default()),
+            watch: Arc::new(ChainWatch::new(
+                cairn_types::params::ChainConfig {
+                    chain_id: ChainId::new("cairn-test").unwrap(),
+                    blocks_per_epoch: 10,
+                    emission: cairn_types::params::EmissionSchedule {
+                        initial_per_epoch: cairn_types::Amount(0),
+                        halving_interval_epochs: 1,
+                        emission_cap: cairn_types::Amount(0),
+                    },
+                    consensus: Default::default(),
+                    protocol_version: 1,
+                    epochs_per_reward_epoch: 1,
+                },
+                Default::default(),
+                book,
+            )),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -11,7 +11,7 @@ pub struct EpochContext {
     pub chain_id: ChainId,
     /// The reward epoch.
     pub epoch: u64,
-    /// Time of the epoch's first block (ms; the genesis time for epoch 0).
+    /// Time of the epoch's first block (ms).
     pub start_ms: u64,
     /// Time of the block that ends it (the first block of the next epoch), exclusive.
     pub end_ms: u64,
@@ -58,7 +58,7 @@ impl EpochContext {
 }
 
 /// What the ledger says about a device at the epoch's last block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct DeviceInfo {
     /// Its owner then: the account paid for the epoch.
     pub owner: Address,

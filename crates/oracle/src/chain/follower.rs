@@ -1,0 +1,120 @@
+//! The follower: reads every finalized block, in order, from the oracle's node.
+//!
+//! From each block it takes what the oracle needs between epochs: the devices the block's
+//! transactions touched (their latest records, for ingest's registry), the beacon (the block's
+//! digest and height, handed to agents), the start of each reward epoch (its first block's
+//! time), and the chain's parameters when they may have changed. Each block's changes and its
+//! height are recorded in the index in one transaction, so a restarted follower goes on from
+//! where it stopped. Reads at an epoch's exact last block (for rewards) are the rewarder's.
+
+use super::client::{BlockView, ChainError, NodeClient};
+use super::ChainWatch;
+use crate::index::{FollowedBlock, Index};
+use cairn_ledger::state::records::DeviceRecord;
+use cairn_ledger::StateKey;
+use cairn_resources::context::DeviceInfo;
+use cairn_types::tx::Action;
+use cairn_types::DeviceId;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blocks read per round at most before the shared view is refreshed.
+pub const MAX_BLOCKS_PER_ROUND: u64 = 1_000;
+
+/// The follower's loop: runs until `watch.stopping` is set.
+pub fn run(client: NodeClient, index: Arc<Index>, watch: Arc<ChainWatch>, poll: Duration) {
+    while !watch.stopping.load(Ordering::Relaxed) {
+        match round(&client, &index, &watch) {
+            Ok(0) => std::thread::sleep(poll),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "oracle.follower: the node did not answer; retrying");
+                std::thread::sleep(poll.max(Duration::from_secs(1)));
+            }
+        }
+    }
+}
+
+/// Applies the blocks the node has finalized since the last round; returns how many.
+pub fn round(client: &NodeClient, index: &Index, watch: &ChainWatch) -> Result<u64, FollowError> {
+    let head = client.status()?.height;
+    let from = index.followed_height()? + 1;
+    let to = head.min(from.saturating_add(MAX_BLOCKS_PER_ROUND - 1));
+    let mut applied = 0;
+    for height in from..=to {
+        let block = client.block(height)?;
+        apply(client, index, watch, &block)?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+fn apply(
+    client: &NodeClient,
+    index: &Index,
+    watch: &ChainWatch,
+    block: &BlockView,
+) -> Result<(), FollowError> {
+    let clock = watch.config.reward_clock();
+    let mut followed = FollowedBlock {
+        height: block.height,
+        ..FollowedBlock::default()
+    };
+    let mut params_may_change = false;
+    for tx in &block.transactions {
+        if let Some(device) = touched_device(&tx.tx.action) {
+            let record: Option<DeviceRecord> = client.state(&StateKey::Device(device), None)?;
+            followed.devices.push((device, record.map(info_of)));
+        }
+        params_may_change |= matches!(tx.tx.action, Action::ExecuteProposal { .. });
+    }
+    let epoch = clock.reward_epoch_at(block.height);
+    if clock.first_height(epoch) == block.height {
+        followed.epoch_start = Some((epoch.0, block.timestamp_ms));
+        params_may_change = true;
+    }
+    index.record_block(&followed)?;
+    for (device, info) in followed.devices {
+        watch.book.put(device, info);
+    }
+    if params_may_change {
+        if let Some(params) = client.state(&StateKey::Params, None)? {
+            watch.set_params(params);
+        }
+    }
+    watch.set_beacon(block.height, block.digest, block.timestamp_ms);
+    Ok(())
+}
+
+/// The device a transaction's action names, if any.
+pub fn touched_device(action: &Action) -> Option<DeviceId> {
+    match action {
+        Action::RegisterDevice(registration) => Some(registration.device),
+        Action::AssertLocation { device, .. }
+        | Action::TransferDevice { device, .. }
+        | Action::RetireDevice { device } => Some(*device),
+        _ => None,
+    }
+}
+
+/// What the oracle keeps of a device's record.
+pub fn info_of(record: DeviceRecord) -> DeviceInfo {
+    DeviceInfo {
+        owner: record.owner,
+        subnetwork: record.subnetwork,
+        retired: record.retired,
+        location: record.location,
+    }
+}
+
+/// Why a round stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The node failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+}

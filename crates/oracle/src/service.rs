@@ -1,0 +1,213 @@
+//! One oracle as a process: its named tasks, started in order and stopped in reverse.
+//!
+//! ```text
+//!   start: node reachable → index → store → log writer (rolls what a crash left) → ingest
+//!          (remembers recent reports) → follower thread → upkeep task → HTTP API
+//!   stop:  HTTP API → upkeep → follower → log writer (rolls the journal) → index
+//! ```
+
+use crate::chain::client::NodeClient;
+use crate::chain::{follower, ChainWatch};
+use crate::config::OracleConfig;
+use crate::index::Index;
+use crate::ingest::{Ingest, IngestRules};
+use crate::log::format::FileReader;
+use crate::log::store::LogStore;
+use crate::log::ReportLog;
+use crate::registry::DeviceBook;
+use crate::server::{self, now_ms, ApiState};
+use cairn_ledger::StateKey;
+use cairn_types::params::{ChainConfig, Params};
+use cairn_types::{Address, SecretKey};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the follower asks its node for new blocks.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// How often the upkeep task refreshes ingest's rules and prunes its memory.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long the oracle waits for its node at start before giving up.
+pub const NODE_WAIT: Duration = Duration::from_secs(120);
+
+/// Why the oracle stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    /// A file or directory could not be used.
+    #[error("{what}: {reason}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+fn setup(what: &'static str) -> impl Fn(String) -> OracleError {
+    move |reason| OracleError::Setup { what, reason }
+}
+
+/// Runs the oracle until `shutdown` completes.
+pub async fn serve(
+    config: OracleConfig,
+    key: SecretKey,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), OracleError> {
+    let oracle = Address(key.public_key());
+    let client = NodeClient::new(&config.node);
+    let (chain, params) = wait_for_node(&client).await?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| setup("data_dir")(e.to_string()))?;
+    let index = Arc::new(
+        Index::open(&config.data_dir.join("index.redb"))
+            .map_err(|e| setup("index")(e.to_string()))?,
+    );
+    let store = if config.log.store.is_empty() {
+        LogStore::local(&config.data_dir.join("store"))
+    } else {
+        LogStore::from_url(&config.log.store, &[])
+    }
+    .map_err(|e| setup("log store")(e.to_string()))?;
+    let book = Arc::new(DeviceBook::new());
+    for (device, info) in index.devices().map_err(|e| setup("index")(e.to_string()))? {
+        book.put(device, Some(info));
+    }
+    let watch = Arc::new(ChainWatch::new(chain.clone(), params.clone(), book.clone()));
+    let (log, held, log_thread) = ReportLog::start(
+        oracle,
+        &config.data_dir.join("journal"),
+        store.clone(),
+        index.clone(),
+        config.roll_policy(),
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(|e| setup("journal")(e.to_string()))?;
+    let ingest = Ingest::new(
+        rules_of(&chain, &params, 0),
+        config.ingest_limits(),
+        book,
+        log,
+    );
+    remember_recent(&ingest, &index, &store, &held, &params).await;
+
+    let follower = {
+        let (client, index, watch) = (client.clone(), index.clone(), watch.clone());
+        std::thread::Builder::new()
+            .name("oracle-follower".into())
+            .spawn(move || follower::run(client, index, watch, FOLLOW_POLL))
+            .map_err(|e| setup("follower")(e.to_string()))?
+    };
+    let state = Arc::new(ApiState {
+        oracle,
+        ingest,
+        store,
+        index,
+        watch: watch.clone(),
+    });
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| setup("listen")(format!("{}: {e}", config.listen)))?;
+    tracing::info!(%oracle, listen = %config.listen, node = %config.node, "oracle.started");
+    let served = axum::serve(
+        listener,
+        server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    upkeep.abort();
+    watch.stopping.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = follower.join();
+    })
+    .await;
+    // The last handle to the writer goes with the state: it rolls the journal and ends.
+    drop(state);
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = log_thread.join();
+    })
+    .await;
+    tracing::info!("oracle.stopped");
+    served.map_err(|e| setup("http")(e.to_string()))
+}
+
+/// The chain's configuration and parameters, once the node answers.
+async fn wait_for_node(client: &NodeClient) -> Result<(ChainConfig, Params), OracleError> {
+    let started = std::time::Instant::now();
+    loop {
+        let c = client.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            let config = c.state::<ChainConfig>(&StateKey::ChainConfig, None)?;
+            let params = c.state::<Params>(&StateKey::Params, None)?;
+            Ok::<_, crate::chain::client::ChainError>((config, params))
+        })
+        .await;
+        match answer {
+            Ok(Ok((Some(config), Some(params)))) => return Ok((config, params)),
+            Ok(Ok(_)) => tracing::warn!("oracle.start: the node has no chain configuration yet"),
+            Ok(Err(error)) => tracing::warn!(%error, "oracle.start: waiting for the node"),
+            Err(error) => return Err(setup("node")(error.to_string())),
+        }
+        if started.elapsed() > NODE_WAIT {
+            return Err(setup("node")("no answer from the node".into()));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Ingest's rules from the chain's configuration and parameters.
+pub fn rules_of(chain: &ChainConfig, params: &Params, closed_before_ms: u64) -> IngestRules {
+    IngestRules {
+        chain_id: chain.chain_id.clone(),
+        skew_ms: params.report_skew_max_secs.saturating_mul(1_000),
+        delay_ms: params.report_delay_max_secs.saturating_mul(1_000),
+        closed_before_ms,
+    }
+}
+
+/// Makes ingest remember the reports it already took that could still arrive again: those in
+/// the journal and in files received within the allowed delay and skew.
+async fn remember_recent(
+    ingest: &Ingest,
+    index: &Index,
+    store: &LogStore,
+    held: &[cairn_types::report::LoggedReport],
+    params: &Params,
+) {
+    for report in held {
+        ingest.remember(report);
+    }
+    let horizon = now_ms().saturating_sub(
+        (params.report_delay_max_secs + params.report_skew_max_secs).saturating_mul(1_000),
+    );
+    let Ok(files) = index.files() else {
+        return;
+    };
+    for (name, meta) in files.iter().filter(|(_, m)| m.received_ms.1 >= horizon) {
+        let Ok(bytes) = store.get(name).await else {
+            tracing::warn!(file = %name, "oracle.start: a recent log file could not be read");
+            continue;
+        };
+        let Ok(mut reader) = FileReader::open(&bytes[..]) else {
+            continue;
+        };
+        while let Ok(Some(report)) = reader.next_report() {
+            ingest.remember(&report);
+        }
+        tracing::debug!(file = %name, reports = meta.reports, "oracle.start: remembered");
+    }
+}
+
+/// Every second: ingest's rules follow the chain's parameters; old ids and idle clients go.
+async fn upkeep(state: Arc<ApiState>) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let closed = state.ingest.rules().closed_before_ms;
+        state
+            .ingest
+            .set_rules(rules_of(&state.watch.config, &state.watch.params(), closed));
+        state.ingest.prune(now_ms());
+    }
+}
