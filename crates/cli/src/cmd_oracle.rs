@@ -37,7 +37,7 @@ pub(crate) fn run(args: OracleArgs) -> Result<()> {
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

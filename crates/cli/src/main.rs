@@ -8,6 +8,7 @@ mod bench;
 mod bench_devnet;
 mod bench_flood;
 mod client;
+mod cmd_agent;
 mod cmd_devnet;
 mod cmd_genesis;
 mod cmd_keys;
@@ -50,6 +51,8 @@ enum Command {
     Node(cmd_node::NodeArgs),
     /// Run one oracle from its configuration file.
     Oracle(cmd_oracle::OracleArgs),
+    /// Run the edge agent of one device (or of simulated devices) from its configuration file.
+    Agent(cmd_agent::AgentArgs),
     /// Create, list and show keys.
     #[command(subcommand)]
     Keys(cmd_keys::KeysCommand),
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Devnet(args) => cmd_devnet::run(args),
         Command::Node(args) => cmd_node::run(args),
         Command::Oracle(args) => cmd_oracle::run(args),
+        Command::Agent(args) => cmd_agent::run(args),
         Command::Keys(cmd) => cmd_keys::run(&ctx, cmd),
         Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),
         Command::Tx(args) => cmd_tx::run(&ctx, args),

@@ -1,0 +1,264 @@
+//! An agent's configuration file (`agent.toml`), every default in one place.
+//!
+//! ```toml
+//! chain_id = "cairn-devnet"      # the chain reports are signed for
+//! data_dir = "agent-data"        # outbox, session keys
+//! oracles = ["http://127.0.0.1:7400", "http://127.0.0.1:7401"]
+//! copies = 2                     # each report goes to at least this many oracles
+//! status_listen = "127.0.0.1:7600"   # local status over HTTP ("" = none)
+//! heartbeat_interval_secs = 60
+//! clock_sync_secs = 30
+//! delivery_interval_ms = 1000
+//!
+//! [device]
+//! key_file = "device.key"        # the device key (created if missing); "" = simulated only
+//! subnetwork = "sensing"
+//!
+//! [readings]
+//! source = ""                    # "" = none, "-" = standard input, or a file / FIFO to follow
+//!
+//! [simulation]
+//! devices = 0                    # simulated devices, each with its own key and heartbeats
+//! seed = "devnet"                # their keys derive from this
+//!
+//! [register]                     # register the device(s) on first start (cairn agent does it)
+//! node = ""                      # "" = do not register
+//! owner = "alice"                # the owner's key name in owner_home
+//! owner_home = "."
+//! ```
+//!
+//! A relative path is taken from the file's directory; unknown fields are refused.
+
+use cairn_types::Subnetwork;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Most simulated devices one agent runs.
+pub const MAX_SIMULATED_DEVICES: u32 = 100_000;
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The chain reports are signed for.
+    pub chain_id: String,
+    /// Outbox and session keys.
+    pub data_dir: PathBuf,
+    /// The oracles' URLs.
+    pub oracles: Vec<String>,
+    /// Oracles each report must reach.
+    pub copies: usize,
+    /// Local status address ("" for none).
+    pub status_listen: String,
+    /// Seconds between heartbeats.
+    pub heartbeat_interval_secs: u64,
+    /// Seconds between clock and entropy updates.
+    pub clock_sync_secs: u64,
+    /// Milliseconds between delivery rounds.
+    pub delivery_interval_ms: u64,
+    /// The real device.
+    pub device: DeviceSection,
+    /// Sensor readings.
+    pub readings: ReadingsSection,
+    /// Simulated devices.
+    pub simulation: SimulationSection,
+    /// Registration on first start.
+    pub register: RegisterSection,
+}
+
+/// `[device]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSection {
+    /// The key file ("" for none: simulated devices only).
+    pub key_file: String,
+    /// Its sub-network.
+    pub subnetwork: Subnetwork,
+}
+
+/// `[readings]`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadingsSection {
+    /// "" none, "-" standard input, else a path to follow.
+    pub source: String,
+}
+
+/// `[simulation]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulationSection {
+    /// How many.
+    pub devices: u32,
+    /// Their keys derive from this.
+    pub seed: String,
+}
+
+/// `[register]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterSection {
+    /// The node to register through ("" = do not register).
+    pub node: String,
+    /// The owner's key name.
+    pub owner: String,
+    /// The home whose `keys/` holds the owner's key.
+    pub owner_home: PathBuf,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            chain_id: "cairn-devnet".into(),
+            data_dir: "agent-data".into(),
+            oracles: vec!["http://127.0.0.1:7400".into()],
+            copies: 2,
+            status_listen: "127.0.0.1:7600".into(),
+            heartbeat_interval_secs: 60,
+            clock_sync_secs: 30,
+            delivery_interval_ms: 1_000,
+            device: DeviceSection::default(),
+            readings: ReadingsSection::default(),
+            simulation: SimulationSection::default(),
+            register: RegisterSection::default(),
+        }
+    }
+}
+
+impl Default for DeviceSection {
+    fn default() -> Self {
+        DeviceSection {
+            key_file: "device.key".into(),
+            subnetwork: Subnetwork::Sensing,
+        }
+    }
+}
+
+impl Default for SimulationSection {
+    fn default() -> Self {
+        SimulationSection {
+            devices: 0,
+            seed: "devnet".into(),
+        }
+    }
+}
+
+impl Default for RegisterSection {
+    fn default() -> Self {
+        RegisterSection {
+            node: String::new(),
+            owner: "alice".into(),
+            owner_home: ".".into(),
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl AgentConfig {
+    /// Reads `path`, resolves relative paths against its directory and checks the values.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let error = |reason: String| ConfigError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let mut config = AgentConfig::parse(&text).map_err(error)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        if !config.device.key_file.is_empty() {
+            config.device.key_file = base.join(&config.device.key_file).display().to_string();
+        }
+        let source = &config.readings.source;
+        if !source.is_empty() && source != "-" {
+            config.readings.source = base.join(source).display().to_string();
+        }
+        config.register.owner_home = base.join(&config.register.owner_home);
+        config.check().map_err(error)?;
+        Ok(config)
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<AgentConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.oracles.is_empty() {
+            return Err("oracles: name at least one oracle (two or more for safety)".into());
+        }
+        if self.oracles.len() > crate::outbox::MAX_ORACLES {
+            return Err("oracles: at most 64".into());
+        }
+        for url in self
+            .oracles
+            .iter()
+            .chain(Some(&self.register.node).filter(|n| !n.is_empty()))
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        if self.copies == 0 {
+            return Err("copies must be at least 1".into());
+        }
+        if self.heartbeat_interval_secs == 0
+            || self.clock_sync_secs == 0
+            || self.delivery_interval_ms == 0
+        {
+            return Err("intervals must be > 0".into());
+        }
+        if self.simulation.devices > MAX_SIMULATED_DEVICES {
+            return Err(format!(
+                "simulation: at most {MAX_SIMULATED_DEVICES} devices"
+            ));
+        }
+        if self.device.key_file.is_empty() && self.simulation.devices == 0 {
+            return Err("no device: set device.key_file or simulation.devices".into());
+        }
+        if !self.status_listen.is_empty()
+            && self.status_listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "status_listen `{}` is not an address",
+                self.status_listen
+            ));
+        }
+        cairn_types::params::ChainId::new(self.chain_id.clone())
+            .map_err(|e| format!("chain_id: {e}"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_check_and_mistakes_are_named() {
+        let config = AgentConfig::default();
+        assert_eq!(config.check(), Ok(()));
+        assert_eq!(AgentConfig::parse(&config.to_toml()).unwrap(), config);
+        assert!(AgentConfig::parse("oracle = []")
+            .unwrap_err()
+            .contains("unknown field"));
+        let c = AgentConfig::parse("oracles = []").unwrap();
+        assert!(c.check().unwrap_err().contains("at least one oracle"));
+        let c = AgentConfig::parse("[device]\nkey_file = \"\"").unwrap();
+        assert!(c.check().unwrap_err().contains("no device"));
+    }
+}

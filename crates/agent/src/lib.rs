@@ -1,0 +1,28 @@
+//! Cairn's edge agent: the small daemon on a device.
+//!
+//! It holds the device key (in a file, or a secure element behind [`signer::DeviceSigner`]),
+//! which certifies a session key once; the session key signs every report. Reports (heartbeats,
+//! sensor readings from a simulated sensor, a file or a line stream) go into a durable outbox
+//! and are delivered, at least once, to at least two oracles; an oracle acknowledges only what
+//! it wrote durably and ignores what it already holds, so nothing is lost across restarts or
+//! outages and nothing counts twice. The agent takes its clock and beacon entropy from the
+//! oracles, and shows its state on a local HTTP status page. It builds for aarch64 (pure Rust,
+//! no C dependencies beyond the standard library).
+//!
+//! - [`config`]: the agent's configuration file, `agent.toml`.
+//! - [`signer`]: the device key behind an interface.
+//! - [`session`]: session keys and their certificates.
+//! - [`outbox`]: the durable outbox and its delivery record per oracle.
+//! - [`clock`]: the oracles' time and entropy.
+//! - [`inputs`]: reading lines (`<sensor> <value>`) into reports.
+//! - [`run`]: the devices and the tasks that make, keep and deliver reports.
+//! - [`status`]: the local status page.
+
+pub mod clock;
+pub mod config;
+pub mod inputs;
+pub mod outbox;
+pub mod run;
+pub mod session;
+pub mod signer;
+pub mod status;

@@ -1,0 +1,149 @@
+//! `cairn agent --config agent.toml`: run the edge agent (its devices' heartbeats and readings,
+//! delivered to the oracles) until Ctrl-C or SIGTERM; with `[register]`, first register every
+//! device that is not on chain yet, signed by its owner.
+
+use crate::client::NodeClient;
+use crate::cmd_node::init_logging;
+use crate::context::passphrase;
+use crate::keystore::Keystore;
+use anyhow::{bail, Context as _, Result};
+use cairn_agent::config::AgentConfig;
+use cairn_agent::run::{device_signers, Agent};
+use cairn_agent::signer::DeviceSigner;
+use cairn_types::params::{ChainId, Params};
+use cairn_types::tx::{device_binding_digest, Action, RegisterDevice, Transaction};
+use cairn_types::{Address, SecretKey};
+use clap::Args;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options.
+#[derive(Args)]
+pub(crate) struct AgentArgs {
+    /// The agent's configuration file (agent.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// How long registration waits for its transactions.
+const REGISTER_WAIT: Duration = Duration::from_secs(120);
+
+/// Runs `cairn agent`.
+pub(crate) fn run(args: AgentArgs) -> Result<()> {
+    init_logging();
+    let config = AgentConfig::load(&args.config)?;
+    if !config.register.node.is_empty() {
+        register_devices(&config)?;
+    }
+    let agent = Agent::open(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("agent")
+        .build()
+        .context("starting the agent's runtime")?;
+    runtime.block_on(cairn_agent::run::run(
+        agent,
+        crate::cmd_oracle::stop_signal(),
+    ))?;
+    Ok(())
+}
+
+/// Registers, for the configured owner, each device the node does not know yet.
+pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
+    let node = NodeClient::new(&config.register.node);
+    let status: Value = node.get("/v1/status")?;
+    if status["chain_id"].as_str() != Some(config.chain_id.as_str()) {
+        bail!(
+            "the node serves chain `{}`, but agent.toml names `{}`: not registering",
+            status["chain_id"].as_str().unwrap_or(""),
+            config.chain_id
+        );
+    }
+    let name = &config.register.owner;
+    let owner_key = Keystore::new(&config.register.owner_home)
+        .load(name, || passphrase(name, false).ok().flatten())
+        .with_context(|| format!("loading the owner key `{name}`"))?;
+    let chain_id = ChainId::new(config.chain_id.clone()).context("chain_id")?;
+    let mut missing = Vec::new();
+    for signer in device_signers(config)? {
+        let known: Result<Value> = node.get(&format!("/v1/devices/{}", signer.device()));
+        if known.is_err() {
+            missing.push(signer);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let ids = send_registrations(&node, &chain_id, &owner_key, config, &missing)?;
+    wait_included(&node, &ids)?;
+    eprintln!(
+        "registered {} device(s) for {}",
+        missing.len(),
+        Address(owner_key.public_key())
+    );
+    Ok(())
+}
+
+fn send_registrations(
+    node: &NodeClient,
+    chain_id: &ChainId,
+    owner_key: &SecretKey,
+    config: &AgentConfig,
+    devices: &[Arc<dyn DeviceSigner>],
+) -> Result<Vec<String>> {
+    let owner = Address(owner_key.public_key());
+    let params: Params = node.get("/v1/params")?;
+    let fee = crate::wallet::fee(None, params.tx_fee_min, None, None)?;
+    let account: cairn_ledger::state::records::Account =
+        node.get(&format!("/v1/accounts/{owner}"))?;
+    let subnetwork = config.device.subnetwork;
+    let mut ids = Vec::with_capacity(devices.len());
+    for (i, signer) in devices.iter().enumerate() {
+        let device = signer.device();
+        let binding = device_binding_digest(chain_id, &device, &owner, subnetwork);
+        let tx = Transaction {
+            chain_id: chain_id.clone(),
+            sender: owner,
+            nonce: account.nonce + i as u64,
+            fee,
+            action: Action::RegisterDevice(RegisterDevice {
+                device,
+                subnetwork,
+                maker: None,
+                device_signature: signer.sign(&binding),
+            }),
+        }
+        .sign(owner_key);
+        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
+        let answer: Value = node
+            .post("/v1/transactions", &body)
+            .with_context(|| format!("registering device {device}"))?;
+        ids.push(answer["id"].as_str().unwrap_or_default().to_string());
+    }
+    Ok(ids)
+}
+
+fn wait_included(node: &NodeClient, ids: &[String]) -> Result<()> {
+    let start = Instant::now();
+    for id in ids {
+        loop {
+            let status: Value = node.get(&format!("/v1/transactions/{id}"))?;
+            match status["status"].as_str() {
+                Some("included") => break,
+                Some("failed") | Some("rejected") => bail!(
+                    "registration {id} {}: {}",
+                    status["status"],
+                    status["reason"].as_str().unwrap_or("")
+                ),
+                _ if start.elapsed() > REGISTER_WAIT => {
+                    bail!("registration {id} is still pending after {REGISTER_WAIT:?}")
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+    Ok(())
+}
