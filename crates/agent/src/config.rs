@@ -25,6 +25,8 @@
 //! node = ""                      # "" = do not register
 //! owner = "alice"                # the owner's key name in owner_home
 //! owner_home = "."
+//! burn_tokens = "0"              # tokens the owner burns for the data credits onboarding
+//!                                # costs, when short of them ("0" = never burn)
 //! ```
 //!
 //! A relative path is taken from the file's directory; unknown fields are refused.
@@ -104,6 +106,8 @@ pub struct RegisterSection {
     pub owner: String,
     /// The home whose `keys/` holds the owner's key.
     pub owner_home: PathBuf,
+    /// Tokens to burn for data credits when the owner has too few to register ("0": never).
+    pub burn_tokens: cairn_types::Amount,
 }
 
 impl Default for AgentConfig {
@@ -149,6 +153,7 @@ impl Default for RegisterSection {
             node: String::new(),
             owner: "alice".into(),
             owner_home: ".".into(),
+            burn_tokens: cairn_types::Amount::ZERO,
         }
     }
 }

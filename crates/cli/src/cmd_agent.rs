@@ -12,7 +12,7 @@ use cairn_agent::run::{device_signers, Agent};
 use cairn_agent::signer::DeviceSigner;
 use cairn_types::params::{ChainId, Params};
 use cairn_types::tx::{device_binding_digest, Action, RegisterDevice, Transaction};
-use cairn_types::{Address, SecretKey};
+use cairn_types::{Address, Credits, SecretKey};
 use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -54,7 +54,16 @@ pub(crate) fn run(args: AgentArgs) -> Result<()> {
 /// Registers, for the configured owner, each device the node does not know yet.
 pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
     let node = NodeClient::new(&config.register.node);
-    let status: Value = node.get("/v1/status")?;
+    let start = Instant::now();
+    let status: Value = loop {
+        match node.get("/v1/status") {
+            Ok(status) => break status,
+            Err(error) if start.elapsed() > REGISTER_WAIT => {
+                return Err(error.context("the node to register through does not answer"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    };
     if status["chain_id"].as_str() != Some(config.chain_id.as_str()) {
         bail!(
             "the node serves chain `{}`, but agent.toml names `{}`: not registering",
@@ -77,6 +86,7 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    ensure_credits(&node, &chain_id, &owner_key, config, missing.len())?;
     let ids = send_registrations(&node, &chain_id, &owner_key, config, &missing)?;
     wait_included(&node, &ids)?;
     eprintln!(
@@ -85,6 +95,68 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
         Address(owner_key.public_key())
     );
     Ok(())
+}
+
+/// Burns `burn_tokens` for data credits if the owner has fewer than registering `devices`
+/// costs; retries while the oracles' price is not there yet.
+fn ensure_credits(
+    node: &NodeClient,
+    chain_id: &ChainId,
+    owner_key: &SecretKey,
+    config: &AgentConfig,
+    devices: usize,
+) -> Result<()> {
+    let owner = Address(owner_key.public_key());
+    let params: Params = node.get("/v1/params")?;
+    let needed = Credits(
+        params
+            .device_onboard_fee_dc
+            .0
+            .saturating_mul(devices as u64),
+    );
+    let start = Instant::now();
+    loop {
+        let account: cairn_ledger::state::records::Account =
+            node.get(&format!("/v1/accounts/{owner}"))?;
+        if account.credits >= needed {
+            return Ok(());
+        }
+        let burn = config.register.burn_tokens;
+        if burn.is_zero() {
+            bail!(
+                "{owner} has {} data credits, registering {devices} device(s) costs {needed}:                  burn tokens for credits first (or set [register] burn_tokens)",
+                account.credits
+            );
+        }
+        let fee = crate::wallet::fee(None, params.tx_fee_min, None, None)?;
+        let tx = Transaction {
+            chain_id: chain_id.clone(),
+            sender: owner,
+            nonce: account.nonce,
+            fee,
+            action: Action::BurnForCredits {
+                amount: burn,
+                recipient: owner,
+                min_credits: Credits(needed.0 - account.credits.0),
+            },
+        }
+        .sign(owner_key);
+        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
+        let sent: Result<Value> = node.post("/v1/transactions", &body);
+        match sent.and_then(|answer| {
+            wait_included(
+                node,
+                &[answer["id"].as_str().unwrap_or_default().to_string()],
+            )
+        }) {
+            Ok(()) => eprintln!("burned {burn} for data credits to register {devices} device(s)"),
+            Err(error) if start.elapsed() < REGISTER_WAIT => {
+                eprintln!("waiting to burn for data credits: {error:#}");
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            Err(error) => return Err(error.context("burning tokens for data credits")),
+        }
+    }
 }
 
 fn send_registrations(

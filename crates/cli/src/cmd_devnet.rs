@@ -6,6 +6,7 @@
 use crate::cmd_genesis::now_ms;
 use crate::keystore::Keystore;
 pub(crate) use crate::node_process::{node_dir, wait_ready};
+use crate::supervisor::Supervised;
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use cairn_node::config::{ConsensusSettings, MempoolSettings, NodeConfig};
@@ -39,6 +40,9 @@ pub(crate) struct DevnetArgs {
     #[arg(long, default_value_t = DEFAULT_BLOCKS_PER_EPOCH,
           value_parser = clap::value_parser!(u64).range(2..))]
     blocks_per_epoch: u64,
+    /// Simulated devices of a new devnet's agent (0: no agent).
+    #[arg(long, default_value_t = crate::devnet_services::DEFAULT_DEVICES)]
+    devices: u32,
     /// Write the keys, genesis and configs, then exit without starting the nodes.
     #[arg(long)]
     init_only: bool,
@@ -55,6 +59,7 @@ pub(crate) fn create(
     base_port: u16,
     blocks_per_epoch: u64,
     extra: &[GenesisAccount],
+    devices: u32,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -75,7 +80,12 @@ pub(crate) fn create(
         genesis: Some(PathBuf::from("genesis.json")),
     }
     .save(data_dir)?;
-    write_node_configs(data_dir, &consensus_keys, base_port)
+    let apis = write_node_configs(data_dir, &consensus_keys, base_port)?;
+    crate::devnet_services::write_configs(data_dir, &apis, base_port, devices)?;
+    if devices == 0 {
+        let _ = std::fs::remove_dir_all(crate::devnet_services::agent_dir(data_dir));
+    }
+    Ok(())
 }
 
 /// Seat keys each devnet validator registers (enough for any stake it may bond on a devnet).
@@ -91,10 +101,10 @@ fn devnet_genesis(
 ) -> Result<(Genesis, Vec<PublicKey>)> {
     // One seat per validator: with equal stakes, `max_seats` = validators gives each one engine,
     // which is what a devnet on two cores can run; an attacker needs a seat's stake to get one.
-    let params = Params {
+    let params = crate::devnet_services::devnet_params(Params {
         max_seats: (validators as u64).max(1),
         ..Params::default()
-    };
+    });
     let mut genesis = Genesis {
         chain: ChainConfig {
             chain_id: ChainId::new("cairn-devnet".to_string()).context("chain id")?,
@@ -146,18 +156,30 @@ fn devnet_genesis(
             balance: Amount::tokens(1_000_000),
         });
     }
+    let (oracle_accounts, oracles) = crate::devnet_services::committee(
+        new_key,
+        params.oracle_stake_min.max(Amount::tokens(5_000)),
+    )?;
+    genesis.accounts.extend(oracle_accounts);
+    genesis.oracles = oracles;
     genesis.accounts.extend_from_slice(extra);
     genesis.validate().context("the devnet genesis")?;
     Ok((genesis, consensus_keys))
 }
 
-/// One `node.toml` per validator under `data_dir`, each listing the others as peers.
-fn write_node_configs(data_dir: &Path, consensus_keys: &[PublicKey], base_port: u16) -> Result<()> {
+/// One `node.toml` per validator under `data_dir`, each listing the others as peers; returns
+/// their API addresses.
+fn write_node_configs(
+    data_dir: &Path,
+    consensus_keys: &[PublicKey],
+    base_port: u16,
+) -> Result<Vec<SocketAddr>> {
     let validators = consensus_keys.len();
     let addr = |port: u32| -> Result<SocketAddr> {
         let port = u16::try_from(port).context("--base-port is too high for this many nodes")?;
         Ok(SocketAddr::from(([127, 0, 0, 1], port)))
     };
+    let mut apis = Vec::new();
     for i in 0..validators {
         let mut peers = BTreeMap::new();
         for (j, key) in consensus_keys.iter().enumerate() {
@@ -181,8 +203,9 @@ fn write_node_configs(data_dir: &Path, consensus_keys: &[PublicKey], base_port: 
         let dir = node_dir(data_dir, i);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("node.toml"), config.to_toml())?;
+        apis.push(config.rpc_listen);
     }
-    Ok(())
+    Ok(apis)
 }
 
 /// The node configurations of an existing devnet, in order.
@@ -211,12 +234,55 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
     }
-    // Runs until Ctrl-C, restarting any validator that exits or halts.
-    crate::supervisor::supervise(&args.data_dir, &configs, &stop, &|| {
+    // Runs until Ctrl-C, restarting any process that exits or validator that halts.
+    crate::supervisor::supervise(processes(&args.data_dir, &configs), &stop, &|| {
         await_ready(&args.data_dir, &configs)
     });
     println!("stopped; run the same command again to resume");
     Ok(())
+}
+
+/// Every process of the devnet: its validators, then its oracles and its agent (when their
+/// configurations exist: a devnet made by an older version has none).
+pub(crate) fn processes(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) -> Vec<Supervised> {
+    let mut out: Vec<Supervised> = configs
+        .iter()
+        .enumerate()
+        .map(|(i, (path, config))| Supervised {
+            label: format!("validator {i}"),
+            subcommand: "node",
+            config: path.clone(),
+            log: node_dir(data_dir, i).join("node.log"),
+            pid_file: node_dir(data_dir, i).join("node.pid"),
+            halt_check: Some(format!("http://{}", config.rpc_listen)),
+        })
+        .collect();
+    for i in 0.. {
+        let dir = crate::devnet_services::oracle_dir(data_dir, i);
+        if !dir.join("oracle.toml").exists() {
+            break;
+        }
+        out.push(Supervised {
+            label: format!("oracle {i}"),
+            subcommand: "oracle",
+            config: dir.join("oracle.toml"),
+            log: dir.join("oracle.log"),
+            pid_file: dir.join("oracle.pid"),
+            halt_check: None,
+        });
+    }
+    let agent = crate::devnet_services::agent_dir(data_dir);
+    if agent.join("agent.toml").exists() {
+        out.push(Supervised {
+            label: "agent".into(),
+            subcommand: "agent",
+            config: agent.join("agent.toml"),
+            log: agent.join("agent.log"),
+            pid_file: agent.join("agent.pid"),
+            halt_check: None,
+        });
+    }
+    out
 }
 
 /// Waits until every validator answers (saying which did not within 60 s), then prints how to
@@ -246,6 +312,7 @@ fn create_or_resume(args: &DevnetArgs) -> Result<Vec<(PathBuf, NodeConfig)>> {
             args.base_port,
             args.blocks_per_epoch,
             &[],
+            args.devices,
         )?;
         println!(
             "created a devnet of {validators} validators in {}",

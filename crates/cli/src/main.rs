@@ -20,6 +20,7 @@ mod cmd_rewards;
 mod cmd_tx;
 mod context;
 mod demo;
+mod devnet_services;
 mod keystore;
 mod node_process;
 mod procstat;

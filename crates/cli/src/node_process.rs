@@ -14,6 +14,15 @@ pub(crate) fn node_dir(data_dir: &Path, i: usize) -> PathBuf {
 
 /// Starts `cairn node --config CONFIG`, appending its output to `log_path`.
 pub(crate) fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
+    start_process("node", config_path, log_path)
+}
+
+/// Starts `cairn SUBCOMMAND --config CONFIG`, appending its output to `log_path`.
+pub(crate) fn start_process(
+    subcommand: &str,
+    config_path: &Path,
+    log_path: &Path,
+) -> Result<Child> {
     let exe = std::env::current_exe().context("finding the cairn executable")?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -21,14 +30,14 @@ pub(crate) fn start_node(config_path: &Path, log_path: &Path) -> Result<Child> {
         .open(log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
     Command::new(exe)
-        .arg("node")
+        .arg(subcommand)
         .arg("--config")
         .arg(config_path)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
-        .context("starting a validator process")
+        .with_context(|| format!("starting a `cairn {subcommand}` process"))
 }
 
 /// Whether the API at `rpc` answers within `limit`.

@@ -1,13 +1,13 @@
-//! `cairn devnet` as a supervisor: a validator that exits, or that reports it has halted (a
-//! storage fault, a block it could not apply), is restarted after a backoff, and the devnet
-//! says why: its exit status or halt reason and the last line of its log.
+//! `cairn devnet` as a supervisor: a process (validator, oracle, agent) that exits, or a
+//! validator that reports it has halted (a storage fault, a block it could not apply), is
+//! restarted after a backoff, and the devnet says why: its exit status or halt reason and the
+//! last line of its log.
 //!
 //! The backoff starts at [`FIRST_BACKOFF`] and doubles with each restart up to
-//! [`MAX_BACKOFF`]; a validator that has run [`HEALTHY_RUN`] without trouble starts again from
-//! the first backoff. Each validator's process id is in `node-N/node.pid` while it runs.
+//! [`MAX_BACKOFF`]; a process that has run [`HEALTHY_RUN`] without trouble starts again from
+//! the first backoff. Each process id is in its directory's pid file while it runs.
 
-use crate::node_process::{node_dir, start_node, stop_all};
-use cairn_node::config::NodeConfig;
+use crate::node_process::{start_process, stop_all};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,11 +30,24 @@ pub(crate) fn backoff(restarts: u32) -> Duration {
 }
 
 /// One supervised validator.
-struct Validator {
-    config: PathBuf,
-    log: PathBuf,
-    pid_file: PathBuf,
-    api: String,
+/// One process to keep running.
+pub(crate) struct Supervised {
+    /// How the devnet names it (`validator 2`, `oracle 0`, `agent`).
+    pub(crate) label: String,
+    /// The `cairn` subcommand that runs it (`node`, `oracle`, `agent`).
+    pub(crate) subcommand: &'static str,
+    /// Its configuration file.
+    pub(crate) config: PathBuf,
+    /// Its log.
+    pub(crate) log: PathBuf,
+    /// Its pid file.
+    pub(crate) pid_file: PathBuf,
+    /// A validator's API, asked whether it halted.
+    pub(crate) halt_check: Option<String>,
+}
+
+struct Running {
+    spec: Supervised,
     child: Option<Child>,
     started: Instant,
     /// Restarts since the last healthy run.
@@ -44,35 +57,35 @@ struct Validator {
     last_status_check: Instant,
 }
 
-impl Validator {
-    fn start(&mut self, index: usize) {
-        match start_node(&self.config, &self.log) {
+impl Running {
+    fn start(&mut self) {
+        match start_process(self.spec.subcommand, &self.spec.config, &self.spec.log) {
             Ok(child) => {
-                let _ = std::fs::write(&self.pid_file, child.id().to_string());
+                let _ = std::fs::write(&self.spec.pid_file, child.id().to_string());
                 self.child = Some(child);
                 self.started = Instant::now();
                 self.restart_at = None;
             }
             Err(error) => {
-                eprintln!("validator {index}: could not start: {error:#}");
+                eprintln!("{}: could not start: {error:#}", self.spec.label);
                 // A failed start is no healthy run: the backoff keeps growing.
                 self.started = Instant::now();
-                self.schedule_restart(index, "could not start");
+                self.schedule_restart("could not start");
             }
         }
     }
 
-    fn schedule_restart(&mut self, index: usize, why: &str) {
+    fn schedule_restart(&mut self, why: &str) {
         if self.started.elapsed() >= HEALTHY_RUN {
             self.restarts = 0;
         }
         let wait = backoff(self.restarts);
         self.restarts = self.restarts.saturating_add(1);
         self.restart_at = Some(Instant::now() + wait);
-        let last = last_log_line(&self.log).unwrap_or_default();
+        let last = last_log_line(&self.spec.log).unwrap_or_default();
         eprintln!(
-            "validator {index} {why}; restarting it in {} s (restart {} in a row). Last log \
-             line: {last}",
+            "{} {why}; restarting it in {} s (restart {} in a row). Last log line: {last}",
+            self.spec.label,
             wait.as_secs(),
             self.restarts
         );
@@ -83,20 +96,21 @@ impl Validator {
         let child = self.child.as_mut()?;
         if let Ok(Some(status)) = child.try_wait() {
             self.child = None;
-            let _ = std::fs::remove_file(&self.pid_file);
+            let _ = std::fs::remove_file(&self.spec.pid_file);
             return Some(format!("exited ({status})"));
         }
+        let api = self.spec.halt_check.as_ref()?;
         if self.last_status_check.elapsed() < STATUS_EVERY {
             return None;
         }
         self.last_status_check = Instant::now();
-        let client = crate::client::NodeClient::with_timeout(&self.api, Duration::from_secs(1));
+        let client = crate::client::NodeClient::with_timeout(api, Duration::from_secs(1));
         let status = client.get::<serde_json::Value>("/v1/status").ok()?;
         let reason = status["halted"].as_str()?.to_string();
         // Stopped as Ctrl-C would (SIGTERM, then SIGKILL after 10 s).
         let mut children = vec![self.child.take()];
         stop_all(&mut children);
-        let _ = std::fs::remove_file(&self.pid_file);
+        let _ = std::fs::remove_file(&self.spec.pid_file);
         Some(format!("halted ({reason})"))
     }
 }
@@ -110,22 +124,13 @@ fn last_log_line(path: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Runs the validators of `configs` until `stop` is set, restarting any that exits or halts;
-/// then stops them all. `started` runs once all have been started.
-pub(crate) fn supervise(
-    data_dir: &Path,
-    configs: &[(PathBuf, NodeConfig)],
-    stop: &AtomicBool,
-    started: &dyn Fn(),
-) {
-    let mut validators: Vec<Validator> = configs
-        .iter()
-        .enumerate()
-        .map(|(i, (path, config))| Validator {
-            config: path.clone(),
-            log: node_dir(data_dir, i).join("node.log"),
-            pid_file: node_dir(data_dir, i).join("node.pid"),
-            api: format!("http://{}", config.rpc_listen),
+/// Starts every process in order, calls `started`, then keeps them running until `stop` is set;
+/// stops them all (in reverse order) before returning.
+pub(crate) fn supervise(processes: Vec<Supervised>, stop: &AtomicBool, started: &dyn Fn()) {
+    let mut running: Vec<Running> = processes
+        .into_iter()
+        .map(|spec| Running {
+            spec,
             child: None,
             started: Instant::now(),
             restarts: 0,
@@ -133,33 +138,34 @@ pub(crate) fn supervise(
             last_status_check: Instant::now(),
         })
         .collect();
-    for (i, validator) in validators.iter_mut().enumerate() {
-        validator.start(i);
+    for process in running.iter_mut() {
+        process.start();
     }
     started();
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(200));
-        for (i, validator) in validators.iter_mut().enumerate() {
-            // Ctrl-C reaches the validators too: their exits are not trouble then.
+        for process in running.iter_mut() {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            if let Some(why) = validator.trouble() {
-                validator.schedule_restart(i, &why);
+            if let Some(why) = process.trouble() {
+                process.schedule_restart(&why);
             }
-            if validator
+            if process
                 .restart_at
                 .is_some_and(|at| Instant::now() >= at && !stop.load(Ordering::SeqCst))
             {
-                eprintln!("validator {i}: restarting");
-                validator.start(i);
+                eprintln!("{}: restarting", process.spec.label);
+                process.start();
             }
         }
     }
-    let mut children: Vec<Option<Child>> = validators.iter_mut().map(|v| v.child.take()).collect();
+    // Agents and oracles first, validators last: nothing loses its node while stopping.
+    let mut children: Vec<Option<Child>> =
+        running.iter_mut().rev().map(|p| p.child.take()).collect();
     stop_all(&mut children);
-    for validator in &validators {
-        let _ = std::fs::remove_file(&validator.pid_file);
+    for process in &running {
+        let _ = std::fs::remove_file(&process.spec.pid_file);
     }
 }
 

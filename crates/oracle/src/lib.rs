@@ -10,6 +10,7 @@
 //! - [`index`]: the oracle's own records (files, manifests).
 //! - [`manifest`]: the list of an epoch's files that the chain commits to.
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
+//! - [`price`]: posting the token price from the configured source.
 //! - [`registry`]: the oracle's view of the device registry.
 //! - [`service`]: one oracle as a process: its tasks, started and stopped in order.
 //! - [`server`]: the HTTP API (reports in; time, manifests, log files and status out).
@@ -20,6 +21,7 @@ pub mod index;
 pub mod ingest;
 pub mod log;
 pub mod manifest;
+pub mod price;
 pub mod registry;
 pub mod server;
 pub mod service;

@@ -2,11 +2,12 @@
 //!
 //! ```text
 //!   start: node reachable → index → store → log writer (rolls what a crash left) → ingest
-//!          (remembers recent reports) → follower thread → upkeep task → HTTP API
-//!   stop:  HTTP API → upkeep → follower → log writer (rolls the journal) → index
+//!          (remembers recent reports) → follower thread → price poster → upkeep task → HTTP API
+//!   stop:  HTTP API → upkeep → follower, price poster → log writer (rolls the journal) → index
 //! ```
 
 use crate::chain::client::NodeClient;
+use crate::chain::submit::Submitter;
 use crate::chain::{follower, ChainWatch};
 use crate::config::OracleConfig;
 use crate::index::Index;
@@ -14,6 +15,7 @@ use crate::ingest::{Ingest, IngestRules};
 use crate::log::format::FileReader;
 use crate::log::store::LogStore;
 use crate::log::ReportLog;
+use crate::price;
 use crate::registry::DeviceBook;
 use crate::server::{self, now_ms, ApiState};
 use cairn_ledger::StateKey;
@@ -98,6 +100,19 @@ pub async fn serve(
             .spawn(move || follower::run(client, index, watch, FOLLOW_POLL))
             .map_err(|e| setup("follower")(e.to_string()))?
     };
+    let submitter = Arc::new(Submitter::new(
+        client.clone(),
+        key.clone(),
+        chain.chain_id.clone(),
+        params.tx_fee_min,
+    ));
+    let poster = {
+        let (source, submitter, watch) = (config.price.clone(), submitter.clone(), watch.clone());
+        std::thread::Builder::new()
+            .name("oracle-price".into())
+            .spawn(move || price::run(source, &submitter, &watch.stopping))
+            .map_err(|e| setup("price")(e.to_string()))?
+    };
     let state = Arc::new(ApiState {
         oracle,
         ingest,
@@ -120,6 +135,7 @@ pub async fn serve(
     watch.stopping.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || {
         let _ = follower.join();
+        let _ = poster.join();
     })
     .await;
     // The last handle to the writer goes with the state: it rolls the journal and ends.

@@ -102,6 +102,11 @@ impl NodeClient {
         }
     }
 
+    /// Any JSON answer of the node's API.
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
+        self.get(path)
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
         let url = format!("{}{path}", self.base);
         let response = self.agent.get(&url).call();

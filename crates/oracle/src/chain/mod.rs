@@ -4,9 +4,11 @@
 //! - [`client`]: blocks, state at a height, accounts, transaction submission.
 //! - [`follower`]: every finalized block in order: devices, beacon, reward-epoch starts,
 //!   parameters.
+//! - [`submit`]: the oracle's own transactions, one at a time, followed to their outcome.
 
 pub mod client;
 pub mod follower;
+pub mod submit;
 
 use crate::registry::DeviceBook;
 use cairn_types::params::{ChainConfig, Params};

@@ -1,0 +1,72 @@
+//! Posting the token price that burns need, from the configured source (`[price]`): a fixed
+//! price, or a script of prices taken in turn (then the last one kept), every `interval_secs`.
+
+use crate::chain::submit::{Outcome, Submitter};
+use crate::config::PriceSection;
+use cairn_types::tx::Action;
+use cairn_types::Price;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The price to post at the `round`-th post (from 0), if the source gives one.
+pub fn price_at(source: &PriceSection, round: usize) -> Option<Price> {
+    match source.source.as_str() {
+        "fixed" => source.nano_usd.first().copied().map(Price),
+        "script" => source
+            .nano_usd
+            .get(round.min(source.nano_usd.len().saturating_sub(1)))
+            .copied()
+            .map(Price),
+        _ => None,
+    }
+}
+
+/// Posts prices until `stopping` is set (a blocking loop for its own thread).
+pub fn run(source: PriceSection, submitter: &Submitter, stopping: &AtomicBool) {
+    let every = Duration::from_secs(source.interval_secs.max(1));
+    let mut round = 0;
+    while !stopping.load(Ordering::Relaxed) {
+        let Some(price) = price_at(&source, round) else {
+            return;
+        };
+        match submitter.send(Action::PostPrice { price }) {
+            Ok(Outcome::Included { height }) => {
+                tracing::info!(price = price.0, height, "oracle.price: posted");
+                round += 1;
+            }
+            Ok(other) => tracing::warn!(?other, "oracle.price: the post was not taken"),
+            Err(error) => tracing::warn!(%error, "oracle.price: the node did not answer"),
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < every && !stopping.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_is_taken_in_turn_then_its_last_price_kept() {
+        let script = PriceSection {
+            source: "script".into(),
+            nano_usd: vec![1, 2, 3],
+            interval_secs: 1,
+        };
+        let prices: Vec<u64> = (0..5).map(|r| price_at(&script, r).unwrap().0).collect();
+        assert_eq!(prices, [1, 2, 3, 3, 3]);
+        let fixed = PriceSection {
+            source: "fixed".into(),
+            nano_usd: vec![7, 8],
+            interval_secs: 1,
+        };
+        assert_eq!(price_at(&fixed, 4), Some(Price(7)));
+        let none = PriceSection {
+            source: "none".into(),
+            ..fixed
+        };
+        assert_eq!(price_at(&none, 0), None);
+    }
+}
