@@ -98,7 +98,8 @@ async fn start_oracle(
     );
     let state = Arc::new(ApiState {
         oracle: Address::default(),
-        ingest,
+        ingest: Arc::new(ingest),
+        client: cairn_oracle::chain::client::NodeClient::new("http://127.0.0.1:1"),
         store: store.clone(),
         index: index.clone(),
         watch: Arc::new(ChainWatch::new(chain_config(), Default::default(), book)),

@@ -20,6 +20,34 @@ use std::path::{Path, PathBuf};
 /// Reward commands.
 #[derive(Subcommand)]
 pub(crate) enum RewardsCommand {
+    /// What devices earned in a reward epoch, with the reason for anything not paid.
+    Show {
+        /// An oracle's API.
+        #[arg(long, default_value = "http://127.0.0.1:27200")]
+        oracle: String,
+        /// The reward epoch.
+        #[arg(long)]
+        epoch: u64,
+        /// One device (did:key:…).
+        #[arg(long, conflicts_with = "owner")]
+        device: Option<String>,
+        /// Every device of an owner (address or key name).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Claim everything owed to an account, in every sub-network, in one transaction (proofs
+    /// from an oracle, checked by the chain).
+    Claim {
+        /// An oracle's API.
+        #[arg(long, default_value = "http://127.0.0.1:27200")]
+        oracle: String,
+        /// A node's API to send the claim to.
+        #[arg(long, default_value = "http://127.0.0.1:27100")]
+        node: String,
+        /// The owner's key name.
+        #[arg(long)]
+        from: String,
+    },
     /// Build the tree and print its root (hash and total).
     Root {
         /// JSON list of {account, cumulative}.
@@ -98,6 +126,15 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Runs a rewards command.
 pub(crate) fn run(ctx: &Context, cmd: RewardsCommand) -> Result<()> {
     match cmd {
+        RewardsCommand::Show {
+            oracle,
+            epoch,
+            device,
+            owner,
+        } => crate::rewards_live::show(ctx, &oracle, epoch, device.as_deref(), owner.as_deref()),
+        RewardsCommand::Claim { oracle, node, from } => {
+            crate::rewards_live::claim(ctx, &oracle, &node, &from)
+        }
         RewardsCommand::Root { input } => {
             let tree = tree(&input)?;
             let root = tree.root();

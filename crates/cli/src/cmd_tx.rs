@@ -479,6 +479,34 @@ pub(crate) fn run(ctx: &Context, args: TxArgs) -> Result<()> {
     ctx.print(&signed, || hex::encode(signed.encode()))
 }
 
+/// Signs `action` from the key `from` for the chain the home names, sends it to `node` and
+/// waits for its outcome: what other commands (`cairn rewards claim`) use to transact.
+pub(crate) fn send_action(ctx: &Context, node_url: &str, from: &str, action: Action) -> Result<()> {
+    let key = ctx.load_key(from)?;
+    let sender = cairn_types::Address(key.public_key());
+    let node = NodeClient::new(node_url);
+    let Some(identity) = crate::wallet::chain_identity(ctx, None, None)? else {
+        bail!(
+            "which chain? set chain_id in {} (the chain id is never taken from a node)",
+            ctx.home.join(crate::wallet::CONFIG_FILE).display()
+        )
+    };
+    check_node_chain(&node, &identity)?;
+    let suggested = node
+        .get::<cairn_types::params::Params>("/v1/params")?
+        .tx_fee_min;
+    let fee = crate::wallet::fee(None, suggested, None, identity.genesis_fee_min)?;
+    let signed = Transaction {
+        chain_id: identity.chain_id.clone(),
+        sender,
+        nonce: next_nonce(&node, sender)?,
+        fee,
+        action,
+    }
+    .sign(&key);
+    submit(ctx, &node, &signed, true)
+}
+
 /// Refuses a node that serves another chain than the one the user's files name.
 fn check_node_chain(node: &NodeClient, identity: &crate::wallet::ChainIdentity) -> Result<()> {
     let status: serde_json::Value = node.get("/v1/status")?;

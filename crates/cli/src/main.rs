@@ -24,6 +24,7 @@ mod devnet_services;
 mod keystore;
 mod node_process;
 mod procstat;
+mod rewards_live;
 mod supervisor;
 mod wallet;
 

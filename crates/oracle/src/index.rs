@@ -15,9 +15,12 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const MANIFESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("manifests");
 const DEVICES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("devices");
 const EPOCH_STARTS: TableDefinition<u64, u64> = TableDefinition::new("epoch_starts");
+const EPOCH_STAGES: TableDefinition<u64, u8> = TableDefinition::new("epoch_stages");
+const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 
 const NEXT_SEQ: &str = "next_seq";
 const FOLLOWED: &str = "followed_height";
+const FIRST_EPOCH: &str = "first_epoch";
 
 /// Why the index failed: a disk fault, the oracle stops.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,8 @@ impl Index {
         txn.open_table(MANIFESTS)?;
         txn.open_table(DEVICES)?;
         txn.open_table(EPOCH_STARTS)?;
+        txn.open_table(EPOCH_STAGES)?;
+        txn.open_table(BLOBS)?;
         txn.commit()?;
         Ok(Index { db })
     }
@@ -211,6 +216,61 @@ impl Index {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(EPOCH_STARTS)?;
         Ok(table.get(epoch)?.map(|v| v.value()))
+    }
+}
+
+impl Index {
+    /// The first reward epoch this oracle takes part in (set once, at its first start).
+    pub fn first_epoch(&self, otherwise: u64) -> Result<u64, IndexError> {
+        let txn = self.db.begin_write()?;
+        let first = {
+            let mut table = txn.open_table(COUNTERS)?;
+            let known = table.get(FIRST_EPOCH)?.map(|v| v.value());
+            match known {
+                Some(first) => first,
+                None => {
+                    table.insert(FIRST_EPOCH, otherwise)?;
+                    otherwise
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(first)
+    }
+
+    /// How far this oracle got with a reward epoch (0: nothing done).
+    pub fn stage(&self, epoch: u64) -> Result<u8, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EPOCH_STAGES)?;
+        Ok(table.get(epoch)?.map_or(0, |v| v.value()))
+    }
+
+    /// Records how far this oracle got with a reward epoch.
+    pub fn set_stage(&self, epoch: u64, stage: u8) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(EPOCH_STAGES)?.insert(epoch, stage)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Keeps named bytes (an epoch's results, cumulative rewards), several in one transaction.
+    pub fn put_blobs(&self, blobs: &[(String, Vec<u8>)]) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(BLOBS)?;
+            for (name, bytes) in blobs {
+                table.insert(name.as_str(), bytes.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Named bytes, if kept.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOBS)?;
+        Ok(table.get(name)?.map(|v| v.value().to_vec()))
     }
 }
 

@@ -5,6 +5,8 @@
 //! See `docs/ORACLE.md` for the protocol. Modules:
 //!
 //! - [`chain`]: the node client and the follower that keeps the oracle's view of the chain.
+//! - [`epochs`]: the committee's stages for each reward epoch: cut, commit, attest, reward, root.
+//! - [`rewarder`]: one epoch's rewards from the counted manifests, a pure computation.
 //! - [`config`]: `oracle.toml`, every default in one place.
 //! - [`log`]: the report log: the journal, the file format, the store, the writer.
 //! - [`index`]: the oracle's own records (files, manifests).
@@ -17,11 +19,13 @@
 
 pub mod chain;
 pub mod config;
+pub mod epochs;
 pub mod index;
 pub mod ingest;
 pub mod log;
 pub mod manifest;
 pub mod price;
 pub mod registry;
+pub mod rewarder;
 pub mod server;
 pub mod service;

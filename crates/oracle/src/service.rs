@@ -2,14 +2,18 @@
 //!
 //! ```text
 //!   start: node reachable → index → store → log writer (rolls what a crash left) → ingest
-//!          (remembers recent reports) → follower thread → price poster → upkeep task → HTTP API
-//!   stop:  HTTP API → upkeep → follower, price poster → log writer (rolls the journal) → index
+//!          (remembers recent reports) → follower thread → price poster → epoch worker
+//!          → upkeep task → HTTP API
+//!   stop:  HTTP API → upkeep → follower, price poster, epoch worker → log writer (rolls the
+//!          journal) → index
 //! ```
 
 use crate::chain::client::NodeClient;
 use crate::chain::submit::Submitter;
 use crate::chain::{follower, ChainWatch};
 use crate::config::OracleConfig;
+use crate::epochs::fetch::Fetcher;
+use crate::epochs::Worker;
 use crate::index::Index;
 use crate::ingest::{Ingest, IngestRules};
 use crate::log::format::FileReader;
@@ -85,12 +89,12 @@ pub async fn serve(
         tokio::runtime::Handle::current(),
     )
     .map_err(|e| setup("journal")(e.to_string()))?;
-    let ingest = Ingest::new(
+    let ingest = Arc::new(Ingest::new(
         rules_of(&chain, &params, 0),
         config.ingest_limits(),
         book,
-        log,
-    );
+        log.clone(),
+    ));
     remember_recent(&ingest, &index, &store, &held, &params).await;
 
     let follower = {
@@ -113,9 +117,29 @@ pub async fn serve(
             .spawn(move || price::run(source, &submitter, &watch.stopping))
             .map_err(|e| setup("price")(e.to_string()))?
     };
+    let worker = {
+        let worker = Worker {
+            oracle,
+            public_url: config.public_url.clone(),
+            client: client.clone(),
+            submitter: submitter.clone(),
+            watch: watch.clone(),
+            index: index.clone(),
+            store: store.clone(),
+            log,
+            ingest: ingest.clone(),
+            fetcher: Fetcher::new(&config.data_dir.join("peers")),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        std::thread::Builder::new()
+            .name("oracle-epochs".into())
+            .spawn(move || worker.run())
+            .map_err(|e| setup("epochs")(e.to_string()))?
+    };
     let state = Arc::new(ApiState {
         oracle,
         ingest,
+        client: client.clone(),
         store,
         index,
         watch: watch.clone(),
@@ -136,6 +160,7 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || {
         let _ = follower.join();
         let _ = poster.join();
+        let _ = worker.join();
     })
     .await;
     // The last handle to the writer goes with the state: it rolls the journal and ends.

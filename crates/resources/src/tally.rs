@@ -45,7 +45,7 @@ struct DeviceTally {
 }
 
 /// The epoch's reports so far.
-pub struct Tally<'r, R: Registry> {
+pub struct Tally<'r, R: Registry + ?Sized> {
     ctx: EpochContext,
     registry: &'r R,
     devices: HashMap<DeviceId, DeviceTally>,
@@ -77,7 +77,7 @@ pub struct TallyResult {
     pub copies: u64,
 }
 
-impl<'r, R: Registry> Tally<'r, R> {
+impl<'r, R: Registry + ?Sized> Tally<'r, R> {
     /// An empty tally of the epoch `ctx` over the registry at its last block.
     pub fn new(ctx: EpochContext, registry: &'r R) -> Self {
         Tally {

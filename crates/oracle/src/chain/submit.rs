@@ -66,6 +66,11 @@ impl Submitter {
         Address(self.key.public_key())
     }
 
+    /// Signs a digest with the oracle's key (a reward root).
+    pub fn sign(&self, digest: &Hash) -> cairn_types::Signature {
+        self.key.sign(digest)
+    }
+
     /// Signs `action` with the next nonce, sends it and waits for its outcome (blocking).
     pub fn send(&self, action: Action) -> Result<Outcome, ChainError> {
         let _one_at_a_time = self

@@ -7,10 +7,16 @@
 //! | `GET /v1/manifests/{epoch}` | oracles, auditors | this oracle's manifest of a reward epoch (binary) |
 //! | `GET /v1/logs/{name}` | oracles, auditors | one log file (gzip, binary) |
 //! | `GET /v1/status` | operators | files, journal, devices known |
+//! | `GET /v1/rewards/{epoch}/signed` | oracles, auditors | this oracle's roots, signatures and stage digests |
+//! | `GET /v1/rewards/{epoch}/cumulative` | auditors | cumulative rewards through the epoch (binary) |
+//! | `GET /v1/rewards/{epoch}/devices[/{device}]` | owners | points, reward and refusal codes per device |
+//! | `GET /v1/rewards/accounts/{address}/claims` | owners | claims with proofs against the roots on chain |
 //!
 //! Refusals of a whole request are JSON `{"code": …, "message": …, "retry": …}` with a status
 //! that says the same (400 for malformed input, 404 for what this oracle does not hold, 429
 //! for a client over its rate, 503 when the oracle cannot write).
+
+mod rewards;
 
 use crate::chain::{Beacon, ChainWatch};
 use crate::index::Index;
@@ -36,7 +42,9 @@ pub struct ApiState {
     /// The oracle's account.
     pub oracle: Address,
     /// Ingest.
-    pub ingest: Ingest,
+    pub ingest: Arc<Ingest>,
+    /// The node (for the chain's reward roots when serving proofs).
+    pub client: crate::chain::client::NodeClient,
     /// The log files.
     pub store: LogStore,
     /// The oracle's records.
@@ -53,6 +61,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/manifests/{epoch}", get(manifest))
         .route("/v1/logs/{name}", get(log_file))
         .route("/v1/status", get(status))
+        .route("/v1/rewards/{epoch}/signed", get(rewards::signed))
+        .route("/v1/rewards/{epoch}/cumulative", get(rewards::cumulative))
+        .route("/v1/rewards/{epoch}/devices", get(rewards::devices))
+        .route("/v1/rewards/{epoch}/devices/{device}", get(rewards::device))
+        .route(
+            "/v1/rewards/accounts/{address}/claims",
+            get(rewards::claims),
+        )
         .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(state)
 }
@@ -72,7 +88,42 @@ struct Refused {
     retry: bool,
 }
 
-fn refused(status: StatusCode, code: &'static str, message: String, retry: bool) -> Response {
+/// A refusal that handlers return as their error (converted to the JSON refusal).
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry: bool,
+}
+
+impl ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        retry: bool,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message,
+            retry,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        refused(self.status, self.code, self.message, self.retry)
+    }
+}
+
+pub(crate) fn refused(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry: bool,
+) -> Response {
     (
         status,
         Json(Refused {
@@ -168,7 +219,7 @@ async fn log_file(State(state): State<Arc<ApiState>>, Path(name): Path<String>) 
     }
 }
 
-fn binary(bytes: Vec<u8>) -> Response {
+pub(crate) fn binary(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
 }
 
@@ -281,7 +332,8 @@ mod tests {
         );
         let state = Arc::new(ApiState {
             oracle: Address::default(),
-            ingest,
+            ingest: Arc::new(ingest),
+            client: crate::chain::client::NodeClient::new("http://127.0.0.1:1"),
             store,
             index: index.clone(),
             watch: Arc::new(ChainWatch::new(

@@ -1,0 +1,91 @@
+//! The cut-off: once an epoch's end plus the allowed delay and skew has passed, no report of it
+//! can still arrive. The oracle refuses any that do (`epoch_closed`), rolls its journal into a
+//! file, lists the files that hold reports of the epoch in its manifest, keeps the manifest
+//! and commits its hash on chain within the commit window.
+
+use super::{Stage, Worker, CLOSE_GRACE_MS};
+use crate::chain::submit::Outcome;
+use crate::manifest::{Manifest, ManifestFile};
+use crate::server::now_ms;
+use cairn_types::codec::{BoundedString, BoundedVec};
+use cairn_types::tx::{Action, ManifestCommit};
+use cairn_types::Epoch;
+
+impl Worker {
+    /// Cuts `epoch` and commits its manifest, when it is time.
+    pub(super) fn close(&self, epoch: Epoch, followed: u64) -> Result<Option<Stage>, String> {
+        let starts = (
+            self.index.epoch_start(epoch.0).map_err(|e| e.to_string())?,
+            self.index
+                .epoch_start(epoch.0 + 1)
+                .map_err(|e| e.to_string())?,
+        );
+        let (Some(start_ms), Some(end_ms)) = starts else {
+            return Ok(None);
+        };
+        let params = self.watch.params();
+        let late_ms = (params.report_delay_max_secs + params.report_skew_max_secs) * 1_000;
+        if now_ms() < end_ms + late_ms + CLOSE_GRACE_MS {
+            return Ok(None);
+        }
+        let mut rules = self.ingest.rules();
+        rules.closed_before_ms = rules.closed_before_ms.max(end_ms);
+        self.ingest.set_rules(rules);
+        self.runtime
+            .block_on(self.log.roll())
+            .map_err(|e| e.to_string())?;
+        let manifest = self.manifest(epoch, start_ms, end_ms)?;
+        let bytes = manifest.encode();
+        self.index
+            .put_manifest(epoch, &bytes)
+            .map_err(|e| e.to_string())?;
+        let (_, commits_close, _) = self.windows(epoch);
+        if followed > commits_close {
+            tracing::warn!(
+                epoch = epoch.0,
+                "oracle.close: the commit window has passed"
+            );
+            return Ok(Some(Stage::Committed));
+        }
+        let commit = ManifestCommit {
+            epoch,
+            manifest: manifest.hash(),
+            reports: manifest.reports(),
+            endpoint: BoundedString::new(self.public_url.clone()).map_err(|e| e.to_string())?,
+        };
+        match self
+            .submitter
+            .send(Action::CommitManifest(commit))
+            .map_err(|e| e.to_string())?
+        {
+            Outcome::Included { height } => tracing::info!(
+                epoch = epoch.0,
+                height,
+                files = manifest.files.len(),
+                reports = manifest.reports(),
+                "oracle.close: manifest committed"
+            ),
+            other => tracing::warn!(epoch = epoch.0, ?other, "oracle.close: commit not taken"),
+        }
+        Ok(Some(Stage::Committed))
+    }
+
+    /// The manifest of the files holding reports made in `[start_ms, end_ms)`.
+    fn manifest(&self, epoch: Epoch, start_ms: u64, end_ms: u64) -> Result<Manifest, String> {
+        let files = self.index.files().map_err(|e| e.to_string())?;
+        let mut listed = Vec::new();
+        for (name, meta) in files.into_iter().filter(|(_, m)| m.meets(start_ms, end_ms)) {
+            listed.push(ManifestFile {
+                name: BoundedString::new(name).map_err(|e| e.to_string())?,
+                hash: meta.hash,
+                bytes: meta.bytes,
+                reports: meta.reports,
+            });
+        }
+        Ok(Manifest {
+            epoch,
+            oracle: self.oracle,
+            files: BoundedVec::new(listed).map_err(|e| e.to_string())?,
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Fetching another oracle's manifest and log files, and checking them against the chain.
+//!
+//! Everything fetched is bounded before it is read (a manifest by [`MAX_MANIFEST_BYTES`], a file
+//! by the size its manifest states and [`MAX_FILE_BYTES`], a whole epoch by
+//! [`MAX_EPOCH_LOG_BYTES`]) and checked by hash before it is kept: a lying or broken oracle
+//! cannot make this one keep bytes that are not what it committed to.
+
+use crate::log::format::{is_file_name, MAX_FILE_BYTES};
+use crate::manifest::{file_hash, Manifest, MAX_MANIFEST_BYTES};
+use cairn_types::{Address, Epoch, Hash};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Most bytes of log files one oracle's manifest may name for one epoch.
+pub const MAX_EPOCH_LOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Why a manifest or file could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The oracle did not answer, or answered with an error.
+    #[error("{url}: {reason}")]
+    Unreachable {
+        /// What was asked.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The bytes are not what the chain or the manifest says.
+    #[error("{what} from {oracle} does not match: {reason}")]
+    Mismatch {
+        /// What was fetched.
+        what: String,
+        /// The oracle.
+        oracle: Address,
+        /// How it differs.
+        reason: String,
+    },
+    /// The local copy could not be written.
+    #[error("keeping {path}: {error}")]
+    Disk {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// A client for other oracles' logs, keeping what it fetched under `dir`.
+#[derive(Clone)]
+pub struct Fetcher {
+    agent: ureq::Agent,
+    dir: PathBuf,
+}
+
+impl Fetcher {
+    /// A fetcher keeping files under `dir` (`<dir>/<oracle>/<name>`).
+    pub fn new(dir: &Path) -> Fetcher {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(300)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Fetcher {
+            agent,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Where a fetched file of `oracle` is kept.
+    pub fn path(&self, oracle: &Address, name: &str) -> PathBuf {
+        self.dir.join(hex::encode(oracle.0 .0)).join(name)
+    }
+
+    /// The bytes at `url`, at most `limit` of them.
+    pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+        let unreachable = |reason: String| FetchError::Unreachable {
+            url: url.to_string(),
+            reason,
+        };
+        let mut response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(unreachable(response.status().to_string()));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| unreachable(e.to_string()))
+    }
+
+    /// `oracle`'s manifest of `epoch` from `endpoint`, checked against the `committed` hash.
+    pub fn manifest(
+        &self,
+        endpoint: &str,
+        oracle: &Address,
+        epoch: Epoch,
+        committed: &Hash,
+    ) -> Result<Manifest, FetchError> {
+        let url = format!(
+            "{}/v1/manifests/{}",
+            endpoint.trim_end_matches('/'),
+            epoch.0
+        );
+        let bytes = self.get(&url, MAX_MANIFEST_BYTES as u64)?;
+        let mismatch = |reason: String| FetchError::Mismatch {
+            what: format!("manifest of epoch {epoch}"),
+            oracle: *oracle,
+            reason,
+        };
+        let manifest = Manifest::decode(&bytes).map_err(|e| mismatch(e.to_string()))?;
+        if manifest.hash() != *committed {
+            return Err(mismatch(
+                "its hash is not the one committed on chain".into(),
+            ));
+        }
+        if manifest.oracle != *oracle || manifest.epoch != epoch {
+            return Err(mismatch("it names another oracle or epoch".into()));
+        }
+        let total: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+        if total > MAX_EPOCH_LOG_BYTES {
+            return Err(mismatch(format!("it names {total} bytes of files")));
+        }
+        if manifest
+            .files
+            .iter()
+            .any(|f| !is_file_name(f.name.as_str()))
+        {
+            return Err(mismatch("it names a file that is not a log file".into()));
+        }
+        Ok(manifest)
+    }
+
+    /// Fetches (unless already kept) every file of `manifest` from `endpoint`, checking each.
+    pub fn files(&self, endpoint: &str, manifest: &Manifest) -> Result<(), FetchError> {
+        for file in manifest.files.iter() {
+            let path = self.path(&manifest.oracle, file.name.as_str());
+            if path.exists() {
+                continue;
+            }
+            let url = format!("{}/v1/logs/{}", endpoint.trim_end_matches('/'), file.name);
+            let bytes = self.get(&url, file.bytes.min(MAX_FILE_BYTES))?;
+            if bytes.len() as u64 != file.bytes || file_hash(&bytes) != file.hash {
+                return Err(FetchError::Mismatch {
+                    what: format!("log file {}", file.name),
+                    oracle: manifest.oracle,
+                    reason: "its size or hash is not the manifest's".into(),
+                });
+            }
+            keep(&path, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` whole (a temporary file renamed into place).
+fn keep(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    let disk = |error| FetchError::Disk {
+        path: path.display().to_string(),
+        error,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(disk)?;
+    }
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes).map_err(disk)?;
+    std::fs::rename(&tmp, path).map_err(disk)
+}

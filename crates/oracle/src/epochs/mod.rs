@@ -1,0 +1,153 @@
+//! The committee's work for each reward epoch, in stages, each recorded in the index so that a
+//! restarted oracle goes on where it stopped and never does a stage twice:
+//!
+//! ```text
+//!  Open ──close──> Committed ──attest window closes──> Attested ──rewards──> Rewarded ──root──> Done
+//!   cut the log at the end          fetch, check, attest            compute, sign     gather 2/3,
+//!   plus the allowed delay;         the others' manifests           (every oracle     submit; or a
+//!   commit the manifest's hash                                       alone)            later root
+//! ```
+//!
+//! - [`fetch`]: other oracles' manifests and files, checked against the chain.
+//! - [`close`]: the cut-off and the manifest commit.
+//! - [`attest`]: attesting the manifests whose files this oracle fetched.
+//! - [`reward`]: computing, keeping and signing the epoch's rewards.
+//! - [`root`]: gathering 2/3 of oracle stake's signatures and submitting the root.
+
+pub mod attest;
+pub mod close;
+pub mod fetch;
+pub mod reward;
+pub mod root;
+
+use crate::chain::client::NodeClient;
+use crate::chain::submit::Submitter;
+use crate::chain::ChainWatch;
+use crate::index::Index;
+use crate::ingest::Ingest;
+use crate::log::store::LogStore;
+use crate::log::ReportLog;
+use cairn_types::{Address, Epoch};
+use fetch::Fetcher;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the worker looks at the chain.
+pub const TICK: Duration = Duration::from_secs(1);
+/// Extra wait after an epoch's end plus the allowed delay and skew before it is cut, for
+/// reports in flight.
+pub const CLOSE_GRACE_MS: u64 = 2_000;
+/// Reward epochs further back than this that never started are skipped (the oracle was down).
+pub const MAX_EPOCHS_BEHIND: u64 = 3;
+
+/// How far an epoch got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Stage {
+    /// Nothing done.
+    Open = 0,
+    /// The log was cut and the manifest committed (or its window missed).
+    Committed = 1,
+    /// The attest window closed: which manifests count is final.
+    Attested = 2,
+    /// Rewards computed and the roots signed.
+    Rewarded = 3,
+    /// A root covering the epoch is on chain, or a later one will cover it.
+    Done = 4,
+}
+
+impl Stage {
+    fn of(byte: u8) -> Stage {
+        match byte {
+            1 => Stage::Committed,
+            2 => Stage::Attested,
+            3 => Stage::Rewarded,
+            4 => Stage::Done,
+            _ => Stage::Open,
+        }
+    }
+}
+
+/// What the worker uses.
+pub struct Worker {
+    /// This oracle.
+    pub oracle: Address,
+    /// Where others fetch from.
+    pub public_url: String,
+    /// The node.
+    pub client: NodeClient,
+    /// The oracle's transactions.
+    pub submitter: Arc<Submitter>,
+    /// The chain as followed.
+    pub watch: Arc<ChainWatch>,
+    /// The oracle's records.
+    pub index: Arc<Index>,
+    /// Its log files.
+    pub store: LogStore,
+    /// Its log writer (to roll at the cut-off).
+    pub log: ReportLog,
+    /// Ingest (to refuse reports of closed epochs).
+    pub ingest: Arc<Ingest>,
+    /// Other oracles' logs.
+    pub fetcher: Fetcher,
+    /// The runtime the store and the log need.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl Worker {
+    /// Runs until the watch says stop (a blocking loop for its own thread).
+    pub fn run(&self) {
+        while !self.watch.stopping.load(Ordering::Relaxed) {
+            if let Err(error) = self.tick() {
+                tracing::warn!(%error, "oracle.epochs: will retry");
+            }
+            std::thread::sleep(TICK);
+        }
+    }
+
+    fn tick(&self) -> Result<(), String> {
+        let followed = self.index.followed_height().map_err(|e| e.to_string())?;
+        if followed == 0 {
+            return Ok(());
+        }
+        let clock = self.watch.config.reward_clock();
+        let current = clock.reward_epoch_at(followed).0;
+        let first = self.index.first_epoch(current).map_err(|e| e.to_string())?;
+        for epoch in first.max(current.saturating_sub(MAX_EPOCHS_BEHIND))..current {
+            self.advance(Epoch(epoch), followed)?;
+        }
+        Ok(())
+    }
+
+    /// Moves one ended epoch on by as many stages as it can now.
+    fn advance(&self, epoch: Epoch, followed: u64) -> Result<(), String> {
+        let stage = Stage::of(self.index.stage(epoch.0).map_err(|e| e.to_string())?);
+        let next = match stage {
+            Stage::Open => self.close(epoch, followed)?,
+            Stage::Committed => self.attest(epoch, followed)?,
+            Stage::Attested => self.reward(epoch)?,
+            Stage::Rewarded => self.submit_roots(epoch)?,
+            Stage::Done => None,
+        };
+        if let Some(next) = next {
+            self.index
+                .set_stage(epoch.0, next as u8)
+                .map_err(|e| e.to_string())?;
+            tracing::info!(epoch = epoch.0, stage = ?next, "oracle.epochs: stage done");
+        }
+        Ok(())
+    }
+
+    /// The heights that end `epoch` and close its commit and attest windows.
+    pub fn windows(&self, epoch: Epoch) -> (u64, u64, u64) {
+        let params = self.watch.params();
+        let end = self.watch.config.reward_clock().end_height(epoch);
+        let commits = end.saturating_add(params.manifest_commit_blocks);
+        (
+            end,
+            commits,
+            commits.saturating_add(params.manifest_attest_blocks),
+        )
+    }
+}

@@ -1,0 +1,238 @@
+//! The rewards stage: once which manifests count is final, compute the epoch (the
+//! [`crate::rewarder`]), keep the result, the cumulative rewards and the per-device outcomes,
+//! and sign each root.
+
+use super::{Stage, Worker};
+use crate::manifest::Manifest;
+use crate::rewarder::registry::RegistryAt;
+use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochInputs, EpochResult};
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_ledger::state::records::EpochManifests;
+use cairn_ledger::StateKey;
+use cairn_resources::context::EpochContext;
+use cairn_types::params::Params;
+use cairn_types::reward_tree::RewardNode;
+use cairn_types::tx::reward_root_digest;
+use cairn_types::{Address, Amount, Epoch, Signature, Subnetwork};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What an oracle keeps of an epoch and serves: its roots, its signatures, its digests.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Signed {
+    /// The reward epoch.
+    pub epoch: Epoch,
+    /// The signing oracle.
+    pub oracle: Address,
+    /// Each sub-network's root with this oracle's signature.
+    pub roots: Vec<(Subnetwork, RewardNode, Signature)>,
+    /// Where each stage of the computation ended.
+    pub digests: rewarder::Digests,
+    /// Report copies read.
+    pub copies: u64,
+}
+
+/// Names of what the index keeps per epoch.
+pub fn cumulative_key(epoch: Epoch) -> String {
+    format!("cumulative/{}", epoch.0)
+}
+/// The signed result of an epoch.
+pub fn signed_key(epoch: Epoch) -> String {
+    format!("signed/{}", epoch.0)
+}
+/// The per-device outcomes of an epoch (JSON).
+pub fn devices_key(epoch: Epoch) -> String {
+    format!("devices/{}", epoch.0)
+}
+
+impl Worker {
+    /// Computes, keeps and signs `epoch`'s rewards.
+    pub(super) fn reward(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+        let first = self.index.first_epoch(epoch.0).map_err(|e| e.to_string())?;
+        let previous = if epoch.0 > first {
+            let before = Epoch(epoch.0 - 1);
+            if self.index.stage(before.0).map_err(|e| e.to_string())? < Stage::Rewarded as u8 {
+                return Ok(None); // epochs are rewarded in order
+            }
+            match self
+                .index
+                .blob(&cumulative_key(before))
+                .map_err(|e| e.to_string())?
+            {
+                Some(bytes) => decode_cumulative(&bytes).map_err(|e| e.to_string())?,
+                None => Default::default(),
+            }
+        } else {
+            Default::default()
+        };
+        let result = self.compute(epoch, previous)?;
+        let chain_id = &self.watch.config.chain_id;
+        let roots = result
+            .roots
+            .iter()
+            .map(|(s, root)| {
+                let digest = reward_root_digest(chain_id, epoch, *s, root);
+                (*s, *root, self.submitter.sign(&digest))
+            })
+            .collect();
+        let signed = Signed {
+            epoch,
+            oracle: self.oracle,
+            roots,
+            digests: result.digests.clone(),
+            copies: result.copies,
+        };
+        let devices = serde_json::to_vec(&result.devices).map_err(|e| e.to_string())?;
+        self.index
+            .put_blobs(&[
+                (cumulative_key(epoch), encode_cumulative(&result.cumulative)),
+                (signed_key(epoch), cairn_types::codec::encode(&signed)),
+                (devices_key(epoch), devices),
+            ])
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            epoch = epoch.0,
+            devices = result.devices.len(),
+            roots = result.roots.len(),
+            "oracle.rewarder: epoch computed and signed"
+        );
+        Ok(Some(Stage::Rewarded))
+    }
+
+    fn compute(&self, epoch: Epoch, previous: rewarder::Cumulative) -> Result<EpochResult, String> {
+        let inputs = EpochReads::read(self, epoch)?;
+        let registry = RegistryAt::new(self.client.clone(), inputs.last_height);
+        let own = self.oracle;
+        let file = |oracle: &Address, name: &str| -> Result<Vec<u8>, String> {
+            if *oracle == own {
+                self.runtime
+                    .block_on(self.store.get(name))
+                    .map(|b| b.to_vec())
+                    .map_err(|e| e.to_string())
+            } else {
+                std::fs::read(self.fetcher.path(oracle, name)).map_err(|e| e.to_string())
+            }
+        };
+        let result = rewarder::compute(EpochInputs {
+            ctx: inputs.ctx,
+            pools: inputs.pools,
+            manifests: inputs.manifests,
+            file: &file,
+            registry: &registry,
+            previous,
+        })
+        .map_err(|e| e.to_string())?;
+        if registry.failed() {
+            return Err("a device lookup failed; the epoch will be computed again".into());
+        }
+        Ok(result)
+    }
+}
+
+/// What the rewarder reads from the chain for an epoch.
+pub struct EpochReads {
+    /// The epoch's bounds and rules.
+    pub ctx: EpochContext,
+    /// Its pools.
+    pub pools: BTreeMap<Subnetwork, Amount>,
+    /// Its counted manifests, fetched and checked.
+    pub manifests: Vec<Manifest>,
+    /// Its last block.
+    pub last_height: u64,
+}
+
+impl EpochReads {
+    fn read(worker: &Worker, epoch: Epoch) -> Result<EpochReads, String> {
+        let start_ms = worker
+            .index
+            .epoch_start(epoch.0)
+            .map_err(|e| e.to_string())?;
+        let end_ms = worker
+            .index
+            .epoch_start(epoch.0 + 1)
+            .map_err(|e| e.to_string())?;
+        let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
+            return Err(format!("the bounds of epoch {epoch} are not followed yet"));
+        };
+        let (end, _, _) = worker.windows(epoch);
+        let chain = &worker.watch.config;
+        let (ctx, pools, last_height) =
+            chain_reads(&worker.client, chain, epoch, (start_ms, end_ms), end)?;
+        let counted: EpochManifests = worker
+            .client
+            .state(&StateKey::Manifests(epoch), None)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let mut manifests = Vec::new();
+        for (oracle, entry) in counted.0.iter().filter(|(_, e)| e.counted) {
+            let manifest = if *oracle == worker.oracle {
+                let bytes = worker
+                    .index
+                    .manifest(epoch)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("this oracle's counted manifest is missing")?;
+                Manifest::decode(&bytes).map_err(|e| e.to_string())?
+            } else {
+                let m = worker
+                    .fetcher
+                    .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
+                    .map_err(|e| e.to_string())?;
+                worker
+                    .fetcher
+                    .files(&entry.endpoint, &m)
+                    .map_err(|e| e.to_string())?;
+                m
+            };
+            manifests.push(manifest);
+        }
+        Ok(EpochReads {
+            ctx,
+            pools,
+            manifests,
+            last_height,
+        })
+    }
+}
+
+/// The epoch's context (rules at its last block) and pools (as its closing block set them):
+/// what every oracle and auditor reads the same.
+pub fn chain_reads(
+    client: &crate::chain::client::NodeClient,
+    chain: &cairn_types::params::ChainConfig,
+    epoch: Epoch,
+    (start_ms, end_ms): (u64, u64),
+    end_height: u64,
+) -> Result<(EpochContext, BTreeMap<Subnetwork, Amount>, u64), String> {
+    let last_height = end_height - 1;
+    let params: Params = client
+        .state(&StateKey::Params, Some(last_height))
+        .map_err(|e| e.to_string())?
+        .ok_or("no parameters in the state")?;
+    let ctx = EpochContext {
+        chain_id: chain.chain_id.clone(),
+        epoch: epoch.0,
+        start_ms,
+        end_ms,
+        window_ms: params.uptime_window_secs.max(1) * 1_000,
+        skew_ms: params.report_skew_max_secs * 1_000,
+        delay_ms: params.report_delay_max_secs * 1_000,
+    };
+    let clock = chain.reward_clock();
+    let mut pools = BTreeMap::new();
+    for subnetwork in Subnetwork::ALL {
+        let mut pool = Amount::ZERO;
+        for e in clock.first_epoch(epoch).0..=clock.last_epoch(epoch).0 {
+            let amount: Option<Amount> = client
+                .state(
+                    &StateKey::EmissionPool(Epoch(e), subnetwork),
+                    Some(end_height),
+                )
+                .map_err(|e| e.to_string())?;
+            pool = Amount(pool.0.saturating_add(amount.unwrap_or(Amount::ZERO).0));
+        }
+        if !pool.is_zero() {
+            pools.insert(subnetwork, pool);
+        }
+    }
+    Ok((ctx, pools, last_height))
+}

@@ -1,0 +1,160 @@
+//! The root stage: gather the other oracles' signatures over the same roots and, once they and
+//! this oracle hold 2/3 of the oracle stake recorded when the epoch began, submit the root. Any
+//! oracle may submit; the first to land wins and the others' submissions are refused as not
+//! newer. When no root reaches 2/3 by the time the next epoch's rewards are signed, the oracle
+//! stops trying: the next epoch's root is cumulative and covers this one's rewards.
+
+use super::reward::{signed_key, Signed};
+use super::{Stage, Worker};
+use crate::chain::submit::Outcome;
+use cairn_ledger::state::records::{EpochManifests, OracleStakes, RewardRootRecord};
+use cairn_ledger::StateKey;
+use cairn_types::codec::BoundedVec;
+use cairn_types::reward_tree::RewardNode;
+use cairn_types::tx::{reward_root_digest, Action, OracleSignature, RewardRootSubmission};
+use cairn_types::{Address, Amount, Epoch, Subnetwork};
+use std::collections::BTreeMap;
+
+/// Each pending sub-network's root and the signatures over it gathered so far.
+type Pending = BTreeMap<Subnetwork, (RewardNode, Vec<(Address, cairn_types::Signature)>)>;
+
+/// Largest signed result read from another oracle, in bytes.
+pub const MAX_SIGNED_BYTES: u64 = 64 * 1024;
+
+impl Worker {
+    /// Submits what can be submitted; the stage ends when every root of the epoch is on chain
+    /// (or overtaken).
+    pub(super) fn submit_roots(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+        let bytes = self
+            .index
+            .blob(&signed_key(epoch))
+            .map_err(|e| e.to_string())?
+            .ok_or("the signed result is missing")?;
+        let signed: Signed =
+            cairn_types::codec::decode(&bytes, usize::MAX).map_err(|e| e.to_string())?;
+        let mut pending = Pending::new();
+        for (subnetwork, root, signature) in &signed.roots {
+            let record: Option<RewardRootRecord> = self
+                .client
+                .state(&StateKey::RewardRoot(*subnetwork), None)
+                .map_err(|e| e.to_string())?;
+            if record.is_none_or(|r| r.epoch < epoch) {
+                pending.insert(*subnetwork, (*root, vec![(self.oracle, *signature)]));
+            }
+        }
+        if pending.is_empty() {
+            return Ok(Some(Stage::Done));
+        }
+        let next = self.index.stage(epoch.0 + 1).map_err(|e| e.to_string())?;
+        if next >= Stage::Rewarded as u8 {
+            tracing::warn!(
+                epoch = epoch.0,
+                "oracle.root: no root reached 2/3; a later root covers it"
+            );
+            return Ok(Some(Stage::Done));
+        }
+        self.gather(epoch, &mut pending)?;
+        let began = self.watch.config.reward_clock().first_epoch(epoch);
+        let stakes: OracleStakes = self
+            .client
+            .state(&StateKey::OracleStakes(began), None)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        for (subnetwork, (root, signatures)) in pending {
+            if !two_thirds(&stakes, &signatures) {
+                continue;
+            }
+            self.submit_one(epoch, subnetwork, root, signatures)?;
+        }
+        Ok(None)
+    }
+
+    /// Adds the other committers' signatures over the same roots.
+    fn gather(&self, epoch: Epoch, pending: &mut Pending) -> Result<(), String> {
+        let manifests: EpochManifests = self
+            .client
+            .state(&StateKey::Manifests(epoch), None)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let chain_id = &self.watch.config.chain_id;
+        for (oracle, entry) in manifests.0.iter().filter(|(o, _)| **o != self.oracle) {
+            let url = format!(
+                "{}/v1/rewards/{}/signed",
+                entry.endpoint.trim_end_matches('/'),
+                epoch.0
+            );
+            let Ok(bytes) = self.fetcher.get(&url, MAX_SIGNED_BYTES) else {
+                continue;
+            };
+            let Ok(theirs) = serde_json::from_slice::<Signed>(&bytes) else {
+                continue;
+            };
+            if theirs.oracle != *oracle || theirs.epoch != epoch {
+                continue;
+            }
+            for (subnetwork, root, signature) in theirs.roots {
+                let Some((ours, signatures)) = pending.get_mut(&subnetwork) else {
+                    continue;
+                };
+                let digest = reward_root_digest(chain_id, epoch, subnetwork, ours);
+                if root == *ours && oracle.0.verify(&digest, &signature).is_ok() {
+                    signatures.push((*oracle, signature));
+                } else if root != *ours {
+                    tracing::warn!(%oracle, epoch = epoch.0, %subnetwork, "oracle.root: another root; compare /v1/rewards/{}/signed digests", epoch.0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn submit_one(
+        &self,
+        epoch: Epoch,
+        subnetwork: Subnetwork,
+        root: RewardNode,
+        mut signatures: Vec<(Address, cairn_types::Signature)>,
+    ) -> Result<(), String> {
+        signatures.sort_by_key(|(a, _)| *a);
+        signatures.dedup_by_key(|(a, _)| *a);
+        let submission = RewardRootSubmission {
+            epoch,
+            subnetwork,
+            root,
+            signatures: BoundedVec::new(
+                signatures
+                    .into_iter()
+                    .map(|(oracle, signature)| OracleSignature { oracle, signature })
+                    .collect(),
+            )
+            .map_err(|e| e.to_string())?,
+        };
+        match self
+            .submitter
+            .send(Action::SubmitRewardRoot(submission))
+            .map_err(|e| e.to_string())?
+        {
+            Outcome::Included { height } => tracing::info!(
+                epoch = epoch.0,
+                %subnetwork,
+                total = %root.sum,
+                height,
+                "oracle.root: reward root accepted"
+            ),
+            other => tracing::info!(epoch = epoch.0, %subnetwork, ?other, "oracle.root: not taken"),
+        }
+        Ok(())
+    }
+}
+
+/// True when the signers hold 2/3 of the recorded stake (what the ledger will also check).
+fn two_thirds(stakes: &OracleStakes, signatures: &[(Address, cairn_types::Signature)]) -> bool {
+    let total: u128 = stakes.0.values().map(|a| a.0).sum();
+    let mut signers: Vec<Address> = signatures.iter().map(|(a, _)| *a).collect();
+    signers.sort();
+    signers.dedup();
+    let signed: u128 = signers
+        .iter()
+        .map(|a| stakes.0.get(a).copied().unwrap_or(Amount::ZERO).0)
+        .sum();
+    total > 0 && signed.saturating_mul(3) >= total.saturating_mul(2)
+}

@@ -1,0 +1,247 @@
+//! The rewarder: one reward epoch's rewards from the reports of the counted manifests, as a
+//! pure computation every oracle (and every auditor) runs alone and must get byte for byte.
+//!
+//! ```text
+//!  counted manifests (by oracle address) → their files (in manifest order) → each report
+//!    → tally (registry at the epoch's last block; once per device, kind and window)
+//!    → payout (each sub-network's pool pro rata to points, rounded down)
+//!    → cumulative = previous cumulative + this epoch's, per sub-network and owner
+//!    → one reward sum tree per sub-network paid this epoch → its root
+//! ```
+//!
+//! Memory is bounded by devices and owners, not reports: files are read one at a time, one
+//! report at a time. Each stage leaves a digest ([`Digests`]), so oracles whose roots differ can
+//! see where their computations parted.
+//!
+//! - [`registry`]: device records at the epoch's last block, read from a node.
+
+pub mod registry;
+
+use crate::log::format::FileReader;
+use crate::manifest::Manifest;
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_resources::context::{EpochContext, Registry};
+use cairn_resources::payout::{pay, DevicePayout};
+use cairn_resources::tally::Tally;
+use cairn_types::codec;
+use cairn_types::reward_tree::{RewardLeaf, RewardNode, RewardTree};
+use cairn_types::{Address, Amount, Hash, Subnetwork};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every owner's cumulative reward, per sub-network.
+pub type Cumulative = BTreeMap<Subnetwork, BTreeMap<Address, Amount>>;
+
+/// Reads the bytes of one of an oracle's log files.
+pub type FileSource<'a> = &'a dyn Fn(&Address, &str) -> Result<Vec<u8>, String>;
+
+/// What an epoch's computation reads.
+pub struct EpochInputs<'a> {
+    /// The epoch's bounds and rules.
+    pub ctx: EpochContext,
+    /// Each sub-network's emission for the epoch.
+    pub pools: BTreeMap<Subnetwork, Amount>,
+    /// The counted manifests, by oracle address.
+    pub manifests: Vec<Manifest>,
+    /// The bytes of one of an oracle's files.
+    pub file: FileSource<'a>,
+    /// Devices at the epoch's last block.
+    pub registry: &'a dyn Registry,
+    /// Cumulative rewards before the epoch.
+    pub previous: Cumulative,
+}
+
+/// Where the computation stood after each stage.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Digests {
+    /// The counted manifests (oracle and hash, in order).
+    pub manifests: Hash,
+    /// The tally: every device's points, reports and refusals.
+    pub tally: Hash,
+    /// The epoch's rewards per owner.
+    pub payout: Hash,
+    /// The cumulative rewards.
+    pub cumulative: Hash,
+}
+
+/// One epoch's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochResult {
+    /// Every reporting device's outcome, by id.
+    pub devices: Vec<DevicePayout>,
+    /// Cumulative rewards through the epoch.
+    pub cumulative: Cumulative,
+    /// The root of each sub-network whose cumulative rewards grew.
+    pub roots: BTreeMap<Subnetwork, RewardNode>,
+    /// Reports read, and copies refused or merged.
+    pub copies: u64,
+    /// Each stage's digest.
+    pub digests: Digests,
+}
+
+/// Why an epoch could not be computed (now: it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum RewardError {
+    /// A file of a counted manifest could not be had.
+    #[error("file {name} of {oracle}: {reason}")]
+    File {
+        /// The oracle.
+        oracle: Address,
+        /// The file.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The reward tree could not be built (more than 2^40 owners).
+    #[error("reward tree: {0}")]
+    Tree(String),
+}
+
+/// Computes one epoch (see the module doc).
+pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
+    let manifests_digest = Hash::domain(
+        "cairn digest manifests v1",
+        &[&codec::encode(
+            &inputs
+                .manifests
+                .iter()
+                .map(|m| (m.oracle, m.hash()))
+                .collect::<Vec<_>>(),
+        )],
+    );
+    let mut tally = Tally::new(inputs.ctx.clone(), inputs.registry);
+    for manifest in &inputs.manifests {
+        for file in manifest.files.iter() {
+            let name = file.name.as_str();
+            let bytes =
+                (inputs.file)(&manifest.oracle, name).map_err(|reason| RewardError::File {
+                    oracle: manifest.oracle,
+                    name: name.to_string(),
+                    reason,
+                })?;
+            read_file(&bytes, &mut tally);
+        }
+    }
+    let tallied = tally.finish();
+    let tally_digest = Hash::domain(
+        "cairn digest tally v1",
+        &[&codec::encode(
+            &tallied
+                .devices
+                .iter()
+                .map(|(id, d)| {
+                    (
+                        *id,
+                        d.windows,
+                        d.reports,
+                        d.rejected
+                            .iter()
+                            .map(|(r, n)| (*r as u8, *n))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )],
+    );
+    let payout = pay(&tallied, &inputs.pools);
+    let payout_digest = Hash::domain(
+        "cairn digest payout v1",
+        &[&codec::encode(
+            &payout
+                .owners
+                .iter()
+                .map(|((s, a), amount)| (*s, *a, *amount))
+                .collect::<Vec<_>>(),
+        )],
+    );
+    let mut cumulative = inputs.previous;
+    let mut grown = Vec::new();
+    for ((subnetwork, owner), amount) in &payout.owners {
+        let entry = cumulative
+            .entry(*subnetwork)
+            .or_default()
+            .entry(*owner)
+            .or_insert(Amount::ZERO);
+        // A sum of pools, far below u128::MAX: never saturates.
+        *entry = Amount(entry.0.saturating_add(amount.0));
+        grown.push(*subnetwork);
+    }
+    let mut roots = BTreeMap::new();
+    for subnetwork in grown {
+        let leaves = leaves_of(&cumulative, subnetwork);
+        let tree = RewardTree::build(leaves).map_err(|e| RewardError::Tree(e.to_string()))?;
+        roots.insert(subnetwork, tree.root());
+    }
+    let cumulative_digest = Hash::domain(
+        "cairn digest cumulative v1",
+        &[&encode_cumulative(&cumulative)],
+    );
+    Ok(EpochResult {
+        devices: payout.devices,
+        cumulative,
+        roots,
+        copies: tallied.copies,
+        digests: Digests {
+            manifests: manifests_digest,
+            tally: tally_digest,
+            payout: payout_digest,
+            cumulative: cumulative_digest,
+        },
+    })
+}
+
+/// Every report of one file into the tally; a file that breaks off counts one malformed copy
+/// and is read no further.
+fn read_file<R: Registry + ?Sized>(bytes: &[u8], tally: &mut Tally<'_, R>) {
+    let Ok(mut reader) = FileReader::open(bytes) else {
+        tally.add_malformed();
+        return;
+    };
+    loop {
+        match reader.next_report() {
+            Ok(Some(report)) => tally.add(&report),
+            Ok(None) => return,
+            Err(_) => {
+                tally.add_malformed();
+                return;
+            }
+        }
+    }
+}
+
+/// The leaves of one sub-network's tree (accounts with a non-zero cumulative reward).
+pub fn leaves_of(cumulative: &Cumulative, subnetwork: Subnetwork) -> Vec<RewardLeaf> {
+    cumulative
+        .get(&subnetwork)
+        .map(|owners| {
+            owners
+                .iter()
+                .filter(|(_, a)| !a.is_zero())
+                .map(|(account, cumulative)| RewardLeaf {
+                    account: *account,
+                    cumulative: *cumulative,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The canonical encoding of cumulative rewards (kept by oracles, served to auditors).
+pub fn encode_cumulative(cumulative: &Cumulative) -> Vec<u8> {
+    let flat: Vec<(Subnetwork, Vec<(Address, Amount)>)> = cumulative
+        .iter()
+        .map(|(s, owners)| (*s, owners.iter().map(|(a, v)| (*a, *v)).collect()))
+        .collect();
+    codec::encode(&flat)
+}
+
+/// Decodes what [`encode_cumulative`] wrote.
+pub fn decode_cumulative(bytes: &[u8]) -> Result<Cumulative, codec::CodecError> {
+    let flat: Vec<(Subnetwork, Vec<(Address, Amount)>)> = codec::decode(bytes, usize::MAX)?;
+    Ok(flat
+        .into_iter()
+        .map(|(s, owners)| (s, owners.into_iter().collect()))
+        .collect())
+}
