@@ -3,24 +3,57 @@
 
 use crate::cmd_node::init_logging;
 use crate::context::passphrase;
+use crate::context::Context;
 use crate::keystore::Keystore;
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use cairn_oracle::config::OracleConfig;
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 /// Options.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct OracleArgs {
-    /// The oracle's configuration file (oracle.toml).
+    /// The oracle's configuration file (oracle.toml): run the oracle.
     #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<OracleCommand>,
+}
+
+/// What else `cairn oracle` does.
+#[derive(Subcommand)]
+pub(crate) enum OracleCommand {
+    /// Recompute a reward epoch from the chain and the oracles' logs and compare its roots with
+    /// the chain's: the audit anyone can run.
+    Replay {
+        /// The reward epoch.
+        #[arg(long)]
+        epoch: u64,
+        /// A node's API.
+        #[arg(long, default_value = "http://127.0.0.1:27100")]
+        node: String,
+        /// Where fetched log files are kept (default: a temporary directory).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
 }
 
 /// Runs `cairn oracle`.
-pub(crate) fn run(args: OracleArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: OracleArgs) -> Result<()> {
+    if let Some(OracleCommand::Replay {
+        epoch,
+        node,
+        work_dir,
+    }) = args.command
+    {
+        return replay(ctx, epoch, &node, work_dir);
+    }
+    let Some(config) = args.config else {
+        bail!("give --config oracle.toml to run an oracle, or a subcommand (replay)");
+    };
     init_logging();
-    let config = OracleConfig::load(&args.config)?;
+    let config = OracleConfig::load(&config)?;
     let keystore = Keystore::new(&config.keys_home);
     let key = keystore
         .load(&config.key, || {
@@ -56,4 +89,54 @@ pub(crate) async fn stop_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> Result<()> {
+    let temp = tempfile::tempdir()?;
+    let dir = work_dir.unwrap_or_else(|| temp.path().to_path_buf());
+    let report = cairn_oracle::replay::replay(node, cairn_types::Epoch(epoch), &dir)
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("replaying reward epoch {epoch}"))?;
+    ctx.print(&report, || {
+        let mut out = format!(
+            "reward epoch {epoch}: {} counted manifest(s), {} report copies, {} device(s)\n",
+            report.manifests.len(),
+            report.copies,
+            report.devices
+        );
+        for (oracle, reports) in &report.manifests {
+            out.push_str(&format!("  manifest of {oracle}: {reports} reports\n"));
+        }
+        if !report.previous_checked {
+            out.push_str(
+                "  (the cumulative rewards before it could not all be checked against the chain)\n",
+            );
+        }
+        for r in &report.roots {
+            let show = |n: &Option<cairn_types::reward_tree::RewardNode>| {
+                n.map_or("none".to_string(), |n| {
+                    format!("{} (total {})", n.hash, n.sum)
+                })
+            };
+            out.push_str(&format!(
+                "  {}: computed {}, on chain {}: {}\n",
+                r.subnetwork,
+                show(&r.computed),
+                show(&r.on_chain),
+                if r.matches { "matches" } else { "DIFFERS" }
+            ));
+        }
+        out.push_str(&format!(
+            "  digests: manifests {}, tally {}, payout {}, cumulative {}",
+            report.digests.manifests,
+            report.digests.tally,
+            report.digests.payout,
+            report.digests.cumulative
+        ));
+        out
+    })?;
+    if !report.all_match() {
+        bail!("the replayed roots differ from the chain's");
+    }
+    Ok(())
 }

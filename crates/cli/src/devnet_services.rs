@@ -40,9 +40,10 @@ pub(crate) fn devnet_params(params: Params) -> Params {
         uptime_window_secs: 10,
         report_skew_max_secs: 5,
         report_delay_max_secs: 20,
-        // About 200 ms a block: 50 s to commit (after the 20 s delay), 30 s to attest.
-        manifest_commit_blocks: 250,
-        manifest_attest_blocks: 150,
+        // 200 to 400 ms a block: 24 to 48 s to commit (after the 20 s delay and 5 s skew), 16
+        // to 32 s to attest.
+        manifest_commit_blocks: 120,
+        manifest_attest_blocks: 80,
         log_retention_epochs: 30,
         ..params
     }

@@ -82,7 +82,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Devnet(args) => cmd_devnet::run(args),
         Command::Node(args) => cmd_node::run(args),
-        Command::Oracle(args) => cmd_oracle::run(args),
+        Command::Oracle(args) => cmd_oracle::run(&ctx, args),
         Command::Agent(args) => cmd_agent::run(args),
         Command::Keys(cmd) => cmd_keys::run(&ctx, cmd),
         Command::Genesis(cmd) => cmd_genesis::run(&ctx, cmd),

@@ -14,6 +14,7 @@
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
 //! - [`price`]: posting the token price from the configured source.
 //! - [`registry`]: the oracle's view of the device registry.
+//! - [`replay`]: the audit: recompute an epoch from the chain and the logs, compare the roots.
 //! - [`service`]: one oracle as a process: its tasks, started and stopped in order.
 //! - [`server`]: the HTTP API (reports in; time, manifests, log files and status out).
 
@@ -26,6 +27,7 @@ pub mod log;
 pub mod manifest;
 pub mod price;
 pub mod registry;
+pub mod replay;
 pub mod rewarder;
 pub mod server;
 pub mod service;

@@ -1,0 +1,197 @@
+//! The audit anyone can run: recompute a reward epoch from the chain and the oracles' logs, and
+//! compare the roots with those on chain.
+//!
+//! The replay reads only what the chain commits to: the counted manifests of the epoch (each
+//! fetched from its oracle and checked against its committed hash, each file against the
+//! manifest), the epoch's bounds (block times), rules and pools (at its last block), the
+//! registry at its last block, and the cumulative rewards before the epoch (fetched from an
+//! oracle and checked against the root the chain kept for the previous epoch). It then runs
+//! the same pure computation as every oracle.
+
+use crate::chain::client::NodeClient;
+use crate::epochs::fetch::Fetcher;
+use crate::epochs::reward::chain_reads;
+use crate::rewarder::registry::RegistryAt;
+use crate::rewarder::{self, decode_cumulative, leaves_of, Cumulative, Digests, EpochInputs};
+use cairn_ledger::state::records::EpochManifests;
+use cairn_ledger::StateKey;
+use cairn_types::params::ChainConfig;
+use cairn_types::reward_tree::{RewardNode, RewardTree};
+use cairn_types::{Epoch, Subnetwork};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One sub-network's comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct RootCheck {
+    /// The sub-network.
+    pub subnetwork: Subnetwork,
+    /// The root the replay computed (none: nothing paid there this epoch).
+    pub computed: Option<RewardNode>,
+    /// The root the chain kept for the epoch (none: no root landed for it).
+    pub on_chain: Option<RewardNode>,
+    /// Whether they are the same.
+    pub matches: bool,
+}
+
+/// What a replay found.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    /// The reward epoch.
+    pub epoch: u64,
+    /// The counted manifests (oracle, reports).
+    pub manifests: Vec<(String, u64)>,
+    /// Report copies read.
+    pub copies: u64,
+    /// Devices that reported.
+    pub devices: usize,
+    /// Whether the cumulative rewards before the epoch were checked against the chain.
+    pub previous_checked: bool,
+    /// Per sub-network.
+    pub roots: Vec<RootCheck>,
+    /// The stage digests (to compare with `/v1/rewards/{epoch}/signed` of each oracle).
+    pub digests: Digests,
+}
+
+impl ReplayReport {
+    /// True when every root the chain holds for the epoch is the one recomputed.
+    pub fn all_match(&self) -> bool {
+        self.roots.iter().all(|r| r.matches)
+    }
+}
+
+/// Replays `epoch` through the node at `node`, keeping fetched files under `work_dir`.
+pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport, String> {
+    let client = NodeClient::new(node);
+    let chain: ChainConfig = client
+        .state(&StateKey::ChainConfig, None)
+        .map_err(|e| e.to_string())?
+        .ok_or("the node has no chain configuration")?;
+    let clock = chain.reward_clock();
+    let end_height = clock.end_height(epoch);
+    let start_ms = client
+        .block(clock.first_height(epoch))
+        .map_err(|e| e.to_string())?
+        .timestamp_ms;
+    let end_ms = client
+        .block(end_height)
+        .map_err(|e| e.to_string())?
+        .timestamp_ms;
+    let (ctx, pools, last_height) =
+        chain_reads(&client, &chain, epoch, (start_ms, end_ms), end_height)?;
+    let committed: EpochManifests = client
+        .state(&StateKey::Manifests(epoch), None)
+        .map_err(|e| e.to_string())?
+        .ok_or(format!(
+            "no manifest was committed for reward epoch {}",
+            epoch.0
+        ))?;
+    let fetcher = Fetcher::new(work_dir);
+    let mut manifests = Vec::new();
+    let mut endpoints = Vec::new();
+    for (oracle, entry) in committed.0.iter() {
+        endpoints.push(entry.endpoint.clone());
+        if !entry.counted {
+            continue;
+        }
+        let m = fetcher
+            .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
+            .map_err(|e| e.to_string())?;
+        fetcher
+            .files(&entry.endpoint, &m)
+            .map_err(|e| e.to_string())?;
+        manifests.push(m);
+    }
+    let (previous, previous_checked) = previous_cumulative(&client, &fetcher, &endpoints, epoch)?;
+    let registry = RegistryAt::new(client.clone(), last_height);
+    let file = |oracle: &cairn_types::Address, name: &str| {
+        std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())
+    };
+    let listed = manifests
+        .iter()
+        .map(|m| (m.oracle.to_string(), m.reports()))
+        .collect();
+    let result = rewarder::compute(EpochInputs {
+        ctx,
+        pools,
+        manifests,
+        file: &file,
+        registry: &registry,
+        previous,
+    })
+    .map_err(|e| e.to_string())?;
+    if registry.failed() {
+        return Err("a device lookup at the node failed; run the replay again".into());
+    }
+    let mut roots = Vec::new();
+    for subnetwork in Subnetwork::ALL {
+        let on_chain: Option<RewardNode> = client
+            .state(&StateKey::RewardRootOf(subnetwork, epoch), None)
+            .map_err(|e| e.to_string())?;
+        let computed = result.roots.get(&subnetwork).copied();
+        if on_chain.is_none() && computed.is_none() {
+            continue;
+        }
+        roots.push(RootCheck {
+            subnetwork,
+            computed,
+            on_chain,
+            matches: on_chain.is_none() || on_chain == computed,
+        });
+    }
+    Ok(ReplayReport {
+        epoch: epoch.0,
+        manifests: listed,
+        copies: result.copies,
+        devices: result.devices.len(),
+        previous_checked,
+        roots,
+        digests: result.digests,
+    })
+}
+
+/// The cumulative rewards through `epoch − 1`, from the first oracle that serves them, checked
+/// against every root the chain kept for that epoch.
+fn previous_cumulative(
+    client: &NodeClient,
+    fetcher: &Fetcher,
+    endpoints: &[String],
+    epoch: Epoch,
+) -> Result<(Cumulative, bool), String> {
+    let Some(before) = epoch.0.checked_sub(1).map(Epoch) else {
+        return Ok((BTreeMap::new(), true));
+    };
+    let mut kept = BTreeMap::new();
+    for subnetwork in Subnetwork::ALL {
+        let root: Option<RewardNode> = client
+            .state(&StateKey::RewardRootOf(subnetwork, before), None)
+            .map_err(|e| e.to_string())?;
+        if let Some(root) = root {
+            kept.insert(subnetwork, root);
+        }
+    }
+    for endpoint in endpoints {
+        let url = format!(
+            "{}/v1/rewards/{}/cumulative",
+            endpoint.trim_end_matches('/'),
+            before.0
+        );
+        let Ok(bytes) = fetcher.get(&url, 1 << 30) else {
+            continue;
+        };
+        let Ok(cumulative) = decode_cumulative(&bytes) else {
+            continue;
+        };
+        let consistent = kept.iter().all(|(s, root)| {
+            RewardTree::build(leaves_of(&cumulative, *s)).is_ok_and(|t| t.root() == *root)
+        });
+        if consistent {
+            return Ok((cumulative, !kept.is_empty()));
+        }
+    }
+    Err(format!(
+        "no oracle served cumulative rewards through epoch {} that match the chain",
+        before.0
+    ))
+}
