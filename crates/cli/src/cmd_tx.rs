@@ -559,11 +559,12 @@ fn submit(
         Some(other) => format!("{id} {other}"),
         None => status.to_string(),
     })?;
+    let reason = status["reason"].as_str().unwrap_or("");
     if status["status"] == "rejected" {
-        bail!("the transaction was rejected");
+        bail!("the transaction was rejected: {reason}");
     }
     if status["status"] == "failed" {
-        bail!("the transaction's action failed");
+        bail!("the transaction's action failed: {reason}");
     }
     Ok(())
 }

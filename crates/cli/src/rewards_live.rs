@@ -96,19 +96,37 @@ fn describe(d: &DevicePayout) -> String {
     out
 }
 
+/// Attempts at a claim: a root may land between fetching the proofs and the claim's block, and
+/// the proofs then no longer lead to the root on chain; the claim is made again with new ones.
+const CLAIM_ATTEMPTS: usize = 3;
+
 /// Claims everything the chain owes `from`, in every sub-network, in one transaction.
 pub(crate) fn claim(ctx: &Context, oracle: &str, node: &str, from: &str) -> Result<()> {
     let account = Address(ctx.load_key(from)?.public_key());
-    let claims: Vec<RewardClaim> = get_json(&format!(
-        "{}/v1/rewards/accounts/{account}/claims",
-        oracle.trim_end_matches('/')
-    ))?;
-    if claims.is_empty() {
-        bail!("the oracle holds no reward of {account} under the roots on chain: nothing to claim");
+    let mut attempt = 1;
+    loop {
+        let claims: Vec<RewardClaim> = get_json(&format!(
+            "{}/v1/rewards/accounts/{account}/claims",
+            oracle.trim_end_matches('/')
+        ))?;
+        if claims.is_empty() {
+            bail!(
+                "the oracle holds no reward of {account} under the roots on chain: nothing to claim"
+            );
+        }
+        for c in &claims {
+            eprintln!("claiming {} in {} (cumulative)", c.cumulative, c.subnetwork);
+        }
+        let claims = BoundedVec::new(claims).context("too many sub-networks")?;
+        match crate::cmd_tx::send_action(ctx, node, from, Action::ClaimRewards { claims }) {
+            Err(error)
+                if attempt < CLAIM_ATTEMPTS
+                    && format!("{error:#}").contains("does not lead to the committed root") =>
+            {
+                eprintln!("a new root landed meanwhile; claiming again with its proofs");
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
-    for c in &claims {
-        eprintln!("claiming {} in {} (cumulative)", c.cumulative, c.subnetwork);
-    }
-    let claims = BoundedVec::new(claims).context("too many sub-networks")?;
-    crate::cmd_tx::send_action(ctx, node, from, Action::ClaimRewards { claims })
 }

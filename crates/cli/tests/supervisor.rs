@@ -19,7 +19,15 @@ fn a_crashed_validator_is_restarted_and_catches_up() {
     let base = 26_000 + (std::process::id() % 200) as u16 * 20;
     let stderr_path = dir.path().join("devnet.err");
     let mut devnet = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["devnet", "--validators", "4", "--blocks-per-epoch", "600"])
+        .args([
+            "devnet",
+            "--validators",
+            "4",
+            "--blocks-per-epoch",
+            "600",
+            "--devices",
+            "0",
+        ])
         .arg("--data-dir")
         .arg(&home)
         .args(["--base-port", &base.to_string()])

@@ -38,8 +38,9 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Extra wait after an epoch's end plus the allowed delay and skew before it is cut, for
 /// reports in flight.
 pub const CLOSE_GRACE_MS: u64 = 2_000;
-/// Reward epochs further back than this that never started are skipped (the oracle was down).
-pub const MAX_EPOCHS_BEHIND: u64 = 3;
+/// Reward epochs looked at, back from the current one (a root pays at most 64 consensus
+/// epochs back: older ones are out of reach anyway).
+pub const MAX_EPOCHS_BEHIND: u64 = 64;
 
 /// How far an epoch got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,7 +115,12 @@ impl Worker {
         let clock = self.watch.config.reward_clock();
         let current = clock.reward_epoch_at(followed).0;
         let first = self.index.first_epoch(current).map_err(|e| e.to_string())?;
+        // Each ended epoch moves on through its stages; one whose windows passed while the
+        // oracle was down passes through them without acting (a missed commit is not made).
         for epoch in first.max(current.saturating_sub(MAX_EPOCHS_BEHIND))..current {
+            if self.index.stage(epoch).map_err(|e| e.to_string())? == Stage::Done as u8 {
+                continue;
+            }
             self.advance(Epoch(epoch), followed)?;
         }
         Ok(())
