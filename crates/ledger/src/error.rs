@@ -1068,7 +1068,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 82);
+        assert_eq!(pinned.len(), 87);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");
