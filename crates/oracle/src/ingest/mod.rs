@@ -8,11 +8,13 @@
 //!    (`unknown_device`, `device_retired`), a lookup before any signature work; the device's time
 //!    against the oracle's clock (`stale`: later than the allowed delay, or ahead by more than
 //!    the allowed skew) and the epochs already closed (`epoch_closed`); a report taken before is
-//!    acknowledged again and not written (`duplicate`); the device's rate
-//!    (`device_rate_limited`);
+//!    acknowledged again and not written (`duplicate`);
 //! 4. the signatures of what is left, in one batch: the session certificate (once per device and
-//!    certificate) and the report (`bad_certificate`, `session_expired`, `bad_signature`);
-//! 5. the accepted reports, stamped with the receive time, are written to the journal and synced
+//!    certificate) and the report (`bad_certificate`, `session_expired`, `bad_signature`). A
+//!    client whose batch holds a bad signature loses its whole burst: forging costs the forger;
+//! 5. the device's rate (`device_rate_limited`), charged only now, for reports whose signatures
+//!    hold: a forger who knows a device's id cannot spend that device's rate;
+//! 6. the accepted reports, stamped with the receive time, are written to the journal and synced
 //!    (`unavailable` if that fails: nothing was written); only then is the batch answered.
 //!
 //! - [`rate`]: token buckets.
@@ -168,8 +170,12 @@ impl Ingest {
                 Err((id, status)) => results.push(IngestResult { id, status }),
             }
         }
-        let verified = self.verify(&rules.chain_id, candidates, &mut results);
-        self.write(verified, now_ms, &mut results).await;
+        let (verified, forged) = self.verify(&rules.chain_id, candidates, &mut results);
+        if forged {
+            self.penalize_client(client, now_ms);
+        }
+        let admitted = self.admit_devices(verified, now_ms, &mut results);
+        self.write(admitted, now_ms, &mut results).await;
         Ok(IngestResponse { results })
     }
 
@@ -190,6 +196,13 @@ impl Ingest {
             Ok(())
         } else {
             Err(Refusal::ClientRateLimited)
+        }
+    }
+
+    /// A client that sent a forged report waits for its whole burst to refill.
+    fn penalize_client(&self, client: IpAddr, now_ms: u64) {
+        if let Some(bucket) = self.lock_clients().get_mut(&client) {
+            bucket.drain(now_ms);
         }
     }
 
@@ -220,13 +233,8 @@ impl Ingest {
         if time_ms < rules.closed_before_ms {
             return Err(refuse(Refusal::EpochClosed));
         }
-        match self
-            .recent
-            .admit(device, short(id), now_ms, self.limits.device)
-        {
-            Admission::New => {}
-            Admission::Duplicate => return Err((Some(id), IngestStatus::Duplicate)),
-            Admission::RateLimited => return Err(refuse(Refusal::DeviceRateLimited)),
+        if self.recent.seen(&device, &short(id)) {
+            return Err((Some(id), IngestStatus::Duplicate));
         }
         let certificate_known = self.lock_certificates().get(&device) == Some(&cert_hash(&report));
         Ok(Candidate {
@@ -238,13 +246,13 @@ impl Ingest {
     }
 
     /// Step 4: every signature of the candidates in one batch check; on failure, one by one to
-    /// name the culprits.
+    /// name the culprits. Returns those that passed, and whether any signature was forged.
     fn verify(
         &self,
         chain_id: &ChainId,
         candidates: Vec<Candidate>,
         results: &mut [IngestResult],
-    ) -> Vec<Candidate> {
+    ) -> (Vec<Candidate>, bool) {
         let mut digests = Vec::with_capacity(candidates.len() * 2);
         let mut signatures = Vec::with_capacity(candidates.len() * 2);
         let mut keys = Vec::with_capacity(candidates.len() * 2);
@@ -266,6 +274,7 @@ impl Ingest {
         }
         let all_good = verify_batch(&digests, &signatures, &keys).is_ok();
         let mut passed = Vec::with_capacity(candidates.len());
+        let mut forged = false;
         for c in candidates {
             let verdict = if all_good {
                 c.report
@@ -283,15 +292,39 @@ impl Ingest {
                     passed.push(c);
                 }
                 Err(refusal) => {
-                    self.recent.forget(&c.report.device(), &short(c.id));
+                    forged |= matches!(refusal, Refusal::BadCertificate | Refusal::BadSignature);
                     results[c.index].status = IngestStatus::Refused(refusal);
                 }
             }
         }
-        passed
+        (passed, forged)
     }
 
-    /// Step 5.
+    /// Step 5: the device's rate, and the duplicate check again (a concurrent batch may have
+    /// taken the same report meanwhile).
+    fn admit_devices(
+        &self,
+        verified: Vec<Candidate>,
+        now_ms: u64,
+        results: &mut [IngestResult],
+    ) -> Vec<Candidate> {
+        let mut admitted = Vec::with_capacity(verified.len());
+        for c in verified {
+            match self
+                .recent
+                .admit(c.report.device(), short(c.id), now_ms, self.limits.device)
+            {
+                Admission::New => admitted.push(c),
+                Admission::Duplicate => results[c.index].status = IngestStatus::Duplicate,
+                Admission::RateLimited => {
+                    results[c.index].status = IngestStatus::Refused(Refusal::DeviceRateLimited)
+                }
+            }
+        }
+        admitted
+    }
+
+    /// Step 6.
     async fn write(&self, passed: Vec<Candidate>, now_ms: u64, results: &mut [IngestResult]) {
         if passed.is_empty() {
             return;

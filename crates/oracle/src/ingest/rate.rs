@@ -32,6 +32,12 @@ impl Bucket {
         }
     }
 
+    /// Empties the bucket (a client caught sending forged reports waits for it to refill).
+    pub fn drain(&mut self, now_ms: u64) {
+        self.milli_tokens = 0;
+        self.updated_ms = self.updated_ms.max(now_ms);
+    }
+
     /// True when the bucket has been full for a while (it can be forgotten).
     pub fn idle_since(&self, now_ms: u64, idle_ms: u64) -> bool {
         now_ms.saturating_sub(self.updated_ms) >= idle_ms
@@ -59,5 +65,9 @@ mod tests {
         assert!(rested.take(1_000_000, 60, 2));
         assert!(!rested.take(1_000_000, 60, 2));
         assert!(rested.idle_since(1_060_000, 60_000));
+        let mut drained = Bucket::full(3, 0);
+        drained.drain(0);
+        assert!(!drained.take(999, 60, 3));
+        assert!(drained.take(1_000, 60, 3));
     }
 }

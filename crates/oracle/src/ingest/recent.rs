@@ -44,8 +44,16 @@ pub struct Recent {
 }
 
 impl Recent {
+    /// True when a report of `device` with id `id` was taken lately. Charges nothing: a
+    /// forged report under a victim's id must not spend the victim's rate.
+    pub fn seen(&self, device: &DeviceId, id: &[u8; 16]) -> bool {
+        self.lock()
+            .get(device)
+            .is_some_and(|state| state.ids.iter().any(|(_, seen)| seen == id))
+    }
+
     /// Takes a report of `device` with id `id` received at `now_ms`, unless it was taken before
-    /// or the device is over its rate.
+    /// or the device is over its rate. Called only for reports whose signatures were checked.
     pub fn admit(
         &self,
         device: DeviceId,
@@ -122,7 +130,9 @@ mod tests {
     fn a_report_is_taken_once_and_the_rate_holds() {
         let recent = Recent::default();
         let d = DeviceId(PublicKey([1; 32]));
+        assert!(!recent.seen(&d, &[1; 16]));
         assert_eq!(recent.admit(d, [1; 16], 0, RATE), Admission::New);
+        assert!(recent.seen(&d, &[1; 16]));
         assert_eq!(recent.admit(d, [1; 16], 0, RATE), Admission::Duplicate);
         assert_eq!(recent.admit(d, [2; 16], 0, RATE), Admission::New);
         assert_eq!(recent.admit(d, [3; 16], 0, RATE), Admission::RateLimited);

@@ -154,10 +154,16 @@ async fn good_reports_are_written_and_bad_ones_refused_with_their_codes() {
         ]
     );
     assert_eq!(response.results[0].id, Some(good.id()));
-    // Sent again (to this oracle): acknowledged, not written twice.
+    // The batch held forgeries, so this client waits; the same report sent again from elsewhere
+    // is acknowledged, not written twice.
+    assert_eq!(
+        f.ingest.ingest(CLIENT, &batch(&[]), NOW + 10).await,
+        Err(Refusal::ClientRateLimited)
+    );
+    let elsewhere = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
     let again = f
         .ingest
-        .ingest(CLIENT, &batch(&[good]), NOW + 10)
+        .ingest(elsewhere, &batch(&[good]), NOW + 10)
         .await
         .unwrap();
     assert_eq!(statuses(&again), vec![IngestStatus::Duplicate]);
@@ -224,4 +230,64 @@ async fn closed_epochs_malformed_bytes_and_rates_are_refused() {
     );
     assert!(Refusal::DeviceRateLimited.is_transient());
     assert!(!Refusal::BadSignature.is_transient());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_reports_spend_the_forgers_rate_not_the_devices() {
+    let mut tight = limits();
+    tight.device = DeviceRate {
+        per_minute: 60,
+        burst: 2,
+    };
+    tight.client_burst = 3;
+    let f = fixture(tight);
+    let attacker = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 66));
+    // Many reports under device 1's id, with signatures that do not hold.
+    let forged: Vec<SignedReport> = (0..50u64)
+        .map(|i| {
+            let mut r = report(1, NOW - 1_000 - i, i);
+            r.body.payload = ReportPayload::Heartbeat { uptime_secs: 1_000 + i };
+            r
+        })
+        .collect();
+    let response = f
+        .ingest
+        .ingest(attacker, &batch(&forged), NOW)
+        .await
+        .unwrap();
+    assert!(statuses(&response)
+        .iter()
+        .all(|s| *s == IngestStatus::Refused(Refusal::BadSignature)));
+    // The forger's burst is gone: its next batch is refused before any work.
+    assert_eq!(
+        f.ingest.ingest(attacker, &batch(&forged), NOW + 10).await,
+        Err(Refusal::ClientRateLimited)
+    );
+    // The real device still has its whole burst.
+    let response = f
+        .ingest
+        .ingest(
+            CLIENT,
+            &batch(&[report(1, NOW - 100, 1), report(1, NOW - 90, 2)]),
+            NOW + 20,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses(&response),
+        vec![IngestStatus::Accepted, IngestStatus::Accepted]
+    );
+    // The same report twice in one batch is written once.
+    let twice = report(2, NOW - 50, 7);
+    let response = f
+        .ingest
+        .ingest(CLIENT, &batch(&[twice.clone(), twice]), NOW + 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses(&response),
+        vec![IngestStatus::Accepted, IngestStatus::Duplicate]
+    );
+    let (_, meta) = f.log.roll().await.unwrap().unwrap();
+    assert_eq!(meta.reports, 3);
 }
