@@ -40,10 +40,10 @@ pub(crate) fn devnet_params(params: Params) -> Params {
         uptime_window_secs: 10,
         report_skew_max_secs: 5,
         report_delay_max_secs: 20,
-        // 200 to 400 ms a block: 24 to 48 s to commit (after the 20 s delay and 5 s skew), 16
-        // to 32 s to attest.
-        manifest_commit_blocks: 120,
-        manifest_attest_blocks: 80,
+        // By block time, whatever the block rate: the cut-off is 25 s after an epoch's end,
+        // then 20 s to commit and 20 s to attest.
+        manifest_commit_secs: 20,
+        manifest_attest_secs: 20,
         log_retention_epochs: 30,
         ..params
     }

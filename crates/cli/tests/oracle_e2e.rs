@@ -61,7 +61,7 @@ fn earned_in(oracle: &str, e: u64) -> u128 {
 }
 
 #[test]
-#[ignore = "times out waiting for the first root in a test run (10 min); the same flow works by hand on a devnet; being fixed in the next session"]
+
 fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");

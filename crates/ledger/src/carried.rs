@@ -221,6 +221,7 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::Protocol
         | StateKey::Manifests(_)
         | StateKey::RewardRootOf(..)
+        | StateKey::RewardEpochEnd(_)
         | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }

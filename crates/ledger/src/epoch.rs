@@ -10,7 +10,9 @@
 //!    sends `Unjail`.
 //!    Pools of the epoch that just fell out of reach of any root ([`MAX_ROOT_EPOCH_SPAN`]
 //!    epochs back) go to the treasury; each oracle's stake is recorded for the new epoch's
-//!    reward root ([`oracle_stake`]).
+//!    reward root ([`oracle_stake`]). When the new epoch begins a reward epoch, the block's time
+//!    is recorded as the end of the reward epoch before ([`crate::exec::manifests`] counts its
+//!    windows from it).
 //! 2. Locks that end at the new epoch leave the total voting power.
 //! 3. The validator set of the epoch **after** the new one is chosen from stake now (so the set
 //!    of epoch `e + 1` is fixed at the first block of `e`, and a finalized block late in `e`
@@ -22,7 +24,7 @@
 use crate::error::{ExecError, TxError};
 use crate::exec::rewards::{self, MAX_ROOT_EPOCH_SPAN};
 use crate::exec::staking::{self, validator};
-use crate::exec::{governance, oracle_stake, Exec};
+use crate::exec::{governance, manifests, oracle_stake, Exec};
 use crate::seats::{self, Candidate};
 use crate::state::records::{
     Liveness, ValidatorInfo, ValidatorSet, ValidatorSetMember, Validators,
@@ -45,6 +47,7 @@ pub fn enter_epoch(ex: &mut Exec<'_, '_>, new: Epoch) -> Result<(), ExecError> {
         rewards::expire_pools(ex, Epoch(unpayable))?;
     }
     oracle_stake::snapshot(ex, new)?;
+    manifests::record_reward_epoch_end(ex, new);
     governance::expire_locks(ex, new)?;
     let next = Epoch(new.0.saturating_add(1));
     let set = select_validators(ex, next)?;

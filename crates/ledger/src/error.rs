@@ -417,16 +417,23 @@ pub enum TxError {
     DuplicateClaim(Address),
 
     // ---- report-log manifests ----
-    /// The manifest commit window of the reward epoch is not open (it opens when the epoch
-    /// ends and closes `manifest_commit_blocks` later).
-    #[error("manifests for reward epoch {epoch} are taken from height {opens} to {closes}")]
+    /// The reward epoch has not ended: no manifest of it is taken before block `opens`.
+    #[error("reward epoch {epoch} has not ended: its manifests are taken from height {opens}")]
+    ManifestWindowNotOpen {
+        /// The reward epoch.
+        epoch: Epoch,
+        /// The block that ends it.
+        opens: u64,
+    },
+    /// The window for this manifest transaction has closed (commits close
+    /// `manifest_commit_secs` after the epoch's cut-off, attestations `manifest_attest_secs`
+    /// after that, by block time).
+    #[error("the window for reward epoch {epoch} closed with blocks timed after {closed_ms} ms")]
     ManifestWindowClosed {
         /// The reward epoch.
         epoch: Epoch,
-        /// First height of the window.
-        opens: u64,
-        /// Last height of the window.
-        closes: u64,
+        /// The last block time (ms since the Unix epoch) the window took.
+        closed_ms: u64,
     },
     /// The oracle already committed a manifest for the epoch.
     #[error("{0} already committed a manifest for this reward epoch")]
@@ -599,6 +606,7 @@ impl TxError {
             TxError::CreditOverflow => "credit_overflow",
             TxError::EpochNotEnded { .. } => "epoch_not_ended",
             TxError::RootNotNewer { .. } => "root_not_newer",
+            TxError::ManifestWindowNotOpen { .. } => "manifest_window_not_open",
             TxError::ManifestWindowClosed { .. } => "manifest_window_closed",
             TxError::ManifestAlreadyCommitted(..) => "manifest_already_committed",
             TxError::NotAnEpochOracle(..) => "not_an_epoch_oracle",
@@ -1004,10 +1012,16 @@ mod tests {
             ),
             (TxError::DuplicateClaim(address), "duplicate_claim"),
             (
-                TxError::ManifestWindowClosed {
+                TxError::ManifestWindowNotOpen {
                     epoch: Epoch(1),
                     opens: 2,
-                    closes: 3,
+                },
+                "manifest_window_not_open",
+            ),
+            (
+                TxError::ManifestWindowClosed {
+                    epoch: Epoch(1),
+                    closed_ms: 3,
                 },
                 "manifest_window_closed",
             ),
@@ -1068,7 +1082,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 87);
+        assert_eq!(pinned.len(), 88);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

@@ -145,7 +145,8 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::ChainState
             // The halted chain's epochs are over: its manifests and root history stay with it.
             | StateKey::Manifests(_)
-            | StateKey::RewardRootOf(..) => None,
+            | StateKey::RewardRootOf(..)
+            | StateKey::RewardEpochEnd(_) => None,
             StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;
                 unpaid_pools = plus(unpaid_pools, pool);

@@ -58,8 +58,12 @@ pub fn test_params() -> Params {
         mint_window_epochs: 3,
         mint_window_max: Amount::tokens(2_000),
         max_seats: 8,
-        manifest_commit_blocks: 4,
-        manifest_attest_blocks: 4,
+        // Blocks are a second apart: the cut-off is 2 s after an epoch's end, commits close
+        // 4 s after that, attestations 4 s later.
+        report_delay_max_secs: 1,
+        report_skew_max_secs: 1,
+        manifest_commit_secs: 4,
+        manifest_attest_secs: 4,
         ..Params::default()
     }
 }

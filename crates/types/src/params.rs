@@ -196,14 +196,15 @@ pub struct Params {
     /// epoch to the next, as a share of the seated stake (jailing is never held back by it).
     #[serde(default = "default_churn_bps")]
     pub churn_bps: u64,
-    /// Blocks after a reward epoch ends during which each oracle commits the hash of its
+    /// Seconds, after a reward epoch's cut-off (its end plus `report_delay_max_secs` and
+    /// `report_skew_max_secs`, by block time), during which each oracle commits the hash of its
     /// report-log manifest for it.
-    #[serde(default = "default_manifest_commit_blocks")]
-    pub manifest_commit_blocks: u64,
-    /// Blocks after the commit window during which oracles attest that they fetched the
+    #[serde(default = "default_manifest_commit_secs")]
+    pub manifest_commit_secs: u64,
+    /// Seconds after the commit window during which oracles attest that they fetched the
     /// committed logs; a manifest counts once 2/3 of oracle stake attested it.
-    #[serde(default = "default_manifest_attest_blocks")]
-    pub manifest_attest_blocks: u64,
+    #[serde(default = "default_manifest_attest_secs")]
+    pub manifest_attest_secs: u64,
     /// Reward epochs an oracle keeps its report logs (and serves them to auditors).
     #[serde(default = "default_log_retention_epochs")]
     pub log_retention_epochs: u64,
@@ -221,12 +222,12 @@ pub struct Params {
     pub uptime_window_secs: u64,
 }
 
-fn default_manifest_commit_blocks() -> u64 {
-    300
+fn default_manifest_commit_secs() -> u64 {
+    600
 }
 
-fn default_manifest_attest_blocks() -> u64 {
-    300
+fn default_manifest_attest_secs() -> u64 {
+    600
 }
 
 fn default_log_retention_epochs() -> u64 {
@@ -287,8 +288,8 @@ impl Default for Params {
             churn_bps: default_churn_bps(),
             price_move_max_bps: default_price_move_max_bps(),
             price_spread_max_bps: default_price_spread_max_bps(),
-            manifest_commit_blocks: default_manifest_commit_blocks(),
-            manifest_attest_blocks: default_manifest_attest_blocks(),
+            manifest_commit_secs: default_manifest_commit_secs(),
+            manifest_attest_secs: default_manifest_attest_secs(),
             log_retention_epochs: default_log_retention_epochs(),
             report_skew_max_secs: default_report_skew_max_secs(),
             report_delay_max_secs: default_report_delay_max_secs(),
@@ -339,8 +340,8 @@ pub enum ParamId {
     ChurnBps = 19,
     PriceMoveMaxBps = 20,
     PriceSpreadMaxBps = 21,
-    ManifestCommitBlocks = 22,
-    ManifestAttestBlocks = 23,
+    ManifestCommitSecs = 22,
+    ManifestAttestSecs = 23,
     LogRetentionEpochs = 24,
     ReportSkewMaxSecs = 25,
     UptimeWindowSecs = 26,
@@ -372,8 +373,8 @@ impl ParamId {
         ParamId::ChurnBps,
         ParamId::PriceMoveMaxBps,
         ParamId::PriceSpreadMaxBps,
-        ParamId::ManifestCommitBlocks,
-        ParamId::ManifestAttestBlocks,
+        ParamId::ManifestCommitSecs,
+        ParamId::ManifestAttestSecs,
         ParamId::LogRetentionEpochs,
         ParamId::ReportSkewMaxSecs,
         ParamId::UptimeWindowSecs,
@@ -405,8 +406,8 @@ impl ParamId {
             ParamId::ChurnBps => "churn_bps",
             ParamId::PriceMoveMaxBps => "price_move_max_bps",
             ParamId::PriceSpreadMaxBps => "price_spread_max_bps",
-            ParamId::ManifestCommitBlocks => "manifest_commit_blocks",
-            ParamId::ManifestAttestBlocks => "manifest_attest_blocks",
+            ParamId::ManifestCommitSecs => "manifest_commit_secs",
+            ParamId::ManifestAttestSecs => "manifest_attest_secs",
             ParamId::LogRetentionEpochs => "log_retention_epochs",
             ParamId::ReportSkewMaxSecs => "report_skew_max_secs",
             ParamId::UptimeWindowSecs => "uptime_window_secs",
@@ -439,7 +440,7 @@ impl ParamId {
             ParamId::ChurnBps => (1, bps),
             ParamId::PriceMoveMaxBps => (1, bps),
             ParamId::PriceSpreadMaxBps => (1, 100 * bps),
-            ParamId::ManifestCommitBlocks | ParamId::ManifestAttestBlocks => (1, 1_000_000),
+            ParamId::ManifestCommitSecs | ParamId::ManifestAttestSecs => (1, 86_400),
             ParamId::LogRetentionEpochs => (1, 10_000),
             ParamId::ReportSkewMaxSecs
             | ParamId::UptimeWindowSecs
@@ -518,8 +519,8 @@ impl Params {
             ParamId::ChurnBps => self.churn_bps.into(),
             ParamId::PriceMoveMaxBps => self.price_move_max_bps.into(),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps.into(),
-            ParamId::ManifestCommitBlocks => self.manifest_commit_blocks.into(),
-            ParamId::ManifestAttestBlocks => self.manifest_attest_blocks.into(),
+            ParamId::ManifestCommitSecs => self.manifest_commit_secs.into(),
+            ParamId::ManifestAttestSecs => self.manifest_attest_secs.into(),
             ParamId::LogRetentionEpochs => self.log_retention_epochs.into(),
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs.into(),
             ParamId::UptimeWindowSecs => self.uptime_window_secs.into(),
@@ -561,8 +562,8 @@ impl Params {
             ParamId::ChurnBps => self.churn_bps = to_u64(value),
             ParamId::PriceMoveMaxBps => self.price_move_max_bps = to_u64(value),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps = to_u64(value),
-            ParamId::ManifestCommitBlocks => self.manifest_commit_blocks = to_u64(value),
-            ParamId::ManifestAttestBlocks => self.manifest_attest_blocks = to_u64(value),
+            ParamId::ManifestCommitSecs => self.manifest_commit_secs = to_u64(value),
+            ParamId::ManifestAttestSecs => self.manifest_attest_secs = to_u64(value),
             ParamId::LogRetentionEpochs => self.log_retention_epochs = to_u64(value),
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs = to_u64(value),
             ParamId::UptimeWindowSecs => self.uptime_window_secs = to_u64(value),

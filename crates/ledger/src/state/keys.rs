@@ -91,6 +91,9 @@ pub enum StateKey {
     /// The reward root accepted for one reward epoch of a sub-network (kept: auditors replay
     /// an epoch against it, and check the previous cumulative rewards with it).
     RewardRootOf(Subnetwork, Epoch),
+    /// The time (ms) of the block that ended a reward epoch (the first block of the next one):
+    /// the manifest windows are counted from it.
+    RewardEpochEnd(Epoch),
 }
 
 impl StateKey {

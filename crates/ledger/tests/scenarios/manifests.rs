@@ -3,7 +3,7 @@
 
 use crate::helpers::chain;
 use cairn_ledger::state::records::EpochManifests;
-use cairn_ledger::testkit::{addr, TestChain, ORACLES};
+use cairn_ledger::testkit::{addr, TestChain, ORACLES, TEST_BLOCK_INTERVAL_MS};
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::codec::{BoundedString, BoundedVec};
 use cairn_types::tx::{Action, ManifestCommit, ManifestRef};
@@ -49,10 +49,9 @@ fn a_manifest_counts_once_two_thirds_of_oracle_stake_attest_it() {
         chain,
         "oracle-0",
         commit(0, 1),
-        TxError::ManifestWindowClosed {
+        TxError::ManifestWindowNotOpen {
             epoch: Epoch(0),
             opens: 11,
-            closes: 15
         }
     );
     chain.advance_to_epoch(1).unwrap();
@@ -121,8 +120,19 @@ fn attestations_name_committed_hashes_within_the_window() {
             manifest: Hash([1; 32]),
         }
     );
-    // Commits close 4 blocks after the end (height 15); attestations 4 later (height 19).
-    while chain.ledger.head().height < 15 {
+    // The epoch ended with block 11; blocks are a second apart. The cut-off is 2 s later,
+    // commits close 4 s after it (the block 6 s after the end, height 17, is the last that
+    // takes them), attestations 4 s later (height 21).
+    let end_ms: u64 = chain
+        .ledger
+        .get(&StateKey::RewardEpochEnd(Epoch(0)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        end_ms,
+        cairn_ledger::testkit::TEST_GENESIS_TIME_MS + 11 * TEST_BLOCK_INTERVAL_MS
+    );
+    while chain.ledger.head().height < 17 {
         chain.block(Vec::new()).unwrap();
     }
     refused!(
@@ -131,14 +141,13 @@ fn attestations_name_committed_hashes_within_the_window() {
         commit(0, 2),
         TxError::ManifestWindowClosed {
             epoch: Epoch(0),
-            opens: 11,
-            closes: 15
+            closed_ms: end_ms + 6_000,
         }
     );
     chain
         .run("oracle-1", attest(0, &[("oracle-0", 1)]))
         .unwrap();
-    while chain.ledger.head().height < 19 {
+    while chain.ledger.head().height < 21 {
         chain.block(Vec::new()).unwrap();
     }
     refused!(
@@ -147,8 +156,7 @@ fn attestations_name_committed_hashes_within_the_window() {
         attest(0, &[("oracle-0", 1)]),
         TxError::ManifestWindowClosed {
             epoch: Epoch(0),
-            opens: 11,
-            closes: 19
+            closed_ms: end_ms + 10_000,
         }
     );
     let bad = Action::CommitManifest(ManifestCommit {

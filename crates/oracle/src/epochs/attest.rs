@@ -12,9 +12,11 @@ use cairn_types::Epoch;
 
 impl Worker {
     /// Attests what it can of `epoch`; the stage ends when the attest window has closed.
-    pub(super) fn attest(&self, epoch: Epoch, followed: u64) -> Result<Option<Stage>, String> {
-        let (_, _, attest_close) = self.windows(epoch);
-        if followed > attest_close {
+    pub(super) fn attest(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+        let Some(closes) = self.window_closes(epoch)? else {
+            return Ok(None);
+        };
+        if self.followed_ms() > closes.attestations_ms {
             return Ok(Some(Stage::Attested));
         }
         let manifests: EpochManifests = self

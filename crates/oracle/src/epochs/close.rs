@@ -13,7 +13,7 @@ use cairn_types::Epoch;
 
 impl Worker {
     /// Cuts `epoch` and commits its manifest, when it is time.
-    pub(super) fn close(&self, epoch: Epoch, followed: u64) -> Result<Option<Stage>, String> {
+    pub(super) fn close(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
         let starts = (
             self.index.epoch_start(epoch.0).map_err(|e| e.to_string())?,
             self.index
@@ -39,8 +39,8 @@ impl Worker {
         self.index
             .put_manifest(epoch, &bytes)
             .map_err(|e| e.to_string())?;
-        let (_, commits_close, _) = self.windows(epoch);
-        if followed > commits_close {
+        let closes = super::window_closes(&params, end_ms);
+        if self.followed_ms() > closes.commits_ms {
             tracing::warn!(
                 epoch = epoch.0,
                 "oracle.close: the commit window has passed"

@@ -27,6 +27,7 @@ use crate::index::Index;
 use crate::ingest::Ingest;
 use crate::log::store::LogStore;
 use crate::log::ReportLog;
+use cairn_ledger::exec::manifests::{window_closes, WindowCloses};
 use cairn_types::{Address, Epoch};
 use fetch::Fetcher;
 use std::sync::atomic::Ordering;
@@ -121,17 +122,17 @@ impl Worker {
             if self.index.stage(epoch).map_err(|e| e.to_string())? == Stage::Done as u8 {
                 continue;
             }
-            self.advance(Epoch(epoch), followed)?;
+            self.advance(Epoch(epoch))?;
         }
         Ok(())
     }
 
     /// Moves one ended epoch on by as many stages as it can now.
-    fn advance(&self, epoch: Epoch, followed: u64) -> Result<(), String> {
+    fn advance(&self, epoch: Epoch) -> Result<(), String> {
         let stage = Stage::of(self.index.stage(epoch.0).map_err(|e| e.to_string())?);
         let next = match stage {
-            Stage::Open => self.close(epoch, followed)?,
-            Stage::Committed => self.attest(epoch, followed)?,
+            Stage::Open => self.close(epoch)?,
+            Stage::Committed => self.attest(epoch)?,
             Stage::Attested => self.reward(epoch)?,
             Stage::Rewarded => self.submit_roots(epoch)?,
             Stage::Done => None,
@@ -145,15 +146,19 @@ impl Worker {
         Ok(())
     }
 
-    /// The heights that end `epoch` and close its commit and attest windows.
-    pub fn windows(&self, epoch: Epoch) -> (u64, u64, u64) {
-        let params = self.watch.params();
-        let end = self.watch.config.reward_clock().end_height(epoch);
-        let commits = end.saturating_add(params.manifest_commit_blocks);
-        (
-            end,
-            commits,
-            commits.saturating_add(params.manifest_attest_blocks),
-        )
+    /// When `epoch`'s commit and attest windows close (block time, as the chain counts them),
+    /// once the block that ended it was followed.
+    pub fn window_closes(&self, epoch: Epoch) -> Result<Option<WindowCloses>, String> {
+        let end_ms = self
+            .index
+            .epoch_start(epoch.0 + 1)
+            .map_err(|e| e.to_string())?;
+        Ok(end_ms.map(|ms| window_closes(&self.watch.params(), ms)))
+    }
+
+    /// The time of the latest block followed (0 until one is followed after a start): a window
+    /// has passed once a block timed after its close is final.
+    pub fn followed_ms(&self) -> u64 {
+        self.watch.beacon().timestamp_ms
     }
 }

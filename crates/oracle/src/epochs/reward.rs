@@ -154,7 +154,7 @@ impl EpochReads {
         let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
             return Err(format!("the bounds of epoch {epoch} are not followed yet"));
         };
-        let (end, _, _) = worker.windows(epoch);
+        let end = worker.watch.config.reward_clock().end_height(epoch);
         let chain = &worker.watch.config;
         let (ctx, pools, last_height) =
             chain_reads(&worker.client, chain, epoch, (start_ms, end_ms), end)?;

@@ -246,7 +246,9 @@ async fn forged_reports_spend_the_forgers_rate_not_the_devices() {
     let forged: Vec<SignedReport> = (0..50u64)
         .map(|i| {
             let mut r = report(1, NOW - 1_000 - i, i);
-            r.body.payload = ReportPayload::Heartbeat { uptime_secs: 1_000 + i };
+            r.body.payload = ReportPayload::Heartbeat {
+                uptime_secs: 1_000 + i,
+            };
             r
         })
         .collect();
