@@ -1,9 +1,11 @@
 //! The agent's clock and beacon entropy, taken from the oracles.
 //!
 //! A device's own clock may be wrong (a Raspberry Pi has no battery-backed clock). The agent
-//! asks each oracle's `/v1/time` and keeps the median of their offsets from its own clock, and
-//! the entropy of the highest block any of them reported: reports then carry a time the
-//! oracles agree with and prove they were made after that block.
+//! asks each oracle's `/v1/time` and keeps the median of their offsets from its own clock (of
+//! the two middle ones, the closer to the local clock), and the entropy of the median block
+//! height they reported (of the two middle ones, the lower): one lying oracle among two or more
+//! moves neither. Reports then carry a time the oracles agree with and prove they were made
+//! after that block.
 
 use cairn_types::Hash;
 use serde::Deserialize;
@@ -58,15 +60,22 @@ impl OracleClock {
             })
             .collect();
         offsets.sort_unstable();
-        let median = offsets[offsets.len() / 2];
+        let upper = offsets[offsets.len() / 2];
+        let lower = offsets[(offsets.len() - 1) / 2];
+        let median = if lower.unsigned_abs() <= upper.unsigned_abs() {
+            lower
+        } else {
+            upper
+        };
+        let mut by_height: Vec<&TimeAnswer> = answers.iter().map(|(_, _, a)| a).collect();
+        by_height.sort_by_key(|a| a.height);
+        let chosen = by_height[(by_height.len() - 1) / 2];
         let mut state = self.lock();
         state.offset_ms = median;
         state.synced = true;
-        if let Some(best) = answers.iter().map(|(_, _, a)| a).max_by_key(|a| a.height) {
-            if best.height >= state.height {
-                state.height = best.height;
-                state.entropy = best.entropy;
-            }
+        if chosen.height >= state.height {
+            state.height = chosen.height;
+            state.entropy = chosen.entropy;
         }
     }
 
@@ -113,6 +122,32 @@ mod tests {
             (1_000, 1_000, answer(1_000_000, 4)), // a liar far off
         ]);
         assert_eq!(clock.offset(), (5_000, true));
-        assert_eq!(clock.entropy(), (5, Hash([5; 32])));
+        assert_eq!(clock.entropy(), (4, Hash([4; 32])));
+    }
+
+    #[test]
+    fn one_liar_of_two_moves_neither_the_clock_nor_the_entropy() {
+        let clock = OracleClock::default();
+        let answer = |now_ms, height| TimeAnswer {
+            now_ms,
+            height,
+            entropy: Hash([height as u8; 32]),
+        };
+        // The honest oracle is 200 ms ahead of the device; the liar claims an hour and a block
+        // far ahead of the chain.
+        clock.update(&[
+            (1_000, 1_000, answer(1_200, 7)),
+            (1_000, 1_000, answer(3_601_000, 250)),
+        ]);
+        assert_eq!(clock.offset(), (200, true));
+        assert_eq!(clock.entropy(), (7, Hash([7; 32])));
+        // The order of the answers does not matter.
+        let clock = OracleClock::default();
+        clock.update(&[
+            (1_000, 1_000, answer(3_601_000, 250)),
+            (1_000, 1_000, answer(1_200, 7)),
+        ]);
+        assert_eq!(clock.offset(), (200, true));
+        assert_eq!(clock.entropy(), (7, Hash([7; 32])));
     }
 }

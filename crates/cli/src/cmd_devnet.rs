@@ -356,6 +356,7 @@ fn print_guide(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) {
         );
     }
     let node = format!("http://{}", configs[0].1.rpc_listen);
+    print!("{}", crate::devnet_services::guide(data_dir, &node));
     let home = data_dir.display();
     println!(
         "\nfunded accounts: {} (keys in {home}/keys)\n\ntry, in another terminal:\n  \

@@ -133,3 +133,40 @@ pub(crate) fn write_configs(
     std::fs::write(dir.join("agent.toml"), agent.to_toml())?;
     Ok(())
 }
+
+/// The printout's part about the oracles and the agent: where they are, and how to look at
+/// rewards, claim them and replay an epoch. Read from the configurations written.
+pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
+    let home = data_dir.display();
+    let mut out = String::new();
+    let mut first_oracle = None;
+    for i in 0..DEVNET_ORACLES {
+        let dir = oracle_dir(data_dir, i);
+        if let Ok(config) = OracleConfig::load(&dir.join("oracle.toml")) {
+            let url = config.public_url.clone();
+            out.push_str(&format!(
+                "oracle {i}: api {url}  log {}\n",
+                dir.join("oracle.log").display()
+            ));
+            first_oracle.get_or_insert(url);
+        }
+    }
+    let agent = agent_dir(data_dir);
+    if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
+        out.push_str(&format!(
+            "agent: {} simulated device(s) owned by alice, status http://{}/status  log {}\n",
+            config.simulation.devices,
+            config.status_listen,
+            agent.join("agent.log").display()
+        ));
+    }
+    if let Some(oracle) = first_oracle {
+        out.push_str(&format!(
+            "\nrewards (a reward epoch is paid about a minute after it ends):\n  \
+             cairn --home {home} rewards show --oracle {oracle} --epoch 1 --owner alice\n  \
+             cairn --home {home} rewards claim --oracle {oracle} --node {node} --from alice\n  \
+             cairn --home {home} oracle replay --node {node} --epoch 1\n"
+        ));
+    }
+    out
+}

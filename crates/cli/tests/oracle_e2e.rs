@@ -61,7 +61,6 @@ fn earned_in(oracle: &str, e: u64) -> u128 {
 }
 
 #[test]
-
 fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
@@ -107,6 +106,12 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     );
     let root = root.unwrap();
     let epoch = root.epoch.0;
+
+    // The printout says where the oracles are and how to look at rewards and replay an epoch.
+    let printout = std::fs::read_to_string(dir.path().join("devnet.log")).unwrap();
+    for wanted in ["oracle 2: api", "rewards show", "rewards claim", "oracle replay"] {
+        assert!(printout.contains(wanted), "no {wanted:?} in:\n{printout}");
+    }
 
     // The three oracles computed the same root for the epoch, each alone.
     for oracle in &oracles {

@@ -129,6 +129,7 @@ pub async fn serve(
             log,
             ingest: ingest.clone(),
             fetcher: Fetcher::new(&config.data_dir.join("peers")),
+            fetches: Default::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         std::thread::Builder::new()

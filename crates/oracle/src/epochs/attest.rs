@@ -1,14 +1,87 @@
 //! Attesting: during the attest window, fetch every committed manifest and its files, check
 //! them against the chain, and attest those that are whole. An oracle that withholds its files
 //! gets no attestation from this one; once the window closes, which manifests count is final.
+//!
+//! Each peer's manifest is fetched on a thread of its own ([`Fetches`]), and the worker attests
+//! on each tick what has become whole since: a peer that serves slowly or not at all delays
+//! only its own attestation, never the others' nor the stages of other epochs.
 
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
+use crate::epochs::fetch::Fetcher;
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_types::codec::BoundedVec;
 use cairn_types::tx::{Action, ManifestRef};
-use cairn_types::Epoch;
+use cairn_types::{Address, Epoch, Hash};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long after a failed fetch it is tried again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Where one peer manifest's fetch stands.
+#[derive(Clone, Debug)]
+enum FetchState {
+    Running,
+    Whole,
+    Failed(Instant),
+}
+
+/// The background fetches of peer manifests, by (epoch, oracle, committed hash).
+#[derive(Clone, Default)]
+pub struct Fetches(Arc<Mutex<HashMap<(Epoch, Address, Hash), FetchState>>>);
+
+impl Fetches {
+    /// True when the manifest is whole here; starts (or restarts, after [`RETRY_AFTER`]) its
+    /// fetch otherwise.
+    fn whole_or_start(&self, fetcher: &Fetcher, endpoint: &str, key: (Epoch, Address, Hash)) -> bool {
+        let mut map = self.lock();
+        match map.get(&key) {
+            Some(FetchState::Whole) => return true,
+            Some(FetchState::Running) => return false,
+            Some(FetchState::Failed(at)) if at.elapsed() < RETRY_AFTER => return false,
+            _ => {}
+        }
+        map.insert(key, FetchState::Running);
+        drop(map);
+        let (fetcher, endpoint, fetches) = (fetcher.clone(), endpoint.to_string(), self.clone());
+        let spawned = std::thread::Builder::new()
+            .name("oracle-fetch".into())
+            .spawn(move || {
+                let (epoch, oracle, hash) = key;
+                let outcome = fetcher
+                    .manifest(&endpoint, &oracle, epoch, &hash)
+                    .and_then(|m| fetcher.files(&endpoint, &m));
+                let state = match outcome {
+                    Ok(()) => FetchState::Whole,
+                    Err(error) => {
+                        tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.attest: not whole yet");
+                        FetchState::Failed(Instant::now())
+                    }
+                };
+                fetches.lock().insert(key, state);
+            });
+        if spawned.is_err() {
+            self.lock().insert(key, FetchState::Failed(Instant::now()));
+        }
+        false
+    }
+
+    /// Forgets the fetches of epochs before `epoch`.
+    fn forget_before(&self, epoch: Epoch) {
+        self.lock().retain(|(e, _, _), state| {
+            *e >= epoch || matches!(state, FetchState::Running)
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Epoch, Address, Hash), FetchState>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 impl Worker {
     /// Attests what it can of `epoch`; the stage ends when the attest window has closed.
@@ -17,6 +90,7 @@ impl Worker {
             return Ok(None);
         };
         if self.followed_ms() > closes.attestations_ms {
+            self.fetches.forget_before(epoch.next());
             return Ok(Some(Stage::Attested));
         }
         let manifests: EpochManifests = self
@@ -38,17 +112,11 @@ impl Worker {
                     .and_then(|bytes| crate::manifest::Manifest::decode(&bytes).ok())
                     .is_some_and(|m| m.hash() == entry.manifest)
             } else {
-                match self
-                    .fetcher
-                    .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
-                    .and_then(|m| self.fetcher.files(&entry.endpoint, &m))
-                {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.attest: not attested");
-                        false
-                    }
-                }
+                self.fetches.whole_or_start(
+                    &self.fetcher,
+                    &entry.endpoint,
+                    (epoch, *oracle, entry.manifest),
+                )
             };
             if whole {
                 refs.push(ManifestRef {

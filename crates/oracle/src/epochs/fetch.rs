@@ -4,6 +4,12 @@
 //! by the size its manifest states and [`MAX_FILE_BYTES`], a whole epoch by
 //! [`MAX_EPOCH_LOG_BYTES`]) and checked by hash before it is kept: a lying or broken oracle
 //! cannot make this one keep bytes that are not what it committed to.
+//!
+//! What is kept is kept for good and checked again whenever it is used: a manifest fetched to
+//! attest it is the one the rewards stage reads later, even if its oracle stopped serving it
+//! meanwhile (a manifest counts only once 2/3 of oracle stake fetched it, so 2/3 of the stake
+//! can compute the epoch whatever its oracle does next); a kept file whose bytes are no longer
+//! the manifest's (a crash, a damaged disk, a name reused with other bytes) is fetched again.
 
 use crate::log::format::{is_file_name, MAX_FILE_BYTES};
 use crate::manifest::{file_hash, Manifest, MAX_MANIFEST_BYTES};
@@ -57,6 +63,8 @@ impl Fetcher {
     pub fn new(dir: &Path) -> Fetcher {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(300)))
+            // An endpoint is where its oracle committed to serve: no redirect elsewhere.
+            .max_redirects(0)
             .http_status_as_error(false)
             .build()
             .new_agent();
@@ -93,7 +101,16 @@ impl Fetcher {
             .map_err(|e| unreachable(e.to_string()))
     }
 
-    /// `oracle`'s manifest of `epoch` from `endpoint`, checked against the `committed` hash.
+    /// Where a fetched manifest of `oracle` is kept.
+    fn manifest_path(&self, oracle: &Address, epoch: Epoch, committed: &Hash) -> PathBuf {
+        self.dir
+            .join(hex::encode(oracle.0 .0))
+            .join("manifests")
+            .join(format!("{}-{committed}", epoch.0))
+    }
+
+    /// `oracle`'s manifest of `epoch`, checked against the `committed` hash: the copy kept when
+    /// it was first fetched, else from `endpoint` (and kept).
     pub fn manifest(
         &self,
         endpoint: &str,
@@ -101,18 +118,37 @@ impl Fetcher {
         epoch: Epoch,
         committed: &Hash,
     ) -> Result<Manifest, FetchError> {
+        let path = self.manifest_path(oracle, epoch, committed);
+        if let Ok(bytes) = std::fs::read(&path) {
+            if let Ok(manifest) = self.check_manifest(&bytes, oracle, epoch, committed) {
+                return Ok(manifest);
+            }
+        }
         let url = format!(
             "{}/v1/manifests/{}",
             endpoint.trim_end_matches('/'),
             epoch.0
         );
         let bytes = self.get(&url, MAX_MANIFEST_BYTES as u64)?;
+        let manifest = self.check_manifest(&bytes, oracle, epoch, committed)?;
+        keep(&path, &bytes)?;
+        Ok(manifest)
+    }
+
+    /// Decodes and checks a manifest's bytes against the chain.
+    fn check_manifest(
+        &self,
+        bytes: &[u8],
+        oracle: &Address,
+        epoch: Epoch,
+        committed: &Hash,
+    ) -> Result<Manifest, FetchError> {
         let mismatch = |reason: String| FetchError::Mismatch {
             what: format!("manifest of epoch {epoch}"),
             oracle: *oracle,
             reason,
         };
-        let manifest = Manifest::decode(&bytes).map_err(|e| mismatch(e.to_string()))?;
+        let manifest = Manifest::decode(bytes).map_err(|e| mismatch(e.to_string()))?;
         if manifest.hash() != *committed {
             return Err(mismatch(
                 "its hash is not the one committed on chain".into(),
@@ -135,11 +171,14 @@ impl Fetcher {
         Ok(manifest)
     }
 
-    /// Fetches (unless already kept) every file of `manifest` from `endpoint`, checking each.
+    /// Fetches (unless a kept copy still has the manifest's bytes) every file of `manifest`
+    /// from `endpoint`, checking each.
     pub fn files(&self, endpoint: &str, manifest: &Manifest) -> Result<(), FetchError> {
         for file in manifest.files.iter() {
             let path = self.path(&manifest.oracle, file.name.as_str());
-            if path.exists() {
+            let kept = std::fs::read(&path)
+                .is_ok_and(|b| b.len() as u64 == file.bytes && file_hash(&b) == file.hash);
+            if kept {
                 continue;
             }
             let url = format!("{}/v1/logs/{}", endpoint.trim_end_matches('/'), file.name);
@@ -157,8 +196,9 @@ impl Fetcher {
     }
 }
 
-/// Writes `bytes` to `path` whole (a temporary file renamed into place).
+/// Writes `bytes` to `path` whole and durably (a temporary file, synced, renamed into place).
 fn keep(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    use std::io::Write as _;
     let disk = |error| FetchError::Disk {
         path: path.display().to_string(),
         error,
@@ -166,7 +206,16 @@ fn keep(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(disk)?;
     }
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).map_err(disk)?;
+    // A name of its own: two fetches of the same file (an attest fetch still running when the
+    // rewards stage reads) never write into one temporary file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("part-{}-{n}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(disk)?;
+    file.write_all(bytes).map_err(disk)?;
+    file.sync_all().map_err(disk)?;
     std::fs::rename(&tmp, path).map_err(disk)
 }
+
+#[cfg(test)]
+mod tests;

@@ -93,6 +93,8 @@ pub struct Worker {
     pub ingest: Arc<Ingest>,
     /// Other oracles' logs.
     pub fetcher: Fetcher,
+    /// The fetches running in the background for attesting.
+    pub fetches: attest::Fetches,
     /// The runtime the store and the log need.
     pub runtime: tokio::runtime::Handle,
 }
@@ -122,7 +124,11 @@ impl Worker {
             if self.index.stage(epoch).map_err(|e| e.to_string())? == Stage::Done as u8 {
                 continue;
             }
-            self.advance(Epoch(epoch))?;
+            // One epoch that cannot move on (a peer's file missing, a node error) does not hold
+            // back the stages of the others.
+            if let Err(error) = self.advance(Epoch(epoch)) {
+                tracing::warn!(epoch, %error, "oracle.epochs: will retry");
+            }
         }
         Ok(())
     }

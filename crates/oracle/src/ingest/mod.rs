@@ -8,10 +8,13 @@
 //!    (`unknown_device`, `device_retired`), a lookup before any signature work; the device's time
 //!    against the oracle's clock (`stale`: later than the allowed delay, or ahead by more than
 //!    the allowed skew) and the epochs already closed (`epoch_closed`); a report taken before is
-//!    acknowledged again and not written (`duplicate`);
+//!    acknowledged again and not written (`duplicate`), and so is a second copy in the same
+//!    batch; a device already over its rate is refused (`device_rate_limited`) without being
+//!    charged;
 //! 4. the signatures of what is left, in one batch: the session certificate (once per device and
 //!    certificate) and the report (`bad_certificate`, `session_expired`, `bad_signature`). A
-//!    client whose batch holds a bad signature loses its whole burst: forging costs the forger;
+//!    client whose batch holds a bad signature is refused for [`FORGER_BLOCK_MS`], then waits
+//!    for its burst to refill: forging costs the forger;
 //! 5. the device's rate (`device_rate_limited`), charged only now, for reports whose signatures
 //!    hold: a forger who knows a device's id cannot spend that device's rate;
 //! 6. the accepted reports, stamped with the receive time, are written to the journal and synced
@@ -42,6 +45,9 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Clients remembered for rate limiting at most; a new client beyond this is refused until
 /// idle ones are forgotten.
 pub const MAX_CLIENTS: usize = 65_536;
+
+/// How long a client that sent a forged report is refused.
+pub const FORGER_BLOCK_MS: u64 = 60_000;
 
 /// Ingest's limits.
 #[derive(Clone, Copy, Debug)]
@@ -154,9 +160,13 @@ impl Ingest {
         let rules = self.rules();
         let mut results: Vec<IngestResult> = Vec::with_capacity(batch.0.len());
         let mut candidates = Vec::new();
+        let mut in_batch = std::collections::HashSet::new();
         for (index, bytes) in batch.0.iter().enumerate() {
             let outcome = match SignedReport::decode(bytes.as_slice()) {
                 Err(_) => Err((None, IngestStatus::Refused(Refusal::Malformed))),
+                Ok(report) if !in_batch.insert(report.id()) => {
+                    Err((Some(report.id()), IngestStatus::Duplicate))
+                }
                 Ok(report) => self.precheck(&rules, index, report, now_ms),
             };
             match outcome {
@@ -180,6 +190,7 @@ impl Ingest {
     }
 
     fn admit_client(&self, client: IpAddr, now_ms: u64) -> Result<(), Refusal> {
+        let client = client_key(client);
         let mut clients = self.lock_clients();
         if !clients.contains_key(&client) && clients.len() >= MAX_CLIENTS {
             return Err(Refusal::ClientRateLimited);
@@ -199,10 +210,10 @@ impl Ingest {
         }
     }
 
-    /// A client that sent a forged report waits for its whole burst to refill.
+    /// A client that sent a forged report is refused for [`FORGER_BLOCK_MS`].
     fn penalize_client(&self, client: IpAddr, now_ms: u64) {
-        if let Some(bucket) = self.lock_clients().get_mut(&client) {
-            bucket.drain(now_ms);
+        if let Some(bucket) = self.lock_clients().get_mut(&client_key(client)) {
+            bucket.block(now_ms, FORGER_BLOCK_MS);
         }
     }
 
@@ -235,6 +246,9 @@ impl Ingest {
         }
         if self.recent.seen(&device, &short(id)) {
             return Err((Some(id), IngestStatus::Duplicate));
+        }
+        if !self.recent.has_room(&device, now_ms, self.limits.device) {
+            return Err(refuse(Refusal::DeviceRateLimited));
         }
         let certificate_known = self.lock_certificates().get(&device) == Some(&cert_hash(&report));
         Ok(Candidate {
@@ -372,6 +386,19 @@ fn check_one(chain_id: &ChainId, c: &Candidate) -> Result<(), Refusal> {
         ReportError::BadSignature(_) => Refusal::BadSignature,
         ReportError::Malformed(_) => Refusal::Malformed,
     })
+}
+
+/// The key a client's rate is kept under: its IPv4 address, or its IPv6 /64 (one host commonly
+/// holds a whole /64: counting its addresses apart would let it fill the table alone).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(std::net::Ipv6Addr::from(segments))
+        }
+    }
 }
 
 fn cert_hash(report: &SignedReport) -> Hash {

@@ -5,6 +5,7 @@
 pub struct Bucket {
     milli_tokens: u64,
     updated_ms: u64,
+    blocked_until_ms: u64,
 }
 
 impl Bucket {
@@ -13,6 +14,7 @@ impl Bucket {
         Bucket {
             milli_tokens: burst.saturating_mul(1_000),
             updated_ms: now_ms,
+            blocked_until_ms: 0,
         }
     }
 
@@ -24,6 +26,9 @@ impl Bucket {
         let cap = burst.saturating_mul(1_000);
         self.milli_tokens = self.milli_tokens.saturating_add(refill).min(cap);
         self.updated_ms = self.updated_ms.max(now_ms);
+        if now_ms < self.blocked_until_ms {
+            return false;
+        }
         if self.milli_tokens >= 1_000 {
             self.milli_tokens -= 1_000;
             true
@@ -32,10 +37,18 @@ impl Bucket {
         }
     }
 
-    /// Empties the bucket (a client caught sending forged reports waits for it to refill).
-    pub fn drain(&mut self, now_ms: u64) {
+    /// True when a token could be taken now (nothing is taken).
+    pub fn has_token(&self, now_ms: u64, per_minute: u64, burst: u64) -> bool {
+        let mut probe = *self;
+        probe.take(now_ms, per_minute, burst)
+    }
+
+    /// Empties the bucket and refuses every take for `for_ms` (a client caught sending forged
+    /// reports waits that long, then for the bucket to refill).
+    pub fn block(&mut self, now_ms: u64, for_ms: u64) {
         self.milli_tokens = 0;
         self.updated_ms = self.updated_ms.max(now_ms);
+        self.blocked_until_ms = now_ms.saturating_add(for_ms);
     }
 
     /// True when the bucket has been full for a while (it can be forgotten).
@@ -65,9 +78,12 @@ mod tests {
         assert!(rested.take(1_000_000, 60, 2));
         assert!(!rested.take(1_000_000, 60, 2));
         assert!(rested.idle_since(1_060_000, 60_000));
-        let mut drained = Bucket::full(3, 0);
-        drained.drain(0);
-        assert!(!drained.take(999, 60, 3));
-        assert!(drained.take(1_000, 60, 3));
+        let mut blocked = Bucket::full(3, 0);
+        assert!(blocked.has_token(0, 60, 3));
+        blocked.block(0, 60_000);
+        assert!(!blocked.has_token(59_999, 60, 3));
+        assert!(!blocked.take(59_999, 60, 3));
+        // After the block, the bucket has refilled for the time it waited.
+        assert!(blocked.take(60_000, 60, 3));
     }
 }

@@ -52,6 +52,16 @@ impl Recent {
             .is_some_and(|state| state.ids.iter().any(|(_, seen)| seen == id))
     }
 
+    /// True when `device` could have a report taken now (nothing is charged): reports of a
+    /// device over its rate are refused before their signatures are checked.
+    pub fn has_room(&self, device: &DeviceId, now_ms: u64, rate: DeviceRate) -> bool {
+        self.lock().get(device).is_none_or(|state| {
+            state
+                .bucket
+                .has_token(now_ms, rate.per_minute, rate.burst)
+        })
+    }
+
     /// Takes a report of `device` with id `id` received at `now_ms`, unless it was taken before
     /// or the device is over its rate. Called only for reports whose signatures were checked.
     pub fn admit(

@@ -260,11 +260,13 @@ async fn forged_reports_spend_the_forgers_rate_not_the_devices() {
     assert!(statuses(&response)
         .iter()
         .all(|s| *s == IngestStatus::Refused(Refusal::BadSignature)));
-    // The forger's burst is gone: its next batch is refused before any work.
-    assert_eq!(
-        f.ingest.ingest(attacker, &batch(&forged), NOW + 10).await,
-        Err(Refusal::ClientRateLimited)
-    );
+    // The forger is refused for a minute, before any work.
+    for later in [10, FORGER_BLOCK_MS - 1] {
+        assert_eq!(
+            f.ingest.ingest(attacker, &batch(&forged), NOW + later).await,
+            Err(Refusal::ClientRateLimited)
+        );
+    }
     // The real device still has its whole burst.
     let response = f
         .ingest
@@ -292,4 +294,23 @@ async fn forged_reports_spend_the_forgers_rate_not_the_devices() {
     );
     let (_, meta) = f.log.roll().await.unwrap().unwrap();
     assert_eq!(meta.reports, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_client_is_counted_by_its_64() {
+    let mut tight = limits();
+    tight.client_burst = 2;
+    let f = fixture(tight);
+    let host = |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
+    for last in [1, 2] {
+        assert!(f.ingest.ingest(host(last), &batch(&[]), NOW).await.is_ok());
+    }
+    // Another address of the same /64 shares the spent burst...
+    assert_eq!(
+        f.ingest.ingest(host(3), &batch(&[]), NOW).await,
+        Err(Refusal::ClientRateLimited)
+    );
+    // ...another /64 does not.
+    let other = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+    assert!(f.ingest.ingest(other, &batch(&[]), NOW).await.is_ok());
 }
