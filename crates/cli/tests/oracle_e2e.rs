@@ -109,7 +109,12 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
 
     // The printout says where the oracles are and how to look at rewards and replay an epoch.
     let printout = std::fs::read_to_string(dir.path().join("devnet.log")).unwrap();
-    for wanted in ["oracle 2: api", "rewards show", "rewards claim", "oracle replay"] {
+    for wanted in [
+        "oracle 2: api",
+        "rewards show",
+        "rewards claim",
+        "oracle replay",
+    ] {
         assert!(printout.contains(wanted), "no {wanted:?} in:\n{printout}");
     }
 

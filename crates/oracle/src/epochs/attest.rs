@@ -29,14 +29,17 @@ enum FetchState {
     Failed(Instant),
 }
 
-/// The background fetches of peer manifests, by (epoch, oracle, committed hash).
+/// One peer manifest: the epoch, the oracle that committed it, and its committed hash.
+type FetchKey = (Epoch, Address, Hash);
+
+/// The background fetches of peer manifests, by [`FetchKey`].
 #[derive(Clone, Default)]
-pub struct Fetches(Arc<Mutex<HashMap<(Epoch, Address, Hash), FetchState>>>);
+pub struct Fetches(Arc<Mutex<HashMap<FetchKey, FetchState>>>);
 
 impl Fetches {
     /// True when the manifest is whole here; starts (or restarts, after [`RETRY_AFTER`]) its
     /// fetch otherwise.
-    fn whole_or_start(&self, fetcher: &Fetcher, endpoint: &str, key: (Epoch, Address, Hash)) -> bool {
+    fn whole_or_start(&self, fetcher: &Fetcher, endpoint: &str, key: FetchKey) -> bool {
         let mut map = self.lock();
         match map.get(&key) {
             Some(FetchState::Whole) => return true,
@@ -71,12 +74,11 @@ impl Fetches {
 
     /// Forgets the fetches of epochs before `epoch`.
     fn forget_before(&self, epoch: Epoch) {
-        self.lock().retain(|(e, _, _), state| {
-            *e >= epoch || matches!(state, FetchState::Running)
-        });
+        self.lock()
+            .retain(|(e, _, _), state| *e >= epoch || matches!(state, FetchState::Running));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Epoch, Address, Hash), FetchState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FetchKey, FetchState>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -55,11 +55,9 @@ impl Recent {
     /// True when `device` could have a report taken now (nothing is charged): reports of a
     /// device over its rate are refused before their signatures are checked.
     pub fn has_room(&self, device: &DeviceId, now_ms: u64, rate: DeviceRate) -> bool {
-        self.lock().get(device).is_none_or(|state| {
-            state
-                .bucket
-                .has_token(now_ms, rate.per_minute, rate.burst)
-        })
+        self.lock()
+            .get(device)
+            .is_none_or(|state| state.bucket.has_token(now_ms, rate.per_minute, rate.burst))
     }
 
     /// Takes a report of `device` with id `id` received at `now_ms`, unless it was taken before

@@ -263,7 +263,9 @@ async fn forged_reports_spend_the_forgers_rate_not_the_devices() {
     // The forger is refused for a minute, before any work.
     for later in [10, FORGER_BLOCK_MS - 1] {
         assert_eq!(
-            f.ingest.ingest(attacker, &batch(&forged), NOW + later).await,
+            f.ingest
+                .ingest(attacker, &batch(&forged), NOW + later)
+                .await,
             Err(Refusal::ClientRateLimited)
         );
     }

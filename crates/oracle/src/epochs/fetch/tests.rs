@@ -96,10 +96,10 @@ fn kept_manifests_and_files_outlive_their_server_and_damaged_copies_are_refetche
         Err(FetchError::Unreachable { .. })
     ));
     // ...a peer serving other bytes under the name is refused...
-    routes
-        .lock()
-        .unwrap()
-        .insert(format!("/v1/logs/{name}"), b"other bytes, same name!".to_vec());
+    routes.lock().unwrap().insert(
+        format!("/v1/logs/{name}"),
+        b"other bytes, same name!".to_vec(),
+    );
     assert!(matches!(
         fetcher.files(&endpoint, &again),
         Err(FetchError::Mismatch { .. })
