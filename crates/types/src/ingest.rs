@@ -16,6 +16,8 @@ use std::fmt;
 pub enum Refusal {
     /// The bytes are not a report (or the batch is not a batch).
     Malformed,
+    /// The batch is longer than [`crate::report::MAX_BATCH_BYTES`]; nothing of it was read.
+    TooLarge,
     /// The device is not registered in the oracle's view of the chain (yet).
     UnknownDevice,
     /// The device is retired.
@@ -40,8 +42,9 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, in a fixed order.
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 12] = [
         Refusal::Malformed,
+        Refusal::TooLarge,
         Refusal::UnknownDevice,
         Refusal::DeviceRetired,
         Refusal::BadCertificate,
@@ -58,6 +61,7 @@ impl Refusal {
     pub fn code(self) -> &'static str {
         match self {
             Refusal::Malformed => "malformed",
+            Refusal::TooLarge => "too_large",
             Refusal::UnknownDevice => "unknown_device",
             Refusal::DeviceRetired => "device_retired",
             Refusal::BadCertificate => "bad_certificate",
@@ -129,6 +133,7 @@ mod tests {
             codes,
             [
                 "malformed",
+                "too_large",
                 "unknown_device",
                 "device_retired",
                 "bad_certificate",

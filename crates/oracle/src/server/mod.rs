@@ -13,8 +13,9 @@
 //! | `GET /v1/rewards/accounts/{address}/claims` | owners | claims with proofs against the roots on chain |
 //!
 //! Refusals of a whole request are JSON `{"code": …, "message": …, "retry": …}` with a status
-//! that says the same (400 for malformed input, 404 for what this oracle does not hold, 429
-//! for a client over its rate, 503 when the oracle cannot write).
+//! that says the same (400 for malformed input, 404 for what this oracle does not hold, 413
+//! for a batch over `MAX_BATCH_BYTES`, 429 for a client over its rate, 503 when the oracle
+//! cannot write).
 
 mod rewards;
 
@@ -24,6 +25,7 @@ use crate::ingest::Ingest;
 use crate::log::format::is_file_name;
 use crate::log::store::LogStore;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,6 +141,7 @@ fn refusal(r: Refusal) -> Response {
     let status = match r {
         Refusal::ClientRateLimited | Refusal::DeviceRateLimited => StatusCode::TOO_MANY_REQUESTS,
         Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::BAD_REQUEST,
     };
     refused(status, r.code(), r.to_string(), r.is_transient())
@@ -147,8 +150,15 @@ fn refusal(r: Refusal) -> Response {
 async fn reports(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refusal(Refusal::TooLarge)
+        }
+        Err(_) => return refusal(Refusal::Malformed),
+    };
     match state.ingest.ingest(client.ip(), &body, now_ms()).await {
         Ok(response) => Json(response).into_response(),
         Err(r) => refusal(r),
@@ -380,7 +390,7 @@ mod tests {
         assert_eq!(answer.results[0].status, IngestStatus::Accepted);
         let (name, meta) = log.roll().await.unwrap().unwrap();
         let base = url.clone();
-        let (file, missing, bad) = tokio::task::spawn_blocking(move || {
+        let (file, missing, bad, huge) = tokio::task::spawn_blocking(move || {
             let agent = ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
@@ -402,12 +412,22 @@ mod tests {
                 .send(&b"\xff\xff\xff\xff"[..])
                 .unwrap()
                 .status();
-            (file, missing, bad)
+            let mut huge = agent
+                .post(&format!("{base}/v1/reports"))
+                .send(&vec![0u8; cairn_types::report::MAX_BATCH_BYTES + 1][..])
+                .unwrap();
+            let huge = (
+                huge.status().as_u16(),
+                huge.body_mut().read_to_string().unwrap(),
+            );
+            (file, missing, bad, huge)
         })
         .await
         .unwrap();
         assert_eq!(file_hash(&file), meta.hash);
         assert_eq!(missing, 404);
         assert_eq!(bad, 400);
+        assert_eq!(huge.0, 413);
+        assert!(huge.1.contains("\"too_large\""), "{}", huge.1);
     }
 }

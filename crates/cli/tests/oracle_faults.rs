@@ -1,0 +1,483 @@
+//! Faults, with real processes on loopback: a devnet's validators and oracle committee, and an
+//! agent of the test's own that reaches the oracles through proxies the test can cut.
+//! - Oracle 1 is SIGKILLed mid-epoch (the devnet restarts it): its log holds reports from both
+//!   sides of the kill and none twice.
+//! - Oracle 2 withholds its log: restarted with a public URL where nothing answers, it commits
+//!   manifests no one can fetch. Its manifest is not counted, and the epoch's root lands anyway.
+//! - The agent is cut off from every oracle for a while: its outbox grows, then drains once the
+//!   oracles are back, and every report made offline is logged, none twice.
+//! - Malformed, oversized, replayed, stale, too frequent and forged reports posted to a real
+//!   oracle come back with their codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "common/nodes.rs"]
+mod nodes;
+
+use cairn_agent::config::{AgentConfig, RegisterSection, SimulationSection};
+use cairn_agent::session::Session;
+use cairn_agent::signer::FileSigner;
+use cairn_ledger::state::records::EpochManifests;
+use cairn_ledger::StateKey;
+use cairn_oracle::log::format::decode_file;
+use cairn_oracle::manifest::Manifest;
+use cairn_types::report::{LoggedReport, ReportBatch, ReportBody, ReportPayload, SignedReport};
+use cairn_types::{Amount, Epoch, Hash, SecretKey, Subnetwork};
+use nodes::{agent, get, wait_for};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Stops a process (SIGINT: the devnet stops its own) however the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP proxy to one oracle that the test can cut (every connection dropped, new ones refused)
+/// and restore.
+struct Proxy {
+    url: String,
+    online: Arc<AtomicBool>,
+    live: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn to(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let online = Arc::new(AtomicBool::new(true));
+        let live = Arc::new(Mutex::new(Vec::new()));
+        let (on, streams) = (online.clone(), live.clone());
+        std::thread::spawn(move || {
+            for inbound in listener.incoming() {
+                let Ok(inbound) = inbound else { continue };
+                let outbound = match TcpStream::connect(target) {
+                    Ok(outbound) if on.load(Ordering::SeqCst) => outbound,
+                    _ => {
+                        let _ = inbound.shutdown(Shutdown::Both);
+                        continue;
+                    }
+                };
+                let mut open = streams.lock().unwrap();
+                open.push(inbound.try_clone().unwrap());
+                open.push(outbound.try_clone().unwrap());
+                pipe(inbound.try_clone().unwrap(), outbound.try_clone().unwrap());
+                pipe(outbound, inbound);
+            }
+        });
+        Proxy { url, online, live }
+    }
+
+    fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::SeqCst);
+        if !online {
+            for stream in self.live.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn bytes(url: &str) -> Option<Vec<u8>> {
+    let mut response = agent().get(url).call().ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    response.body_mut().read_to_vec().ok()
+}
+
+fn state<T: borsh::BorshDeserialize>(node: &str, key: &StateKey) -> Option<T> {
+    let key = hex::encode(key.to_bytes());
+    let (status, answer) = get(&format!("{node}/v1/state/{key}"))?;
+    let value = answer["value"].as_str().filter(|_| status == 200)?;
+    cairn_types::codec::decode(&hex::decode(value).ok()?, 1 << 20).ok()
+}
+
+/// Every report in an oracle's files for epochs `0..=last` (read from its own API, whatever URL
+/// it publishes), in file order.
+fn logged(oracle: &str, last: u64) -> Vec<LoggedReport> {
+    let mut names = Vec::new();
+    let mut reports = Vec::new();
+    for e in 0..=last {
+        let Some(raw) = bytes(&format!("{oracle}/v1/manifests/{e}")) else {
+            continue;
+        };
+        let manifest = Manifest::decode(&raw).unwrap();
+        for file in manifest.files.iter() {
+            let name = file.name.as_str().to_string();
+            if names.contains(&name) {
+                continue;
+            }
+            let raw = bytes(&format!("{oracle}/v1/logs/{name}")).unwrap();
+            reports.extend(decode_file(&raw).unwrap().1);
+            names.push(name);
+        }
+    }
+    reports
+}
+
+fn agent_status(url: &str) -> Value {
+    get(&format!("{url}/status"))
+        .map(|(_, v)| v)
+        .unwrap_or(Value::Null)
+}
+
+/// Posts a batch's bytes; returns the HTTP status and the answer.
+fn post_raw(oracle: &str, body: &[u8]) -> (u16, Value) {
+    let mut response = agent()
+        .post(&format!("{oracle}/v1/reports"))
+        .send(body)
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The codes (or statuses) of each report of a batch's answer.
+fn codes(answer: &Value) -> Vec<String> {
+    answer["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a batch answer: {answer}"))
+        .iter()
+        .map(|r| {
+            r["code"]
+                .as_str()
+                .unwrap_or_else(|| r["status"].as_str().unwrap())
+                .to_string()
+        })
+        .collect()
+}
+
+fn write_agent_config(dir: &Path, home: &Path, node: &str, oracles: Vec<String>, status: u16) {
+    let config = AgentConfig {
+        chain_id: "cairn-devnet".into(),
+        data_dir: "data".into(),
+        oracles,
+        copies: 2,
+        status_listen: format!("127.0.0.1:{status}"),
+        heartbeat_interval_secs: 3,
+        clock_sync_secs: 10,
+        delivery_interval_ms: 500,
+        simulation: SimulationSection {
+            devices: 3,
+            seed: "faults".into(),
+        },
+        register: RegisterSection {
+            node: node.to_string(),
+            owner: "alice".into(),
+            owner_home: home.to_str().unwrap().into(),
+            burn_tokens: Amount::tokens(200),
+        },
+        ..AgentConfig::default()
+    };
+    let mut config = config;
+    config.device.key_file = String::new();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("agent.toml"), config.to_toml()).unwrap();
+}
+
+fn pid(file: &Path) -> String {
+    std::fs::read_to_string(file).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("devnet");
+    let base = 13_000 + (std::process::id() % 40) as u16 * 400;
+    let log = std::fs::File::create(dir.path().join("devnet.log")).unwrap();
+    let _devnet = Running(
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["devnet", "--devices", "0", "--blocks-per-epoch", "40"])
+            .arg("--data-dir")
+            .arg(&home)
+            .args(["--base-port", &base.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let node = format!("http://127.0.0.1:{}", base + 100);
+    let oracle_addr = |i: u16| SocketAddr::from(([127, 0, 0, 1], base + 200 + i));
+    let oracles: Vec<String> = (0..3)
+        .map(|i| format!("http://{}", oracle_addr(i)))
+        .collect();
+    wait_for("the oracles", Duration::from_secs(120), || {
+        oracles
+            .iter()
+            .all(|o| get(&format!("{o}/v1/status")).is_some_and(|(s, _)| s == 200))
+    });
+
+    // The test's agent, through proxies.
+    let proxies: Vec<Proxy> = (0..3).map(|i| Proxy::to(oracle_addr(i))).collect();
+    let agent_dir = dir.path().join("agent");
+    let status_port = base + 380;
+    let status_url = format!("http://127.0.0.1:{status_port}");
+    write_agent_config(
+        &agent_dir,
+        &home,
+        &node,
+        proxies.iter().map(|p| p.url.clone()).collect(),
+        status_port,
+    );
+    let agent_log = std::fs::File::create(agent_dir.join("agent.log")).unwrap();
+    let _agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("agent")
+            .arg("--config")
+            .arg(agent_dir.join("agent.toml"))
+            .env("CAIRN_HOME", &home)
+            .env("CAIRN_PASSPHRASE", "correct horse battery staple")
+            .stdin(Stdio::null())
+            .stdout(agent_log.try_clone().unwrap())
+            .stderr(agent_log)
+            .spawn()
+            .unwrap(),
+    );
+    let accepted = |s: &Value| -> Vec<u64> {
+        s["oracles"]
+            .as_array()
+            .map(|o| o.iter().map(|o| o["accepted"].as_u64().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    wait_for(
+        "reports accepted by every oracle",
+        Duration::from_secs(180),
+        || {
+            let a = accepted(&agent_status(&status_url));
+            a.len() == 3 && a.iter().all(|n| *n > 0)
+        },
+    );
+
+    // Oracle 1 is SIGKILLed mid-epoch; oracle 2 is restarted with a URL that serves nothing.
+    let dead_url = format!("http://127.0.0.1:{}", base + 390);
+    let oracle2_toml = home.join("oracle-2/oracle.toml");
+    let text = std::fs::read_to_string(&oracle2_toml).unwrap();
+    let text = text.replace(&format!("\"{}\"", oracles[2]), &format!("\"{dead_url}\""));
+    assert!(text.contains(&dead_url), "no public_url in:\n{text}");
+    std::fs::write(&oracle2_toml, text).unwrap();
+    let killed_ms = now_ms();
+    for i in [1, 2] {
+        let pid = pid(&home.join(format!("oracle-{i}/oracle.pid")));
+        assert!(Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    wait_for("the killed oracles back", Duration::from_secs(60), || {
+        oracles[1..]
+            .iter()
+            .all(|o| get(&format!("{o}/v1/status")).is_some_and(|(s, _)| s == 200))
+    });
+
+    // The agent is cut off from every oracle; it keeps reporting into its outbox. (Shorter than
+    // the devnet's `report_delay_max_secs`, 20 s: older reports are refused as stale.)
+    let before = agent_status(&status_url)["reports_made"].as_u64().unwrap();
+    for proxy in &proxies {
+        proxy.set_online(false);
+    }
+    let offline_from_ms = now_ms();
+    std::thread::sleep(Duration::from_secs(12));
+    let offline = agent_status(&status_url);
+    let offline_until_ms = now_ms();
+    assert!(
+        offline["reports_made"].as_u64().unwrap() > before,
+        "{offline}"
+    );
+    assert!(offline["outbox"].as_u64().unwrap() > 0, "{offline}");
+    for proxy in &proxies {
+        proxy.set_online(true);
+    }
+    wait_for("the backlog delivered", Duration::from_secs(120), || {
+        agent_status(&status_url)["outbox"].as_u64() == Some(0)
+    });
+    let delivered = agent_status(&status_url);
+    for oracle in delivered["oracles"].as_array().unwrap() {
+        assert_eq!(oracle["refused"], serde_json::json!({}), "{delivered}");
+    }
+
+    // The root of an epoch whose manifests oracle 2 committed with its dead URL lands.
+    let mut withheld = None;
+    wait_for(
+        "a root for an epoch oracle 2 withheld",
+        Duration::from_secs(600),
+        || {
+            for e in 0..40 {
+                let Some(manifests) =
+                    state::<EpochManifests>(&node, &StateKey::Manifests(Epoch(e)))
+                else {
+                    continue;
+                };
+                let withheld_here = manifests.0.values().any(|m| m.endpoint == dead_url);
+                let root_key = StateKey::RewardRootOf(Subnetwork::Sensing, Epoch(e));
+                let landed = get(&format!(
+                    "{node}/v1/state/{}",
+                    hex::encode(root_key.to_bytes())
+                ))
+                .is_some_and(|(s, v)| s == 200 && v["value"].is_string());
+                if withheld_here && landed {
+                    withheld = Some((e, manifests));
+                    return true;
+                }
+            }
+            false
+        },
+    );
+    let (epoch, manifests) = withheld.unwrap();
+    for entry in manifests.0.values() {
+        assert_eq!(
+            entry.counted,
+            entry.endpoint != dead_url,
+            "epoch {epoch}: {manifests:?}"
+        );
+    }
+
+    // Wait until the epochs holding the outage are cut at every oracle.
+    let mut last = epoch;
+    wait_for(
+        "the outage's epochs in manifests",
+        Duration::from_secs(300),
+        || {
+            while state::<EpochManifests>(&node, &StateKey::Manifests(Epoch(last + 1)))
+                .is_some_and(|m| m.0.len() == 3)
+            {
+                last += 1;
+            }
+            let logs = logged(&oracles[0], last);
+            logs.iter()
+                .any(|r| r.report.body.time_ms > offline_until_ms + 5_000)
+        },
+    );
+
+    // No oracle holds a report twice; the killed one holds reports from both sides of the kill;
+    // reports made offline reached the oracles.
+    let mut union = HashSet::new();
+    for (i, oracle) in oracles.iter().enumerate() {
+        let reports = logged(oracle, last);
+        let mut seen = HashSet::new();
+        for r in &reports {
+            assert!(
+                seen.insert(r.report.id()),
+                "oracle {i} logged a report twice"
+            );
+        }
+        if i == 1 {
+            assert!(reports.iter().any(|r| r.received_ms < killed_ms));
+            assert!(reports.iter().any(|r| r.received_ms > killed_ms));
+        }
+        union.extend(
+            reports
+                .into_iter()
+                .map(|r| (r.report.id(), r.report.body.time_ms)),
+        );
+    }
+    let mut made_offline: BTreeMap<_, u64> = BTreeMap::new();
+    for (_, time_ms) in &union {
+        if (offline_from_ms + 1_000..offline_until_ms.saturating_sub(1_000)).contains(time_ms) {
+            *made_offline.entry(time_ms / 1_000).or_default() += 1;
+        }
+    }
+    assert!(
+        made_offline.len() >= 2,
+        "reports made offline missing from the logs: {made_offline:?}"
+    );
+
+    refusals_over_http(&oracles[0]);
+}
+
+/// Bad reports posted to a real oracle get their codes; the forger comes last (it is blocked
+/// for a minute after).
+fn refusals_over_http(oracle: &str) {
+    let (status, answer) = post_raw(oracle, b"\xff\xff\xff\xff");
+    assert_eq!((status, answer["code"].as_str()), (400, Some("malformed")));
+    let huge = vec![0u8; cairn_types::report::MAX_BATCH_BYTES + 1];
+    let (status, answer) = post_raw(oracle, &huge);
+    assert_eq!((status, answer["code"].as_str()), (413, Some("too_large")));
+
+    // A device of the test's agent (registered), with a session of the test's.
+    let chain = cairn_types::params::ChainId::new("cairn-devnet").unwrap();
+    let device = FileSigner::from_key(SecretKey::from_label("faults/device-0"));
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::load_or_start(&chain, &device, &dir.path().join("s"), now_ms()).unwrap();
+    let time: Value = get(&format!("{oracle}/v1/time")).unwrap().1;
+    let entropy: Hash = serde_json::from_value(time["entropy"].clone()).unwrap();
+    let report = |time_ms: u64, uptime_secs: u64| -> SignedReport {
+        session.sign(ReportBody {
+            time_ms,
+            entropy,
+            payload: ReportPayload::Heartbeat { uptime_secs },
+        })
+    };
+    let batch = |reports: &[SignedReport]| ReportBatch::of(reports).unwrap().encode();
+
+    let fresh = report(now_ms(), 1);
+    let stale = report(now_ms() + 3_600_000, 2);
+    let (_, answer) = post_raw(oracle, &batch(&[fresh.clone(), stale]));
+    assert_eq!(codes(&answer), ["accepted", "stale"]);
+    let (_, answer) = post_raw(oracle, &batch(std::slice::from_ref(&fresh)));
+    assert_eq!(codes(&answer), ["duplicate"], "a replay is taken once");
+
+    // More than the device's burst at once: the rest wait for its rate.
+    let now = now_ms();
+    let flood: Vec<SignedReport> = (0..1_000).map(|n| report(now, 100 + n)).collect();
+    let mut limited = 0;
+    for chunk in flood.chunks(500) {
+        let (_, answer) = post_raw(oracle, &batch(chunk));
+        limited += codes(&answer)
+            .iter()
+            .filter(|c| *c == "device_rate_limited")
+            .count();
+    }
+    assert!(limited > 0, "a flood of one device was all taken");
+
+    // A forgery under another device (the first is over its rate now).
+    let other = FileSigner::from_key(SecretKey::from_label("faults/device-1"));
+    let other = Session::load_or_start(&chain, &other, &dir.path().join("t"), now_ms()).unwrap();
+    let mut forged = other.sign(ReportBody {
+        time_ms: now_ms(),
+        entropy,
+        payload: ReportPayload::Heartbeat { uptime_secs: 1 },
+    });
+    forged.signature.0[10] ^= 1;
+    let (_, answer) = post_raw(oracle, &batch(&[forged]));
+    assert_eq!(codes(&answer), ["bad_signature"]);
+    let (status, answer) = post_raw(oracle, &batch(&[report(now_ms(), 5_001)]));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (429, Some("client_rate_limited")),
+        "the forger is blocked"
+    );
+}
