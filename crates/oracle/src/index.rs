@@ -151,6 +151,14 @@ impl Index {
         Ok(())
     }
 
+    /// Forgets this oracle's manifests of the epochs before `epoch` (retention).
+    pub fn remove_manifests_before(&self, epoch: Epoch) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MANIFESTS)?.retain(|e, _| e >= epoch.0)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// This oracle's manifest of a reward epoch, if it made one.
     pub fn manifest(&self, epoch: Epoch) -> Result<Option<Vec<u8>>, IndexError> {
         let txn = self.db.begin_read()?;

@@ -131,6 +131,7 @@ pub async fn serve(
             fetcher: Fetcher::new(&config.data_dir.join("peers")),
             fetches: Default::default(),
             runtime: tokio::runtime::Handle::current(),
+            retained: Default::default(),
         };
         std::thread::Builder::new()
             .name("oracle-epochs".into())

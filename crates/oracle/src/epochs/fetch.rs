@@ -5,7 +5,8 @@
 //! [`MAX_EPOCH_LOG_BYTES`]) and checked by hash before it is kept: a lying or broken oracle
 //! cannot make this one keep bytes that are not what it committed to.
 //!
-//! What is kept is kept for good and checked again whenever it is used: a manifest fetched to
+//! What is kept is kept until retention ([`Fetcher::forget_before`]) and checked again whenever
+//! it is used: a manifest fetched to
 //! attest it is the one the rewards stage reads later, even if its oracle stopped serving it
 //! meanwhile (a manifest counts only once 2/3 of oracle stake fetched it, so 2/3 of the stake
 //! can compute the epoch whatever its oracle does next); a kept file whose bytes are no longer
@@ -191,6 +192,43 @@ impl Fetcher {
                 });
             }
             keep(&path, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the kept manifests of epochs before `cut`, and the kept files that no manifest
+    /// of `cut` or later names (retention). A file deleted under a fetch running meanwhile is
+    /// fetched again when it is next used.
+    pub fn forget_before(&self, cut: Epoch) -> Result<(), std::io::Error> {
+        let Ok(oracles) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        for oracle in oracles {
+            let dir = oracle?.path();
+            let mut named = std::collections::HashSet::new();
+            if let Ok(manifests) = std::fs::read_dir(dir.join("manifests")) {
+                for entry in manifests {
+                    let path = entry?.path();
+                    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    let epoch = name.split('-').next().and_then(|e| e.parse::<u64>().ok());
+                    match epoch {
+                        Some(e) if e >= cut.0 => {
+                            let kept = std::fs::read(&path).ok();
+                            if let Some(m) = kept.and_then(|b| Manifest::decode(&b).ok()) {
+                                named.extend(m.files.iter().map(|f| f.name.as_str().to_string()));
+                            }
+                        }
+                        _ => std::fs::remove_file(&path)?,
+                    }
+                }
+            }
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if is_file_name(name) && !named.contains(name) {
+                    std::fs::remove_file(&path)?;
+                }
+            }
         }
         Ok(())
     }

@@ -13,10 +13,12 @@
 //! - [`attest`]: attesting the manifests whose files this oracle fetched.
 //! - [`reward`]: computing, keeping and signing the epoch's rewards.
 //! - [`root`]: gathering 2/3 of oracle stake's signatures and submitting the root.
+//! - [`retain`]: deleting logs older than `log_retention_epochs`.
 
 pub mod attest;
 pub mod close;
 pub mod fetch;
+pub mod retain;
 pub mod reward;
 pub mod root;
 
@@ -30,7 +32,7 @@ use crate::log::ReportLog;
 use cairn_ledger::exec::manifests::{window_closes, WindowCloses};
 use cairn_types::{Address, Epoch};
 use fetch::Fetcher;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +99,8 @@ pub struct Worker {
     pub fetches: attest::Fetches,
     /// The runtime the store and the log need.
     pub runtime: tokio::runtime::Handle,
+    /// The first epoch whose logs retention last kept (0: nothing deleted yet).
+    pub retained: AtomicU64,
 }
 
 impl Worker {
@@ -120,6 +124,7 @@ impl Worker {
         let first = self.index.first_epoch(current).map_err(|e| e.to_string())?;
         // Each ended epoch moves on through its stages; one whose windows passed while the
         // oracle was down passes through them without acting (a missed commit is not made).
+        let mut first_not_done = current;
         for epoch in first.max(current.saturating_sub(MAX_EPOCHS_BEHIND))..current {
             if self.index.stage(epoch).map_err(|e| e.to_string())? == Stage::Done as u8 {
                 continue;
@@ -129,8 +134,11 @@ impl Worker {
             if let Err(error) = self.advance(Epoch(epoch)) {
                 tracing::warn!(epoch, %error, "oracle.epochs: will retry");
             }
+            if self.index.stage(epoch).map_err(|e| e.to_string())? != Stage::Done as u8 {
+                first_not_done = first_not_done.min(epoch);
+            }
         }
-        Ok(())
+        self.retain(current, first_not_done)
     }
 
     /// Moves one ended epoch on by as many stages as it can now.

@@ -1,0 +1,75 @@
+//! Retention: what is older than `log_retention_epochs` reward epochs, counted back from the
+//! current one, is deleted: this oracle's log files (from its store, then its index) with its
+//! manifests of those epochs, and the copies of other oracles' manifests and files it kept for
+//! attesting. Nothing an epoch still being worked on may read is deleted: the cut never passes
+//! the first epoch that is not done.
+
+use super::Worker;
+use crate::epochs::fetch::Fetcher;
+use crate::index::Index;
+use crate::log::store::LogStore;
+use cairn_types::Epoch;
+use std::sync::atomic::Ordering;
+
+impl Worker {
+    /// Deletes what retention no longer keeps, once the first kept epoch moved past the last
+    /// cut. `first_not_done` is the oldest epoch whose stages are not all done.
+    pub(super) fn retain(&self, current: u64, first_not_done: u64) -> Result<(), String> {
+        let keep = self.watch.params().log_retention_epochs.max(1);
+        let cut = current.saturating_sub(keep).min(first_not_done);
+        if cut == 0 || cut <= self.retained.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let Some(start_ms) = self.index.epoch_start(cut).map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        let deleted = delete_before(
+            &self.index,
+            &self.store,
+            &self.fetcher,
+            &self.runtime,
+            Epoch(cut),
+            start_ms,
+        )?;
+        self.retained.store(cut, Ordering::Relaxed);
+        tracing::info!(
+            kept_from_epoch = cut,
+            files = deleted,
+            "oracle.retain: older logs deleted"
+        );
+        Ok(())
+    }
+}
+
+/// Deletes this oracle's files whose every report is timed before `start_ms` (the start of
+/// epoch `cut`), its manifests of epochs before `cut`, and the peer copies no manifest of `cut`
+/// or later names. Returns how many of its own files went. The index forgets a file before the
+/// store deletes it: a crash between leaves an unlisted file, never a listed one that is gone.
+pub fn delete_before(
+    index: &Index,
+    store: &LogStore,
+    fetcher: &Fetcher,
+    runtime: &tokio::runtime::Handle,
+    cut: Epoch,
+    start_ms: u64,
+) -> Result<usize, String> {
+    let mut deleted = 0;
+    for (name, meta) in index.files().map_err(|e| e.to_string())? {
+        if meta.time_ms.1 < start_ms {
+            index.remove_file(&name).map_err(|e| e.to_string())?;
+            runtime
+                .block_on(store.delete(&name))
+                .map_err(|e| e.to_string())?;
+            deleted += 1;
+        }
+    }
+    index
+        .remove_manifests_before(cut)
+        .map_err(|e| e.to_string())?;
+    fetcher.forget_before(cut).map_err(|e| e.to_string())?;
+    Ok(deleted)
+}
+
+#[cfg(test)]
+#[path = "retain/tests.rs"]
+mod tests;
