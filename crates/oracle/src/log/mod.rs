@@ -215,6 +215,21 @@ impl Writer {
         let name = format::file_name(stats.first_received_ms, seq);
         let bytes = format::encode_file(&self.oracle, self.journal.frames())
             .map_err(|e| LogError::Roll(e.to_string()))?;
+        // A crash after the last file was recorded but before the journal was cleared leaves
+        // the journal holding exactly that file's reports (files are the same bytes every
+        // time): clear it, do not write them into a second file.
+        let last = self
+            .index
+            .files()
+            .map_err(|e| LogError::Roll(e.to_string()))?
+            .pop();
+        if let Some((name, meta)) = last.filter(|(_, m)| m.hash == file_hash(&bytes)) {
+            self.journal
+                .clear()
+                .map_err(|e| LogError::Roll(e.to_string()))?;
+            tracing::info!(file = %name, "oracle.log: the journal held a file already written");
+            return Ok(Some((name, meta)));
+        }
         let meta = FileMeta {
             seq,
             hash: file_hash(&bytes),
@@ -303,8 +318,29 @@ mod tests {
         assert_eq!(who, oracle);
         assert_eq!(reports, vec![logged(1), logged(2), logged(3)]);
 
-        // A crash between the store write and the journal's clear: the journal still holds the
-        // reports; at start they are rolled into the same file, not a second one.
+        // A crash between the file's record and the journal's clear: the journal still holds
+        // the file's reports; at start it is cleared, not rolled into a second file.
+        let (mut j, _) = Journal::open(&journal).unwrap();
+        j.append(&[logged(1), logged(2), logged(3)]).unwrap();
+        drop(j);
+        let (log, held, thread) = ReportLog::start(
+            oracle,
+            &journal,
+            store.clone(),
+            index.clone(),
+            policy(),
+            tokio::runtime::Handle::current(),
+        )
+        .unwrap();
+        assert_eq!(held.len(), 3);
+        assert!(log.roll().await.unwrap().is_none(), "the journal was cleared");
+        assert_eq!(index.files().unwrap().len(), 1, "no second copy of the file");
+        drop(log);
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
+
+        // A crash with reports not yet in a file: at start they are rolled into a new one.
         let (mut j, _) = Journal::open(&journal).unwrap();
         j.append(&[logged(4)]).unwrap();
         drop(j);
