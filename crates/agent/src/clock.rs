@@ -108,14 +108,18 @@ impl OracleClock {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_median_offset_and_the_highest_entropy_win() {
-        let clock = OracleClock::default();
-        let answer = |now_ms, height| TimeAnswer {
+    /// An oracle's answer: its clock, and a block height whose entropy names it.
+    fn answer(now_ms: u64, height: u64) -> TimeAnswer {
+        TimeAnswer {
             now_ms,
             height,
             entropy: Hash([height as u8; 32]),
-        };
+        }
+    }
+
+    #[test]
+    fn the_median_offset_and_the_highest_entropy_win() {
+        let clock = OracleClock::default();
         clock.update(&[
             (1_000, 1_000, answer(6_000, 3)),
             (1_000, 1_000, answer(2_000, 5)),
@@ -128,11 +132,6 @@ mod tests {
     #[test]
     fn one_liar_of_two_moves_neither_the_clock_nor_the_entropy() {
         let clock = OracleClock::default();
-        let answer = |now_ms, height| TimeAnswer {
-            now_ms,
-            height,
-            entropy: Hash([height as u8; 32]),
-        };
         // The honest oracle is 200 ms ahead of the device; the liar claims an hour and a block
         // far ahead of the chain.
         clock.update(&[

@@ -8,33 +8,20 @@
 mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
+#[path = "common/running.rs"]
+mod running;
 
 use cairn_ledger::state::records::RewardRootRecord;
 use cairn_ledger::StateKey;
 use cairn_types::{Amount, Subnetwork};
 use common::{cairn, ok};
 use nodes::{get, wait_for};
+use running::{devnet, state};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Stops the devnet (SIGINT: it stops its processes) however the test ends.
-struct Devnet(Child);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
 fn sensing_root(node: &str) -> Option<RewardRootRecord> {
-    let key = hex::encode(StateKey::RewardRoot(Subnetwork::Sensing).to_bytes());
-    let (status, answer) = get(&format!("{node}/v1/state/{key}"))?;
-    let value = answer["value"].as_str().filter(|_| status == 200)?;
-    cairn_types::codec::decode(&hex::decode(value).ok()?, 4096).ok()
+    state(node, &StateKey::RewardRoot(Subnetwork::Sensing))
 }
 
 fn balance(home: &std::path::Path, node: &str) -> Amount {
@@ -65,19 +52,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
     let base = 12_000 + (std::process::id() % 40) as u16 * 400;
-    let log = std::fs::File::create(dir.path().join("devnet.log")).unwrap();
-    let devnet = Devnet(
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["devnet", "--devices", "6", "--blocks-per-epoch", "40"])
-            .arg("--data-dir")
-            .arg(&home)
-            .args(["--base-port", &base.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let devnet = devnet(&home, base, 6, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracles: Vec<String> = (0..3)
         .map(|i| format!("http://127.0.0.1:{}", base + 200 + i))

@@ -14,6 +14,8 @@
 mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
+#[path = "common/running.rs"]
+mod running;
 
 use cairn_agent::config::{AgentConfig, RegisterSection, SimulationSection};
 use cairn_agent::session::Session;
@@ -25,26 +27,15 @@ use cairn_oracle::manifest::Manifest;
 use cairn_types::report::{LoggedReport, ReportBatch, ReportBody, ReportPayload, SignedReport};
 use cairn_types::{Amount, Epoch, Hash, SecretKey, Subnetwork};
 use nodes::{agent, get, wait_for};
+use running::{devnet, state, Running};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Stops a process (SIGINT: the devnet stops its own) however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
 
 /// A TCP proxy to one oracle that the test can cut (every connection dropped, new ones refused)
 /// and restore.
@@ -114,13 +105,6 @@ fn bytes(url: &str) -> Option<Vec<u8>> {
         return None;
     }
     response.body_mut().read_to_vec().ok()
-}
-
-fn state<T: borsh::BorshDeserialize>(node: &str, key: &StateKey) -> Option<T> {
-    let key = hex::encode(key.to_bytes());
-    let (status, answer) = get(&format!("{node}/v1/state/{key}"))?;
-    let value = answer["value"].as_str().filter(|_| status == 200)?;
-    cairn_types::codec::decode(&hex::decode(value).ok()?, 1 << 20).ok()
 }
 
 /// Every report in an oracle's files for epochs `0..=last` (read from its own API, whatever URL
@@ -215,19 +199,7 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
     let base = 13_000 + (std::process::id() % 40) as u16 * 400;
-    let log = std::fs::File::create(dir.path().join("devnet.log")).unwrap();
-    let _devnet = Running(
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["devnet", "--devices", "0", "--blocks-per-epoch", "40"])
-            .arg("--data-dir")
-            .arg(&home)
-            .args(["--base-port", &base.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let _devnet = devnet(&home, base, 0, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracle_addr = |i: u16| SocketAddr::from(([127, 0, 0, 1], base + 200 + i));
     let oracles: Vec<String> = (0..3)

@@ -320,47 +320,49 @@ mod tests {
 
         // A crash between the file's record and the journal's clear: the journal still holds
         // the file's reports; at start it is cleared, not rolled into a second file.
-        let (mut j, _) = Journal::open(&journal).unwrap();
-        j.append(&[logged(1), logged(2), logged(3)]).unwrap();
-        drop(j);
-        let (log, held, thread) = ReportLog::start(
-            oracle,
-            &journal,
-            store.clone(),
-            index.clone(),
-            policy(),
-            tokio::runtime::Handle::current(),
-        )
-        .unwrap();
+        let (held, rolled) =
+            start_after_crash(&journal, &[logged(1), logged(2), logged(3)], &store, &index).await;
         assert_eq!(held.len(), 3);
-        assert!(log.roll().await.unwrap().is_none(), "the journal was cleared");
-        assert_eq!(index.files().unwrap().len(), 1, "no second copy of the file");
-        drop(log);
-        tokio::task::spawn_blocking(move || thread.join().unwrap())
-            .await
-            .unwrap();
+        assert!(rolled.is_none(), "the journal was cleared");
+        assert_eq!(
+            index.files().unwrap().len(),
+            1,
+            "no second copy of the file"
+        );
 
         // A crash with reports not yet in a file: at start they are rolled into a new one.
-        let (mut j, _) = Journal::open(&journal).unwrap();
-        j.append(&[logged(4)]).unwrap();
+        let (held, rolled) = start_after_crash(&journal, &[logged(4)], &store, &index).await;
+        assert_eq!(held, vec![logged(4)]);
+        assert!(rolled.is_none(), "the start already rolled the held report");
+        assert_eq!(index.files().unwrap().len(), 2);
+    }
+
+    /// Leaves `reports` in the journal as a crash would, starts the log, rolls, and stops it;
+    /// returns what the start held and what the roll wrote.
+    async fn start_after_crash(
+        journal: &std::path::Path,
+        reports: &[LoggedReport],
+        store: &LogStore,
+        index: &Arc<Index>,
+    ) -> (Vec<LoggedReport>, Option<(String, FileMeta)>) {
+        let (mut j, _) = Journal::open(journal).unwrap();
+        j.append(reports).unwrap();
         drop(j);
         let (log, held, thread) = ReportLog::start(
-            oracle,
-            &journal,
+            Address::default(),
+            journal,
             store.clone(),
             index.clone(),
             policy(),
             tokio::runtime::Handle::current(),
         )
         .unwrap();
-        assert_eq!(held, vec![logged(4)]);
-        let again = log.roll().await.unwrap();
-        assert!(again.is_none(), "the start already rolled the held report");
-        assert_eq!(index.files().unwrap().len(), 2);
+        let rolled = log.roll().await.unwrap();
         drop(log);
         tokio::task::spawn_blocking(move || thread.join().unwrap())
             .await
             .unwrap();
+        (held, rolled)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

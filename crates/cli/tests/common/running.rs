@@ -1,0 +1,46 @@
+//! A `cairn devnet` process for the oracle tests, and reads of the chain's state.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use cairn_ledger::StateKey;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A process stopped with SIGINT (the devnet stops its own processes) however the test ends.
+pub(crate) struct Running(pub(crate) Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cairn devnet` in `home` with `devices` simulated devices (0: no agent), ports from
+/// `base`, its printout in `log`.
+pub(crate) fn devnet(home: &Path, base: u16, devices: u32, log: &Path) -> Running {
+    let log = std::fs::File::create(log).unwrap();
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["devnet", "--devices", &devices.to_string()])
+            .args(["--blocks-per-epoch", "40"])
+            .arg("--data-dir")
+            .arg(home)
+            .args(["--base-port", &base.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The value under `key` in the node's state, decoded (None when absent or unreadable).
+pub(crate) fn state<T: borsh::BorshDeserialize>(node: &str, key: &StateKey) -> Option<T> {
+    let key = hex::encode(key.to_bytes());
+    let (status, answer) = crate::nodes::get(&format!("{node}/v1/state/{key}"))?;
+    let value = answer["value"].as_str().filter(|_| status == 200)?;
+    cairn_types::codec::decode(&hex::decode(value).ok()?, 1 << 20).ok()
+}
