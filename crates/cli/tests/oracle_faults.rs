@@ -198,7 +198,8 @@ fn pid(file: &Path) -> String {
 fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
-    let base = 13_000 + (std::process::id() % 40) as u16 * 400;
+    // Ports 16000-19999, apart from every other end-to-end test (12000-15999: oracle_e2e).
+    let base = 16_000 + (std::process::id() % 10) as u16 * 400;
     let _devnet = devnet(&home, base, 0, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracle_addr = |i: u16| SocketAddr::from(([127, 0, 0, 1], base + 200 + i));
@@ -224,7 +225,7 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
         status_port,
     );
     let agent_log = std::fs::File::create(agent_dir.join("agent.log")).unwrap();
-    let _agent = Running(
+    let agent_process = Running(
         Command::new(env!("CARGO_BIN_EXE_cairn"))
             .arg("agent")
             .arg("--config")
@@ -301,6 +302,15 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
         assert_eq!(oracle["refused"], serde_json::json!({}), "{delivered}");
     }
 
+    // The agent is cut off again (its counts final) and stopped.
+    for proxy in &proxies {
+        proxy.set_online(false);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let last_status = agent_status(&status_url);
+    drop(agent_process);
+    let stopped_ms = now_ms();
+
     // The root of an epoch whose manifests oracle 2 committed with its dead URL lands.
     let mut withheld = None;
     wait_for(
@@ -337,25 +347,30 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
         );
     }
 
-    // Wait until the epochs holding the outage are cut at every oracle.
+    // Wait until every report the agent made is in an epoch cut at every oracle.
     let mut last = epoch;
     wait_for(
-        "the outage's epochs in manifests",
+        "the agent's epochs in manifests",
         Duration::from_secs(300),
         || {
-            while state::<EpochManifests>(&node, &StateKey::Manifests(Epoch(last + 1)))
-                .is_some_and(|m| m.0.len() == 3)
-            {
+            let cut = |e: u64| {
+                state::<EpochManifests>(&node, &StateKey::Manifests(Epoch(e)))
+                    .is_some_and(|m| m.0.len() == 3)
+            };
+            while cut(last + 1) {
                 last += 1;
             }
-            let logs = logged(&oracles[0], last);
-            logs.iter()
-                .any(|r| r.report.body.time_ms > offline_until_ms + 5_000)
+            state::<u64>(&node, &StateKey::RewardEpochEnd(Epoch(last)))
+                .is_some_and(|end_ms| end_ms > stopped_ms)
         },
     );
 
-    // No oracle holds a report twice; the killed one holds reports from both sides of the kill;
-    // reports made offline reached the oracles.
+    // Each oracle logged every report it acknowledged, and none twice (more than it
+    // acknowledged only by the duplicates the agent was told of and what was left in flight);
+    // the killed one holds reports from both sides of the kill; reports made offline reached
+    // the oracles.
+    let counts = |i: usize, field: &str| last_status["oracles"][i][field].as_u64().unwrap();
+    let in_flight = last_status["outbox"].as_u64().unwrap();
     let mut union = HashSet::new();
     for (i, oracle) in oracles.iter().enumerate() {
         let reports = logged(oracle, last);
@@ -366,6 +381,13 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
                 "oracle {i} logged a report twice"
             );
         }
+        let (acked, duplicates) = (counts(i, "accepted"), counts(i, "duplicates"));
+        let held = reports.len() as u64;
+        assert!(
+            acked <= held && held <= acked + duplicates + in_flight,
+            "oracle {i} holds {held} reports; it acknowledged {acked} ({duplicates} \
+             duplicates, {in_flight} in flight): {last_status}"
+        );
         if i == 1 {
             assert!(reports.iter().any(|r| r.received_ms < killed_ms));
             assert!(reports.iter().any(|r| r.received_ms > killed_ms));
@@ -376,6 +398,12 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
                 .map(|r| (r.report.id(), r.report.body.time_ms)),
         );
     }
+    let made = last_status["reports_made"].as_u64().unwrap();
+    assert!(
+        union.len() as u64 + in_flight >= made,
+        "{made} reports made, {} logged, {in_flight} in flight",
+        union.len()
+    );
     let mut made_offline: BTreeMap<_, u64> = BTreeMap::new();
     for (_, time_ms) in &union {
         if (offline_from_ms + 1_000..offline_until_ms.saturating_sub(1_000)).contains(time_ms) {

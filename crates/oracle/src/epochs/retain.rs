@@ -11,11 +11,19 @@ use crate::log::store::LogStore;
 use cairn_types::Epoch;
 use std::sync::atomic::Ordering;
 
+/// Fewest reward epochs kept whatever the parameter says: an oracle a few epochs behind (a
+/// restart, a slow peer) still finds the others' logs of the epochs it has yet to compute.
+pub const MIN_RETENTION_EPOCHS: u64 = 8;
+
 impl Worker {
     /// Deletes what retention no longer keeps, once the first kept epoch moved past the last
     /// cut. `first_not_done` is the oldest epoch whose stages are not all done.
     pub(super) fn retain(&self, current: u64, first_not_done: u64) -> Result<(), String> {
-        let keep = self.watch.params().log_retention_epochs.max(1);
+        let keep = self
+            .watch
+            .params()
+            .log_retention_epochs
+            .max(MIN_RETENTION_EPOCHS);
         let cut = current.saturating_sub(keep).min(first_not_done);
         if cut == 0 || cut <= self.retained.load(Ordering::Relaxed) {
             return Ok(());

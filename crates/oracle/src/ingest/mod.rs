@@ -42,8 +42,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Clients remembered for rate limiting at most; a new client beyond this is refused until
-/// idle ones are forgotten.
+/// Clients remembered for rate limiting at most; a new client beyond this takes the place of
+/// the one that has been quiet longest (so that many addresses cannot lock new ones out).
 pub const MAX_CLIENTS: usize = 65_536;
 
 /// How long a client that sent a forged report is refused.
@@ -193,7 +193,13 @@ impl Ingest {
         let client = client_key(client);
         let mut clients = self.lock_clients();
         if !clients.contains_key(&client) && clients.len() >= MAX_CLIENTS {
-            return Err(Refusal::ClientRateLimited);
+            let quietest = clients
+                .iter()
+                .min_by_key(|(_, bucket)| bucket.updated_ms())
+                .map(|(key, _)| *key);
+            if let Some(key) = quietest {
+                clients.remove(&key);
+            }
         }
         let limits = self.limits;
         let bucket = clients

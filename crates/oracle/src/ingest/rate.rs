@@ -51,6 +51,11 @@ impl Bucket {
         self.blocked_until_ms = now_ms.saturating_add(for_ms);
     }
 
+    /// When a token was last taken (or the bucket made or blocked).
+    pub fn updated_ms(&self) -> u64 {
+        self.updated_ms
+    }
+
     /// True when the bucket has been full for a while (it can be forgotten).
     pub fn idle_since(&self, now_ms: u64, idle_ms: u64) -> bool {
         now_ms.saturating_sub(self.updated_ms) >= idle_ms

@@ -316,3 +316,18 @@ async fn an_ipv6_client_is_counted_by_its_64() {
     let other = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
     assert!(f.ingest.ingest(other, &batch(&[]), NOW).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_client_table_makes_room_by_forgetting_the_quietest() {
+    let f = fixture(limits());
+    let ip = |n: u32| IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+    // The table fills, the first client quietest.
+    for n in 0..super::MAX_CLIENTS as u32 {
+        assert!(f.ingest.admit_client(ip(n), NOW + u64::from(n)).is_ok());
+    }
+    // A new client is not locked out: it takes the place of the quietest.
+    let newcomer = ip(u32::MAX >> 1);
+    assert!(f.ingest.admit_client(newcomer, NOW + 70_000).is_ok());
+    assert_eq!(f.ingest.lock_clients().len(), super::MAX_CLIENTS);
+    assert!(!f.ingest.lock_clients().contains_key(&ip(0)));
+}

@@ -138,10 +138,12 @@ impl Journal {
     /// Empties the journal once its reports are in a log file recorded in the index.
     pub fn clear(&mut self) -> Result<(), std::io::Error> {
         self.file.set_len(0)?;
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.sync_all()?;
+        // The file is empty now: so is the journal, whether or not the rest succeeds (a later
+        // append must not cut the file back to a length it no longer has).
         self.frames.clear();
         self.stats = JournalStats::default();
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.sync_all()?;
         Ok(())
     }
 

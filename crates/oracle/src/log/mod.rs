@@ -93,6 +93,7 @@ impl ReportLog {
             policy,
             runtime,
             opened: Instant::now(),
+            clear_pending: false,
         };
         let thread = std::thread::Builder::new()
             .name("oracle-log".into())
@@ -128,6 +129,9 @@ struct Writer {
     policy: RollPolicy,
     runtime: tokio::runtime::Handle,
     opened: Instant,
+    /// A rolled file was recorded but the journal could not be cleared: until it is, appends
+    /// are refused, so that the file's reports never go into a second file.
+    clear_pending: bool,
 }
 
 impl Writer {
@@ -179,7 +183,9 @@ impl Writer {
                 Err(_) => break,
             }
         }
-        let result = self.journal.append(&reports);
+        let result = self
+            .clear_if_pending()
+            .and_then(|()| self.journal.append(&reports));
         for reply in replies {
             let _ = reply.send(
                 result
@@ -202,8 +208,19 @@ impl Writer {
         }
     }
 
+    /// Empties the journal if a roll recorded its file but could not clear it.
+    fn clear_if_pending(&mut self) -> Result<(), std::io::Error> {
+        if self.clear_pending {
+            self.journal.clear()?;
+            self.clear_pending = false;
+        }
+        Ok(())
+    }
+
     /// The journal into a file: written whole to the store, recorded, then the journal emptied.
     fn roll(&mut self) -> Result<Option<(String, FileMeta)>, LogError> {
+        self.clear_if_pending()
+            .map_err(|e| LogError::Roll(e.to_string()))?;
         let stats = self.journal.stats();
         if stats.reports == 0 {
             return Ok(None);
@@ -244,8 +261,8 @@ impl Writer {
         self.index
             .record_file(&name, &meta)
             .map_err(|e| LogError::Roll(e.to_string()))?;
-        self.journal
-            .clear()
+        self.clear_pending = true;
+        self.clear_if_pending()
             .map_err(|e| LogError::Roll(e.to_string()))?;
         self.opened = Instant::now();
         tracing::info!(file = %name, reports = meta.reports, bytes = meta.bytes, "oracle.log.rolled");
