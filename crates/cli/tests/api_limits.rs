@@ -45,7 +45,7 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> 
 fn the_api_refuses_what_is_over_its_limits_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
-    let base = 24_000 + (std::process::id() % 200) as u16 * 20;
+    let base = common::port_base(30_000, 200, 10);
     nodes::init_devnet(&home, base, 1, 600);
     let config = home.join("node-0/node.toml");
     let text = std::fs::read_to_string(&config).unwrap();

@@ -54,7 +54,7 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
     // Ports from the process id, so parallel runs on one machine do not collide.
-    let base = 20_000 + (std::process::id() % 200) as u16 * 200;
+    let base = common::port_base(20_000, 400, 10);
     let (mut nodes, api) = nodes::start_devnet(&home, base, NODES, BLOCKS_PER_EPOCH);
     let limit = Duration::from_secs(120);
 
@@ -375,8 +375,8 @@ fn four_node_processes_finalize_survive_sigkill_and_catch_up() {
 #[test]
 fn bench_devnet_reports_finality_throughput_and_memory() {
     let dir = tempfile::tempdir().unwrap();
-    // Beside the other test's ports: p2p on BASE+50.., the API on BASE+150...
-    let base = 20_000 + (std::process::id() % 200) as u16 * 200 + 50;
+    // A block of ports apart from the other test's (the tests of one file run at once).
+    let base = common::port_base(24_000, 400, 10);
     let out = ok(
         dir.path(),
         &[

@@ -52,7 +52,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
     // Ports 12000-15999, apart from every other end-to-end test (16000-19999: oracle_faults).
-    let base = 12_000 + (std::process::id() % 10) as u16 * 400;
+    let base = common::port_base(12_000, 400, 10);
     let devnet = devnet(&home, base, 6, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracles: Vec<String> = (0..3)

@@ -20,8 +20,7 @@ const NEW_CHAIN: &str = "cairn-devnet-recovered";
 fn a_halted_devnet_restarts_from_an_export_with_the_validators_left() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
-    // Beside the other end-to-end tests' ports: p2p on BASE+25.., the API on BASE+125...
-    let base = 20_000 + (std::process::id() % 200) as u16 * 200 + 25;
+    let base = common::port_base(28_000, 200, 10);
     let (mut nodes, api) = nodes::start_devnet(&home, base, NODES, 5);
     let limit = Duration::from_secs(120);
     let out = ok(

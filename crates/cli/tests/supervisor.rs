@@ -16,7 +16,7 @@ use nodes::{height, wait_for};
 fn a_crashed_validator_is_restarted_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
-    let base = 26_000 + (std::process::id() % 200) as u16 * 20;
+    let base = common::port_base(8_000, 400, 10);
     let stderr_path = dir.path().join("devnet.err");
     let mut devnet = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args([

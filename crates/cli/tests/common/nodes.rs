@@ -137,10 +137,18 @@ pub(crate) fn start_all(home: &Path, nodes: usize, base: u16) -> (Nodes, Vec<Str
     for i in 0..nodes {
         running.start(i);
     }
-    wait_for(
-        "every node to finalize block 2",
-        Duration::from_secs(120),
-        || api.iter().all(|a| height(a).is_some_and(|h| h >= 2)),
-    );
+    let start = Instant::now();
+    while !api.iter().all(|a| height(a).is_some_and(|h| h >= 2)) {
+        if start.elapsed() > Duration::from_secs(120) {
+            let logs: Vec<String> = (0..nodes)
+                .map(|i| format!("node {i}:\n{}", running.log_tail(i)))
+                .collect();
+            panic!(
+                "timed out waiting for every node to finalize block 2\n{}",
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     (running, api)
 }
