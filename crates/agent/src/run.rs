@@ -309,7 +309,8 @@ pub async fn run(
         let listener = tokio::net::TcpListener::bind(&agent.config.status_listen)
             .await
             .map_err(|e| setup("status_listen")(e.to_string()))?;
-        let router = status::router(agent.clone());
+        let a = agent.clone();
+        let router = status::router(Arc::new(move || a.status()));
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         }));

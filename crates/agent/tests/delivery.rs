@@ -14,12 +14,12 @@ use cairn_oracle::log::format::decode_file;
 use cairn_oracle::log::store::LogStore;
 use cairn_oracle::log::{ReportLog, RollPolicy};
 use cairn_oracle::registry::DeviceBook;
-use cairn_oracle::server::{router, ApiState};
+use cairn_oracle::server::limits::ReadLimiter;
+use cairn_oracle::server::{router, serve, ApiState};
 use cairn_resources::context::DeviceInfo;
 use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule};
 use cairn_types::report::ReportPayload;
 use cairn_types::{Address, Amount, DeviceId, Subnetwork};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,12 +104,9 @@ async fn start_oracle(
         index: index.clone(),
         watch: Arc::new(ChainWatch::new(chain_config(), Default::default(), book)),
     });
+    let app = router(state, ReadLimiter::default());
     let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
+        let _ = serve(listener, app).await;
     });
     Oracle {
         log,

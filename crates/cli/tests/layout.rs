@@ -7,7 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates under `crates/`.
-const CRATES: [&str; 4] = ["types", "ledger", "node", "cli"];
+const CRATES: [&str; 8] = [
+    "types",
+    "resources",
+    "ledger",
+    "serve",
+    "node",
+    "oracle",
+    "agent",
+    "cli",
+];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -31,3 +31,10 @@ pub mod replay;
 pub mod rewarder;
 pub mod server;
 pub mod service;
+
+/// The time now on this oracle's clock, in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

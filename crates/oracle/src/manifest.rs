@@ -62,9 +62,7 @@ impl Manifest {
 }
 
 /// The BLAKE3 hash of a file's bytes, as manifests name it.
-pub fn file_hash(bytes: &[u8]) -> Hash {
-    Hash(*blake3::hash(bytes).as_bytes())
-}
+pub use crate::log::format::file_hash;
 
 #[cfg(test)]
 mod tests {

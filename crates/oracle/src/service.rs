@@ -26,7 +26,6 @@ use cairn_ledger::StateKey;
 use cairn_types::params::{ChainConfig, Params};
 use cairn_types::{Address, SecretKey};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +129,7 @@ pub async fn serve(
             ingest: ingest.clone(),
             fetcher: Fetcher::new(&config.data_dir.join("peers")),
             fetches: Default::default(),
+            signed: Default::default(),
             runtime: tokio::runtime::Handle::current(),
             retained: Default::default(),
         };
@@ -151,12 +151,13 @@ pub async fn serve(
         .await
         .map_err(|e| setup("listen")(format!("{}: {e}", config.listen)))?;
     tracing::info!(%oracle, listen = %config.listen, node = %config.node, "oracle.started");
-    let served = axum::serve(
-        listener,
-        server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let app = server::router(state.clone(), server::limits::ReadLimiter::default());
+    // Shutting down drops the server, which ends its connections (an agent whose batch was
+    // cut off sends it again; ingest ignores what it already holds).
+    tokio::select! {
+        _ = server::serve(listener, app) => {}
+        () = shutdown => {}
+    }
     upkeep.abort();
     watch.stopping.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || {
@@ -172,7 +173,7 @@ pub async fn serve(
     })
     .await;
     tracing::info!("oracle.stopped");
-    served.map_err(|e| setup("http")(e.to_string()))
+    Ok(())
 }
 
 /// The chain's configuration and parameters, once the node answers.

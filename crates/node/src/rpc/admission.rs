@@ -4,20 +4,17 @@
 
 use super::error::ApiError;
 use super::limits::ApiLimits;
-use super::rate::{ClientKey, RateLimiter};
 use super::RpcState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cairn_serve::{ClientKey, RateLimiter};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The peer address of a request's connection (the server puts it in the request's
-/// extensions).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ClientAddr(pub IpAddr);
+use cairn_serve::ClientAddr;
 
 /// API reads from marshal (consensus's block archive) waiting at once.
 pub(crate) const MARSHAL_READS: usize = 4;

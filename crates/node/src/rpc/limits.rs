@@ -55,9 +55,8 @@ pub const MAX_WS_SUBSCRIBERS: usize = 256;
 pub const WS_BACKFILL_BLOCKS: u64 = 1_000;
 /// Most transactions in one batch submission.
 pub const MAX_BATCH: usize = 1_000;
-/// Connections over a limit being answered (a 503, then closed) at once, each for at most a
-/// second; past them a connection over a limit is just closed.
-pub const REFUSALS_AT_ONCE: usize = 64;
+/// Connections over a limit being answered (a 503, then closed) at once.
+pub use cairn_serve::connections::REFUSALS_AT_ONCE;
 
 /// The limits in force (`[api]` in `node.toml`; a missing field takes its default).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,6 +117,16 @@ impl Default for ApiLimits {
 }
 
 impl ApiLimits {
+    /// The bounds on connections among these limits.
+    pub fn connections(&self) -> cairn_serve::ConnectionLimits {
+        cairn_serve::ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            header_read_timeout_ms: self.header_read_timeout_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+        }
+    }
+
     /// File descriptors the API may hold at once: its connections, its WebSocket subscribers
     /// (an upgraded connection leaves the connection count) and refusals in progress.
     pub fn open_files(&self) -> usize {

@@ -9,7 +9,6 @@ pub mod blocks;
 pub mod epochs;
 mod error;
 pub mod limits;
-mod rate;
 pub mod server;
 mod state;
 mod status;

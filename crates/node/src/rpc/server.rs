@@ -1,35 +1,13 @@
 //! Serving the API apart from consensus: its own tokio runtime on its own threads, at a lower
-//! CPU priority than consensus and p2p (Linux `nice`), with a bounded number of connections
-//! (in all and per client), a time limit on each request's head, and connections closed when
-//! idle.
+//! CPU priority than consensus and p2p (Linux `nice`), with the connection bounds of
+//! [`cairn_serve::connections`] (in all and per client, a time limit on each request's head,
+//! connections closed when idle).
 //!
 //! Consensus and p2p run on the node's commonware runtime; nothing the API does (decoding,
 //! signature checks, state reads, proofs, JSON) runs on those workers. Under a flood the API
 //! slows down and refuses with 429/503, and consensus keeps its CPU.
 
-use super::admission::ClientAddr;
-use super::limits::{ApiLimits, REFUSALS_AT_ONCE};
-use super::rate::ClientKey;
 use super::{router, RpcState};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Semaphore;
-use tower::ServiceExt;
-
-/// The answer to a connection over the limit, written once before closing it.
-const OVER_CONNECTION_LIMIT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
-Content-Type: application/json\r\nContent-Length: 79\r\nConnection: close\r\n\r\n\
-{\"error\":{\"code\":\"busy\",\"message\":\"too many open connections; retry shortly\"}}\n";
-
-/// Longest time spent answering a connection over the limit.
-const REFUSAL_TIME: Duration = Duration::from_secs(1);
 
 /// Starts the API on its own threads, serving `listener` until the process ends. The returned
 /// receiver resolves with the reason if the server stops.
@@ -56,7 +34,10 @@ pub fn spawn(
             lower_priority(nice);
             let reason = runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => accept(listener, state, limits).await,
+                    Ok(listener) => {
+                        match cairn_serve::accept(listener, router(state), limits.connections())
+                            .await {}
+                    }
                     Err(error) => format!("listener: {error}"),
                 }
             });
@@ -85,217 +66,4 @@ fn lower_priority(nice: i32) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = nice;
-}
-
-/// Accepts connections until the listener fails, each served in its own task while fewer than
-/// `max_connections` are open; one over the limit gets a 503 and is closed.
-async fn accept(listener: tokio::net::TcpListener, state: RpcState, limits: ApiLimits) -> String {
-    let open = Arc::new(Semaphore::new(limits.max_connections));
-    let refusing = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
-    let per_client = Arc::new(PerClient::default());
-    let app = router(state);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors or a connection reset before accept: wait and go on.
-                tracing::warn!(%error, "node.rpc_accept_failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let client = per_client.enter(peer.ip(), limits.max_connections_per_client);
-        let permit = match (client, open.clone().try_acquire_owned()) {
-            (Some(client), Ok(permit)) => Some((client, permit)),
-            _ => None,
-        };
-        let Some((client, permit)) = permit else {
-            // Past the refusals already in progress, the connection is just dropped.
-            if let Ok(slot) = refusing.clone().try_acquire_owned() {
-                tokio::spawn(async move {
-                    refuse(stream).await;
-                    drop(slot);
-                });
-            }
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        tokio::spawn(async move {
-            serve_connection(stream, peer, app, limits).await;
-            drop((permit, client));
-        });
-    }
-}
-
-/// Open connections per client.
-#[derive(Default)]
-struct PerClient {
-    open: std::sync::Mutex<std::collections::HashMap<ClientKey, usize>>,
-}
-
-/// One open connection of a client; counted out when dropped.
-struct ClientConnection {
-    table: Arc<PerClient>,
-    key: ClientKey,
-}
-
-impl PerClient {
-    /// Counts a new connection from `ip`, unless that client already has `max` open.
-    fn enter(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientConnection> {
-        let key = ClientKey::of(ip);
-        let mut open = self.open.lock().ok()?;
-        let count = open.entry(key).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(ClientConnection {
-            table: self.clone(),
-            key,
-        })
-    }
-}
-
-impl Drop for ClientConnection {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.table.open.lock() {
-            if let Some(count) = open.get_mut(&self.key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    open.remove(&self.key);
-                }
-            }
-        }
-    }
-}
-
-/// Answers a connection over a limit with a 503, reading (and discarding) what the client
-/// sent first so that closing does not reset the connection before it reads the answer; all
-/// within [`REFUSAL_TIME`].
-async fn refuse(mut stream: tokio::net::TcpStream) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = tokio::time::timeout(REFUSAL_TIME, async {
-        stream.write_all(OVER_CONNECTION_LIMIT).await?;
-        stream.shutdown().await?;
-        let mut sink = [0u8; 1024];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
-}
-
-/// Serves one connection's requests until it closes, its head is too slow, or it is idle.
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    app: axum::Router,
-    limits: ApiLimits,
-) {
-    let activity = Activity::new();
-    let io = TokioIo::new(Watched {
-        inner: stream,
-        activity: activity.clone(),
-    });
-    let client = ClientAddr(peer.ip());
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(client);
-        app.clone().oneshot(request)
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        .max_buf_size(64 * 1024);
-    let connection = builder.serve_connection(io, service).with_upgrades();
-    let idle = Duration::from_millis(limits.idle_timeout_ms);
-    tokio::select! {
-        _ = connection => {}
-        _ = activity.idle_for(idle) => {
-            tracing::debug!(%peer, "node.rpc_idle_connection_closed");
-        }
-    }
-}
-
-/// When a connection last moved a byte.
-#[derive(Clone)]
-struct Activity {
-    start: Instant,
-    last_ms: Arc<AtomicU64>,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            start: Instant::now(),
-            last_ms: Arc::new(AtomicU64::new(0)),
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn touch(&self) {
-        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// Resolves once no byte has moved for `idle`.
-    async fn idle_for(&self, idle: Duration) {
-        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
-        loop {
-            let quiet = self
-                .now_ms()
-                .saturating_sub(self.last_ms.load(Ordering::Relaxed));
-            if quiet >= idle_ms {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(idle_ms - quiet)).await;
-        }
-    }
-}
-
-/// A stream that records when it last moved a byte.
-struct Watched {
-    inner: tokio::net::TcpStream,
-    activity: Activity,
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        poll
-    }
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &poll {
-            if *n > 0 {
-                self.activity.touch();
-            }
-        }
-        poll
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }

@@ -2,10 +2,12 @@
 //! them against the chain, and attest those that are whole. An oracle that withholds its files
 //! gets no attestation from this one; once the window closes, which manifests count is final.
 //!
-//! Each peer's manifest is fetched on a thread of its own ([`Fetches`]), and the worker attests
-//! on each tick what has become whole since: a peer that serves slowly or not at all delays
-//! only its own attestation, never the others' nor the stages of other epochs.
+//! Each peer's manifest is fetched on a thread of its own ([`Fetches`], kept until the epoch is
+//! rewarded), and the worker attests on each tick what has become whole since: a peer that
+//! serves slowly or not at all delays only its own attestation, never the others' nor the
+//! stages of other epochs.
 
+use super::background::Jobs;
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
 use crate::epochs::fetch::Fetcher;
@@ -14,75 +16,34 @@ use cairn_ledger::StateKey;
 use cairn_types::codec::BoundedVec;
 use cairn_types::tx::{Action, ManifestRef};
 use cairn_types::{Address, Epoch, Hash};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// How long after a failed fetch it is tried again.
-pub const RETRY_AFTER: Duration = Duration::from_secs(10);
-
-/// Where one peer manifest's fetch stands.
-#[derive(Clone, Debug)]
-enum FetchState {
-    Running,
-    Whole,
-    Failed(Instant),
-}
 
 /// One peer manifest: the epoch, the oracle that committed it, and its committed hash.
-type FetchKey = (Epoch, Address, Hash);
+pub type FetchKey = (Epoch, Address, Hash);
 
-/// The background fetches of peer manifests, by [`FetchKey`].
-#[derive(Clone, Default)]
-pub struct Fetches(Arc<Mutex<HashMap<FetchKey, FetchState>>>);
+/// The background fetches of peer manifests and their files, by [`FetchKey`].
+pub type Fetches = Jobs<FetchKey, ()>;
 
-impl Fetches {
-    /// True when the manifest is whole here; starts (or restarts, after [`RETRY_AFTER`]) its
-    /// fetch otherwise.
-    fn whole_or_start(&self, fetcher: &Fetcher, endpoint: &str, key: FetchKey) -> bool {
-        let mut map = self.lock();
-        match map.get(&key) {
-            Some(FetchState::Whole) => return true,
-            Some(FetchState::Running) => return false,
-            Some(FetchState::Failed(at)) if at.elapsed() < RETRY_AFTER => return false,
-            _ => {}
-        }
-        map.insert(key, FetchState::Running);
-        drop(map);
-        let (fetcher, endpoint, fetches) = (fetcher.clone(), endpoint.to_string(), self.clone());
-        let spawned = std::thread::Builder::new()
-            .name("oracle-fetch".into())
-            .spawn(move || {
-                let (epoch, oracle, hash) = key;
-                let outcome = fetcher
-                    .manifest(&endpoint, &oracle, epoch, &hash)
-                    .and_then(|m| fetcher.files(&endpoint, &m));
-                let state = match outcome {
-                    Ok(()) => FetchState::Whole,
-                    Err(error) => {
-                        tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.attest: not whole yet");
-                        FetchState::Failed(Instant::now())
-                    }
-                };
-                fetches.lock().insert(key, state);
-            });
-        if spawned.is_err() {
-            self.lock().insert(key, FetchState::Failed(Instant::now()));
-        }
-        false
-    }
-
-    /// Forgets the fetches of epochs before `epoch`.
-    fn forget_before(&self, epoch: Epoch) {
-        self.lock()
-            .retain(|(e, _, _), state| *e >= epoch || matches!(state, FetchState::Running));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FetchKey, FetchState>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// True when the manifest `key` and its files are whole here; starts (or restarts) fetching
+/// them from `endpoint` in the background otherwise.
+pub(super) fn whole_or_fetch(
+    fetches: &Fetches,
+    fetcher: &Fetcher,
+    endpoint: &str,
+    key: FetchKey,
+) -> bool {
+    let (fetcher, endpoint) = (fetcher.clone(), endpoint.to_string());
+    fetches
+        .result_or_start(key, move || {
+            let (epoch, oracle, hash) = key;
+            fetcher
+                .manifest(&endpoint, &oracle, epoch, &hash)
+                .and_then(|m| fetcher.files(&endpoint, &m))
+                .map_err(|error| {
+                    tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.fetch: not whole yet");
+                    error.to_string()
+                })
+        })
+        .is_some()
 }
 
 impl Worker {
@@ -92,7 +53,6 @@ impl Worker {
             return Ok(None);
         };
         if self.followed_ms() > closes.attestations_ms {
-            self.fetches.forget_before(epoch.next());
             return Ok(Some(Stage::Attested));
         }
         let manifests: EpochManifests = self
@@ -114,7 +74,8 @@ impl Worker {
                     .and_then(|bytes| crate::manifest::Manifest::decode(&bytes).ok())
                     .is_some_and(|m| m.hash() == entry.manifest)
             } else {
-                self.fetches.whole_or_start(
+                whole_or_fetch(
+                    &self.fetches,
                     &self.fetcher,
                     &entry.endpoint,
                     (epoch, *oracle, entry.manifest),

@@ -6,7 +6,7 @@
 use super::{Stage, Worker, CLOSE_GRACE_MS};
 use crate::chain::submit::Outcome;
 use crate::manifest::{Manifest, ManifestFile};
-use crate::server::now_ms;
+use crate::now_ms;
 use cairn_types::codec::{BoundedString, BoundedVec};
 use cairn_types::tx::{Action, ManifestCommit};
 use cairn_types::Epoch;

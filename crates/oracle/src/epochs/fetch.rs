@@ -63,8 +63,8 @@ impl Fetcher {
     /// A fetcher keeping files under `dir` (`<dir>/<oracle>/<name>`).
     pub fn new(dir: &Path) -> Fetcher {
         let agent = ureq::Agent::config_builder()
-            // A peer that accepts and then says nothing is given up on within seconds (the
-            // rewards stage fetches inline); a whole large file may take minutes.
+            // A peer that accepts and then says nothing is given up on within seconds (and
+            // asked again later); a whole large file may take minutes.
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_recv_response(Some(Duration::from_secs(10)))
             .timeout_per_read(Some(Duration::from_secs(10)))

@@ -9,6 +9,7 @@
 //! ```
 //!
 //! - [`fetch`]: other oracles' manifests and files, checked against the chain.
+//! - [`background`]: what waits on other oracles, on threads of its own.
 //! - [`close`]: the cut-off and the manifest commit.
 //! - [`attest`]: attesting the manifests whose files this oracle fetched.
 //! - [`reward`]: computing, keeping and signing the epoch's rewards.
@@ -16,6 +17,7 @@
 //! - [`retain`]: deleting logs older than `log_retention_epochs`.
 
 pub mod attest;
+pub mod background;
 pub mod close;
 pub mod fetch;
 pub mod retain;
@@ -95,8 +97,10 @@ pub struct Worker {
     pub ingest: Arc<Ingest>,
     /// Other oracles' logs.
     pub fetcher: Fetcher,
-    /// The fetches running in the background for attesting.
+    /// The fetches of peer manifests and files, in the background.
     pub fetches: attest::Fetches,
+    /// The other oracles' signed results, fetched in the background.
+    pub signed: root::SignedFetches,
     /// The runtime the store and the log need.
     pub runtime: tokio::runtime::Handle,
     /// The first epoch whose logs retention last kept (0: nothing deleted yet).

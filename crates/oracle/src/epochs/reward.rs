@@ -2,6 +2,7 @@
 //! [`crate::rewarder`]), keep the result, the cumulative rewards and the per-device outcomes,
 //! and sign each root.
 
+use super::attest::whole_or_fetch;
 use super::{Stage, Worker};
 use crate::manifest::Manifest;
 use crate::rewarder::registry::RegistryAt;
@@ -65,7 +66,11 @@ impl Worker {
         } else {
             Default::default()
         };
-        let result = self.compute(epoch, previous)?;
+        let Some(result) = self.compute(epoch, previous)? else {
+            return Ok(None); // a counted manifest's files are still being fetched
+        };
+        // What was fetched for this epoch is on disk now: the jobs' records can go.
+        self.fetches.forget_where(|(e, _, _)| *e <= epoch);
         let chain_id = &self.watch.config.chain_id;
         let roots = result
             .roots
@@ -99,8 +104,15 @@ impl Worker {
         Ok(Some(Stage::Rewarded))
     }
 
-    fn compute(&self, epoch: Epoch, previous: rewarder::Cumulative) -> Result<EpochResult, String> {
-        let inputs = EpochReads::read(self, epoch)?;
+    /// The epoch's result, or `None` while a counted manifest's files are being fetched.
+    fn compute(
+        &self,
+        epoch: Epoch,
+        previous: rewarder::Cumulative,
+    ) -> Result<Option<EpochResult>, String> {
+        let Some(inputs) = EpochReads::read(self, epoch)? else {
+            return Ok(None);
+        };
         let registry = RegistryAt::new(self.client.clone(), inputs.last_height);
         let own = self.oracle;
         let file = |oracle: &Address, name: &str| -> Result<Vec<u8>, String> {
@@ -113,6 +125,11 @@ impl Worker {
                 std::fs::read(self.fetcher.path(oracle, name)).map_err(|e| e.to_string())
             }
         };
+        let counted: Vec<(Address, cairn_types::Hash)> = inputs
+            .manifests
+            .iter()
+            .map(|m| (m.oracle, m.hash()))
+            .collect();
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -120,12 +137,18 @@ impl Worker {
             file: &file,
             registry: &registry,
             previous,
-        })
-        .map_err(|e| e.to_string())?;
+        });
+        if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
+            // A kept copy went missing or bad since it was fetched: fetch it again.
+            if let Some((_, hash)) = counted.iter().find(|(o, _)| o == oracle) {
+                self.fetches.forget(&(epoch, *oracle, *hash));
+            }
+        }
+        let result = result.map_err(|e| e.to_string())?;
         if registry.failed() {
             return Err("a device lookup failed; the epoch will be computed again".into());
         }
-        Ok(result)
+        Ok(Some(result))
     }
 }
 
@@ -142,7 +165,9 @@ pub struct EpochReads {
 }
 
 impl EpochReads {
-    fn read(worker: &Worker, epoch: Epoch) -> Result<EpochReads, String> {
+    /// The epoch's reads, or `None` while a counted manifest's files are still being fetched
+    /// (in the background: a slow peer holds up this epoch's rewards, not the worker).
+    fn read(worker: &Worker, epoch: Epoch) -> Result<Option<EpochReads>, String> {
         let start_ms = worker
             .index
             .epoch_start(epoch.0)
@@ -164,6 +189,7 @@ impl EpochReads {
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         let mut manifests = Vec::new();
+        let mut waiting = 0usize;
         for (oracle, entry) in counted.0.iter().filter(|(_, e)| e.counted) {
             let manifest = if *oracle == worker.oracle {
                 let bytes = worker
@@ -173,24 +199,33 @@ impl EpochReads {
                     .ok_or("this oracle's counted manifest is missing")?;
                 Manifest::decode(&bytes).map_err(|e| e.to_string())?
             } else {
-                let m = worker
-                    .fetcher
-                    .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
-                    .map_err(|e| e.to_string())?;
+                let key = (epoch, *oracle, entry.manifest);
+                if !whole_or_fetch(&worker.fetches, &worker.fetcher, &entry.endpoint, key) {
+                    waiting += 1;
+                    continue;
+                }
+                // Whole here: read from the kept copy (fetched again only if it went missing).
                 worker
                     .fetcher
-                    .files(&entry.endpoint, &m)
-                    .map_err(|e| e.to_string())?;
-                m
+                    .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
+                    .map_err(|e| e.to_string())?
             };
             manifests.push(manifest);
         }
-        Ok(EpochReads {
+        if waiting > 0 {
+            tracing::info!(
+                epoch = epoch.0,
+                waiting,
+                "oracle.rewarder: fetching counted logs"
+            );
+            return Ok(None);
+        }
+        Ok(Some(EpochReads {
             ctx,
             pools,
             manifests,
             last_height,
-        })
+        }))
     }
 }
 

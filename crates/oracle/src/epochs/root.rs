@@ -4,6 +4,8 @@
 //! newer. When no root reaches 2/3 by the time the next epoch's rewards are signed, the oracle
 //! stops trying: the next epoch's root is cumulative and covers this one's rewards.
 
+use super::background::Jobs;
+use super::fetch::Fetcher;
 use super::reward::{signed_key, Signed};
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
@@ -20,6 +22,27 @@ type Pending = BTreeMap<Subnetwork, (RewardNode, Vec<(Address, cairn_types::Sign
 
 /// Largest signed result read from another oracle, in bytes.
 pub const MAX_SIGNED_BYTES: u64 = 64 * 1024;
+
+/// The other oracles' signed results of an epoch, fetched in the background, by epoch and
+/// oracle.
+pub type SignedFetches = Jobs<(Epoch, Address), Signed>;
+
+/// `oracle`'s signed result of `epoch`, from `url`: its own, of that epoch, or an error.
+fn fetch_signed(
+    fetcher: &Fetcher,
+    url: &str,
+    oracle: Address,
+    epoch: Epoch,
+) -> Result<Signed, String> {
+    let bytes = fetcher
+        .get(url, MAX_SIGNED_BYTES)
+        .map_err(|e| e.to_string())?;
+    let theirs: Signed = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if theirs.oracle != oracle || theirs.epoch != epoch {
+        return Err(format!("{url} answered another oracle's or epoch's result"));
+    }
+    Ok(theirs)
+}
 
 impl Worker {
     /// Submits what can be submitted; the stage ends when every root of the epoch is on chain
@@ -43,6 +66,7 @@ impl Worker {
             }
         }
         if pending.is_empty() {
+            self.signed.forget_where(|(e, _)| *e <= epoch);
             return Ok(Some(Stage::Done));
         }
         let next = self.index.stage(epoch.0 + 1).map_err(|e| e.to_string())?;
@@ -51,6 +75,7 @@ impl Worker {
                 epoch = epoch.0,
                 "oracle.root: no root reached 2/3; a later root covers it"
             );
+            self.signed.forget_where(|(e, _)| *e <= epoch);
             return Ok(Some(Stage::Done));
         }
         self.gather(epoch, &mut pending)?;
@@ -69,7 +94,9 @@ impl Worker {
         Ok(None)
     }
 
-    /// Adds the other committers' signatures over the same roots.
+    /// Adds the other committers' signatures over the same roots, from their signed results
+    /// as fetched in the background so far (a peer that has not signed yet, or does not
+    /// answer, is asked again later).
     fn gather(&self, epoch: Epoch, pending: &mut Pending) -> Result<(), String> {
         let manifests: EpochManifests = self
             .client
@@ -83,15 +110,12 @@ impl Worker {
                 entry.endpoint.trim_end_matches('/'),
                 epoch.0
             );
-            let Ok(bytes) = self.fetcher.get(&url, MAX_SIGNED_BYTES) else {
+            let (fetcher, oracle_for_job) = (self.fetcher.clone(), *oracle);
+            let Some(theirs) = self.signed.result_or_start((epoch, *oracle), move || {
+                fetch_signed(&fetcher, &url, oracle_for_job, epoch)
+            }) else {
                 continue;
             };
-            let Ok(theirs) = serde_json::from_slice::<Signed>(&bytes) else {
-                continue;
-            };
-            if theirs.oracle != *oracle || theirs.epoch != epoch {
-                continue;
-            }
             for (subnetwork, root, signature) in theirs.roots {
                 let Some((ours, signatures)) = pending.get_mut(&subnetwork) else {
                     continue;

@@ -45,6 +45,11 @@ pub enum LogFormatError {
     BadFrame(String),
 }
 
+/// The BLAKE3 hash of a log file's bytes (what manifests name and chains commit to).
+pub fn file_hash(bytes: &[u8]) -> cairn_types::Hash {
+    cairn_types::Hash(*blake3::hash(bytes).as_bytes())
+}
+
 /// The name of the file that starts at `first_received_ms` with sequence number `seq`.
 pub fn file_name(first_received_ms: u64, seq: u64) -> String {
     format!("{first_received_ms:016}-{seq:010}.log.gz")

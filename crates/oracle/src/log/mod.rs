@@ -20,7 +20,7 @@ pub mod journal;
 pub mod store;
 
 use crate::index::{FileMeta, Index};
-use crate::manifest::file_hash;
+use crate::log::format::file_hash;
 use cairn_types::report::LoggedReport;
 use cairn_types::Address;
 use journal::Journal;

@@ -18,7 +18,7 @@
 pub mod registry;
 
 use crate::log::format::FileReader;
-use crate::manifest::Manifest;
+use crate::manifest::{file_hash, Manifest};
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_resources::context::{EpochContext, Registry};
 use cairn_resources::payout::{pay, DevicePayout};
@@ -115,12 +115,16 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
     for manifest in &inputs.manifests {
         for file in manifest.files.iter() {
             let name = file.name.as_str();
-            let bytes =
-                (inputs.file)(&manifest.oracle, name).map_err(|reason| RewardError::File {
-                    oracle: manifest.oracle,
-                    name: name.to_string(),
-                    reason,
-                })?;
+            let bad = |reason: String| RewardError::File {
+                oracle: manifest.oracle,
+                name: name.to_string(),
+                reason,
+            };
+            let bytes = (inputs.file)(&manifest.oracle, name).map_err(bad)?;
+            // Only the bytes the manifest names count (a damaged copy is not read).
+            if bytes.len() as u64 != file.bytes || file_hash(&bytes) != file.hash {
+                return Err(bad("its size or hash is not the manifest's".into()));
+            }
             read_file(&bytes, &mut tally);
         }
     }
@@ -244,4 +248,68 @@ pub fn decode_cumulative(bytes: &[u8]) -> Result<Cumulative, codec::CodecError> 
         .into_iter()
         .map(|(s, owners)| (s, owners.into_iter().collect()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::format::{encode_file, file_name};
+    use crate::manifest::ManifestFile;
+    use cairn_types::codec::{BoundedString, BoundedVec};
+    use cairn_types::params::ChainId;
+    use cairn_types::Epoch;
+
+    fn inputs<'a>(
+        manifest: &Manifest,
+        file: FileSource<'a>,
+        registry: &'a BTreeMap<cairn_types::DeviceId, cairn_resources::context::DeviceInfo>,
+    ) -> EpochInputs<'a> {
+        EpochInputs {
+            ctx: EpochContext {
+                chain_id: ChainId::new("cairn-test").unwrap(),
+                epoch: 1,
+                start_ms: 0,
+                end_ms: 60_000,
+                window_ms: 60_000,
+                skew_ms: 0,
+                delay_ms: 0,
+            },
+            pools: BTreeMap::new(),
+            manifests: vec![manifest.clone()],
+            file,
+            registry,
+            previous: Cumulative::new(),
+        }
+    }
+
+    #[test]
+    fn a_file_whose_bytes_are_not_the_manifests_is_not_read() {
+        let oracle = Address::default();
+        let bytes = encode_file(&oracle, &[]).unwrap();
+        let name = file_name(1, 0);
+        let manifest = Manifest {
+            epoch: Epoch(1),
+            oracle,
+            files: BoundedVec::new(vec![ManifestFile {
+                name: BoundedString::new(name.clone()).unwrap(),
+                hash: file_hash(&bytes),
+                bytes: bytes.len() as u64,
+                reports: 0,
+            }])
+            .unwrap(),
+        };
+        let registry = BTreeMap::new();
+        let good = |_: &Address, _: &str| Ok(bytes.clone());
+        assert!(compute(inputs(&manifest, &good, &registry)).is_ok());
+        let mut damaged = bytes.clone();
+        damaged[0] ^= 1;
+        let bad = |_: &Address, _: &str| Ok(damaged.clone());
+        let error = compute(inputs(&manifest, &bad, &registry)).unwrap_err();
+        assert!(
+            matches!(&error, RewardError::File { name: n, .. } if *n == name),
+            "{error}"
+        );
+        let short = |_: &Address, _: &str| Ok(bytes[..bytes.len() - 1].to_vec());
+        assert!(compute(inputs(&manifest, &short, &registry)).is_err());
+    }
 }

@@ -17,6 +17,7 @@
 //! for a batch over `MAX_BATCH_BYTES`, 429 for a client over its rate, 503 when the oracle
 //! cannot write).
 
+pub mod limits;
 mod rewards;
 
 use crate::chain::{Beacon, ChainWatch};
@@ -34,10 +35,10 @@ use axum::{Json, Router};
 use cairn_types::ingest::Refusal;
 use cairn_types::report::MAX_BATCH_BYTES;
 use cairn_types::{Address, Epoch, Hash};
+use limits::ReadLimiter;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What every handler shares.
 pub struct ApiState {
@@ -55,10 +56,9 @@ pub struct ApiState {
     pub watch: Arc<ChainWatch>,
 }
 
-/// The API's routes over `state`.
-pub fn router(state: Arc<ApiState>) -> Router {
-    Router::new()
-        .route("/v1/reports", post(reports))
+/// The API's routes over `state`, reads limited per client by `reads`.
+pub fn router(state: Arc<ApiState>, reads: ReadLimiter) -> Router {
+    let reads = Router::new()
         .route("/v1/time", get(time))
         .route("/v1/manifests/{epoch}", get(manifest))
         .route("/v1/logs/{name}", get(log_file))
@@ -71,16 +71,24 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/rewards/accounts/{address}/claims",
             get(rewards::claims),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            reads,
+            limits::limit_reads,
+        ));
+    Router::new()
+        .route("/v1/reports", post(reports))
+        .merge(reads)
         .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(state)
 }
 
-/// The time now on this oracle's clock, in ms since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// Serves the API on `listener` within [`limits::CONNECTIONS`] until dropped (which ends every
+/// connection).
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::convert::Infallible {
+    cairn_serve::accept(listener, app, limits::CONNECTIONS).await
 }
+
+pub use crate::now_ms;
 
 /// A refusal of a whole request.
 #[derive(Serialize)]
@@ -296,7 +304,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn reports_in_over_http_and_the_log_file_out() {
+    async fn reports_in_over_http_the_log_file_out_and_reads_rate_limited() {
         let dir = tempfile::tempdir().unwrap();
         let store = LogStore::local(&dir.path().join("store")).unwrap();
         let index = Arc::new(Index::open(&dir.path().join("index.redb")).unwrap());
@@ -365,13 +373,7 @@ mod tests {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
+        tokio::spawn(serve(listener, router(state, ReadLimiter::new(1, 3))));
         let report = agent_report(now_ms());
         let body = ReportBatch::of(std::slice::from_ref(&report))
             .unwrap()
@@ -390,7 +392,7 @@ mod tests {
         assert_eq!(answer.results[0].status, IngestStatus::Accepted);
         let (name, meta) = log.roll().await.unwrap().unwrap();
         let base = url.clone();
-        let (file, missing, bad, huge) = tokio::task::spawn_blocking(move || {
+        let (file, missing, bad, huge, limited) = tokio::task::spawn_blocking(move || {
             let agent = ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
@@ -420,7 +422,21 @@ mod tests {
                 huge.status().as_u16(),
                 huge.body_mut().read_to_string().unwrap(),
             );
-            (file, missing, bad, huge)
+            // Reads are limited per client (1 a second, burst 3 here): the third read passes,
+            // the fourth is refused with its code and when to retry; posts are not reads.
+            let third = agent
+                .get(&format!("{base}/v1/time"))
+                .call()
+                .unwrap()
+                .status();
+            let mut fourth = agent.get(&format!("{base}/v1/time")).call().unwrap();
+            let limited = (
+                third.as_u16(),
+                fourth.status().as_u16(),
+                fourth.headers().get("retry-after").cloned(),
+                fourth.body_mut().read_to_string().unwrap(),
+            );
+            (file, missing, bad, huge, limited)
         })
         .await
         .unwrap();
@@ -429,5 +445,12 @@ mod tests {
         assert_eq!(bad, 400);
         assert_eq!(huge.0, 413);
         assert!(huge.1.contains("\"too_large\""), "{}", huge.1);
+        assert_eq!((limited.0, limited.1), (200, 429));
+        assert_eq!(limited.2.unwrap(), "1");
+        assert!(
+            limited.3.contains("\"client_rate_limited\""),
+            "{}",
+            limited.3
+        );
     }
 }

@@ -12,10 +12,10 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 /// Most clients tracked at once.
-pub(crate) const MAX_CLIENTS: usize = 65_536;
+pub const MAX_CLIENTS: usize = 65_536;
 
 /// Least time between two sweeps of a full table.
-pub(crate) const CLEANUP_EVERY_MS: u64 = 1_000;
+pub const CLEANUP_EVERY_MS: u64 = 1_000;
 
 /// The bucket newcomers share while the table is full.
 const OVERFLOW: ClientKey = ClientKey(u128::MAX);
@@ -25,11 +25,11 @@ const COST: u64 = 1_000;
 
 /// Who a request counts against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ClientKey(u128);
+pub struct ClientKey(u128);
 
 impl ClientKey {
     /// The client of address `ip`.
-    pub(crate) fn of(ip: IpAddr) -> ClientKey {
+    pub fn of(ip: IpAddr) -> ClientKey {
         match ip {
             IpAddr::V4(v4) => ClientKey(u128::from(u32::from(v4))),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -48,7 +48,7 @@ struct Bucket {
 }
 
 /// The per-client buckets.
-pub(crate) struct RateLimiter {
+pub struct RateLimiter {
     per_second: u64,
     capacity: u64,
     start: Instant,
@@ -59,7 +59,7 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     /// `per_second` requests per second on average, `burst` at once.
-    pub(crate) fn new(per_second: u32, burst: u32) -> RateLimiter {
+    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
         RateLimiter {
             per_second: u64::from(per_second.max(1)),
             capacity: u64::from(burst.max(1)) * COST,
@@ -70,13 +70,13 @@ impl RateLimiter {
     }
 
     /// Takes one request from `client`'s bucket now; `Err(seconds)` to wait when it is empty.
-    pub(crate) fn take(&mut self, client: ClientKey) -> Result<(), u64> {
+    pub fn take(&mut self, client: ClientKey) -> Result<(), u64> {
         let now_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.take_at(client, now_ms)
     }
 
     /// [`RateLimiter::take`] at `now_ms` milliseconds after the limiter's start.
-    pub(crate) fn take_at(&mut self, client: ClientKey, now_ms: u64) -> Result<(), u64> {
+    pub fn take_at(&mut self, client: ClientKey, now_ms: u64) -> Result<(), u64> {
         let mut client = client;
         if !self.buckets.contains_key(&client) && self.buckets.len() >= MAX_CLIENTS {
             let due = self

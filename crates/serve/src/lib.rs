@@ -1,0 +1,13 @@
+//! Serving HTTP to strangers: what the node's API and the oracle's API share.
+//!
+//! - [`connections`]: accepting and serving connections with a bounded number open (in all and
+//!   per client), a time limit on each request's head, and connections closed when idle; each
+//!   request carries its client's address.
+//! - [`rate`]: requests per second per client (an IPv4 address or an IPv6 /64), in integer
+//!   token buckets.
+
+pub mod connections;
+pub mod rate;
+
+pub use connections::{accept, ClientAddr, ConnectionLimits};
+pub use rate::{ClientKey, RateLimiter};
