@@ -274,6 +274,17 @@ impl Index {
         Ok(())
     }
 
+    /// Forgets the named bytes of epochs before `epoch` (names ending in `/<epoch>`; retention).
+    pub fn remove_blobs_before(&self, epoch: Epoch) -> Result<(), IndexError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(BLOBS)?.retain(|name, _| {
+            let of = name.rsplit('/').next().and_then(|e| e.parse::<u64>().ok());
+            of.is_none_or(|e| e >= epoch.0)
+        })?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Named bytes, if kept.
     pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, IndexError> {
         let txn = self.db.begin_read()?;

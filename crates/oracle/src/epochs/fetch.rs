@@ -60,7 +60,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher keeping files under `dir` (`<dir>/<oracle>/<name>`).
+    /// A fetcher keeping files under `dir` (`<dir>/<oracle>/<name>`); temporary files a crash
+    /// left there are deleted.
     pub fn new(dir: &Path) -> Fetcher {
         let agent = ureq::Agent::config_builder()
             // A peer that accepts and then says nothing is given up on within seconds (and
@@ -74,6 +75,7 @@ impl Fetcher {
             .http_status_as_error(false)
             .build()
             .new_agent();
+        remove_partial(dir);
         Fetcher {
             agent,
             dir: dir.to_path_buf(),
@@ -236,6 +238,24 @@ impl Fetcher {
             }
         }
         Ok(())
+    }
+}
+
+/// Deletes the temporary files under `dir` that writes cut short by a crash left (run at start,
+/// before any fetch).
+fn remove_partial(dir: &Path) {
+    let Ok(oracles) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for oracle in oracles.flatten() {
+        let oracle = oracle.path();
+        for folder in [oracle.clone(), oracle.join("manifests")] {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().contains(".part-") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 }
 

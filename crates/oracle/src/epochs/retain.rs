@@ -1,6 +1,6 @@
 //! Retention: what is older than `log_retention_epochs` reward epochs, counted back from the
 //! current one, is deleted: this oracle's log files (from its store, then its index) with its
-//! manifests of those epochs, and the copies of other oracles' manifests and files it kept for
+//! manifests and results of those epochs, and the copies of other oracles' manifests and files it kept for
 //! attesting. Nothing an epoch still being worked on may read is deleted: the cut never passes
 //! the first epoch that is not done.
 
@@ -50,7 +50,8 @@ impl Worker {
 }
 
 /// Deletes this oracle's files whose every report is timed before `start_ms` (the start of
-/// epoch `cut`), its manifests of epochs before `cut`, and the peer copies no manifest of `cut`
+/// epoch `cut`), its manifests of epochs before `cut` and results of epochs before `cut - 1`,
+/// and the peer copies no manifest of `cut`
 /// or later names. Returns how many of its own files went. The index forgets a file before the
 /// store deletes it: a crash between leaves an unlisted file, never a listed one that is gone.
 pub fn delete_before(
@@ -73,6 +74,12 @@ pub fn delete_before(
     }
     index
         .remove_manifests_before(cut)
+        .map_err(|e| e.to_string())?;
+    // The epoch's results (signed roots, per-device outcomes, cumulative rewards) go too, but
+    // for the epoch just before the cut: the rewards of the first epoch kept start from its
+    // cumulative rewards.
+    index
+        .remove_blobs_before(Epoch(cut.0.saturating_sub(1)))
         .map_err(|e| e.to_string())?;
     fetcher.forget_before(cut).map_err(|e| e.to_string())?;
     Ok(deleted)

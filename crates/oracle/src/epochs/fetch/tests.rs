@@ -112,3 +112,19 @@ fn kept_manifests_and_files_outlive_their_server_and_damaged_copies_are_refetche
     fetcher.files(&endpoint, &again).unwrap();
     assert_eq!(std::fs::read(fetcher.path(&oracle, name)).unwrap(), content);
 }
+
+#[test]
+fn temporary_files_a_crash_left_are_deleted_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = dir.path().join("ab");
+    std::fs::create_dir_all(oracle.join("manifests")).unwrap();
+    let partial = oracle.join("0000000000000100-0000000000.log.part-7-0");
+    let partial_manifest = oracle.join("manifests").join("3-abc.part-7-1");
+    let whole = oracle.join("0000000000000100-0000000000.log.gz");
+    for path in [&partial, &partial_manifest, &whole] {
+        std::fs::write(path, b"abc").unwrap();
+    }
+    let _fetcher = Fetcher::new(dir.path());
+    assert!(!partial.exists() && !partial_manifest.exists());
+    assert!(whole.exists());
+}

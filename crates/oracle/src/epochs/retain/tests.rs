@@ -56,6 +56,11 @@ fn what_is_older_than_the_cut_goes_and_the_rest_stays() {
     }
     index.put_manifest(Epoch(1), b"one").unwrap();
     index.put_manifest(Epoch(2), b"two").unwrap();
+    let results: Vec<(String, Vec<u8>)> = (0..3)
+        .flat_map(|e| [format!("signed/{e}"), format!("cumulative/{e}")])
+        .map(|name| (name, b"x".to_vec()))
+        .collect();
+    index.put_blobs(&results).unwrap();
 
     // A peer's kept copies: manifests of epochs 1 and 2, the second naming one file.
     let peer = Address(PublicKey([5; 32]));
@@ -86,6 +91,11 @@ fn what_is_older_than_the_cut_goes_and_the_rest_stays() {
     assert!(runtime.block_on(store.get(spanning)).is_ok());
     assert_eq!(index.manifest(Epoch(1)).unwrap(), None);
     assert_eq!(index.manifest(Epoch(2)).unwrap().unwrap(), b"two");
+    // Results before the epoch before the cut go; epoch 1's cumulative rewards stay for epoch 2.
+    assert_eq!(index.blob("signed/0").unwrap(), None);
+    assert_eq!(index.blob("cumulative/0").unwrap(), None);
+    assert!(index.blob("cumulative/1").unwrap().is_some());
+    assert!(index.blob("signed/2").unwrap().is_some());
     assert!(!fetcher.path(&peer, gone).exists());
     assert!(fetcher.path(&peer, named).exists());
     let kept: Vec<_> = std::fs::read_dir(
