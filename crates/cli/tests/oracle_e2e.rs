@@ -1,7 +1,9 @@
 //! End to end with real processes on loopback: `cairn devnet` with its oracle committee and an
 //! agent of simulated devices. The agent registers its devices and reports; the three oracles
 //! cut, commit, attest and compute the same root; it lands on chain; the owner claims it and its
-//! balance rises by exactly its devices' rewards; a replay of the epoch matches the chain.
+//! balance rises by exactly its devices' rewards; a replay of the epoch matches the chain; an
+//! oracle that lost its records starts again from the others' cumulative rewards and signs the
+//! chain's roots.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +15,8 @@ mod running;
 
 use cairn_ledger::state::records::RewardRootRecord;
 use cairn_ledger::StateKey;
-use cairn_types::{Amount, Subnetwork};
+use cairn_types::reward_tree::RewardNode;
+use cairn_types::{Amount, Epoch, Subnetwork};
 use common::{cairn, ok};
 use nodes::{get, wait_for};
 use running::{devnet, state};
@@ -194,6 +197,59 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     assert!(
         replay.contains("sensing") && replay.contains("matches"),
         "{replay}"
+    );
+
+    // An oracle that lost every record (as one joining late has none) starts at the chain's
+    // current epoch from the others' cumulative rewards: the roots it signs are the chain's.
+    std::fs::rename(home.join("oracle-2/data"), home.join("oracle-2/data-lost")).unwrap();
+    let pid = std::fs::read_to_string(home.join("oracle-2/oracle.pid")).unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut first_signed = None;
+    wait_for(
+        "the restarted oracle's first root on chain",
+        Duration::from_secs(600),
+        || {
+            first_signed = first_signed.or_else(|| {
+                (epoch + 1..epoch + 30).find(|e| {
+                    get(&format!("{}/v1/rewards/{e}/signed", oracles[2]))
+                        .is_some_and(|(status, _)| status == 200)
+                })
+            });
+            first_signed.is_some_and(|e| {
+                state::<RewardNode>(
+                    &node,
+                    &StateKey::RewardRootOf(Subnetwork::Sensing, Epoch(e)),
+                )
+                .is_some()
+            })
+        },
+    );
+    let first = first_signed.unwrap();
+    let on_chain: RewardNode = state(
+        &node,
+        &StateKey::RewardRootOf(Subnetwork::Sensing, Epoch(first)),
+    )
+    .unwrap();
+    let (_, signed) = get(&format!("{}/v1/rewards/{first}/signed", oracles[2])).unwrap();
+    let sensing = signed["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == "sensing")
+        .cloned()
+        .unwrap_or_else(|| panic!("no sensing root: {signed}"));
+    assert_eq!(
+        sensing[1]["hash"].as_str().unwrap(),
+        on_chain.hash.to_string(),
+        "the restarted oracle signed another root for epoch {first}"
+    );
+    assert!(
+        on_chain.sum.0 > root.root.sum.0,
+        "its root holds what was paid before"
     );
     drop(devnet);
 }

@@ -228,6 +228,15 @@ impl Index {
 }
 
 impl Index {
+    /// The first reward epoch this oracle works on, once set.
+    pub fn known_first_epoch(&self) -> Result<Option<u64>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let Ok(table) = txn.open_table(COUNTERS) else {
+            return Ok(None); // nothing written yet
+        };
+        Ok(table.get(FIRST_EPOCH)?.map(|v| v.value()))
+    }
+
     /// The first reward epoch this oracle takes part in (set once, at its first start).
     pub fn first_epoch(&self, otherwise: u64) -> Result<u64, IndexError> {
         let txn = self.db.begin_write()?;

@@ -9,17 +9,17 @@
 //! the same pure computation as every oracle.
 
 use crate::chain::client::NodeClient;
+use crate::epochs::bootstrap::{previous_cumulative, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::Fetcher;
 use crate::epochs::reward::chain_reads;
 use crate::rewarder::registry::RegistryAt;
-use crate::rewarder::{self, decode_cumulative, leaves_of, Cumulative, Digests, EpochInputs};
+use crate::rewarder::{self, Digests, EpochInputs};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_types::params::ChainConfig;
-use cairn_types::reward_tree::{RewardNode, RewardTree};
+use cairn_types::reward_tree::RewardNode;
 use cairn_types::{Epoch, Subnetwork};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One sub-network's comparison.
@@ -103,7 +103,14 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
             .map_err(|e| e.to_string())?;
         manifests.push(m);
     }
-    let (previous, previous_checked) = previous_cumulative(&client, &fetcher, &endpoints, epoch)?;
+    let (previous, previous_checked) = previous_cumulative(
+        &client,
+        &fetcher,
+        &endpoints,
+        epoch,
+        MAX_CUMULATIVE_BYTES,
+        1,
+    )?;
     let registry = RegistryAt::new(client.clone(), last_height);
     let file = |oracle: &cairn_types::Address, name: &str| {
         std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())
@@ -149,49 +156,4 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         roots,
         digests: result.digests,
     })
-}
-
-/// The cumulative rewards through `epoch − 1`, from the first oracle that serves them, checked
-/// against every root the chain kept for that epoch.
-fn previous_cumulative(
-    client: &NodeClient,
-    fetcher: &Fetcher,
-    endpoints: &[String],
-    epoch: Epoch,
-) -> Result<(Cumulative, bool), String> {
-    let Some(before) = epoch.0.checked_sub(1).map(Epoch) else {
-        return Ok((BTreeMap::new(), true));
-    };
-    let mut kept = BTreeMap::new();
-    for subnetwork in Subnetwork::ALL {
-        let root: Option<RewardNode> = client
-            .state(&StateKey::RewardRootOf(subnetwork, before), None)
-            .map_err(|e| e.to_string())?;
-        if let Some(root) = root {
-            kept.insert(subnetwork, root);
-        }
-    }
-    for endpoint in endpoints {
-        let url = format!(
-            "{}/v1/rewards/{}/cumulative",
-            endpoint.trim_end_matches('/'),
-            before.0
-        );
-        let Ok(bytes) = fetcher.get(&url, 1 << 30) else {
-            continue;
-        };
-        let Ok(cumulative) = decode_cumulative(&bytes) else {
-            continue;
-        };
-        let consistent = kept.iter().all(|(s, root)| {
-            RewardTree::build(leaves_of(&cumulative, *s)).is_ok_and(|t| t.root() == *root)
-        });
-        if consistent {
-            return Ok((cumulative, !kept.is_empty()));
-        }
-    }
-    Err(format!(
-        "no oracle served cumulative rewards through epoch {} that match the chain",
-        before.0
-    ))
 }

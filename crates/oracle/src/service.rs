@@ -130,6 +130,7 @@ pub async fn serve(
             fetcher: Fetcher::new(&config.data_dir.join("peers")),
             fetches: Default::default(),
             signed: Default::default(),
+            bootstraps: Default::default(),
             runtime: tokio::runtime::Handle::current(),
             retained: Default::default(),
         };

@@ -10,6 +10,7 @@
 //!
 //! - [`fetch`]: other oracles' manifests and files, checked against the chain.
 //! - [`background`]: what waits on other oracles, on threads of its own.
+//! - [`bootstrap`]: the cumulative rewards an oracle's first epoch starts from.
 //! - [`close`]: the cut-off and the manifest commit.
 //! - [`attest`]: attesting the manifests whose files this oracle fetched.
 //! - [`reward`]: computing, keeping and signing the epoch's rewards.
@@ -18,6 +19,7 @@
 
 pub mod attest;
 pub mod background;
+pub mod bootstrap;
 pub mod close;
 pub mod fetch;
 pub mod retain;
@@ -101,6 +103,8 @@ pub struct Worker {
     pub fetches: attest::Fetches,
     /// The other oracles' signed results, fetched in the background.
     pub signed: root::SignedFetches,
+    /// The cumulative rewards before this oracle's first epoch, fetched in the background.
+    pub bootstraps: bootstrap::Bootstraps,
     /// The runtime the store and the log need.
     pub runtime: tokio::runtime::Handle,
     /// The first epoch whose logs retention last kept (0: nothing deleted yet).
@@ -125,7 +129,7 @@ impl Worker {
         }
         let clock = self.watch.config.reward_clock();
         let current = clock.reward_epoch_at(followed).0;
-        let first = self.index.first_epoch(current).map_err(|e| e.to_string())?;
+        let first = self.first_epoch(&clock)?;
         // Each ended epoch moves on through its stages; one whose windows passed while the
         // oracle was down passes through them without acting (a missed commit is not made).
         let mut first_not_done = current;
@@ -143,6 +147,20 @@ impl Worker {
             }
         }
         self.retain(current, first_not_done)
+    }
+
+    /// The first reward epoch this oracle works on: the one the chain was in when the oracle
+    /// first started, not the one its follower had reached. An oracle that joins late (or
+    /// lost its records) and follows the chain from genesis does not recompute epochs whose
+    /// logs may be long gone; its first epoch starts from the others' cumulative rewards
+    /// ([`bootstrap`]).
+    fn first_epoch(&self, clock: &cairn_types::epoch::RewardClock) -> Result<u64, String> {
+        if let Some(first) = self.index.known_first_epoch().map_err(|e| e.to_string())? {
+            return Ok(first);
+        }
+        let head = self.client.status().map_err(|e| e.to_string())?.height;
+        let first = clock.reward_epoch_at(head.max(1)).0;
+        self.index.first_epoch(first).map_err(|e| e.to_string())
     }
 
     /// Moves one ended epoch on by as many stages as it can now.

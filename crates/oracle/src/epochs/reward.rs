@@ -64,7 +64,11 @@ impl Worker {
                 None => Default::default(),
             }
         } else {
-            Default::default()
+            // This oracle's first epoch: it starts from what the others paid before it.
+            match self.starting_cumulative(epoch)? {
+                Some(cumulative) => cumulative,
+                None => return Ok(None),
+            }
         };
         let Some(result) = self.compute(epoch, previous)? else {
             return Ok(None); // a counted manifest's files are still being fetched
