@@ -17,6 +17,13 @@ step "tests (unit, property, scenario, end-to-end)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+step "log store on S3 (moto's S3 server on loopback)"
+if command -v moto_server >/dev/null 2>&1; then
+  cargo test -p cairn-oracle --features s3 --locked --test s3_store 2>&1 | tee -a "$log"
+else
+  echo "moto_server is not installed (pip install \"moto[server]\"): the S3 test is skipped"
+fi
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 
