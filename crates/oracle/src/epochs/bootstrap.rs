@@ -95,7 +95,8 @@ pub fn previous_cumulative(
             kept.insert(subnetwork, root);
         }
     }
-    let mut served: Vec<(Vec<u8>, usize)> = Vec::new();
+    // How many oracles served each answer, by its hash (only the answer in hand is kept).
+    let mut served: Vec<(blake3::Hash, usize)> = Vec::new();
     for endpoint in endpoints {
         let url = format!(
             "{}/v1/rewards/{}/cumulative",
@@ -117,13 +118,14 @@ pub fn previous_cumulative(
         if !kept.is_empty() {
             return Ok((cumulative, true));
         }
-        let count = match served.iter_mut().find(|(b, _)| *b == bytes) {
+        let hash = blake3::hash(&bytes);
+        let count = match served.iter_mut().find(|(h, _)| *h == hash) {
             Some((_, n)) => {
                 *n += 1;
                 *n
             }
             None => {
-                served.push((bytes, 1));
+                served.push((hash, 1));
                 1
             }
         };
