@@ -103,6 +103,7 @@ async fn start_oracle(
         store: store.clone(),
         index: index.clone(),
         watch: Arc::new(ChainWatch::new(chain_config(), Default::default(), book)),
+        peers: cairn_oracle::epochs::fetch::Fetcher::new(&dir.join("peers")),
     });
     let app = router(state, ReadLimiter::default());
     let server = tokio::spawn(async move {

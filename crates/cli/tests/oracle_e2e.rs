@@ -208,17 +208,40 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
         .status()
         .unwrap();
     assert!(killed.success());
+    // Its first signed sensing root (an epoch in which no device reported has none), looked
+    // for one computed epoch after the other from the epoch it restarted in (on the devnet a
+    // reward epoch is one consensus epoch of 40 blocks).
+    let restarted_height = nodes::height(&node).unwrap();
+    let mut next = (restarted_height / 40).max(epoch + 1);
     let mut first_signed = None;
     wait_for(
         "the restarted oracle's first root on chain",
         Duration::from_secs(600),
         || {
-            first_signed = first_signed.or_else(|| {
-                (epoch + 1..epoch + 30).find(|e| {
-                    get(&format!("{}/v1/rewards/{e}/signed", oracles[2]))
-                        .is_some_and(|(status, _)| status == 200)
-                })
-            });
+            while first_signed.is_none() {
+                let url = format!("{}/v1/rewards/{next}/signed", oracles[2]);
+                let Some((200, signed)) = get(&url) else {
+                    // Not computed yet, or before its first epoch (it computes in order from
+                    // there): skip ahead to a computed one, if any.
+                    let computed = (next + 1..=next + 5).find(|e| {
+                        let url = format!("{}/v1/rewards/{e}/signed", oracles[2]);
+                        get(&url).is_some_and(|(status, _)| status == 200)
+                    });
+                    match computed {
+                        Some(e) => {
+                            next = e;
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                let roots = signed["roots"].as_array().cloned().unwrap_or_default();
+                if roots.iter().any(|r| r[0] == "sensing") {
+                    first_signed = Some(next);
+                } else {
+                    next += 1;
+                }
+            }
             first_signed.is_some_and(|e| {
                 state::<RewardNode>(
                     &node,

@@ -9,8 +9,9 @@
 //! the same pure computation as every oracle.
 
 use crate::chain::client::NodeClient;
-use crate::epochs::bootstrap::{previous_cumulative, MAX_CUMULATIVE_BYTES};
-use crate::epochs::fetch::Fetcher;
+use crate::epochs::attest::mirrors;
+use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
+use crate::epochs::fetch::{sources, Fetcher};
 use crate::epochs::reward::chain_reads;
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, Digests, EpochInputs};
@@ -89,28 +90,28 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         ))?;
     let fetcher = Fetcher::new(work_dir);
     let mut manifests = Vec::new();
-    let mut endpoints = Vec::new();
+    let mut peers = Vec::new();
     for (oracle, entry) in committed.0.iter() {
-        endpoints.push(entry.endpoint.clone());
+        peers.push((*oracle, entry.endpoint.clone()));
         if !entry.counted {
             continue;
         }
+        // From its oracle, else from the copies the other oracles keep.
+        let others = mirrors(&committed, oracle, &cairn_types::Address::default());
+        let bases = sources(&entry.endpoint, oracle, &others);
         let m = fetcher
-            .manifest(&entry.endpoint, oracle, epoch, &entry.manifest)
+            .manifest_from(&bases, oracle, epoch, &entry.manifest)
             .map_err(|e| e.to_string())?;
-        fetcher
-            .files(&entry.endpoint, &m)
-            .map_err(|e| e.to_string())?;
+        fetcher.files_from(&bases, &m).map_err(|e| e.to_string())?;
         manifests.push(m);
     }
-    let (previous, previous_checked) = previous_cumulative(
-        &client,
-        &fetcher,
-        &endpoints,
-        epoch,
-        MAX_CUMULATIVE_BYTES,
-        1,
-    )?;
+    let fetch = CumulativeFetch {
+        client: &client,
+        fetcher: &fetcher,
+        peers: &peers,
+        limit: MAX_CUMULATIVE_BYTES,
+    };
+    let (previous, previous_checked) = fetch.previous(epoch, None)?;
     let registry = RegistryAt::new(client.clone(), last_height);
     let file = |oracle: &cairn_types::Address, name: &str| {
         std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())

@@ -116,6 +116,7 @@ pub async fn serve(
             .spawn(move || price::run(source, &submitter, &watch.stopping))
             .map_err(|e| setup("price")(e.to_string()))?
     };
+    let peers = Fetcher::new(&config.data_dir.join("peers"));
     let worker = {
         let worker = Worker {
             oracle,
@@ -127,7 +128,7 @@ pub async fn serve(
             store: store.clone(),
             log,
             ingest: ingest.clone(),
-            fetcher: Fetcher::new(&config.data_dir.join("peers")),
+            fetcher: peers.clone(),
             fetches: Default::default(),
             signed: Default::default(),
             bootstraps: Default::default(),
@@ -146,6 +147,7 @@ pub async fn serve(
         store,
         index,
         watch: watch.clone(),
+        peers,
     });
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)

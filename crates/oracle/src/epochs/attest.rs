@@ -10,7 +10,7 @@
 use super::background::Jobs;
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
-use crate::epochs::fetch::Fetcher;
+use crate::epochs::fetch::{sources, Fetcher};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_types::codec::BoundedVec;
@@ -23,21 +23,40 @@ pub type FetchKey = (Epoch, Address, Hash);
 /// The background fetches of peer manifests and their files, by [`FetchKey`].
 pub type Fetches = Jobs<FetchKey, ()>;
 
+/// The endpoints of the epoch's other committers, which may keep copies of `oracle`'s manifest
+/// and files (those that attested it first); this oracle (`me`) and `oracle` left out.
+pub fn mirrors(manifests: &EpochManifests, oracle: &Address, me: &Address) -> Vec<String> {
+    let Some(entry) = manifests.0.get(oracle) else {
+        return Vec::new();
+    };
+    let mut others: Vec<(bool, String)> = manifests
+        .0
+        .iter()
+        .filter(|(o, _)| *o != oracle && *o != me)
+        .map(|(o, e)| (!entry.attesters.contains(o), e.endpoint.clone()))
+        .collect();
+    others.sort_by_key(|(not_attester, _)| *not_attester); // stable: address order within
+    others.into_iter().map(|(_, endpoint)| endpoint).collect()
+}
+
 /// True when the manifest `key` and its files are whole here; starts (or restarts) fetching
-/// them from `endpoint` in the background otherwise.
+/// them in the background otherwise: from its oracle's `endpoint`, else from the copies kept
+/// at `mirrors`.
 pub(super) fn whole_or_fetch(
     fetches: &Fetches,
     fetcher: &Fetcher,
     endpoint: &str,
+    mirrors: Vec<String>,
     key: FetchKey,
 ) -> bool {
     let (fetcher, endpoint) = (fetcher.clone(), endpoint.to_string());
     fetches
         .result_or_start(key, move || {
             let (epoch, oracle, hash) = key;
+            let bases = sources(&endpoint, &oracle, &mirrors);
             fetcher
-                .manifest(&endpoint, &oracle, epoch, &hash)
-                .and_then(|m| fetcher.files(&endpoint, &m))
+                .manifest_from(&bases, &oracle, epoch, &hash)
+                .and_then(|m| fetcher.files_from(&bases, &m))
                 .map_err(|error| {
                     tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.fetch: not whole yet");
                     error.to_string()
@@ -78,6 +97,7 @@ impl Worker {
                     &self.fetches,
                     &self.fetcher,
                     &entry.endpoint,
+                    mirrors(&manifests, oracle, &self.oracle),
                     (epoch, *oracle, entry.manifest),
                 )
             };

@@ -70,7 +70,10 @@ where
                         JobState::Failed(Instant::now())
                     }
                 };
-                jobs.lock().insert(thread_key, state);
+                // A job forgotten while it ran leaves no result behind.
+                if let Some(slot) = jobs.lock().get_mut(&thread_key) {
+                    *slot = state;
+                }
             });
         if spawned.is_err() {
             self.lock().insert(key, JobState::Failed(Instant::now()));
@@ -78,18 +81,15 @@ where
         None
     }
 
-    /// Forgets the result of `key` (its job runs again when next asked for).
+    /// Forgets the job `key` (it runs again when next asked for; one still running leaves no
+    /// result).
     pub fn forget(&self, key: &K) {
-        let mut map = self.lock();
-        if !matches!(map.get(key), Some(JobState::Running)) {
-            map.remove(key);
-        }
+        self.lock().remove(key);
     }
 
-    /// Forgets every job whose key `drop` picks, except those still running.
+    /// Forgets every job whose key `drop` picks, as [`Jobs::forget`].
     pub fn forget_where(&self, drop: impl Fn(&K) -> bool) {
-        self.lock()
-            .retain(|key, state| !drop(key) || matches!(state, JobState::Running));
+        self.lock().retain(|key, _| !drop(key));
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<K, JobState<V>>> {

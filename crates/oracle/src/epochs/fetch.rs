@@ -126,21 +126,62 @@ impl Fetcher {
         epoch: Epoch,
         committed: &Hash,
     ) -> Result<Manifest, FetchError> {
+        self.manifest_from(&sources(endpoint, oracle, &[]), oracle, epoch, committed)
+    }
+
+    /// [`Fetcher::manifest`] from the first of `bases` ([`sources`]) that serves it whole.
+    pub fn manifest_from(
+        &self,
+        bases: &[String],
+        oracle: &Address,
+        epoch: Epoch,
+        committed: &Hash,
+    ) -> Result<Manifest, FetchError> {
         let path = self.manifest_path(oracle, epoch, committed);
         if let Ok(bytes) = std::fs::read(&path) {
             if let Ok(manifest) = self.check_manifest(&bytes, oracle, epoch, committed) {
                 return Ok(manifest);
             }
         }
-        let url = format!(
-            "{}/v1/manifests/{}",
-            endpoint.trim_end_matches('/'),
-            epoch.0
-        );
-        let bytes = self.get(&url, MAX_MANIFEST_BYTES as u64)?;
-        let manifest = self.check_manifest(&bytes, oracle, epoch, committed)?;
-        keep(&path, &bytes)?;
-        Ok(manifest)
+        let mut failure = no_source();
+        for base in bases {
+            let url = format!("{base}/manifests/{}", epoch.0);
+            let checked = self.get(&url, MAX_MANIFEST_BYTES as u64).and_then(|bytes| {
+                Ok((
+                    self.check_manifest(&bytes, oracle, epoch, committed)?,
+                    bytes,
+                ))
+            });
+            match checked {
+                Ok((manifest, bytes)) => {
+                    keep(&path, &bytes)?;
+                    return Ok(manifest);
+                }
+                Err(error) => failure = error,
+            }
+        }
+        Err(failure)
+    }
+
+    /// The kept copy of `oracle`'s manifest of `epoch` (the one its committed hash names), to
+    /// serve to other oracles.
+    pub fn kept_manifest(&self, oracle: &Address, epoch: Epoch) -> Option<Vec<u8>> {
+        let dir = self.dir.join(hex::encode(oracle.0 .0)).join("manifests");
+        let prefix = format!("{}-", epoch.0);
+        let entry = std::fs::read_dir(dir).ok()?.flatten().find(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && !name.contains(".part-")
+        })?;
+        std::fs::read(entry.path()).ok()
+    }
+
+    /// The kept copy of one of `oracle`'s log files, to serve to other oracles.
+    pub fn kept_file(&self, oracle: &Address, name: &str) -> Option<Vec<u8>> {
+        if !is_file_name(name) {
+            return None;
+        }
+        std::fs::read(self.path(oracle, name)).ok()
     }
 
     /// Decodes and checks a manifest's bytes against the chain.
@@ -182,6 +223,12 @@ impl Fetcher {
     /// Fetches (unless a kept copy still has the manifest's bytes) every file of `manifest`
     /// from `endpoint`, checking each.
     pub fn files(&self, endpoint: &str, manifest: &Manifest) -> Result<(), FetchError> {
+        self.files_from(&sources(endpoint, &manifest.oracle, &[]), manifest)
+    }
+
+    /// [`Fetcher::files`], each file from the first of `bases` ([`sources`]) that serves it
+    /// whole.
+    pub fn files_from(&self, bases: &[String], manifest: &Manifest) -> Result<(), FetchError> {
         for file in manifest.files.iter() {
             let path = self.path(&manifest.oracle, file.name.as_str());
             let kept = std::fs::read(&path)
@@ -189,16 +236,31 @@ impl Fetcher {
             if kept {
                 continue;
             }
-            let url = format!("{}/v1/logs/{}", endpoint.trim_end_matches('/'), file.name);
-            let bytes = self.get(&url, file.bytes.min(MAX_FILE_BYTES))?;
-            if bytes.len() as u64 != file.bytes || file_hash(&bytes) != file.hash {
-                return Err(FetchError::Mismatch {
-                    what: format!("log file {}", file.name),
-                    oracle: manifest.oracle,
-                    reason: "its size or hash is not the manifest's".into(),
-                });
+            let mut failure = no_source();
+            let mut fetched = false;
+            for base in bases {
+                let url = format!("{base}/logs/{}", file.name);
+                match self.get(&url, file.bytes.min(MAX_FILE_BYTES)) {
+                    Ok(bytes)
+                        if bytes.len() as u64 == file.bytes && file_hash(&bytes) == file.hash =>
+                    {
+                        keep(&path, &bytes)?;
+                        fetched = true;
+                        break;
+                    }
+                    Ok(_) => {
+                        failure = FetchError::Mismatch {
+                            what: format!("log file {}", file.name),
+                            oracle: manifest.oracle,
+                            reason: format!("its size or hash from {base} is not the manifest's"),
+                        }
+                    }
+                    Err(error) => failure = error,
+                }
             }
-            keep(&path, &bytes)?;
+            if !fetched {
+                return Err(failure);
+            }
         }
         Ok(())
     }
@@ -238,6 +300,27 @@ impl Fetcher {
             }
         }
         Ok(())
+    }
+}
+
+/// The URL prefixes `oracle`'s manifest and files are asked for at, in order: its own API
+/// (`endpoint`), then the copies the oracles at `mirrors` keep of them (`/v1/peers/{oracle}`).
+/// An oracle that serves its log to some oracles only cannot keep the others from it; whatever
+/// the source, what comes back is checked against the chain and the manifest.
+pub fn sources(endpoint: &str, oracle: &Address, mirrors: &[String]) -> Vec<String> {
+    let mut bases = vec![format!("{}/v1", endpoint.trim_end_matches('/'))];
+    let hex = hex::encode(oracle.0 .0);
+    for mirror in mirrors {
+        bases.push(format!("{}/v1/peers/{hex}", mirror.trim_end_matches('/')));
+    }
+    bases
+}
+
+/// The error when no source was tried.
+fn no_source() -> FetchError {
+    FetchError::Unreachable {
+        url: String::new(),
+        reason: "no source to fetch from".into(),
     }
 }
 

@@ -192,6 +192,19 @@ impl Worker {
         Ok(end_ms.map(|ms| window_closes(&self.watch.params(), ms)))
     }
 
+    /// The oracle stake recorded when reward epoch `epoch` began (what its 2/3 is of).
+    pub fn stakes_of(
+        &self,
+        epoch: Epoch,
+    ) -> Result<cairn_ledger::state::records::OracleStakes, String> {
+        let began = self.watch.config.reward_clock().first_epoch(epoch);
+        Ok(self
+            .client
+            .state(&cairn_ledger::StateKey::OracleStakes(began), None)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default())
+    }
+
     /// The time of the latest block followed (0 until one is followed after a start): a window
     /// has passed once a block timed after its close is final.
     pub fn followed_ms(&self) -> u64 {

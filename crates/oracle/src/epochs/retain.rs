@@ -8,7 +8,9 @@ use super::Worker;
 use crate::epochs::fetch::Fetcher;
 use crate::index::Index;
 use crate::log::store::LogStore;
-use cairn_types::Epoch;
+use cairn_ledger::state::records::RewardRootRecord;
+use cairn_ledger::StateKey;
+use cairn_types::{Epoch, Subnetwork};
 use std::sync::atomic::Ordering;
 
 /// Fewest reward epochs kept whatever the parameter says: an oracle a few epochs behind (a
@@ -31,12 +33,24 @@ impl Worker {
         let Some(start_ms) = self.index.epoch_start(cut).map_err(|e| e.to_string())? else {
             return Ok(());
         };
+        // Results go up to the epoch before the cut, and never those of a sub-network's latest
+        // root on chain: owners' proofs are built from them.
+        let mut results_before = cut.saturating_sub(1);
+        for subnetwork in Subnetwork::ALL {
+            let record: Option<RewardRootRecord> = self
+                .client
+                .state(&StateKey::RewardRoot(subnetwork), None)
+                .map_err(|e| e.to_string())?;
+            if let Some(record) = record {
+                results_before = results_before.min(record.epoch.0);
+            }
+        }
         let deleted = delete_before(
             &self.index,
             &self.store,
             &self.fetcher,
             &self.runtime,
-            Epoch(cut),
+            (Epoch(cut), Epoch(results_before)),
             start_ms,
         )?;
         self.retained.store(cut, Ordering::Relaxed);
@@ -50,8 +64,8 @@ impl Worker {
 }
 
 /// Deletes this oracle's files whose every report is timed before `start_ms` (the start of
-/// epoch `cut`), its manifests of epochs before `cut` and results of epochs before `cut - 1`,
-/// and the peer copies no manifest of `cut`
+/// epoch `cut`), its manifests of epochs before `cut` and results of epochs before
+/// `results_before`, and the peer copies no manifest of `cut`
 /// or later names. Returns how many of its own files went. The index forgets a file before the
 /// store deletes it: a crash between leaves an unlisted file, never a listed one that is gone.
 pub fn delete_before(
@@ -59,7 +73,7 @@ pub fn delete_before(
     store: &LogStore,
     fetcher: &Fetcher,
     runtime: &tokio::runtime::Handle,
-    cut: Epoch,
+    (cut, results_before): (Epoch, Epoch),
     start_ms: u64,
 ) -> Result<usize, String> {
     let mut deleted = 0;
@@ -75,11 +89,9 @@ pub fn delete_before(
     index
         .remove_manifests_before(cut)
         .map_err(|e| e.to_string())?;
-    // The epoch's results (signed roots, per-device outcomes, cumulative rewards) go too, but
-    // for the epoch just before the cut: the rewards of the first epoch kept start from its
-    // cumulative rewards.
+    // The epochs' results (signed roots, per-device outcomes, cumulative rewards) go too.
     index
-        .remove_blobs_before(Epoch(cut.0.saturating_sub(1)))
+        .remove_blobs_before(results_before)
         .map_err(|e| e.to_string())?;
     fetcher.forget_before(cut).map_err(|e| e.to_string())?;
     Ok(deleted)

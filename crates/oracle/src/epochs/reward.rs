@@ -2,7 +2,7 @@
 //! [`crate::rewarder`]), keep the result, the cumulative rewards and the per-device outcomes,
 //! and sign each root.
 
-use super::attest::whole_or_fetch;
+use super::attest::{mirrors, whole_or_fetch};
 use super::{Stage, Worker};
 use crate::manifest::Manifest;
 use crate::rewarder::registry::RegistryAt;
@@ -55,14 +55,14 @@ impl Worker {
             if self.index.stage(before.0).map_err(|e| e.to_string())? < Stage::Rewarded as u8 {
                 return Ok(None); // epochs are rewarded in order
             }
-            match self
+            let bytes = self
                 .index
                 .blob(&cumulative_key(before))
                 .map_err(|e| e.to_string())?
-            {
-                Some(bytes) => decode_cumulative(&bytes).map_err(|e| e.to_string())?,
-                None => Default::default(),
-            }
+                .ok_or(format!(
+                    "the cumulative rewards of epoch {before} are missing"
+                ))?;
+            decode_cumulative(&bytes).map_err(|e| e.to_string())?
         } else {
             // This oracle's first epoch: it starts from what the others paid before it.
             match self.starting_cumulative(epoch)? {
@@ -75,6 +75,7 @@ impl Worker {
         };
         // What was fetched for this epoch is on disk now: the jobs' records can go.
         self.fetches.forget_where(|(e, _, _)| *e <= epoch);
+        self.bootstraps.forget_where(|e| *e <= epoch);
         let chain_id = &self.watch.config.chain_id;
         let roots = result
             .roots
@@ -204,7 +205,9 @@ impl EpochReads {
                 Manifest::decode(&bytes).map_err(|e| e.to_string())?
             } else {
                 let key = (epoch, *oracle, entry.manifest);
-                if !whole_or_fetch(&worker.fetches, &worker.fetcher, &entry.endpoint, key) {
+                let mirrors = mirrors(&counted, oracle, &worker.oracle);
+                let endpoint = &entry.endpoint;
+                if !whole_or_fetch(&worker.fetches, &worker.fetcher, endpoint, mirrors, key) {
                     waiting += 1;
                     continue;
                 }

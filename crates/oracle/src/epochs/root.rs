@@ -79,12 +79,7 @@ impl Worker {
             return Ok(Some(Stage::Done));
         }
         self.gather(epoch, &mut pending)?;
-        let began = self.watch.config.reward_clock().first_epoch(epoch);
-        let stakes: OracleStakes = self
-            .client
-            .state(&StateKey::OracleStakes(began), None)
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
+        let stakes = self.stakes_of(epoch)?;
         for (subnetwork, (root, signatures)) in pending {
             if !two_thirds(&stakes, &signatures) {
                 continue;

@@ -396,9 +396,14 @@ fn check_one(chain_id: &ChainId, c: &Candidate) -> Result<(), Refusal> {
 
 /// The key a client's rate is kept under: its IPv4 address, or its IPv6 /64 (one host commonly
 /// holds a whole /64: counting its addresses apart would let it fill the table alone).
+/// An IPv4 client seen through a dual-stack listener (`::ffff:a.b.c.d`) is its IPv4 address.
 fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
         IpAddr::V6(v6) => {
             let mut segments = v6.segments();
             segments[4..].fill(0);

@@ -315,6 +315,19 @@ async fn an_ipv6_client_is_counted_by_its_64() {
     // ...another /64 does not.
     let other = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
     assert!(f.ingest.ingest(other, &batch(&[]), NOW).await.is_ok());
+    // IPv4 clients seen through a dual-stack listener are each their own client, not one /64.
+    let mapped = |last: u8| IpAddr::V6(std::net::Ipv4Addr::new(10, 0, 0, last).to_ipv6_mapped());
+    for last in [1, 1, 2, 2] {
+        assert!(f
+            .ingest
+            .ingest(mapped(last), &batch(&[]), NOW)
+            .await
+            .is_ok());
+    }
+    assert_eq!(
+        f.ingest.ingest(mapped(1), &batch(&[]), NOW).await,
+        Err(Refusal::ClientRateLimited)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,8 @@
 //! | `GET /v1/manifests/{epoch}` | oracles, auditors | this oracle's manifest of a reward epoch (binary) |
 //! | `GET /v1/logs/{name}` | oracles, auditors | one log file (gzip, binary) |
 //! | `GET /v1/status` | operators | files, journal, devices known |
+//! | `GET /v1/peers/{oracle}/manifests/{epoch}` | oracles, auditors | the copy this oracle keeps of another's manifest (binary) |
+//! | `GET /v1/peers/{oracle}/logs/{name}` | oracles, auditors | the copy this oracle keeps of another's log file |
 //! | `GET /v1/rewards/{epoch}/signed` | oracles, auditors | this oracle's roots, signatures and stage digests |
 //! | `GET /v1/rewards/{epoch}/cumulative` | auditors | cumulative rewards through the epoch (binary) |
 //! | `GET /v1/rewards/{epoch}/devices[/{device}]` | owners | points, reward and refusal codes per device |
@@ -18,6 +20,7 @@
 //! cannot write).
 
 pub mod limits;
+mod peers;
 mod rewards;
 
 use crate::chain::{Beacon, ChainWatch};
@@ -54,6 +57,8 @@ pub struct ApiState {
     pub index: Arc<Index>,
     /// The chain as the follower sees it.
     pub watch: Arc<ChainWatch>,
+    /// The copies of other oracles' manifests and files this oracle keeps (served again).
+    pub peers: crate::epochs::fetch::Fetcher,
 }
 
 /// The API's routes over `state`, reads limited per client by `reads`.
@@ -63,6 +68,8 @@ pub fn router(state: Arc<ApiState>, reads: ReadLimiter) -> Router {
         .route("/v1/manifests/{epoch}", get(manifest))
         .route("/v1/logs/{name}", get(log_file))
         .route("/v1/status", get(status))
+        .route("/v1/peers/{oracle}/manifests/{epoch}", get(peers::manifest))
+        .route("/v1/peers/{oracle}/logs/{name}", get(peers::log_file))
         .route("/v1/rewards/{epoch}/signed", get(rewards::signed))
         .route("/v1/rewards/{epoch}/cumulative", get(rewards::cumulative))
         .route("/v1/rewards/{epoch}/devices", get(rewards::devices))
@@ -352,8 +359,9 @@ mod tests {
             oracle: Address::default(),
             ingest: Arc::new(ingest),
             client: crate::chain::client::NodeClient::new("http://127.0.0.1:1"),
-            store,
+            store: store.clone(),
             index: index.clone(),
+            peers: crate::epochs::fetch::Fetcher::new(&dir.path().join("peers")),
             watch: Arc::new(ChainWatch::new(
                 cairn_types::params::ChainConfig {
                     chain_id: ChainId::new("cairn-test").unwrap(),
@@ -373,7 +381,7 @@ mod tests {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(serve(listener, router(state, ReadLimiter::new(1, 3))));
+        tokio::spawn(serve(listener, router(state, ReadLimiter::new(1, 5))));
         let report = agent_report(now_ms());
         let body = ReportBatch::of(std::slice::from_ref(&report))
             .unwrap()
@@ -391,6 +399,49 @@ mod tests {
         .unwrap();
         assert_eq!(answer.results[0].status, IngestStatus::Accepted);
         let (name, meta) = log.roll().await.unwrap().unwrap();
+
+        // Copies kept of another oracle's manifest and file are served again: a fetcher whose
+        // way to that oracle is dead gets them whole from here.
+        let peer = Address(cairn_types::PublicKey([9; 32]));
+        let bytes = store.get(&name).await.unwrap().to_vec();
+        let manifest = crate::manifest::Manifest {
+            epoch: Epoch(4),
+            oracle: peer,
+            files: cairn_types::codec::BoundedVec::new(vec![crate::manifest::ManifestFile {
+                name: cairn_types::codec::BoundedString::new(name.clone()).unwrap(),
+                hash: meta.hash,
+                bytes: meta.bytes,
+                reports: meta.reports,
+            }])
+            .unwrap(),
+        };
+        let kept = dir.path().join("peers").join(hex::encode(peer.0 .0));
+        std::fs::create_dir_all(kept.join("manifests")).unwrap();
+        std::fs::write(kept.join(&name), &bytes).unwrap();
+        let manifest_name = format!("4-{}", manifest.hash());
+        std::fs::write(
+            kept.join("manifests").join(manifest_name),
+            manifest.encode(),
+        )
+        .unwrap();
+        let (base, fresh_dir) = (url.clone(), dir.path().join("fresh"));
+        let (mirrored, fetched) = tokio::task::spawn_blocking(move || {
+            let fresh = crate::epochs::fetch::Fetcher::new(&fresh_dir);
+            let bases = crate::epochs::fetch::sources("http://127.0.0.1:1", &peer, &[base]);
+            let m = fresh
+                .manifest_from(&bases, &peer, Epoch(4), &manifest.hash())
+                .unwrap();
+            fresh.files_from(&bases, &m).unwrap();
+            (
+                m == manifest,
+                fresh.kept_file(&peer, m.files.iter().next().unwrap().name.as_str()),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(mirrored);
+        assert_eq!(fetched.unwrap(), bytes);
+
         let base = url.clone();
         let (file, missing, bad, huge, limited) = tokio::task::spawn_blocking(move || {
             let agent = ureq::Agent::config_builder()
@@ -422,8 +473,9 @@ mod tests {
                 huge.status().as_u16(),
                 huge.body_mut().read_to_string().unwrap(),
             );
-            // Reads are limited per client (1 a second, burst 3 here): the third read passes,
-            // the fourth is refused with its code and when to retry; posts are not reads.
+            // Reads are limited per client (1 a second, burst 5 here): the fifth read (after
+            // the two from the copies) passes, the sixth is refused with its code and when to
+            // retry; posts are not reads.
             let third = agent
                 .get(&format!("{base}/v1/time"))
                 .call()

@@ -83,7 +83,15 @@ fn what_is_older_than_the_cut_goes_and_the_rest_stays() {
         std::fs::write(fetcher.path(&peer, name), b"abc").unwrap();
     }
 
-    let deleted = delete_before(&index, &store, &fetcher, runtime.handle(), Epoch(2), 250).unwrap();
+    let deleted = delete_before(
+        &index,
+        &store,
+        &fetcher,
+        runtime.handle(),
+        (Epoch(2), Epoch(1)),
+        250,
+    )
+    .unwrap();
     assert_eq!(deleted, 1);
     let names: Vec<String> = index.files().unwrap().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, [spanning]);
@@ -112,7 +120,15 @@ fn what_is_older_than_the_cut_goes_and_the_rest_stays() {
 
     // Run again: nothing more goes.
     assert_eq!(
-        delete_before(&index, &store, &fetcher, runtime.handle(), Epoch(2), 250).unwrap(),
+        delete_before(
+            &index,
+            &store,
+            &fetcher,
+            runtime.handle(),
+            (Epoch(2), Epoch(1)),
+            250
+        )
+        .unwrap(),
         0
     );
 }
