@@ -21,6 +21,14 @@
 //! devices = 0                    # simulated devices, each with its own key and heartbeats
 //! seed = "devnet"                # their keys derive from this
 //!
+//! [coverage]                     # coverage devices (device.subnetwork = "coverage")
+//! frequency_khz = 868100         # beacon frequency, in the region's band
+//! tx_power_cdbm = 1400           # transmit power (EIRP), 1/100 dBm
+//! window_secs = 3600             # the chain's uptime_window_secs: one beacon per window
+//! slots = 4                      # beacon slots per window (the chain's coverage rule)
+//! centre = "48.8566,2.3522"      # where simulated devices stand, on a hexagonal spiral
+//! spacing_m = 1500               # ... this far apart
+//!
 //! [register]                     # register the device(s) on first start (cairn agent does it)
 //! node = ""                      # "" = do not register
 //! owner = "alice"                # the owner's key name in owner_home
@@ -64,8 +72,53 @@ pub struct AgentConfig {
     pub readings: ReadingsSection,
     /// Simulated devices.
     pub simulation: SimulationSection,
+    /// Coverage devices.
+    pub coverage: CoverageSection,
     /// Registration on first start.
     pub register: RegisterSection,
+}
+
+/// `[coverage]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoverageSection {
+    /// Beacon frequency (kHz).
+    pub frequency_khz: u32,
+    /// Transmit power, EIRP (centi-dBm).
+    pub tx_power_cdbm: i32,
+    /// The chain's window length (`uptime_window_secs`).
+    pub window_secs: u64,
+    /// Beacon slots per window.
+    pub slots: u64,
+    /// Where simulated devices stand: `"latitude,longitude"`.
+    pub centre: String,
+    /// How far apart simulated devices stand (m).
+    pub spacing_m: u32,
+}
+
+impl Default for CoverageSection {
+    fn default() -> Self {
+        CoverageSection {
+            frequency_khz: 868_100,
+            tx_power_cdbm: 1_400,
+            window_secs: 3_600,
+            slots: 4,
+            centre: "48.8566,2.3522".into(),
+            spacing_m: 1_500,
+        }
+    }
+}
+
+impl CoverageSection {
+    /// The centre as (latitude, longitude), if it is one.
+    pub fn centre(&self) -> Option<(f64, f64)> {
+        let (lat, lng) = self.centre.split_once(',')?;
+        let (lat, lng) = (
+            lat.trim().parse::<f64>().ok()?,
+            lng.trim().parse::<f64>().ok()?,
+        );
+        (lat.abs() <= 90.0 && lng.abs() <= 180.0).then_some((lat, lng))
+    }
 }
 
 /// `[device]`.
@@ -124,6 +177,7 @@ impl Default for AgentConfig {
             device: DeviceSection::default(),
             readings: ReadingsSection::default(),
             simulation: SimulationSection::default(),
+            coverage: CoverageSection::default(),
             register: RegisterSection::default(),
         }
     }
@@ -245,6 +299,16 @@ impl AgentConfig {
         }
         cairn_types::params::ChainId::new(self.chain_id.clone())
             .map_err(|e| format!("chain_id: {e}"))?;
+        let c = &self.coverage;
+        if c.centre().is_none() {
+            return Err(format!(
+                "coverage.centre `{}` is not \"latitude,longitude\"",
+                c.centre
+            ));
+        }
+        if c.window_secs == 0 || c.slots == 0 || c.spacing_m == 0 {
+            return Err("coverage: window_secs, slots and spacing_m must be > 0".into());
+        }
         Ok(())
     }
 }
@@ -265,5 +329,8 @@ mod tests {
         assert!(c.check().unwrap_err().contains("at least one oracle"));
         let c = AgentConfig::parse("[device]\nkey_file = \"\"").unwrap();
         assert!(c.check().unwrap_err().contains("no device"));
+        let c = AgentConfig::parse("[coverage]\ncentre = \"91,0\"").unwrap();
+        assert!(c.check().unwrap_err().contains("coverage.centre"));
+        assert_eq!(config.coverage.centre(), Some((48.8566, 2.3522)));
     }
 }

@@ -15,13 +15,18 @@
 //! - [`outbox`]: the durable outbox and its delivery record per oracle.
 //! - [`clock`]: the oracles' time and entropy.
 //! - [`inputs`]: reading lines (`<sensor> <value>`) into reports.
+//! - [`coverage`]: coverage devices' beacons, and the witnesses of simulated devices.
+//! - [`radio`]: the simulated radio of simulated coverage devices: where they stand, what
+//!   they hear.
 //! - [`run`]: the devices and the tasks that make, keep and deliver reports.
 //! - [`status`]: the local status page.
 
 pub mod clock;
 pub mod config;
+pub mod coverage;
 pub mod inputs;
 pub mod outbox;
+pub mod radio;
 pub mod run;
 pub mod session;
 pub mod signer;

@@ -4,12 +4,14 @@
 //!  clock task ──/v1/time──> oracles          (offset and entropy, every clock_sync_secs)
 //!  heartbeat task: every device signs a heartbeat ──push (synced)──> outbox
 //!  readings thread: each line of the source ──push──> outbox
+//!  coverage task (coverage devices): beacons due, and what simulated devices hear ──push──> outbox
 //!  one delivery task per oracle: outbox.pending ──POST /v1/reports──> oracle ──record──> outbox
 //!  status server: GET /status
 //! ```
 
 use crate::clock::{local_ms, OracleClock, TimeAnswer};
 use crate::config::AgentConfig;
+use crate::coverage::{Due, Planner, TICK_MS};
 use crate::inputs::parse_reading;
 use crate::outbox::{Delivery, Outbox, OutboxError};
 use crate::session::Session;
@@ -19,7 +21,7 @@ use cairn_types::codec::{BoundedBytes, BoundedVec};
 use cairn_types::ingest::{IngestResponse, IngestStatus};
 use cairn_types::params::ChainId;
 use cairn_types::report::{ReportBatch, ReportBody, ReportPayload, SignedReport};
-use cairn_types::{DeviceId, SecretKey};
+use cairn_types::{DeviceId, SecretKey, Subnetwork};
 use std::future::Future;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
@@ -79,6 +81,8 @@ pub struct Agent {
     stats: Arc<Stats>,
     http: ureq::Agent,
     started_ms: u64,
+    /// The coverage devices' schedule (coverage devices only).
+    planner: Option<Mutex<Planner>>,
 }
 
 impl Agent {
@@ -113,7 +117,18 @@ impl Agent {
             .http_status_as_error(false)
             .build()
             .new_agent();
+        let planner = (config.device.subnetwork == Subnetwork::Coverage).then(|| {
+            let ids: Vec<DeviceId> = devices.iter().map(|d| d.signer.device()).collect();
+            let first_simulated = usize::from(!config.device.key_file.is_empty());
+            Mutex::new(Planner::new(
+                &config.coverage,
+                &config.simulation.seed,
+                &ids,
+                first_simulated,
+            ))
+        });
         Ok(Arc::new(Agent {
+            planner,
             devices,
             outbox: Arc::new(outbox),
             clock: Arc::new(OracleClock::default()),
@@ -176,6 +191,41 @@ impl Agent {
         });
         drop(session);
         self.push(&[report])
+    }
+
+    /// Signs and keeps the coverage reports due now, if any.
+    pub fn report_coverage(&self) -> Result<usize, OutboxError> {
+        let Some(planner) = &self.planner else {
+            return Ok(0);
+        };
+        let due: Vec<Due> = planner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .due(self.clock.now_ms(), self.clock.entropy());
+        let mut reports = Vec::with_capacity(due.len());
+        for (index, body) in due {
+            let Some(device) = self.devices.get(index) else {
+                continue;
+            };
+            let session = device
+                .session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            reports.push(session.sign(body));
+        }
+        if !reports.is_empty() {
+            self.push(&reports)?;
+        }
+        Ok(reports.len())
+    }
+
+    /// Where device `index` stands, if it is a simulated coverage device.
+    pub fn simulated_location(&self, index: usize) -> Option<cairn_types::Cell> {
+        self.planner.as_ref().and_then(|p| {
+            p.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .location(index)
+        })
     }
 
     fn push(&self, reports: &[SignedReport]) -> Result<(), OutboxError> {
@@ -298,6 +348,10 @@ pub async fn run(
         let a = agent.clone();
         tasks.push(tokio::spawn(async move { delivery_task(a, oracle).await }));
     }
+    if agent.planner.is_some() {
+        let a = agent.clone();
+        tasks.push(tokio::spawn(async move { coverage_task(a).await }));
+    }
     if !agent.config.readings.source.is_empty() {
         let a = agent.clone();
         std::thread::Builder::new()
@@ -359,6 +413,21 @@ async fn heartbeat_task(agent: Arc<Agent>) {
         .await;
         if let Ok(Err(error)) = made {
             tracing::error!(%error, "agent.heartbeat: the outbox refused the reports");
+        }
+    }
+}
+
+async fn coverage_task(agent: Arc<Agent>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+    loop {
+        tick.tick().await;
+        if !agent.clock.offset().1 {
+            continue;
+        }
+        let a = agent.clone();
+        let made = tokio::task::spawn_blocking(move || a.report_coverage()).await;
+        if let Ok(Err(error)) = made {
+            tracing::error!(%error, "agent.coverage: the outbox refused the reports");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `cairn agent --config agent.toml`: run the edge agent (its devices' heartbeats and readings,
 //! delivered to the oracles) until Ctrl-C or SIGTERM; with `[register]`, first register every
-//! device that is not on chain yet, signed by its owner.
+//! device that is not on chain yet, signed by its owner, and assert the location of each
+//! simulated coverage device that has none.
 
 use crate::client::NodeClient;
 use crate::cmd_node::init_logging;
@@ -8,11 +9,12 @@ use crate::context::passphrase;
 use crate::keystore::Keystore;
 use anyhow::{bail, Context as _, Result};
 use cairn_agent::config::AgentConfig;
+use cairn_agent::coverage::Planner;
 use cairn_agent::run::{device_signers, Agent};
 use cairn_agent::signer::DeviceSigner;
 use cairn_types::params::{ChainId, Params};
 use cairn_types::tx::{device_binding_digest, Action, RegisterDevice, Transaction};
-use cairn_types::{Address, Credits, SecretKey};
+use cairn_types::{Address, Cell, Credits, DeviceId, SecretKey, Subnetwork};
 use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -76,44 +78,128 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
         .load(name, || passphrase(name, false).ok().flatten())
         .with_context(|| format!("loading the owner key `{name}`"))?;
     let chain_id = ChainId::new(config.chain_id.clone()).context("chain_id")?;
+    let signers = device_signers(config)?;
+    let places = simulated_places(config, &signers);
     let mut missing = Vec::new();
-    for signer in device_signers(config)? {
+    let mut to_locate = Vec::new();
+    for (signer, place) in signers.iter().zip(&places) {
         let known: Result<Value> = node.get(&format!("/v1/devices/{}", signer.device()));
+        let located = known
+            .as_ref()
+            .is_ok_and(|record| !record["location"].is_null());
         if known.is_err() {
-            missing.push(signer);
+            missing.push(signer.clone());
+        }
+        if let (Some(cell), false) = (place, located) {
+            to_locate.push((signer.device(), *cell));
         }
     }
-    if missing.is_empty() {
+    if missing.is_empty() && to_locate.is_empty() {
         return Ok(());
     }
-    ensure_credits(&node, &chain_id, &owner_key, config, missing.len())?;
-    let ids = send_registrations(&node, &chain_id, &owner_key, config, &missing)?;
-    wait_included(&node, &ids)?;
-    eprintln!(
-        "registered {} device(s) for {}",
-        missing.len(),
-        Address(owner_key.public_key())
-    );
+    let params: Params = node.get("/v1/params")?;
+    let needed = params
+        .device_onboard_fee_dc
+        .0
+        .saturating_mul(missing.len() as u64)
+        .saturating_add(
+            params
+                .location_assert_fee_dc
+                .0
+                .saturating_mul(to_locate.len() as u64),
+        );
+    ensure_credits(&node, &chain_id, &owner_key, config, Credits(needed))?;
+    let owner = Address(owner_key.public_key());
+    if !missing.is_empty() {
+        let ids = send_registrations(&node, &chain_id, &owner_key, config, &missing)?;
+        wait_included(&node, &ids)?;
+        eprintln!("registered {} device(s) for {owner}", missing.len());
+    }
+    if !to_locate.is_empty() {
+        let ids = send_locations(&node, &chain_id, &owner_key, &to_locate)?;
+        wait_included(&node, &ids)?;
+        eprintln!(
+            "asserted the location of {} coverage device(s)",
+            to_locate.len()
+        );
+    }
     Ok(())
 }
 
-/// Burns `burn_tokens` for data credits if the owner has fewer than registering `devices`
-/// costs; retries while the oracles' price is not there yet.
+/// Where each device stands if it is a simulated coverage device (the simulated radio's place).
+fn simulated_places(config: &AgentConfig, signers: &[Arc<dyn DeviceSigner>]) -> Vec<Option<Cell>> {
+    if config.device.subnetwork != Subnetwork::Coverage {
+        return vec![None; signers.len()];
+    }
+    let ids: Vec<DeviceId> = signers.iter().map(|s| s.device()).collect();
+    let first_simulated = usize::from(!config.device.key_file.is_empty());
+    let planner = Planner::new(
+        &config.coverage,
+        &config.simulation.seed,
+        &ids,
+        first_simulated,
+    );
+    (0..ids.len()).map(|i| planner.location(i)).collect()
+}
+
+/// Sends one location assertion per device, signed by the owner.
+fn send_locations(
+    node: &NodeClient,
+    chain_id: &ChainId,
+    owner_key: &SecretKey,
+    places: &[(DeviceId, Cell)],
+) -> Result<Vec<String>> {
+    let actions = places.iter().map(|(device, cell)| {
+        let action = Action::AssertLocation {
+            device: *device,
+            cell: *cell,
+        };
+        (action, format!("asserting the location of device {device}"))
+    });
+    send_as_owner(node, chain_id, owner_key, actions)
+}
+
+/// Signs each action as the owner, with consecutive nonces, and submits it; returns the
+/// transaction ids.
+fn send_as_owner(
+    node: &NodeClient,
+    chain_id: &ChainId,
+    owner_key: &SecretKey,
+    actions: impl Iterator<Item = (Action, String)>,
+) -> Result<Vec<String>> {
+    let owner = Address(owner_key.public_key());
+    let params: Params = node.get("/v1/params")?;
+    let fee = crate::wallet::fee(None, params.tx_fee_min, None, None)?;
+    let account: cairn_ledger::state::records::Account =
+        node.get(&format!("/v1/accounts/{owner}"))?;
+    let mut ids = Vec::new();
+    for (i, (action, what)) in actions.enumerate() {
+        let tx = Transaction {
+            chain_id: chain_id.clone(),
+            sender: owner,
+            nonce: account.nonce + i as u64,
+            fee,
+            action,
+        }
+        .sign(owner_key);
+        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
+        let answer: Value = node.post("/v1/transactions", &body).context(what)?;
+        ids.push(answer["id"].as_str().unwrap_or_default().to_string());
+    }
+    Ok(ids)
+}
+
+/// Burns `burn_tokens` for data credits if the owner has fewer than `needed` (what registering
+/// and locating the devices costs); retries while the oracles' price is not there yet.
 fn ensure_credits(
     node: &NodeClient,
     chain_id: &ChainId,
     owner_key: &SecretKey,
     config: &AgentConfig,
-    devices: usize,
+    needed: Credits,
 ) -> Result<()> {
     let owner = Address(owner_key.public_key());
     let params: Params = node.get("/v1/params")?;
-    let needed = Credits(
-        params
-            .device_onboard_fee_dc
-            .0
-            .saturating_mul(devices as u64),
-    );
     let start = Instant::now();
     loop {
         let account: cairn_ledger::state::records::Account =
@@ -124,7 +210,7 @@ fn ensure_credits(
         let burn = config.register.burn_tokens;
         if burn.is_zero() {
             bail!(
-                "{owner} has {} data credits, registering {devices} device(s) costs {needed}:                  burn tokens for credits first (or set [register] burn_tokens)",
+                "{owner} has {} data credits, registering and locating the devices costs {needed}: burn tokens for credits first (or set [register] burn_tokens)",
                 account.credits
             );
         }
@@ -149,7 +235,7 @@ fn ensure_credits(
                 &[answer["id"].as_str().unwrap_or_default().to_string()],
             )
         }) {
-            Ok(()) => eprintln!("burned {burn} for data credits to register {devices} device(s)"),
+            Ok(()) => eprintln!("burned {burn} for data credits to register the devices"),
             Err(error) if start.elapsed() < REGISTER_WAIT => {
                 eprintln!("waiting to burn for data credits: {error:#}");
                 std::thread::sleep(Duration::from_secs(2));
@@ -167,35 +253,19 @@ fn send_registrations(
     devices: &[Arc<dyn DeviceSigner>],
 ) -> Result<Vec<String>> {
     let owner = Address(owner_key.public_key());
-    let params: Params = node.get("/v1/params")?;
-    let fee = crate::wallet::fee(None, params.tx_fee_min, None, None)?;
-    let account: cairn_ledger::state::records::Account =
-        node.get(&format!("/v1/accounts/{owner}"))?;
     let subnetwork = config.device.subnetwork;
-    let mut ids = Vec::with_capacity(devices.len());
-    for (i, signer) in devices.iter().enumerate() {
+    let actions = devices.iter().map(|signer| {
         let device = signer.device();
         let binding = device_binding_digest(chain_id, &device, &owner, subnetwork);
-        let tx = Transaction {
-            chain_id: chain_id.clone(),
-            sender: owner,
-            nonce: account.nonce + i as u64,
-            fee,
-            action: Action::RegisterDevice(RegisterDevice {
-                device,
-                subnetwork,
-                maker: None,
-                device_signature: signer.sign(&binding),
-            }),
-        }
-        .sign(owner_key);
-        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
-        let answer: Value = node
-            .post("/v1/transactions", &body)
-            .with_context(|| format!("registering device {device}"))?;
-        ids.push(answer["id"].as_str().unwrap_or_default().to_string());
-    }
-    Ok(ids)
+        let action = Action::RegisterDevice(RegisterDevice {
+            device,
+            subnetwork,
+            maker: None,
+            device_signature: signer.sign(&binding),
+        });
+        (action, format!("registering device {device}"))
+    });
+    send_as_owner(node, chain_id, owner_key, actions)
 }
 
 fn wait_included(node: &NodeClient, ids: &[String]) -> Result<()> {

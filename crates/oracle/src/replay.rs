@@ -13,10 +13,13 @@ use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
 use crate::epochs::reward::chain_reads;
+use crate::rewarder::entropy::{entropy_at, lookback_blocks};
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, Digests, EpochInputs};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
+use cairn_resources::coverage::rules::CoverageRules;
+use cairn_resources::coverage::types::Denylist;
 use cairn_types::params::ChainConfig;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::{Epoch, Subnetwork};
@@ -120,6 +123,9 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         .iter()
         .map(|m| (m.oracle.to_string(), m.reports()))
         .collect();
+    let rules = CoverageRules::default();
+    let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
+    let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,
@@ -127,6 +133,9 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         file: &file,
         registry: &registry,
         previous,
+        coverage_rules: rules,
+        denylist: Denylist::default(),
+        entropy: &entropy,
     })
     .map_err(|e| e.to_string())?;
     if registry.failed() {

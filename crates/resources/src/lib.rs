@@ -7,6 +7,7 @@
 //!
 //! - [`context`]: what a verifier checks against: the epoch's bounds, its rules, the device
 //!   registry.
+//! - [`coverage`]: proof of coverage: beacons, witnesses, density scaling, rings, the denylist.
 //! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
 //! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
 //!   memory bounded by devices, not reports.
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod context;
+pub mod coverage;
 pub mod payout;
 pub mod reason;
 pub mod split;

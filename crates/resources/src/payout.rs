@@ -1,14 +1,19 @@
 //! From an epoch's tally to rewards: each sub-network's pool split among its devices pro rata
 //! to their points, each device's reward paid to its owner at the epoch's last block.
 //!
-//! The uptime policy (every device kind, until the kind's own verifier plugs in): a device's
-//! points are the windows of the epoch in which it delivered at least one valid report. Each
-//! share rounds down ([`crate::split`]); the residue of each pool is left unallocated, and the
-//! ledger sends what a root does not allocate to the treasury.
+//! Points per sub-network:
+//! - coverage: the coverage policy's points ([`crate::coverage::score`]): beacons witnessed and
+//!   witnesses counted, with reciprocity, rings and density scaling;
+//! - every other kind, until its own verifier plugs in, the uptime policy: the windows of the
+//!   epoch in which the device delivered at least one valid report.
+//!
+//! Each share rounds down ([`crate::split`]); the residue of each pool is left unallocated, and
+//! the ledger sends what a root does not allocate to the treasury.
 
+use crate::coverage::score::CoverageOutcome;
 use crate::reason::Reason;
 use crate::split::split_pro_rata;
-use crate::tally::TallyResult;
+use crate::tally::{DeviceResult, TallyResult};
 use cairn_types::{Address, Amount, Cell, DeviceId, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,8 +53,25 @@ pub struct EpochPayout {
     pub residue: BTreeMap<Subnetwork, Amount>,
 }
 
-/// Splits each sub-network's `pools` among the tallied devices by points.
-pub fn pay(tally: &TallyResult, pools: &BTreeMap<Subnetwork, Amount>) -> EpochPayout {
+/// A device's points under its sub-network's policy.
+fn points_of(
+    id: &DeviceId,
+    d: &DeviceResult,
+    coverage: &BTreeMap<DeviceId, CoverageOutcome>,
+) -> u64 {
+    match d.info.subnetwork {
+        Subnetwork::Coverage => coverage.get(id).map_or(0, |o| o.points),
+        _ => d.windows,
+    }
+}
+
+/// Splits each sub-network's `pools` among the tallied devices by points; `coverage` holds the
+/// coverage devices' outcomes ([`crate::coverage::collect::coverage_outcomes`]).
+pub fn pay(
+    tally: &TallyResult,
+    pools: &BTreeMap<Subnetwork, Amount>,
+    coverage: &BTreeMap<DeviceId, CoverageOutcome>,
+) -> EpochPayout {
     let mut payout = EpochPayout::default();
     let mut rewards: BTreeMap<DeviceId, Amount> = BTreeMap::new();
     for (subnetwork, pool) in pools {
@@ -57,7 +79,7 @@ pub fn pay(tally: &TallyResult, pools: &BTreeMap<Subnetwork, Amount>) -> EpochPa
             .devices
             .iter()
             .filter(|(_, d)| d.info.subnetwork == *subnetwork && !d.info.retired)
-            .map(|(id, d)| (*id, d.windows))
+            .map(|(id, d)| (*id, points_of(id, d, coverage)))
             .collect();
         let (shares, residue) = split_pro_rata(*pool, &points);
         payout.residue.insert(*subnetwork, residue);
@@ -82,20 +104,28 @@ pub fn pay(tally: &TallyResult, pools: &BTreeMap<Subnetwork, Amount>) -> EpochPa
             owner: d.info.owner,
             subnetwork: d.info.subnetwork,
             cell: d.info.location.map(|c| c.coarsened(PUBLISHED_RESOLUTION)),
-            points: d.windows,
+            points: points_of(id, d, coverage),
             reports: d.reports,
             reward: rewards.get(id).copied().unwrap_or(Amount::ZERO),
-            rejected: d.rejected.clone(),
+            rejected: merged_refusals(d, coverage.get(id)),
         })
         .collect();
     payout
+}
+
+/// The tally's refusals of a device's copies, with the coverage policy's.
+fn merged_refusals(d: &DeviceResult, coverage: Option<&CoverageOutcome>) -> BTreeMap<Reason, u64> {
+    let mut all = d.rejected.clone();
+    for (reason, n) in coverage.map(|o| &o.refused).into_iter().flatten() {
+        *all.entry(*reason).or_default() += n;
+    }
+    all
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::context::DeviceInfo;
-    use crate::tally::DeviceResult;
     use cairn_types::SecretKey;
     use proptest::prelude::*;
 
@@ -115,6 +145,7 @@ mod tests {
                             },
                             windows: *windows,
                             reports: *windows,
+                            coverage: Vec::new(),
                             rejected: BTreeMap::new(),
                         },
                     )
@@ -131,17 +162,17 @@ mod tests {
             (1, 50, Subnetwork::Sensing, 3),
             (2, 50, Subnetwork::Sensing, 1),
             (3, 51, Subnetwork::Sensing, 2),
-            (4, 51, Subnetwork::Coverage, 5),
+            (4, 51, Subnetwork::Connectivity, 5),
         ]);
         let pools = BTreeMap::from([
             (Subnetwork::Sensing, Amount(600)),
-            (Subnetwork::Coverage, Amount(7)),
+            (Subnetwork::Connectivity, Amount(7)),
         ]);
-        let p = pay(&t, &pools);
+        let p = pay(&t, &pools, &BTreeMap::new());
         let owner = |n: u8| Address(SecretKey::from_seed([n; 32]).public_key());
         assert_eq!(p.owners[&(Subnetwork::Sensing, owner(50))], Amount(400));
         assert_eq!(p.owners[&(Subnetwork::Sensing, owner(51))], Amount(200));
-        assert_eq!(p.owners[&(Subnetwork::Coverage, owner(51))], Amount(7));
+        assert_eq!(p.owners[&(Subnetwork::Connectivity, owner(51))], Amount(7));
         assert_eq!(p.residue[&Subnetwork::Sensing], Amount(0));
         let total: u128 = p.devices.iter().map(|d| d.reward.0).sum();
         assert_eq!(total, 607);
@@ -158,16 +189,16 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (w, owner, coverage))| {
-                    let s = if *coverage { Subnetwork::Coverage } else { Subnetwork::Sensing };
+                    let s = if *coverage { Subnetwork::Connectivity } else { Subnetwork::Sensing };
                     (i as u8, 100 + owner, s, *w)
                 })
                 .collect();
             let t = tally(&devices);
             let pools = BTreeMap::from([
                 (Subnetwork::Sensing, Amount(pool)),
-                (Subnetwork::Coverage, Amount(pool / 3)),
+                (Subnetwork::Connectivity, Amount(pool / 3)),
             ]);
-            let p = pay(&t, &pools);
+            let p = pay(&t, &pools, &BTreeMap::new());
             for (s, pool) in &pools {
                 let paid: u128 = p.owners.iter().filter(|((sub, _), _)| sub == s).map(|(_, a)| a.0).sum();
                 let by_device: u128 = p.devices.iter().filter(|d| d.subnetwork == *s).map(|d| d.reward.0).sum();

@@ -46,11 +46,55 @@ pub enum Reason {
     /// Another report of the same device, kind and window was counted instead (received
     /// earlier).
     DuplicateWindow = 8,
+    /// The device has no asserted location, which coverage needs.
+    NoLocation = 9,
+    /// The beacon's entropy is not a finalized block's digest from just before the beacon.
+    BadEntropy = 10,
+    /// The beacon's data is not the one derived from its entropy and device.
+    BadBeaconData = 11,
+    /// The beacon was sent outside the device's slot of the window.
+    OffSlot = 12,
+    /// The frequency is outside the region's band, or a witness heard another frequency.
+    WrongFrequency = 13,
+    /// The beacon claims more transmit power than its region allows.
+    TxPowerTooHigh = 14,
+    /// A witness of a beacon that was not counted in the epoch.
+    UnknownBeacon = 15,
+    /// A device witnessed its own beacon.
+    SelfWitness = 16,
+    /// The device already witnessed this beacon.
+    DuplicateWitness = 17,
+    /// The witness's time is too far from the beacon's.
+    LateWitness = 18,
+    /// The witness is in another radio region than the beaconer.
+    WrongRegion = 19,
+    /// The witness is nearer the beaconer than the minimum distance.
+    TooClose = 20,
+    /// The witness is farther from the beaconer than the maximum distance.
+    TooFar = 21,
+    /// The witness reports a signal stronger than free-space path loss allows.
+    ImpossibleSignal = 22,
+    /// The beacon already had its most witnesses counted (the first ones).
+    WitnessLimit = 23,
+    /// The device is on the denylist committed with the epoch.
+    DenylistedDevice = 24,
+    /// The beaconer-witness pair is on the denylist committed with the epoch.
+    DenylistedEdge = 25,
+    /// The device did not both beacon and witness validly in the epoch.
+    NoReciprocity = 26,
+    /// The device's witnesses connect only a group cut off from the rest of the network.
+    WitnessRing = 27,
+    /// The device claimed more witnesses in one window than the tally keeps.
+    TooManyWitnesses = 28,
+    /// The coverage device's asserted location is coarser than resolution 12.
+    CoarseLocation = 29,
+    /// A beacon or witness from a device that is not a coverage device.
+    WrongKind = 30,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 31] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -60,6 +104,28 @@ impl Reason {
         Reason::Stale,
         Reason::OutsideEpoch,
         Reason::DuplicateWindow,
+        Reason::NoLocation,
+        Reason::BadEntropy,
+        Reason::BadBeaconData,
+        Reason::OffSlot,
+        Reason::WrongFrequency,
+        Reason::TxPowerTooHigh,
+        Reason::UnknownBeacon,
+        Reason::SelfWitness,
+        Reason::DuplicateWitness,
+        Reason::LateWitness,
+        Reason::WrongRegion,
+        Reason::TooClose,
+        Reason::TooFar,
+        Reason::ImpossibleSignal,
+        Reason::WitnessLimit,
+        Reason::DenylistedDevice,
+        Reason::DenylistedEdge,
+        Reason::NoReciprocity,
+        Reason::WitnessRing,
+        Reason::TooManyWitnesses,
+        Reason::CoarseLocation,
+        Reason::WrongKind,
     ];
 
     /// The stable code.
@@ -74,6 +140,28 @@ impl Reason {
             Reason::Stale => "stale",
             Reason::OutsideEpoch => "outside_epoch",
             Reason::DuplicateWindow => "duplicate_window",
+            Reason::NoLocation => "no_location",
+            Reason::BadEntropy => "bad_entropy",
+            Reason::BadBeaconData => "bad_beacon_data",
+            Reason::OffSlot => "off_slot",
+            Reason::WrongFrequency => "wrong_frequency",
+            Reason::TxPowerTooHigh => "tx_power_too_high",
+            Reason::UnknownBeacon => "unknown_beacon",
+            Reason::SelfWitness => "self_witness",
+            Reason::DuplicateWitness => "duplicate_witness",
+            Reason::LateWitness => "late_witness",
+            Reason::WrongRegion => "wrong_region",
+            Reason::TooClose => "too_close",
+            Reason::TooFar => "too_far",
+            Reason::ImpossibleSignal => "impossible_signal",
+            Reason::WitnessLimit => "witness_limit",
+            Reason::DenylistedDevice => "denylisted_device",
+            Reason::DenylistedEdge => "denylisted_edge",
+            Reason::NoReciprocity => "no_reciprocity",
+            Reason::WitnessRing => "witness_ring",
+            Reason::TooManyWitnesses => "too_many_witnesses",
+            Reason::CoarseLocation => "coarse_location",
+            Reason::WrongKind => "wrong_kind",
         }
     }
 
@@ -89,6 +177,28 @@ impl Reason {
             Reason::Stale => "the device clock was off or the report arrived too late",
             Reason::OutsideEpoch => "the report belongs to another epoch",
             Reason::DuplicateWindow => "another report of the same window was counted",
+            Reason::NoLocation => "the device has no asserted location; assert one",
+            Reason::BadEntropy => "the beacon used entropy that is unknown or too old; check the agent's clock and oracles",
+            Reason::BadBeaconData => "the beacon's data was not derived from its entropy; update the agent",
+            Reason::OffSlot => "the beacon was sent outside the device's slot; check the agent's clock",
+            Reason::WrongFrequency => "the frequency is outside the region's band or is not the beacon's",
+            Reason::TxPowerTooHigh => "the beacon claims more power than the region allows; fix the agent's radio settings",
+            Reason::UnknownBeacon => "the witnessed beacon was not counted in the epoch",
+            Reason::SelfWitness => "a device cannot witness its own beacon",
+            Reason::DuplicateWitness => "the device witnessed this beacon more than once",
+            Reason::LateWitness => "the witness came too long before or after the beacon; check the agent's clock",
+            Reason::WrongRegion => "the witness is in another radio region than the beaconer",
+            Reason::TooClose => "the devices are too close together for a witness to prove coverage",
+            Reason::TooFar => "the devices are too far apart for a witness to be believable; check the asserted location",
+            Reason::ImpossibleSignal => "the reported signal is stronger than physics allows at that distance; check the asserted location and antenna",
+            Reason::WitnessLimit => "the beacon already had the most witnesses that count",
+            Reason::DenylistedDevice => "the device is on the epoch's denylist; the entry says why",
+            Reason::DenylistedEdge => "this pair of devices is on the epoch's denylist; the entry says why",
+            Reason::NoReciprocity => "the device needs a valid beacon and a valid witness in the epoch",
+            Reason::WitnessRing => "the device only witnesses, and is witnessed by, a group cut off from the network",
+            Reason::TooManyWitnesses => "the device claimed to hear more beacons in a window than any device can",
+            Reason::CoarseLocation => "the asserted location is coarser than resolution 12; assert the device's cell",
+            Reason::WrongKind => "only coverage devices beacon and witness",
         }
     }
 }
@@ -118,6 +228,28 @@ mod tests {
                 "stale",
                 "outside_epoch",
                 "duplicate_window",
+                "no_location",
+                "bad_entropy",
+                "bad_beacon_data",
+                "off_slot",
+                "wrong_frequency",
+                "tx_power_too_high",
+                "unknown_beacon",
+                "self_witness",
+                "duplicate_witness",
+                "late_witness",
+                "wrong_region",
+                "too_close",
+                "too_far",
+                "impossible_signal",
+                "witness_limit",
+                "denylisted_device",
+                "denylisted_edge",
+                "no_reciprocity",
+                "witness_ring",
+                "too_many_witnesses",
+                "coarse_location",
+                "wrong_kind",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

@@ -20,19 +20,41 @@
 
 use crate::context::{DeviceInfo, EpochContext, Registry};
 use crate::reason::Reason;
-use cairn_types::report::{LoggedReport, ReportError, ReportKind, SessionCert};
-use cairn_types::DeviceId;
+use cairn_types::report::{
+    LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert,
+};
+use cairn_types::{DeviceId, Subnetwork};
 use std::collections::{BTreeMap, HashMap};
 
 /// Session certificates remembered per device (checked or refused); beyond this each further
 /// one is checked every time, so a device rotating keys cannot make the tally grow.
 pub const MAX_SESSIONS_PER_DEVICE: usize = 8;
 
-/// The counted report of one (kind, window).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Witness reports counted per device and window (one per beacon heard): beyond this a
+/// device's further witnesses of the window are refused (`too_many_witnesses`), so a device
+/// cannot make the tally grow by claiming to hear everything.
+pub const MAX_WITNESSES_PER_WINDOW: usize = 32;
+
+/// What a report is counted once under: its kind, its window, and for a witness the first
+/// bytes of the beacon data it heard (a device may witness several beacons in a window).
+type CountKey = (ReportKind, u64, [u8; 8]);
+
+/// The counted report of one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Counted {
     received_ms: u64,
     id: [u8; 16],
+    /// The body of a beacon or witness, which the coverage verifier reads after the tally.
+    kept: Option<Box<ReportBody>>,
+}
+
+/// A counted beacon or witness, as the coverage verifier reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoverageReport {
+    /// The first 16 bytes of the report's id (the tie-break among witnesses of one time).
+    pub id: [u8; 16],
+    /// The report's body.
+    pub body: ReportBody,
 }
 
 /// What the tally keeps per device.
@@ -40,7 +62,7 @@ struct Counted {
 struct DeviceTally {
     info: DeviceInfo,
     sessions: Vec<(SessionCert, bool)>,
-    counted: BTreeMap<(ReportKind, u64), Counted>,
+    counted: BTreeMap<CountKey, Counted>,
     rejected: BTreeMap<Reason, u64>,
 }
 
@@ -60,8 +82,10 @@ pub struct DeviceResult {
     pub info: DeviceInfo,
     /// Windows of the epoch with at least one counted report: its uptime points.
     pub windows: u64,
-    /// Reports counted (one per kind and window).
+    /// Reports counted (one per kind and window; for witnesses, one per beacon heard).
     pub reports: u64,
+    /// Its counted beacons and witnesses, in key order.
+    pub coverage: Vec<CoverageReport>,
     /// Copies refused, by reason.
     pub rejected: BTreeMap<Reason, u64>,
 }
@@ -122,13 +146,25 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
             .devices
             .into_iter()
             .map(|(device, t)| {
-                let mut windows: Vec<u64> = t.counted.keys().map(|(_, w)| *w).collect();
+                let mut windows: Vec<u64> = t.counted.keys().map(|(_, w, _)| *w).collect();
                 windows.sort_unstable();
                 windows.dedup();
+                let reports = t.counted.len() as u64;
+                let coverage = t
+                    .counted
+                    .into_values()
+                    .filter_map(|c| {
+                        c.kept.map(|body| CoverageReport {
+                            id: c.id,
+                            body: *body,
+                        })
+                    })
+                    .collect();
                 let result = DeviceResult {
                     info: t.info,
                     windows: (windows.len() as u64).min(ctx.windows_in_epoch()),
-                    reports: t.counted.len() as u64,
+                    reports,
+                    coverage,
                     rejected: t.rejected,
                 };
                 (device, result)
@@ -160,10 +196,20 @@ fn check_copy(
         return Err(Reason::Stale);
     }
     let id = short_id(report.id().0);
-    let key = (report.body.payload.kind(), window);
+    let kind = report.body.payload.kind();
+    let coverage_kind = matches!(kind, ReportKind::Beacon | ReportKind::Witness);
+    if coverage_kind && entry.info.subnetwork != Subnetwork::Coverage {
+        return Err(Reason::WrongKind);
+    }
+    let tag = match &report.body.payload {
+        ReportPayload::Witness { data, .. } => short_tag(data.0),
+        _ => [0; 8],
+    };
+    let key = (kind, window, tag);
     let candidate = Counted {
         received_ms: logged.received_ms,
         id,
+        kept: None,
     };
     if let Some(current) = entry.counted.get_mut(&key) {
         if current.id == id {
@@ -174,8 +220,21 @@ fn check_copy(
         if (current.received_ms, current.id) < (candidate.received_ms, candidate.id) {
             return Err(Reason::DuplicateWindow);
         }
+    } else if kind == ReportKind::Witness {
+        let heard = entry
+            .counted
+            .range((kind, window, [0; 8])..=(kind, window, [u8::MAX; 8]))
+            .count();
+        if heard >= MAX_WITNESSES_PER_WINDOW {
+            return Err(Reason::TooManyWitnesses);
+        }
     }
     check_signatures(ctx, entry, logged)?;
+    // Only a copy that counts keeps its body (beacons and witnesses, for the coverage verifier).
+    let candidate = Counted {
+        kept: coverage_kind.then(|| Box::new(report.body.clone())),
+        ..candidate
+    };
     if let Some(displaced) = entry.counted.insert(key, candidate) {
         debug_assert_ne!(displaced.id, id);
         *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
@@ -216,6 +275,12 @@ fn check_signatures(
             ReportError::Malformed(_) => Reason::Malformed,
             ReportError::BadSignature(_) => Reason::BadSignature,
         })
+}
+
+fn short_tag(data: [u8; 32]) -> [u8; 8] {
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&data[..8]);
+    tag
 }
 
 fn short_id(id: [u8; 32]) -> [u8; 16] {
@@ -294,6 +359,47 @@ mod tests {
             tally.add(r);
         }
         tally.finish()
+    }
+
+    fn witness(n: u8, time_ms: u64, heard: u8) -> SignedReport {
+        let mut r = heartbeat(n, time_ms, 0);
+        r.body.payload = ReportPayload::Witness {
+            beaconer: DeviceId(device_key(99).public_key()),
+            data: Hash([heard; 32]),
+            frequency_khz: 868_100,
+            rssi_cdbm: -10_000,
+            snr_cdb: 0,
+        };
+        let session = SecretKey::from_seed([200 + n; 32]);
+        SignedReport::sign(&ctx().chain_id, r.cert, &session, r.body)
+    }
+
+    #[test]
+    fn witnesses_count_per_beacon_heard_up_to_a_bound_and_only_for_coverage_devices() {
+        let mut reg = registry(&[1, 2]);
+        for info in reg.values_mut() {
+            info.subnetwork = Subnetwork::Coverage;
+        }
+        reg.get_mut(&DeviceId(device_key(2).public_key()))
+            .unwrap()
+            .subnetwork = Subnetwork::Sensing;
+        let mut tally = Tally::new(ctx(), &reg);
+        let count = u8::try_from(MAX_WITNESSES_PER_WINDOW).unwrap() + 1;
+        for heard in 0..count {
+            tally.add(&logged(
+                &witness(1, 120_000 + u64::from(heard), heard),
+                121_000,
+            ));
+        }
+        tally.add(&logged(&witness(2, 120_000, 0), 121_000));
+        let out = tally.finish();
+        let one = &out.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(one.reports, MAX_WITNESSES_PER_WINDOW as u64);
+        assert_eq!(one.coverage.len(), MAX_WITNESSES_PER_WINDOW);
+        assert_eq!(one.rejected.get(&Reason::TooManyWitnesses), Some(&1));
+        let two = &out.devices[&DeviceId(device_key(2).public_key())];
+        assert_eq!(two.rejected.get(&Reason::WrongKind), Some(&1));
+        assert!(two.coverage.is_empty());
     }
 
     #[test]

@@ -10,6 +10,18 @@ use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
 
+/// Resolution of the grid on which [`Cell::distance_m`] measures: cells about 50 m apart.
+///
+/// The distance is the straight line between the two cells' centres in H3's local IJ
+/// coordinates at this resolution (integers, so every machine gets the same metres), scaled by
+/// the resolution's average centre spacing. H3's projection makes real cell sizes differ from
+/// the average, by up to about a third near the icosahedron's vertices, so a distance is only
+/// as true as that: rules built on it (witness distances) leave that margin.
+pub const DISTANCE_RESOLUTION: u8 = 11;
+/// Average distance between neighbouring cell centres at [`DISTANCE_RESOLUTION`], in mm:
+/// √3 × the average edge length, 28.6639 m.
+const CENTRE_SPACING_MM: u64 = 49_647;
+
 /// A valid H3 cell index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell(CellIndex);
@@ -73,6 +85,47 @@ impl Cell {
             .ok()
             .and_then(|res| self.0.parent(res))
             .map_or(self, Cell)
+    }
+
+    /// The distance in metres between this cell's centre and another's, measured on the
+    /// resolution-[`DISTANCE_RESOLUTION`] grid in integers (see [`DISTANCE_RESOLUTION`]);
+    /// `None` when H3 cannot unfold the grid between them (cells more than roughly 1,000 km
+    /// apart, or on opposite sides of a pentagon).
+    pub fn distance_m(self, other: Cell) -> Option<u64> {
+        let (a, b) = (
+            self.at_distance_resolution()?,
+            other.at_distance_resolution()?,
+        );
+        // Measured from the smaller index, so that a → b and b → a agree exactly.
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        let origin = a.to_local_ij(a).ok()?.coord;
+        let there = b.to_local_ij(a).ok()?.coord;
+        let di = i128::from(there.i) - i128::from(origin.i);
+        let dj = i128::from(there.j) - i128::from(origin.j);
+        // The i and j axes are 120 degrees apart: |v|² = i² + j² − i·j grid steps².
+        let steps_sq = u128::try_from(di * di + dj * dj - di * dj).ok()?;
+        let mm = (steps_sq * u128::from(CENTRE_SPACING_MM) * u128::from(CENTRE_SPACING_MM)).isqrt();
+        u64::try_from(mm / 1000).ok()
+    }
+
+    /// The cell at [`DISTANCE_RESOLUTION`]: its ancestor if finer, its centre child if coarser.
+    fn at_distance_resolution(self) -> Option<CellIndex> {
+        let res = Resolution::try_from(DISTANCE_RESOLUTION).ok()?;
+        if self.0.resolution() >= res {
+            self.0.parent(res)
+        } else {
+            self.0.center_child(res)
+        }
+    }
+
+    /// The number (0 to 121) of the resolution-0 base cell this cell lies in.
+    pub fn base_cell(self) -> u8 {
+        u8::from(self.0.base_cell())
+    }
+
+    /// True when this cell lies within `area` (is `area` or one of its descendants).
+    pub fn is_within(self, area: Cell) -> bool {
+        self.resolution() >= area.resolution() && self.coarsened(area.resolution()) == area
     }
 
     /// Grid distance to another cell of the same resolution, if H3 can compute it.
@@ -142,6 +195,51 @@ mod tests {
         assert_eq!(decode::<Cell>(&encode(&cell), 8), Ok(cell));
         assert!(Cell::from_lat_lng(95.0, 0.0, 12).is_err());
         assert!(Cell::from_lat_lng(0.0, 0.0, 16).is_err());
+    }
+
+    /// Great-circle distance in metres, for comparison only (floats never decide rewards).
+    fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+        let (la1, lo1, la2, lo2) = (
+            a.0.to_radians(),
+            a.1.to_radians(),
+            b.0.to_radians(),
+            b.1.to_radians(),
+        );
+        let h = ((la2 - la1) / 2.0).sin().powi(2)
+            + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+        2.0 * 6_371_008.8 * h.sqrt().asin()
+    }
+
+    #[test]
+    fn distances_between_cells_follow_the_ground() {
+        let paris = (48.8566, 2.3522);
+        let places = [
+            (48.8606, 2.3376),    // 1.2 km
+            (48.9000, 2.3522),    // 4.8 km
+            (48.8566, 2.9000),    // 40 km
+            (49.4431, 1.0999),    // Rouen, 111 km
+            (-33.8688, 151.2093), // Sydney: too far to unfold
+        ];
+        let origin = Cell::from_lat_lng(paris.0, paris.1, 12).unwrap();
+        assert_eq!(origin.distance_m(origin), Some(0));
+        for place in places {
+            let cell = Cell::from_lat_lng(place.0, place.1, 12).unwrap();
+            let truth = haversine_m(paris, place);
+            match origin.distance_m(cell) {
+                Some(d) => {
+                    let error = (d as f64 - truth).abs() / truth;
+                    assert!(error < 0.35, "{place:?}: {d} m against {truth:.0} m");
+                    assert_eq!(cell.distance_m(origin), Some(d), "symmetric");
+                }
+                None => assert!(truth > 1_000_000.0, "{place:?} at {truth:.0} m"),
+            }
+        }
+        // Neighbouring resolution-11 cells are one spacing apart, whatever the resolution given.
+        let a = Cell::from_lat_lng(paris.0, paris.1, DISTANCE_RESOLUTION).unwrap();
+        for b in a.0.grid_disk::<Vec<_>>(1).into_iter().filter(|b| *b != a.0) {
+            assert_eq!(a.distance_m(Cell(b)), Some(CENTRE_SPACING_MM / 1000));
+        }
+        assert_eq!(a.coarsened(8).distance_m(a.coarsened(8)), Some(0));
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! proposal  = varint(epoch) ‖ varint(view) ‖ varint(parent view) ‖ block digest (32 bytes)
 //! ```
 //!
-//! where `varint` is the unsigned LEB128 encoding. `crates/node/tests/evidence.rs` checks these
+//! where `varint` is the unsigned LEB128 encoding. `crates/node/tests/chain/evidence.rs` checks these
 //! bytes against votes signed by commonware itself.
 
 use crate::hash::Hash;

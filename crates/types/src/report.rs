@@ -119,6 +119,10 @@ pub enum ReportKind {
     Heartbeat = 0,
     /// A sensor reading.
     Reading = 1,
+    /// A coverage beacon the device transmitted.
+    Beacon = 2,
+    /// A coverage beacon the device heard.
+    Witness = 3,
 }
 
 impl ReportKind {
@@ -127,6 +131,8 @@ impl ReportKind {
         match self {
             ReportKind::Heartbeat => "heartbeat",
             ReportKind::Reading => "reading",
+            ReportKind::Beacon => "beacon",
+            ReportKind::Witness => "witness",
         }
     }
 }
@@ -153,6 +159,30 @@ pub enum ReportPayload {
         /// The value in thousandths of the sensor's unit (integers only).
         value_milli: i64,
     },
+    /// A beacon the device transmitted; its entropy is the report's.
+    Beacon {
+        /// Height of the block whose digest is the report's entropy.
+        entropy_height: u64,
+        /// Transmit frequency (kHz).
+        frequency_khz: u32,
+        /// Transmit power, EIRP, in centi-dBm (1/100 dBm).
+        tx_power_cdbm: i32,
+        /// The data transmitted: derived from the entropy and the device.
+        data: Hash,
+    },
+    /// A beacon the device heard.
+    Witness {
+        /// The device that sent it.
+        beaconer: DeviceId,
+        /// The data heard.
+        data: Hash,
+        /// The frequency heard (kHz).
+        frequency_khz: u32,
+        /// Received signal strength, in centi-dBm.
+        rssi_cdbm: i32,
+        /// Signal-to-noise ratio, in centi-dB.
+        snr_cdb: i32,
+    },
 }
 
 impl ReportPayload {
@@ -161,6 +191,8 @@ impl ReportPayload {
         match self {
             ReportPayload::Heartbeat { .. } => ReportKind::Heartbeat,
             ReportPayload::Reading { .. } => ReportKind::Reading,
+            ReportPayload::Beacon { .. } => ReportKind::Beacon,
+            ReportPayload::Witness { .. } => ReportKind::Witness,
         }
     }
 }
@@ -475,6 +507,23 @@ mod tests {
                 value_milli: value,
             };
             let bytes = r.encode();
+            prop_assert_eq!(SignedReport::decode(&bytes).unwrap(), r);
+        }
+
+        #[test]
+        fn coverage_reports_round_trip(freq in any::<u32>(), power in any::<i32>(), rssi in any::<i32>(), data in any::<[u8; 32]>()) {
+            let mut r = report(1_000);
+            r.body.payload = ReportPayload::Beacon { entropy_height: u64::from(freq), frequency_khz: freq, tx_power_cdbm: power, data: Hash(data) };
+            prop_assert_eq!(SignedReport::decode(&r.encode()).unwrap(), r.clone());
+            r.body.payload = ReportPayload::Witness {
+                beaconer: DeviceId(key(9).public_key()),
+                data: Hash(data),
+                frequency_khz: freq,
+                rssi_cdbm: rssi,
+                snr_cdb: power,
+            };
+            let bytes = r.encode();
+            prop_assert!(bytes.len() <= MAX_REPORT_BYTES);
             prop_assert_eq!(SignedReport::decode(&bytes).unwrap(), r);
         }
     }

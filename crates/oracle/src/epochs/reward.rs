@@ -5,12 +5,15 @@
 use super::attest::{mirrors, whole_or_fetch};
 use super::{Stage, Worker};
 use crate::manifest::Manifest;
+use crate::rewarder::entropy::{entropy_at, lookback_blocks};
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochInputs, EpochResult};
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_resources::context::EpochContext;
+use cairn_resources::coverage::rules::CoverageRules;
+use cairn_resources::coverage::types::Denylist;
 use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::reward_root_digest;
@@ -135,6 +138,17 @@ impl Worker {
             .iter()
             .map(|m| (m.oracle, m.hash()))
             .collect();
+        let clock = self.watch.config.reward_clock();
+        let rules = CoverageRules::default();
+        let lookback = lookback_blocks(
+            rules.entropy_valid_ms,
+            self.watch.config.consensus.block_interval_ms,
+        );
+        let entropy = entropy_at(
+            &self.client,
+            (clock.first_height(epoch), inputs.last_height),
+            lookback,
+        );
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -142,6 +156,9 @@ impl Worker {
             file: &file,
             registry: &registry,
             previous,
+            coverage_rules: rules,
+            denylist: Denylist::default(),
+            entropy: &entropy,
         });
         if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
             // A kept copy went missing or bad since it was fetched: fetch it again.

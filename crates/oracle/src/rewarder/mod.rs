@@ -14,13 +14,18 @@
 //! see where their computations parted.
 //!
 //! - [`registry`]: device records at the epoch's last block, read from a node.
+//! - [`entropy`]: the blocks beacons name as entropy, read from a node.
 
+pub mod entropy;
 pub mod registry;
 
 use crate::log::format::FileReader;
 use crate::manifest::{file_hash, Manifest};
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_resources::context::{EpochContext, Registry};
+use cairn_resources::coverage::collect::{coverage_outcomes, entropy_heights, CoverageInputs};
+use cairn_resources::coverage::rules::CoverageRules;
+use cairn_resources::coverage::types::Denylist;
 use cairn_resources::payout::{pay, DevicePayout};
 use cairn_resources::tally::Tally;
 use cairn_types::codec;
@@ -34,6 +39,9 @@ pub type Cumulative = BTreeMap<Subnetwork, BTreeMap<Address, Amount>>;
 
 /// Reads the bytes of one of an oracle's log files.
 pub type FileSource<'a> = &'a dyn Fn(&Address, &str) -> Result<Vec<u8>, String>;
+
+/// Reads the block at a height: its digest and time, or `None` if it may not serve as entropy.
+pub type EntropySource<'a> = &'a dyn Fn(u64) -> Result<Option<(Hash, u64)>, String>;
 
 /// What an epoch's computation reads.
 pub struct EpochInputs<'a> {
@@ -49,6 +57,12 @@ pub struct EpochInputs<'a> {
     pub registry: &'a dyn Registry,
     /// Cumulative rewards before the epoch.
     pub previous: Cumulative,
+    /// The coverage sub-network's rules.
+    pub coverage_rules: CoverageRules,
+    /// The denylist committed with the epoch.
+    pub denylist: Denylist,
+    /// The blocks beacons name as entropy.
+    pub entropy: EntropySource<'a>,
 }
 
 /// Where the computation stood after each stage.
@@ -97,6 +111,14 @@ pub enum RewardError {
     /// The reward tree could not be built (more than 2^40 owners).
     #[error("reward tree: {0}")]
     Tree(String),
+    /// A block named as beacon entropy could not be read.
+    #[error("entropy block {height}: {reason}")]
+    Entropy {
+        /// Its height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Computes one epoch (see the module doc).
@@ -149,7 +171,24 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
                 .collect::<Vec<_>>(),
         )],
     );
-    let payout = pay(&tallied, &inputs.pools);
+    let mut entropy = BTreeMap::new();
+    for height in entropy_heights(&tallied) {
+        let block =
+            (inputs.entropy)(height).map_err(|reason| RewardError::Entropy { height, reason })?;
+        if let Some(block) = block {
+            entropy.insert(height, block);
+        }
+    }
+    let coverage = coverage_outcomes(
+        &tallied,
+        &CoverageInputs {
+            rules: inputs.coverage_rules,
+            denylist: inputs.denylist,
+            entropy,
+        },
+        inputs.ctx.window_ms,
+    );
+    let payout = pay(&tallied, &inputs.pools, &coverage);
     let payout_digest = Hash::domain(
         "cairn digest payout v1",
         &[&codec::encode(
@@ -279,6 +318,9 @@ mod tests {
             file,
             registry,
             previous: Cumulative::new(),
+            coverage_rules: CoverageRules::default(),
+            denylist: Denylist::default(),
+            entropy: entropy::no_entropy(),
         }
     }
 

@@ -1,7 +1,5 @@
 //! The mempool against a real on-disk ledger.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
 use cairn_ledger::error::TxError;
 use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_node::mempool::{AdmitError, DropReason, Mempool, MempoolConfig};

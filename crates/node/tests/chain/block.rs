@@ -1,7 +1,5 @@
 //! The block codec: round trips, and every malformed input is refused with an error.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
 use cairn_ledger::testkit::{self, TestChain};
 use cairn_node::block::{Block, BlockLimits, HEADER_BYTES};
 use cairn_types::amount::Amount;

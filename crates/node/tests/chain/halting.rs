@@ -2,8 +2,6 @@
 //! this node's, or a ledger that refuses a finalized block, stops it, and a halted node applies,
 //! proposes and admits nothing more.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
 use cairn_ledger::testkit::{self, TestChain, TEST_BLOCK_INTERVAL_MS};
 use cairn_node::block::Block;
 use cairn_node::chain::Chain;

@@ -1,8 +1,6 @@
 //! Differential test: the ledger's double-sign evidence checks exactly the bytes commonware's
 //! simplex signs, so votes taken from consensus are evidence as they are.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use cairn_node::slasher::evidence_from_activity;
 use cairn_node::types::{cairn_key, namespace, BlockDigest, ConsensusScheme};
 use cairn_types::evidence::{EvidenceError, VoteKind};

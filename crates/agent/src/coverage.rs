@@ -1,0 +1,251 @@
+//! Coverage devices: each beacons once a window, in the slot the chain's rule gives it, with the
+//! freshest entropy the oracles gave; the simulated radio ([`crate::radio`]) carries each
+//! simulated device's beacon to the agent's other simulated devices, which witness what they
+//! hear.
+//!
+//! [`Planner::due`] is pure (it takes the time and the entropy), so the schedule is tested
+//! without a clock; the agent's coverage task calls it every [`TICK_MS`] and signs what it
+//! returns.
+
+use crate::config::CoverageSection;
+use crate::radio::{heard, simulated_location};
+use cairn_resources::coverage::beacon::{beacon_data, slot_bounds};
+use cairn_resources::tally::MAX_WITNESSES_PER_WINDOW;
+use cairn_types::report::{ReportBody, ReportPayload};
+use cairn_types::{Cell, DeviceId, Hash};
+
+/// How often the coverage task looks for beacons due (ms).
+pub const TICK_MS: u64 = 100;
+/// Most simulated devices the radio carries beacons among (it compares every pair once).
+pub const MAX_RADIO_DEVICES: usize = 4_000;
+/// Farthest apart two simulated devices can hear each other (m); beyond, no pair is tried.
+pub const RADIO_RANGE_M: u64 = 30_000;
+/// A witness's time after the beacon it heard (ms): the receiver's processing.
+pub const WITNESS_DELAY_MS: u64 = 20;
+/// The signal-to-noise ratio simulated witnesses report (centi-dB).
+pub const SIMULATED_SNR_CDB: i32 = 500;
+
+/// The schedule of an agent's coverage devices.
+pub struct Planner {
+    config: CoverageSection,
+    seed: String,
+    ids: Vec<DeviceId>,
+    locations: Vec<Option<Cell>>,
+    neighbours: Vec<Vec<usize>>,
+    beaconed: Vec<Option<u64>>,
+    witnessed: Vec<(u64, usize)>,
+}
+
+/// One report to sign: which device, and the body.
+pub type Due = (usize, ReportBody);
+
+impl Planner {
+    /// The devices `ids`, of which those from `first_simulated` on are simulated (numbered from
+    /// 0 for their positions) and carried by the radio.
+    pub fn new(
+        config: &CoverageSection,
+        seed: &str,
+        ids: &[DeviceId],
+        first_simulated: usize,
+    ) -> Planner {
+        let centre = config.centre().unwrap_or((0.0, 0.0));
+        let locations: Vec<Option<Cell>> = (0..ids.len())
+            .map(|i| {
+                let n = u32::try_from(i.checked_sub(first_simulated)?).ok()?;
+                simulated_location(centre, f64::from(config.spacing_m), n)
+            })
+            .collect();
+        let mut neighbours = vec![Vec::new(); ids.len()];
+        if ids.len() <= MAX_RADIO_DEVICES {
+            for (a, la) in locations.iter().enumerate() {
+                for (b, lb) in locations.iter().enumerate().skip(a + 1) {
+                    let near = la
+                        .zip(*lb)
+                        .and_then(|(x, y)| x.distance_m(y))
+                        .is_some_and(|d| d <= RADIO_RANGE_M);
+                    if near {
+                        neighbours[a].push(b);
+                        neighbours[b].push(a);
+                    }
+                }
+            }
+        }
+        Planner {
+            config: config.clone(),
+            seed: seed.to_string(),
+            ids: ids.to_vec(),
+            locations,
+            neighbours,
+            beaconed: vec![None; ids.len()],
+            witnessed: vec![(0, 0); ids.len()],
+        }
+    }
+
+    /// Where device `index` stands, if it is simulated.
+    pub fn location(&self, index: usize) -> Option<Cell> {
+        self.locations.get(index).copied().flatten()
+    }
+
+    /// The beacons due at `now_ms` with the entropy block `(height, digest)`, and the witnesses
+    /// of them, in the order to sign them.
+    pub fn due(&mut self, now_ms: u64, (height, entropy): (u64, Hash)) -> Vec<Due> {
+        let window_ms = self.config.window_secs.saturating_mul(1_000).max(1);
+        let window = now_ms / window_ms;
+        let mut out = Vec::new();
+        for k in 0..self.ids.len() {
+            if self.beaconed[k] == Some(window) || height == 0 {
+                continue;
+            }
+            let (start, end) = slot_bounds(&self.ids[k], window, window_ms, self.config.slots);
+            // A time in the first half of the slot that others cannot predict.
+            let start = start + self.offset_ms(k, window, (end - start) / 2);
+            if !(start..end).contains(&now_ms) {
+                continue;
+            }
+            self.beaconed[k] = Some(window);
+            let data = beacon_data(&entropy, &self.ids[k]);
+            out.push((
+                k,
+                ReportBody {
+                    time_ms: now_ms,
+                    entropy,
+                    payload: ReportPayload::Beacon {
+                        entropy_height: height,
+                        frequency_khz: self.config.frequency_khz,
+                        tx_power_cdbm: self.config.tx_power_cdbm,
+                        data,
+                    },
+                },
+            ));
+            self.witnesses_of(k, window, now_ms, entropy, data, &mut out);
+        }
+        out
+    }
+
+    /// Device `k`'s secret offset into its slot in `window`, below `span_ms`.
+    fn offset_ms(&self, k: usize, window: u64, span_ms: u64) -> u64 {
+        let h = Hash::domain(
+            "cairn agent beacon offset v1",
+            &[
+                self.seed.as_bytes(),
+                &self.ids[k].0 .0,
+                &window.to_le_bytes(),
+            ],
+        );
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.as_bytes()[..8]);
+        u64::from_le_bytes(first) % span_ms.max(1)
+    }
+
+    /// What the other simulated devices hear of device `k`'s beacon.
+    fn witnesses_of(
+        &mut self,
+        k: usize,
+        window: u64,
+        now_ms: u64,
+        entropy: Hash,
+        data: Hash,
+        out: &mut Vec<Due>,
+    ) {
+        let Some(from) = self.location(k) else {
+            return;
+        };
+        for &j in &self.neighbours[k] {
+            let Some(at) = self.locations[j] else {
+                continue;
+            };
+            let rssi = heard(
+                &self.seed,
+                (&self.ids[k], from),
+                (&self.ids[j], at),
+                self.config.tx_power_cdbm,
+                self.config.frequency_khz,
+                window,
+            );
+            let Some(rssi_cdbm) = rssi else {
+                continue;
+            };
+            // An honest device reports no more witnesses in a window than the oracles count.
+            let (w, n) = self.witnessed[j];
+            let n = if w == window { n } else { 0 };
+            if n >= MAX_WITNESSES_PER_WINDOW {
+                continue;
+            }
+            self.witnessed[j] = (window, n + 1);
+            out.push((
+                j,
+                ReportBody {
+                    time_ms: now_ms + WITNESS_DELAY_MS,
+                    entropy,
+                    payload: ReportPayload::Witness {
+                        beaconer: self.ids[k],
+                        data,
+                        frequency_khz: self.config.frequency_khz,
+                        rssi_cdbm,
+                        snr_cdb: SIMULATED_SNR_CDB,
+                    },
+                },
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_types::SecretKey;
+
+    fn ids(n: u8) -> Vec<DeviceId> {
+        (0..n)
+            .map(|i| DeviceId(SecretKey::from_seed([i; 32]).public_key()))
+            .collect()
+    }
+
+    #[test]
+    fn each_device_beacons_once_a_window_in_its_slot_and_neighbours_witness() {
+        let config = CoverageSection {
+            window_secs: 10,
+            ..CoverageSection::default()
+        };
+        let ids = ids(7);
+        let mut planner = Planner::new(&config, "t", &ids, 0);
+        let entropy = (5, Hash([9; 32]));
+        let mut beacons = vec![0; 7];
+        let mut witnesses = 0;
+        // Two windows, every tick.
+        for now in (1_000_000..1_020_000).step_by(100) {
+            for (k, body) in planner.due(now, entropy) {
+                match body.payload {
+                    ReportPayload::Beacon { data, .. } => {
+                        let window = now / 10_000;
+                        let (start, end) = slot_bounds(&ids[k], window, 10_000, 4);
+                        assert!((start..end).contains(&body.time_ms));
+                        assert_eq!(data, beacon_data(&entropy.1, &ids[k]));
+                        beacons[k] += 1;
+                    }
+                    ReportPayload::Witness { beaconer, .. } => {
+                        assert_ne!(beaconer, ids[k]);
+                        witnesses += 1;
+                    }
+                    _ => unreachable!(),
+                }
+            }
+        }
+        assert_eq!(beacons, vec![2; 7]);
+        // Seven devices 1.5 km apart on a hexagon: most hear most of the others.
+        assert!(witnesses >= 2 * 7 * 3, "{witnesses} witnesses");
+        // No entropy yet: nothing is due.
+        let mut fresh = Planner::new(&config, "t", &ids, 0);
+        assert!((1_000_000..1_010_000)
+            .step_by(100)
+            .all(|now| fresh.due(now, (0, Hash::ZERO)).is_empty()));
+    }
+
+    #[test]
+    fn a_real_device_is_not_placed_or_carried() {
+        let ids = ids(3);
+        let planner = Planner::new(&CoverageSection::default(), "t", &ids, 1);
+        assert_eq!(planner.location(0), None);
+        assert!(planner.location(1).is_some() && planner.location(2).is_some());
+    }
+}
