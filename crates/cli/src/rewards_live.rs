@@ -81,7 +81,7 @@ fn describe(d: &DevicePayout) -> String {
     if d.reward.is_zero() {
         out.push_str("  not paid: ");
         out.push_str(if d.points == 0 {
-            "no valid report in the epoch (see the refusals below)\n"
+            "no points in the epoch (see the refusals below)\n"
         } else {
             "its sub-network had no pool this epoch\n"
         });
