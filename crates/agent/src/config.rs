@@ -29,6 +29,12 @@
 //! centre = "48.8566,2.3522"      # where simulated devices stand, on a hexagonal spiral
 //! spacing_m = 1500               # ... this far apart
 //!
+//! [coverage.cheaters]            # simulated cheaters, to test the oracles' verifiers: the
+//! spoofed = 0                    # last simulated devices take these parts (see cheat.rs)
+//! ring = 0
+//! fabricators = 0
+//! replayers = 0
+//!
 //! [register]                     # register the device(s) on first start (cairn agent does it)
 //! node = ""                      # "" = do not register
 //! owner = "alice"                # the owner's key name in owner_home
@@ -94,6 +100,33 @@ pub struct CoverageSection {
     pub centre: String,
     /// How far apart simulated devices stand (m).
     pub spacing_m: u32,
+    /// Simulated devices that cheat.
+    pub cheaters: CheatersSection,
+}
+
+/// `[coverage.cheaters]`: how many of the simulated coverage devices cheat, and how; they are
+/// the last simulated devices, in this order (see [`crate::cheat`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheatersSection {
+    /// Devices that stand among the honest ones but assert a location 1,000 km away.
+    pub spoofed: u32,
+    /// Devices of a witness ring: crowded into one cell far from the others.
+    pub ring: u32,
+    /// Devices that report witnesses of beacons they could not have heard.
+    pub fabricators: u32,
+    /// Devices that beacon with entropy too old to be fresh: replayed beacons.
+    pub replayers: u32,
+}
+
+impl CheatersSection {
+    /// Cheaters in all.
+    pub fn total(&self) -> u64 {
+        [self.spoofed, self.ring, self.fabricators, self.replayers]
+            .iter()
+            .map(|n| u64::from(*n))
+            .sum()
+    }
 }
 
 impl Default for CoverageSection {
@@ -105,6 +138,7 @@ impl Default for CoverageSection {
             slots: 4,
             centre: "48.8566,2.3522".into(),
             spacing_m: 1_500,
+            cheaters: CheatersSection::default(),
         }
     }
 }
@@ -309,6 +343,13 @@ impl AgentConfig {
         if c.window_secs == 0 || c.slots == 0 || c.spacing_m == 0 {
             return Err("coverage: window_secs, slots and spacing_m must be > 0".into());
         }
+        if c.cheaters.total() > u64::from(self.simulation.devices) {
+            return Err(format!(
+                "coverage.cheaters: {} cheaters but only {} simulated devices",
+                c.cheaters.total(),
+                self.simulation.devices
+            ));
+        }
         Ok(())
     }
 }
@@ -332,5 +373,8 @@ mod tests {
         let c = AgentConfig::parse("[coverage]\ncentre = \"91,0\"").unwrap();
         assert!(c.check().unwrap_err().contains("coverage.centre"));
         assert_eq!(config.coverage.centre(), Some((48.8566, 2.3522)));
+        let c =
+            AgentConfig::parse("[simulation]\ndevices = 3\n[coverage.cheaters]\nring = 4").unwrap();
+        assert!(c.check().unwrap_err().contains("4 cheaters but only 3"));
     }
 }

@@ -1,14 +1,16 @@
 //! Coverage devices: each beacons once a window, in the slot the chain's rule gives it, with the
 //! freshest entropy the oracles gave; the simulated radio ([`crate::radio`]) carries each
 //! simulated device's beacon to the agent's other simulated devices, which witness what they
-//! hear.
+//! hear. Simulated devices may play cheaters' parts ([`crate::cheat`]): they then stand,
+//! assert, beacon and witness as their part says.
 //!
 //! [`Planner::due`] is pure (it takes the time and the entropy), so the schedule is tested
 //! without a clock; the agent's coverage task calls it every [`TICK_MS`] and signs what it
 //! returns.
 
+use crate::cheat::{place, roles, Role, FABRICATED_RSSI_CDBM, REPLAY_AGE_MS};
 use crate::config::CoverageSection;
-use crate::radio::{heard, simulated_location};
+use crate::radio::heard;
 use cairn_resources::coverage::beacon::{beacon_data, slot_bounds};
 use cairn_resources::tally::MAX_WITNESSES_PER_WINDOW;
 use cairn_types::report::{ReportBody, ReportPayload};
@@ -30,11 +32,20 @@ pub struct Planner {
     config: CoverageSection,
     seed: String,
     ids: Vec<DeviceId>,
-    locations: Vec<Option<Cell>>,
+    roles: Vec<Role>,
+    /// Where each device stands (what the radio uses).
+    stands: Vec<Option<Cell>>,
+    /// What each device asserts on chain.
+    asserts: Vec<Option<Cell>>,
     neighbours: Vec<Vec<usize>>,
     beaconed: Vec<Option<u64>>,
     witnessed: Vec<(u64, usize)>,
+    /// Entropy blocks seen, with when first seen (ms), oldest first: what replayers replay.
+    seen: std::collections::VecDeque<(u64, u64, Hash)>,
 }
+
+/// Entropy blocks a planner remembers.
+const SEEN_MAX: usize = 256;
 
 /// One report to sign: which device, and the body.
 pub type Due = (usize, ReportBody);
@@ -49,16 +60,24 @@ impl Planner {
         first_simulated: usize,
     ) -> Planner {
         let centre = config.centre().unwrap_or((0.0, 0.0));
-        let locations: Vec<Option<Cell>> = (0..ids.len())
-            .map(|i| {
-                let n = u32::try_from(i.checked_sub(first_simulated)?).ok()?;
-                simulated_location(centre, f64::from(config.spacing_m), n)
-            })
-            .collect();
+        let first_simulated = first_simulated.min(ids.len());
+        let simulated = roles(ids.len() - first_simulated, &config.cheaters);
+        let placed = place(centre, f64::from(config.spacing_m), &simulated);
+        let real = std::iter::repeat_n(
+            crate::cheat::Placement {
+                stands: None,
+                asserts: None,
+            },
+            first_simulated,
+        );
+        let (stands, asserts): (Vec<Option<Cell>>, Vec<Option<Cell>>) =
+            real.chain(placed).map(|p| (p.stands, p.asserts)).unzip();
+        let mut all_roles = vec![Role::Honest; first_simulated];
+        all_roles.extend(simulated);
         let mut neighbours = vec![Vec::new(); ids.len()];
         if ids.len() <= MAX_RADIO_DEVICES {
-            for (a, la) in locations.iter().enumerate() {
-                for (b, lb) in locations.iter().enumerate().skip(a + 1) {
+            for (a, la) in stands.iter().enumerate() {
+                for (b, lb) in stands.iter().enumerate().skip(a + 1) {
                     let near = la
                         .zip(*lb)
                         .and_then(|(x, y)| x.distance_m(y))
@@ -74,16 +93,38 @@ impl Planner {
             config: config.clone(),
             seed: seed.to_string(),
             ids: ids.to_vec(),
-            locations,
+            roles: all_roles,
+            stands,
+            asserts,
             neighbours,
             beaconed: vec![None; ids.len()],
             witnessed: vec![(0, 0); ids.len()],
+            seen: std::collections::VecDeque::new(),
         }
     }
 
-    /// Where device `index` stands, if it is simulated.
+    /// Where device `index` says it stands (the location to assert), if it is simulated.
     pub fn location(&self, index: usize) -> Option<Cell> {
-        self.locations.get(index).copied().flatten()
+        self.asserts.get(index).copied().flatten()
+    }
+
+    /// The part device `index` plays.
+    pub fn role(&self, index: usize) -> Role {
+        self.roles.get(index).copied().unwrap_or(Role::Honest)
+    }
+
+    /// The entropy a beacon of device `k` uses at `now_ms`: the freshest, or for a replayer
+    /// the newest first seen [`REPLAY_AGE_MS`] before (none yet: no beacon).
+    fn beacon_entropy(&self, k: usize, now_ms: u64) -> Option<(u64, Hash)> {
+        let newest = self.seen.back().map(|(_, h, e)| (*h, *e));
+        if self.role(k) != Role::Replayer {
+            return newest;
+        }
+        self.seen
+            .iter()
+            .rev()
+            .find(|(seen_ms, _, _)| seen_ms.saturating_add(REPLAY_AGE_MS) <= now_ms)
+            .map(|(_, h, e)| (*h, *e))
     }
 
     /// The beacons due at `now_ms` with the entropy block `(height, digest)`, and the witnesses
@@ -92,8 +133,17 @@ impl Planner {
         let window_ms = self.config.window_secs.saturating_mul(1_000).max(1);
         let window = now_ms / window_ms;
         let mut out = Vec::new();
+        if height == 0 {
+            return out;
+        }
+        if self.seen.back().is_none_or(|(_, h, _)| *h < height) {
+            self.seen.push_back((now_ms, height, entropy));
+            if self.seen.len() > SEEN_MAX {
+                self.seen.pop_front();
+            }
+        }
         for k in 0..self.ids.len() {
-            if self.beaconed[k] == Some(window) || height == 0 {
+            if self.beaconed[k] == Some(window) {
                 continue;
             }
             let (start, end) = slot_bounds(&self.ids[k], window, window_ms, self.config.slots);
@@ -102,15 +152,18 @@ impl Planner {
             if !(start..end).contains(&now_ms) {
                 continue;
             }
+            let Some((beacon_height, beacon_entropy)) = self.beacon_entropy(k, now_ms) else {
+                continue;
+            };
             self.beaconed[k] = Some(window);
-            let data = beacon_data(&entropy, &self.ids[k]);
+            let data = beacon_data(&beacon_entropy, &self.ids[k]);
             out.push((
                 k,
                 ReportBody {
                     time_ms: now_ms,
-                    entropy,
+                    entropy: beacon_entropy,
                     payload: ReportPayload::Beacon {
-                        entropy_height: height,
+                        entropy_height: beacon_height,
                         frequency_khz: self.config.frequency_khz,
                         tx_power_cdbm: self.config.tx_power_cdbm,
                         data,
@@ -118,8 +171,51 @@ impl Planner {
                 },
             ));
             self.witnesses_of(k, window, now_ms, entropy, data, &mut out);
+            if self.role(k) == Role::Honest {
+                self.fabricate(k, window, now_ms, entropy, data, &mut out);
+            }
         }
         out
+    }
+
+    /// Counts one more witness of device `j` in `window`; false when it already reported as
+    /// many as the oracles count (no device, honest or not, gains by reporting more).
+    fn count_witness(&mut self, j: usize, window: u64) -> bool {
+        let (w, n) = self.witnessed[j];
+        let n = if w == window { n } else { 0 };
+        if n >= MAX_WITNESSES_PER_WINDOW {
+            return false;
+        }
+        self.witnessed[j] = (window, n + 1);
+        true
+    }
+
+    /// The fabricators' witnesses of device `k`'s beacon, which none of them heard.
+    fn fabricate(
+        &mut self,
+        k: usize,
+        window: u64,
+        now_ms: u64,
+        entropy: Hash,
+        data: Hash,
+        out: &mut Vec<Due>,
+    ) {
+        for j in 0..self.ids.len() {
+            if self.role(j) != Role::Fabricator || !self.count_witness(j, window) {
+                continue;
+            }
+            out.push((
+                j,
+                witness_body(
+                    now_ms + WITNESS_DELAY_MS,
+                    entropy,
+                    self.ids[k],
+                    data,
+                    self.config.frequency_khz,
+                    FABRICATED_RSSI_CDBM,
+                ),
+            ));
+        }
     }
 
     /// Device `k`'s secret offset into its slot in `window`, below `span_ms`.
@@ -147,11 +243,16 @@ impl Planner {
         data: Hash,
         out: &mut Vec<Due>,
     ) {
-        let Some(from) = self.location(k) else {
+        let Some(from) = self.stands[k] else {
             return;
         };
-        for &j in &self.neighbours[k] {
-            let Some(at) = self.locations[j] else {
+        for n in 0..self.neighbours[k].len() {
+            let j = self.neighbours[k][n];
+            // Replayers and fabricators do not listen.
+            if matches!(self.role(j), Role::Replayer | Role::Fabricator) {
+                continue;
+            }
+            let Some(at) = self.stands[j] else {
                 continue;
             };
             let rssi = heard(
@@ -165,28 +266,43 @@ impl Planner {
             let Some(rssi_cdbm) = rssi else {
                 continue;
             };
-            // An honest device reports no more witnesses in a window than the oracles count.
-            let (w, n) = self.witnessed[j];
-            let n = if w == window { n } else { 0 };
-            if n >= MAX_WITNESSES_PER_WINDOW {
+            if !self.count_witness(j, window) {
                 continue;
             }
-            self.witnessed[j] = (window, n + 1);
             out.push((
                 j,
-                ReportBody {
-                    time_ms: now_ms + WITNESS_DELAY_MS,
+                witness_body(
+                    now_ms + WITNESS_DELAY_MS,
                     entropy,
-                    payload: ReportPayload::Witness {
-                        beaconer: self.ids[k],
-                        data,
-                        frequency_khz: self.config.frequency_khz,
-                        rssi_cdbm,
-                        snr_cdb: SIMULATED_SNR_CDB,
-                    },
-                },
+                    self.ids[k],
+                    data,
+                    self.config.frequency_khz,
+                    rssi_cdbm,
+                ),
             ));
         }
+    }
+}
+
+/// A witness report's body.
+fn witness_body(
+    time_ms: u64,
+    entropy: Hash,
+    beaconer: DeviceId,
+    data: Hash,
+    frequency_khz: u32,
+    rssi_cdbm: i32,
+) -> ReportBody {
+    ReportBody {
+        time_ms,
+        entropy,
+        payload: ReportPayload::Witness {
+            beaconer,
+            data,
+            frequency_khz,
+            rssi_cdbm,
+            snr_cdb: SIMULATED_SNR_CDB,
+        },
     }
 }
 

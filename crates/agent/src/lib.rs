@@ -16,11 +16,15 @@
 //! - [`clock`]: the oracles' time and entropy.
 //! - [`inputs`]: reading lines (`<sensor> <value>`) into reports.
 //! - [`coverage`]: coverage devices' beacons, and the witnesses of simulated devices.
+//! - [`cheat`]: the parts simulated coverage cheaters play, to test the oracles' verifiers.
 //! - [`radio`]: the simulated radio of simulated coverage devices: where they stand, what
 //!   they hear.
 //! - [`run`]: the devices and the tasks that make, keep and deliver reports.
 //! - [`status`]: the local status page.
 
+pub mod cheat;
+#[cfg(test)]
+mod cheat_sim;
 pub mod clock;
 pub mod config;
 pub mod coverage;

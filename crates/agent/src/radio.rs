@@ -21,7 +21,7 @@ pub const OBSTACLE_LOSS_CDB_MAX: u64 = 2_000;
 /// The noise on a heard signal: at most this much either way, in centi-dB.
 pub const NOISE_CDB_MAX: i64 = 300;
 /// Metres in one degree of latitude.
-const METRES_PER_DEGREE: f64 = 111_195.0;
+pub const METRES_PER_DEGREE: f64 = 111_195.0;
 
 /// Where simulated device `index` stands: on a hexagonal spiral around `centre` (latitude,
 /// longitude), `spacing_m` from its neighbours. Simulation only: the cell, not the

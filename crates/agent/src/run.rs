@@ -219,7 +219,7 @@ impl Agent {
         Ok(reports.len())
     }
 
-    /// Where device `index` stands, if it is a simulated coverage device.
+    /// Where device `index` says it stands, if it is a simulated coverage device.
     pub fn simulated_location(&self, index: usize) -> Option<cairn_types::Cell> {
         self.planner.as_ref().and_then(|p| {
             p.lock()
@@ -326,7 +326,28 @@ impl Agent {
             entropy,
             oracles: self.stats.oracles(),
             reports_made: self.stats.made_total(),
+            cheaters: self.cheaters(),
         }
+    }
+
+    /// The simulated cheaters, by part.
+    fn cheaters(&self) -> std::collections::BTreeMap<&'static str, Vec<DeviceId>> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(planner) = &self.planner else {
+            return out;
+        };
+        let planner = planner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, device) in self.devices.iter().enumerate() {
+            let role = planner.role(i);
+            if role != crate::cheat::Role::Honest {
+                out.entry(role.name())
+                    .or_insert_with(Vec::new)
+                    .push(device.signer.device());
+            }
+        }
+        out
     }
 
     fn uptime_secs(&self) -> u64 {

@@ -111,6 +111,8 @@ pub struct StatusAnswer {
     pub oracles: Vec<OracleStats>,
     /// Reports made since start.
     pub reports_made: u64,
+    /// Simulated coverage cheaters, by part (`spoofed`, `ring`, `fabricator`, `replayer`).
+    pub cheaters: std::collections::BTreeMap<&'static str, Vec<DeviceId>>,
 }
 
 /// `GET /status`, answered by `answer` (on a blocking thread).

@@ -126,7 +126,7 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
     Ok(())
 }
 
-/// Where each device stands if it is a simulated coverage device (the simulated radio's place).
+/// Where each simulated coverage device says it stands (a spoofing cheater lies).
 fn simulated_places(config: &AgentConfig, signers: &[Arc<dyn DeviceSigner>]) -> Vec<Option<Cell>> {
     if config.device.subnetwork != Subnetwork::Coverage {
         return vec![None; signers.len()];

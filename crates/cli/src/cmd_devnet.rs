@@ -40,9 +40,13 @@ pub(crate) struct DevnetArgs {
     #[arg(long, default_value_t = DEFAULT_BLOCKS_PER_EPOCH,
           value_parser = clap::value_parser!(u64).range(2..))]
     blocks_per_epoch: u64,
-    /// Simulated devices of a new devnet's agent (0: no agent).
+    /// Simulated sensing devices of a new devnet (0: no sensing agent).
     #[arg(long, default_value_t = crate::devnet_services::DEFAULT_DEVICES)]
     devices: u32,
+    /// Honest simulated coverage devices of a new devnet; 23 cheaters run beside them (0: no
+    /// coverage agent, and no cheaters).
+    #[arg(long, default_value_t = crate::devnet_services::DEFAULT_COVERAGE_DEVICES)]
+    coverage_devices: u32,
     /// Write the keys, genesis and configs, then exit without starting the nodes.
     #[arg(long)]
     init_only: bool,
@@ -59,7 +63,7 @@ pub(crate) fn create(
     base_port: u16,
     blocks_per_epoch: u64,
     extra: &[GenesisAccount],
-    devices: u32,
+    (devices, coverage): (u32, u32),
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -81,10 +85,7 @@ pub(crate) fn create(
     }
     .save(data_dir)?;
     let apis = write_node_configs(data_dir, &consensus_keys, base_port)?;
-    crate::devnet_services::write_configs(data_dir, &apis, base_port, devices)?;
-    if devices == 0 {
-        let _ = std::fs::remove_dir_all(crate::devnet_services::agent_dir(data_dir));
-    }
+    crate::devnet_services::write_configs(data_dir, &apis, base_port, devices, coverage)?;
     Ok(())
 }
 
@@ -242,7 +243,7 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every process of the devnet: its validators, then its oracles and its agent (when their
+/// Every process of the devnet: its validators, then its oracles and its agents (when their
 /// configurations exist: a devnet made by an older version has none).
 pub(crate) fn processes(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) -> Vec<Supervised> {
     let mut out: Vec<Supervised> = configs
@@ -271,16 +272,24 @@ pub(crate) fn processes(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) -> V
             halt_check: None,
         });
     }
-    let agent = crate::devnet_services::agent_dir(data_dir);
-    if agent.join("agent.toml").exists() {
-        out.push(Supervised {
-            label: "agent".into(),
-            subcommand: "agent",
-            config: agent.join("agent.toml"),
-            log: agent.join("agent.log"),
-            pid_file: agent.join("agent.pid"),
-            halt_check: None,
-        });
+    let agents = [
+        ("agent", crate::devnet_services::agent_dir(data_dir)),
+        (
+            "coverage agent",
+            crate::devnet_services::coverage_agent_dir(data_dir),
+        ),
+    ];
+    for (label, dir) in agents {
+        if dir.join("agent.toml").exists() {
+            out.push(Supervised {
+                label: label.into(),
+                subcommand: "agent",
+                config: dir.join("agent.toml"),
+                log: dir.join("agent.log"),
+                pid_file: dir.join("agent.pid"),
+                halt_check: None,
+            });
+        }
     }
     out
 }
@@ -312,7 +321,7 @@ fn create_or_resume(args: &DevnetArgs) -> Result<Vec<(PathBuf, NodeConfig)>> {
             args.base_port,
             args.blocks_per_epoch,
             &[],
-            args.devices,
+            (args.devices, args.coverage_devices),
         )?;
         println!(
             "created a devnet of {validators} validators in {}",

@@ -1,18 +1,24 @@
 //! The devnet's proof-of-work side: an oracle committee of three, bonded in the genesis (so the
-//! price is posted and burns and device onboarding work), and one agent running simulated
-//! devices owned by `alice`, which registers them on first start.
+//! price is posted and burns and device onboarding work), one agent running simulated sensing
+//! devices owned by `alice`, and one running simulated coverage devices owned by `bob`, honest
+//! ones and [`DEVNET_CHEATERS`]. Each agent registers its devices on first start.
 //!
 //! ```text
-//!   devnet/oracle-N/oracle.toml   oracle N: API on BASE+200+N, follows validator N's API
-//!   devnet/agent/agent.toml       the agent: status on BASE+300, reports to every oracle
+//!   devnet/oracle-N/oracle.toml          oracle N: API on BASE+200+N, follows validator N's API
+//!   devnet/agent/agent.toml              sensing devices: status on BASE+300
+//!   devnet/coverage-agent/agent.toml     coverage devices: status on BASE+301 (it names the
+//!                                        cheaters)
 //! ```
 
 use anyhow::Result;
-use cairn_agent::config::{AgentConfig, RegisterSection, SimulationSection};
+use cairn_agent::config::{
+    AgentConfig, CheatersSection, CoverageSection, DeviceSection, RegisterSection,
+    SimulationSection,
+};
 use cairn_ledger::genesis::{GenesisAccount, GenesisOracle};
-use cairn_oracle::config::{LogSection, OracleConfig, PriceSection};
+use cairn_oracle::config::{IngestSection, LogSection, OracleConfig, PriceSection};
 use cairn_types::params::Params;
-use cairn_types::{Address, Amount, SecretKey};
+use cairn_types::{Address, Amount, SecretKey, Subnetwork};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +26,20 @@ use std::path::{Path, PathBuf};
 pub(crate) const DEVNET_ORACLES: usize = 3;
 /// Simulated devices of a new devnet unless `--devices` says otherwise.
 pub(crate) const DEFAULT_DEVICES: u32 = 200;
+/// Honest simulated coverage devices of a new devnet unless `--coverage-devices` says otherwise.
+pub(crate) const DEFAULT_COVERAGE_DEVICES: u32 = 12;
+/// The coverage cheaters every devnet with coverage devices runs besides the honest ones: a
+/// location spoofed by 1,000 km, a witness ring of 20 in one cell, a device that reports
+/// witnesses it could not have heard, and a replayed beacon.
+pub(crate) const DEVNET_CHEATERS: CheatersSection = CheatersSection {
+    spoofed: 1,
+    ring: 20,
+    fabricators: 1,
+    replayers: 1,
+};
+/// A devnet device's reports a minute, at most, at each oracle: a coverage device beacons and
+/// reports up to 32 witnesses every 10 s window, and heartbeats.
+pub(crate) const DEVNET_DEVICE_REPORTS_PER_MINUTE: u64 = 300;
 /// The devnet's fixed token price: one dollar, in nano-dollars.
 pub(crate) const DEVNET_PRICE_NANO_USD: u64 = 1_000_000_000;
 
@@ -28,9 +48,14 @@ pub(crate) fn oracle_dir(data_dir: &Path, i: usize) -> PathBuf {
     data_dir.join(format!("oracle-{i}"))
 }
 
-/// The agent's directory.
+/// The sensing agent's directory.
 pub(crate) fn agent_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("agent")
+}
+
+/// The coverage agent's directory.
+pub(crate) fn coverage_agent_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("coverage-agent")
 }
 
 /// The oracle-side parameters of a devnet: short windows, so that a reward epoch (one
@@ -67,12 +92,14 @@ pub(crate) fn committee(
     Ok((accounts, oracles))
 }
 
-/// Writes each oracle's `oracle.toml` and the agent's `agent.toml`.
+/// Writes each oracle's `oracle.toml` and each agent's `agent.toml`: `devices` simulated
+/// sensing devices, `coverage` honest coverage devices and the cheaters (no agent for 0).
 pub(crate) fn write_configs(
     data_dir: &Path,
     node_apis: &[SocketAddr],
     base_port: u16,
     devices: u32,
+    coverage: u32,
 ) -> Result<()> {
     let port = |offset: u32| -> Result<SocketAddr> {
         let p = u16::try_from(u32::from(base_port) + offset)?;
@@ -93,7 +120,10 @@ pub(crate) fn write_configs(
                 roll_interval_secs: 5,
                 ..LogSection::default()
             },
-            ingest: Default::default(),
+            ingest: IngestSection {
+                device_reports_per_minute: DEVNET_DEVICE_REPORTS_PER_MINUTE,
+                ..IngestSection::default()
+            },
             price: PriceSection {
                 source: "fixed".into(),
                 nano_usd: vec![DEVNET_PRICE_NANO_USD],
@@ -105,15 +135,7 @@ pub(crate) fn write_configs(
         std::fs::write(dir.join("oracle.toml"), config.to_toml())?;
         oracle_urls.push(config.public_url);
     }
-    let mut agent = AgentConfig {
-        chain_id: "cairn-devnet".into(),
-        data_dir: "data".into(),
-        oracles: oracle_urls,
-        copies: 2,
-        status_listen: port(300)?.to_string(),
-        heartbeat_interval_secs: 10,
-        clock_sync_secs: 15,
-        delivery_interval_ms: 1_000,
+    let agent = AgentConfig {
         simulation: SimulationSection {
             devices,
             seed: "devnet".into(),
@@ -125,12 +147,64 @@ pub(crate) fn write_configs(
             // Onboarding costs $40 of credits a device; at $1 a token, with room to spare.
             burn_tokens: Amount::tokens(50 * u128::from(devices.max(1))),
         },
-        ..AgentConfig::default()
+        ..devnet_agent(&oracle_urls, port(300)?)
     };
-    agent.device.key_file = String::new();
-    let dir = agent_dir(data_dir);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("agent.toml"), agent.to_toml())?;
+    write_agent(&agent_dir(data_dir), &agent, devices > 0)?;
+    let simulated = coverage + u32::try_from(DEVNET_CHEATERS.total())?;
+    let coverage_agent = AgentConfig {
+        device: DeviceSection {
+            key_file: String::new(),
+            subnetwork: Subnetwork::Coverage,
+        },
+        simulation: SimulationSection {
+            devices: simulated,
+            seed: "devnet-coverage".into(),
+        },
+        coverage: CoverageSection {
+            window_secs: devnet_params(Params::default()).uptime_window_secs,
+            cheaters: DEVNET_CHEATERS,
+            ..CoverageSection::default()
+        },
+        register: RegisterSection {
+            node: format!("http://{}", node_apis[0]),
+            owner: "bob".into(),
+            owner_home: "..".into(),
+            // $40 to onboard and $10 to assert a location, a device; at $1 a token.
+            burn_tokens: Amount::tokens(60 * u128::from(simulated)),
+        },
+        ..devnet_agent(&oracle_urls, port(301)?)
+    };
+    write_agent(&coverage_agent_dir(data_dir), &coverage_agent, coverage > 0)?;
+    Ok(())
+}
+
+/// What the devnet's agents share: its chain, its oracles, short intervals.
+fn devnet_agent(oracles: &[String], status: SocketAddr) -> AgentConfig {
+    AgentConfig {
+        chain_id: "cairn-devnet".into(),
+        data_dir: "data".into(),
+        oracles: oracles.to_vec(),
+        copies: 2,
+        status_listen: status.to_string(),
+        heartbeat_interval_secs: 10,
+        clock_sync_secs: 15,
+        delivery_interval_ms: 1_000,
+        device: DeviceSection {
+            key_file: String::new(),
+            ..DeviceSection::default()
+        },
+        ..AgentConfig::default()
+    }
+}
+
+/// Writes `config` into `dir` if `wanted`, else removes `dir`.
+fn write_agent(dir: &Path, config: &AgentConfig, wanted: bool) -> Result<()> {
+    if !wanted {
+        let _ = std::fs::remove_dir_all(dir);
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("agent.toml"), config.to_toml())?;
     Ok(())
 }
 
@@ -154,8 +228,24 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
     let agent = agent_dir(data_dir);
     if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
         out.push_str(&format!(
-            "agent: {} simulated device(s) owned by alice, status http://{}/status  log {}\n",
+            "agent: {} simulated sensing device(s) owned by alice, status http://{}/status  log {}\n",
             config.simulation.devices,
+            config.status_listen,
+            agent.join("agent.log").display()
+        ));
+    }
+    let agent = coverage_agent_dir(data_dir);
+    if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
+        let cheaters = &config.coverage.cheaters;
+        out.push_str(&format!(
+            "coverage agent: {} simulated coverage device(s) owned by bob, of which cheaters: \
+             {} spoofed location(s), a witness ring of {}, {} fabricator(s) of witnesses, {} \
+             replayer(s) of beacons (their ids: http://{}/status)  log {}\n",
+            config.simulation.devices,
+            cheaters.spoofed,
+            cheaters.ring,
+            cheaters.fabricators,
+            cheaters.replayers,
             config.status_listen,
             agent.join("agent.log").display()
         ));
@@ -164,6 +254,7 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
         out.push_str(&format!(
             "\nrewards (a reward epoch is paid about a minute after it ends):\n  \
              cairn --home {home} rewards show --oracle {oracle} --epoch 1 --owner alice\n  \
+             cairn --home {home} rewards show --oracle {oracle} --epoch 3 --owner bob\n  \
              cairn --home {home} rewards claim --oracle {oracle} --node {node} --from alice\n  \
              cairn --home {home} oracle replay --node {node} --epoch 1\n"
         ));

@@ -3,7 +3,9 @@
 //! cut, commit, attest and compute the same root; it lands on chain; the owner claims it and its
 //! balance rises by exactly its devices' rewards; a replay of the epoch matches the chain; an
 //! oracle that lost its records starts again from the others' cumulative rewards and signs the
-//! chain's roots.
+//! chain's roots. Bob's coverage devices are paid, and the devnet's coverage cheaters (a spoofed
+//! location, a witness ring, a fabricator of witnesses, a replayer of beacons) earn nothing,
+//! each refused for its cheat.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +23,7 @@ use common::{cairn, ok};
 use nodes::{get, wait_for};
 use running::{devnet, state};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn sensing_root(node: &str) -> Option<RewardRootRecord> {
@@ -37,7 +40,7 @@ fn balance(home: &std::path::Path, node: &str) -> Amount {
     text.parse().unwrap()
 }
 
-/// What every device earned in reward epoch `e`, by an oracle's account.
+/// What every sensing device (all Alice's) earned in reward epoch `e`, by an oracle's account.
 fn earned_in(oracle: &str, e: u64) -> u128 {
     let Some((200, devices)) = get(&format!("{oracle}/v1/rewards/{e}/devices")) else {
         return 0;
@@ -46,6 +49,7 @@ fn earned_in(oracle: &str, e: u64) -> u128 {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|d| d["subnetwork"] == "sensing")
         .map(|d| d["reward"].as_str().unwrap().parse::<Amount>().unwrap().0)
         .sum()
 }
@@ -56,7 +60,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let home = dir.path().join("devnet");
     // Ports 12000-15999, apart from every other end-to-end test (16000-19999: oracle_faults).
     let base = common::port_base(12_000, 400, 10);
-    let devnet = devnet(&home, base, 6, &dir.path().join("devnet.log"));
+    let devnet = devnet(&home, base, (6, 12), &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracles: Vec<String> = (0..3)
         .map(|i| format!("http://127.0.0.1:{}", base + 200 + i))
@@ -96,6 +100,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     ] {
         assert!(printout.contains(wanted), "no {wanted:?} in:\n{printout}");
     }
+    assert!(printout.contains("a witness ring of 20"), "{printout}");
 
     // The three oracles computed the same root for the epoch, each alone.
     for oracle in &oracles {
@@ -274,5 +279,113 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
         on_chain.sum.0 > root.root.sum.0,
         "its root holds what was paid before"
     );
+    coverage_cheaters_earn_nothing(&home, &node, &oracles, base);
     drop(devnet);
+}
+
+/// Bob's honest coverage devices are paid in an epoch in which every cheater is refused for
+/// its cheat and earns nothing; the coverage root lands, and `rewards show` names the codes.
+fn coverage_cheaters_earn_nothing(
+    home: &std::path::Path,
+    node: &str,
+    oracles: &[String],
+    base: u16,
+) {
+    let (_, status) = get(&format!("http://127.0.0.1:{}/status", base + 301)).unwrap();
+    let cheaters: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(status["cheaters"].clone()).unwrap();
+    let devices: Vec<String> = serde_json::from_value(status["devices"].clone()).unwrap();
+    let caught_for = [
+        ("spoofed", "too_far"),
+        ("ring", "witness_ring"),
+        ("fabricator", "impossible_signal"),
+        ("replayer", "bad_entropy"),
+    ];
+    assert_eq!(cheaters["ring"].len(), 20, "{status}");
+    let cheating: Vec<&String> = cheaters.values().flatten().collect();
+    let honest: Vec<&String> = devices.iter().filter(|d| !cheating.contains(d)).collect();
+    assert_eq!(honest.len(), 12);
+    // The replayer replays entropy a few minutes old, so the first epochs may not show it:
+    // look for the first epoch whose payouts refuse every cheater for its cheat.
+    let payouts = |e: u64| -> Option<BTreeMap<String, Value>> {
+        let (200, list) = get(&format!("{}/v1/rewards/{e}/devices", oracles[0]))? else {
+            return None;
+        };
+        Some(
+            list.as_array()?
+                .iter()
+                .map(|d| (d["device"].as_str().unwrap_or("").to_string(), d.clone()))
+                .collect(),
+        )
+    };
+    let refused = |device: &Value, code: &str| device["rejected"][code].as_u64().unwrap_or(0) > 0;
+    let mut e = 1;
+    let mut found = None;
+    wait_for(
+        "an epoch in which every coverage cheater is caught",
+        Duration::from_secs(900),
+        || {
+            while let Some(list) = payouts(e) {
+                let all_caught = caught_for.iter().all(|(part, code)| {
+                    cheaters[*part]
+                        .iter()
+                        .all(|d| list.get(d).is_some_and(|p| refused(p, code)))
+                });
+                if all_caught {
+                    found = Some((e, list));
+                    return true;
+                }
+                e += 1;
+            }
+            false
+        },
+    );
+    let (epoch, list) = found.unwrap();
+    let reward = |d: &String| -> u128 {
+        list.get(d).map_or(0, |p| {
+            p["reward"].as_str().unwrap().parse::<Amount>().unwrap().0
+        })
+    };
+    for d in &cheating {
+        assert_eq!(
+            reward(d),
+            0,
+            "cheater {d} earned in epoch {epoch}: {:?}",
+            list.get(*d)
+        );
+    }
+    for d in &honest {
+        assert!(
+            reward(d) > 0,
+            "honest {d} earned nothing in epoch {epoch}: {:?}",
+            list.get(*d)
+        );
+    }
+    wait_for(
+        "the coverage root of that epoch on chain",
+        Duration::from_secs(600),
+        || {
+            state::<RewardNode>(
+                node,
+                &StateKey::RewardRootOf(Subnetwork::Coverage, Epoch(epoch)),
+            )
+            .is_some()
+        },
+    );
+    let shown = ok(
+        home,
+        &[
+            "rewards",
+            "show",
+            "--oracle",
+            &oracles[1],
+            "--epoch",
+            &epoch.to_string(),
+            "--owner",
+            "bob",
+        ],
+    );
+    for (_, code) in caught_for {
+        assert!(shown.contains(code), "no {code} in:\n{shown}");
+    }
 }

@@ -27,6 +27,8 @@ fn a_crashed_validator_is_restarted_and_catches_up() {
             "600",
             "--devices",
             "0",
+            "--coverage-devices",
+            "0",
         ])
         .arg("--data-dir")
         .arg(&home)

@@ -68,6 +68,13 @@ impl Cell {
         Ok(Cell(point.to_cell(res)))
     }
 
+    /// The cell's centre as (latitude, longitude) in degrees: for display and simulation,
+    /// never for consensus (which measures in integers, [`Cell::distance_m`]).
+    pub fn centre(self) -> (f64, f64) {
+        let point = LatLng::from(self.0);
+        (point.lat(), point.lng())
+    }
+
     /// The raw 64-bit index.
     pub fn to_u64(self) -> u64 {
         u64::from(self.0)
@@ -189,6 +196,10 @@ mod tests {
 
     #[test]
     fn from_coordinates_and_back() {
+        let cell = Cell::from_lat_lng(48.8566, 2.3522, 12).unwrap();
+        let (lat, lng) = cell.centre();
+        assert!((lat - 48.8566).abs() < 0.001 && (lng - 2.3522).abs() < 0.001);
+        assert_eq!(Cell::from_lat_lng(lat, lng, 12).unwrap(), cell);
         let cell = Cell::from_lat_lng(48.8566, 2.3522, 12).unwrap();
         assert_eq!(cell.resolution(), 12);
         assert_eq!(cell.to_string().parse::<Cell>(), Ok(cell));

@@ -18,13 +18,19 @@ impl Drop for Running {
     }
 }
 
-/// Starts `cairn devnet` in `home` with `devices` simulated devices (0: no agent), ports from
-/// `base`, its printout in `log`.
-pub(crate) fn devnet(home: &Path, base: u16, devices: u32, log: &Path) -> Running {
+/// Starts `cairn devnet` in `home` with `devices` simulated sensing devices and `coverage`
+/// honest coverage devices (0: no such agent), ports from `base`, its printout in `log`.
+pub(crate) fn devnet(
+    home: &Path,
+    base: u16,
+    (devices, coverage): (u32, u32),
+    log: &Path,
+) -> Running {
     let log = std::fs::File::create(log).unwrap();
     Running(
         Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["devnet", "--devices", &devices.to_string()])
+            .args(["--coverage-devices", &coverage.to_string()])
             .args(["--blocks-per-epoch", "40"])
             .arg("--data-dir")
             .arg(home)
