@@ -40,6 +40,21 @@ pub(crate) const DEVNET_CHEATERS: CheatersSection = CheatersSection {
 /// A devnet device's reports a minute, at most, at each oracle: a coverage device beacons and
 /// reports up to 32 witnesses every 10 s window, and heartbeats.
 pub(crate) const DEVNET_DEVICE_REPORTS_PER_MINUTE: u64 = 300;
+/// Each devnet oracle's denylist file, empty but for how to fill it.
+const DENYLIST_TEMPLATE: &str = "\
+# The coverage devices and pairs this oracle denies, committed with each epoch's manifest.
+# An entry applies when oracles holding 2/3 of the oracle stake list it (on the devnet: two of
+# the three oracles). Owners see the reason in `cairn rewards show`.
+#
+# [[device]]
+# id = \"<device id>\"
+# reason = \"location spoofed\"
+#
+# [[pair]]
+# beaconer = \"<device id>\"
+# witness = \"<device id>\"
+# reason = \"they witness only each other\"
+";
 /// The devnet's fixed token price: one dollar, in nano-dollars.
 pub(crate) const DEVNET_PRICE_NANO_USD: u64 = 1_000_000_000;
 
@@ -116,6 +131,7 @@ pub(crate) fn write_configs(
             listen,
             public_url: format!("http://{listen}"),
             node: format!("http://{node}"),
+            denylist: "denylist.toml".into(),
             log: LogSection {
                 roll_interval_secs: 5,
                 ..LogSection::default()
@@ -133,6 +149,7 @@ pub(crate) fn write_configs(
         let dir = oracle_dir(data_dir, i);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("oracle.toml"), config.to_toml())?;
+        std::fs::write(dir.join("denylist.toml"), DENYLIST_TEMPLATE)?;
         oracle_urls.push(config.public_url);
     }
     let agent = AgentConfig {

@@ -93,6 +93,9 @@ fn describe(d: &DevicePayout) -> String {
             reason.explain()
         ));
     }
+    for why in &d.denylisted {
+        out.push_str(&format!("  denylisted by 2/3 of oracle stake: {why}\n"));
+    }
     out
 }
 

@@ -303,8 +303,15 @@ fn coverage_cheaters_earn_nothing(
     ];
     assert_eq!(cheaters["ring"].len(), 20, "{status}");
     let cheating: Vec<&String> = cheaters.values().flatten().collect();
-    let honest: Vec<&String> = devices.iter().filter(|d| !cheating.contains(d)).collect();
+    let mut honest: Vec<&String> = devices.iter().filter(|d| !cheating.contains(d)).collect();
     assert_eq!(honest.len(), 12);
+    // Two of the three oracles (2/3 of the stake) deny one honest device from now on.
+    let denied = honest.remove(0);
+    let why = "seen moving between witnesses (a test)";
+    for i in 0..2 {
+        let entry = format!("[[device]]\nid = \"{denied}\"\nreason = \"{why}\"\n");
+        std::fs::write(home.join(format!("oracle-{i}/denylist.toml")), entry).unwrap();
+    }
     // The replayer replays entropy a few minutes old, so the first epochs may not show it:
     // look for the first epoch whose payouts refuse every cheater for its cheat.
     let payouts = |e: u64| -> Option<BTreeMap<String, Value>> {
@@ -322,7 +329,7 @@ fn coverage_cheaters_earn_nothing(
     let mut e = 1;
     let mut found = None;
     wait_for(
-        "an epoch in which every coverage cheater is caught",
+        "an epoch in which every coverage cheater is caught and the denied device denied",
         Duration::from_secs(900),
         || {
             while let Some(list) = payouts(e) {
@@ -331,7 +338,10 @@ fn coverage_cheaters_earn_nothing(
                         .iter()
                         .all(|d| list.get(d).is_some_and(|p| refused(p, code)))
                 });
-                if all_caught {
+                let denylisted = list
+                    .get(denied)
+                    .is_some_and(|p| p["denylisted"].as_array().is_some_and(|a| !a.is_empty()));
+                if all_caught && denylisted {
                     found = Some((e, list));
                     return true;
                 }
@@ -354,6 +364,8 @@ fn coverage_cheaters_earn_nothing(
             list.get(*d)
         );
     }
+    assert_eq!(reward(denied), 0);
+    assert_eq!(list[denied]["denylisted"][0], why);
     for d in &honest {
         assert!(
             reward(d) > 0,
@@ -361,6 +373,8 @@ fn coverage_cheaters_earn_nothing(
             list.get(*d)
         );
     }
+    assert_eq!(reward(denied), 0);
+    assert_eq!(list[denied]["denylisted"][0], why);
     wait_for(
         "the coverage root of that epoch on chain",
         Duration::from_secs(600),
@@ -388,4 +402,24 @@ fn coverage_cheaters_earn_nothing(
     for (_, code) in caught_for {
         assert!(shown.contains(code), "no {code} in:\n{shown}");
     }
+    assert!(
+        shown.contains(&format!("denylisted by 2/3 of oracle stake: {why}")),
+        "{shown}"
+    );
+    // Anyone replaying the epoch finds the same denylist, so the same coverage root.
+    let replay = ok(
+        home,
+        &[
+            "oracle",
+            "replay",
+            "--epoch",
+            &epoch.to_string(),
+            "--node",
+            node,
+        ],
+    );
+    assert!(
+        replay.contains("coverage") && !replay.contains("DIFFERS"),
+        "{replay}"
+    );
 }

@@ -10,6 +10,9 @@
 //! public_url = "http://127.0.0.1:7400"
 //! # The validator node whose API this oracle follows and sends transactions to.
 //! node = "http://127.0.0.1:8545"
+//! # The coverage denylist this oracle commits with each epoch ("" = none; see denylist.rs).
+//! # Read again for each manifest, so an edit applies from the next epoch committed.
+//! denylist = ""
 //!
 //! [log]
 //! store = ""             # "" = <data_dir>/store; or file:///abs/dir; or s3://bucket/prefix
@@ -56,6 +59,8 @@ pub struct OracleConfig {
     pub public_url: String,
     /// The node's API.
     pub node: String,
+    /// The coverage denylist file ("" for none).
+    pub denylist: String,
     /// The report log.
     pub log: LogSection,
     /// Ingest's limits.
@@ -112,6 +117,7 @@ impl Default for OracleConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             public_url: "http://127.0.0.1:7400".into(),
             node: "http://127.0.0.1:8545".into(),
+            denylist: String::new(),
             log: LogSection::default(),
             ingest: IngestSection::default(),
             price: PriceSection::default(),
@@ -191,6 +197,11 @@ impl OracleConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.keys_home = base.join(&config.keys_home);
         config.data_dir = base.join(&config.data_dir);
+        if !config.denylist.is_empty() {
+            let file = base.join(&config.denylist);
+            crate::denylist::load(&file).map_err(|e| invalid(format!("denylist: {e}")))?;
+            config.denylist = file.display().to_string();
+        }
         config.check().map_err(invalid)?;
         Ok(config)
     }

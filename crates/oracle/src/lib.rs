@@ -10,7 +10,9 @@
 //! - [`config`]: `oracle.toml`, every default in one place.
 //! - [`log`]: the report log: the journal, the file format, the store, the writer.
 //! - [`index`]: the oracle's own records (files, manifests).
-//! - [`manifest`]: the list of an epoch's files that the chain commits to.
+//! - [`manifest`]: the list of an epoch's files that the chain commits to, with the oracle's
+//!   denylist.
+//! - [`denylist`]: the coverage denylist each oracle commits, and the one 2/3 of stake agree on.
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
 //! - [`price`]: posting the token price from the configured source.
 //! - [`registry`]: the oracle's view of the device registry.
@@ -20,6 +22,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod denylist;
 pub mod epochs;
 pub mod index;
 pub mod ingest;

@@ -19,7 +19,6 @@ use crate::rewarder::{self, Digests, EpochInputs};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::coverage::types::Denylist;
 use cairn_types::params::ChainConfig;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::{Epoch, Subnetwork};
@@ -126,6 +125,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     let rules = CoverageRules::default();
     let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
     let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
+    let denylist = crate::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,
@@ -134,7 +134,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         registry: &registry,
         previous,
         coverage_rules: rules,
-        denylist: Denylist::default(),
+        denylist,
         entropy: &entropy,
     })
     .map_err(|e| e.to_string())?;

@@ -121,6 +121,8 @@ pub async fn serve(
         let worker = Worker {
             oracle,
             public_url: config.public_url.clone(),
+            denylist: config.denylist.clone(),
+            last_denylist: Default::default(),
             client: client.clone(),
             submitter: submitter.clone(),
             watch: watch.clone(),

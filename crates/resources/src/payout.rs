@@ -40,6 +40,9 @@ pub struct DevicePayout {
     pub reward: Amount,
     /// Copies refused, by reason code.
     pub rejected: BTreeMap<Reason, u64>,
+    /// Why the epoch's denylist names the device (coverage only; empty if it does not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denylisted: Vec<String>,
 }
 
 /// An epoch's rewards.
@@ -108,6 +111,10 @@ pub fn pay(
             reports: d.reports,
             reward: rewards.get(id).copied().unwrap_or(Amount::ZERO),
             rejected: merged_refusals(d, coverage.get(id)),
+            denylisted: coverage
+                .get(id)
+                .map(|o| o.denylisted.clone())
+                .unwrap_or_default(),
         })
         .collect();
     payout

@@ -34,11 +34,19 @@ impl Worker {
         self.runtime
             .block_on(self.log.roll())
             .map_err(|e| e.to_string())?;
-        let manifest = self.manifest(epoch, start_ms, end_ms)?;
-        let bytes = manifest.encode();
-        self.index
-            .put_manifest(epoch, &bytes)
-            .map_err(|e| e.to_string())?;
+        // Made once: a retry (say, the commit was sent but its inclusion not seen) commits the
+        // manifest already kept, never one rebuilt from a denylist edited meanwhile.
+        let kept = self.index.manifest(epoch).map_err(|e| e.to_string())?;
+        let manifest = match kept {
+            Some(bytes) => Manifest::decode(&bytes).map_err(|e| e.to_string())?,
+            None => {
+                let manifest = self.manifest(epoch, start_ms, end_ms)?;
+                self.index
+                    .put_manifest(epoch, &manifest.encode())
+                    .map_err(|e| e.to_string())?;
+                manifest
+            }
+        };
         let closes = super::window_closes(&params, end_ms);
         if self.followed_ms() > closes.commits_ms {
             tracing::warn!(
@@ -86,6 +94,34 @@ impl Worker {
             epoch,
             oracle: self.oracle,
             files: BoundedVec::new(listed).map_err(|e| e.to_string())?,
+            denylist: BoundedVec::new(self.denylist_entries()).map_err(|e| e.to_string())?,
         })
+    }
+
+    /// The entries of this oracle's denylist file. If it cannot be read now (a broken edit),
+    /// the last entries read are committed and an error logged: a typo must neither hold up
+    /// the epoch's commit nor drop every entry.
+    fn denylist_entries(&self) -> Vec<crate::denylist::DenyEntry> {
+        if self.denylist.is_empty() {
+            return Vec::new();
+        }
+        let mut last = self
+            .last_denylist
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match crate::denylist::load(std::path::Path::new(&self.denylist)) {
+            Ok(entries) => {
+                *last = entries.clone();
+                entries
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    entries = last.len(),
+                    "oracle.close: the denylist is unreadable; committing the last entries read"
+                );
+                last.clone()
+            }
+        }
     }
 }

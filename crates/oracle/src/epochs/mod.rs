@@ -83,6 +83,10 @@ pub struct Worker {
     pub oracle: Address,
     /// Where others fetch from.
     pub public_url: String,
+    /// The coverage denylist file ("" for none), read for each manifest.
+    pub denylist: String,
+    /// The entries last read from it (committed if a later read fails).
+    pub last_denylist: std::sync::Mutex<Vec<crate::denylist::DenyEntry>>,
     /// The node.
     pub client: NodeClient,
     /// The oracle's transactions.

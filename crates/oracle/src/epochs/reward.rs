@@ -13,7 +13,6 @@ use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_resources::context::EpochContext;
 use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::coverage::types::Denylist;
 use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::reward_root_digest;
@@ -149,6 +148,13 @@ impl Worker {
             (clock.first_height(epoch), inputs.last_height),
             lookback,
         );
+        let denylist = crate::denylist::of_epoch(
+            &self.client,
+            &self.watch.config,
+            epoch,
+            inputs.last_height,
+            &inputs.manifests,
+        )?;
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -157,7 +163,7 @@ impl Worker {
             registry: &registry,
             previous,
             coverage_rules: rules,
-            denylist: Denylist::default(),
+            denylist,
             entropy: &entropy,
         });
         if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
@@ -219,7 +225,13 @@ impl EpochReads {
                     .manifest(epoch)
                     .map_err(|e| e.to_string())?
                     .ok_or("this oracle's counted manifest is missing")?;
-                Manifest::decode(&bytes).map_err(|e| e.to_string())?
+                let own = Manifest::decode(&bytes).map_err(|e| e.to_string())?;
+                if own.hash() != entry.manifest {
+                    return Err(format!(
+                        "this oracle's kept manifest of epoch {epoch} is not the one it committed"
+                    ));
+                }
+                own
             } else {
                 let key = (epoch, *oracle, entry.manifest);
                 let mirrors = mirrors(&counted, oracle, &worker.oracle);

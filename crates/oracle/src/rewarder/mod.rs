@@ -332,6 +332,7 @@ mod tests {
         let manifest = Manifest {
             epoch: Epoch(1),
             oracle,
+            denylist: BoundedVec::from_bounded(Vec::new()),
             files: BoundedVec::new(vec![ManifestFile {
                 name: BoundedString::new(name.clone()).unwrap(),
                 hash: file_hash(&bytes),

@@ -407,6 +407,7 @@ mod tests {
         let manifest = crate::manifest::Manifest {
             epoch: Epoch(4),
             oracle: peer,
+            denylist: cairn_types::codec::BoundedVec::from_bounded(Vec::new()),
             files: cairn_types::codec::BoundedVec::new(vec![crate::manifest::ManifestFile {
                 name: cairn_types::codec::BoundedString::new(name.clone()).unwrap(),
                 hash: meta.hash,

@@ -43,6 +43,8 @@ pub struct CoverageOutcome {
     pub points: u64,
     /// Its beacons and witnesses refused, and device-wide reasons, by reason.
     pub refused: BTreeMap<Reason, u64>,
+    /// Why the denylist names it, or a pair it witnesses in, as committed with the epoch.
+    pub denylisted: Vec<String>,
 }
 
 /// Counts one refusal of `device` for `reason`.
@@ -132,6 +134,21 @@ pub fn score(
         if let Some(reason) = reason {
             o.units = 0;
             *o.refused.entry(reason).or_default() += 1;
+        }
+    }
+    // What the denylist says of each device, for its owner to see (both ends of a pair).
+    for (device, why) in &denylist.devices {
+        if let Some(o) = out.get_mut(device) {
+            o.denylisted.push(why.clone());
+        }
+    }
+    for ((beaconer, witness), why) in &denylist.edges {
+        if let Some(o) = out.get_mut(witness) {
+            o.denylisted
+                .push(format!("as a witness of {beaconer}: {why}"));
+        }
+        if let Some(o) = out.get_mut(beaconer) {
+            o.denylisted.push(format!("witnessed by {witness}: {why}"));
         }
     }
     // 6. Density, over the devices that still earn.
@@ -262,6 +279,30 @@ mod tests {
             out[&device(0)].refused.get(&Reason::DenylistedDevice),
             Some(&6)
         );
+        assert_eq!(out[&device(0)].denylisted, ["spoofed location"]);
         assert!(out[&device(1)].points > 0);
+        assert!(out[&device(1)].denylisted.is_empty());
+        // A denied pair: the witness's owner sees which pair, and why.
+        let mut deny = Denylist::default();
+        deny.edges
+            .insert((device(0), device(1)), "colluding pair".into());
+        let out = score(
+            &rules,
+            crate::coverage::beacon::tests::WINDOW_MS,
+            &deny,
+            &beacons,
+            &witnesses,
+        );
+        assert!(out[&device(1)]
+            .refused
+            .contains_key(&Reason::DenylistedEdge));
+        assert_eq!(
+            out[&device(1)].denylisted,
+            [format!("as a witness of {}: colluding pair", device(0))]
+        );
+        assert_eq!(
+            out[&device(0)].denylisted,
+            [format!("witnessed by {}: colluding pair", device(1))]
+        );
     }
 }

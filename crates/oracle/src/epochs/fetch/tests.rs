@@ -54,6 +54,7 @@ fn kept_manifests_and_files_outlive_their_server_and_damaged_copies_are_refetche
     let manifest = Manifest {
         epoch: Epoch(3),
         oracle,
+        denylist: BoundedVec::from_bounded(Vec::new()),
         files: BoundedVec::new(vec![ManifestFile {
             name: BoundedString::new(name.to_string()).unwrap(),
             hash: file_hash(&content),

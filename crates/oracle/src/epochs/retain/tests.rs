@@ -30,6 +30,7 @@ fn manifest(epoch: u64, oracle: Address, names: &[&str]) -> Manifest {
     Manifest {
         epoch: Epoch(epoch),
         oracle,
+        denylist: BoundedVec::from_bounded(Vec::new()),
         files: BoundedVec::new(files).unwrap(),
     }
 }
