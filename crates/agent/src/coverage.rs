@@ -204,18 +204,31 @@ impl Planner {
             if self.role(j) != Role::Fabricator || !self.count_witness(j, window) {
                 continue;
             }
-            out.push((
-                j,
-                witness_body(
-                    now_ms + WITNESS_DELAY_MS,
-                    entropy,
-                    self.ids[k],
-                    data,
-                    self.config.frequency_khz,
-                    FABRICATED_RSSI_CDBM,
-                ),
-            ));
+            out.push(self.witness(j, k, (now_ms, entropy, data), FABRICATED_RSSI_CDBM));
         }
+    }
+
+    /// Device `j`'s witness of device `k`'s beacon sent at `now_ms` with `entropy` and `data`,
+    /// heard at `rssi_cdbm`.
+    fn witness(
+        &self,
+        j: usize,
+        k: usize,
+        (now_ms, entropy, data): (u64, Hash, Hash),
+        rssi_cdbm: i32,
+    ) -> Due {
+        let body = ReportBody {
+            time_ms: now_ms + WITNESS_DELAY_MS,
+            entropy,
+            payload: ReportPayload::Witness {
+                beaconer: self.ids[k],
+                data,
+                frequency_khz: self.config.frequency_khz,
+                rssi_cdbm,
+                snr_cdb: SIMULATED_SNR_CDB,
+            },
+        };
+        (j, body)
     }
 
     /// Device `k`'s secret offset into its slot in `window`, below `span_ms`.
@@ -269,40 +282,8 @@ impl Planner {
             if !self.count_witness(j, window) {
                 continue;
             }
-            out.push((
-                j,
-                witness_body(
-                    now_ms + WITNESS_DELAY_MS,
-                    entropy,
-                    self.ids[k],
-                    data,
-                    self.config.frequency_khz,
-                    rssi_cdbm,
-                ),
-            ));
+            out.push(self.witness(j, k, (now_ms, entropy, data), rssi_cdbm));
         }
-    }
-}
-
-/// A witness report's body.
-fn witness_body(
-    time_ms: u64,
-    entropy: Hash,
-    beaconer: DeviceId,
-    data: Hash,
-    frequency_khz: u32,
-    rssi_cdbm: i32,
-) -> ReportBody {
-    ReportBody {
-        time_ms,
-        entropy,
-        payload: ReportPayload::Witness {
-            beaconer,
-            data,
-            frequency_khz,
-            rssi_cdbm,
-            snr_cdb: SIMULATED_SNR_CDB,
-        },
     }
 }
 

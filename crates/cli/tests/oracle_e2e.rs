@@ -40,6 +40,15 @@ fn balance(home: &std::path::Path, node: &str) -> Amount {
     text.parse().unwrap()
 }
 
+/// `cairn rewards show` of `owner`'s devices in reward epoch `epoch`.
+fn rewards_show(home: &std::path::Path, oracle: &str, epoch: u64, owner: &str) -> String {
+    let epoch = epoch.to_string();
+    let args = [
+        "rewards", "show", "--oracle", oracle, "--epoch", &epoch, "--owner", owner,
+    ];
+    ok(home, &args)
+}
+
 /// What every sensing device (all Alice's) earned in reward epoch `e`, by an oracle's account.
 fn earned_in(oracle: &str, e: u64) -> u128 {
     let Some((200, devices)) = get(&format!("{oracle}/v1/rewards/{e}/devices")) else {
@@ -124,19 +133,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     assert_eq!(Amount(earned), root.root.sum);
     assert!(earned > 0, "no device earned anything");
 
-    let shown = ok(
-        &home,
-        &[
-            "rewards",
-            "show",
-            "--oracle",
-            &oracles[1],
-            "--epoch",
-            &epoch.to_string(),
-            "--owner",
-            "alice",
-        ],
-    );
+    let shown = rewards_show(&home, &oracles[1], epoch, "alice");
     assert!(shown.contains("point(s)"), "{shown}");
 
     let before = balance(&home, &node);
@@ -386,19 +383,7 @@ fn coverage_cheaters_earn_nothing(
             .is_some()
         },
     );
-    let shown = ok(
-        home,
-        &[
-            "rewards",
-            "show",
-            "--oracle",
-            &oracles[1],
-            "--epoch",
-            &epoch.to_string(),
-            "--owner",
-            "bob",
-        ],
-    );
+    let shown = rewards_show(home, &oracles[1], epoch, "bob");
     for (_, code) in caught_for {
         assert!(shown.contains(code), "no {code} in:\n{shown}");
     }

@@ -166,64 +166,6 @@ pub fn committed(
     out
 }
 
-/// The denylist committed with reward epoch `epoch` (whose last block is `last_height`): from
-/// its counted `manifests`, each oracle weighed as the chain weighs its attestations: the stake
-/// recorded when the epoch began, but no more than it still had at risk at the epoch's last
-/// block (bonded, plus oracle stake unbonded since the epoch began). All read at that block,
-/// so every oracle and every replay reads the same.
-pub fn of_epoch(
-    client: &crate::chain::client::NodeClient,
-    chain: &cairn_types::params::ChainConfig,
-    epoch: cairn_types::Epoch,
-    last_height: u64,
-    manifests: &[crate::manifest::Manifest],
-) -> Result<Denylist, String> {
-    use cairn_ledger::state::records::{OracleStakes, Oracles, Unbondings};
-    use cairn_ledger::StateKey;
-    if manifests.iter().all(|m| m.denylist.is_empty()) {
-        return Ok(Denylist::default());
-    }
-    let began = chain.reward_clock().first_epoch(epoch);
-    let stakes: OracleStakes = client
-        .state(&StateKey::OracleStakes(began), Some(last_height))
-        .map_err(|e| e.to_string())?
-        .ok_or(format!("no oracle stakes recorded for epoch {began}"))?;
-    let bonded: Oracles = client
-        .state(&StateKey::Oracles, Some(last_height))
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
-    let mut total = Amount::ZERO;
-    for stake in stakes.0.values() {
-        total = total.checked_add(*stake).ok_or("oracle stakes overflow")?;
-    }
-    let mut weights = BTreeMap::new();
-    for m in manifests.iter().filter(|m| !m.denylist.is_empty()) {
-        let Some(recorded) = stakes.0.get(&m.oracle) else {
-            continue;
-        };
-        let unbonding: Unbondings = client
-            .state(&StateKey::Unbonding(m.oracle), Some(last_height))
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
-        let mut at_risk = bonded.0.get(&m.oracle).map_or(Amount::ZERO, |o| o.stake);
-        for entry in unbonding
-            .0
-            .iter()
-            .filter(|e| e.role == cairn_types::tx::StakeRole::Oracle && e.unbonded_epoch >= began)
-        {
-            at_risk = at_risk
-                .checked_add(entry.amount)
-                .ok_or("oracle stake overflow")?;
-        }
-        weights.insert(m.oracle, (*recorded).min(at_risk));
-    }
-    let lists: Vec<(Address, &[DenyEntry])> = manifests
-        .iter()
-        .map(|m| (m.oracle, m.denylist.as_slice()))
-        .collect();
-    Ok(committed(&lists, &weights, total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

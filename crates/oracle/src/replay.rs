@@ -125,7 +125,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     let rules = CoverageRules::default();
     let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
     let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
-    let denylist = crate::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
+    let denylist = rewarder::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,

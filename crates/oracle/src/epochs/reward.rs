@@ -148,7 +148,7 @@ impl Worker {
             (clock.first_height(epoch), inputs.last_height),
             lookback,
         );
-        let denylist = crate::denylist::of_epoch(
+        let denylist = rewarder::denylist::of_epoch(
             &self.client,
             &self.watch.config,
             epoch,

@@ -15,7 +15,10 @@
 //!
 //! - [`registry`]: device records at the epoch's last block, read from a node.
 //! - [`entropy`]: the blocks beacons name as entropy, read from a node.
+//! - [`denylist`]: the coverage denylist that applies to an epoch, from its manifests and the
+//!   oracle stakes on chain.
 
+pub mod denylist;
 pub mod entropy;
 pub mod registry;
 
