@@ -9,6 +9,7 @@
 //!   registry.
 //! - [`coverage`]: proof of coverage: beacons, witnesses, density scaling, rings, the denylist.
 //! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
+//! - [`sensing`]: sensing by quality of data: ranges, jumps, frozen sensors, complete hours.
 //! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
 //!   memory bounded by devices, not reports.
 //! - [`split`]: a pool split pro rata in integers, rounding down, with the residue returned.
@@ -26,5 +27,6 @@ pub mod context;
 pub mod coverage;
 pub mod payout;
 pub mod reason;
+pub mod sensing;
 pub mod split;
 pub mod tally;

@@ -90,11 +90,21 @@ pub enum Reason {
     CoarseLocation = 29,
     /// A beacon or witness from a device that is not a coverage device.
     WrongKind = 30,
+    /// A reading of a sensor the network does not know.
+    UnknownSensor = 31,
+    /// A reading outside the sensor's plausible range.
+    OutOfRange = 32,
+    /// A reading further from the previous one than the sensor can change in the time between.
+    ImplausibleJump = 33,
+    /// A reading in a long run of equal values: a frozen sensor.
+    FrozenSensor = 34,
+    /// An hour of the epoch with too few windows holding a valid reading.
+    IncompleteHour = 35,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 36] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -126,6 +136,11 @@ impl Reason {
         Reason::TooManyWitnesses,
         Reason::CoarseLocation,
         Reason::WrongKind,
+        Reason::UnknownSensor,
+        Reason::OutOfRange,
+        Reason::ImplausibleJump,
+        Reason::FrozenSensor,
+        Reason::IncompleteHour,
     ];
 
     /// The stable code.
@@ -162,6 +177,11 @@ impl Reason {
             Reason::TooManyWitnesses => "too_many_witnesses",
             Reason::CoarseLocation => "coarse_location",
             Reason::WrongKind => "wrong_kind",
+            Reason::UnknownSensor => "unknown_sensor",
+            Reason::OutOfRange => "out_of_range",
+            Reason::ImplausibleJump => "implausible_jump",
+            Reason::FrozenSensor => "frozen_sensor",
+            Reason::IncompleteHour => "incomplete_hour",
         }
     }
 
@@ -199,6 +219,11 @@ impl Reason {
             Reason::TooManyWitnesses => "the device claimed to hear more beacons in a window than any device can",
             Reason::CoarseLocation => "the asserted location is coarser than resolution 12; assert the device's cell",
             Reason::WrongKind => "only coverage devices beacon and witness",
+            Reason::UnknownSensor => "the network does not know this sensor's name; check the agent's sensor names",
+            Reason::OutOfRange => "the reading is outside what the sensor can plausibly read; check the sensor and its units",
+            Reason::ImplausibleJump => "the reading changed faster than the weather can; check the sensor's wiring and placement",
+            Reason::FrozenSensor => "the sensor read the same value too many times in a row; it may be stuck",
+            Reason::IncompleteHour => "too few windows of an hour held a valid reading; check the station's power and connection",
         }
     }
 }
@@ -250,6 +275,11 @@ mod tests {
                 "too_many_witnesses",
                 "coarse_location",
                 "wrong_kind",
+                "unknown_sensor",
+                "out_of_range",
+                "implausible_jump",
+                "frozen_sensor",
+                "incomplete_hour",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

@@ -1,0 +1,14 @@
+//! Sensing by quality of data (after WeatherXM's, see the shared ANCHORS notes): a station is
+//! paid for readings that are plausible, complete, alive and in line with its neighbours, not
+//! for merely reporting.
+//!
+//! - [`rules`]: each known sensor's range and how fast it may change, and the network's
+//!   thresholds.
+//! - [`series`]: one sensor's readings over an epoch, checked one by one: range, jumps,
+//!   flatlines; and how complete each hour is.
+//!
+//! Everything is in integers: readings are thousandths of the sensor's unit, shares are basis
+//! points (1/10,000), rounded down.
+
+pub mod rules;
+pub mod series;

@@ -1,0 +1,74 @@
+//! The sensing rules: what each known sensor may read, how fast it may change, and the
+//! network's thresholds for a complete hour and a frozen sensor.
+//!
+//! Values are thousandths of the sensor's unit, as readings carry them. The limits are wide
+//! enough for any weather on Earth and narrow enough to refuse a broken or made-up sensor.
+
+/// One known sensor's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensorRule {
+    /// The sensor's name in readings (`temperature`, ...).
+    pub name: &'static str,
+    /// The lowest plausible value (thousandths).
+    pub min: i64,
+    /// The highest plausible value (thousandths).
+    pub max: i64,
+    /// The largest plausible change in an hour (thousandths); a change faster than this
+    /// between two readings is a jump. At least [`SensingRules::jump_floor`] is always allowed.
+    pub max_change_per_hour: i64,
+    /// True when a value repeated for [`SensingRules::flatline_readings`] readings is frozen;
+    /// false for sensors that honestly read the same for hours (rain, wind in a calm).
+    pub flatlines: bool,
+}
+
+/// The network's sensing rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensingRules {
+    /// Known sensors; readings of others are refused (`unknown_sensor`).
+    pub sensors: Vec<SensorRule>,
+    /// A run of this many equal readings in a row is a frozen sensor (`frozen_sensor`).
+    pub flatline_readings: usize,
+    /// A change this small (thousandths) is never a jump, however short the gap.
+    pub jump_floor: i64,
+    /// An hour counts only if at least this share of its windows (basis points) has a valid
+    /// reading of the sensor (`incomplete_hour`).
+    pub completeness_min_bps: u64,
+}
+
+impl SensingRules {
+    /// The rule of `sensor`, if it is known.
+    pub fn sensor(&self, sensor: &str) -> Option<&SensorRule> {
+        self.sensors.iter().find(|s| s.name == sensor)
+    }
+}
+
+impl Default for SensingRules {
+    fn default() -> Self {
+        let rule = |name, min, max, max_change_per_hour, flatlines| SensorRule {
+            name,
+            min,
+            max,
+            max_change_per_hour,
+            flatlines,
+        };
+        SensingRules {
+            sensors: vec![
+                // °C: the coldest and hottest air ever measured, with a margin.
+                rule("temperature", -90_000, 60_000, 10_000, true),
+                // % relative humidity.
+                rule("humidity", 0, 100_000, 40_000, true),
+                // hPa at the station.
+                rule("pressure", 300_000, 1_100_000, 10_000, true),
+                // m/s.
+                rule("wind_speed", 0, 110_000, 60_000, false),
+                // mm in the last reading interval.
+                rule("rain", 0, 500_000, 500_000, false),
+                // µg/m³.
+                rule("pm2_5", 0, 2_000_000, 1_000_000, true),
+            ],
+            flatline_readings: 30,
+            jump_floor: 500,
+            completeness_min_bps: 6_700,
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! One sensor's readings over an epoch, checked one by one, and how complete each hour is.
+//!
+//! In time order, each reading is refused for the first rule it breaks:
+//!
+//! 1. `out_of_range`: outside the sensor's plausible range;
+//! 2. `implausible_jump`: further from the previous in-range reading than the sensor can change
+//!    in the time between them (at least [`SensingRules::jump_floor`] is always allowed). A
+//!    spike refuses itself and the return from it; a lasting step refuses one reading;
+//! 3. `frozen_sensor`: part of a run of [`SensingRules::flatline_readings`] or more equal
+//!    in-range readings, for sensors that do not honestly repeat themselves.
+//!
+//! An hour of the epoch is complete when at least [`SensingRules::completeness_min_bps`] of its
+//! windows hold a valid reading ([`complete_hours`]).
+
+use super::rules::{SensingRules, SensorRule};
+use crate::reason::Reason;
+
+/// One reading: the device's time (ms) and the value (thousandths of the unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reading {
+    /// When it was read.
+    pub time_ms: u64,
+    /// What it read.
+    pub value: i64,
+}
+
+/// One hour, in ms.
+pub const HOUR_MS: u64 = 3_600_000;
+
+/// The verdict on each of `readings` (in time order) of a sensor under `rule`.
+pub fn check_series(
+    rules: &SensingRules,
+    rule: &SensorRule,
+    readings: &[Reading],
+) -> Vec<Result<(), Reason>> {
+    let mut out = vec![Ok(()); readings.len()];
+    // 1 and 2: range, then jumps from the previous in-range reading.
+    let mut previous: Option<Reading> = None;
+    for (i, r) in readings.iter().enumerate() {
+        if r.value < rule.min || r.value > rule.max {
+            out[i] = Err(Reason::OutOfRange);
+            continue;
+        }
+        if let Some(p) = previous {
+            let gap_ms = u128::from(r.time_ms.saturating_sub(p.time_ms));
+            // Rounded up: rounding never refuses an honest reading.
+            let allowed = (u128::from(rule.max_change_per_hour.unsigned_abs()) * gap_ms)
+                .div_ceil(u128::from(HOUR_MS))
+                .max(u128::from(rules.jump_floor.unsigned_abs()));
+            let change = u128::from(r.value.abs_diff(p.value));
+            if change > allowed {
+                out[i] = Err(Reason::ImplausibleJump);
+            }
+        }
+        previous = Some(*r);
+    }
+    // 3: runs of equal in-range readings.
+    if rule.flatlines && rules.flatline_readings > 0 {
+        let mut start = 0;
+        while start < readings.len() {
+            let mut end = start + 1;
+            while end < readings.len() && readings[end].value == readings[start].value {
+                end += 1;
+            }
+            let in_range = out[start] != Err(Reason::OutOfRange);
+            if in_range && end - start >= rules.flatline_readings {
+                for verdict in &mut out[start..end] {
+                    if verdict.is_ok() {
+                        *verdict = Err(Reason::FrozenSensor);
+                    }
+                }
+            }
+            start = end;
+        }
+    }
+    out
+}
+
+/// Of the hours of the epoch `[start_ms, end_ms)` (the last one may be shorter), how many are
+/// complete, and how many there are: an hour is complete when the windows (of `window_ms`)
+/// holding a reading at one of `valid_ms` (the times of valid readings) are at least
+/// `completeness_min_bps` of its windows, rounded up.
+pub fn complete_hours(
+    (start_ms, end_ms): (u64, u64),
+    window_ms: u64,
+    completeness_min_bps: u64,
+    valid_ms: &[u64],
+) -> (u64, u64) {
+    let window_ms = window_ms.max(1);
+    let windows = |from: u64, to: u64| to.div_ceil(window_ms).saturating_sub(from / window_ms);
+    let mut filled = std::collections::BTreeSet::new();
+    for t in valid_ms.iter().filter(|t| (start_ms..end_ms).contains(*t)) {
+        filled.insert(t / window_ms);
+    }
+    let (mut complete, mut hours) = (0, 0);
+    let mut from = start_ms;
+    while from < end_ms {
+        let to = from.saturating_add(HOUR_MS).min(end_ms);
+        let total = windows(from, to);
+        let have = filled
+            .range(from / window_ms..to.div_ceil(window_ms))
+            .count() as u64;
+        let needed = (u128::from(total) * u128::from(completeness_min_bps)).div_ceil(10_000);
+        hours += 1;
+        if u128::from(have) >= needed && total > 0 {
+            complete += 1;
+        }
+        from = to;
+    }
+    (complete, hours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(values: &[i64], every_ms: u64) -> Vec<Reading> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Reading {
+                time_ms: i as u64 * every_ms,
+                value: *v,
+            })
+            .collect()
+    }
+
+    fn verdicts(sensor: &str, values: &[i64], every_ms: u64) -> Vec<Result<(), Reason>> {
+        let rules = SensingRules::default();
+        let rule = rules.sensor(sensor).unwrap().clone();
+        check_series(&rules, &rule, &series(values, every_ms))
+    }
+
+    #[test]
+    fn range_passes_plausible_values_and_refuses_the_rest() {
+        let v = verdicts("temperature", &[21_000, 61_000, 21_100, -91_000], 60_000);
+        assert_eq!(
+            v,
+            [
+                Ok(()),
+                Err(Reason::OutOfRange),
+                Ok(()),
+                Err(Reason::OutOfRange)
+            ]
+        );
+        assert_eq!(
+            verdicts("humidity", &[100_000, 100_001], 600_000)[1],
+            Err(Reason::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn a_jump_faster_than_the_sensor_can_change_is_refused() {
+        // 10 °C an hour: 1 °C in 6 minutes is fine, 3 °C in 6 minutes is not; a spike refuses
+        // itself and the return; a lasting step refuses one reading.
+        let six_min = 360_000;
+        assert_eq!(
+            verdicts("temperature", &[20_000, 21_000, 22_000], six_min),
+            [Ok(()); 3]
+        );
+        let spike = verdicts("temperature", &[20_000, 23_000, 20_000, 20_100], six_min);
+        assert_eq!(
+            spike,
+            [
+                Ok(()),
+                Err(Reason::ImplausibleJump),
+                Err(Reason::ImplausibleJump),
+                Ok(())
+            ]
+        );
+        let step = verdicts("temperature", &[20_000, 30_000, 30_100, 30_200], six_min);
+        assert_eq!(step, [Ok(()), Err(Reason::ImplausibleJump), Ok(()), Ok(())]);
+        // Readings seconds apart may always move by the floor (0.5 °C).
+        assert_eq!(
+            verdicts("temperature", &[20_000, 20_500], 1_000),
+            [Ok(()); 2]
+        );
+        assert_eq!(
+            verdicts("temperature", &[20_000, 20_501], 1_000)[1],
+            Err(Reason::ImplausibleJump)
+        );
+    }
+
+    #[test]
+    fn a_frozen_sensor_is_refused_but_a_calm_wind_is_not() {
+        let rules = SensingRules::default();
+        let n = rules.flatline_readings;
+        let mut values = vec![15_000; n];
+        values.push(15_100);
+        let v = verdicts("temperature", &values, 60_000);
+        assert!(v[..n].iter().all(|r| *r == Err(Reason::FrozenSensor)));
+        assert_eq!(v[n], Ok(()));
+        // One fewer in the run is not frozen.
+        let v = verdicts("temperature", &values[1..], 60_000);
+        assert!(v.iter().all(|r| r.is_ok()));
+        // Wind may honestly read 0 for hours.
+        let calm = verdicts("wind_speed", &vec![0; 2 * n], 60_000);
+        assert!(calm.iter().all(|r| r.is_ok()));
+    }
+
+    #[test]
+    fn an_hour_is_complete_with_two_thirds_of_its_windows() {
+        let window = 60_000;
+        // 67% of 60 windows is 40.2, rounded up: 41 windows needed.
+        let times: Vec<u64> = (0..41).map(|w| w * window + 5).collect();
+        assert_eq!(complete_hours((0, HOUR_MS), window, 6_700, &times), (1, 1));
+        assert_eq!(
+            complete_hours((0, HOUR_MS), window, 6_700, &times[1..]),
+            (0, 1)
+        );
+        // Two readings in one window fill it once.
+        let doubled: Vec<u64> = times[1..]
+            .iter()
+            .chain([window + 6].iter())
+            .copied()
+            .collect();
+        assert_eq!(
+            complete_hours((0, HOUR_MS), window, 6_700, &doubled),
+            (0, 1)
+        );
+        // An epoch of two and a half hours has three hours; the last is judged on its own
+        // windows; readings outside the epoch do not count.
+        let all: Vec<u64> = (0..150).map(|w| w * window).collect();
+        assert_eq!(complete_hours((0, 9_000_000), window, 6_700, &all), (3, 3));
+        assert_eq!(
+            complete_hours((0, 9_000_000), window, 6_700, &all[..100]),
+            (1, 3)
+        );
+        let outside = [10_000_000u64];
+        assert_eq!(
+            complete_hours((0, HOUR_MS), window, 6_700, &outside),
+            (0, 1)
+        );
+    }
+}
