@@ -14,11 +14,13 @@ use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
 use crate::epochs::reward::chain_reads;
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
+use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, Digests, EpochInputs};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_resources::coverage::rules::CoverageRules;
+use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::ChainConfig;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::{Epoch, Subnetwork};
@@ -126,6 +128,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
     let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
     let denylist = rewarder::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
+    let history = history_at(&client, clock, last_height);
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,
@@ -136,6 +139,8 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         coverage_rules: rules,
         denylist,
         entropy: &entropy,
+        sensing_rules: SensingRules::default(),
+        history: &history,
     })
     .map_err(|e| e.to_string())?;
     if registry.failed() {

@@ -4,6 +4,8 @@
 //! Points per sub-network:
 //! - coverage: the coverage policy's points ([`crate::coverage::score`]): beacons witnessed and
 //!   witnesses counted, with reciprocity, rings and density scaling;
+//! - sensing: the sensing policy's points ([`crate::sensing::score`]): good sensor-hours,
+//!   complete, plausible and in line with the neighbours;
 //! - every other kind, until its own verifier plugs in, the uptime policy: the windows of the
 //!   epoch in which the device delivered at least one valid report.
 //!
@@ -12,6 +14,7 @@
 
 use crate::coverage::score::CoverageOutcome;
 use crate::reason::Reason;
+use crate::sensing::score::SensingOutcome;
 use crate::split::split_pro_rata;
 use crate::tally::{DeviceResult, TallyResult};
 use cairn_types::{Address, Amount, Cell, DeviceId, Subnetwork};
@@ -43,6 +46,18 @@ pub struct DevicePayout {
     /// Why the epoch's denylist names the device (coverage only; empty if it does not).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denylisted: Vec<String>,
+    /// A sensing station's quality of data for the epoch, in basis points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_bps: Option<u64>,
+}
+
+/// The verifiers' outcomes the payout reads, per sub-network.
+#[derive(Clone, Debug, Default)]
+pub struct Outcomes {
+    /// Coverage devices' ([`crate::coverage::collect::coverage_outcomes`]).
+    pub coverage: BTreeMap<DeviceId, CoverageOutcome>,
+    /// Sensing stations' ([`crate::sensing::score::sensing_outcomes`]).
+    pub sensing: BTreeMap<DeviceId, SensingOutcome>,
 }
 
 /// An epoch's rewards.
@@ -57,24 +72,22 @@ pub struct EpochPayout {
 }
 
 /// A device's points under its sub-network's policy.
-fn points_of(
-    id: &DeviceId,
-    d: &DeviceResult,
-    coverage: &BTreeMap<DeviceId, CoverageOutcome>,
-) -> u64 {
+fn points_of(id: &DeviceId, d: &DeviceResult, outcomes: &Outcomes) -> u64 {
     match d.info.subnetwork {
-        Subnetwork::Coverage => coverage.get(id).map_or(0, |o| o.points),
+        Subnetwork::Coverage => outcomes.coverage.get(id).map_or(0, |o| o.points),
+        Subnetwork::Sensing => outcomes.sensing.get(id).map_or(0, |o| o.points),
         _ => d.windows,
     }
 }
 
-/// Splits each sub-network's `pools` among the tallied devices by points; `coverage` holds the
-/// coverage devices' outcomes ([`crate::coverage::collect::coverage_outcomes`]).
+/// Splits each sub-network's `pools` among the tallied devices by points, as the verifiers'
+/// `outcomes` give them.
 pub fn pay(
     tally: &TallyResult,
     pools: &BTreeMap<Subnetwork, Amount>,
-    coverage: &BTreeMap<DeviceId, CoverageOutcome>,
+    outcomes: &Outcomes,
 ) -> EpochPayout {
+    let coverage = &outcomes.coverage;
     let mut payout = EpochPayout::default();
     let mut rewards: BTreeMap<DeviceId, Amount> = BTreeMap::new();
     for (subnetwork, pool) in pools {
@@ -82,7 +95,7 @@ pub fn pay(
             .devices
             .iter()
             .filter(|(_, d)| d.info.subnetwork == *subnetwork && !d.info.retired)
-            .map(|(id, d)| (*id, points_of(id, d, coverage)))
+            .map(|(id, d)| (*id, points_of(id, d, outcomes)))
             .collect();
         let (shares, residue) = split_pro_rata(*pool, &points);
         payout.residue.insert(*subnetwork, residue);
@@ -107,23 +120,26 @@ pub fn pay(
             owner: d.info.owner,
             subnetwork: d.info.subnetwork,
             cell: d.info.location.map(|c| c.coarsened(PUBLISHED_RESOLUTION)),
-            points: points_of(id, d, coverage),
+            points: points_of(id, d, outcomes),
             reports: d.reports,
             reward: rewards.get(id).copied().unwrap_or(Amount::ZERO),
-            rejected: merged_refusals(d, coverage.get(id)),
+            rejected: merged_refusals(d, outcomes, id),
             denylisted: coverage
                 .get(id)
                 .map(|o| o.denylisted.clone())
                 .unwrap_or_default(),
+            quality_bps: outcomes.sensing.get(id).map(|o| o.quality_bps),
         })
         .collect();
     payout
 }
 
-/// The tally's refusals of a device's copies, with the coverage policy's.
-fn merged_refusals(d: &DeviceResult, coverage: Option<&CoverageOutcome>) -> BTreeMap<Reason, u64> {
+/// The tally's refusals of a device's copies, with its verifier's.
+fn merged_refusals(d: &DeviceResult, outcomes: &Outcomes, id: &DeviceId) -> BTreeMap<Reason, u64> {
     let mut all = d.rejected.clone();
-    for (reason, n) in coverage.map(|o| &o.refused).into_iter().flatten() {
+    let coverage = outcomes.coverage.get(id).map(|o| &o.refused);
+    let sensing = outcomes.sensing.get(id).map(|o| &o.refused);
+    for (reason, n) in coverage.into_iter().chain(sensing).flatten() {
         *all.entry(*reason).or_default() += n;
     }
     all
@@ -153,6 +169,7 @@ mod tests {
                             windows: *windows,
                             reports: *windows,
                             coverage: Vec::new(),
+                            readings: Vec::new(),
                             rejected: BTreeMap::new(),
                         },
                     )
@@ -166,21 +183,21 @@ mod tests {
     #[test]
     fn owners_are_paid_the_sum_of_their_devices_per_subnetwork() {
         let t = tally(&[
-            (1, 50, Subnetwork::Sensing, 3),
-            (2, 50, Subnetwork::Sensing, 1),
-            (3, 51, Subnetwork::Sensing, 2),
+            (1, 50, Subnetwork::Storage, 3),
+            (2, 50, Subnetwork::Storage, 1),
+            (3, 51, Subnetwork::Storage, 2),
             (4, 51, Subnetwork::Connectivity, 5),
         ]);
         let pools = BTreeMap::from([
-            (Subnetwork::Sensing, Amount(600)),
+            (Subnetwork::Storage, Amount(600)),
             (Subnetwork::Connectivity, Amount(7)),
         ]);
-        let p = pay(&t, &pools, &BTreeMap::new());
+        let p = pay(&t, &pools, &Outcomes::default());
         let owner = |n: u8| Address(SecretKey::from_seed([n; 32]).public_key());
-        assert_eq!(p.owners[&(Subnetwork::Sensing, owner(50))], Amount(400));
-        assert_eq!(p.owners[&(Subnetwork::Sensing, owner(51))], Amount(200));
+        assert_eq!(p.owners[&(Subnetwork::Storage, owner(50))], Amount(400));
+        assert_eq!(p.owners[&(Subnetwork::Storage, owner(51))], Amount(200));
         assert_eq!(p.owners[&(Subnetwork::Connectivity, owner(51))], Amount(7));
-        assert_eq!(p.residue[&Subnetwork::Sensing], Amount(0));
+        assert_eq!(p.residue[&Subnetwork::Storage], Amount(0));
         let total: u128 = p.devices.iter().map(|d| d.reward.0).sum();
         assert_eq!(total, 607);
     }
@@ -196,16 +213,16 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (w, owner, coverage))| {
-                    let s = if *coverage { Subnetwork::Connectivity } else { Subnetwork::Sensing };
+                    let s = if *coverage { Subnetwork::Connectivity } else { Subnetwork::Storage };
                     (i as u8, 100 + owner, s, *w)
                 })
                 .collect();
             let t = tally(&devices);
             let pools = BTreeMap::from([
-                (Subnetwork::Sensing, Amount(pool)),
+                (Subnetwork::Storage, Amount(pool)),
                 (Subnetwork::Connectivity, Amount(pool / 3)),
             ]);
-            let p = pay(&t, &pools, &BTreeMap::new());
+            let p = pay(&t, &pools, &Outcomes::default());
             for (s, pool) in &pools {
                 let paid: u128 = p.owners.iter().filter(|((sub, _), _)| sub == s).map(|(_, a)| a.0).sum();
                 let by_device: u128 = p.devices.iter().filter(|d| d.subnetwork == *s).map(|d| d.reward.0).sum();

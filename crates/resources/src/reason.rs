@@ -100,11 +100,19 @@ pub enum Reason {
     FrozenSensor = 34,
     /// An hour of the epoch with too few windows holding a valid reading.
     IncompleteHour = 35,
+    /// A station's hour of a sensor far from what its neighbouring stations read.
+    DisagreesWithNeighbours = 36,
+    /// A station that moved recently: it earns nothing for a period.
+    Relocated = 37,
+    /// More stations in the cell than are rewarded; better or older ones were paid.
+    CellFull = 38,
+    /// More sensors in one window than the tally keeps.
+    TooManySensors = 39,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 36] = [
+    pub const ALL: [Reason; 40] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -141,6 +149,10 @@ impl Reason {
         Reason::ImplausibleJump,
         Reason::FrozenSensor,
         Reason::IncompleteHour,
+        Reason::DisagreesWithNeighbours,
+        Reason::Relocated,
+        Reason::CellFull,
+        Reason::TooManySensors,
     ];
 
     /// The stable code.
@@ -182,6 +194,10 @@ impl Reason {
             Reason::ImplausibleJump => "implausible_jump",
             Reason::FrozenSensor => "frozen_sensor",
             Reason::IncompleteHour => "incomplete_hour",
+            Reason::DisagreesWithNeighbours => "disagrees_with_neighbours",
+            Reason::Relocated => "relocated",
+            Reason::CellFull => "cell_full",
+            Reason::TooManySensors => "too_many_sensors",
         }
     }
 
@@ -224,6 +240,10 @@ impl Reason {
             Reason::ImplausibleJump => "the reading changed faster than the weather can; check the sensor's wiring and placement",
             Reason::FrozenSensor => "the sensor read the same value too many times in a row; it may be stuck",
             Reason::IncompleteHour => "too few windows of an hour held a valid reading; check the station's power and connection",
+            Reason::DisagreesWithNeighbours => "the sensor read far from the stations around it; check its siting and calibration",
+            Reason::Relocated => "the station's location changed recently; it earns again once the quarantine has passed",
+            Reason::CellFull => "the cell already has as many rewarded stations as it may; better or older stations were paid",
+            Reason::TooManySensors => "the device sent readings of more sensors in one window than are counted",
         }
     }
 }
@@ -280,6 +300,10 @@ mod tests {
                 "implausible_jump",
                 "frozen_sensor",
                 "incomplete_hour",
+                "disagrees_with_neighbours",
+                "relocated",
+                "cell_full",
+                "too_many_sensors",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

@@ -23,7 +23,7 @@ use crate::reason::Reason;
 use cairn_types::report::{
     LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert,
 };
-use cairn_types::{DeviceId, Subnetwork};
+use cairn_types::{DeviceId, Hash, Subnetwork};
 use std::collections::{BTreeMap, HashMap};
 
 /// Session certificates remembered per device (checked or refused); beyond this each further
@@ -35,8 +35,13 @@ pub const MAX_SESSIONS_PER_DEVICE: usize = 8;
 /// cannot make the tally grow by claiming to hear everything.
 pub const MAX_WITNESSES_PER_WINDOW: usize = 32;
 
+/// Sensors counted per device and window (one reading each): beyond this a device's readings
+/// of further sensors in the window are refused (`too_many_sensors`).
+pub const MAX_SENSORS_PER_WINDOW: usize = 8;
+
 /// What a report is counted once under: its kind, its window, and for a witness the first
-/// bytes of the beacon data it heard (a device may witness several beacons in a window).
+/// bytes of the beacon data it heard (a device may witness several beacons in a window), for a
+/// reading the first bytes of its sensor name's hash (one reading per sensor and window).
 type CountKey = (ReportKind, u64, [u8; 8]);
 
 /// The counted report of one key.
@@ -44,7 +49,8 @@ type CountKey = (ReportKind, u64, [u8; 8]);
 struct Counted {
     received_ms: u64,
     id: [u8; 16],
-    /// The body of a beacon or witness, which the coverage verifier reads after the tally.
+    /// The body of a beacon or witness, which the coverage verifier reads after the tally, or
+    /// of a sensing station's reading, which the sensing verifier reads.
     kept: Option<Box<ReportBody>>,
 }
 
@@ -55,6 +61,24 @@ pub struct CoverageReport {
     pub id: [u8; 16],
     /// The report's body.
     pub body: ReportBody,
+}
+
+/// One reading: the device's time (ms) and the value (thousandths of the unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reading {
+    /// When it was read.
+    pub time_ms: u64,
+    /// What it read.
+    pub value: i64,
+}
+
+/// A counted reading of a sensing station, as the sensing verifier reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensorReading {
+    /// The sensor's name.
+    pub sensor: String,
+    /// When (device time, ms) and what it read (thousandths of the unit).
+    pub reading: Reading,
 }
 
 /// What the tally keeps per device.
@@ -86,6 +110,8 @@ pub struct DeviceResult {
     pub reports: u64,
     /// Its counted beacons and witnesses, in key order.
     pub coverage: Vec<CoverageReport>,
+    /// Its counted readings, if it is a sensing station, in key order (window, then sensor).
+    pub readings: Vec<SensorReading>,
     /// Copies refused, by reason.
     pub rejected: BTreeMap<Reason, u64>,
 }
@@ -150,21 +176,33 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 windows.sort_unstable();
                 windows.dedup();
                 let reports = t.counted.len() as u64;
-                let coverage = t
-                    .counted
-                    .into_values()
-                    .filter_map(|c| {
-                        c.kept.map(|body| CoverageReport {
-                            id: c.id,
+                let mut coverage = Vec::new();
+                let mut readings = Vec::new();
+                for counted in t.counted.into_values() {
+                    let Some(body) = counted.kept else { continue };
+                    match &body.payload {
+                        ReportPayload::Reading {
+                            sensor,
+                            value_milli,
+                        } => readings.push(SensorReading {
+                            sensor: sensor.as_str().to_string(),
+                            reading: Reading {
+                                time_ms: body.time_ms,
+                                value: *value_milli,
+                            },
+                        }),
+                        _ => coverage.push(CoverageReport {
+                            id: counted.id,
                             body: *body,
-                        })
-                    })
-                    .collect();
+                        }),
+                    }
+                }
                 let result = DeviceResult {
                     info: t.info,
                     windows: (windows.len() as u64).min(ctx.windows_in_epoch()),
                     reports,
                     coverage,
+                    readings,
                     rejected: t.rejected,
                 };
                 (device, result)
@@ -203,8 +241,13 @@ fn check_copy(
     }
     let tag = match &report.body.payload {
         ReportPayload::Witness { data, .. } => short_tag(data.0),
+        ReportPayload::Reading { sensor, .. } => {
+            short_tag(Hash::domain("cairn sensor tag v1", &[sensor.as_str().as_bytes()]).0)
+        }
         _ => [0; 8],
     };
+    let kept_kind = coverage_kind
+        || (kind == ReportKind::Reading && entry.info.subnetwork == Subnetwork::Sensing);
     let key = (kind, window, tag);
     let candidate = Counted {
         received_ms: logged.received_ms,
@@ -220,19 +263,24 @@ fn check_copy(
         if (current.received_ms, current.id) < (candidate.received_ms, candidate.id) {
             return Err(Reason::DuplicateWindow);
         }
-    } else if kind == ReportKind::Witness {
-        let heard = entry
+    } else if matches!(kind, ReportKind::Witness | ReportKind::Reading) {
+        let (limit, refusal) = match kind {
+            ReportKind::Witness => (MAX_WITNESSES_PER_WINDOW, Reason::TooManyWitnesses),
+            _ => (MAX_SENSORS_PER_WINDOW, Reason::TooManySensors),
+        };
+        let held = entry
             .counted
             .range((kind, window, [0; 8])..=(kind, window, [u8::MAX; 8]))
             .count();
-        if heard >= MAX_WITNESSES_PER_WINDOW {
-            return Err(Reason::TooManyWitnesses);
+        if held >= limit {
+            return Err(refusal);
         }
     }
     check_signatures(ctx, entry, logged)?;
-    // Only a copy that counts keeps its body (beacons and witnesses, for the coverage verifier).
+    // Only a copy that counts keeps its body (beacons and witnesses for the coverage verifier,
+    // a station's readings for the sensing verifier).
     let candidate = Counted {
-        kept: coverage_kind.then(|| Box::new(report.body.clone())),
+        kept: kept_kind.then(|| Box::new(report.body.clone())),
         ..candidate
     };
     if let Some(displaced) = entry.counted.insert(key, candidate) {
@@ -400,6 +448,48 @@ mod tests {
         let two = &out.devices[&DeviceId(device_key(2).public_key())];
         assert_eq!(two.rejected.get(&Reason::WrongKind), Some(&1));
         assert!(two.coverage.is_empty());
+    }
+
+    fn reading(n: u8, time_ms: u64, sensor: &str, value_milli: i64) -> SignedReport {
+        let mut r = heartbeat(n, time_ms, 0);
+        r.body.payload = ReportPayload::Reading {
+            sensor: cairn_types::codec::BoundedString::new(sensor).unwrap(),
+            value_milli,
+        };
+        let session = SecretKey::from_seed([200 + n; 32]);
+        SignedReport::sign(&ctx().chain_id, r.cert, &session, r.body)
+    }
+
+    #[test]
+    fn a_station_counts_one_reading_per_sensor_and_window_up_to_a_bound() {
+        let reg = registry(&[1]);
+        let mut tally = Tally::new(ctx(), &reg);
+        tally.add(&logged(
+            &reading(1, 101_000, "temperature", 21_000),
+            101_100,
+        ));
+        tally.add(&logged(&reading(1, 102_000, "humidity", 55_000), 102_100));
+        // A second temperature of the same window: the first received counts.
+        tally.add(&logged(
+            &reading(1, 103_000, "temperature", 22_000),
+            103_100,
+        ));
+        for i in 0..MAX_SENSORS_PER_WINDOW {
+            let sensor = format!("s{i}");
+            tally.add(&logged(&reading(1, 104_000, &sensor, 1), 104_100));
+        }
+        let out = tally.finish();
+        let d = &out.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(d.windows, 1);
+        assert_eq!(d.readings.len(), MAX_SENSORS_PER_WINDOW);
+        assert!(d.readings.iter().any(|r| r.sensor == "temperature"
+            && r.reading
+                == Reading {
+                    time_ms: 101_000,
+                    value: 21_000
+                }));
+        assert_eq!(d.rejected.get(&Reason::DuplicateWindow), Some(&1));
+        assert_eq!(d.rejected.get(&Reason::TooManySensors), Some(&2));
     }
 
     #[test]

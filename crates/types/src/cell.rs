@@ -135,6 +135,18 @@ impl Cell {
         self.resolution() >= area.resolution() && self.coarsened(area.resolution()) == area
     }
 
+    /// This cell and every cell of its resolution within `k` steps of it on the grid, sorted.
+    pub fn disk(self, k: u32) -> Vec<Cell> {
+        let mut cells: Vec<Cell> = self
+            .0
+            .grid_disk::<Vec<_>>(k)
+            .into_iter()
+            .map(Cell)
+            .collect();
+        cells.sort_unstable();
+        cells
+    }
+
     /// Grid distance to another cell of the same resolution, if H3 can compute it.
     pub fn grid_distance(self, other: Cell) -> Option<i32> {
         self.0.grid_distance(other.0).ok()
@@ -251,6 +263,18 @@ mod tests {
             assert_eq!(a.distance_m(Cell(b)), Some(CENTRE_SPACING_MM / 1000));
         }
         assert_eq!(a.coarsened(8).distance_m(a.coarsened(8)), Some(0));
+    }
+
+    #[test]
+    fn a_disk_holds_the_cell_and_its_neighbours() {
+        let a = Cell::from_lat_lng(48.8566, 2.3522, 7).unwrap();
+        let disk = a.disk(1);
+        assert_eq!(disk.len(), 7);
+        assert!(disk.contains(&a));
+        assert!(disk
+            .iter()
+            .all(|c| a.grid_distance(*c).is_some_and(|d| d <= 1)));
+        assert_eq!(a.disk(0), vec![a]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::attest::{mirrors, whole_or_fetch};
 use super::{Stage, Worker};
 use crate::manifest::Manifest;
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
+use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochInputs, EpochResult};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -13,6 +14,7 @@ use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
 use cairn_resources::context::EpochContext;
 use cairn_resources::coverage::rules::CoverageRules;
+use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::reward_root_digest;
@@ -155,6 +157,7 @@ impl Worker {
             inputs.last_height,
             &inputs.manifests,
         )?;
+        let history = history_at(&self.client, clock, inputs.last_height);
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -165,6 +168,8 @@ impl Worker {
             coverage_rules: rules,
             denylist,
             entropy: &entropy,
+            sensing_rules: SensingRules::default(),
+            history: &history,
         });
         if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
             // A kept copy went missing or bad since it was fetched: fetch it again.

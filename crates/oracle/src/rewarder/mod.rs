@@ -17,9 +17,11 @@
 //! - [`entropy`]: the blocks beacons name as entropy, read from a node.
 //! - [`denylist`]: the coverage denylist that applies to an epoch, from its manifests and the
 //!   oracle stakes on chain.
+//! - [`history`]: sensing stations' registration heights and moves, read from a node.
 
 pub mod denylist;
 pub mod entropy;
+pub mod history;
 pub mod registry;
 
 use crate::log::format::FileReader;
@@ -29,11 +31,13 @@ use cairn_resources::context::{EpochContext, Registry};
 use cairn_resources::coverage::collect::{coverage_outcomes, entropy_heights, CoverageInputs};
 use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::coverage::types::Denylist;
-use cairn_resources::payout::{pay, DevicePayout};
+use cairn_resources::payout::{pay, DevicePayout, Outcomes};
+use cairn_resources::sensing::rules::SensingRules;
+use cairn_resources::sensing::score::{sensing_outcomes, SensingInputs, StationHistory};
 use cairn_resources::tally::Tally;
 use cairn_types::codec;
 use cairn_types::reward_tree::{RewardLeaf, RewardNode, RewardTree};
-use cairn_types::{Address, Amount, Hash, Subnetwork};
+use cairn_types::{Address, Amount, DeviceId, Hash, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,6 +49,9 @@ pub type FileSource<'a> = &'a dyn Fn(&Address, &str) -> Result<Vec<u8>, String>;
 
 /// Reads the block at a height: its digest and time, or `None` if it may not serve as entropy.
 pub type EntropySource<'a> = &'a dyn Fn(u64) -> Result<Option<(Hash, u64)>, String>;
+
+/// Reads a sensing station's past: its registration height and last move.
+pub type HistorySource<'a> = &'a dyn Fn(&DeviceId) -> Result<StationHistory, String>;
 
 /// What an epoch's computation reads.
 pub struct EpochInputs<'a> {
@@ -66,6 +73,10 @@ pub struct EpochInputs<'a> {
     pub denylist: Denylist,
     /// The blocks beacons name as entropy.
     pub entropy: EntropySource<'a>,
+    /// The sensing sub-network's rules.
+    pub sensing_rules: SensingRules,
+    /// Sensing stations' pasts.
+    pub history: HistorySource<'a>,
 }
 
 /// Where the computation stood after each stage.
@@ -114,6 +125,14 @@ pub enum RewardError {
     /// The reward tree could not be built (more than 2^40 owners).
     #[error("reward tree: {0}")]
     Tree(String),
+    /// A sensing station's past could not be read.
+    #[error("history of device {device}: {reason}")]
+    History {
+        /// The device.
+        device: DeviceId,
+        /// Why.
+        reason: String,
+    },
     /// A block named as beacon entropy could not be read.
     #[error("entropy block {height}: {reason}")]
     Entropy {
@@ -191,7 +210,27 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
         },
         inputs.ctx.window_ms,
     );
-    let payout = pay(&tallied, &inputs.pools, &coverage);
+    let mut history = BTreeMap::new();
+    for (device, d) in &tallied.devices {
+        if d.info.subnetwork == Subnetwork::Sensing && !d.info.retired {
+            let past = (inputs.history)(device).map_err(|reason| RewardError::History {
+                device: *device,
+                reason,
+            })?;
+            history.insert(*device, past);
+        }
+    }
+    let sensing = sensing_outcomes(
+        &tallied,
+        &SensingInputs {
+            rules: inputs.sensing_rules,
+            epoch: inputs.ctx.epoch,
+            bounds: (inputs.ctx.start_ms, inputs.ctx.end_ms),
+            window_ms: inputs.ctx.window_ms,
+            history,
+        },
+    );
+    let payout = pay(&tallied, &inputs.pools, &Outcomes { coverage, sensing });
     let payout_digest = Hash::domain(
         "cairn digest payout v1",
         &[&codec::encode(
@@ -324,6 +363,8 @@ mod tests {
             coverage_rules: CoverageRules::default(),
             denylist: Denylist::default(),
             entropy: entropy::no_entropy(),
+            sensing_rules: SensingRules::default(),
+            history: history::no_history(),
         }
     }
 

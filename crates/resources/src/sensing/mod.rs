@@ -6,9 +6,12 @@
 //!   thresholds.
 //! - [`series`]: one sensor's readings over an epoch, checked one by one: range, jumps,
 //!   flatlines; and how complete each hour is.
+//! - [`score`]: each station's points and quality for the epoch: its good sensor-hours, checked
+//!   against its neighbours, with relocation quarantine and a cap on stations per cell.
 //!
 //! Everything is in integers: readings are thousandths of the sensor's unit, shares are basis
 //! points (1/10,000), rounded down.
 
 pub mod rules;
+pub mod score;
 pub mod series;

@@ -19,6 +19,9 @@ pub struct SensorRule {
     /// True when a value repeated for [`SensingRules::flatline_readings`] readings is frozen;
     /// false for sensors that honestly read the same for hours (rain, wind in a calm).
     pub flatlines: bool,
+    /// Most an hour's reading (its median) may differ from its neighbours' (the median of
+    /// theirs) (thousandths); `None` for sensors that honestly differ street by street.
+    pub agreement_tolerance: Option<i64>,
 }
 
 /// The network's sensing rules.
@@ -33,6 +36,18 @@ pub struct SensingRules {
     /// An hour counts only if at least this share of its windows (basis points) has a valid
     /// reading of the sensor (`incomplete_hour`).
     pub completeness_min_bps: u64,
+    /// Stations are neighbours when their cells at this resolution are at most one step apart
+    /// (resolution 7: cells about 2.6 km across, neighbours within about 5 km).
+    pub neighbour_resolution: u8,
+    /// An hour is judged against neighbours only when at least this many of them have a
+    /// complete hour of the sensor; with fewer, it stands on its own.
+    pub min_neighbours: usize,
+    /// A station whose location changed earns nothing in the reward epoch of the move and the
+    /// next `quarantine_epochs - 1` (`relocated`).
+    pub quarantine_epochs: u64,
+    /// Most stations rewarded per cell of [`SensingRules::neighbour_resolution`], best quality
+    /// first, then the longest registered (`cell_full`).
+    pub max_stations_per_cell: usize,
 }
 
 impl SensingRules {
@@ -44,31 +59,37 @@ impl SensingRules {
 
 impl Default for SensingRules {
     fn default() -> Self {
-        let rule = |name, min, max, max_change_per_hour, flatlines| SensorRule {
-            name,
-            min,
-            max,
-            max_change_per_hour,
-            flatlines,
-        };
+        let rule =
+            |name, min, max, max_change_per_hour, flatlines, agreement_tolerance| SensorRule {
+                name,
+                min,
+                max,
+                max_change_per_hour,
+                flatlines,
+                agreement_tolerance,
+            };
         SensingRules {
             sensors: vec![
                 // °C: the coldest and hottest air ever measured, with a margin.
-                rule("temperature", -90_000, 60_000, 10_000, true),
+                rule("temperature", -90_000, 60_000, 10_000, true, Some(5_000)),
                 // % relative humidity.
-                rule("humidity", 0, 100_000, 40_000, true),
-                // hPa at the station.
-                rule("pressure", 300_000, 1_100_000, 10_000, true),
-                // m/s.
-                rule("wind_speed", 0, 110_000, 60_000, false),
-                // mm in the last reading interval.
-                rule("rain", 0, 500_000, 500_000, false),
+                rule("humidity", 0, 100_000, 40_000, true, Some(25_000)),
+                // hPa at the station (neighbours stand at different heights: 30 hPa is ~250 m).
+                rule("pressure", 300_000, 1_100_000, 10_000, true, Some(30_000)),
+                // m/s: gusts and shelter differ street by street.
+                rule("wind_speed", 0, 110_000, 60_000, false, None),
+                // mm in the last reading interval: showers are local.
+                rule("rain", 0, 500_000, 500_000, false, None),
                 // µg/m³.
-                rule("pm2_5", 0, 2_000_000, 1_000_000, true),
+                rule("pm2_5", 0, 2_000_000, 1_000_000, true, Some(150_000)),
             ],
             flatline_readings: 30,
             jump_floor: 500,
             completeness_min_bps: 6_700,
+            neighbour_resolution: 7,
+            min_neighbours: 3,
+            quarantine_epochs: 7,
+            max_stations_per_cell: 10,
         }
     }
 }

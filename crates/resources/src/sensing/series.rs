@@ -15,14 +15,7 @@
 use super::rules::{SensingRules, SensorRule};
 use crate::reason::Reason;
 
-/// One reading: the device's time (ms) and the value (thousandths of the unit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reading {
-    /// When it was read.
-    pub time_ms: u64,
-    /// What it read.
-    pub value: i64,
-}
+pub use crate::tally::Reading;
 
 /// One hour, in ms.
 pub const HOUR_MS: u64 = 3_600_000;
@@ -77,37 +70,72 @@ pub fn check_series(
 }
 
 /// Of the hours of the epoch `[start_ms, end_ms)` (the last one may be shorter), how many are
-/// complete, and how many there are: an hour is complete when the windows (of `window_ms`)
-/// holding a reading at one of `valid_ms` (the times of valid readings) are at least
-/// `completeness_min_bps` of its windows, rounded up.
+/// complete, and how many there are (see [`hourly_medians`]).
 pub fn complete_hours(
-    (start_ms, end_ms): (u64, u64),
+    bounds: (u64, u64),
     window_ms: u64,
     completeness_min_bps: u64,
     valid_ms: &[u64],
 ) -> (u64, u64) {
+    let valid: Vec<Reading> = valid_ms
+        .iter()
+        .map(|t| Reading {
+            time_ms: *t,
+            value: 0,
+        })
+        .collect();
+    let hours = hourly_medians(bounds, window_ms, completeness_min_bps, &valid);
+    (hours.iter().flatten().count() as u64, hours.len() as u64)
+}
+
+/// For each hour of the epoch `[start_ms, end_ms)` (the last one may be shorter), the median of
+/// the `valid` readings in it (the lower of the two middle ones), if the hour is complete: the
+/// windows (of `window_ms`) holding a valid reading are at least `completeness_min_bps` of its
+/// windows, rounded up. `None` for an incomplete hour.
+pub fn hourly_medians(
+    (start_ms, end_ms): (u64, u64),
+    window_ms: u64,
+    completeness_min_bps: u64,
+    valid: &[Reading],
+) -> Vec<Option<i64>> {
     let window_ms = window_ms.max(1);
     let windows = |from: u64, to: u64| to.div_ceil(window_ms).saturating_sub(from / window_ms);
-    let mut filled = std::collections::BTreeSet::new();
-    for t in valid_ms.iter().filter(|t| (start_ms..end_ms).contains(*t)) {
-        filled.insert(t / window_ms);
+    let mut by_window: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+    for r in valid
+        .iter()
+        .filter(|r| (start_ms..end_ms).contains(&r.time_ms))
+    {
+        by_window
+            .entry(r.time_ms / window_ms)
+            .or_default()
+            .push(r.value);
     }
-    let (mut complete, mut hours) = (0, 0);
+    let mut out = Vec::new();
     let mut from = start_ms;
     while from < end_ms {
         let to = from.saturating_add(HOUR_MS).min(end_ms);
         let total = windows(from, to);
-        let have = filled
-            .range(from / window_ms..to.div_ceil(window_ms))
-            .count() as u64;
-        let needed = (u128::from(total) * u128::from(completeness_min_bps)).div_ceil(10_000);
-        hours += 1;
-        if u128::from(have) >= needed && total > 0 {
-            complete += 1;
+        let mut values: Vec<i64> = Vec::new();
+        let mut have = 0u64;
+        for (_, v) in by_window.range(from / window_ms..to.div_ceil(window_ms)) {
+            have += 1;
+            values.extend(v);
         }
+        let needed = (u128::from(total) * u128::from(completeness_min_bps)).div_ceil(10_000);
+        let complete = u128::from(have) >= needed && total > 0 && !values.is_empty();
+        out.push(complete.then(|| lower_median(&mut values)));
         from = to;
     }
-    (complete, hours)
+    out
+}
+
+/// The lower of the two middle values (the middle one for an odd count); 0 for none.
+pub fn lower_median(values: &mut [i64]) -> i64 {
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable();
+    values[(values.len() - 1) / 2]
 }
 
 #[cfg(test)]
@@ -196,6 +224,21 @@ mod tests {
         // Wind may honestly read 0 for hours.
         let calm = verdicts("wind_speed", &vec![0; 2 * n], 60_000);
         assert!(calm.iter().all(|r| r.is_ok()));
+    }
+
+    #[test]
+    fn a_complete_hour_carries_its_median() {
+        let window = 60_000;
+        let readings: Vec<Reading> = (0..60)
+            .map(|w| Reading {
+                time_ms: w * window,
+                value: if w == 7 { 90_000 } else { 20_000 + w as i64 },
+            })
+            .collect();
+        let hours = hourly_medians((0, 2 * HOUR_MS), window, 6_700, &readings);
+        // The outlier does not move the median; the second hour has no readings.
+        assert_eq!(hours, vec![Some(20_030), None]);
+        assert_eq!(lower_median(&mut [3, 1, 2, 4]), 2);
     }
 
     #[test]
