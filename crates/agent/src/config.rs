@@ -35,6 +35,17 @@
 //! fabricators = 0
 //! replayers = 0
 //!
+//! [sensing]                      # simulated weather stations (device.subnetwork = "sensing")
+//! window_secs = 3600             # the chain's uptime_window_secs: one reading of each sensor
+//!                                # per window
+//! centre = "48.8566,2.3522"      # where simulated stations stand, on a hexagonal spiral
+//! spacing_m = 1200               # ... this far apart
+//!
+//! [sensing.cheaters]             # simulated cheaters (the last simulated stations, see
+//! far_off = 0                    # weather.rs): reads far off its neighbours,
+//! flatline = 0                   # a frozen sensor,
+//! movers = 0                     # asserts a second location after its first
+//!
 //! [register]                     # register the device(s) on first start (cairn agent does it)
 //! node = ""                      # "" = do not register
 //! owner = "alice"                # the owner's key name in owner_home
@@ -80,6 +91,8 @@ pub struct AgentConfig {
     pub simulation: SimulationSection,
     /// Coverage devices.
     pub coverage: CoverageSection,
+    /// Simulated weather stations.
+    pub sensing: SensingSection,
     /// Registration on first start.
     pub register: RegisterSection,
 }
@@ -146,13 +159,74 @@ impl Default for CoverageSection {
 impl CoverageSection {
     /// The centre as (latitude, longitude), if it is one.
     pub fn centre(&self) -> Option<(f64, f64)> {
-        let (lat, lng) = self.centre.split_once(',')?;
-        let (lat, lng) = (
-            lat.trim().parse::<f64>().ok()?,
-            lng.trim().parse::<f64>().ok()?,
-        );
-        (lat.abs() <= 90.0 && lng.abs() <= 180.0).then_some((lat, lng))
+        parse_centre(&self.centre)
     }
+}
+
+/// `[sensing]`: the simulated devices of a sensing agent are weather stations
+/// (see [`crate::weather`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensingSection {
+    /// The chain's window length (`uptime_window_secs`): one reading of each sensor a window.
+    pub window_secs: u64,
+    /// Where simulated stations stand: `"latitude,longitude"`.
+    pub centre: String,
+    /// How far apart simulated stations stand (m).
+    pub spacing_m: u32,
+    /// Simulated stations that cheat.
+    pub cheaters: StationCheatersSection,
+}
+
+/// `[sensing.cheaters]`: how many of the simulated stations cheat, and how; they are the last
+/// simulated stations, in this order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StationCheatersSection {
+    /// Stations that read far off their neighbours.
+    pub far_off: u32,
+    /// Stations whose sensors are frozen.
+    pub flatline: u32,
+    /// Stations that assert a second location after their first.
+    pub movers: u32,
+}
+
+impl StationCheatersSection {
+    /// Cheaters in all.
+    pub fn total(&self) -> u64 {
+        [self.far_off, self.flatline, self.movers]
+            .iter()
+            .map(|n| u64::from(*n))
+            .sum()
+    }
+}
+
+impl Default for SensingSection {
+    fn default() -> Self {
+        SensingSection {
+            window_secs: 3_600,
+            centre: "48.8566,2.3522".into(),
+            spacing_m: 1_200,
+            cheaters: StationCheatersSection::default(),
+        }
+    }
+}
+
+impl SensingSection {
+    /// The centre as (latitude, longitude), if it is one.
+    pub fn centre(&self) -> Option<(f64, f64)> {
+        parse_centre(&self.centre)
+    }
+}
+
+/// `"latitude,longitude"` as numbers, if it is a place on Earth.
+fn parse_centre(text: &str) -> Option<(f64, f64)> {
+    let (lat, lng) = text.split_once(',')?;
+    let (lat, lng) = (
+        lat.trim().parse::<f64>().ok()?,
+        lng.trim().parse::<f64>().ok()?,
+    );
+    (lat.abs() <= 90.0 && lng.abs() <= 180.0).then_some((lat, lng))
 }
 
 /// `[device]`.
@@ -212,6 +286,7 @@ impl Default for AgentConfig {
             readings: ReadingsSection::default(),
             simulation: SimulationSection::default(),
             coverage: CoverageSection::default(),
+            sensing: SensingSection::default(),
             register: RegisterSection::default(),
         }
     }
@@ -350,6 +425,23 @@ impl AgentConfig {
                 self.simulation.devices
             ));
         }
+        let s = &self.sensing;
+        if s.centre().is_none() {
+            return Err(format!(
+                "sensing.centre `{}` is not \"latitude,longitude\"",
+                s.centre
+            ));
+        }
+        if s.window_secs == 0 || s.spacing_m == 0 {
+            return Err("sensing: window_secs and spacing_m must be > 0".into());
+        }
+        if s.cheaters.total() > u64::from(self.simulation.devices) {
+            return Err(format!(
+                "sensing.cheaters: {} cheaters but only {} simulated devices",
+                s.cheaters.total(),
+                self.simulation.devices
+            ));
+        }
         Ok(())
     }
 }
@@ -376,5 +468,10 @@ mod tests {
         let c =
             AgentConfig::parse("[simulation]\ndevices = 3\n[coverage.cheaters]\nring = 4").unwrap();
         assert!(c.check().unwrap_err().contains("4 cheaters but only 3"));
+        let c = AgentConfig::parse("[simulation]\ndevices = 1\n[sensing.cheaters]\nmovers = 2")
+            .unwrap();
+        assert!(c.check().unwrap_err().contains("2 cheaters but only 1"));
+        let c = AgentConfig::parse("[sensing]\nwindow_secs = 0").unwrap();
+        assert!(c.check().unwrap_err().contains("sensing: window_secs"));
     }
 }

@@ -19,6 +19,7 @@
 //! - [`cheat`]: the parts simulated coverage cheaters play, to test the oracles' verifiers.
 //! - [`radio`]: the simulated radio of simulated coverage devices: where they stand, what
 //!   they hear.
+//! - [`weather`]: simulated weather stations, honest and cheating.
 //! - [`run`]: the devices and the tasks that make, keep and deliver reports.
 //! - [`status`]: the local status page.
 
@@ -35,3 +36,4 @@ pub mod run;
 pub mod session;
 pub mod signer;
 pub mod status;
+pub mod weather;

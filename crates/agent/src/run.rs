@@ -4,6 +4,7 @@
 //!  clock task ──/v1/time──> oracles          (offset and entropy, every clock_sync_secs)
 //!  heartbeat task: every device signs a heartbeat ──push (synced)──> outbox
 //!  readings thread: each line of the source ──push──> outbox
+//!  weather task (sensing devices): every window, each simulated station's readings ──push──> outbox
 //!  coverage task (coverage devices): beacons due, and what simulated devices hear ──push──> outbox
 //!  one delivery task per oracle: outbox.pending ──POST /v1/reports──> oracle ──record──> outbox
 //!  status server: GET /status
@@ -17,6 +18,7 @@ use crate::outbox::{Delivery, Outbox, OutboxError};
 use crate::session::Session;
 use crate::signer::{DeviceSigner, FileSigner};
 use crate::status::{self, Stats};
+use crate::weather::Stations;
 use cairn_types::codec::{BoundedBytes, BoundedVec};
 use cairn_types::ingest::{IngestResponse, IngestStatus};
 use cairn_types::params::ChainId;
@@ -83,6 +85,8 @@ pub struct Agent {
     started_ms: u64,
     /// The coverage devices' schedule (coverage devices only).
     planner: Option<Mutex<Planner>>,
+    /// The simulated weather stations (simulated sensing devices only).
+    stations: Option<Stations>,
 }
 
 impl Agent {
@@ -127,8 +131,19 @@ impl Agent {
                 first_simulated,
             ))
         });
+        let stations = (config.device.subnetwork == Subnetwork::Sensing
+            && config.simulation.devices > 0)
+            .then(|| {
+                Stations::new(
+                    &config.sensing,
+                    &config.simulation.seed,
+                    devices.len(),
+                    usize::from(!config.device.key_file.is_empty()),
+                )
+            });
         Ok(Arc::new(Agent {
             planner,
+            stations,
             devices,
             outbox: Arc::new(outbox),
             clock: Arc::new(OracleClock::default()),
@@ -212,6 +227,35 @@ impl Agent {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             reports.push(session.sign(body));
+        }
+        if !reports.is_empty() {
+            self.push(&reports)?;
+        }
+        Ok(reports.len())
+    }
+
+    /// Signs and keeps the simulated stations' readings of `window` (none if the agent has no
+    /// simulated station).
+    pub fn report_weather(&self, window: u64) -> Result<usize, OutboxError> {
+        let Some(stations) = &self.stations else {
+            return Ok(0);
+        };
+        let time_ms = self.clock.now_ms();
+        let (_, entropy) = self.clock.entropy();
+        let mut reports = Vec::new();
+        for (index, payload) in stations.readings(window) {
+            let Some(device) = self.devices.get(index) else {
+                continue;
+            };
+            let session = device
+                .session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            reports.push(session.sign(ReportBody {
+                time_ms,
+                entropy,
+                payload,
+            }));
         }
         if !reports.is_empty() {
             self.push(&reports)?;
@@ -333,6 +377,16 @@ impl Agent {
     /// The simulated cheaters, by part.
     fn cheaters(&self) -> std::collections::BTreeMap<&'static str, Vec<DeviceId>> {
         let mut out = std::collections::BTreeMap::new();
+        if let Some(stations) = &self.stations {
+            for (i, device) in self.devices.iter().enumerate() {
+                let role = stations.role(i);
+                if role != crate::weather::StationRole::Honest {
+                    out.entry(role.name())
+                        .or_insert_with(Vec::new)
+                        .push(device.signer.device());
+                }
+            }
+        }
         let Some(planner) = &self.planner else {
             return out;
         };
@@ -372,6 +426,10 @@ pub async fn run(
     if agent.planner.is_some() {
         let a = agent.clone();
         tasks.push(tokio::spawn(async move { coverage_task(a).await }));
+    }
+    if agent.stations.is_some() {
+        let a = agent.clone();
+        tasks.push(tokio::spawn(async move { weather_task(a).await }));
     }
     if !agent.config.readings.source.is_empty() {
         let a = agent.clone();
@@ -449,6 +507,36 @@ async fn coverage_task(agent: Arc<Agent>) {
         let made = tokio::task::spawn_blocking(move || a.report_coverage()).await;
         if let Ok(Err(error)) = made {
             tracing::error!(%error, "agent.coverage: the outbox refused the reports");
+        }
+    }
+}
+
+/// Once a window, a quarter into it (by the oracles' clock), the stations read their sensors.
+async fn weather_task(agent: Arc<Agent>) {
+    let Some(window_ms) = agent
+        .stations
+        .as_ref()
+        .map(|_| agent.config.sensing.window_secs * 1_000)
+    else {
+        return;
+    };
+    let window_ms = window_ms.max(1);
+    let mut last = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis((window_ms / 20).clamp(100, 5_000))).await;
+        if !agent.clock.offset().1 {
+            continue;
+        }
+        let now = agent.clock.now_ms();
+        let window = now / window_ms;
+        if last == Some(window) || now % window_ms < window_ms / 4 {
+            continue;
+        }
+        last = Some(window);
+        let a = agent.clone();
+        let made = tokio::task::spawn_blocking(move || a.report_weather(window)).await;
+        if let Ok(Err(error)) = made {
+            tracing::error!(%error, "agent.weather: the outbox refused the readings");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `cairn agent --config agent.toml`: run the edge agent (its devices' heartbeats and readings,
 //! delivered to the oracles) until Ctrl-C or SIGTERM; with `[register]`, first register every
 //! device that is not on chain yet, signed by its owner, and assert the location of each
-//! simulated coverage device that has none.
+//! simulated coverage device and weather station that has none (and the second location of
+//! each simulated station that plays a mover, once it has its first).
 
 use crate::client::NodeClient;
 use crate::cmd_node::init_logging;
@@ -12,6 +13,7 @@ use cairn_agent::config::AgentConfig;
 use cairn_agent::coverage::Planner;
 use cairn_agent::run::{device_signers, Agent};
 use cairn_agent::signer::DeviceSigner;
+use cairn_agent::weather::Stations;
 use cairn_types::params::{ChainId, Params};
 use cairn_types::tx::{device_binding_digest, Action, RegisterDevice, Transaction};
 use cairn_types::{Address, Cell, Credits, DeviceId, SecretKey, Subnetwork};
@@ -82,19 +84,26 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
     let places = simulated_places(config, &signers);
     let mut missing = Vec::new();
     let mut to_locate = Vec::new();
-    for (signer, place) in signers.iter().zip(&places) {
+    let mut to_move = Vec::new();
+    for (signer, (place, moved)) in signers.iter().zip(&places) {
         let known: Result<Value> = node.get(&format!("/v1/devices/{}", signer.device()));
         let located = known
             .as_ref()
             .is_ok_and(|record| !record["location"].is_null());
+        let moves_made = known
+            .as_ref()
+            .map_or(0, |record| record["location_count"].as_u64().unwrap_or(0));
         if known.is_err() {
             missing.push(signer.clone());
         }
         if let (Some(cell), false) = (place, located) {
             to_locate.push((signer.device(), *cell));
         }
+        if let (Some(cell), true) = (moved, moves_made < 2) {
+            to_move.push((signer.device(), *cell));
+        }
     }
-    if missing.is_empty() && to_locate.is_empty() {
+    if missing.is_empty() && to_locate.is_empty() && to_move.is_empty() {
         return Ok(());
     }
     let params: Params = node.get("/v1/params")?;
@@ -106,7 +115,7 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
             params
                 .location_assert_fee_dc
                 .0
-                .saturating_mul(to_locate.len() as u64),
+                .saturating_mul((to_locate.len() + to_move.len()) as u64),
         );
     ensure_credits(&node, &chain_id, &owner_key, config, Credits(needed))?;
     let owner = Address(owner_key.public_key());
@@ -119,27 +128,51 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
         let ids = send_locations(&node, &chain_id, &owner_key, &to_locate)?;
         wait_included(&node, &ids)?;
         eprintln!(
-            "asserted the location of {} coverage device(s)",
+            "asserted the location of {} simulated device(s)",
             to_locate.len()
         );
+    }
+    if !to_move.is_empty() {
+        let ids = send_locations(&node, &chain_id, &owner_key, &to_move)?;
+        wait_included(&node, &ids)?;
+        eprintln!("moved {} simulated station(s) (movers)", to_move.len());
     }
     Ok(())
 }
 
-/// Where each simulated coverage device says it stands (a spoofing cheater lies).
-fn simulated_places(config: &AgentConfig, signers: &[Arc<dyn DeviceSigner>]) -> Vec<Option<Cell>> {
-    if config.device.subnetwork != Subnetwork::Coverage {
-        return vec![None; signers.len()];
-    }
+/// Where each simulated device first says it stands (a spoofing cheater lies), and where a
+/// moving station says it stands next.
+fn simulated_places(
+    config: &AgentConfig,
+    signers: &[Arc<dyn DeviceSigner>],
+) -> Vec<(Option<Cell>, Option<Cell>)> {
     let ids: Vec<DeviceId> = signers.iter().map(|s| s.device()).collect();
     let first_simulated = usize::from(!config.device.key_file.is_empty());
-    let planner = Planner::new(
-        &config.coverage,
-        &config.simulation.seed,
-        &ids,
-        first_simulated,
-    );
-    (0..ids.len()).map(|i| planner.location(i)).collect()
+    match config.device.subnetwork {
+        Subnetwork::Coverage => {
+            let planner = Planner::new(
+                &config.coverage,
+                &config.simulation.seed,
+                &ids,
+                first_simulated,
+            );
+            (0..ids.len())
+                .map(|i| (planner.location(i), None))
+                .collect()
+        }
+        Subnetwork::Sensing if config.simulation.devices > 0 => {
+            let stations = Stations::new(
+                &config.sensing,
+                &config.simulation.seed,
+                ids.len(),
+                first_simulated,
+            );
+            (0..ids.len())
+                .map(|i| (stations.location(i), stations.moved_location(i)))
+                .collect()
+        }
+        _ => vec![(None, None); signers.len()],
+    }
 }
 
 /// Sends one location assertion per device, signed by the owner.

@@ -40,7 +40,7 @@ pub(crate) struct DevnetArgs {
     #[arg(long, default_value_t = DEFAULT_BLOCKS_PER_EPOCH,
           value_parser = clap::value_parser!(u64).range(2..))]
     blocks_per_epoch: u64,
-    /// Simulated sensing devices of a new devnet (0: no sensing agent).
+    /// Honest simulated weather stations of a new devnet; 3 cheaters run beside them (0: no sensing agent, and no cheaters).
     #[arg(long, default_value_t = crate::devnet_services::DEFAULT_DEVICES)]
     devices: u32,
     /// Honest simulated coverage devices of a new devnet; 23 cheaters run beside them (0: no

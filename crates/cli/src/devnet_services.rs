@@ -1,19 +1,21 @@
 //! The devnet's proof-of-work side: an oracle committee of three, bonded in the genesis (so the
-//! price is posted and burns and device onboarding work), one agent running simulated sensing
-//! devices owned by `alice`, and one running simulated coverage devices owned by `bob`, honest
-//! ones and [`DEVNET_CHEATERS`]. Each agent registers its devices on first start.
+//! price is posted and burns and device onboarding work), one agent running simulated weather
+//! stations owned by `alice`, honest ones and [`DEVNET_STATION_CHEATERS`], and one running
+//! simulated coverage devices owned by `bob`, honest ones and [`DEVNET_CHEATERS`]. Each agent
+//! registers its devices (and asserts their locations) on first start.
 //!
 //! ```text
 //!   devnet/oracle-N/oracle.toml          oracle N: API on BASE+200+N, follows validator N's API
-//!   devnet/agent/agent.toml              sensing devices: status on BASE+300
+//!   devnet/agent/agent.toml              weather stations: status on BASE+300 (it names the
+//!                                        cheaters)
 //!   devnet/coverage-agent/agent.toml     coverage devices: status on BASE+301 (it names the
 //!                                        cheaters)
 //! ```
 
 use anyhow::Result;
 use cairn_agent::config::{
-    AgentConfig, CheatersSection, CoverageSection, DeviceSection, RegisterSection,
-    SimulationSection,
+    AgentConfig, CheatersSection, CoverageSection, DeviceSection, RegisterSection, SensingSection,
+    SimulationSection, StationCheatersSection,
 };
 use cairn_ledger::genesis::{GenesisAccount, GenesisOracle};
 use cairn_oracle::config::{IngestSection, LogSection, OracleConfig, PriceSection};
@@ -36,6 +38,13 @@ pub(crate) const DEVNET_CHEATERS: CheatersSection = CheatersSection {
     ring: 20,
     fabricators: 1,
     replayers: 1,
+};
+/// The sensing cheaters every devnet with stations runs besides the honest ones: a station far
+/// off its neighbours, a frozen one, and one that moves.
+pub(crate) const DEVNET_STATION_CHEATERS: StationCheatersSection = StationCheatersSection {
+    far_off: 1,
+    flatline: 1,
+    movers: 1,
 };
 /// A devnet device's reports a minute, at most, at each oracle: a coverage device beacons and
 /// reports up to 32 witnesses every 10 s window, and heartbeats.
@@ -107,8 +116,8 @@ pub(crate) fn committee(
     Ok((accounts, oracles))
 }
 
-/// Writes each oracle's `oracle.toml` and each agent's `agent.toml`: `devices` simulated
-/// sensing devices, `coverage` honest coverage devices and the cheaters (no agent for 0).
+/// Writes each oracle's `oracle.toml` and each agent's `agent.toml`: `devices` honest weather
+/// stations, `coverage` honest coverage devices, and their cheaters (no agent for 0).
 pub(crate) fn write_configs(
     data_dir: &Path,
     node_apis: &[SocketAddr],
@@ -152,17 +161,24 @@ pub(crate) fn write_configs(
         std::fs::write(dir.join("denylist.toml"), DENYLIST_TEMPLATE)?;
         oracle_urls.push(config.public_url);
     }
+    let stations = devices + u32::try_from(DEVNET_STATION_CHEATERS.total())?;
     let agent = AgentConfig {
         simulation: SimulationSection {
-            devices,
+            devices: stations,
             seed: "devnet".into(),
+        },
+        sensing: SensingSection {
+            window_secs: devnet_params(Params::default()).uptime_window_secs,
+            cheaters: DEVNET_STATION_CHEATERS,
+            ..SensingSection::default()
         },
         register: RegisterSection {
             node: format!("http://{}", node_apis[0]),
             owner: "alice".into(),
             owner_home: "..".into(),
-            // Onboarding costs $40 of credits a device; at $1 a token, with room to spare.
-            burn_tokens: Amount::tokens(50 * u128::from(devices.max(1))),
+            // $40 to onboard and $10 to assert a location, a device (a mover twice); at $1 a
+            // token, with room to spare.
+            burn_tokens: Amount::tokens(70 * u128::from(stations)),
         },
         ..devnet_agent(&oracle_urls, port(300)?)
     };
@@ -244,9 +260,14 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
     }
     let agent = agent_dir(data_dir);
     if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
+        let cheaters = &config.sensing.cheaters;
         out.push_str(&format!(
-            "agent: {} simulated sensing device(s) owned by alice, status http://{}/status  log {}\n",
+            "agent: {} simulated weather station(s) owned by alice, of which cheaters: {} far \
+             off its neighbours, {} frozen, {} that moves (their ids: http://{}/status)  log {}\n",
             config.simulation.devices,
+            cheaters.far_off,
+            cheaters.flatline,
+            cheaters.movers,
             config.status_listen,
             agent.join("agent.log").display()
         ));

@@ -78,6 +78,13 @@ fn describe(d: &DevicePayout) -> String {
         "{}: {} point(s), {} report(s) counted, reward {} to {} ({}, {cell})\n",
         d.device, d.points, d.reports, d.reward, d.owner, d.subnetwork
     );
+    if let Some(bps) = d.quality_bps {
+        out.push_str(&format!(
+            "  quality of data: {}.{:02}% of its sensor-hours good\n",
+            bps / 100,
+            bps % 100
+        ));
+    }
     if d.reward.is_zero() {
         out.push_str("  not paid: ");
         out.push_str(if d.points == 0 {
@@ -88,7 +95,7 @@ fn describe(d: &DevicePayout) -> String {
     }
     for (reason, count) in &d.rejected {
         out.push_str(&format!(
-            "  {count} copy(ies) refused: {} ({})\n",
+            "  {count} refused: {} ({})\n",
             reason.code(),
             reason.explain()
         ));

@@ -69,7 +69,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let home = dir.path().join("devnet");
     // Ports 12000-15999, apart from every other end-to-end test (16000-19999: oracle_faults).
     let base = common::port_base(12_000, 400, 10);
-    let devnet = devnet(&home, base, (6, 12), &dir.path().join("devnet.log"));
+    let devnet = devnet(&home, base, (6, 12), 100, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracles: Vec<String> = (0..3)
         .map(|i| format!("http://127.0.0.1:{}", base + 200 + i))
@@ -88,7 +88,9 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
         "a sensing reward root on chain",
         Duration::from_secs(600),
         || {
-            root = sensing_root(&node);
+            // Stations earn from their first epoch of complete hours: wait for a root that
+            // pays something.
+            root = sensing_root(&node).filter(|r| r.root.sum.0 > 0);
             if root.is_none() {
                 let logs = oracle_logs();
                 assert!(!logs.contains("panicked"), "an oracle panicked:\n{logs}");
@@ -110,6 +112,8 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
         assert!(printout.contains(wanted), "no {wanted:?} in:\n{printout}");
     }
     assert!(printout.contains("a witness ring of 20"), "{printout}");
+    assert!(printout.contains("1 far off its neighbours"), "{printout}");
+    sensing_cheaters_earn_nothing(&home, &node, &oracles, base);
 
     // The three oracles computed the same root for the epoch, each alone.
     for oracle in &oracles {
@@ -278,6 +282,96 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     );
     coverage_cheaters_earn_nothing(&home, &node, &oracles, base);
     drop(devnet);
+}
+
+/// Alice's honest weather stations are paid in an epoch in which each station cheater (far off
+/// its neighbours, frozen, moved) is refused for its cheat and earns nothing; `rewards show`
+/// names the codes and each station's quality of data.
+fn sensing_cheaters_earn_nothing(
+    home: &std::path::Path,
+    node: &str,
+    oracles: &[String],
+    base: u16,
+) {
+    let (_, status) = get(&format!("http://127.0.0.1:{}/status", base + 300)).unwrap();
+    let cheaters: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(status["cheaters"].clone()).unwrap();
+    let devices: Vec<String> = serde_json::from_value(status["devices"].clone()).unwrap();
+    let caught_for = [
+        ("far_off", "disagrees_with_neighbours"),
+        ("flatline", "frozen_sensor"),
+        ("mover", "relocated"),
+    ];
+    let cheating: Vec<&String> = cheaters.values().flatten().collect();
+    assert_eq!(cheating.len(), 3, "{status}");
+    let honest: Vec<&String> = devices.iter().filter(|d| !cheating.contains(d)).collect();
+    assert_eq!(honest.len(), 6);
+    // The mover moved when the agent registered it; it moves again now (its owner asserts a
+    // place 10 km north), so that its quarantine covers the epochs looked at below.
+    let mover = &cheaters["mover"][0];
+    ok(
+        home,
+        &[
+            "tx",
+            "--node",
+            node,
+            "--from",
+            "alice",
+            "--wait",
+            "assert-location",
+            "--device",
+            mover,
+            "--lat",
+            "48.95",
+            "--lng",
+            "2.35",
+        ],
+    );
+    let (_, status) = get(&format!("{node}/v1/status")).unwrap();
+    let mut e = status["epoch"].as_u64().unwrap();
+    let reward = |p: &Value| p["reward"].as_str().unwrap().parse::<Amount>().unwrap().0;
+    let refused = |p: &Value, code: &str| p["rejected"][code].as_u64().unwrap_or(0) > 0;
+    let mut found = None;
+    wait_for(
+        "an epoch in which every honest station is paid and every station cheater caught",
+        Duration::from_secs(600),
+        || {
+            while let Some((200, list)) = get(&format!("{}/v1/rewards/{e}/devices", oracles[0])) {
+                let list: BTreeMap<String, Value> = list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| (d["device"].as_str().unwrap().to_string(), d.clone()))
+                    .collect();
+                let caught = caught_for.iter().all(|(part, code)| {
+                    cheaters[*part]
+                        .iter()
+                        .all(|d| list.get(d).is_some_and(|p| refused(p, code)))
+                });
+                let paid = honest
+                    .iter()
+                    .all(|d| list.get(*d).is_some_and(|p| reward(p) > 0));
+                if caught && paid {
+                    found = Some((e, list));
+                    return true;
+                }
+                e += 1;
+            }
+            false
+        },
+    );
+    let (epoch, list) = found.unwrap();
+    for d in &cheating {
+        assert_eq!(reward(&list[*d]), 0, "cheater {d}: {:?}", list[*d]);
+    }
+    for d in &honest {
+        assert_eq!(list[*d]["quality_bps"], 10_000, "{:?}", list[*d]);
+    }
+    let shown = rewards_show(home, &oracles[1], epoch, "alice");
+    for (_, code) in caught_for {
+        assert!(shown.contains(code), "no {code} in:\n{shown}");
+    }
+    assert!(shown.contains("quality of data: 100.00%"), "{shown}");
 }
 
 /// Bob's honest coverage devices are paid in an epoch in which every cheater is refused for

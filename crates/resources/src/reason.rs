@@ -108,11 +108,13 @@ pub enum Reason {
     CellFull = 38,
     /// More sensors in one window than the tally keeps.
     TooManySensors = 39,
+    /// A wind or rain hour with no good hour of a compared sensor beside it.
+    Uncorroborated = 40,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 40] = [
+    pub const ALL: [Reason; 41] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -153,6 +155,7 @@ impl Reason {
         Reason::Relocated,
         Reason::CellFull,
         Reason::TooManySensors,
+        Reason::Uncorroborated,
     ];
 
     /// The stable code.
@@ -198,6 +201,7 @@ impl Reason {
             Reason::Relocated => "relocated",
             Reason::CellFull => "cell_full",
             Reason::TooManySensors => "too_many_sensors",
+            Reason::Uncorroborated => "uncorroborated",
         }
     }
 
@@ -244,6 +248,7 @@ impl Reason {
             Reason::Relocated => "the station's location changed recently; it earns again once the quarantine has passed",
             Reason::CellFull => "the cell already has as many rewarded stations as it may; better or older stations were paid",
             Reason::TooManySensors => "the device sent readings of more sensors in one window than are counted",
+            Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
         }
     }
 }
@@ -304,6 +309,7 @@ mod tests {
                 "relocated",
                 "cell_full",
                 "too_many_sensors",
+                "uncorroborated",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

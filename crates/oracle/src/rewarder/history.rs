@@ -2,7 +2,8 @@
 //! block: when it was registered (seniority) and the reward epoch its location last changed in.
 //!
 //! A move is an assertion whose cell differs from the one before it; asserting the same cell
-//! again is not a move. A read that fails is an error and the epoch is computed again later.
+//! again is not a move, and does not end the quarantine of the move that brought the station
+//! there (the move is dated by the first of the run of assertions of the last cell). A read that fails is an error and the epoch is computed again later.
 
 use super::HistorySource;
 use crate::chain::client::NodeClient;
@@ -11,6 +12,9 @@ use cairn_ledger::StateKey;
 use cairn_resources::sensing::score::StationHistory;
 use cairn_types::epoch::RewardClock;
 use cairn_types::DeviceId;
+
+/// Most location entries read for one station, newest first.
+pub const MAX_ENTRIES_READ: u32 = 64;
 
 /// A history source over `client` at `last_height`, placing moves in reward epochs by `clock`.
 pub fn history_at(
@@ -30,18 +34,33 @@ pub fn history_at(
             registered_height: record.registered_height,
             moved_epoch: None,
         };
+        // Walk back over re-assertions of the last cell to the assertion that brought the
+        // station there: asserting the same cell again does not end a quarantine.
+        let entry = |index: u32| -> Result<Option<LocationEntry>, String> {
+            client
+                .state(&StateKey::DeviceLocation(*device, index), at)
+                .map_err(|e| e.to_string())
+        };
         let count = record.location_count;
-        if count >= 2 {
-            let entry = |index: u32| -> Result<Option<LocationEntry>, String> {
-                client
-                    .state(&StateKey::DeviceLocation(*device, index), at)
-                    .map_err(|e| e.to_string())
+        let Some(last) = count.checked_sub(1).map(entry).transpose()?.flatten() else {
+            return Ok(history);
+        };
+        let mut arrived = last.height;
+        let oldest = count.saturating_sub(MAX_ENTRIES_READ);
+        for index in (oldest..count - 1).rev() {
+            let Some(before) = entry(index)? else {
+                break;
             };
-            if let (Some(last), Some(before)) = (entry(count - 1)?, entry(count - 2)?) {
-                if last.cell != before.cell {
-                    history.moved_epoch = Some(clock.reward_epoch_at(last.height).0);
-                }
+            if before.cell != last.cell {
+                history.moved_epoch = Some(clock.reward_epoch_at(arrived).0);
+                return Ok(history);
             }
+            arrived = before.height;
+        }
+        if oldest > 0 {
+            // More re-assertions than are read: taken as arrived at the oldest read (a later
+            // date than the truth, so a longer quarantine, never a shorter one).
+            history.moved_epoch = Some(clock.reward_epoch_at(arrived).0);
         }
         Ok(history)
     }

@@ -29,7 +29,9 @@ pub struct SensorRule {
 pub struct SensingRules {
     /// Known sensors; readings of others are refused (`unknown_sensor`).
     pub sensors: Vec<SensorRule>,
-    /// A run of this many equal readings in a row is a frozen sensor (`frozen_sensor`).
+    /// A run of this many equal readings in a row is a frozen sensor (`frozen_sensor`); in an
+    /// epoch of fewer than twice as many windows, a run of half its windows is
+    /// ([`SensingRules::for_epoch`]).
     pub flatline_readings: usize,
     /// A change this small (thousandths) is never a jump, however short the gap.
     pub jump_floor: i64,
@@ -50,7 +52,22 @@ pub struct SensingRules {
     pub max_stations_per_cell: usize,
 }
 
+/// The shortest run of equal readings ever called frozen.
+pub const MIN_FLATLINE_READINGS: usize = 2;
+
 impl SensingRules {
+    /// The rules as they apply to an epoch of `windows` uptime windows: a sensor that reads the
+    /// same for half the epoch (rounded down, at least [`MIN_FLATLINE_READINGS`]) is frozen
+    /// even when the epoch is too short to hold [`SensingRules::flatline_readings`] readings
+    /// (a daily epoch of hourly windows, or the devnet's two-minute epochs).
+    pub fn for_epoch(&self, windows: u64) -> SensingRules {
+        let half = usize::try_from(windows / 2).unwrap_or(usize::MAX);
+        SensingRules {
+            flatline_readings: self.flatline_readings.min(half.max(MIN_FLATLINE_READINGS)),
+            ..self.clone()
+        }
+    }
+
     /// The rule of `sensor`, if it is known.
     pub fn sensor(&self, sensor: &str) -> Option<&SensorRule> {
         self.sensors.iter().find(|s| s.name == sensor)

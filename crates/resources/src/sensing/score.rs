@@ -3,16 +3,20 @@
 //! For each station (a sensing device that is not retired), in order:
 //!
 //! 1. its counted readings, per sensor in time order, go through [`check_series`] (range, jumps,
-//!    frozen sensors); readings of unknown sensors are refused (`unknown_sensor`);
+//!    frozen sensors, under [`SensingRules::for_epoch`]); readings of unknown sensors are refused (`unknown_sensor`);
 //! 2. each hour of the epoch of each sensor is complete or not ([`hourly_medians`],
 //!    `incomplete_hour`), and a complete hour carries the median of its valid readings;
 //! 3. a complete hour of a sensor with an agreement tolerance is compared with its neighbours:
 //!    stations whose cells at [`SensingRules::neighbour_resolution`] are at most one step away.
 //!    When at least [`SensingRules::min_neighbours`] of them have a complete hour of the sensor,
 //!    an hour further than the tolerance from the median of theirs earns nothing
-//!    (`disagrees_with_neighbours`); with fewer neighbours the hour stands on its own;
-//! 4. its points are its good sensor-hours (complete, and agreeing or unjudged); its quality is
-//!    that share of the hours of the sensors it reported, in basis points, rounded down;
+//!    (`disagrees_with_neighbours`); with fewer neighbours the hour stands on its own. Only
+//!    stations that may vote are neighbours: per cell, the longest registered stations not
+//!    in quarantine, at most [`SensingRules::max_stations_per_cell`] of them;
+//! 4. its points are its good sensor-hours (complete, and agreeing or unjudged); an hour of a
+//!    sensor without a tolerance (wind, rain) is good only beside a good hour of a sensor with
+//!    one (`uncorroborated`); its quality is that share of the hours of the sensors it
+//!    reported, in basis points, rounded down;
 //! 5. a station without a location earns nothing (`no_location`), nor one whose location
 //!    changed within [`SensingRules::quarantine_epochs`] reward epochs (`relocated`);
 //! 6. per cell, at most [`SensingRules::max_stations_per_cell`] stations with points keep them:
@@ -78,13 +82,36 @@ pub fn sensing_outcomes(
     inputs: &SensingInputs,
 ) -> BTreeMap<DeviceId, SensingOutcome> {
     let rules = &inputs.rules;
+    let (start_ms, end_ms) = inputs.bounds;
+    let epoch_rules = rules.for_epoch(end_ms.saturating_sub(start_ms) / inputs.window_ms.max(1));
     let mut stations: Vec<Station> = tally
         .devices
         .iter()
         .filter(|(_, d)| d.info.subnetwork == Subnetwork::Sensing && !d.info.retired)
-        .map(|(id, d)| station_hours(*id, d, inputs))
+        .map(|(id, d)| station_hours(*id, d, inputs, &epoch_rules))
         .collect();
     let by_cell = stations_by_cell(&stations);
+    let history = |s: &Station| inputs.history.get(&s.id).copied().unwrap_or_default();
+    let relocated: Vec<bool> = stations
+        .iter()
+        .map(|s| {
+            history(s)
+                .moved_epoch
+                .is_some_and(|e| inputs.epoch < e.saturating_add(rules.quarantine_epochs))
+        })
+        .collect();
+    // Who may vote on their neighbours: per cell, the longest registered stations that are
+    // not in quarantine, as many as a cell may have paid.
+    let voters: BTreeMap<Cell, Vec<usize>> = by_cell
+        .iter()
+        .map(|(cell, members)| {
+            let mut eligible: Vec<usize> =
+                members.iter().copied().filter(|i| !relocated[*i]).collect();
+            eligible.sort_by_key(|i| (history(&stations[*i]).registered_height, stations[*i].id));
+            eligible.truncate(rules.max_stations_per_cell);
+            (*cell, eligible)
+        })
+        .collect();
     // 3 and 4: agreement, then points and quality.
     let mut judged = Vec::with_capacity(stations.len());
     for (i, station) in stations.iter().enumerate() {
@@ -93,7 +120,7 @@ pub fn sensing_outcomes(
             .map(|cell| {
                 cell.disk(1)
                     .iter()
-                    .flat_map(|c| by_cell.get(c).into_iter().flatten())
+                    .flat_map(|c| voters.get(c).into_iter().flatten())
                     .copied()
                     .filter(|j| *j != i)
                     .collect()
@@ -101,27 +128,36 @@ pub fn sensing_outcomes(
             .unwrap_or_default();
         judged.push(judge(station, &neighbours, &stations, rules));
     }
-    for (station, (good, disagreeing, incomplete, total)) in stations.iter_mut().zip(judged) {
+    for (station, hours) in stations.iter_mut().zip(judged) {
         let outcome = &mut station.outcome;
         add(
             &mut outcome.refused,
             Reason::DisagreesWithNeighbours,
-            disagreeing,
+            hours.disagreeing,
         );
-        add(&mut outcome.refused, Reason::IncompleteHour, incomplete);
-        outcome.points = good;
+        add(
+            &mut outcome.refused,
+            Reason::IncompleteHour,
+            hours.incomplete,
+        );
+        add(
+            &mut outcome.refused,
+            Reason::Uncorroborated,
+            hours.uncorroborated,
+        );
+        outcome.points = hours.good;
         // Rounded down; a station with no sensor-hours has quality 0.
-        outcome.quality_bps = good.saturating_mul(10_000).checked_div(total).unwrap_or(0);
+        outcome.quality_bps = hours
+            .good
+            .saturating_mul(10_000)
+            .checked_div(hours.total)
+            .unwrap_or(0);
     }
     // 5: no location, relocation.
-    for station in &mut stations {
-        let history = inputs.history.get(&station.id).copied().unwrap_or_default();
-        let moved = history
-            .moved_epoch
-            .is_some_and(|e| inputs.epoch < e.saturating_add(rules.quarantine_epochs));
+    for (i, station) in stations.iter_mut().enumerate() {
         let refusal = if station.cell.is_none() {
             Some(Reason::NoLocation)
-        } else if moved {
+        } else if relocated[i] {
             Some(Reason::Relocated)
         } else {
             None
@@ -157,8 +193,12 @@ pub fn sensing_outcomes(
 }
 
 /// Steps 1 and 2 for one station.
-fn station_hours(id: DeviceId, d: &DeviceResult, inputs: &SensingInputs) -> Station {
-    let rules = &inputs.rules;
+fn station_hours(
+    id: DeviceId,
+    d: &DeviceResult,
+    inputs: &SensingInputs,
+    rules: &SensingRules,
+) -> Station {
     let mut outcome = SensingOutcome::default();
     let mut by_sensor: BTreeMap<&str, Vec<Reading>> = BTreeMap::new();
     for r in &d.readings {
@@ -217,40 +257,67 @@ fn stations_by_cell(stations: &[Station]) -> BTreeMap<Cell, Vec<usize>> {
     by_cell
 }
 
-/// Step 3 for one station: its (good, disagreeing, incomplete, total) sensor-hours.
+/// One station's sensor-hours, by verdict.
+#[derive(Default)]
+struct Hours {
+    good: u64,
+    disagreeing: u64,
+    incomplete: u64,
+    uncorroborated: u64,
+    total: u64,
+}
+
+/// Step 3 for one station: its sensor-hours, by verdict. An hour of a sensor that is not
+/// compared with neighbours (wind, rain) is good only beside a good hour of one that is: a
+/// station cannot earn on sensors nobody checks.
 fn judge(
     station: &Station,
     neighbours: &[usize],
     stations: &[Station],
     rules: &SensingRules,
-) -> (u64, u64, u64, u64) {
-    let (mut good, mut disagreeing, mut incomplete, mut total) = (0, 0, 0, 0);
+) -> Hours {
+    let mut out = Hours::default();
+    let mut corroborated: Vec<bool> = Vec::new();
+    let mut unchecked: Vec<&Vec<Option<i64>>> = Vec::new();
     for (sensor, hours) in &station.hours {
-        let tolerance = rules.sensor(sensor).and_then(|r| r.agreement_tolerance);
+        let Some(tolerance) = rules.sensor(sensor).and_then(|r| r.agreement_tolerance) else {
+            unchecked.push(hours);
+            continue;
+        };
+        corroborated.resize(corroborated.len().max(hours.len()), false);
         for (hour, median) in hours.iter().enumerate() {
-            total += 1;
+            out.total += 1;
             let Some(own) = median else {
-                incomplete += 1;
+                out.incomplete += 1;
                 continue;
             };
             let mut theirs: Vec<i64> = neighbours
                 .iter()
                 .filter_map(|j| stations[*j].hours.get(sensor)?.get(hour).copied().flatten())
                 .collect();
-            let off = match tolerance {
-                Some(tolerance) if theirs.len() >= rules.min_neighbours.max(1) => {
-                    own.abs_diff(lower_median(&mut theirs)) > tolerance.unsigned_abs()
-                }
-                _ => false,
-            };
+            let off = theirs.len() >= rules.min_neighbours.max(1)
+                && own.abs_diff(lower_median(&mut theirs)) > tolerance.unsigned_abs();
             if off {
-                disagreeing += 1;
+                out.disagreeing += 1;
             } else {
-                good += 1;
+                out.good += 1;
+                corroborated[hour] = true;
             }
         }
     }
-    (good, disagreeing, incomplete, total)
+    for hours in unchecked {
+        for (hour, median) in hours.iter().enumerate() {
+            out.total += 1;
+            if median.is_none() {
+                out.incomplete += 1;
+            } else if corroborated.get(hour).copied().unwrap_or(false) {
+                out.good += 1;
+            } else {
+                out.uncorroborated += 1;
+            }
+        }
+    }
+    out
 }
 
 fn add(refused: &mut BTreeMap<Reason, u64>, reason: Reason, n: u64) {

@@ -69,7 +69,7 @@ pub fn check_series(
     out
 }
 
-/// Of the hours of the epoch `[start_ms, end_ms)` (the last one may be shorter), how many are
+/// Of the hours of the epoch `[start_ms, end_ms)` that hold a whole window, how many are
 /// complete, and how many there are (see [`hourly_medians`]).
 pub fn complete_hours(
     bounds: (u64, u64),
@@ -88,10 +88,15 @@ pub fn complete_hours(
     (hours.iter().flatten().count() as u64, hours.len() as u64)
 }
 
-/// For each hour of the epoch `[start_ms, end_ms)` (the last one may be shorter), the median of
-/// the `valid` readings in it (the lower of the two middle ones), if the hour is complete: the
-/// windows (of `window_ms`) holding a valid reading are at least `completeness_min_bps` of its
-/// windows, rounded up. `None` for an incomplete hour.
+/// For each hour of the epoch `[start_ms, end_ms)` (the last one may be shorter) that holds a
+/// whole window, the median of the `valid` readings of its windows (the lower of the two middle
+/// ones), if the hour is complete: the windows (of `window_ms`) holding a valid reading are at
+/// least `completeness_min_bps` of its windows, rounded up. `None` for an incomplete hour.
+///
+/// A window belongs to the hour its start is in, and counts only if it lies wholly inside the
+/// epoch: a station that reads once a window has every hour complete, whatever the phase of
+/// the epoch's bounds, and no reading stamped at an edge buys an hour. Hours without a whole
+/// window are left out (the same for every station of the epoch).
 pub fn hourly_medians(
     (start_ms, end_ms): (u64, u64),
     window_ms: u64,
@@ -99,32 +104,37 @@ pub fn hourly_medians(
     valid: &[Reading],
 ) -> Vec<Option<i64>> {
     let window_ms = window_ms.max(1);
-    let windows = |from: u64, to: u64| to.div_ceil(window_ms).saturating_sub(from / window_ms);
+    // The whole windows: first..last (exclusive).
+    let first = start_ms.div_ceil(window_ms);
+    let last = end_ms / window_ms;
     let mut by_window: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
-    for r in valid
-        .iter()
-        .filter(|r| (start_ms..end_ms).contains(&r.time_ms))
-    {
-        by_window
-            .entry(r.time_ms / window_ms)
-            .or_default()
-            .push(r.value);
+    for r in valid {
+        let w = r.time_ms / window_ms;
+        if (first..last).contains(&w) {
+            by_window.entry(w).or_default().push(r.value);
+        }
     }
     let mut out = Vec::new();
     let mut from = start_ms;
     while from < end_ms {
         let to = from.saturating_add(HOUR_MS).min(end_ms);
-        let total = windows(from, to);
+        // Windows whose start is in [from, to), among the whole ones.
+        let lo = from.div_ceil(window_ms).max(first);
+        let hi = to.div_ceil(window_ms).min(last);
+        from = to;
+        if lo >= hi {
+            continue;
+        }
+        let total = hi - lo;
         let mut values: Vec<i64> = Vec::new();
         let mut have = 0u64;
-        for (_, v) in by_window.range(from / window_ms..to.div_ceil(window_ms)) {
+        for (_, v) in by_window.range(lo..hi) {
             have += 1;
             values.extend(v);
         }
         let needed = (u128::from(total) * u128::from(completeness_min_bps)).div_ceil(10_000);
-        let complete = u128::from(have) >= needed && total > 0 && !values.is_empty();
+        let complete = u128::from(have) >= needed && !values.is_empty();
         out.push(complete.then(|| lower_median(&mut values)));
-        from = to;
     }
     out
 }
@@ -224,6 +234,18 @@ mod tests {
         // Wind may honestly read 0 for hours.
         let calm = verdicts("wind_speed", &vec![0; 2 * n], 60_000);
         assert!(calm.iter().all(|r| r.is_ok()));
+    }
+
+    #[test]
+    fn every_hour_is_whole_whatever_the_phase_of_the_epoch() {
+        // Hourly windows, an epoch starting half an hour past: a station reading 10 minutes
+        // into each window has every hour complete; the windows cut by the edges do not count.
+        let start = HOUR_MS / 2;
+        let epoch = (start, start + 24 * HOUR_MS);
+        let times: Vec<u64> = (0..26).map(|w| w * HOUR_MS + 600_000).collect();
+        assert_eq!(complete_hours(epoch, HOUR_MS, 6_700, &times), (23, 23));
+        // A reading stamped inside a cut window buys nothing.
+        assert_eq!(complete_hours(epoch, HOUR_MS, 6_700, &[start + 1]), (0, 23));
     }
 
     #[test]

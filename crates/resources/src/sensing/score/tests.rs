@@ -128,6 +128,31 @@ fn a_frozen_sensor_leaves_its_hours_incomplete() {
 }
 
 #[test]
+fn in_a_short_epoch_half_its_windows_alike_is_a_frozen_sensor() {
+    // A ten-minute epoch of minute windows: a run of 5 equal readings is frozen, 4 is not.
+    let short = |rules| SensingInputs {
+        bounds: (0, 10 * WINDOW),
+        ..inputs(rules, &[])
+    };
+    let frozen = |run: u64| move |m: u64| if m < run { 20_000 } else { 20_000 + m as i64 };
+    let out = outcomes(
+        vec![
+            station(1, near(0), frozen(5)),
+            station(2, near(1), frozen(4)),
+        ],
+        &short(SensingRules::default()),
+    );
+    assert_eq!(out[&id(1)].refused.get(&Reason::FrozenSensor), Some(&5));
+    assert_eq!(out[&id(2)].refused.get(&Reason::FrozenSensor), None);
+    assert_eq!(out[&id(2)].points, 1);
+    // A long epoch keeps the full run.
+    let rules = SensingRules::default();
+    assert_eq!(rules.for_epoch(1_440).flatline_readings, 30);
+    assert_eq!(rules.for_epoch(12).flatline_readings, 6);
+    assert_eq!(rules.for_epoch(1).flatline_readings, 2);
+}
+
+#[test]
 fn a_station_without_a_location_or_lately_moved_earns_nothing() {
     let moved = |e| StationHistory {
         registered_height: 0,
@@ -219,4 +244,87 @@ fn unknown_sensors_and_implausible_readings_are_refused() {
     assert_eq!(o.refused.get(&Reason::UnknownSensor), Some(&1));
     assert_eq!(o.refused.get(&Reason::OutOfRange), Some(&1));
     assert_eq!(o.points, 1, "one bad reading does not spoil the hour");
+}
+
+/// `station` with rain (0 mm, as often) read in every window too.
+fn with_rain(mut s: (DeviceId, DeviceResult)) -> (DeviceId, DeviceResult) {
+    let rain: Vec<SensorReading> = (0..60)
+        .map(|m| SensorReading {
+            sensor: "rain".into(),
+            reading: Reading {
+                time_ms: m * WINDOW + 2_000,
+                value: 0,
+            },
+        })
+        .collect();
+    s.1.readings.extend(rain);
+    s
+}
+
+#[test]
+fn wind_and_rain_earn_only_beside_a_checked_sensor() {
+    // Rain alone is never compared nor frozen: it earns nothing by itself.
+    let (rain_id, mut rain_only) = with_rain(station(1, near(0), honest(0)));
+    rain_only.readings.retain(|r| r.sensor == "rain");
+    let out = outcomes(
+        vec![(rain_id, rain_only)],
+        &inputs(SensingRules::default(), &[]),
+    );
+    let o = &out[&id(1)];
+    assert_eq!((o.points, o.quality_bps), (0, 0));
+    assert_eq!(o.refused.get(&Reason::Uncorroborated), Some(&1));
+    // Beside a good temperature hour it counts.
+    let out = outcomes(
+        vec![with_rain(station(1, near(0), honest(0)))],
+        &inputs(SensingRules::default(), &[]),
+    );
+    assert_eq!((out[&id(1)].points, out[&id(1)].quality_bps), (2, 10_000));
+    // Beside a frozen one it does not.
+    let out = outcomes(
+        vec![with_rain(station(1, near(0), |_| 20_000))],
+        &inputs(SensingRules::default(), &[]),
+    );
+    let o = &out[&id(1)];
+    assert_eq!(o.points, 0);
+    assert_eq!(o.refused.get(&Reason::Uncorroborated), Some(&1));
+}
+
+#[test]
+fn stations_in_quarantine_or_beyond_the_cap_do_not_vote() {
+    // Five fakes reading 6 °C low move in around an honest station: in quarantine, they
+    // cannot outvote it.
+    let mut all = vec![station(1, near(0), honest(0))];
+    all.extend((2..=6).map(|n| station(n, near(n), honest(-6_000))));
+    let moved = StationHistory {
+        registered_height: 0,
+        moved_epoch: Some(EPOCH),
+    };
+    let fakes: Vec<(u8, StationHistory)> = (2..=6).map(|n| (n, moved)).collect();
+    let out = outcomes(all.clone(), &inputs(SensingRules::default(), &fakes));
+    assert_eq!(out[&id(1)].points, 1, "{:?}", out[&id(1)]);
+    // Settled, they would outvote it: the rule has teeth.
+    let out = outcomes(all.clone(), &inputs(SensingRules::default(), &[]));
+    assert_eq!(out[&id(1)].points, 0);
+    // With room for only two voters a cell, the two oldest vote (the honest one and one fake
+    // if they share a cell): too few to judge.
+    let rules = SensingRules {
+        max_stations_per_cell: 1,
+        ..SensingRules::default()
+    };
+    let older = StationHistory {
+        registered_height: 0,
+        moved_epoch: None,
+    };
+    let newer = StationHistory {
+        registered_height: 100,
+        moved_epoch: None,
+    };
+    let history: Vec<(u8, StationHistory)> = std::iter::once((1, older))
+        .chain((2..=6).map(|n| (n, newer)))
+        .collect();
+    let out = outcomes(all, &inputs(rules, &history));
+    assert_eq!(
+        out[&id(1)].refused.get(&Reason::DisagreesWithNeighbours),
+        None
+    );
 }
