@@ -68,9 +68,14 @@ fn spiral(index: u32) -> (i32, i32) {
 
 /// A pseudo-random number from a seed and parts.
 fn draw(seed: &str, parts: &[&[u8]]) -> u64 {
+    seeded_draw("cairn simulated radio v1", seed, parts)
+}
+
+/// A pseudo-random number from a domain, a seed and parts: what every simulation draws from.
+pub fn seeded_draw(domain: &str, seed: &str, parts: &[&[u8]]) -> u64 {
     let mut all: Vec<&[u8]> = vec![seed.as_bytes()];
     all.extend_from_slice(parts);
-    let h = Hash::domain("cairn simulated radio v1", &all);
+    let h = Hash::domain(domain, &all);
     let mut first = [0u8; 8];
     first.copy_from_slice(&h.as_bytes()[..8]);
     u64::from_le_bytes(first)

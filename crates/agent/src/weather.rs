@@ -15,10 +15,10 @@
 //! honest stations pass their checks in an epoch of 10-second windows as in one of hours.
 
 use crate::config::{SensingSection, StationCheatersSection};
-use crate::radio::{simulated_location, METRES_PER_DEGREE};
+use crate::radio::{seeded_draw, simulated_location, METRES_PER_DEGREE};
 use cairn_types::codec::BoundedString;
 use cairn_types::report::ReportPayload;
-use cairn_types::{Cell, Hash};
+use cairn_types::Cell;
 
 /// Windows over which the common swing goes up and back down.
 pub const SWING_WINDOWS: u64 = 240;
@@ -261,12 +261,7 @@ fn spread(draw: u64, max: i64) -> i64 {
 
 /// A pseudo-random number from a seed and parts.
 fn draw(seed: &str, parts: &[&[u8]]) -> u64 {
-    let mut all: Vec<&[u8]> = vec![seed.as_bytes()];
-    all.extend_from_slice(parts);
-    let h = Hash::domain("cairn simulated weather v1", &all);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&h.as_bytes()[..8]);
-    u64::from_le_bytes(first)
+    seeded_draw("cairn simulated weather v1", seed, parts)
 }
 
 #[cfg(test)]

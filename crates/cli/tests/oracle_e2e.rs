@@ -49,6 +49,20 @@ fn rewards_show(home: &std::path::Path, oracle: &str, epoch: u64, owner: &str) -
     ok(home, &args)
 }
 
+/// Every device's payout in reward epoch `e`, by device id, by an oracle's account (None until
+/// it computed the epoch).
+fn payouts(oracle: &str, e: u64) -> Option<BTreeMap<String, Value>> {
+    let (200, list) = get(&format!("{oracle}/v1/rewards/{e}/devices"))? else {
+        return None;
+    };
+    Some(
+        list.as_array()?
+            .iter()
+            .map(|d| (d["device"].as_str().unwrap_or("").to_string(), d.clone()))
+            .collect(),
+    )
+}
+
 /// What every sensing device (all Alice's) earned in reward epoch `e`, by an oracle's account.
 fn earned_in(oracle: &str, e: u64) -> u128 {
     let Some((200, devices)) = get(&format!("{oracle}/v1/rewards/{e}/devices")) else {
@@ -336,13 +350,7 @@ fn sensing_cheaters_earn_nothing(
         "an epoch in which every honest station is paid and every station cheater caught",
         Duration::from_secs(600),
         || {
-            while let Some((200, list)) = get(&format!("{}/v1/rewards/{e}/devices", oracles[0])) {
-                let list: BTreeMap<String, Value> = list
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| (d["device"].as_str().unwrap().to_string(), d.clone()))
-                    .collect();
+            while let Some(list) = payouts(&oracles[0], e) {
                 let caught = caught_for.iter().all(|(part, code)| {
                     cheaters[*part]
                         .iter()
@@ -367,7 +375,7 @@ fn sensing_cheaters_earn_nothing(
     for d in &honest {
         assert_eq!(list[*d]["quality_bps"], 10_000, "{:?}", list[*d]);
     }
-    let shown = rewards_show(home, &oracles[1], epoch, "alice");
+    let shown = rewards_show(home, &oracles[0], epoch, "alice");
     for (_, code) in caught_for {
         assert!(shown.contains(code), "no {code} in:\n{shown}");
     }
@@ -405,17 +413,7 @@ fn coverage_cheaters_earn_nothing(
     }
     // The replayer replays entropy a few minutes old, so the first epochs may not show it:
     // look for the first epoch whose payouts refuse every cheater for its cheat.
-    let payouts = |e: u64| -> Option<BTreeMap<String, Value>> {
-        let (200, list) = get(&format!("{}/v1/rewards/{e}/devices", oracles[0]))? else {
-            return None;
-        };
-        Some(
-            list.as_array()?
-                .iter()
-                .map(|d| (d["device"].as_str().unwrap_or("").to_string(), d.clone()))
-                .collect(),
-        )
-    };
+    let payouts = |e: u64| payouts(&oracles[0], e);
     let refused = |device: &Value, code: &str| device["rejected"][code].as_u64().unwrap_or(0) > 0;
     let mut e = 1;
     let mut found = None;
