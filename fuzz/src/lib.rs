@@ -594,7 +594,7 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A heartbeat and a reading of a test device, signed with its session key.
+/// A heartbeat, a reading and a transfer of a test device, signed with its session key.
 fn sample_reports() -> Vec<cairn_types::report::SignedReport> {
     use cairn_types::report::{ReportBody, ReportPayload, SessionCert, SignedReport};
     let device = key("device-0");
@@ -605,6 +605,17 @@ fn sample_reports() -> Vec<cairn_types::report::SignedReport> {
         ReportPayload::Reading {
             sensor: BoundedString::new("temperature").unwrap_or_default(),
             value_milli: -4_250,
+        },
+        ReportPayload::Transfer {
+            transfer: cairn_types::transfer::TransferReceipt {
+                payer: cairn_types::Address(key("payer").public_key()),
+                device: cairn_types::DeviceId(device.public_key()),
+                session: 1,
+                seq: 0,
+                bytes: 1 << 20,
+                time_ms: 1_800_000_000_000,
+            }
+            .sign(&chain_id(), &key("payer")),
         },
     ];
     payloads

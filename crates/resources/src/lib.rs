@@ -7,6 +7,7 @@
 //!
 //! - [`context`]: what a verifier checks against: the epoch's bounds, its rules, the device
 //!   registry.
+//! - [`connectivity`]: the connectivity pool shared by the bytes carried, in buckets.
 //! - [`coverage`]: proof of coverage: beacons, witnesses, density scaling, rings, the denylist.
 //! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
 //! - [`sensing`]: sensing by quality of data: ranges, jumps, frozen sensors, complete hours.
@@ -23,6 +24,7 @@
 //! assert_eq!(residue, Amount(1));
 //! ```
 
+pub mod connectivity;
 pub mod context;
 pub mod coverage;
 pub mod payout;

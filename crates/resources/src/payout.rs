@@ -6,12 +6,15 @@
 //!   witnesses counted, with reciprocity, rings and density scaling;
 //! - sensing: the sensing policy's points ([`crate::sensing::score`]): good sensor-hours,
 //!   complete, plausible and in line with the neighbours;
+//! - connectivity: the bytes of its counted transfer chunks, signed by the payers; its pool is
+//!   shared in the policy's buckets ([`crate::connectivity`]), not only pro rata;
 //! - every other kind, until its own verifier plugs in, the uptime policy: the windows of the
 //!   epoch in which the device delivered at least one valid report.
 //!
 //! Each share rounds down ([`crate::split`]); the residue of each pool is left unallocated, and
 //! the ledger sends what a root does not allocate to the treasury.
 
+use crate::connectivity::{device_bytes, split_buckets, TransferPolicy};
 use crate::coverage::score::CoverageOutcome;
 use crate::reason::Reason;
 use crate::sensing::score::SensingOutcome;
@@ -58,6 +61,8 @@ pub struct Outcomes {
     pub coverage: BTreeMap<DeviceId, CoverageOutcome>,
     /// Sensing stations' ([`crate::sensing::score::sensing_outcomes`]).
     pub sensing: BTreeMap<DeviceId, SensingOutcome>,
+    /// The connectivity pool's buckets.
+    pub transfer_policy: TransferPolicy,
 }
 
 /// An epoch's rewards.
@@ -76,6 +81,7 @@ fn points_of(id: &DeviceId, d: &DeviceResult, outcomes: &Outcomes) -> u64 {
     match d.info.subnetwork {
         Subnetwork::Coverage => outcomes.coverage.get(id).map_or(0, |o| o.points),
         Subnetwork::Sensing => outcomes.sensing.get(id).map_or(0, |o| o.points),
+        Subnetwork::Connectivity => device_bytes(d),
         _ => d.windows,
     }
 }
@@ -97,7 +103,12 @@ pub fn pay(
             .filter(|(_, d)| d.info.subnetwork == *subnetwork && !d.info.retired)
             .map(|(id, d)| (*id, points_of(id, d, outcomes)))
             .collect();
-        let (shares, residue) = split_pro_rata(*pool, &points);
+        let (shares, residue) = if *subnetwork == Subnetwork::Connectivity {
+            let (rewards, residue) = split_buckets(*pool, &points, &outcomes.transfer_policy);
+            (rewards.into_iter().collect(), residue)
+        } else {
+            split_pro_rata(*pool, &points)
+        };
         payout.residue.insert(*subnetwork, residue);
         for (device, reward) in shares {
             let (Some(d), false) = (tally.devices.get(&device), reward.is_zero()) else {
@@ -170,6 +181,14 @@ mod tests {
                             reports: *windows,
                             coverage: Vec::new(),
                             readings: Vec::new(),
+                            // A connectivity device carried as many bytes as it has windows.
+                            transfers: (*subnetwork == Subnetwork::Connectivity)
+                                .then_some(crate::tally::CountedTransfer {
+                                    payer: Address(SecretKey::from_seed([0; 32]).public_key()),
+                                    bytes: *windows,
+                                })
+                                .into_iter()
+                                .collect(),
                             rejected: BTreeMap::new(),
                         },
                     )
@@ -196,10 +215,13 @@ mod tests {
         let owner = |n: u8| Address(SecretKey::from_seed([n; 32]).public_key());
         assert_eq!(p.owners[&(Subnetwork::Storage, owner(50))], Amount(400));
         assert_eq!(p.owners[&(Subnetwork::Storage, owner(51))], Amount(200));
-        assert_eq!(p.owners[&(Subnetwork::Connectivity, owner(51))], Amount(7));
+        // Connectivity in buckets: 70% of 7 by bytes (4, rounded down), nobody over the
+        // threshold, 5% equally (0): 3 left.
+        assert_eq!(p.owners[&(Subnetwork::Connectivity, owner(51))], Amount(4));
+        assert_eq!(p.residue[&Subnetwork::Connectivity], Amount(3));
         assert_eq!(p.residue[&Subnetwork::Storage], Amount(0));
         let total: u128 = p.devices.iter().map(|d| d.reward.0).sum();
-        assert_eq!(total, 607);
+        assert_eq!(total, 604);
     }
 
     proptest! {

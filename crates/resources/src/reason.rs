@@ -110,11 +110,19 @@ pub enum Reason {
     TooManySensors = 39,
     /// A wind or rain hour with no good hour of a compared sensor beside it.
     Uncorroborated = 40,
+    /// A transfer receipt that names another device.
+    TransferNotYours = 41,
+    /// A transfer receipt without the payer's valid signature over its bytes.
+    TransferUnsigned = 42,
+    /// More transfer chunks in one window than the tally keeps.
+    TooManyTransfers = 43,
+    /// A transfer chunk of more bytes than one receipt may carry.
+    TransferTooLarge = 44,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 41] = [
+    pub const ALL: [Reason; 45] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -156,6 +164,10 @@ impl Reason {
         Reason::CellFull,
         Reason::TooManySensors,
         Reason::Uncorroborated,
+        Reason::TransferNotYours,
+        Reason::TransferUnsigned,
+        Reason::TooManyTransfers,
+        Reason::TransferTooLarge,
     ];
 
     /// The stable code.
@@ -202,6 +214,10 @@ impl Reason {
             Reason::CellFull => "cell_full",
             Reason::TooManySensors => "too_many_sensors",
             Reason::Uncorroborated => "uncorroborated",
+            Reason::TransferNotYours => "transfer_not_yours",
+            Reason::TransferUnsigned => "transfer_unsigned",
+            Reason::TooManyTransfers => "too_many_transfers",
+            Reason::TransferTooLarge => "transfer_too_large",
         }
     }
 
@@ -248,6 +264,10 @@ impl Reason {
             Reason::Relocated => "the station's location changed recently; it earns again once the quarantine has passed",
             Reason::CellFull => "the cell already has as many rewarded stations as it may; better or older stations were paid",
             Reason::TooManySensors => "the device sent readings of more sensors in one window than are counted",
+            Reason::TransferNotYours => "the transfer receipt names another device",
+            Reason::TransferUnsigned => "the payer did not sign this receipt as it is (made by the device alone, or its bytes changed after the payer signed): nothing is paid for it",
+            Reason::TooManyTransfers => "the device reported more transfer chunks in one window than are counted",
+            Reason::TransferTooLarge => "the receipt claims more bytes than one chunk may carry (1 GiB)",
             Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
         }
     }
@@ -310,6 +330,10 @@ mod tests {
                 "cell_full",
                 "too_many_sensors",
                 "uncorroborated",
+                "transfer_not_yours",
+                "transfer_unsigned",
+                "too_many_transfers",
+                "transfer_too_large",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

@@ -13,7 +13,10 @@
 //! 4. of different reports for the same (device, kind, window) the one received first counts
 //!    (ties: the smaller id); a later one is refused as `duplicate_window` without signature work;
 //! 5. the session certificate is checked once per device and session, then the report's
-//!    signature.
+//!    signature, and for a transfer the payer's signature over its receipt.
+//!
+//! A transfer (connectivity devices only) names the reporting device, at most
+//! [`MAX_RECEIPT_BYTES`], and a payer time in the epoch; it counts once per chunk.
 //!
 //! Memory is bounded by devices × windows of the epoch, not by reports: per (device, kind,
 //! window) the tally keeps the receive stamp and 16 bytes of the counted report's id.
@@ -23,7 +26,8 @@ use crate::reason::Reason;
 use cairn_types::report::{
     LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert,
 };
-use cairn_types::{DeviceId, Hash, Subnetwork};
+use cairn_types::transfer::{TransferReceipt, MAX_RECEIPT_BYTES};
+use cairn_types::{Address, DeviceId, Hash, Subnetwork};
 use std::collections::{BTreeMap, HashMap};
 
 /// Session certificates remembered per device (checked or refused); beyond this each further
@@ -39,9 +43,15 @@ pub const MAX_WITNESSES_PER_WINDOW: usize = 32;
 /// of further sensors in the window are refused (`too_many_sensors`).
 pub const MAX_SENSORS_PER_WINDOW: usize = 8;
 
+/// Transfer chunks counted per device and window (of the payer's time): beyond this a device's
+/// further chunks of the window are refused (`too_many_transfers`).
+pub const MAX_TRANSFERS_PER_WINDOW: usize = 64;
+
 /// What a report is counted once under: its kind, its window, and for a witness the first
 /// bytes of the beacon data it heard (a device may witness several beacons in a window), for a
-/// reading the first bytes of its sensor name's hash (one reading per sensor and window).
+/// reading the first bytes of its sensor name's hash (one reading per sensor and window), for a
+/// transfer the first bytes of its chunk's id, in the window of the payer's time (one count per
+/// chunk, however often and whenever the device reports it).
 type CountKey = (ReportKind, u64, [u8; 8]);
 
 /// The counted report of one key.
@@ -81,6 +91,15 @@ pub struct SensorReading {
     pub reading: Reading,
 }
 
+/// A counted transfer chunk of a connectivity device, as the payout reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountedTransfer {
+    /// The payer that signed it.
+    pub payer: Address,
+    /// Bytes carried.
+    pub bytes: u64,
+}
+
 /// What the tally keeps per device.
 #[derive(Clone, Debug)]
 struct DeviceTally {
@@ -112,6 +131,8 @@ pub struct DeviceResult {
     pub coverage: Vec<CoverageReport>,
     /// Its counted readings, if it is a sensing station, in key order (window, then sensor).
     pub readings: Vec<SensorReading>,
+    /// Its counted transfer chunks, if it is a connectivity device, in key order.
+    pub transfers: Vec<CountedTransfer>,
     /// Copies refused, by reason.
     pub rejected: BTreeMap<Reason, u64>,
 }
@@ -178,6 +199,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 let reports = t.counted.len() as u64;
                 let mut coverage = Vec::new();
                 let mut readings = Vec::new();
+                let mut transfers = Vec::new();
                 for counted in t.counted.into_values() {
                     let Some(body) = counted.kept else { continue };
                     match &body.payload {
@@ -191,6 +213,10 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                                 value: *value_milli,
                             },
                         }),
+                        ReportPayload::Transfer { transfer } => transfers.push(CountedTransfer {
+                            payer: transfer.receipt.payer,
+                            bytes: transfer.receipt.bytes,
+                        }),
                         _ => coverage.push(CoverageReport {
                             id: counted.id,
                             body: *body,
@@ -203,6 +229,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                     reports,
                     coverage,
                     readings,
+                    transfers,
                     rejected: t.rejected,
                 };
                 (device, result)
@@ -229,9 +256,12 @@ fn check_copy(
     if !ctx.holds_time(report.body.time_ms) {
         return Err(Reason::OutsideEpoch);
     }
-    let window = ctx.window_of(report.body.time_ms);
+    let mut window = ctx.window_of(report.body.time_ms);
     if !ctx.in_time(report.body.time_ms, logged.received_ms) {
         return Err(Reason::Stale);
+    }
+    if let ReportPayload::Transfer { transfer } = &report.body.payload {
+        window = transfer_window(ctx, entry, report.device(), &transfer.receipt)?;
     }
     let id = short_id(report.id().0);
     let kind = report.body.payload.kind();
@@ -244,9 +274,11 @@ fn check_copy(
         ReportPayload::Reading { sensor, .. } => {
             short_tag(Hash::domain("cairn sensor tag v1", &[sensor.as_str().as_bytes()]).0)
         }
+        ReportPayload::Transfer { transfer } => short_tag(transfer.receipt.chunk_id().0),
         _ => [0; 8],
     };
     let kept_kind = coverage_kind
+        || kind == ReportKind::Transfer
         || (kind == ReportKind::Reading && entry.info.subnetwork == Subnetwork::Sensing);
     let key = (kind, window, tag);
     let candidate = Counted {
@@ -263,9 +295,13 @@ fn check_copy(
         if (current.received_ms, current.id) < (candidate.received_ms, candidate.id) {
             return Err(Reason::DuplicateWindow);
         }
-    } else if matches!(kind, ReportKind::Witness | ReportKind::Reading) {
+    } else if matches!(
+        kind,
+        ReportKind::Witness | ReportKind::Reading | ReportKind::Transfer
+    ) {
         let (limit, refusal) = match kind {
             ReportKind::Witness => (MAX_WITNESSES_PER_WINDOW, Reason::TooManyWitnesses),
+            ReportKind::Transfer => (MAX_TRANSFERS_PER_WINDOW, Reason::TooManyTransfers),
             _ => (MAX_SENSORS_PER_WINDOW, Reason::TooManySensors),
         };
         let held = entry
@@ -277,6 +313,11 @@ fn check_copy(
         }
     }
     check_signatures(ctx, entry, logged)?;
+    if let ReportPayload::Transfer { transfer } = &report.body.payload {
+        transfer
+            .verify(&ctx.chain_id)
+            .map_err(|_| Reason::TransferUnsigned)?;
+    }
     // Only a copy that counts keeps its body (beacons and witnesses for the coverage verifier,
     // a station's readings for the sensing verifier).
     let candidate = Counted {
@@ -288,6 +329,29 @@ fn check_copy(
         *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
     }
     Ok(())
+}
+
+/// The cheap checks of a transfer receipt (its signature is checked with the report's), and
+/// the window it counts in: that of the payer's time, which must be in the epoch.
+fn transfer_window(
+    ctx: &EpochContext,
+    entry: &DeviceTally,
+    device: DeviceId,
+    receipt: &TransferReceipt,
+) -> Result<u64, Reason> {
+    if entry.info.subnetwork != Subnetwork::Connectivity {
+        return Err(Reason::WrongKind);
+    }
+    if receipt.device != device {
+        return Err(Reason::TransferNotYours);
+    }
+    if receipt.bytes > MAX_RECEIPT_BYTES {
+        return Err(Reason::TransferTooLarge);
+    }
+    if !ctx.holds_time(receipt.time_ms) {
+        return Err(Reason::OutsideEpoch);
+    }
+    Ok(ctx.window_of(receipt.time_ms))
 }
 
 /// The certificate (once per device and session) and the report's own signature.
@@ -603,5 +667,103 @@ mod tests {
             prop_assert_eq!(a.devices[&id].windows, b.devices[&id].windows);
             prop_assert_eq!(a.devices[&id].reports, b.devices[&id].reports);
         }
+    }
+
+    fn transfer(n: u8, time_ms: u64, receipt: TransferReceipt, payer: &SecretKey) -> SignedReport {
+        let mut r = heartbeat(n, time_ms, 0);
+        r.body.payload = ReportPayload::Transfer {
+            transfer: receipt.sign(&ctx().chain_id, payer),
+        };
+        let session = SecretKey::from_seed([200 + n; 32]);
+        SignedReport::sign(&ctx().chain_id, r.cert, &session, r.body)
+    }
+
+    #[test]
+    fn a_transfer_counts_once_with_both_signatures_and_never_inflated() {
+        let mut reg = registry(&[1, 2, 3]);
+        for info in reg.values_mut() {
+            info.subnetwork = Subnetwork::Connectivity;
+        }
+        reg.get_mut(&DeviceId(device_key(3).public_key()))
+            .unwrap()
+            .subnetwork = Subnetwork::Sensing;
+        let payer = SecretKey::from_label("payer");
+        let chunk = |n: u8, seq: u32, bytes: u64| TransferReceipt {
+            payer: Address(payer.public_key()),
+            device: DeviceId(device_key(n).public_key()),
+            session: 1,
+            seq,
+            bytes,
+            time_ms: 120_000,
+        };
+        let mut tally = Tally::new(ctx(), &reg);
+        // Two honest chunks, the first reported twice (at two device times: one count).
+        tally.add(&logged(
+            &transfer(1, 120_500, chunk(1, 0, 4_000), &payer),
+            121_000,
+        ));
+        tally.add(&logged(
+            &transfer(1, 150_000, chunk(1, 0, 4_000), &payer),
+            151_000,
+        ));
+        tally.add(&logged(
+            &transfer(1, 120_600, chunk(1, 1, 6_000), &payer),
+            121_000,
+        ));
+        // Inflated after the payer signed: refused.
+        let mut inflated = transfer(1, 120_700, chunk(1, 2, 1_000), &payer);
+        if let ReportPayload::Transfer { transfer } = &mut inflated.body.payload {
+            transfer.receipt.bytes = 1_000_000;
+        }
+        let session = SecretKey::from_seed([201; 32]);
+        let inflated = SignedReport::sign(&ctx().chain_id, inflated.cert, &session, inflated.body);
+        tally.add(&logged(&inflated, 121_000));
+        // Signed by the device alone.
+        tally.add(&logged(
+            &transfer(1, 120_800, chunk(1, 3, 9_000), &device_key(1)),
+            121_000,
+        ));
+        // Another device's receipt, a chunk too large, a payer time outside the epoch.
+        tally.add(&logged(
+            &transfer(1, 120_900, chunk(2, 4, 9_000), &payer),
+            121_000,
+        ));
+        let huge = chunk(1, 5, MAX_RECEIPT_BYTES + 1);
+        tally.add(&logged(&transfer(1, 121_000, huge, &payer), 122_000));
+        let late = TransferReceipt {
+            time_ms: 250_000,
+            ..chunk(1, 6, 1)
+        };
+        tally.add(&logged(&transfer(1, 121_100, late, &payer), 122_000));
+        // Only connectivity devices carry transfers.
+        tally.add(&logged(
+            &transfer(3, 120_000, chunk(3, 0, 1), &payer),
+            121_000,
+        ));
+        let out = tally.finish();
+        let one = &out.devices[&DeviceId(device_key(1).public_key())];
+        let bytes: Vec<u64> = one.transfers.iter().map(|t| t.bytes).collect();
+        assert_eq!(bytes.iter().sum::<u64>(), 10_000, "{bytes:?}");
+        assert!(one
+            .transfers
+            .iter()
+            .all(|t| t.payer == Address(payer.public_key())));
+        for (reason, n) in [
+            (Reason::DuplicateWindow, 1),
+            (Reason::TransferUnsigned, 2),
+            (Reason::TransferNotYours, 1),
+            (Reason::TransferTooLarge, 1),
+            (Reason::OutsideEpoch, 1),
+        ] {
+            assert_eq!(
+                one.rejected.get(&reason),
+                Some(&n),
+                "{reason:?}: {:?}",
+                one.rejected
+            );
+        }
+        let three = &out.devices[&DeviceId(device_key(3).public_key())];
+        assert_eq!(three.rejected.get(&Reason::WrongKind), Some(&1));
+        assert!(three.transfers.is_empty());
     }
 }

@@ -47,6 +47,7 @@ pub mod params;
 pub mod report;
 pub mod reward_tree;
 pub mod subnetwork;
+pub mod transfer;
 pub mod tx;
 pub mod validator_keys;
 

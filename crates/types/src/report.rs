@@ -18,6 +18,7 @@ use crate::codec::{self, BoundedBytes, BoundedString, BoundedVec, CodecError};
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
 use crate::params::ChainId;
+use crate::transfer::SignedTransfer;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -123,6 +124,8 @@ pub enum ReportKind {
     Beacon = 2,
     /// A coverage beacon the device heard.
     Witness = 3,
+    /// Bytes the device carried for a payer, with the payer's signed receipt.
+    Transfer = 4,
 }
 
 impl ReportKind {
@@ -133,6 +136,7 @@ impl ReportKind {
             ReportKind::Reading => "reading",
             ReportKind::Beacon => "beacon",
             ReportKind::Witness => "witness",
+            ReportKind::Transfer => "transfer",
         }
     }
 }
@@ -183,6 +187,11 @@ pub enum ReportPayload {
         /// Signal-to-noise ratio, in centi-dB.
         snr_cdb: i32,
     },
+    /// Bytes the device carried for a payer: the payer's signed receipt.
+    Transfer {
+        /// The receipt and the payer's signature.
+        transfer: SignedTransfer,
+    },
 }
 
 impl ReportPayload {
@@ -193,6 +202,7 @@ impl ReportPayload {
             ReportPayload::Reading { .. } => ReportKind::Reading,
             ReportPayload::Beacon { .. } => ReportKind::Beacon,
             ReportPayload::Witness { .. } => ReportKind::Witness,
+            ReportPayload::Transfer { .. } => ReportKind::Transfer,
         }
     }
 }

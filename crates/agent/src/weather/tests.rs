@@ -48,6 +48,7 @@ fn judge(stations: &Stations, count: usize, windows: u64) -> BTreeMap<DeviceId, 
                 reports: 0,
                 coverage: Vec::new(),
                 readings: Vec::new(),
+                transfers: Vec::new(),
                 rejected: BTreeMap::new(),
             },
         );

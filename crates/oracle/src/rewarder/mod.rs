@@ -27,6 +27,7 @@ pub mod registry;
 use crate::log::format::FileReader;
 use crate::manifest::{file_hash, Manifest};
 use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_resources::connectivity::TransferPolicy;
 use cairn_resources::context::{EpochContext, Registry};
 use cairn_resources::coverage::collect::{coverage_outcomes, entropy_heights, CoverageInputs};
 use cairn_resources::coverage::rules::CoverageRules;
@@ -230,7 +231,12 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             history,
         },
     );
-    let payout = pay(&tallied, &inputs.pools, &Outcomes { coverage, sensing });
+    let outcomes = Outcomes {
+        coverage,
+        sensing,
+        transfer_policy: TransferPolicy::default(),
+    };
+    let payout = pay(&tallied, &inputs.pools, &outcomes);
     let payout_digest = Hash::domain(
         "cairn digest payout v1",
         &[&codec::encode(

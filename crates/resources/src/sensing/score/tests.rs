@@ -33,6 +33,7 @@ fn station(n: u8, at: Option<(f64, f64)>, value: impl Fn(u64) -> i64) -> (Device
         reports: 60,
         coverage: Vec::new(),
         readings,
+        transfers: Vec::new(),
         rejected: BTreeMap::new(),
     };
     (id(n), result)
