@@ -186,6 +186,10 @@ fn write_agent_config(dir: &Path, home: &Path, node: &str, oracles: Vec<String>,
     };
     let mut config = config;
     config.device.key_file = String::new();
+    // Storage devices are paid by uptime (heartbeats) until their verifier lands: every epoch
+    // with reports has a root, which this test needs (weather stations need whole hours of
+    // readings, which the test's 8-second epochs do not hold).
+    config.device.subnetwork = Subnetwork::Storage;
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("agent.toml"), config.to_toml()).unwrap();
 }
@@ -324,7 +328,7 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
                     continue;
                 };
                 let withheld_here = manifests.0.values().any(|m| m.endpoint == dead_url);
-                let root_key = StateKey::RewardRootOf(Subnetwork::Sensing, Epoch(e));
+                let root_key = StateKey::RewardRootOf(Subnetwork::Storage, Epoch(e));
                 let landed = get(&format!(
                     "{node}/v1/state/{}",
                     hex::encode(root_key.to_bytes())

@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | bytes | 70% | pro rata to each device's bytes |
 //! | threshold | 25% | equally to devices that carried at least `threshold_bytes` |
-//! | equal | 5% | equally to every device that carried any bytes |
+//! | equal | 5% | equally to every device that carried at least 1% of `threshold_bytes` |
 //!
 //! Each bucket is the pool's share rounded down, each device's part of it rounded down
 //! ([`split_pro_rata`]); what no device takes (rounding, a bucket nobody qualifies for) is the
@@ -24,7 +24,8 @@ pub struct TransferPolicy {
     pub bytes_bps: u64,
     /// Share split equally among devices over the threshold, in basis points.
     pub threshold_bps: u64,
-    /// Share split equally among devices with any bytes, in basis points.
+    /// Share split equally among devices with at least 1% of the threshold (so that a byte
+    /// does not buy a share), in basis points.
     pub equal_bps: u64,
     /// Bytes in the epoch that put a device over the threshold.
     pub threshold_bytes: u64,
@@ -69,7 +70,11 @@ pub fn split_buckets(
             &indicator(&|b| b >= policy.threshold_bytes),
         )
         .0,
-        split_pro_rata(bucket(policy.equal_bps), &indicator(&|_| true)).0,
+        split_pro_rata(
+            bucket(policy.equal_bps),
+            &indicator(&|b| b >= policy.threshold_bytes / 100),
+        )
+        .0,
     ];
     let mut rewards: BTreeMap<DeviceId, Amount> = BTreeMap::new();
     let mut paid = 0u128;
@@ -99,23 +104,32 @@ mod tests {
             threshold_bytes: 1_000,
             ..TransferPolicy::default()
         };
-        // Device 1 carried 3,000 bytes, device 2 1,000 (both over), device 3 500, device 4 none.
-        let bytes = [(id(1), 3_000), (id(2), 1_000), (id(3), 500), (id(4), 0)];
+        // Device 1 carried 3,000 bytes, device 2 1,000 (both over), device 3 500, device 4 none,
+        // device 5 9 bytes (under 1% of the threshold: no equal share).
+        let bytes = [
+            (id(1), 3_000),
+            (id(2), 1_000),
+            (id(3), 500),
+            (id(4), 0),
+            (id(5), 9),
+        ];
         let (rewards, residue) = split_buckets(Amount(1_000_000), &bytes, &policy);
-        // Bytes: 700,000 × 3000/4500 = 466,666; × 1000/4500 = 155,555; × 500/4500 = 77,777.
-        // Threshold: 250,000 / 2 = 125,000 each to 1 and 2. Equal: 50,000 / 3 = 16,666.
-        assert_eq!(rewards[&id(1)], Amount(466_666 + 125_000 + 16_666));
-        assert_eq!(rewards[&id(2)], Amount(155_555 + 125_000 + 16_666));
-        assert_eq!(rewards[&id(3)], Amount(77_777 + 16_666));
+        // Bytes: 700,000 × 3000/4509 = 465,735; × 1000/4509 = 155,245; × 500/4509 = 77,622;
+        // × 9/4509 = 1,397 (residue 1). Threshold: 250,000 / 2 = 125,000 each to 1 and 2.
+        // Equal: 50,000 / 3 = 16,666 to 1, 2 and 3 (residue 2).
+        assert_eq!(rewards[&id(1)], Amount(465_735 + 125_000 + 16_666));
+        assert_eq!(rewards[&id(2)], Amount(155_245 + 125_000 + 16_666));
+        assert_eq!(rewards[&id(3)], Amount(77_622 + 16_666));
+        assert_eq!(rewards[&id(5)], Amount(1_397));
         assert!(!rewards.contains_key(&id(4)));
         let paid: u128 = rewards.values().map(|a| a.0).sum();
         assert_eq!(paid + residue.0, 1_000_000);
-        assert_eq!(residue, Amount(2 + 2));
+        assert_eq!(residue, Amount(1 + 2));
     }
 
     #[test]
     fn nobody_over_the_threshold_leaves_its_bucket_unpaid() {
-        let bytes = [(id(1), 10), (id(2), 30)];
+        let bytes = [(id(1), 10 << 20), (id(2), 30 << 20)];
         let (rewards, residue) = split_buckets(Amount(10_000), &bytes, &TransferPolicy::default());
         assert_eq!(rewards[&id(1)], Amount(1_750 + 250));
         assert_eq!(rewards[&id(2)], Amount(5_250 + 250));

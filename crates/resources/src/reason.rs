@@ -118,11 +118,13 @@ pub enum Reason {
     TooManyTransfers = 43,
     /// A transfer chunk of more bytes than one receipt may carry.
     TransferTooLarge = 44,
+    /// A transfer receipt of no bytes.
+    EmptyTransfer = 45,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 45] = [
+    pub const ALL: [Reason; 46] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -168,6 +170,7 @@ impl Reason {
         Reason::TransferUnsigned,
         Reason::TooManyTransfers,
         Reason::TransferTooLarge,
+        Reason::EmptyTransfer,
     ];
 
     /// The stable code.
@@ -218,6 +221,7 @@ impl Reason {
             Reason::TransferUnsigned => "transfer_unsigned",
             Reason::TooManyTransfers => "too_many_transfers",
             Reason::TransferTooLarge => "transfer_too_large",
+            Reason::EmptyTransfer => "empty_transfer",
         }
     }
 
@@ -267,6 +271,7 @@ impl Reason {
             Reason::TransferNotYours => "the transfer receipt names another device",
             Reason::TransferUnsigned => "the payer did not sign this receipt as it is (made by the device alone, or its bytes changed after the payer signed): nothing is paid for it",
             Reason::TooManyTransfers => "the device reported more transfer chunks in one window than are counted",
+            Reason::EmptyTransfer => "the receipt carries no bytes",
             Reason::TransferTooLarge => "the receipt claims more bytes than one chunk may carry (1 GiB)",
             Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
         }
@@ -334,6 +339,7 @@ mod tests {
                 "transfer_unsigned",
                 "too_many_transfers",
                 "transfer_too_large",
+                "empty_transfer",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

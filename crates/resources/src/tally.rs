@@ -15,8 +15,9 @@
 //! 5. the session certificate is checked once per device and session, then the report's
 //!    signature, and for a transfer the payer's signature over its receipt.
 //!
-//! A transfer (connectivity devices only) names the reporting device, at most
-//! [`MAX_RECEIPT_BYTES`], and a payer time in the epoch; it counts once per chunk.
+//! A transfer (connectivity devices only) names the reporting device, 1 to
+//! [`MAX_RECEIPT_BYTES`] bytes, and a payer time in the epoch; it counts once per chunk in the
+//! epoch, whatever window the payer signed it in, first come in the canonical order.
 //!
 //! Memory is bounded by devices × windows of the epoch, not by reports: per (device, kind,
 //! window) the tally keeps the receive stamp and 16 bytes of the counted report's id.
@@ -106,6 +107,9 @@ struct DeviceTally {
     info: DeviceInfo,
     sessions: Vec<(SessionCert, bool)>,
     counted: BTreeMap<CountKey, Counted>,
+    /// Each counted transfer chunk's id and the window it counts in: a chunk counts once in
+    /// the epoch, even if its payer signed it again at another time.
+    chunks: BTreeMap<Hash, u64>,
     rejected: BTreeMap<Reason, u64>,
 }
 
@@ -179,6 +183,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
             info,
             sessions: Vec::new(),
             counted: BTreeMap::new(),
+            chunks: BTreeMap::new(),
             rejected: BTreeMap::new(),
         });
         if let Err(reason) = check_copy(&self.ctx, entry, logged) {
@@ -324,6 +329,9 @@ fn check_copy(
         kept: kept_kind.then(|| Box::new(report.body.clone())),
         ..candidate
     };
+    if let ReportPayload::Transfer { transfer } = &report.body.payload {
+        entry.chunks.insert(transfer.receipt.chunk_id(), window);
+    }
     if let Some(displaced) = entry.counted.insert(key, candidate) {
         debug_assert_ne!(displaced.id, id);
         *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
@@ -345,13 +353,20 @@ fn transfer_window(
     if receipt.device != device {
         return Err(Reason::TransferNotYours);
     }
+    if receipt.bytes == 0 {
+        return Err(Reason::EmptyTransfer);
+    }
     if receipt.bytes > MAX_RECEIPT_BYTES {
         return Err(Reason::TransferTooLarge);
     }
     if !ctx.holds_time(receipt.time_ms) {
         return Err(Reason::OutsideEpoch);
     }
-    Ok(ctx.window_of(receipt.time_ms))
+    let window = ctx.window_of(receipt.time_ms);
+    match entry.chunks.get(&receipt.chunk_id()) {
+        Some(counted_in) if *counted_in != window => Err(Reason::DuplicateWindow),
+        _ => Ok(window),
+    }
 }
 
 /// The certificate (once per device and session) and the report's own signature.
@@ -735,6 +750,16 @@ mod tests {
             ..chunk(1, 6, 1)
         };
         tally.add(&logged(&transfer(1, 121_100, late, &payer), 122_000));
+        // The first chunk signed again at another time, and an empty chunk.
+        let again = TransferReceipt {
+            time_ms: 160_000,
+            ..chunk(1, 0, 4_000)
+        };
+        tally.add(&logged(&transfer(1, 160_100, again, &payer), 161_000));
+        tally.add(&logged(
+            &transfer(1, 121_200, chunk(1, 7, 0), &payer),
+            122_000,
+        ));
         // Only connectivity devices carry transfers.
         tally.add(&logged(
             &transfer(3, 120_000, chunk(3, 0, 1), &payer),
@@ -749,7 +774,8 @@ mod tests {
             .iter()
             .all(|t| t.payer == Address(payer.public_key())));
         for (reason, n) in [
-            (Reason::DuplicateWindow, 1),
+            (Reason::DuplicateWindow, 2),
+            (Reason::EmptyTransfer, 1),
             (Reason::TransferUnsigned, 2),
             (Reason::TransferNotYours, 1),
             (Reason::TransferTooLarge, 1),
