@@ -217,21 +217,7 @@ impl Agent {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .due(self.clock.now_ms(), self.clock.entropy());
-        let mut reports = Vec::with_capacity(due.len());
-        for (index, body) in due {
-            let Some(device) = self.devices.get(index) else {
-                continue;
-            };
-            let session = device
-                .session
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            reports.push(session.sign(body));
-        }
-        if !reports.is_empty() {
-            self.push(&reports)?;
-        }
-        Ok(reports.len())
+        self.sign_and_keep(due)
     }
 
     /// Signs and keeps the simulated stations' readings of `window` (none if the agent has no
@@ -242,8 +228,28 @@ impl Agent {
         };
         let time_ms = self.clock.now_ms();
         let (_, entropy) = self.clock.entropy();
+        let bodies = stations
+            .readings(window)
+            .into_iter()
+            .map(|(index, payload)| {
+                let body = ReportBody {
+                    time_ms,
+                    entropy,
+                    payload,
+                };
+                (index, body)
+            });
+        self.sign_and_keep(bodies)
+    }
+
+    /// Signs each body with device `index`'s session key and keeps the reports; returns how
+    /// many (bodies of devices the agent does not have are skipped).
+    fn sign_and_keep(
+        &self,
+        bodies: impl IntoIterator<Item = (usize, ReportBody)>,
+    ) -> Result<usize, OutboxError> {
         let mut reports = Vec::new();
-        for (index, payload) in stations.readings(window) {
+        for (index, body) in bodies {
             let Some(device) = self.devices.get(index) else {
                 continue;
             };
@@ -251,11 +257,7 @@ impl Agent {
                 .session
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            reports.push(session.sign(ReportBody {
-                time_ms,
-                entropy,
-                payload,
-            }));
+            reports.push(session.sign(body));
         }
         if !reports.is_empty() {
             self.push(&reports)?;
