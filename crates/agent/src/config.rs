@@ -46,6 +46,19 @@
 //! flatline = 0                   # a frozen sensor,
 //! movers = 0                     # asserts a second location after its first
 //!
+//! [connectivity]                 # simulated hotspots (device.subnetwork = "connectivity")
+//! window_secs = 3600             # the chain's uptime_window_secs: one chunk per hotspot a window
+//! bytes_per_window = 8388608     # bytes each simulated hotspot carries per window
+//! payer_key_file = ""            # the payer's delegated key, which signs the receipts ("" =
+//!                                # no payer: the hotspots carry nothing); created if missing
+//! delegate_credits = 0           # at registration, the owner tops the payer key up to this
+//!                                # many connectivity credits when it holds under half of them
+//!
+//! [connectivity.cheaters]        # simulated cheaters (the last simulated hotspots, see
+//! inflaters = 0                  # hotspots.rs): raise the bytes after the payer signed,
+//! device_signed = 0              # sign receipts with their own key in the payer's name,
+//! unfunded = 0                   # name their own key, which holds no credits, as payer
+//!
 //! [register]                     # register the device(s) on first start (cairn agent does it)
 //! node = ""                      # "" = do not register
 //! owner = "alice"                # the owner's key name in owner_home
@@ -93,6 +106,8 @@ pub struct AgentConfig {
     pub coverage: CoverageSection,
     /// Simulated weather stations.
     pub sensing: SensingSection,
+    /// Simulated hotspots and their payer.
+    pub connectivity: ConnectivitySection,
     /// Registration on first start.
     pub register: RegisterSection,
 }
@@ -219,6 +234,58 @@ impl SensingSection {
     }
 }
 
+/// `[connectivity]`: the simulated devices of a connectivity agent are hotspots carrying a
+/// payer's data (see [`crate::hotspots`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectivitySection {
+    /// The chain's window length: one chunk per hotspot a window.
+    pub window_secs: u64,
+    /// Bytes each simulated hotspot carries per window.
+    pub bytes_per_window: u64,
+    /// The payer's key file ("" for none); created if missing.
+    pub payer_key_file: String,
+    /// Connectivity credits the owner keeps delegated to the payer (0: none).
+    pub delegate_credits: u64,
+    /// Simulated hotspots that cheat.
+    pub cheaters: HotspotCheatersSection,
+}
+
+/// `[connectivity.cheaters]`: how many of the simulated hotspots cheat, and how; they are the
+/// last simulated hotspots, in this order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HotspotCheatersSection {
+    /// Hotspots that raise the bytes of receipts after the payer signed them.
+    pub inflaters: u32,
+    /// Hotspots that sign receipts with their own key in the payer's name.
+    pub device_signed: u32,
+    /// Hotspots that name their own key (holding no credits) as payer.
+    pub unfunded: u32,
+}
+
+impl HotspotCheatersSection {
+    /// Cheaters in all.
+    pub fn total(&self) -> u64 {
+        [self.inflaters, self.device_signed, self.unfunded]
+            .iter()
+            .map(|n| u64::from(*n))
+            .sum()
+    }
+}
+
+impl Default for ConnectivitySection {
+    fn default() -> Self {
+        ConnectivitySection {
+            window_secs: 3_600,
+            bytes_per_window: 8 << 20,
+            payer_key_file: String::new(),
+            delegate_credits: 0,
+            cheaters: HotspotCheatersSection::default(),
+        }
+    }
+}
+
 /// `"latitude,longitude"` as numbers, if it is a place on Earth.
 fn parse_centre(text: &str) -> Option<(f64, f64)> {
     let (lat, lng) = text.split_once(',')?;
@@ -287,6 +354,7 @@ impl Default for AgentConfig {
             simulation: SimulationSection::default(),
             coverage: CoverageSection::default(),
             sensing: SensingSection::default(),
+            connectivity: ConnectivitySection::default(),
             register: RegisterSection::default(),
         }
     }
@@ -344,6 +412,12 @@ impl AgentConfig {
         config.data_dir = base.join(&config.data_dir);
         if !config.device.key_file.is_empty() {
             config.device.key_file = base.join(&config.device.key_file).display().to_string();
+        }
+        if !config.connectivity.payer_key_file.is_empty() {
+            config.connectivity.payer_key_file = base
+                .join(&config.connectivity.payer_key_file)
+                .display()
+                .to_string();
         }
         let source = &config.readings.source;
         if !source.is_empty() && source != "-" {
@@ -442,6 +516,24 @@ impl AgentConfig {
                 self.simulation.devices
             ));
         }
+        let t = &self.connectivity;
+        if t.window_secs == 0 {
+            return Err("connectivity: window_secs must be > 0".into());
+        }
+        if t.bytes_per_window == 0 || t.bytes_per_window > cairn_types::transfer::MAX_RECEIPT_BYTES
+        {
+            return Err(format!(
+                "connectivity: bytes_per_window must be from 1 to {} (one receipt)",
+                cairn_types::transfer::MAX_RECEIPT_BYTES
+            ));
+        }
+        if t.cheaters.total() > u64::from(self.simulation.devices) {
+            return Err(format!(
+                "connectivity.cheaters: {} cheaters but only {} simulated devices",
+                t.cheaters.total(),
+                self.simulation.devices
+            ));
+        }
         Ok(())
     }
 }
@@ -473,5 +565,12 @@ mod tests {
         assert!(c.check().unwrap_err().contains("2 cheaters but only 1"));
         let c = AgentConfig::parse("[sensing]\nwindow_secs = 0").unwrap();
         assert!(c.check().unwrap_err().contains("sensing: window_secs"));
+        let c = AgentConfig::parse("[connectivity]\nbytes_per_window = 0").unwrap();
+        assert!(c.check().unwrap_err().contains("bytes_per_window"));
+        let c = AgentConfig::parse(
+            "[simulation]\ndevices = 1\n[connectivity.cheaters]\ninflaters = 1\nunfunded = 1",
+        )
+        .unwrap();
+        assert!(c.check().unwrap_err().contains("2 cheaters but only 1"));
     }
 }

@@ -20,6 +20,7 @@
 //! - [`radio`]: the simulated radio of simulated coverage devices: where they stand, what
 //!   they hear.
 //! - [`weather`]: simulated weather stations, honest and cheating.
+//! - [`hotspots`]: simulated hotspots carrying a payer's data, honest and cheating.
 //! - [`run`]: the devices and the tasks that make, keep and deliver reports.
 //! - [`status`]: the local status page.
 
@@ -29,6 +30,7 @@ mod cheat_sim;
 pub mod clock;
 pub mod config;
 pub mod coverage;
+pub mod hotspots;
 pub mod inputs;
 pub mod outbox;
 pub mod radio;

@@ -5,6 +5,7 @@
 //!  heartbeat task: every device signs a heartbeat ──push (synced)──> outbox
 //!  readings thread: each line of the source ──push──> outbox
 //!  weather task (sensing devices): every window, each simulated station's readings ──push──> outbox
+//!  transfer task (connectivity devices): every window, each simulated hotspot's receipt ──push──> outbox
 //!  coverage task (coverage devices): beacons due, and what simulated devices hear ──push──> outbox
 //!  one delivery task per oracle: outbox.pending ──POST /v1/reports──> oracle ──record──> outbox
 //!  status server: GET /status
@@ -13,6 +14,7 @@
 use crate::clock::{local_ms, OracleClock, TimeAnswer};
 use crate::config::AgentConfig;
 use crate::coverage::{Due, Planner, TICK_MS};
+use crate::hotspots::Hotspots;
 use crate::inputs::parse_reading;
 use crate::outbox::{Delivery, Outbox, OutboxError};
 use crate::session::Session;
@@ -87,6 +89,19 @@ pub struct Agent {
     planner: Option<Mutex<Planner>>,
     /// The simulated weather stations (simulated sensing devices only).
     stations: Option<Stations>,
+    /// The simulated hotspots (simulated connectivity devices only).
+    hotspots: Option<Hotspots>,
+}
+
+/// The payer key of `config`, if it names one (created if missing).
+pub fn payer_signer(config: &AgentConfig) -> Result<Option<Arc<dyn DeviceSigner>>, AgentError> {
+    let path = &config.connectivity.payer_key_file;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let signer = FileSigner::open_or_create(std::path::Path::new(path))
+        .map_err(|e| setup("payer key")(e.to_string()))?;
+    Ok(Some(Arc::new(signer)))
 }
 
 impl Agent {
@@ -141,9 +156,23 @@ impl Agent {
                     usize::from(!config.device.key_file.is_empty()),
                 )
             });
+        let hotspots = if config.device.subnetwork == Subnetwork::Connectivity
+            && config.simulation.devices > 0
+        {
+            Some(Hotspots::new(
+                &config.connectivity,
+                chain_id.clone(),
+                devices.len(),
+                usize::from(!config.device.key_file.is_empty()),
+                payer_signer(&config)?,
+            ))
+        } else {
+            None
+        };
         Ok(Arc::new(Agent {
             planner,
             stations,
+            hotspots,
             devices,
             outbox: Arc::new(outbox),
             clock: Arc::new(OracleClock::default()),
@@ -230,6 +259,31 @@ impl Agent {
         let (_, entropy) = self.clock.entropy();
         let bodies = stations
             .readings(window)
+            .into_iter()
+            .map(|(index, payload)| {
+                let body = ReportBody {
+                    time_ms,
+                    entropy,
+                    payload,
+                };
+                (index, body)
+            });
+        self.sign_and_keep(bodies)
+    }
+
+    /// Signs and keeps the simulated hotspots' transfer receipts of `window` (none if the agent
+    /// has no simulated hotspot). The report is timed as the receipt, so both count in the
+    /// same epoch.
+    pub fn report_transfers(&self, window: u64) -> Result<usize, OutboxError> {
+        let Some(hotspots) = &self.hotspots else {
+            return Ok(0);
+        };
+        let time_ms = self.clock.now_ms();
+        let (_, entropy) = self.clock.entropy();
+        let signers: Vec<Arc<dyn DeviceSigner>> =
+            self.devices.iter().map(|d| d.signer.clone()).collect();
+        let bodies = hotspots
+            .transfers(window, time_ms, &signers)
             .into_iter()
             .map(|(index, payload)| {
                 let body = ReportBody {
@@ -389,6 +443,16 @@ impl Agent {
                 }
             }
         }
+        if let Some(hotspots) = &self.hotspots {
+            for (i, device) in self.devices.iter().enumerate() {
+                let role = hotspots.role(i);
+                if role != crate::hotspots::HotspotRole::Honest {
+                    out.entry(role.name())
+                        .or_insert_with(Vec::new)
+                        .push(device.signer.device());
+                }
+            }
+        }
         let Some(planner) = &self.planner else {
             return out;
         };
@@ -431,7 +495,17 @@ pub async fn run(
     }
     if agent.stations.is_some() {
         let a = agent.clone();
-        tasks.push(tokio::spawn(async move { weather_task(a).await }));
+        let window_ms = agent.config.sensing.window_secs * 1_000;
+        tasks.push(tokio::spawn(async move {
+            windowed_task(a, window_ms, "weather", Agent::report_weather).await
+        }));
+    }
+    if agent.hotspots.is_some() {
+        let a = agent.clone();
+        let window_ms = agent.config.connectivity.window_secs * 1_000;
+        tasks.push(tokio::spawn(async move {
+            windowed_task(a, window_ms, "transfers", Agent::report_transfers).await
+        }));
     }
     if !agent.config.readings.source.is_empty() {
         let a = agent.clone();
@@ -513,15 +587,14 @@ async fn coverage_task(agent: Arc<Agent>) {
     }
 }
 
-/// Once a window, a quarter into it (by the oracles' clock), the stations read their sensors.
-async fn weather_task(agent: Arc<Agent>) {
-    let Some(window_ms) = agent
-        .stations
-        .as_ref()
-        .map(|_| agent.config.sensing.window_secs * 1_000)
-    else {
-        return;
-    };
+/// Once a window, a quarter into it (by the oracles' clock), `make` signs and keeps the
+/// window's reports (the stations' readings, the hotspots' receipts).
+async fn windowed_task(
+    agent: Arc<Agent>,
+    window_ms: u64,
+    what: &'static str,
+    make: fn(&Agent, u64) -> Result<usize, OutboxError>,
+) {
     let window_ms = window_ms.max(1);
     let mut last = None;
     loop {
@@ -536,9 +609,9 @@ async fn weather_task(agent: Arc<Agent>) {
         }
         last = Some(window);
         let a = agent.clone();
-        let made = tokio::task::spawn_blocking(move || a.report_weather(window)).await;
+        let made = tokio::task::spawn_blocking(move || make(&a, window)).await;
         if let Ok(Err(error)) = made {
-            tracing::error!(%error, "agent.weather: the outbox refused the readings");
+            tracing::error!(%error, what, "agent: the outbox refused the window's reports");
         }
     }
 }

@@ -169,7 +169,7 @@ pub(crate) fn run(args: DevnetBenchArgs) -> Result<()> {
         cmd_devnet::DEFAULT_BLOCKS_PER_EPOCH,
         &funded,
         // The benchmark measures validators alone: no agent (its oracles are not started).
-        (0, 0),
+        (0, 0, 0),
     )?;
     let genesis: Genesis = serde_json::from_slice(&std::fs::read(data_dir.join("genesis.json"))?)
         .context("reading the devnet genesis")?;

@@ -2,7 +2,9 @@
 //! delivered to the oracles) until Ctrl-C or SIGTERM; with `[register]`, first register every
 //! device that is not on chain yet, signed by its owner, and assert the location of each
 //! simulated coverage device and weather station that has none (and the second location of
-//! each simulated station that plays a mover, once it has its first).
+//! each simulated station that plays a mover, once it has its first); and for simulated
+//! hotspots, top up the payer key's delegated connectivity credits to `delegate_credits` when
+//! it holds under half of them (the owner burns tokens for the credits if it must).
 
 use crate::client::NodeClient;
 use crate::cmd_node::init_logging;
@@ -11,7 +13,7 @@ use crate::keystore::Keystore;
 use anyhow::{bail, Context as _, Result};
 use cairn_agent::config::AgentConfig;
 use cairn_agent::coverage::Planner;
-use cairn_agent::run::{device_signers, Agent};
+use cairn_agent::run::{device_signers, payer_signer, Agent};
 use cairn_agent::signer::DeviceSigner;
 use cairn_agent::weather::Stations;
 use cairn_types::params::{ChainId, Params};
@@ -40,6 +42,7 @@ pub(crate) fn run(args: AgentArgs) -> Result<()> {
     let config = AgentConfig::load(&args.config)?;
     if !config.register.node.is_empty() {
         register_devices(&config)?;
+        fund_payer(&config)?;
     }
     let agent = Agent::open(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -137,6 +140,51 @@ pub(crate) fn register_devices(config: &AgentConfig) -> Result<()> {
         wait_included(&node, &ids)?;
         eprintln!("moved {} simulated station(s) (movers)", to_move.len());
     }
+    Ok(())
+}
+
+/// Tops the payer key up to `delegate_credits` connectivity credits, delegated by the owner,
+/// when it holds under half of them.
+pub(crate) fn fund_payer(config: &AgentConfig) -> Result<()> {
+    let wanted = config.connectivity.delegate_credits;
+    if config.device.subnetwork != Subnetwork::Connectivity || wanted == 0 {
+        return Ok(());
+    }
+    let Some(payer) = payer_signer(config)? else {
+        return Ok(());
+    };
+    let payer = Address(payer.device().0);
+    let node = NodeClient::new(&config.register.node);
+    let key = cairn_ledger::StateKey::DelegatedCredits(payer, Subnetwork::Connectivity);
+    let answer: Value = node.get(&format!("/v1/state/{}", hex::encode(key.to_bytes())))?;
+    let held = match answer["value"].as_str() {
+        Some(value) => cairn_types::codec::decode::<Credits>(&hex::decode(value)?, 64)?,
+        None => Credits(0),
+    };
+    if held.0 >= wanted / 2 {
+        return Ok(());
+    }
+    let top_up = Credits(wanted - held.0);
+    let name = &config.register.owner;
+    let owner_key = Keystore::new(&config.register.owner_home)
+        .load(name, || passphrase(name, false).ok().flatten())
+        .with_context(|| format!("loading the owner key `{name}`"))?;
+    let chain_id = ChainId::new(config.chain_id.clone()).context("chain_id")?;
+    ensure_credits(&node, &chain_id, &owner_key, config, top_up)?;
+    let action = Action::DelegateCredits {
+        payer,
+        subnetwork: Subnetwork::Connectivity,
+        credits: top_up,
+    };
+    let what = format!("delegating {top_up} to the payer {payer}");
+    let ids = send_as_owner(
+        &node,
+        &chain_id,
+        &owner_key,
+        std::iter::once((action, what)),
+    )?;
+    wait_included(&node, &ids)?;
+    eprintln!("delegated {top_up} connectivity credits to the payer {payer}");
     Ok(())
 }
 

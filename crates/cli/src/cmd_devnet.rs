@@ -47,6 +47,10 @@ pub(crate) struct DevnetArgs {
     /// coverage agent, and no cheaters).
     #[arg(long, default_value_t = crate::devnet_services::DEFAULT_COVERAGE_DEVICES)]
     coverage_devices: u32,
+    /// Honest simulated hotspots of a new devnet, carrying a payer's data; 3 cheaters run
+    /// beside them (0: no connectivity agent, and no cheaters).
+    #[arg(long, default_value_t = crate::devnet_services::DEFAULT_HOTSPOTS)]
+    hotspots: u32,
     /// Write the keys, genesis and configs, then exit without starting the nodes.
     #[arg(long)]
     init_only: bool,
@@ -63,7 +67,7 @@ pub(crate) fn create(
     base_port: u16,
     blocks_per_epoch: u64,
     extra: &[GenesisAccount],
-    (devices, coverage): (u32, u32),
+    agents: (u32, u32, u32),
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -85,7 +89,7 @@ pub(crate) fn create(
     }
     .save(data_dir)?;
     let apis = write_node_configs(data_dir, &consensus_keys, base_port)?;
-    crate::devnet_services::write_configs(data_dir, &apis, base_port, devices, coverage)?;
+    crate::devnet_services::write_configs(data_dir, &apis, base_port, agents)?;
     Ok(())
 }
 
@@ -278,6 +282,10 @@ pub(crate) fn processes(data_dir: &Path, configs: &[(PathBuf, NodeConfig)]) -> V
             "coverage agent",
             crate::devnet_services::coverage_agent_dir(data_dir),
         ),
+        (
+            "connectivity agent",
+            crate::devnet_services::connectivity_agent_dir(data_dir),
+        ),
     ];
     for (label, dir) in agents {
         if dir.join("agent.toml").exists() {
@@ -321,7 +329,7 @@ fn create_or_resume(args: &DevnetArgs) -> Result<Vec<(PathBuf, NodeConfig)>> {
             args.base_port,
             args.blocks_per_epoch,
             &[],
-            (args.devices, args.coverage_devices),
+            (args.devices, args.coverage_devices, args.hotspots),
         )?;
         println!(
             "created a devnet of {validators} validators in {}",

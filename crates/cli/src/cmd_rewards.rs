@@ -173,6 +173,7 @@ pub(crate) fn run(ctx: &Context, cmd: RewardsCommand) -> Result<()> {
                     Epoch(epoch),
                     subnetwork,
                     &root,
+                    &[],
                 )),
             };
             println!("{}", serde_json::to_string_pretty(&signature)?);
@@ -199,6 +200,7 @@ pub(crate) fn run(ctx: &Context, cmd: RewardsCommand) -> Result<()> {
                 subnetwork,
                 root,
                 signatures: BoundedVec::new(collected).context("too many signatures")?,
+                settlements: BoundedVec::default(),
             };
             write_json(&out, &submission)?;
             ctx.print(&submission, || {

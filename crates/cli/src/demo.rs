@@ -304,7 +304,7 @@ fn rewards(tour: &mut Tour, genesis: &Genesis) -> Result<()> {
         },
     ])?;
     let root = tree.root();
-    let digest = reward_root_digest(&chain_id, Epoch(0), Subnetwork::Coverage, &root);
+    let digest = reward_root_digest(&chain_id, Epoch(0), Subnetwork::Coverage, &root, &[]);
     let signatures = ["oracle-0", "oracle-1"]
         .iter()
         .map(|o| OracleSignature {
@@ -323,6 +323,7 @@ fn rewards(tour: &mut Tour, genesis: &Genesis) -> Result<()> {
             subnetwork: Subnetwork::Coverage,
             root,
             signatures: BoundedVec::new(signatures)?,
+            settlements: BoundedVec::default(),
         }),
     )?;
     let claim = |label: &str| -> Result<RewardClaim> {

@@ -1,7 +1,9 @@
 //! The devnet's proof-of-work side: an oracle committee of three, bonded in the genesis (so the
 //! price is posted and burns and device onboarding work), one agent running simulated weather
 //! stations owned by `alice`, honest ones and [`DEVNET_STATION_CHEATERS`], and one running
-//! simulated coverage devices owned by `bob`, honest ones and [`DEVNET_CHEATERS`]. Each agent
+//! simulated coverage devices owned by `bob`, honest ones and [`DEVNET_CHEATERS`], and one
+//! running simulated hotspots owned by `carol`, honest ones and [`DEVNET_HOTSPOT_CHEATERS`],
+//! carrying data for a payer key whose connectivity credits carol delegates. Each agent
 //! registers its devices (and asserts their locations) on first start.
 //!
 //! ```text
@@ -10,12 +12,14 @@
 //!                                        cheaters)
 //!   devnet/coverage-agent/agent.toml     coverage devices: status on BASE+301 (it names the
 //!                                        cheaters)
+//!   devnet/connectivity-agent/agent.toml hotspots: status on BASE+302; payer.key beside it
 //! ```
 
 use anyhow::Result;
 use cairn_agent::config::{
-    AgentConfig, CheatersSection, CoverageSection, DeviceSection, RegisterSection, SensingSection,
-    SimulationSection, StationCheatersSection,
+    AgentConfig, CheatersSection, ConnectivitySection, CoverageSection, DeviceSection,
+    HotspotCheatersSection, RegisterSection, SensingSection, SimulationSection,
+    StationCheatersSection,
 };
 use cairn_ledger::genesis::{GenesisAccount, GenesisOracle};
 use cairn_oracle::config::{IngestSection, LogSection, OracleConfig, PriceSection};
@@ -46,6 +50,18 @@ pub(crate) const DEVNET_STATION_CHEATERS: StationCheatersSection = StationCheate
     flatline: 1,
     movers: 1,
 };
+/// Honest simulated hotspots of a new devnet unless `--hotspots` says otherwise.
+pub(crate) const DEFAULT_HOTSPOTS: u32 = 4;
+/// The connectivity cheaters every devnet with hotspots runs besides the honest ones: one that
+/// inflates the payer's receipts, one that signs them itself, one paid by an empty key.
+pub(crate) const DEVNET_HOTSPOT_CHEATERS: HotspotCheatersSection = HotspotCheatersSection {
+    inflaters: 1,
+    device_signed: 1,
+    unfunded: 1,
+};
+/// Connectivity credits carol keeps delegated to the devnet's payer key: $50 of data, about
+/// 100 GiB at 50 DC a MiB.
+pub(crate) const DEVNET_PAYER_CREDITS: u64 = 5_000_000;
 /// A devnet device's reports a minute, at most, at each oracle: a coverage device beacons and
 /// reports up to 32 witnesses every 10 s window, and heartbeats.
 pub(crate) const DEVNET_DEVICE_REPORTS_PER_MINUTE: u64 = 300;
@@ -75,6 +91,11 @@ pub(crate) fn oracle_dir(data_dir: &Path, i: usize) -> PathBuf {
 /// The sensing agent's directory.
 pub(crate) fn agent_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("agent")
+}
+
+/// The connectivity agent's directory.
+pub(crate) fn connectivity_agent_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("connectivity-agent")
 }
 
 /// The coverage agent's directory.
@@ -117,13 +138,13 @@ pub(crate) fn committee(
 }
 
 /// Writes each oracle's `oracle.toml` and each agent's `agent.toml`: `devices` honest weather
-/// stations, `coverage` honest coverage devices, and their cheaters (no agent for 0).
+/// stations, `coverage` honest coverage devices, `hotspots` honest hotspots, and their
+/// cheaters (no agent for 0).
 pub(crate) fn write_configs(
     data_dir: &Path,
     node_apis: &[SocketAddr],
     base_port: u16,
-    devices: u32,
-    coverage: u32,
+    (devices, coverage, hotspots): (u32, u32, u32),
 ) -> Result<()> {
     let port = |offset: u32| -> Result<SocketAddr> {
         let p = u16::try_from(u32::from(base_port) + offset)?;
@@ -208,6 +229,37 @@ pub(crate) fn write_configs(
         ..devnet_agent(&oracle_urls, port(301)?)
     };
     write_agent(&coverage_agent_dir(data_dir), &coverage_agent, coverage > 0)?;
+    let simulated = hotspots + u32::try_from(DEVNET_HOTSPOT_CHEATERS.total())?;
+    let connectivity_agent = AgentConfig {
+        device: DeviceSection {
+            key_file: String::new(),
+            subnetwork: Subnetwork::Connectivity,
+        },
+        simulation: SimulationSection {
+            devices: simulated,
+            seed: "devnet-connectivity".into(),
+        },
+        connectivity: ConnectivitySection {
+            window_secs: devnet_params(Params::default()).uptime_window_secs,
+            payer_key_file: "payer.key".into(),
+            delegate_credits: DEVNET_PAYER_CREDITS,
+            cheaters: DEVNET_HOTSPOT_CHEATERS,
+            ..ConnectivitySection::default()
+        },
+        register: RegisterSection {
+            node: format!("http://{}", node_apis[0]),
+            owner: "carol".into(),
+            owner_home: "..".into(),
+            // $40 to onboard a device, and the payer's $50 of credits; at $1 a token.
+            burn_tokens: Amount::tokens(40 * u128::from(simulated) + 60),
+        },
+        ..devnet_agent(&oracle_urls, port(302)?)
+    };
+    write_agent(
+        &connectivity_agent_dir(data_dir),
+        &connectivity_agent,
+        hotspots > 0,
+    )?;
     Ok(())
 }
 
@@ -284,6 +336,21 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
             cheaters.ring,
             cheaters.fabricators,
             cheaters.replayers,
+            config.status_listen,
+            agent.join("agent.log").display()
+        ));
+    }
+    let agent = connectivity_agent_dir(data_dir);
+    if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
+        let cheaters = &config.connectivity.cheaters;
+        out.push_str(&format!(
+            "connectivity agent: {} simulated hotspot(s) owned by carol carrying data for the              payer key in {} (funded by carol: `cairn --home {home} query --node {node}              delegated <payer> connectivity`), of which cheaters: {} inflating receipts, {}              signing them itself, {} paid by an empty key (their ids: http://{}/status)  log {}
+",
+            config.simulation.devices,
+            config.connectivity.payer_key_file,
+            cheaters.inflaters,
+            cheaters.device_signed,
+            cheaters.unfunded,
             config.status_listen,
             agent.join("agent.log").display()
         ));

@@ -5,7 +5,9 @@
 //! oracle that lost its records starts again from the others' cumulative rewards and signs the
 //! chain's roots. Bob's coverage devices are paid, and the devnet's coverage cheaters (a spoofed
 //! location, a witness ring, a fabricator of witnesses, a replayer of beacons) earn nothing,
-//! each refused for its cheat.
+//! each refused for its cheat. Carol's hotspots carry a payer's data: the payer's delegated
+//! credits are burned for the bytes by the connectivity root, the honest hotspots are rewarded,
+//! and the inflating, self-signing and self-paying ones earn nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,7 +85,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let home = dir.path().join("devnet");
     // Ports 12000-15999, apart from every other end-to-end test (16000-19999: oracle_faults).
     let base = common::port_base(12_000, 400, 10);
-    let devnet = devnet(&home, base, (6, 12), 100, &dir.path().join("devnet.log"));
+    let devnet = devnet(&home, base, (6, 12, 3), 100, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracles: Vec<String> = (0..3)
         .map(|i| format!("http://127.0.0.1:{}", base + 200 + i))
@@ -128,6 +130,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     assert!(printout.contains("a witness ring of 20"), "{printout}");
     assert!(printout.contains("1 far off its neighbours"), "{printout}");
     sensing_cheaters_earn_nothing(&home, &node, &oracles, base);
+    hotspots_are_paid_for_and_cheaters_earn_nothing(&home, &node, &oracles, base);
 
     // The three oracles computed the same root for the epoch, each alone.
     for oracle in &oracles {
@@ -499,4 +502,129 @@ fn coverage_cheaters_earn_nothing(
         replay.contains("coverage") && !replay.contains("DIFFERS"),
         "{replay}"
     );
+}
+
+/// Carol's honest hotspots are rewarded for the bytes the payer signed, in an epoch in which the
+/// inflater and the self-signer are refused (`transfer_unsigned`) and the self-paid hotspot's
+/// bytes count for nothing (`payer_short`); the connectivity root of that epoch lands with the
+/// payer's settlement, priced at 50 DC a MiB, and the ledger burned it from the payer's
+/// delegated credits.
+fn hotspots_are_paid_for_and_cheaters_earn_nothing(
+    home: &std::path::Path,
+    node: &str,
+    oracles: &[String],
+    base: u16,
+) {
+    let (_, status) = get(&format!("http://127.0.0.1:{}/status", base + 302)).unwrap();
+    let cheaters: BTreeMap<String, Vec<String>> =
+        serde_json::from_value(status["cheaters"].clone()).unwrap();
+    let devices: Vec<String> = serde_json::from_value(status["devices"].clone()).unwrap();
+    let caught_for = [
+        ("inflater", "transfer_unsigned"),
+        ("device_signed", "transfer_unsigned"),
+        ("unfunded", "payer_short"),
+    ];
+    let cheating: Vec<&String> = cheaters.values().flatten().collect();
+    assert_eq!(cheating.len(), 3, "{status}");
+    let honest: Vec<&String> = devices.iter().filter(|d| !cheating.contains(d)).collect();
+    assert_eq!(honest.len(), 3);
+    let seed = std::fs::read_to_string(home.join("connectivity-agent/payer.key")).unwrap();
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(seed.trim(), &mut bytes).unwrap();
+    let payer = cairn_types::Address(cairn_types::SecretKey::from_seed(bytes).public_key());
+
+    let reward = |p: &Value| p["reward"].as_str().unwrap().parse::<Amount>().unwrap().0;
+    let refused = |p: &Value, code: &str| p["rejected"][code].as_u64().unwrap_or(0) > 0;
+    let mut e = 1;
+    let mut found = None;
+    wait_for(
+        "an epoch in which every honest hotspot is paid, every cheater caught, and the root landed",
+        Duration::from_secs(600),
+        || {
+            while let Some(list) = payouts(&oracles[0], e) {
+                let caught = caught_for.iter().all(|(part, code)| {
+                    cheaters[*part]
+                        .iter()
+                        .all(|d| list.get(d).is_some_and(|p| refused(p, code)))
+                });
+                let paid = honest
+                    .iter()
+                    .all(|d| list.get(*d).is_some_and(|p| reward(p) > 0));
+                let landed = state::<RewardNode>(
+                    node,
+                    &StateKey::RewardRootOf(Subnetwork::Connectivity, Epoch(e)),
+                )
+                .is_some();
+                if caught && paid && landed {
+                    found = Some((e, list));
+                    return true;
+                }
+                if !(caught && paid) {
+                    e += 1;
+                    continue;
+                }
+                return false; // wait for this epoch's root
+            }
+            false
+        },
+    );
+    let (epoch, list) = found.unwrap();
+    for d in &cheating {
+        assert_eq!(reward(&list[*d]), 0, "cheater {d}: {:?}", list[*d]);
+    }
+    // Points are the bytes paid for; the payer owes 50 DC a MiB of them, rounded up.
+    let paid_bytes: u128 = honest
+        .iter()
+        .map(|d| u128::from(list[*d]["points"].as_u64().unwrap()))
+        .sum();
+    assert!(paid_bytes >= 8 << 20, "{paid_bytes} bytes");
+    let owed = (paid_bytes * 50).div_ceil(1 << 20);
+    let (_, signed) = get(&format!("{}/v1/rewards/{epoch}/signed", oracles[1])).unwrap();
+    let settlements: Vec<cairn_types::tx::Settlement> =
+        serde_json::from_value(signed["settlements"]["connectivity"].clone()).unwrap();
+    assert_eq!(
+        settlements,
+        vec![cairn_types::tx::Settlement {
+            payer,
+            credits: cairn_types::Credits(u64::try_from(owed).unwrap()),
+        }],
+        "{signed}"
+    );
+    // The chain burned exactly those settlements with the root.
+    let burned: cairn_types::Hash = state(
+        node,
+        &StateKey::SettlementsOf(Subnetwork::Connectivity, Epoch(epoch)),
+    )
+    .unwrap();
+    assert_eq!(burned, cairn_types::tx::settlements_digest(&settlements));
+    let out = ok(
+        home,
+        &[
+            "--json",
+            "query",
+            "--node",
+            node,
+            "settled",
+            &payer.to_string(),
+        ],
+    );
+    let settled: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        settled["burned_total"].as_u64().unwrap() >= u64::try_from(owed).unwrap(),
+        "{settled}"
+    );
+    assert_eq!(settled["short_total"].as_u64(), Some(0), "{settled}");
+    let held: cairn_types::Credits = state(
+        node,
+        &StateKey::DelegatedCredits(payer, Subnetwork::Connectivity),
+    )
+    .unwrap();
+    assert!(
+        held.0 < 5_000_000,
+        "the payer's credits did not fall: {held:?}"
+    );
+    let shown = rewards_show(home, &oracles[0], epoch, "carol");
+    for (_, code) in caught_for {
+        assert!(shown.contains(code), "no {code} in:\n{shown}");
+    }
 }

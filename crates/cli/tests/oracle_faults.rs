@@ -204,7 +204,7 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
     let home = dir.path().join("devnet");
     // Ports 16000-19999, apart from every other end-to-end test (12000-15999: oracle_e2e).
     let base = common::port_base(16_000, 400, 10);
-    let _devnet = devnet(&home, base, (0, 0), 40, &dir.path().join("devnet.log"));
+    let _devnet = devnet(&home, base, (0, 0, 0), 40, &dir.path().join("devnet.log"));
     let node = format!("http://127.0.0.1:{}", base + 100);
     let oracle_addr = |i: u16| SocketAddr::from(([127, 0, 0, 1], base + 200 + i));
     let oracles: Vec<String> = (0..3)

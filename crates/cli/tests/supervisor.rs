@@ -29,6 +29,8 @@ fn a_crashed_validator_is_restarted_and_catches_up() {
             "0",
             "--coverage-devices",
             "0",
+            "--hotspots",
+            "0",
         ])
         .arg("--data-dir")
         .arg(&home)

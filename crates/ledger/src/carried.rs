@@ -8,8 +8,8 @@
 use crate::state::overlay::{Overlay, MAX_STATE_VALUE_BYTES};
 use crate::state::records::{
     Account, ChainState, DeviceRecord, LocationEntry, LockRecord, LockSums, MakerRecord,
-    MintWindow, OffenceRecord, Oracles, Proposal, RewardRootRecord, Unbondings, ValidatorInfo,
-    VoteRecord,
+    MintWindow, OffenceRecord, Oracles, Proposal, RewardRootRecord, SettledRecord, Unbondings,
+    ValidatorInfo, VoteRecord,
 };
 use crate::state::StateKey;
 use crate::StoreError;
@@ -202,6 +202,7 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         }
         StateKey::RewardRoot(_) => canonical::<RewardRootRecord>(key, bytes).map(drop),
         StateKey::RewardClaimed(..) => canonical::<Amount>(key, bytes).map(drop),
+        StateKey::Settled(..) => canonical::<SettledRecord>(key, bytes).map(drop),
         StateKey::MintWindow => canonical::<MintWindow>(key, bytes).map(drop),
         StateKey::Lock(_) => canonical::<LockRecord>(key, bytes).map(drop),
         StateKey::LockExpiry(_) | StateKey::GovTotals | StateKey::GovOverCap => {
@@ -221,6 +222,7 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::Protocol
         | StateKey::Manifests(_)
         | StateKey::RewardRootOf(..)
+        | StateKey::SettlementsOf(..)
         | StateKey::RewardEpochEnd(_)
         | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }

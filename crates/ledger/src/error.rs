@@ -378,6 +378,9 @@ pub enum TxError {
         /// New rewards in the root.
         requested: Amount,
     },
+    /// A root's settlements are not one per payer, in ascending order, each above zero.
+    #[error("bad settlements: {0}")]
+    BadSettlements(String),
     /// A cumulative root cannot shrink.
     #[error("root total {new} is below the previous root's {previous}")]
     RootDecreases {
@@ -617,6 +620,7 @@ impl TxError {
             TxError::BadOracleSignature(..) => "bad_oracle_signature",
             TxError::InsufficientOracleStake { .. } => "insufficient_oracle_stake",
             TxError::RootExceedsEmission { .. } => "root_exceeds_emission",
+            TxError::BadSettlements(..) => "bad_settlements",
             TxError::RootDecreases { .. } => "root_decreases",
             TxError::NoRewardRoot(..) => "no_reward_root",
             TxError::BadRewardProof { .. } => "bad_reward_proof",

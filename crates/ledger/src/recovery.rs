@@ -146,6 +146,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             // The halted chain's epochs are over: its manifests and root history stay with it.
             | StateKey::Manifests(_)
             | StateKey::RewardRootOf(..)
+            | StateKey::SettlementsOf(..)
             | StateKey::RewardEpochEnd(_) => None,
             StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;

@@ -13,6 +13,7 @@ use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
 use crate::epochs::reward::chain_reads;
+use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
 use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
@@ -23,7 +24,8 @@ use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::ChainConfig;
 use cairn_types::reward_tree::RewardNode;
-use cairn_types::{Epoch, Subnetwork};
+use cairn_types::tx::settlements_digest;
+use cairn_types::{Epoch, Hash, Subnetwork};
 use serde::Serialize;
 use std::path::Path;
 
@@ -36,7 +38,10 @@ pub struct RootCheck {
     pub computed: Option<RewardNode>,
     /// The root the chain kept for the epoch (none: no root landed for it).
     pub on_chain: Option<RewardNode>,
-    /// Whether they are the same.
+    /// Payers the recomputed root settles (connectivity).
+    pub settlements: usize,
+    /// Whether they are the same, and the settlements the chain burned (their digest) are the
+    /// recomputed ones.
     pub matches: bool,
 }
 
@@ -129,6 +134,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
     let denylist = rewarder::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
     let history = history_at(&client, clock, last_height);
+    let credits = credits_at(&client, last_height);
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,
@@ -141,6 +147,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         entropy: &entropy,
         sensing_rules: SensingRules::default(),
         history: &history,
+        credits: &credits,
     })
     .map_err(|e| e.to_string())?;
     if registry.failed() {
@@ -155,11 +162,20 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         if on_chain.is_none() && computed.is_none() {
             continue;
         }
+        let settled = result
+            .settlements
+            .get(&subnetwork)
+            .map_or(&[][..], Vec::as_slice);
+        let burned: Option<Hash> = client
+            .state(&StateKey::SettlementsOf(subnetwork, epoch), None)
+            .map_err(|e| e.to_string())?;
+        let expected = (!settled.is_empty()).then(|| settlements_digest(settled));
         roots.push(RootCheck {
             subnetwork,
             computed,
             on_chain,
-            matches: on_chain.is_none() || on_chain == computed,
+            settlements: settled.len(),
+            matches: on_chain.is_none() || (on_chain == computed && burned == expected),
         });
     }
     Ok(ReplayReport {

@@ -29,6 +29,9 @@ pub struct TransferPolicy {
     pub equal_bps: u64,
     /// Bytes in the epoch that put a device over the threshold.
     pub threshold_bytes: u64,
+    /// The price of carried bytes, in data credits per MiB (settled from the payers'
+    /// delegated credits: [`crate::settlement`]).
+    pub dc_per_mib: u64,
 }
 
 impl Default for TransferPolicy {
@@ -38,6 +41,8 @@ impl Default for TransferPolicy {
             threshold_bps: 2_500,
             equal_bps: 500,
             threshold_bytes: 100 << 20,
+            // 50 DC ($0.0005) a MiB: about $0.50 a GiB, Helium Mobile's price of data.
+            dc_per_mib: 50,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`coverage`]: proof of coverage: beacons, witnesses, density scaling, rings, the denylist.
 //! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
 //! - [`sensing`]: sensing by quality of data: ranges, jumps, frozen sensors, complete hours.
+//! - [`settlement`]: what each payer owes for the bytes it signed for, capped by its delegated
+//!   credits; the devices' bytes cut to what was paid.
 //! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
 //!   memory bounded by devices, not reports.
 //! - [`split`]: a pool split pro rata in integers, rounding down, with the residue returned.
@@ -30,5 +32,6 @@ pub mod coverage;
 pub mod payout;
 pub mod reason;
 pub mod sensing;
+pub mod settlement;
 pub mod split;
 pub mod tally;

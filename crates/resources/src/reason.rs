@@ -120,11 +120,13 @@ pub enum Reason {
     TransferTooLarge = 44,
     /// A transfer receipt of no bytes.
     EmptyTransfer = 45,
+    /// The payer's delegated credits did not cover the chunk: counted in part or not at all.
+    PayerShort = 46,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 46] = [
+    pub const ALL: [Reason; 47] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -171,6 +173,7 @@ impl Reason {
         Reason::TooManyTransfers,
         Reason::TransferTooLarge,
         Reason::EmptyTransfer,
+        Reason::PayerShort,
     ];
 
     /// The stable code.
@@ -222,6 +225,7 @@ impl Reason {
             Reason::TooManyTransfers => "too_many_transfers",
             Reason::TransferTooLarge => "transfer_too_large",
             Reason::EmptyTransfer => "empty_transfer",
+            Reason::PayerShort => "payer_short",
         }
     }
 
@@ -272,6 +276,9 @@ impl Reason {
             Reason::TransferUnsigned => "the payer did not sign this receipt as it is (made by the device alone, or its bytes changed after the payer signed): nothing is paid for it",
             Reason::TooManyTransfers => "the device reported more transfer chunks in one window than are counted",
             Reason::EmptyTransfer => "the receipt carries no bytes",
+            Reason::PayerShort => {
+                "the payer's delegated credits did not cover the bytes (counted in part or not at all)"
+            }
             Reason::TransferTooLarge => "the receipt claims more bytes than one chunk may carry (1 GiB)",
             Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
         }
@@ -340,6 +347,7 @@ mod tests {
                 "too_many_transfers",
                 "transfer_too_large",
                 "empty_transfer",
+                "payer_short",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

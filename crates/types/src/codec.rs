@@ -78,9 +78,15 @@ fn write_len<W: Write>(writer: &mut W, len: usize) -> std::io::Result<()> {
 }
 
 /// A sequence of at most `MAX` elements.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct BoundedVec<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> Default for BoundedVec<T, MAX> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
 
 impl<T, const MAX: usize> BoundedVec<T, MAX> {
     /// The limit on the number of elements.

@@ -33,6 +33,8 @@ pub const MAX_ROOT_SIGNATURES: usize = 128;
 pub const MAX_DESCRIPTION_BYTES: usize = 1024;
 /// Longest maker name, in bytes.
 pub const MAX_MAKER_NAME_BYTES: usize = 64;
+/// Most payers settled by one reward root.
+pub const MAX_SETTLEMENTS: usize = 2048;
 
 /// What a transaction does.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -288,6 +290,23 @@ pub struct RewardRootSubmission {
     pub root: RewardNode,
     /// Oracle signatures over [`reward_root_digest`].
     pub signatures: BoundedVec<OracleSignature, MAX_ROOT_SIGNATURES>,
+    /// The credits each payer owes for the epoch's service (connectivity: the bytes its
+    /// delegated key signed for), by payer address, strictly ascending; the ledger burns them
+    /// from the payer's delegated credits for the sub-network.
+    #[serde(default)]
+    pub settlements: BoundedVec<Settlement, MAX_SETTLEMENTS>,
+}
+
+/// What one payer owes for an epoch's service in a sub-network.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Settlement {
+    /// The payer key (holder of delegated credits).
+    pub payer: Address,
+    /// Credits to burn (capped by the oracles at the payer's delegated balance at the epoch's
+    /// last block; the ledger never burns more than the payer holds).
+    pub credits: Credits,
 }
 
 /// One oracle's signature.
@@ -299,21 +318,31 @@ pub struct OracleSignature {
     pub signature: Signature,
 }
 
-/// What each oracle signs for a reward root.
+/// What each oracle signs for a reward root and the settlements it carries.
 pub fn reward_root_digest(
     chain_id: &ChainId,
     epoch: Epoch,
     subnetwork: Subnetwork,
     root: &RewardNode,
+    settlements: &[Settlement],
 ) -> Hash {
     Hash::domain(
-        "cairn reward root v1",
+        "cairn reward root v2",
         &[
             &codec::encode(chain_id),
             &epoch.0.to_le_bytes(),
             &[subnetwork as u8],
             &codec::encode(root),
+            &codec::encode(&settlements.to_vec()),
         ],
+    )
+}
+
+/// The digest of a root's settlements the ledger keeps, for auditors to compare with theirs.
+pub fn settlements_digest(settlements: &[Settlement]) -> Hash {
+    Hash::domain(
+        "cairn settlements v1",
+        &[&codec::encode(&settlements.to_vec())],
     )
 }
 
@@ -569,6 +598,11 @@ mod tests {
                 signatures: BoundedVec::new(vec![OracleSignature {
                     oracle: addr,
                     signature: sig,
+                }])
+                .unwrap(),
+                settlements: BoundedVec::new(vec![Settlement {
+                    payer: addr,
+                    credits: Credits(5),
                 }])
                 .unwrap(),
             }),

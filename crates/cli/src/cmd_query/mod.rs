@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _, Result};
 use borsh::BorshDeserialize;
 use cairn_ledger::state::records::{
     Account, ChainState, DeviceRecord, LocationEntry, LockRecord, MakerRecord, Oracles, Proposal,
-    RewardRootRecord, Unbondings, ValidatorInfo, ValidatorSet, Validators,
+    RewardRootRecord, SettledRecord, Unbondings, ValidatorInfo, ValidatorSet, Validators,
 };
 use cairn_ledger::store::verify_proof;
 use cairn_ledger::StateKey;
@@ -152,6 +152,14 @@ pub(crate) enum QueryWhat {
         /// Sub-network.
         subnetwork: Subnetwork,
     },
+    /// What a payer was last settled for by a reward root (connectivity), and in total.
+    Settled {
+        /// Payer address or key name.
+        payer: String,
+        /// Sub-network.
+        #[arg(default_value = "connectivity")]
+        subnetwork: Subnetwork,
+    },
     /// Credits spent in a sub-network.
     Usage {
         /// Sub-network.
@@ -218,6 +226,10 @@ fn state_key(ctx: &Context, what: &QueryWhat) -> Result<(StateKey, Render)> {
         QueryWhat::Delegated { payer, subnetwork } => (
             StateKey::DelegatedCredits(ctx.address(payer)?, *subnetwork),
             to_json::<Credits>,
+        ),
+        QueryWhat::Settled { payer, subnetwork } => (
+            StateKey::Settled(*subnetwork, ctx.address(payer)?),
+            to_json::<SettledRecord>,
         ),
         QueryWhat::Usage { subnetwork } => (StateKey::CreditUsage(*subnetwork), to_json::<Credits>),
     })

@@ -18,14 +18,14 @@ impl Drop for Running {
     }
 }
 
-/// Starts `cairn devnet` in `home` with `devices` honest weather stations and `coverage`
-/// honest coverage devices (0: no such agent), `blocks_per_epoch` blocks an epoch (at least 100
+/// Starts `cairn devnet` in `home` with `devices` honest weather stations, `coverage`
+/// honest coverage devices and `hotspots` honest hotspots (0: no such agent), `blocks_per_epoch` blocks an epoch (at least 100
 /// for stations: their hours need whole 10-second windows), ports from `base`, its printout in
 /// `log`.
 pub(crate) fn devnet(
     home: &Path,
     base: u16,
-    (devices, coverage): (u32, u32),
+    (devices, coverage, hotspots): (u32, u32, u32),
     blocks_per_epoch: u64,
     log: &Path,
 ) -> Running {
@@ -34,6 +34,7 @@ pub(crate) fn devnet(
         Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["devnet", "--devices", &devices.to_string()])
             .args(["--coverage-devices", &coverage.to_string()])
+            .args(["--hotspots", &hotspots.to_string()])
             .args(["--blocks-per-epoch", &blocks_per_epoch.to_string()])
             .arg("--data-dir")
             .arg(home)

@@ -3,13 +3,15 @@
 //! A burn uses the oracle committee's price ([`super::prices`]). 1 DC = $0.00001, so credits =
 //! tokens × price / $0.00001, rounded down; the sender names the fewest credits it accepts.
 //! Credits cannot be transferred, only delegated to a payer key for one sub-network and spent
-//! there.
+//! there: by the payer itself ([`spend`]), or by the settlements a reward root carries for the
+//! service the payer signed for ([`settle`]).
 
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::Account;
+use crate::state::records::{Account, SettledRecord};
 use crate::state::StateKey;
-use cairn_types::{Address, Amount, Credits, Hash, Subnetwork};
+use cairn_types::tx::Settlement;
+use cairn_types::{Address, Amount, Credits, Epoch, Hash, Subnetwork};
 
 /// Burns `amount` of the sender's tokens and gives the credits to `recipient`.
 pub fn burn_for_credits(
@@ -104,6 +106,76 @@ pub fn spend(
     record_usage(ex, subnetwork, credits)?;
     ex.notes
         .push(format!("spent {credits} in {subnetwork} for {usage}"));
+    Ok(())
+}
+
+/// Refuses settlements that are not one per payer in ascending order, each above zero.
+pub fn check_settlements(settlements: &[Settlement]) -> Result<(), TxError> {
+    for pair in settlements.windows(2) {
+        if pair[0].payer >= pair[1].payer {
+            return Err(TxError::BadSettlements(format!(
+                "payer {} is not after {}",
+                pair[1].payer, pair[0].payer
+            )));
+        }
+    }
+    if let Some(zero) = settlements.iter().find(|s| s.credits.0 == 0) {
+        return Err(TxError::BadSettlements(format!(
+            "payer {} owes nothing",
+            zero.payer
+        )));
+    }
+    Ok(())
+}
+
+/// Burns what each payer owes for `epoch`'s service in `subnetwork` from its delegated credits
+/// there, never more than it holds (the rest is recorded as short), and records the settlement.
+pub fn settle(
+    ex: &mut Exec<'_, '_>,
+    epoch: Epoch,
+    subnetwork: Subnetwork,
+    settlements: &[Settlement],
+) -> Result<(), ExecError> {
+    if settlements.is_empty() {
+        return Ok(());
+    }
+    let (mut burned_all, mut short_all) = (0u64, 0u64);
+    for Settlement { payer, credits } in settlements {
+        let key = StateKey::DelegatedCredits(*payer, subnetwork);
+        let held: Credits = ex.state.get_or_default(&key)?;
+        let burned = Credits(held.0.min(credits.0));
+        let short = Credits(credits.0 - burned.0);
+        if held.0 == burned.0 {
+            ex.state.delete(&key);
+        } else {
+            ex.state.put(&key, &Credits(held.0 - burned.0));
+        }
+        let record_key = StateKey::Settled(subnetwork, *payer);
+        let before: SettledRecord = ex.state.get_or_default(&record_key)?;
+        ex.state.put(
+            &record_key,
+            &SettledRecord {
+                epoch,
+                owed: *credits,
+                burned,
+                burned_total: Credits(before.burned_total.0.saturating_add(burned.0)),
+                short_total: Credits(before.short_total.0.saturating_add(short.0)),
+            },
+        );
+        burned_all = burned_all.saturating_add(burned.0);
+        short_all = short_all.saturating_add(short.0);
+    }
+    record_usage(ex, subnetwork, Credits(burned_all))?;
+    ex.state.put(
+        &StateKey::SettlementsOf(subnetwork, epoch),
+        &cairn_types::tx::settlements_digest(settlements),
+    );
+    ex.notes.push(format!(
+        "settled {} payer(s) in {subnetwork} for epoch {epoch}: {} burned, {} short",
+        settlements.len(),
+        Credits(burned_all),
+        Credits(short_all)
+    ));
     Ok(())
 }
 

@@ -12,6 +12,11 @@
 //! ([`super::oracle_stake`]). Owners then claim `cumulative − already claimed` with a proof; claims mint
 //! through a windowed circuit breaker, and a sub-network can never pay out more than its root's
 //! total.
+//!
+//! A root may carry settlements: what each payer owes for the epoch's service in the
+//! sub-network (connectivity: the bytes its key signed for, priced and capped by the oracles).
+//! The signatures cover them; the ledger burns them from the payers' delegated credits
+//! ([`super::credits::settle`]) when it accepts the root.
 
 use super::oracle_stake;
 use super::Exec;
@@ -36,6 +41,7 @@ pub fn submit_root(
         subnetwork,
         root,
         signatures,
+        settlements,
     } = submission;
     let (epoch, subnetwork) = (*epoch, *subnetwork);
     let clock = ex.config.reward_clock();
@@ -43,6 +49,7 @@ pub fn submit_root(
     if epoch >= current {
         return Err(TxError::EpochNotEnded { epoch, current }.into());
     }
+    super::credits::check_settlements(settlements.as_slice())?;
     let key = StateKey::RewardRoot(subnetwork);
     let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
     // The first consensus epoch whose pool this root pays.
@@ -110,6 +117,7 @@ pub fn submit_root(
     );
     ex.state
         .put(&StateKey::RewardRootOf(subnetwork, epoch), root);
+    super::credits::settle(ex, epoch, subnetwork, settlements.as_slice())?;
     ex.notes.push(format!(
         "reward root for {subnetwork} epoch {epoch} accepted: {growth} new rewards, \
          {} signatures, {residue} to the treasury",
@@ -127,7 +135,13 @@ fn check_quorum(
 ) -> Result<(), ExecError> {
     // Weighed with the stake recorded when the epoch began (`oracle_stake`).
     let stakes = oracle_stake::stakes_of(ex, began)?;
-    let digest = reward_root_digest(&ex.config.chain_id, epoch, subnetwork, &submission.root);
+    let digest = reward_root_digest(
+        &ex.config.chain_id,
+        epoch,
+        subnetwork,
+        &submission.root,
+        submission.settlements.as_slice(),
+    );
     let mut seen = BTreeSet::new();
     let mut signed = Amount::ZERO;
     let mut digests = Vec::with_capacity(submission.signatures.len());

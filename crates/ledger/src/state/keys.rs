@@ -94,6 +94,10 @@ pub enum StateKey {
     /// The time (ms) of the block that ended a reward epoch (the first block of the next one):
     /// the manifest windows are counted from it.
     RewardEpochEnd(Epoch),
+    /// What a payer was last settled for in a sub-network, and in total.
+    Settled(Subnetwork, Address),
+    /// The digest of the settlements the root of a reward epoch carried (kept for auditors).
+    SettlementsOf(Subnetwork, Epoch),
 }
 
 impl StateKey {

@@ -291,6 +291,23 @@ pub struct RewardRootRecord {
     pub claimed_total: Amount,
 }
 
+/// A payer's settlements in one sub-network: the last one and the totals.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct SettledRecord {
+    /// The reward epoch of the last settlement.
+    pub epoch: Epoch,
+    /// What the last root said the payer owed.
+    pub owed: Credits,
+    /// What was burned for it (less than `owed` when the payer held less).
+    pub burned: Credits,
+    /// All credits burned by settlements, over every epoch.
+    pub burned_total: Credits,
+    /// All credits owed but not held when settled (0 for a payer that kept its balance up).
+    pub short_total: Credits,
+}
+
 /// The manifests committed for one reward epoch, by oracle.
 #[derive(
     Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,

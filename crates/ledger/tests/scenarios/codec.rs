@@ -35,6 +35,7 @@ fn state_key() -> impl Strategy<Value = StateKey> {
         (address(), subnetwork()).prop_map(|(a, s)| StateKey::DelegatedCredits(a, s)),
         (any::<u64>(), subnetwork()).prop_map(|(e, s)| StateKey::EmissionPool(Epoch(e), s)),
         (subnetwork(), address()).prop_map(|(s, a)| StateKey::RewardClaimed(s, a)),
+        (subnetwork(), address()).prop_map(|(s, a)| StateKey::Settled(s, a)),
         any::<u64>().prop_map(|e| StateKey::LockExpiry(Epoch(e))),
         (any::<u64>(), address()).prop_map(|(p, a)| StateKey::ProposalVote(p, a)),
     ]

@@ -26,6 +26,7 @@ mod properties;
 mod protocol;
 mod recovery;
 mod rewards;
+mod settlement;
 mod slashing_edges;
 mod staking;
 mod state;

@@ -26,6 +26,7 @@ fn root(chain: &TestChain, epoch: u64, signers: &[&str]) -> Action {
         Epoch(epoch),
         Subnetwork::Storage,
         &root,
+        &[],
     );
     let signatures = signers
         .iter()
@@ -39,6 +40,7 @@ fn root(chain: &TestChain, epoch: u64, signers: &[&str]) -> Action {
         subnetwork: Subnetwork::Storage,
         root,
         signatures: BoundedVec::new(signatures).unwrap(),
+        settlements: BoundedVec::default(),
     })
 }
 

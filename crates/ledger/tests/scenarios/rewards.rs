@@ -38,6 +38,7 @@ fn submission(
         Epoch(epoch),
         subnetwork,
         &root,
+        &[],
     );
     RewardRootSubmission {
         epoch: Epoch(epoch),
@@ -53,6 +54,7 @@ fn submission(
                 .collect(),
         )
         .unwrap(),
+        settlements: BoundedVec::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 use super::attest::{mirrors, whole_or_fetch};
 use super::{Stage, Worker};
 use crate::manifest::Manifest;
+use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
 use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
@@ -17,7 +18,7 @@ use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
-use cairn_types::tx::reward_root_digest;
+use cairn_types::tx::{reward_root_digest, Settlement};
 use cairn_types::{Address, Amount, Epoch, Signature, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,8 +30,12 @@ pub struct Signed {
     pub epoch: Epoch,
     /// The signing oracle.
     pub oracle: Address,
-    /// Each sub-network's root with this oracle's signature.
+    /// Each sub-network's root with this oracle's signature (over the root and its
+    /// settlements).
     pub roots: Vec<(Subnetwork, RewardNode, Signature)>,
+    /// The settlements each sub-network's root carries (connectivity's payers), by payer.
+    #[serde(default)]
+    pub settlements: BTreeMap<Subnetwork, Vec<Settlement>>,
     /// Where each stage of the computation ended.
     pub digests: rewarder::Digests,
     /// Report copies read.
@@ -85,7 +90,8 @@ impl Worker {
             .roots
             .iter()
             .map(|(s, root)| {
-                let digest = reward_root_digest(chain_id, epoch, *s, root);
+                let settled = result.settlements.get(s).map_or(&[][..], Vec::as_slice);
+                let digest = reward_root_digest(chain_id, epoch, *s, root, settled);
                 (*s, *root, self.submitter.sign(&digest))
             })
             .collect();
@@ -93,6 +99,7 @@ impl Worker {
             epoch,
             oracle: self.oracle,
             roots,
+            settlements: result.settlements.clone(),
             digests: result.digests.clone(),
             copies: result.copies,
         };
@@ -158,6 +165,7 @@ impl Worker {
             &inputs.manifests,
         )?;
         let history = history_at(&self.client, clock, inputs.last_height);
+        let credits = credits_at(&self.client, inputs.last_height);
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -170,6 +178,7 @@ impl Worker {
             entropy: &entropy,
             sensing_rules: SensingRules::default(),
             history: &history,
+            credits: &credits,
         });
         if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
             // A kept copy went missing or bad since it was fetched: fetch it again.

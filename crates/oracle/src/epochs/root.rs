@@ -13,15 +13,25 @@ use cairn_ledger::state::records::{EpochManifests, OracleStakes, RewardRootRecor
 use cairn_ledger::StateKey;
 use cairn_types::codec::BoundedVec;
 use cairn_types::reward_tree::RewardNode;
-use cairn_types::tx::{reward_root_digest, Action, OracleSignature, RewardRootSubmission};
+use cairn_types::tx::{
+    reward_root_digest, Action, OracleSignature, RewardRootSubmission, Settlement,
+};
 use cairn_types::{Address, Amount, Epoch, Subnetwork};
 use std::collections::BTreeMap;
 
-/// Each pending sub-network's root and the signatures over it gathered so far.
-type Pending = BTreeMap<Subnetwork, (RewardNode, Vec<(Address, cairn_types::Signature)>)>;
+/// A pending root: what it commits to and the signatures over it gathered so far.
+struct PendingRoot {
+    root: RewardNode,
+    settlements: Vec<Settlement>,
+    signatures: Vec<(Address, cairn_types::Signature)>,
+}
 
-/// Largest signed result read from another oracle, in bytes.
-pub const MAX_SIGNED_BYTES: u64 = 64 * 1024;
+/// Each pending sub-network's root.
+type Pending = BTreeMap<Subnetwork, PendingRoot>;
+
+/// Largest signed result read from another oracle, in bytes (a root's 2,048 settlements in
+/// JSON take about 250 KB).
+pub const MAX_SIGNED_BYTES: u64 = 512 * 1024;
 
 /// The other oracles' signed results of an epoch, fetched in the background, by epoch and
 /// oracle.
@@ -62,7 +72,19 @@ impl Worker {
                 .state(&StateKey::RewardRoot(*subnetwork), None)
                 .map_err(|e| e.to_string())?;
             if record.is_none_or(|r| r.epoch < epoch) {
-                pending.insert(*subnetwork, (*root, vec![(self.oracle, *signature)]));
+                let settlements = signed
+                    .settlements
+                    .get(subnetwork)
+                    .cloned()
+                    .unwrap_or_default();
+                pending.insert(
+                    *subnetwork,
+                    PendingRoot {
+                        root: *root,
+                        settlements,
+                        signatures: vec![(self.oracle, *signature)],
+                    },
+                );
             }
         }
         if pending.is_empty() {
@@ -80,11 +102,11 @@ impl Worker {
         }
         self.gather(epoch, &mut pending)?;
         let stakes = self.stakes_of(epoch)?;
-        for (subnetwork, (root, signatures)) in pending {
-            if !two_thirds(&stakes, &signatures) {
+        for (subnetwork, root) in pending {
+            if !two_thirds(&stakes, &root.signatures) {
                 continue;
             }
-            self.submit_one(epoch, subnetwork, root, signatures)?;
+            self.submit_one(epoch, subnetwork, root)?;
         }
         Ok(None)
     }
@@ -112,13 +134,15 @@ impl Worker {
                 continue;
             };
             for (subnetwork, root, signature) in theirs.roots {
-                let Some((ours, signatures)) = pending.get_mut(&subnetwork) else {
+                let Some(ours) = pending.get_mut(&subnetwork) else {
                     continue;
                 };
-                let digest = reward_root_digest(chain_id, epoch, subnetwork, ours);
-                if root == *ours && oracle.0.verify(&digest, &signature).is_ok() {
-                    signatures.push((*oracle, signature));
-                } else if root != *ours {
+                let digest =
+                    reward_root_digest(chain_id, epoch, subnetwork, &ours.root, &ours.settlements);
+                let same = root == ours.root;
+                if same && oracle.0.verify(&digest, &signature).is_ok() {
+                    ours.signatures.push((*oracle, signature));
+                } else if !same || theirs.settlements.get(&subnetwork) != Some(&ours.settlements) {
                     tracing::warn!(%oracle, epoch = epoch.0, %subnetwork, "oracle.root: another root; compare /v1/rewards/{}/signed digests", epoch.0);
                 }
             }
@@ -130,9 +154,14 @@ impl Worker {
         &self,
         epoch: Epoch,
         subnetwork: Subnetwork,
-        root: RewardNode,
-        mut signatures: Vec<(Address, cairn_types::Signature)>,
+        pending: PendingRoot,
     ) -> Result<(), String> {
+        let PendingRoot {
+            root,
+            settlements,
+            mut signatures,
+        } = pending;
+        let payers = settlements.len();
         signatures.sort_by_key(|(a, _)| *a);
         signatures.dedup_by_key(|(a, _)| *a);
         let submission = RewardRootSubmission {
@@ -146,6 +175,7 @@ impl Worker {
                     .collect(),
             )
             .map_err(|e| e.to_string())?,
+            settlements: BoundedVec::new(settlements).map_err(|e| e.to_string())?,
         };
         match self
             .submitter
@@ -156,6 +186,7 @@ impl Worker {
                 epoch = epoch.0,
                 %subnetwork,
                 total = %root.sum,
+                payers,
                 height,
                 "oracle.root: reward root accepted"
             ),

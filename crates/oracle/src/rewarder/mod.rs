@@ -4,6 +4,7 @@
 //! ```text
 //!  counted manifests (by oracle address) → their files (in manifest order) → each report
 //!    → tally (registry at the epoch's last block; once per device, kind and window)
+//!    → settlement (connectivity: each payer's bytes priced, capped by its delegated credits)
 //!    → payout (each sub-network's pool pro rata to points, rounded down)
 //!    → cumulative = previous cumulative + this epoch's, per sub-network and owner
 //!    → one reward sum tree per sub-network paid this epoch → its root
@@ -18,7 +19,9 @@
 //! - [`denylist`]: the coverage denylist that applies to an epoch, from its manifests and the
 //!   oracle stakes on chain.
 //! - [`history`]: sensing stations' registration heights and moves, read from a node.
+//! - [`credits`]: payers' delegated connectivity credits at the epoch's last block.
 
+pub mod credits;
 pub mod denylist;
 pub mod entropy;
 pub mod history;
@@ -35,10 +38,12 @@ use cairn_resources::coverage::types::Denylist;
 use cairn_resources::payout::{pay, DevicePayout, Outcomes};
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_resources::sensing::score::{sensing_outcomes, SensingInputs, StationHistory};
+use cairn_resources::settlement;
 use cairn_resources::tally::Tally;
 use cairn_types::codec;
 use cairn_types::reward_tree::{RewardLeaf, RewardNode, RewardTree};
-use cairn_types::{Address, Amount, DeviceId, Hash, Subnetwork};
+use cairn_types::tx::Settlement;
+use cairn_types::{Address, Amount, Credits, DeviceId, Hash, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -53,6 +58,9 @@ pub type EntropySource<'a> = &'a dyn Fn(u64) -> Result<Option<(Hash, u64)>, Stri
 
 /// Reads a sensing station's past: its registration height and last move.
 pub type HistorySource<'a> = &'a dyn Fn(&DeviceId) -> Result<StationHistory, String>;
+
+/// Reads a payer's delegated connectivity credits at the epoch's last block.
+pub type CreditSource<'a> = &'a dyn Fn(&Address) -> Result<Credits, String>;
 
 /// What an epoch's computation reads.
 pub struct EpochInputs<'a> {
@@ -78,6 +86,8 @@ pub struct EpochInputs<'a> {
     pub sensing_rules: SensingRules,
     /// Sensing stations' pasts.
     pub history: HistorySource<'a>,
+    /// Payers' delegated connectivity credits.
+    pub credits: CreditSource<'a>,
 }
 
 /// Where the computation stood after each stage.
@@ -102,8 +112,10 @@ pub struct EpochResult {
     pub devices: Vec<DevicePayout>,
     /// Cumulative rewards through the epoch.
     pub cumulative: Cumulative,
-    /// The root of each sub-network whose cumulative rewards grew.
+    /// The root of each sub-network whose cumulative rewards grew or that settles payers.
     pub roots: BTreeMap<Subnetwork, RewardNode>,
+    /// What each payer owes, per sub-network (connectivity), carried by that root.
+    pub settlements: BTreeMap<Subnetwork, Vec<Settlement>>,
     /// Reports read, and copies refused or merged.
     pub copies: u64,
     /// Each stage's digest.
@@ -131,6 +143,14 @@ pub enum RewardError {
     History {
         /// The device.
         device: DeviceId,
+        /// Why.
+        reason: String,
+    },
+    /// A payer's delegated credits could not be read.
+    #[error("credits of payer {payer}: {reason}")]
+    Credits {
+        /// The payer.
+        payer: Address,
         /// Why.
         reason: String,
     },
@@ -173,7 +193,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             read_file(&bytes, &mut tally);
         }
     }
-    let tallied = tally.finish();
+    let mut tallied = tally.finish();
     let tally_digest = Hash::domain(
         "cairn digest tally v1",
         &[&codec::encode(
@@ -231,24 +251,39 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             history,
         },
     );
+    let transfer_policy = TransferPolicy::default();
+    let mut balances = BTreeMap::new();
+    for payer in settlement::payers(&tallied) {
+        let held =
+            (inputs.credits)(&payer).map_err(|reason| RewardError::Credits { payer, reason })?;
+        balances.insert(payer, held);
+    }
+    let settled = settlement::settle(&mut tallied, &balances, &transfer_policy);
     let outcomes = Outcomes {
         coverage,
         sensing,
-        transfer_policy: TransferPolicy::default(),
+        transfer_policy,
     };
     let payout = pay(&tallied, &inputs.pools, &outcomes);
     let payout_digest = Hash::domain(
-        "cairn digest payout v1",
-        &[&codec::encode(
-            &payout
-                .owners
-                .iter()
-                .map(|((s, a), amount)| (*s, *a, *amount))
-                .collect::<Vec<_>>(),
-        )],
+        "cairn digest payout v2",
+        &[
+            &codec::encode(
+                &payout
+                    .owners
+                    .iter()
+                    .map(|((s, a), amount)| (*s, *a, *amount))
+                    .collect::<Vec<_>>(),
+            ),
+            &codec::encode(&settled),
+        ],
     );
+    let mut settlements = BTreeMap::new();
+    if !settled.is_empty() {
+        settlements.insert(Subnetwork::Connectivity, settled);
+    }
     let mut cumulative = inputs.previous;
-    let mut grown = Vec::new();
+    let mut grown = std::collections::BTreeSet::new();
     for ((subnetwork, owner), amount) in &payout.owners {
         let entry = cumulative
             .entry(*subnetwork)
@@ -257,8 +292,10 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             .or_insert(Amount::ZERO);
         // A sum of pools, far below u128::MAX: never saturates.
         *entry = Amount(entry.0.saturating_add(amount.0));
-        grown.push(*subnetwork);
+        grown.insert(*subnetwork);
     }
+    // A root carries the settlements even when no reward grew (its digest covers them).
+    grown.extend(settlements.keys().copied());
     let mut roots = BTreeMap::new();
     for subnetwork in grown {
         let leaves = leaves_of(&cumulative, subnetwork);
@@ -273,6 +310,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
         devices: payout.devices,
         cumulative,
         roots,
+        settlements,
         copies: tallied.copies,
         digests: Digests {
             manifests: manifests_digest,
@@ -371,6 +409,7 @@ mod tests {
             entropy: entropy::no_entropy(),
             sensing_rules: SensingRules::default(),
             history: history::no_history(),
+            credits: credits::no_credits(),
         }
     }
 
