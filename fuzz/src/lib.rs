@@ -15,7 +15,7 @@ use cairn_types::params::{ChainId, ParamId};
 use cairn_types::reward_tree::{RewardLeaf, RewardTree};
 use cairn_types::tx::{
     device_binding_digest, maker_attestation_digest, reward_root_digest, Action, MakerAttestation,
-    OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission,
+    OracleSignature, ProposalAction, RegisterDevice, RewardClaim, RewardRootSubmission, Settlement,
     SignedTransaction, StakeRole, Transaction, VoteChoice,
 };
 use cairn_types::validator_keys::ValidatorKeys;
@@ -325,28 +325,44 @@ fn sample_transactions() -> Vec<(&'static str, SignedTransaction)> {
     }
     if let Some(tree) = reward_tree() {
         let root = tree.root();
-        let digest = reward_root_digest(&chain_id(), Epoch(0), Subnetwork::Storage, &root);
-        let signatures = testkit::ORACLES
-            .iter()
-            .map(|o| OracleSignature {
-                oracle: addr(o),
-                signature: key(o).sign(&digest),
-            })
-            .collect();
-        if let Ok(signatures) = BoundedVec::new(signatures) {
-            out.push((
-                "submit_reward_root",
-                tx(
-                    "carol",
-                    0,
-                    Action::SubmitRewardRoot(RewardRootSubmission {
-                        epoch: Epoch(0),
-                        subnetwork: Subnetwork::Storage,
-                        root,
-                        signatures,
-                    }),
-                ),
-            ));
+        // A storage root, and a connectivity root settling one payer's debt.
+        let settling = [Settlement {
+            payer: addr("bob"),
+            credits: Credits(40),
+            signed: Credits(50),
+        }];
+        for (name, subnetwork, settlements) in [
+            ("submit_reward_root", Subnetwork::Storage, &[][..]),
+            (
+                "submit_reward_root_settling",
+                Subnetwork::Connectivity,
+                &settling[..],
+            ),
+        ] {
+            let digest = reward_root_digest(&chain_id(), Epoch(0), subnetwork, &root, settlements);
+            let signatures = testkit::ORACLES
+                .iter()
+                .map(|o| OracleSignature {
+                    oracle: addr(o),
+                    signature: key(o).sign(&digest),
+                })
+                .collect();
+            if let Ok(signatures) = BoundedVec::new(signatures) {
+                out.push((
+                    name,
+                    tx(
+                        "carol",
+                        0,
+                        Action::SubmitRewardRoot(RewardRootSubmission {
+                            epoch: Epoch(0),
+                            subnetwork,
+                            root,
+                            signatures,
+                            settlements: BoundedVec::new(settlements.to_vec()).unwrap_or_default(),
+                        }),
+                    ),
+                ));
+            }
         }
         let claims: Vec<RewardClaim> = testkit::USERS
             .iter()

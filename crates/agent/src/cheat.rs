@@ -65,18 +65,28 @@ impl Role {
 /// The parts of `simulated` devices: honest first, then the cheaters in the order of
 /// [`CheatersSection`] (fewer if there are not enough devices).
 pub fn roles(simulated: usize, cheaters: &CheatersSection) -> Vec<Role> {
+    cast(
+        simulated,
+        Role::Honest,
+        &[
+            (Role::Spoofed, cheaters.spoofed),
+            (Role::Ring, cheaters.ring),
+            (Role::Fabricator, cheaters.fabricators),
+            (Role::Replayer, cheaters.replayers),
+        ],
+    )
+}
+
+/// The parts of `simulated` devices of any kind: `honest` first, then each cheating part as
+/// many times as it is asked for, in order (fewer if there are not enough devices).
+pub fn cast<R: Copy>(simulated: usize, honest: R, cheaters: &[(R, u32)]) -> Vec<R> {
     let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-    let cheating: Vec<Role> = [
-        (Role::Spoofed, cheaters.spoofed),
-        (Role::Ring, cheaters.ring),
-        (Role::Fabricator, cheaters.fabricators),
-        (Role::Replayer, cheaters.replayers),
-    ]
-    .into_iter()
-    .flat_map(|(role, n)| std::iter::repeat_n(role, count(n)))
-    .take(simulated)
-    .collect();
-    let mut out = vec![Role::Honest; simulated - cheating.len()];
+    let cheating: Vec<R> = cheaters
+        .iter()
+        .flat_map(|(role, n)| std::iter::repeat_n(*role, count(*n)))
+        .take(simulated)
+        .collect();
+    let mut out = vec![honest; simulated - cheating.len()];
     out.extend(cheating);
     out
 }

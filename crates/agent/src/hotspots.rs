@@ -54,19 +54,15 @@ impl HotspotRole {
 /// The parts of `simulated` hotspots: honest first, then the cheaters in the order of
 /// [`HotspotCheatersSection`] (fewer if there are not enough hotspots).
 pub fn hotspot_roles(simulated: usize, cheaters: &HotspotCheatersSection) -> Vec<HotspotRole> {
-    let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-    let cheating: Vec<HotspotRole> = [
-        (HotspotRole::Inflater, cheaters.inflaters),
-        (HotspotRole::DeviceSigned, cheaters.device_signed),
-        (HotspotRole::Unfunded, cheaters.unfunded),
-    ]
-    .into_iter()
-    .flat_map(|(role, n)| std::iter::repeat_n(role, count(n)))
-    .take(simulated)
-    .collect();
-    let mut out = vec![HotspotRole::Honest; simulated - cheating.len()];
-    out.extend(cheating);
-    out
+    crate::cheat::cast(
+        simulated,
+        HotspotRole::Honest,
+        &[
+            (HotspotRole::Inflater, cheaters.inflaters),
+            (HotspotRole::DeviceSigned, cheaters.device_signed),
+            (HotspotRole::Unfunded, cheaters.unfunded),
+        ],
+    )
 }
 
 /// An agent's simulated hotspots and the payer whose data they carry.

@@ -98,19 +98,15 @@ impl StationRole {
 /// The parts of `simulated` stations: honest first, then the cheaters in the order of
 /// [`StationCheatersSection`] (fewer if there are not enough stations).
 pub fn station_roles(simulated: usize, cheaters: &StationCheatersSection) -> Vec<StationRole> {
-    let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-    let cheating: Vec<StationRole> = [
-        (StationRole::FarOff, cheaters.far_off),
-        (StationRole::Flatline, cheaters.flatline),
-        (StationRole::Mover, cheaters.movers),
-    ]
-    .into_iter()
-    .flat_map(|(role, n)| std::iter::repeat_n(role, count(n)))
-    .take(simulated)
-    .collect();
-    let mut out = vec![StationRole::Honest; simulated - cheating.len()];
-    out.extend(cheating);
-    out
+    crate::cheat::cast(
+        simulated,
+        StationRole::Honest,
+        &[
+            (StationRole::FarOff, cheaters.far_off),
+            (StationRole::Flatline, cheaters.flatline),
+            (StationRole::Mover, cheaters.movers),
+        ],
+    )
 }
 
 /// An agent's simulated stations: where they stand, their parts, what they read.

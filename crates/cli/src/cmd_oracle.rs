@@ -118,8 +118,13 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
                     format!("{} (total {})", n.hash, n.sum)
                 })
             };
+            let settled = match (r.settlements, r.settled_on_chain) {
+                (0, false) => String::new(),
+                (n, true) => format!(", {n} payer(s) settled on chain"),
+                (n, false) => format!(", {n} payer(s) to settle, not burned on chain yet"),
+            };
             out.push_str(&format!(
-                "  {}: computed {}, on chain {}: {}\n",
+                "  {}: computed {}, on chain {}{settled}: {}\n",
                 r.subnetwork,
                 show(&r.computed),
                 show(&r.on_chain),

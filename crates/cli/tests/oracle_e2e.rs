@@ -587,6 +587,7 @@ fn hotspots_are_paid_for_and_cheaters_earn_nothing(
         vec![cairn_types::tx::Settlement {
             payer,
             credits: cairn_types::Credits(u64::try_from(owed).unwrap()),
+            signed: cairn_types::Credits(u64::try_from(owed).unwrap()),
         }],
         "{signed}"
     );

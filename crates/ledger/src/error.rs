@@ -381,6 +381,14 @@ pub enum TxError {
     /// A root's settlements are not one per payer, in ascending order, each above zero.
     #[error("bad settlements: {0}")]
     BadSettlements(String),
+    /// The epoch's settlements were burned already.
+    #[error("the settlements of {subnetwork} epoch {epoch} were burned already")]
+    AlreadySettled {
+        /// The sub-network.
+        subnetwork: Subnetwork,
+        /// The reward epoch.
+        epoch: Epoch,
+    },
     /// A cumulative root cannot shrink.
     #[error("root total {new} is below the previous root's {previous}")]
     RootDecreases {
@@ -621,6 +629,7 @@ impl TxError {
             TxError::InsufficientOracleStake { .. } => "insufficient_oracle_stake",
             TxError::RootExceedsEmission { .. } => "root_exceeds_emission",
             TxError::BadSettlements(..) => "bad_settlements",
+            TxError::AlreadySettled { .. } => "already_settled",
             TxError::RootDecreases { .. } => "root_decreases",
             TxError::NoRewardRoot(..) => "no_reward_root",
             TxError::BadRewardProof { .. } => "bad_reward_proof",

@@ -40,8 +40,11 @@ pub struct RootCheck {
     pub on_chain: Option<RewardNode>,
     /// Payers the recomputed root settles (connectivity).
     pub settlements: usize,
-    /// Whether they are the same, and the settlements the chain burned (their digest) are the
-    /// recomputed ones.
+    /// Whether the chain burned settlements for the epoch (with its root, or late).
+    pub settled_on_chain: bool,
+    /// Whether the roots are the same (or the chain has none for the epoch), and the
+    /// settlements the chain burned for it (their digest) are the recomputed ones (or it
+    /// burned none yet).
     pub matches: bool,
 }
 
@@ -175,7 +178,10 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
             computed,
             on_chain,
             settlements: settled.len(),
-            matches: on_chain.is_none() || (on_chain == computed && burned == expected),
+            settled_on_chain: burned.is_some(),
+            matches: (on_chain.is_none() || on_chain == computed)
+                && (burned.is_none() || burned == expected)
+                && (on_chain.is_none() || burned.is_some() == expected.is_some()),
         });
     }
     Ok(ReplayReport {

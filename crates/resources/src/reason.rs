@@ -122,11 +122,13 @@ pub enum Reason {
     EmptyTransfer = 45,
     /// The payer's delegated credits did not cover the chunk: counted in part or not at all.
     PayerShort = 46,
+    /// More payers paid than one root settles; this one, paying among the least, was left out.
+    PayerNotSettled = 47,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 47] = [
+    pub const ALL: [Reason; 48] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -174,6 +176,7 @@ impl Reason {
         Reason::TransferTooLarge,
         Reason::EmptyTransfer,
         Reason::PayerShort,
+        Reason::PayerNotSettled,
     ];
 
     /// The stable code.
@@ -226,6 +229,7 @@ impl Reason {
             Reason::TransferTooLarge => "transfer_too_large",
             Reason::EmptyTransfer => "empty_transfer",
             Reason::PayerShort => "payer_short",
+            Reason::PayerNotSettled => "payer_not_settled",
         }
     }
 
@@ -276,6 +280,9 @@ impl Reason {
             Reason::TransferUnsigned => "the payer did not sign this receipt as it is (made by the device alone, or its bytes changed after the payer signed): nothing is paid for it",
             Reason::TooManyTransfers => "the device reported more transfer chunks in one window than are counted",
             Reason::EmptyTransfer => "the receipt carries no bytes",
+            Reason::PayerNotSettled => {
+                "more payers paid this epoch than one root settles (2,048); this one, among those paying the least, was left out and its bytes did not count"
+            }
             Reason::PayerShort => {
                 "the payer's delegated credits did not cover the bytes (counted in part or not at all)"
             }
@@ -348,6 +355,7 @@ mod tests {
                 "transfer_too_large",
                 "empty_transfer",
                 "payer_short",
+                "payer_not_settled",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

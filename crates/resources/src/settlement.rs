@@ -8,6 +8,9 @@
 //! counted(chunk) = floor(chunk bytes × paid / owed)              (rounded down: the device)
 //! ```
 //!
+//! Only [`MAX_SETTLEMENTS`] payers fit in one root: when more pay, those paying the least are
+//! left out and their chunks count nothing (`payer_not_settled`).
+//!
 //! A payer with no delegated credits pays nothing and none of its bytes count: a device that
 //! names its owner's own key as payer earns only what that key burns. The settlements ride the
 //! connectivity root; the ledger burns them when 2/3 of oracle stake signed it.
@@ -51,7 +54,8 @@ pub fn settle(
             *signed.entry(t.payer).or_default() += u128::from(t.bytes);
         }
     }
-    // (owed, paid) per payer.
+    // (owed, paid) per payer; payers left out by the cut are named apart.
+    let mut cut: BTreeSet<Address> = BTreeSet::new();
     let mut terms: BTreeMap<Address, (u128, u128)> = signed
         .iter()
         .map(|(payer, bytes)| {
@@ -71,6 +75,7 @@ pub fn settle(
             if let Some(t) = terms.get_mut(&payer) {
                 t.1 = 0;
             }
+            cut.insert(payer);
         }
         paying.sort_by_key(|(payer, _)| *payer);
     }
@@ -79,7 +84,7 @@ pub fn settle(
         .values_mut()
         .filter(|d| d.info.subnetwork == Subnetwork::Connectivity && !d.info.retired)
     {
-        let mut short = 0u64;
+        let (mut short, mut unsettled) = (0u64, 0u64);
         for t in &mut d.transfers {
             let (owed, paid) = terms.get(&t.payer).copied().unwrap_or((0, 0));
             if owed == 0 || paid == owed {
@@ -87,18 +92,30 @@ pub fn settle(
             }
             // paid < owed, so the cut is below the chunk's bytes and fits in u64.
             t.bytes = u64::try_from(u128::from(t.bytes) * paid / owed).unwrap_or(0);
-            short += 1;
+            if cut.contains(&t.payer) {
+                unsettled += 1;
+            } else {
+                short += 1;
+            }
         }
-        if short > 0 {
-            *d.rejected.entry(Reason::PayerShort).or_default() += short;
+        for (reason, n) in [
+            (Reason::PayerShort, short),
+            (Reason::PayerNotSettled, unsettled),
+        ] {
+            if n > 0 {
+                *d.rejected.entry(reason).or_default() += n;
+            }
         }
     }
+    // paid ≤ owed, and paid ≤ a u64 balance; owed of one payer's bytes (at most 2^64 chunks
+    // of 1 GiB) fits in u64 at any sane price, saturating otherwise.
+    let credits = |c: u128| Credits(u64::try_from(c).unwrap_or(u64::MAX));
     paying
         .into_iter()
         .map(|(payer, paid)| Settlement {
             payer,
-            // paid ≤ a u64 balance.
-            credits: Credits(u64::try_from(paid).unwrap_or(u64::MAX)),
+            credits: credits(paid),
+            signed: credits(terms.get(&payer).map_or(paid, |t| t.0)),
         })
         .collect()
 }
@@ -168,7 +185,8 @@ mod tests {
             list,
             vec![Settlement {
                 payer: address(1),
-                credits: Credits(501)
+                credits: Credits(501),
+                signed: Credits(501),
             }]
         );
         assert_eq!(bytes_of(&t), vec![vec![4 * MIB], vec![6 * MIB + 1]]);
@@ -186,10 +204,16 @@ mod tests {
         ]);
         let balances = BTreeMap::from([(address(1), Credits(125)), (address(3), Credits(1_000))]);
         let list = settle(&mut t, &balances, &TransferPolicy::default());
-        let owed: BTreeMap<Address, Credits> = list.iter().map(|s| (s.payer, s.credits)).collect();
+        let owed: BTreeMap<Address, (Credits, Credits)> = list
+            .iter()
+            .map(|s| (s.payer, (s.credits, s.signed)))
+            .collect();
         assert_eq!(
             owed,
-            BTreeMap::from([(address(1), Credits(125)), (address(3), Credits(50))])
+            BTreeMap::from([
+                (address(1), (Credits(125), Credits(500))),
+                (address(3), (Credits(50), Credits(50)))
+            ])
         );
         assert!(list.windows(2).all(|w| w[0].payer < w[1].payer));
         let mut got = bytes_of(&t);

@@ -307,6 +307,8 @@ pub struct Settlement {
     /// Credits to burn (capped by the oracles at the payer's delegated balance at the epoch's
     /// last block; the ledger never burns more than the payer holds).
     pub credits: Credits,
+    /// What the service the payer signed for costs, before the cap (at least `credits`).
+    pub signed: Credits,
 }
 
 /// One oracle's signature.
@@ -603,6 +605,7 @@ mod tests {
                 settlements: BoundedVec::new(vec![Settlement {
                     payer: addr,
                     credits: Credits(5),
+                    signed: Credits(7),
                 }])
                 .unwrap(),
             }),

@@ -109,8 +109,23 @@ pub fn spend(
     Ok(())
 }
 
-/// Refuses settlements that are not one per payer in ascending order, each above zero.
-pub fn check_settlements(settlements: &[Settlement]) -> Result<(), TxError> {
+/// Refuses settlements that are not one per payer in ascending order, each above zero and at
+/// most what the payer signed for; only connectivity roots settle payers.
+pub fn check_settlements(
+    subnetwork: Subnetwork,
+    settlements: &[Settlement],
+) -> Result<(), TxError> {
+    if !settlements.is_empty() && subnetwork != Subnetwork::Connectivity {
+        return Err(TxError::BadSettlements(format!(
+            "only connectivity roots settle payers, not {subnetwork}"
+        )));
+    }
+    if let Some(over) = settlements.iter().find(|s| s.credits > s.signed) {
+        return Err(TxError::BadSettlements(format!(
+            "payer {} is charged more than it signed for",
+            over.payer
+        )));
+    }
     for pair in settlements.windows(2) {
         if pair[0].payer >= pair[1].payer {
             return Err(TxError::BadSettlements(format!(
@@ -140,11 +155,17 @@ pub fn settle(
         return Ok(());
     }
     let (mut burned_all, mut short_all) = (0u64, 0u64);
-    for Settlement { payer, credits } in settlements {
+    for Settlement {
+        payer,
+        credits,
+        signed,
+    } in settlements
+    {
         let key = StateKey::DelegatedCredits(*payer, subnetwork);
         let held: Credits = ex.state.get_or_default(&key)?;
         let burned = Credits(held.0.min(credits.0));
-        let short = Credits(credits.0 - burned.0);
+        // What the payer signed for and did not pay: capped by the oracles, or spent since.
+        let short = Credits(signed.0 - burned.0);
         if held.0 == burned.0 {
             ex.state.delete(&key);
         } else {
@@ -156,7 +177,7 @@ pub fn settle(
             &record_key,
             &SettledRecord {
                 epoch,
-                owed: *credits,
+                owed: *signed,
                 burned,
                 burned_total: Credits(before.burned_total.0.saturating_add(burned.0)),
                 short_total: Credits(before.short_total.0.saturating_add(short.0)),

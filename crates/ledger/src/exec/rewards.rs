@@ -16,7 +16,8 @@
 //! A root may carry settlements: what each payer owes for the epoch's service in the
 //! sub-network (connectivity: the bytes its key signed for, priced and capped by the oracles).
 //! The signatures cover them; the ledger burns them from the payers' delegated credits
-//! ([`super::credits::settle`]) when it accepts the root.
+//! ([`super::credits::settle`]) when it accepts the root. A root overtaken by a later one (whose
+//! cumulative rewards include it) may still be submitted for its settlements alone, once.
 
 use super::oracle_stake;
 use super::Exec;
@@ -49,9 +50,15 @@ pub fn submit_root(
     if epoch >= current {
         return Err(TxError::EpochNotEnded { epoch, current }.into());
     }
-    super::credits::check_settlements(settlements.as_slice())?;
+    super::credits::check_settlements(subnetwork, settlements.as_slice())?;
     let key = StateKey::RewardRoot(subnetwork);
     let previous: Option<RewardRootRecord> = ex.state.get(&key)?;
+    if let (Some(p), false) = (&previous, settlements.is_empty()) {
+        if p.epoch >= epoch && p.accepted_height > 0 {
+            // A later root landed first: this one's rewards are in it, its debts are not.
+            return settle_late(ex, submission);
+        }
+    }
     // The first consensus epoch whose pool this root pays.
     let first_epoch = match &previous {
         // A root accepted at height 0 came with a recovery genesis (`crate::recovery`): it
@@ -124,6 +131,23 @@ pub fn submit_root(
         signatures.len()
     ));
     Ok(())
+}
+
+/// Burns the settlements of a root that a later root overtook (its rewards are in the later,
+/// cumulative root; its debts are not): signed by 2/3 of the oracle stake of its epoch like any
+/// root, once per epoch and sub-network.
+fn settle_late(ex: &mut Exec<'_, '_>, submission: &RewardRootSubmission) -> Result<(), ExecError> {
+    let (epoch, subnetwork) = (submission.epoch, submission.subnetwork);
+    if ex
+        .state
+        .get::<cairn_types::Hash>(&StateKey::SettlementsOf(subnetwork, epoch))?
+        .is_some()
+    {
+        return Err(TxError::AlreadySettled { subnetwork, epoch }.into());
+    }
+    let began = ex.config.reward_clock().first_epoch(epoch);
+    check_quorum(ex, epoch, began, subnetwork, submission)?;
+    super::credits::settle(ex, epoch, subnetwork, submission.settlements.as_slice())
 }
 
 fn check_quorum(

@@ -298,13 +298,14 @@ pub struct RewardRootRecord {
 pub struct SettledRecord {
     /// The reward epoch of the last settlement.
     pub epoch: Epoch,
-    /// What the last root said the payer owed.
+    /// What the service it signed for in that epoch cost.
     pub owed: Credits,
     /// What was burned for it (less than `owed` when the payer held less).
     pub burned: Credits,
     /// All credits burned by settlements, over every epoch.
     pub burned_total: Credits,
-    /// All credits owed but not held when settled (0 for a payer that kept its balance up).
+    /// All credits signed for but not held (0 for a payer that kept its balance up; the
+    /// devices' bytes it did not pay for did not count).
     pub short_total: Credits,
 }
 

@@ -23,6 +23,7 @@ fn root(chain: &TestChain, epoch: u64, owed: &[(&str, u64)], signed: &[(&str, u6
             .map(|(payer, credits)| Settlement {
                 payer: addr(payer),
                 credits: Credits(*credits),
+                signed: Credits(*credits),
             })
             .collect();
         list.sort_by_key(|s| s.payer);
@@ -144,5 +145,64 @@ fn settlements_the_oracles_did_not_sign_or_out_of_order_are_refused() {
             "unexpected error: {error}"
         );
     }
+    assert_eq!(delegated(&chain, "router"), Some(Credits(1_000)));
+}
+
+#[test]
+fn a_root_overtaken_by_a_later_one_still_settles_once() {
+    let (mut chain, _dir) = chain();
+    fund_credits(&mut chain, "alice");
+    delegate(&mut chain, "router", 1_000);
+    chain.advance_to_epoch(2).unwrap();
+    // Epoch 1's root lands first (say a submitter raced it in): it pays epoch 0's rewards too.
+    chain
+        .run(
+            "carol",
+            root(&chain, 1, &[("router", 100)], &[("router", 100)]),
+        )
+        .unwrap();
+    assert_eq!(delegated(&chain, "router"), Some(Credits(900)));
+    // Epoch 0's root now only settles its debts (its rewards are in epoch 1's root).
+    let late = root(&chain, 0, &[("router", 400)], &[("router", 400)]);
+    chain.run("carol", late.clone()).unwrap();
+    assert_eq!(delegated(&chain, "router"), Some(Credits(500)));
+    assert_eq!(settled(&chain, "router").burned_total, Credits(500));
+    let error = chain.run("carol", late).unwrap_err();
+    assert!(
+        matches!(error, TxError::AlreadySettled { .. }),
+        "unexpected error: {error}"
+    );
+    // Without debts, an overtaken root is refused as before.
+    let error = chain.run("carol", root(&chain, 0, &[], &[])).unwrap_err();
+    assert!(
+        matches!(error, TxError::RootNotNewer { .. }),
+        "unexpected error: {error}"
+    );
+    assert_balanced(&chain);
+}
+
+#[test]
+fn only_connectivity_settles_and_never_above_what_was_signed_for() {
+    let (mut chain, _dir) = chain();
+    fund_credits(&mut chain, "alice");
+    delegate(&mut chain, "router", 1_000);
+    chain.advance_to_epoch(1).unwrap();
+    let Action::SubmitRewardRoot(mut submission) =
+        root(&chain, 0, &[("router", 10)], &[("router", 10)])
+    else {
+        unreachable!()
+    };
+    let mut list = submission.settlements.clone().into_inner();
+    list[0].signed = Credits(9);
+    submission.settlements = BoundedVec::new(list).unwrap();
+    let error = chain
+        .run("carol", Action::SubmitRewardRoot(submission.clone()))
+        .unwrap_err();
+    assert!(matches!(error, TxError::BadSettlements(_)), "{error}");
+    submission.subnetwork = Subnetwork::Storage;
+    let error = chain
+        .run("carol", Action::SubmitRewardRoot(submission))
+        .unwrap_err();
+    assert!(matches!(error, TxError::BadSettlements(_)), "{error}");
     assert_eq!(delegated(&chain, "router"), Some(Credits(1_000)));
 }

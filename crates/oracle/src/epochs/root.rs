@@ -2,7 +2,10 @@
 //! this oracle hold 2/3 of the oracle stake recorded when the epoch began, submit the root. Any
 //! oracle may submit; the first to land wins and the others' submissions are refused as not
 //! newer. When no root reaches 2/3 by the time the next epoch's rewards are signed, the oracle
-//! stops trying: the next epoch's root is cumulative and covers this one's rewards.
+//! stops trying: the next epoch's root is cumulative and covers this one's rewards. A root that
+//! carries settlements is not given up so: it is submitted until its debts are burned (the
+//! ledger takes an overtaken root for its settlements alone), for up to
+//! [`SETTLE_EPOCHS`] reward epochs.
 
 use super::background::Jobs;
 use super::fetch::Fetcher;
@@ -28,6 +31,10 @@ struct PendingRoot {
 
 /// Each pending sub-network's root.
 type Pending = BTreeMap<Subnetwork, PendingRoot>;
+
+/// Reward epochs after its own that an epoch's settlements are still submitted for (well
+/// inside the 64 epochs of oracle stake the ledger keeps to weigh them).
+pub const SETTLE_EPOCHS: u64 = 32;
 
 /// Largest signed result read from another oracle, in bytes (a root's 2,048 settlements in
 /// JSON take about 250 KB).
@@ -71,12 +78,18 @@ impl Worker {
                 .client
                 .state(&StateKey::RewardRoot(*subnetwork), None)
                 .map_err(|e| e.to_string())?;
-            if record.is_none_or(|r| r.epoch < epoch) {
-                let settlements = signed
-                    .settlements
-                    .get(subnetwork)
-                    .cloned()
-                    .unwrap_or_default();
+            let settlements = signed
+                .settlements
+                .get(subnetwork)
+                .cloned()
+                .unwrap_or_default();
+            let settled = settlements.is_empty()
+                || self
+                    .client
+                    .state::<cairn_types::Hash>(&StateKey::SettlementsOf(*subnetwork, epoch), None)
+                    .map_err(|e| e.to_string())?
+                    .is_some();
+            if record.is_none_or(|r| r.epoch < epoch) || !settled {
                 pending.insert(
                     *subnetwork,
                     PendingRoot {
@@ -93,12 +106,20 @@ impl Worker {
         }
         let next = self.index.stage(epoch.0 + 1).map_err(|e| e.to_string())?;
         if next >= Stage::Rewarded as u8 {
-            tracing::warn!(
-                epoch = epoch.0,
-                "oracle.root: no root reached 2/3; a later root covers it"
-            );
-            self.signed.forget_where(|(e, _)| *e <= epoch);
-            return Ok(Some(Stage::Done));
+            // A later root covers the rewards; only debts still need this epoch's root.
+            let last = self
+                .index
+                .stage(epoch.0 + SETTLE_EPOCHS)
+                .map_err(|e| e.to_string())?;
+            pending.retain(|_, p| !p.settlements.is_empty() && last < Stage::Rewarded as u8);
+            if pending.is_empty() {
+                tracing::warn!(
+                    epoch = epoch.0,
+                    "oracle.root: no root reached 2/3; a later root covers it"
+                );
+                self.signed.forget_where(|(e, _)| *e <= epoch);
+                return Ok(Some(Stage::Done));
+            }
         }
         self.gather(epoch, &mut pending)?;
         let stakes = self.stakes_of(epoch)?;
