@@ -255,20 +255,7 @@ impl Agent {
         let Some(stations) = &self.stations else {
             return Ok(0);
         };
-        let time_ms = self.clock.now_ms();
-        let (_, entropy) = self.clock.entropy();
-        let bodies = stations
-            .readings(window)
-            .into_iter()
-            .map(|(index, payload)| {
-                let body = ReportBody {
-                    time_ms,
-                    entropy,
-                    payload,
-                };
-                (index, body)
-            });
-        self.sign_and_keep(bodies)
+        self.sign_payloads(self.clock.now_ms(), stations.readings(window))
     }
 
     /// Signs and keeps the simulated hotspots' transfer receipts of `window` (none if the agent
@@ -279,20 +266,26 @@ impl Agent {
             return Ok(0);
         };
         let time_ms = self.clock.now_ms();
-        let (_, entropy) = self.clock.entropy();
         let signers: Vec<Arc<dyn DeviceSigner>> =
             self.devices.iter().map(|d| d.signer.clone()).collect();
-        let bodies = hotspots
-            .transfers(window, time_ms, &signers)
-            .into_iter()
-            .map(|(index, payload)| {
-                let body = ReportBody {
-                    time_ms,
-                    entropy,
-                    payload,
-                };
-                (index, body)
-            });
+        self.sign_payloads(time_ms, hotspots.transfers(window, time_ms, &signers))
+    }
+
+    /// Signs each (device index, payload) at `time_ms` with the latest entropy, and keeps it.
+    fn sign_payloads(
+        &self,
+        time_ms: u64,
+        payloads: Vec<(usize, ReportPayload)>,
+    ) -> Result<usize, OutboxError> {
+        let (_, entropy) = self.clock.entropy();
+        let bodies = payloads.into_iter().map(|(index, payload)| {
+            let body = ReportBody {
+                time_ms,
+                entropy,
+                payload,
+            };
+            (index, body)
+        });
         self.sign_and_keep(bodies)
     }
 
