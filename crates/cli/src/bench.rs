@@ -1,7 +1,9 @@
 //! `cairn bench`: measures the hot paths and prints one JSON line for scripts.
 //!
 //! `cairn bench devnet` (in `bench_devnet.rs`) loads a local devnet of validator processes;
-//! `cairn bench flood` (in `bench_flood.rs`) floods nodes' APIs with expensive requests.
+//! `cairn bench flood` (in `bench_flood.rs`) floods nodes' APIs with expensive requests;
+//! `cairn bench oracle` (in `bench_oracle.rs`) measures the oracle's ingest, a reward epoch of a
+//! million devices, and what cheaters earn.
 //!
 //! `cairn bench ledger` measures, on one thread:
 //! - `tx_per_sec`: blocks of signed transfers applied end to end (batch signature check,
@@ -49,6 +51,8 @@ pub(crate) enum BenchCommand {
     Devnet(crate::bench_devnet::DevnetBenchArgs),
     /// A flood of proof and block requests plus idle connections against nodes' APIs.
     Flood(crate::bench_flood::FloodArgs),
+    /// The oracle: ingest over HTTP, a million-device reward epoch, cheaters' share.
+    Oracle(crate::bench_oracle::OracleBenchArgs),
 }
 
 /// The figures of `cairn bench ledger`.
@@ -105,6 +109,7 @@ pub(crate) fn run(_ctx: &Context, cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Devnet(args) => crate::bench_devnet::run(args),
         BenchCommand::Flood(args) => crate::bench_flood::run(args),
+        BenchCommand::Oracle(args) => crate::bench_oracle::run(args),
     }
 }
 

@@ -7,6 +7,10 @@
 mod bench;
 mod bench_devnet;
 mod bench_flood;
+mod bench_oracle;
+mod bench_oracle_cheaters;
+mod bench_oracle_epoch;
+mod bench_oracle_ingest;
 mod client;
 mod cmd_agent;
 mod cmd_devnet;

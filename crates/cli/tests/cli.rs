@@ -524,6 +524,45 @@ fn bench_prints_one_json_line() {
 }
 
 #[test]
+fn bench_oracle_prints_its_figures() {
+    let home = tempfile::tempdir().unwrap();
+    let out = ok(home.path(), &["bench", "oracle", "--quick"]);
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    for field in [
+        "reports_per_sec",
+        "sig_bound_per_sec",
+        "ingest_to_sig_ratio",
+        "epoch_1m_secs",
+        "epoch_1m_rss_mib",
+        "epoch_1m_sig_secs",
+        "epoch_to_sig_ratio",
+    ] {
+        assert!(line[field].as_f64().unwrap() > 0.0, "{field}: {line}");
+    }
+    // What does not depend on the machine: every report made is counted, every device but the
+    // coverage grid's corner (witnessed by nobody it can be paid for) is paid, and the seeded
+    // simulation's cheaters earn nothing while every honest device earns.
+    assert_eq!(line["ingest_reports"], 6_000, "{line}");
+    assert_eq!(line["epoch_reports"], 200_000, "{line}");
+    assert_eq!(line["epoch_reports_counted"], 200_000, "{line}");
+    assert!(
+        line["epoch_devices_paid"].as_u64().unwrap() >= 19_990,
+        "{line}"
+    );
+    assert_eq!(line["cheater_reward_share"].as_f64(), Some(0.0), "{line}");
+    assert_eq!(
+        line["honest_false_reject_rate"].as_f64(),
+        Some(0.0),
+        "{line}"
+    );
+    assert_eq!(line["cheaters_paid"], 0, "{line}");
+    assert!(
+        line["cpu"].as_str().is_some_and(|c| !c.is_empty()),
+        "{line}"
+    );
+}
+
+#[test]
 fn reward_root_and_claims_through_the_command_line() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();

@@ -13,8 +13,11 @@
 //! - [`sensing`]: sensing by quality of data: ranges, jumps, frozen sensors, complete hours.
 //! - [`settlement`]: what each payer owes for the bytes it signed for, capped by its delegated
 //!   credits; the devices' bytes cut to what was paid.
+//! - [`sorted`]: a map that is one sorted vector while small (what the tally keeps per device).
 //! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
 //!   memory bounded by devices, not reports.
+//! - [`verify`]: report signatures checked in batches on several threads, each with the answer
+//!   checking it alone gives.
 //! - [`split`]: a pool split pro rata in integers, rounding down, with the residue returned.
 //! - [`payout`]: points to rewards per device and per owner, for each sub-network's pool.
 //!
@@ -33,5 +36,7 @@ pub mod payout;
 pub mod reason;
 pub mod sensing;
 pub mod settlement;
+pub mod sorted;
 pub mod split;
 pub mod tally;
+pub mod verify;

@@ -19,11 +19,18 @@
 //! [`MAX_RECEIPT_BYTES`] bytes, and a payer time in the epoch; it counts once per chunk in the
 //! epoch, whatever window the payer signed it in, first come in the canonical order.
 //!
+//! [`Tally::add_all`] gives the same result as [`Tally::add`] on each copy in turn, with the
+//! signatures checked beforehand in batches on several threads ([`crate::verify`]).
+//!
 //! Memory is bounded by devices × windows of the epoch, not by reports: per (device, kind,
 //! window) the tally keeps the receive stamp and 16 bytes of the counted report's id.
 
 use crate::context::{DeviceInfo, EpochContext, Registry};
 use crate::reason::Reason;
+use crate::sorted::SortedMap;
+use crate::verify::{check_claims, Claim};
+use cairn_types::codec;
+use cairn_types::keys::SignatureError;
 use cairn_types::report::{
     LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert,
 };
@@ -60,9 +67,47 @@ type CountKey = (ReportKind, u64, [u8; 8]);
 struct Counted {
     received_ms: u64,
     id: [u8; 16],
-    /// The body of a beacon or witness, which the coverage verifier reads after the tally, or
-    /// of a sensing station's reading, which the sensing verifier reads.
-    kept: Option<Box<ReportBody>>,
+    kept: Kept,
+}
+
+/// What a counted report keeps for the verifiers after the tally (each apart, boxed, so that
+/// a heartbeat's entry stays small).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kept {
+    /// Nothing (heartbeats, readings of devices that are not stations).
+    Nothing,
+    /// A beacon's or witness's body, for the coverage verifier.
+    Coverage(Box<ReportBody>),
+    /// A station's reading, for the sensing verifier.
+    Reading(Box<SensorReading>),
+    /// A transfer chunk, for the settlement.
+    Transfer(Box<CountedTransfer>),
+}
+
+impl Kept {
+    /// What a counted `body` keeps, if it keeps anything (`kept`).
+    fn of(body: &ReportBody, kept: bool) -> Kept {
+        if !kept {
+            return Kept::Nothing;
+        }
+        match &body.payload {
+            ReportPayload::Reading {
+                sensor,
+                value_milli,
+            } => Kept::Reading(Box::new(SensorReading {
+                sensor: sensor.as_str().to_string(),
+                reading: Reading {
+                    time_ms: body.time_ms,
+                    value: *value_milli,
+                },
+            })),
+            ReportPayload::Transfer { transfer } => Kept::Transfer(Box::new(CountedTransfer {
+                payer: transfer.receipt.payer,
+                bytes: transfer.receipt.bytes,
+            })),
+            _ => Kept::Coverage(Box::new(body.clone())),
+        }
+    }
 }
 
 /// A counted beacon or witness, as the coverage verifier reads it.
@@ -105,12 +150,55 @@ pub struct CountedTransfer {
 #[derive(Clone, Debug)]
 struct DeviceTally {
     info: DeviceInfo,
-    sessions: Vec<(SessionCert, bool)>,
-    counted: BTreeMap<CountKey, Counted>,
+    /// The digests of session certificates checked, and what the check found.
+    sessions: Vec<(Hash, bool)>,
+    counted: SortedMap<CountKey, Counted>,
     /// Each counted transfer chunk's id and the window it counts in: a chunk counts once in
     /// the epoch, even if its payer signed it again at another time.
-    chunks: BTreeMap<Hash, u64>,
+    chunks: SortedMap<Hash, u64>,
     rejected: BTreeMap<Reason, u64>,
+}
+
+impl DeviceTally {
+    fn new(info: DeviceInfo) -> DeviceTally {
+        DeviceTally {
+            info,
+            sessions: Vec::new(),
+            counted: SortedMap::default(),
+            chunks: SortedMap::default(),
+            rejected: BTreeMap::new(),
+        }
+    }
+
+    /// What an earlier check of this certificate found, if it is remembered.
+    fn known_session(&self, cert: &SessionCert) -> Option<bool> {
+        if self.sessions.is_empty() {
+            return None;
+        }
+        let digest = cert_digest(cert);
+        self.sessions
+            .iter()
+            .find(|(known, _)| *known == digest)
+            .map(|(_, ok)| *ok)
+    }
+}
+
+/// The answers of a copy's signatures, found before it is added ([`Tally::add_all`]).
+#[derive(Clone, Copy, Debug)]
+struct Verdict {
+    /// The certificate's signature.
+    cert: bool,
+    /// The report's signature (its session time is checked apart).
+    report: bool,
+    /// The payer's signature, for a transfer (true otherwise).
+    transfer: bool,
+}
+
+/// Where a copy's certificate answer comes from.
+#[derive(Clone, Copy)]
+enum CertAnswer {
+    Known(bool),
+    Claim(usize),
 }
 
 /// The epoch's reports so far.
@@ -172,21 +260,94 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
 
     /// Checks and counts one logged copy of a report.
     pub fn add(&mut self, logged: &LoggedReport) {
+        self.add_checked(logged, short_id(logged.report.id().0), None);
+    }
+
+    /// Checks and counts copies in order, as [`Tally::add`] on each would, but with the
+    /// signatures they need checked beforehand in batches on up to `threads` threads
+    /// ([`crate::verify`]). A copy refused or merged without signature work before the batch
+    /// (as far as the tally so far shows) has no signature checked.
+    pub fn add_all(&mut self, copies: &[LoggedReport], threads: usize) {
+        let ids = short_ids(copies, threads);
+        let mut claims = Vec::new();
+        let mut certs: HashMap<&SessionCert, usize> = HashMap::new();
+        let mut plans = Vec::with_capacity(copies.len());
+        for (logged, id) in copies.iter().zip(&ids) {
+            let report = &logged.report;
+            let Some(entry) = self.needs_signatures(logged, *id) else {
+                plans.push(None);
+                continue;
+            };
+            let cert = match entry.and_then(|e| e.known_session(&report.cert)) {
+                Some(ok) => CertAnswer::Known(ok),
+                None => CertAnswer::Claim(*certs.entry(&report.cert).or_insert_with(|| {
+                    claims.push(Claim::Cert(&report.cert));
+                    claims.len() - 1
+                })),
+            };
+            claims.push(Claim::Report(report));
+            let report_claim = claims.len() - 1;
+            let transfer = match &report.body.payload {
+                ReportPayload::Transfer { transfer } => {
+                    claims.push(Claim::Transfer(transfer));
+                    Some(claims.len() - 1)
+                }
+                _ => None,
+            };
+            plans.push(Some((cert, report_claim, transfer)));
+        }
+        let valid = check_claims(&self.ctx.chain_id, &claims, threads);
+        drop(claims);
+        for ((logged, id), plan) in copies.iter().zip(ids).zip(plans) {
+            let verdict = plan.map(|(cert, report, transfer)| Verdict {
+                cert: match cert {
+                    CertAnswer::Known(ok) => ok,
+                    CertAnswer::Claim(i) => valid[i],
+                },
+                report: valid[report],
+                transfer: transfer.is_none_or(|i| valid[i]),
+            });
+            self.add_checked(logged, id, verdict.as_ref());
+        }
+    }
+
+    /// `Some` (with the device's tally so far, if any) when a copy would have its signatures
+    /// checked if it were added now.
+    fn needs_signatures(
+        &self,
+        logged: &LoggedReport,
+        id: [u8; 16],
+    ) -> Option<Option<&DeviceTally>> {
+        let device = logged.report.device();
+        let info = self.registry.device(&device)?;
+        let known = self.devices.get(&device);
+        let fresh;
+        let entry = match known {
+            Some(entry) => entry,
+            None => {
+                fresh = DeviceTally::new(info);
+                &fresh
+            }
+        };
+        match admit(&self.ctx, entry, logged, id) {
+            Admission::Candidate { .. } => Some(known),
+            Admission::Refused(_) | Admission::Copy(_) => None,
+        }
+    }
+
+    /// [`Tally::add`] of a copy whose short id is `id`, with its signatures' answers if found.
+    fn add_checked(&mut self, logged: &LoggedReport, id: [u8; 16], verdict: Option<&Verdict>) {
         self.copies += 1;
-        let report = &logged.report;
-        let device = report.device();
+        let device = logged.report.device();
         let Some(info) = self.registry.device(&device) else {
             *self.unattributed.entry(Reason::UnknownDevice).or_default() += 1;
             return;
         };
-        let entry = self.devices.entry(device).or_insert_with(|| DeviceTally {
-            info,
-            sessions: Vec::new(),
-            counted: BTreeMap::new(),
-            chunks: BTreeMap::new(),
-            rejected: BTreeMap::new(),
-        });
-        if let Err(reason) = check_copy(&self.ctx, entry, logged) {
+        let entry = self
+            .devices
+            .entry(device)
+            .or_insert_with(|| DeviceTally::new(info));
+        if let Err(reason) = check_copy(&self.ctx, entry, logged, id, verdict) {
             *entry.rejected.entry(reason).or_default() += 1;
         }
     }
@@ -198,7 +359,8 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
             .devices
             .into_iter()
             .map(|(device, t)| {
-                let mut windows: Vec<u64> = t.counted.keys().map(|(_, w, _)| *w).collect();
+                let mut windows: Vec<u64> =
+                    t.counted.keys().into_iter().map(|(_, w, _)| *w).collect();
                 windows.sort_unstable();
                 windows.dedup();
                 let reports = t.counted.len() as u64;
@@ -206,23 +368,11 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 let mut readings = Vec::new();
                 let mut transfers = Vec::new();
                 for counted in t.counted.into_values() {
-                    let Some(body) = counted.kept else { continue };
-                    match &body.payload {
-                        ReportPayload::Reading {
-                            sensor,
-                            value_milli,
-                        } => readings.push(SensorReading {
-                            sensor: sensor.as_str().to_string(),
-                            reading: Reading {
-                                time_ms: body.time_ms,
-                                value: *value_milli,
-                            },
-                        }),
-                        ReportPayload::Transfer { transfer } => transfers.push(CountedTransfer {
-                            payer: transfer.receipt.payer,
-                            bytes: transfer.receipt.bytes,
-                        }),
-                        _ => coverage.push(CoverageReport {
+                    match counted.kept {
+                        Kept::Nothing => {}
+                        Kept::Reading(reading) => readings.push(*reading),
+                        Kept::Transfer(transfer) => transfers.push(*transfer),
+                        Kept::Coverage(body) => coverage.push(CoverageReport {
                             id: counted.id,
                             body: *body,
                         }),
@@ -248,12 +398,40 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
     }
 }
 
-/// Steps 1 to 5 of the module doc for one copy of a registered device's report.
-fn check_copy(
+/// What the checks before any signature work (steps 1 to 4) make of a copy.
+enum Admission {
+    /// Refused without signature work.
+    Refused(Reason),
+    /// Another copy of the report counted under its key: merged, nothing to check.
+    Copy(CountKey),
+    /// A report that counts if its signatures are good.
+    Candidate {
+        key: CountKey,
+        /// It keeps its body for a verifier.
+        kept: bool,
+    },
+}
+
+/// Steps 1 to 4 of the module doc for one copy, whose short id is `id`, of a registered
+/// device's report: read only.
+fn admit(
     ctx: &EpochContext,
-    entry: &mut DeviceTally,
+    entry: &DeviceTally,
     logged: &LoggedReport,
-) -> Result<(), Reason> {
+    id: [u8; 16],
+) -> Admission {
+    match admit_inner(ctx, entry, logged, id) {
+        Ok(admission) => admission,
+        Err(reason) => Admission::Refused(reason),
+    }
+}
+
+fn admit_inner(
+    ctx: &EpochContext,
+    entry: &DeviceTally,
+    logged: &LoggedReport,
+    id: [u8; 16],
+) -> Result<Admission, Reason> {
     let report = &logged.report;
     if entry.info.retired {
         return Err(Reason::DeviceRetired);
@@ -268,7 +446,6 @@ fn check_copy(
     if let ReportPayload::Transfer { transfer } = &report.body.payload {
         window = transfer_window(ctx, entry, report.device(), &transfer.receipt)?;
     }
-    let id = short_id(report.id().0);
     let kind = report.body.payload.kind();
     let coverage_kind = matches!(kind, ReportKind::Beacon | ReportKind::Witness);
     if coverage_kind && entry.info.subnetwork != Subnetwork::Coverage {
@@ -282,22 +459,15 @@ fn check_copy(
         ReportPayload::Transfer { transfer } => short_tag(transfer.receipt.chunk_id().0),
         _ => [0; 8],
     };
-    let kept_kind = coverage_kind
+    let kept = coverage_kind
         || kind == ReportKind::Transfer
         || (kind == ReportKind::Reading && entry.info.subnetwork == Subnetwork::Sensing);
     let key = (kind, window, tag);
-    let candidate = Counted {
-        received_ms: logged.received_ms,
-        id,
-        kept: None,
-    };
-    if let Some(current) = entry.counted.get_mut(&key) {
+    if let Some(current) = entry.counted.get(&key) {
         if current.id == id {
-            // Another copy of the counted report: its earliest stamp is the report's time.
-            current.received_ms = current.received_ms.min(logged.received_ms);
-            return Ok(());
+            return Ok(Admission::Copy(key));
         }
-        if (current.received_ms, current.id) < (candidate.received_ms, candidate.id) {
+        if (current.received_ms, current.id) < (logged.received_ms, id) {
             return Err(Reason::DuplicateWindow);
         }
     } else if matches!(
@@ -311,27 +481,53 @@ fn check_copy(
         };
         let held = entry
             .counted
-            .range((kind, window, [0; 8])..=(kind, window, [u8::MAX; 8]))
-            .count();
+            .count_between(&(kind, window, [0; 8]), &(kind, window, [u8::MAX; 8]));
         if held >= limit {
             return Err(refusal);
         }
     }
-    check_signatures(ctx, entry, logged)?;
+    Ok(Admission::Candidate { key, kept })
+}
+
+/// Steps 1 to 5 of the module doc for one copy of a registered device's report; `verdict`,
+/// when given, holds its signatures' answers found beforehand.
+fn check_copy(
+    ctx: &EpochContext,
+    entry: &mut DeviceTally,
+    logged: &LoggedReport,
+    id: [u8; 16],
+    verdict: Option<&Verdict>,
+) -> Result<(), Reason> {
+    let (key, kept) = match admit(ctx, entry, logged, id) {
+        Admission::Refused(reason) => return Err(reason),
+        Admission::Copy(key) => {
+            // Another copy of the counted report: its earliest stamp is the report's time.
+            if let Some(current) = entry.counted.get_mut(&key) {
+                current.received_ms = current.received_ms.min(logged.received_ms);
+            }
+            return Ok(());
+        }
+        Admission::Candidate { key, kept } => (key, kept),
+    };
+    let report = &logged.report;
+    check_signatures(ctx, entry, logged, verdict)?;
     if let ReportPayload::Transfer { transfer } = &report.body.payload {
-        transfer
-            .verify(&ctx.chain_id)
-            .map_err(|_| Reason::TransferUnsigned)?;
+        let signed = match verdict {
+            Some(verdict) => verdict.transfer,
+            None => transfer.verify(&ctx.chain_id).is_ok(),
+        };
+        if !signed {
+            return Err(Reason::TransferUnsigned);
+        }
+        entry.chunks.insert(transfer.receipt.chunk_id(), key.1);
     }
     // Only a copy that counts keeps its body (beacons and witnesses for the coverage verifier,
-    // a station's readings for the sensing verifier).
+    // a station's readings for the sensing verifier, transfers for the settlement).
     let candidate = Counted {
-        kept: kept_kind.then(|| Box::new(report.body.clone())),
-        ..candidate
+        received_ms: logged.received_ms,
+        id,
+        kept: Kept::of(&report.body, kept),
     };
-    if let ReportPayload::Transfer { transfer } = &report.body.payload {
-        entry.chunks.insert(transfer.receipt.chunk_id(), window);
-    }
     if let Some(displaced) = entry.counted.insert(key, candidate) {
         debug_assert_ne!(displaced.id, id);
         *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
@@ -369,24 +565,24 @@ fn transfer_window(
     }
 }
 
-/// The certificate (once per device and session) and the report's own signature.
+/// The certificate (once per device and session) and the report's own signature, from
+/// `verdict` when given.
 fn check_signatures(
     ctx: &EpochContext,
     entry: &mut DeviceTally,
     logged: &LoggedReport,
+    verdict: Option<&Verdict>,
 ) -> Result<(), Reason> {
     let report = &logged.report;
-    let known = entry
-        .sessions
-        .iter()
-        .find(|(cert, _)| *cert == report.cert)
-        .map(|(_, ok)| *ok);
-    let cert_ok = match known {
+    let cert_ok = match entry.known_session(&report.cert) {
         Some(ok) => ok,
         None => {
-            let ok = report.cert.verify(&ctx.chain_id).is_ok();
+            let ok = match verdict {
+                Some(verdict) => verdict.cert,
+                None => report.cert.verify(&ctx.chain_id).is_ok(),
+            };
             if entry.sessions.len() < MAX_SESSIONS_PER_DEVICE {
-                entry.sessions.push((report.cert.clone(), ok));
+                entry.sessions.push((cert_digest(&report.cert), ok));
             }
             ok
         }
@@ -394,20 +590,54 @@ fn check_signatures(
     if !cert_ok {
         return Err(Reason::BadCertificate);
     }
-    report
-        .verify_report_signature(&ctx.chain_id)
-        .map_err(|error| match error {
-            ReportError::SessionExpired { .. } => Reason::SessionExpired,
-            ReportError::BadCertificate(_) => Reason::BadCertificate,
-            ReportError::Malformed(_) => Reason::Malformed,
-            ReportError::BadSignature(_) => Reason::BadSignature,
-        })
+    let checked = match verdict {
+        Some(verdict) => report.check_session_time().and({
+            if verdict.report {
+                Ok(())
+            } else {
+                Err(ReportError::BadSignature(SignatureError::Invalid))
+            }
+        }),
+        None => report.verify_report_signature(&ctx.chain_id),
+    };
+    checked.map_err(|error| match error {
+        ReportError::SessionExpired { .. } => Reason::SessionExpired,
+        ReportError::BadCertificate(_) => Reason::BadCertificate,
+        ReportError::Malformed(_) => Reason::Malformed,
+        ReportError::BadSignature(_) => Reason::BadSignature,
+    })
+}
+
+/// What the tally remembers a checked session certificate by: a digest of all of it.
+fn cert_digest(cert: &SessionCert) -> Hash {
+    Hash::domain("cairn session cert seen v1", &[&codec::encode(cert)])
 }
 
 fn short_tag(data: [u8; 32]) -> [u8; 8] {
     let mut tag = [0u8; 8];
     tag.copy_from_slice(&data[..8]);
     tag
+}
+
+/// The short ids of `copies`, hashed on up to `threads` threads.
+fn short_ids(copies: &[LoggedReport], threads: usize) -> Vec<[u8; 16]> {
+    let ids_of = |part: &[LoggedReport]| -> Vec<[u8; 16]> {
+        part.iter().map(|c| short_id(c.report.id().0)).collect()
+    };
+    let per_thread = copies.len().div_ceil(threads.max(1)).max(256);
+    if copies.len() <= per_thread {
+        return ids_of(copies);
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = copies
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || ids_of(part)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 fn short_id(id: [u8; 32]) -> [u8; 16] {
@@ -681,6 +911,89 @@ mod tests {
             prop_assert!(a.devices[&id].windows <= ctx().windows_in_epoch());
             prop_assert_eq!(a.devices[&id].windows, b.devices[&id].windows);
             prop_assert_eq!(a.devices[&id].reports, b.devices[&id].reports);
+        }
+    }
+
+    /// One copy of a random mix: device `n` (0 to 4; 4 is not registered), a kind, a time,
+    /// a broken signature or none, and a later copy of an earlier report.
+    fn mixed_copy(choice: (u8, u8, u64, u8), earlier: &[LoggedReport]) -> LoggedReport {
+        let (n, kind, time, broken) = choice;
+        let payer = SecretKey::from_label("payer");
+        let mut report = match kind % 4 {
+            0 => heartbeat(n, time, u64::from(broken)),
+            1 => witness(n, time, broken % 3),
+            2 => reading(n, time, ["t", "h"][usize::from(broken % 2)], 1),
+            _ => transfer(
+                n,
+                time,
+                TransferReceipt {
+                    payer: Address(payer.public_key()),
+                    device: DeviceId(device_key(n).public_key()),
+                    session: 1,
+                    seq: u32::from(broken % 4),
+                    bytes: 1_000,
+                    time_ms: time,
+                },
+                &payer,
+            ),
+        };
+        match broken {
+            10 => report.cert.signature.0[1] ^= 1,
+            11 => report.signature.0[2] ^= 1,
+            12 => {
+                if let ReportPayload::Transfer { transfer } = &mut report.body.payload {
+                    transfer.payer_signature.0[3] ^= 1;
+                }
+                let session = SecretKey::from_seed([200 + n; 32]);
+                report = SignedReport::sign(&ctx().chain_id, report.cert, &session, report.body);
+            }
+            13 if !earlier.is_empty() => {
+                let mut copy = earlier[usize::try_from(time).unwrap_or(0) % earlier.len()].clone();
+                copy.received_ms += 10;
+                return copy;
+            }
+            _ => {}
+        }
+        logged(&report, time + 500)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Adding copies in batches, with signatures checked beforehand on several threads,
+        /// gives the tally adding them one by one gives.
+        #[test]
+        fn batches_give_the_tally_of_one_by_one(
+            choices in proptest::collection::vec(
+                (0u8..5, 0u8..4, 95_000u64..205_000, 0u8..16), 1..80),
+            batch in 1usize..40,
+            threads in 1usize..4,
+        ) {
+            let mut copies: Vec<LoggedReport> = Vec::new();
+            for choice in choices {
+                let copy = mixed_copy(choice, &copies);
+                copies.push(copy);
+            }
+            let mut reg = registry(&[0, 1, 2, 3]);
+            let kinds = [
+                Subnetwork::Coverage,
+                Subnetwork::Sensing,
+                Subnetwork::Connectivity,
+                Subnetwork::Sensing,
+            ];
+            for (n, kind) in kinds.iter().enumerate() {
+                let id = DeviceId(device_key(u8::try_from(n).unwrap()).public_key());
+                reg.get_mut(&id).unwrap().subnetwork = *kind;
+            }
+            let mut one = Tally::new(ctx(), &reg);
+            for copy in &copies {
+                one.add(copy);
+            }
+            let mut batched = Tally::new(ctx(), &reg);
+            for part in copies.chunks(batch) {
+                batched.add_all(part, threads);
+            }
+            prop_assert_eq!(one.finish(), batched.finish());
         }
     }
 

@@ -28,7 +28,7 @@ use std::fmt;
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.
-#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 pub struct Signature(pub [u8; 64]);
 
 /// Why a signature was refused.

@@ -36,7 +36,9 @@ pub const MAX_SENSOR_NAME_BYTES: usize = 32;
 pub const MAX_SESSION_MS: u64 = 30 * 24 * 3600 * 1000;
 
 /// The device key's signature over a session key.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct SessionCert {
     /// The device (its long-term key).
     pub device: DeviceId,

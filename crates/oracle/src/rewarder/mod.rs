@@ -10,8 +10,9 @@
 //!    → one reward sum tree per sub-network paid this epoch → its root
 //! ```
 //!
-//! Memory is bounded by devices and owners, not reports: files are read one at a time, one
-//! report at a time. Each stage leaves a digest ([`Digests`]), so oracles whose roots differ can
+//! Memory is bounded by devices and owners, not reports: files are read one at a time, 16,384
+//! reports at a time, whose signatures are checked together on every core (the answers, and so
+//! the roots, do not depend on the cores: [`cairn_resources::verify`]). Each stage leaves a digest ([`Digests`]), so oracles whose roots differ can
 //! see where their computations parted.
 //!
 //! - [`registry`]: device records at the epoch's last block, read from a node.
@@ -321,18 +322,31 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
     })
 }
 
+/// Copies the tally takes at a time: their signatures are checked together, in batches on
+/// every core ([`Tally::add_all`]).
+const TALLY_CHUNK: usize = 16_384;
+
 /// Every report of one file into the tally; a file that breaks off counts one malformed copy
 /// and is read no further.
 fn read_file<R: Registry + ?Sized>(bytes: &[u8], tally: &mut Tally<'_, R>) {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let Ok(mut reader) = FileReader::open(bytes) else {
         tally.add_malformed();
         return;
     };
+    let mut chunk = Vec::with_capacity(TALLY_CHUNK);
     loop {
         match reader.next_report() {
-            Ok(Some(report)) => tally.add(&report),
-            Ok(None) => return,
+            Ok(Some(report)) => {
+                chunk.push(report);
+                if chunk.len() == TALLY_CHUNK {
+                    tally.add_all(&chunk, threads);
+                    chunk.clear();
+                }
+            }
+            Ok(None) => break tally.add_all(&chunk, threads),
             Err(_) => {
+                tally.add_all(&chunk, threads);
                 tally.add_malformed();
                 return;
             }

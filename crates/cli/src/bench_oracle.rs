@@ -1,0 +1,181 @@
+//! `cairn bench oracle`: the oracle's hot paths, one JSON line.
+//!
+//! - ingest over loopback HTTP against the signature bound (`bench_oracle_ingest.rs`):
+//!   `reports_per_sec`, `sig_bound_per_sec`;
+//! - a whole reward epoch of a million devices from manifests to signed roots, against its
+//!   signatures alone (`bench_oracle_epoch.rs`): `epoch_1m_secs`, `epoch_1m_rss_mib`,
+//!   `epoch_1m_sig_secs`;
+//! - a seeded simulation of honest and cheating devices through the rewarder
+//!   (`bench_oracle_cheaters.rs`): `cheater_reward_share`, `honest_false_reject_rate`.
+//!
+//! `--quick` runs each at a small size, to check that the benchmark works (its figures are then
+//! not comparable).
+
+use crate::bench_oracle_cheaters::{self as cheaters, Mix};
+use crate::bench_oracle_epoch as epoch;
+use crate::bench_oracle_ingest::{self as ingest, IngestSettings};
+use anyhow::Result;
+use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule};
+use cairn_types::Amount;
+use clap::Args;
+use serde::Serialize;
+
+/// The chain every benchmark report is signed for.
+pub(crate) const BENCH_CHAIN: &str = "cairn-bench";
+
+/// Options of `cairn bench oracle`.
+#[derive(Args, Clone)]
+pub(crate) struct OracleBenchArgs {
+    /// Small sizes, to check that it works (figures are then not comparable).
+    #[arg(long)]
+    quick: bool,
+    /// Devices posting to the oracle's ingest.
+    #[arg(long, default_value_t = 100_000)]
+    ingest_devices: usize,
+    /// Reports each of them posts.
+    #[arg(long, default_value_t = 3)]
+    ingest_reports_per_device: usize,
+    /// Reports per HTTP request.
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+    /// Client threads posting at once.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Devices in the reward epoch (about ten reports each).
+    #[arg(long, default_value_t = 1_000_000)]
+    epoch_devices: usize,
+    /// The cheater simulation's seed.
+    #[arg(long, default_value = "cairn")]
+    seed: String,
+    /// Which parts to run: any of `ingest`, `epoch`, `cheaters`, comma-separated.
+    #[arg(long, default_value = "ingest,epoch,cheaters")]
+    only: String,
+}
+
+/// Every figure of `cairn bench oracle` (a part not run leaves its figures out).
+#[derive(Debug, Serialize)]
+pub(crate) struct OracleBench {
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    ingest: Option<ingest::IngestFigures>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    epoch: Option<epoch::EpochFigures>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    cheaters: Option<cheaters::CheaterFigures>,
+    /// Cores the machine offers.
+    cores: usize,
+    /// The machine's processor (Linux: `/proc/cpuinfo`).
+    cpu: String,
+}
+
+/// Runs `cairn bench oracle`.
+pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
+    let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    for part in &parts {
+        if !["ingest", "epoch", "cheaters"].contains(part) {
+            anyhow::bail!("unknown part `{part}`: say ingest, epoch or cheaters");
+        }
+    }
+    let (ingest_devices, epoch_devices, mix) = if args.quick {
+        (
+            2_000,
+            20_000,
+            Mix {
+                honest: 20,
+                each_cheat: 2,
+            },
+        )
+    } else {
+        (
+            args.ingest_devices,
+            args.epoch_devices,
+            Mix {
+                honest: 150,
+                each_cheat: 10,
+            },
+        )
+    };
+    let ingest = parts
+        .contains(&"ingest")
+        .then(|| {
+            ingest::run(&IngestSettings {
+                devices: ingest_devices,
+                per_device: args.ingest_reports_per_device,
+                batch: args.batch,
+                clients: args.clients,
+            })
+        })
+        .transpose()?;
+    let epoch = parts
+        .contains(&"epoch")
+        .then(|| epoch::run(epoch_devices))
+        .transpose()?;
+    let cheaters = parts
+        .contains(&"cheaters")
+        .then(|| cheaters::run(&mix, &args.seed))
+        .transpose()?;
+    let report = OracleBench {
+        ingest,
+        epoch,
+        cheaters,
+        cores: threads(),
+        cpu: cpu_model(),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// Cores to run on.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `f(0..count)` in order, computed on every core.
+pub(crate) fn parallel<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let per_thread = count.div_ceil(threads()).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..count)
+            .step_by(per_thread)
+            .map(|first| {
+                let f = &f;
+                scope.spawn(move || {
+                    (first..(first + per_thread).min(count))
+                        .map(f)
+                        .collect::<Vec<T>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// The processor's model name, as Linux reports it.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The chain configuration the benchmark's oracle reads (only its id matters).
+pub(crate) fn chain_config(chain_id: ChainId) -> ChainConfig {
+    ChainConfig {
+        chain_id,
+        blocks_per_epoch: 10,
+        emission: EmissionSchedule {
+            initial_per_epoch: Amount(0),
+            halving_interval_epochs: 1,
+            emission_cap: Amount(0),
+        },
+        consensus: Default::default(),
+        protocol_version: 1,
+        epochs_per_reward_epoch: 1,
+    }
+}
