@@ -447,11 +447,12 @@ pub(crate) fn run(devices: usize) -> Result<EpochFigures> {
     manifests.sort_by_key(|m| m.oracle);
     drop(layout);
 
-    reset_peak_rss();
+    reset_peak_rss()?;
     let computing = Instant::now();
     let signed = epoch(&chain, dir.path(), &oracles, manifests, &registry)?;
     let epoch_secs = computing.elapsed().as_secs_f64();
-    let rss = crate::procstat::peak_rss_mib(std::process::id()).unwrap_or(0);
+    let rss = crate::procstat::peak_rss_mib(std::process::id())
+        .ok_or_else(|| anyhow!("the peak memory cannot be read from /proc/self/status"))?;
 
     let (signatures, sig_secs) = signatures_alone(&chain, dir.path(), &written)?;
     Ok(EpochFigures {
@@ -474,9 +475,11 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Resets the process's peak resident memory to what it holds now (Linux: `clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Resets the process's peak resident memory to what it holds now (Linux: `clear_refs`); an
+/// error if it cannot, as the peak would then include making the reports.
+fn reset_peak_rss() -> Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("resetting the peak memory (/proc/self/clear_refs)")
 }
 
 /// What the computation gave.

@@ -32,7 +32,7 @@ use crate::verify::{check_claims, Claim};
 use cairn_types::codec;
 use cairn_types::keys::SignatureError;
 use cairn_types::report::{
-    LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert,
+    LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert, SignedReport,
 };
 use cairn_types::transfer::{TransferReceipt, MAX_RECEIPT_BYTES};
 use cairn_types::{Address, DeviceId, Hash, Subnetwork};
@@ -54,6 +54,48 @@ pub const MAX_SENSORS_PER_WINDOW: usize = 8;
 /// Transfer chunks counted per device and window (of the payer's time): beyond this a device's
 /// further chunks of the window are refused (`too_many_transfers`).
 pub const MAX_TRANSFERS_PER_WINDOW: usize = 64;
+
+/// How many keys of `kind` a device may have counted per window, for the kinds limited.
+fn per_window_limit(kind: ReportKind) -> Option<usize> {
+    match kind {
+        ReportKind::Witness => Some(MAX_WITNESSES_PER_WINDOW),
+        ReportKind::Reading => Some(MAX_SENSORS_PER_WINDOW),
+        ReportKind::Transfer => Some(MAX_TRANSFERS_PER_WINDOW),
+        ReportKind::Heartbeat | ReportKind::Beacon => None,
+    }
+}
+
+/// For each copy that `ask` says to check and `claim_of` gives a claim for, whether the claim
+/// holds (checked in batches on `threads` threads); true for a copy asked with no claim,
+/// false for one not asked.
+fn answers<'a>(
+    chain_id: &cairn_types::params::ChainId,
+    copies: &'a [LoggedReport],
+    ask: &[bool],
+    threads: usize,
+    claim_of: impl Fn(&'a LoggedReport) -> Option<Claim<'a>>,
+) -> Vec<bool> {
+    let mut claims = Vec::new();
+    let mut slots = Vec::with_capacity(copies.len());
+    for (copy, asked) in copies.iter().zip(ask) {
+        slots.push(match (*asked, claim_of(copy)) {
+            (true, Some(claim)) => {
+                claims.push(claim);
+                Some(claims.len() - 1)
+            }
+            _ => None,
+        });
+    }
+    let valid = check_claims(chain_id, &claims, threads);
+    slots
+        .iter()
+        .zip(ask)
+        .map(|(slot, asked)| match slot {
+            Some(i) => valid[*i],
+            None => *asked,
+        })
+        .collect()
+}
 
 /// What a report is counted once under: its kind, its window, and for a witness the first
 /// bytes of the beacon data it heard (a device may witness several beacons in a window), for a
@@ -194,13 +236,6 @@ struct Verdict {
     transfer: bool,
 }
 
-/// Where a copy's certificate answer comes from.
-#[derive(Clone, Copy)]
-enum CertAnswer {
-    Known(bool),
-    Claim(usize),
-}
-
 /// The epoch's reports so far.
 pub struct Tally<'r, R: Registry + ?Sized> {
     ctx: EpochContext,
@@ -265,64 +300,122 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
 
     /// Checks and counts copies in order, as [`Tally::add`] on each would, but with the
     /// signatures they need checked beforehand in batches on up to `threads` threads
-    /// ([`crate::verify`]). A copy refused or merged without signature work before the batch
-    /// (as far as the tally so far shows) has no signature checked.
+    /// ([`crate::verify`]): first the certificates not yet known, then the reports whose
+    /// certificate holds and whose session covers their time, then the payers' receipts of
+    /// the reports that hold. Only copies that would be checked one by one are planned (as far
+    /// as the tally so far and the copies before them in `copies` show): a copy a one-by-one
+    /// tally refuses or merges without signature work costs none here either. A copy the plan
+    /// left out that turns out to need its signatures has them checked as [`Tally::add`] does.
     pub fn add_all(&mut self, copies: &[LoggedReport], threads: usize) {
         let ids = short_ids(copies, threads);
-        let mut claims = Vec::new();
-        let mut certs: HashMap<&SessionCert, usize> = HashMap::new();
-        let mut plans = Vec::with_capacity(copies.len());
-        for (logged, id) in copies.iter().zip(&ids) {
+        let planned = self.plan(copies, &ids);
+        let chain_id = &self.ctx.chain_id;
+        let known = |report: &SignedReport| {
+            self.devices
+                .get(&report.device())
+                .and_then(|e| e.known_session(&report.cert))
+        };
+        // 1. The certificates not yet known, each once.
+        let mut certs: HashMap<&SessionCert, bool> = HashMap::new();
+        let mut cert_order = Vec::new();
+        for (logged, plan) in copies.iter().zip(&planned) {
             let report = &logged.report;
-            let Some(entry) = self.needs_signatures(logged, *id) else {
-                plans.push(None);
-                continue;
-            };
-            let cert = match entry.and_then(|e| e.known_session(&report.cert)) {
-                Some(ok) => CertAnswer::Known(ok),
-                None => CertAnswer::Claim(*certs.entry(&report.cert).or_insert_with(|| {
-                    claims.push(Claim::Cert(&report.cert));
-                    claims.len() - 1
-                })),
-            };
-            claims.push(Claim::Report(report));
-            let report_claim = claims.len() - 1;
-            let transfer = match &report.body.payload {
-                ReportPayload::Transfer { transfer } => {
-                    claims.push(Claim::Transfer(transfer));
-                    Some(claims.len() - 1)
-                }
-                _ => None,
-            };
-            plans.push(Some((cert, report_claim, transfer)));
+            if *plan && known(report).is_none() && !certs.contains_key(&report.cert) {
+                certs.insert(&report.cert, false);
+                cert_order.push(&report.cert);
+            }
         }
-        let valid = check_claims(&self.ctx.chain_id, &claims, threads);
-        drop(claims);
-        for ((logged, id), plan) in copies.iter().zip(ids).zip(plans) {
-            let verdict = plan.map(|(cert, report, transfer)| Verdict {
-                cert: match cert {
-                    CertAnswer::Known(ok) => ok,
-                    CertAnswer::Claim(i) => valid[i],
-                },
-                report: valid[report],
-                transfer: transfer.is_none_or(|i| valid[i]),
-            });
+        let claims: Vec<Claim<'_>> = cert_order.iter().map(|c| Claim::Cert(c)).collect();
+        for (cert, ok) in cert_order
+            .iter()
+            .zip(check_claims(chain_id, &claims, threads))
+        {
+            certs.insert(cert, ok);
+        }
+        let cert_ok = |report: &SignedReport| {
+            known(report).unwrap_or_else(|| certs.get(&report.cert).copied().unwrap_or(false))
+        };
+        // 2. The reports whose certificate holds and whose session covers their time.
+        let report_checked: Vec<bool> = copies
+            .iter()
+            .zip(&planned)
+            .map(|(c, plan)| *plan && cert_ok(&c.report) && c.report.check_session_time().is_ok())
+            .collect();
+        let report_ok = answers(chain_id, copies, &report_checked, threads, |c| {
+            Some(Claim::Report(&c.report))
+        });
+        // 3. The payers' receipts of the reports that hold.
+        let transfer_ok = answers(chain_id, copies, &report_ok, threads, |c| {
+            match &c.report.body.payload {
+                ReportPayload::Transfer { transfer } => Some(Claim::Transfer(transfer)),
+                _ => None,
+            }
+        });
+        let verdicts: Vec<Option<Verdict>> = (0..copies.len())
+            .map(|i| {
+                planned[i].then(|| Verdict {
+                    cert: cert_ok(&copies[i].report),
+                    report: report_ok[i],
+                    transfer: transfer_ok[i],
+                })
+            })
+            .collect();
+        for ((logged, id), verdict) in copies.iter().zip(ids).zip(verdicts) {
             self.add_checked(logged, id, verdict.as_ref());
         }
     }
 
-    /// `Some` (with the device's tally so far, if any) when a copy would have its signatures
-    /// checked if it were added now.
-    fn needs_signatures(
-        &self,
-        logged: &LoggedReport,
-        id: [u8; 16],
-    ) -> Option<Option<&DeviceTally>> {
+    /// Which of `copies` would have their signatures checked if added one by one, as far as
+    /// the tally so far and the copies planned before them show.
+    fn plan(&self, copies: &[LoggedReport], ids: &[[u8; 16]]) -> Vec<bool> {
+        // The best copy planned per device and key, and the keys planned per device, kind and
+        // window (against the per-window limits).
+        let mut best: HashMap<(DeviceId, CountKey), (u64, [u8; 16])> = HashMap::new();
+        let mut added: HashMap<(DeviceId, ReportKind, u64), usize> = HashMap::new();
+        copies
+            .iter()
+            .zip(ids)
+            .map(|(logged, id)| {
+                let device = logged.report.device();
+                let Some(key) = self.candidate_key(logged, *id) else {
+                    return false;
+                };
+                let stamp = (logged.received_ms, *id);
+                if let Some(planned) = best.get(&(device, key)) {
+                    // Another copy of the report planned, or one planned that it loses to.
+                    if planned.1 == *id || *planned < stamp {
+                        return false;
+                    }
+                } else if let Some(limit) = per_window_limit(key.0) {
+                    let counted = self.devices.get(&device);
+                    let new_key = counted.is_none_or(|e| e.counted.get(&key).is_none());
+                    if new_key {
+                        let held = counted.map_or(0, |e| {
+                            e.counted.count_between(
+                                &(key.0, key.1, [0; 8]),
+                                &(key.0, key.1, [u8::MAX; 8]),
+                            )
+                        });
+                        let more = added.entry((device, key.0, key.1)).or_default();
+                        if held + *more >= limit {
+                            return false;
+                        }
+                        *more += 1;
+                    }
+                }
+                best.insert((device, key), stamp);
+                true
+            })
+            .collect()
+    }
+
+    /// The key a copy would be counted under if its signatures hold, when adding it now would
+    /// check them.
+    fn candidate_key(&self, logged: &LoggedReport, id: [u8; 16]) -> Option<CountKey> {
         let device = logged.report.device();
         let info = self.registry.device(&device)?;
-        let known = self.devices.get(&device);
         let fresh;
-        let entry = match known {
+        let entry = match self.devices.get(&device) {
             Some(entry) => entry,
             None => {
                 fresh = DeviceTally::new(info);
@@ -330,7 +423,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
             }
         };
         match admit(&self.ctx, entry, logged, id) {
-            Admission::Candidate { .. } => Some(known),
+            Admission::Candidate { key, .. } => Some(key),
             Admission::Refused(_) | Admission::Copy(_) => None,
         }
     }
@@ -470,14 +563,11 @@ fn admit_inner(
         if (current.received_ms, current.id) < (logged.received_ms, id) {
             return Err(Reason::DuplicateWindow);
         }
-    } else if matches!(
-        kind,
-        ReportKind::Witness | ReportKind::Reading | ReportKind::Transfer
-    ) {
-        let (limit, refusal) = match kind {
-            ReportKind::Witness => (MAX_WITNESSES_PER_WINDOW, Reason::TooManyWitnesses),
-            ReportKind::Transfer => (MAX_TRANSFERS_PER_WINDOW, Reason::TooManyTransfers),
-            _ => (MAX_SENSORS_PER_WINDOW, Reason::TooManySensors),
+    } else if let Some(limit) = per_window_limit(kind) {
+        let refusal = match kind {
+            ReportKind::Witness => Reason::TooManyWitnesses,
+            ReportKind::Transfer => Reason::TooManyTransfers,
+            _ => Reason::TooManySensors,
         };
         let held = entry
             .counted
@@ -955,6 +1045,31 @@ mod tests {
             _ => {}
         }
         logged(&report, time + 500)
+    }
+
+    #[test]
+    fn a_batch_plans_no_signature_work_that_one_by_one_would_not_do() {
+        let mut reg = registry(&[1]);
+        for info in reg.values_mut() {
+            info.subnetwork = Subnetwork::Coverage;
+        }
+        let tally = Tally::new(ctx(), &reg);
+        let first = logged(&heartbeat(1, 120_000, 1), 121_000);
+        let mut copies = vec![first.clone(); 50];
+        // Later reports of the same window lose to the first without signature work.
+        copies.extend((2..30).map(|u| logged(&heartbeat(1, 120_000 + u, u), 121_000 + u)));
+        // Witnesses of 40 beacons in one window: only the first 32 can count.
+        let count = u8::try_from(MAX_WITNESSES_PER_WINDOW).unwrap() + 8;
+        copies.extend(
+            (0..count).map(|heard| logged(&witness(1, 130_000 + u64::from(heard), heard), 131_000)),
+        );
+        let ids: Vec<[u8; 16]> = copies.iter().map(|c| short_id(c.report.id().0)).collect();
+        let planned = tally.plan(&copies, &ids);
+        assert_eq!(
+            planned.iter().filter(|p| **p).count(),
+            1 + MAX_WITNESSES_PER_WINDOW
+        );
+        assert!(planned[0]);
     }
 
     proptest! {
