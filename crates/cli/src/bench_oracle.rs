@@ -14,14 +14,10 @@
 use crate::bench_oracle_cheaters::{self as cheaters, Mix};
 use crate::bench_oracle_epoch as epoch;
 use crate::bench_oracle_ingest::{self as ingest, IngestSettings};
+use crate::bench_support::threads;
 use anyhow::Result;
-use cairn_types::params::{ChainConfig, ChainId, EmissionSchedule};
-use cairn_types::Amount;
 use clap::Args;
 use serde::Serialize;
-
-/// The chain every benchmark report is signed for.
-pub(crate) const BENCH_CHAIN: &str = "cairn-bench";
 
 /// Options of `cairn bench oracle`.
 #[derive(Args, Clone)]
@@ -124,33 +120,6 @@ pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Cores to run on.
-pub(crate) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
-/// `f(0..count)` in order, computed on every core.
-pub(crate) fn parallel<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let per_thread = count.div_ceil(threads()).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..count)
-            .step_by(per_thread)
-            .map(|first| {
-                let f = &f;
-                scope.spawn(move || {
-                    (first..(first + per_thread).min(count))
-                        .map(f)
-                        .collect::<Vec<T>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
 /// The processor's model name, as Linux reports it.
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -162,20 +131,4 @@ fn cpu_model() -> String {
                 .map(|(_, model)| model.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// The chain configuration the benchmark's oracle reads (only its id matters).
-pub(crate) fn chain_config(chain_id: ChainId) -> ChainConfig {
-    ChainConfig {
-        chain_id,
-        blocks_per_epoch: 10,
-        emission: EmissionSchedule {
-            initial_per_epoch: Amount(0),
-            halving_interval_epochs: 1,
-            emission_cap: Amount(0),
-        },
-        consensus: Default::default(),
-        protocol_version: 1,
-        epochs_per_reward_epoch: 1,
-    }
 }

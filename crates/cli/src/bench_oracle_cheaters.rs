@@ -16,7 +16,7 @@
 //! (`cheater_reward_share`) and every honest device (`honest_false_reject_rate`: an honest
 //! device is falsely rejected when it earns nothing).
 
-use crate::bench_oracle::BENCH_CHAIN;
+use crate::bench_support::BENCH_CHAIN;
 use anyhow::{anyhow, bail, Result};
 use cairn_agent::cheat::Role;
 use cairn_agent::config::{

@@ -16,7 +16,7 @@
 //! The devices' records come from memory (a node serves them to a real oracle); log files are
 //! read from a temporary directory.
 
-use crate::bench_oracle::{parallel, BENCH_CHAIN};
+use crate::bench_support::{parallel, BENCH_CHAIN};
 use anyhow::{anyhow, bail, Context as _, Result};
 use cairn_oracle::log::format::{encode_file, file_hash, file_name, write_frame, FileReader};
 use cairn_oracle::manifest::{Manifest, ManifestFile};

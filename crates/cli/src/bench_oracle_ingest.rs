@@ -9,7 +9,7 @@
 //! are threads of this process, so they share the machine's cores with it. Reports are signed
 //! and batches encoded before the timing starts.
 
-use crate::bench_oracle::{parallel, BENCH_CHAIN};
+use crate::bench_support::{parallel, BENCH_CHAIN};
 use anyhow::{bail, Context as _, Result};
 use cairn_oracle::chain::ChainWatch;
 use cairn_oracle::config::OracleConfig;
@@ -181,7 +181,7 @@ async fn start_oracle(
         book.clone(),
         log,
     );
-    let chain_config = crate::bench_oracle::chain_config(chain.clone());
+    let chain_config = crate::bench_support::chain_config(chain.clone());
     let state = Arc::new(ApiState {
         oracle: Address::default(),
         ingest: Arc::new(ingest),
