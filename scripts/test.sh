@@ -2,7 +2,13 @@
 # Runs every check of Cairn: formatting, lints, all tests, and a short fuzzing pass over every
 # decoder. This is the one entry point for checks, used by CI (.ci/run) and by developers.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 15; 0 skips fuzzing)
+#   --quick          skips the slow tier: the end-to-end tests with real processes that run for
+#                    over a minute (marked #[ignore = "slow tier ..."]); the full run includes them
 set -euo pipefail
+tier=(--include-ignored)
+if [ "${1:-}" = "--quick" ]; then
+  tier=()
+fi
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -25,7 +31,7 @@ cargo clippy --workspace --all-targets --locked "${features[@]}" -- -D warnings
 step "tests (unit, property, scenario, end-to-end)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked "${features[@]}" 2>&1 | tee "$log"
+cargo test --workspace --locked "${features[@]}" -- "${tier[@]}" 2>&1 | tee "$log"
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 

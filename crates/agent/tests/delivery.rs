@@ -104,6 +104,7 @@ async fn start_oracle(
         index: index.clone(),
         watch: Arc::new(ChainWatch::new(chain_config(), Default::default(), book)),
         peers: cairn_oracle::epochs::fetch::Fetcher::new(&dir.join("peers")),
+        progress: Default::default(),
     });
     let app = router(state, ReadLimiter::default());
     let server = tokio::spawn(async move {

@@ -353,20 +353,31 @@ fn epoch(
         .collect();
     let file = |_: &Address, _: &str| -> Result<Vec<u8>, String> { Ok(bytes.clone()) };
     let entropy = |height: u64| -> Result<Option<(Hash, u64)>, String> { Ok(Some(block(height))) };
-    let history = |device: &DeviceId| -> Result<StationHistory, String> {
-        Ok(StationHistory {
-            registered_height: 1,
-            moved_epoch: moved.get(device).copied().unwrap_or(false).then_some(EPOCH),
-        })
+    let history = |stations: &[DeviceId]| -> Result<BTreeMap<DeviceId, StationHistory>, String> {
+        Ok(stations
+            .iter()
+            .map(|device| {
+                let moved = moved.get(device).copied().unwrap_or(false);
+                let history = StationHistory {
+                    registered_height: 1,
+                    moved_epoch: moved.then_some(EPOCH),
+                };
+                (*device, history)
+            })
+            .collect())
     };
     // The payer holds plenty of credits; an unfunded hotspot's own key holds none.
     let payer_address = Address(payer.public_key());
-    let credits = move |who: &Address| -> Result<Credits, String> {
-        Ok(if *who == payer_address {
-            Credits(1 << 40)
-        } else {
-            Credits(0)
-        })
+    let credits = move |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+        Ok(payers
+            .iter()
+            .map(|who| {
+                (
+                    *who,
+                    Credits(if *who == payer_address { 1 << 40 } else { 0 }),
+                )
+            })
+            .collect())
     };
     let pools: BTreeMap<Subnetwork, Amount> = [
         Subnetwork::Coverage,

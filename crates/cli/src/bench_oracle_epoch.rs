@@ -505,7 +505,9 @@ fn epoch(
         std::fs::read(dir.join(o.to_string()).join(name)).map_err(|e| e.to_string())
     };
     let entropy = |height: u64| -> Result<Option<(Hash, u64)>, String> { Ok(Some(block(height))) };
-    let credits = |_: &Address| -> Result<Credits, String> { Ok(Credits(u64::MAX / 4)) };
+    let credits = |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+        Ok(payers.iter().map(|p| (*p, Credits(u64::MAX / 4))).collect())
+    };
     let pools: BTreeMap<Subnetwork, Amount> = [
         Subnetwork::Coverage,
         Subnetwork::Sensing,

@@ -37,20 +37,28 @@ pub(crate) enum OracleCommand {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Where an oracle's epochs stand: each ended epoch's stage, the stages that failed and
+    /// when they are tried again, and what its chain reads cost.
+    Status {
+        /// The oracle's API.
+        #[arg(long, default_value = "http://127.0.0.1:27200")]
+        oracle: String,
+    },
 }
 
 /// Runs `cairn oracle`.
 pub(crate) fn run(ctx: &Context, args: OracleArgs) -> Result<()> {
-    if let Some(OracleCommand::Replay {
-        epoch,
-        node,
-        work_dir,
-    }) = args.command
-    {
-        return replay(ctx, epoch, &node, work_dir);
+    match args.command {
+        Some(OracleCommand::Replay {
+            epoch,
+            node,
+            work_dir,
+        }) => return replay(ctx, epoch, &node, work_dir),
+        Some(OracleCommand::Status { oracle }) => return status(ctx, &oracle),
+        None => {}
     }
     let Some(config) = args.config else {
-        bail!("give --config oracle.toml to run an oracle, or a subcommand (replay)");
+        bail!("give --config oracle.toml to run an oracle, or a subcommand (replay, status)");
     };
     init_logging();
     let config = OracleConfig::load(&config)?;
@@ -144,4 +152,73 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
         bail!("the replayed roots differ from the chain's");
     }
     Ok(())
+}
+
+/// `cairn oracle status`: the oracle's `/v1/status`, read for an operator.
+fn status(ctx: &Context, oracle: &str) -> Result<()> {
+    let url = format!("{}/v1/status", oracle.trim_end_matches('/'));
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .new_agent();
+    let text = agent
+        .get(&url)
+        .call()
+        .with_context(|| format!("asking {url}"))?
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("reading {url}"))?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))?;
+    ctx.print(&answer, || status_text(&answer))
+}
+
+/// The status as lines an operator reads.
+fn status_text(answer: &serde_json::Value) -> String {
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let mut out = format!(
+        "oracle {}: {} file(s), {} report(s), {} device(s) known, block {}\n",
+        answer["oracle"].as_str().unwrap_or("?"),
+        n(&answer["files"]),
+        n(&answer["reports_in_files"]),
+        n(&answer["devices_known"]),
+        n(&answer["beacon"]["height"]),
+    );
+    let epochs = answer["epochs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if epochs.is_empty() {
+        out.push_str("every ended reward epoch is done\n");
+    }
+    for e in epochs {
+        out.push_str(&format!(
+            "reward epoch {}: {}\n",
+            n(&e["epoch"]),
+            e["stage"].as_str().unwrap_or("?")
+        ));
+    }
+    for f in answer["failures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        out.push_str(&format!(
+            "reward epoch {}: failed {} time(s), tried again in {} s: {}\n",
+            n(&f["epoch"]),
+            n(&f["failures"]),
+            n(&f["retry_in_secs"]),
+            f["last_error"].as_str().unwrap_or("?")
+        ));
+    }
+    let reads = &answer["chain_reads"];
+    out.push_str(&format!(
+        "chain reads: {} key(s) read in {} batch(es), {} found kept, {} retried, {} busy answer(s)",
+        n(&reads["keys_read"]),
+        n(&reads["batches"]),
+        n(&reads["keys_kept"]),
+        n(&reads["retries"]),
+        n(&reads["busy_answers"]),
+    ));
+    out
 }

@@ -344,8 +344,10 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
     if let Ok(config) = AgentConfig::load(&agent.join("agent.toml")) {
         let cheaters = &config.connectivity.cheaters;
         out.push_str(&format!(
-            "connectivity agent: {} simulated hotspot(s) owned by carol carrying data for the              payer key in {} (funded by carol: `cairn --home {home} query --node {node}              delegated <payer> connectivity`), of which cheaters: {} inflating receipts, {}              signing them itself, {} paid by an empty key (their ids: http://{}/status)  log {}
-",
+            "connectivity agent: {} simulated hotspot(s) owned by carol carrying data for the \
+             payer key in {} (funded by carol: `cairn --home {home} query --node {node} \
+             delegated <payer> connectivity`), of which cheaters: {} inflating receipts, {} \
+             signing them itself, {} paid by an empty key (their ids: http://{}/status)  log {}\n",
             config.simulation.devices,
             config.connectivity.payer_key_file,
             cheaters.inflaters,

@@ -31,6 +31,58 @@ ws_backfill_blocks = 3
 max_batch = 5
 ";
 
+/// `POST /v1/state/batch` on a real node: proven values, a lie caught, bounds refused.
+fn state_batch_checks(api: &str) {
+    use cairn_ledger::store::MultiProof;
+    use cairn_ledger::StateKey;
+    let keys = [
+        StateKey::Params.to_bytes(),
+        StateKey::ChainConfig.to_bytes(),
+        StateKey::Device(cairn_types::DeviceId(cairn_types::PublicKey([9; 32]))).to_bytes(),
+    ];
+    let hex_keys: Vec<String> = keys.iter().map(hex::encode).collect();
+    let head = height(api).unwrap();
+    let url = format!("{api}/v1/state/batch?height={head}");
+    let (status, answer) = post(&url, &json!({ "keys": hex_keys }).to_string());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["height"], json!(head));
+    let values: Vec<Option<Vec<u8>>> = answer["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().map(|h| hex::decode(h).unwrap()))
+        .collect();
+    assert!(values[0].is_some() && values[1].is_some() && values[2].is_none());
+    let root: cairn_types::Hash = serde_json::from_value(answer["state_root"].clone()).unwrap();
+    let proof = hex::decode(answer["proof"].as_str().unwrap()).unwrap();
+    let proof = MultiProof::decode(&proof, 1 << 20).unwrap();
+    let entries: Vec<(&[u8], Option<&[u8]>)> = keys
+        .iter()
+        .zip(&values)
+        .map(|(k, v)| (k.as_slice(), v.as_deref()))
+        .collect();
+    proof.verify(&root, &entries).unwrap();
+    // The same proof does not vouch for a value the node might have swapped in.
+    let mut lie = entries.clone();
+    lie[2].1 = Some(b"registered");
+    assert!(proof.verify(&root, &lie).is_err());
+    let over = vec!["00"; 1_025];
+    let (status, answer) = post(&url, &json!({ "keys": over }).to_string());
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (400, json!("batch_too_large"))
+    );
+    let (status, answer) = post(&url, &json!({ "keys": ["xyz"] }).to_string());
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (400, json!("malformed_key"))
+    );
+    let ahead = format!("{api}/v1/state/batch?height={}", head + 1_000_000);
+    let (status, _) = post(&ahead, &json!({ "keys": ["00"] }).to_string());
+    assert_eq!(status, 404);
+    std::thread::sleep(Duration::from_secs(1)); // the client's rate refills
+}
+
 /// Reads what the server sends until it closes the connection (or `limit` passes).
 fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
     stream.set_read_timeout(Some(limit)).unwrap();
@@ -140,6 +192,10 @@ fn the_api_refuses_what_is_over_its_limits_and_the_chain_goes_on() {
     let (status, answer) = post(&batch, &json!({ "txs": vec!["00"; 5] }).to_string());
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["results"].as_array().unwrap().len(), 5);
+
+    // A state batch: values with one multi-proof that checks against the state root given,
+    // a present and an absent key alike; a lie is caught; over 1,024 keys is refused.
+    state_batch_checks(api);
 
     // WebSocket: too deep a backfill is refused; a second subscriber over the limit is busy.
     wait_for("a few blocks", Duration::from_secs(60), || {

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates under `crates/`.
-const CRATES: [&str; 8] = [
+const CRATES: [&str; 9] = [
     "types",
     "resources",
+    "light",
     "ledger",
     "serve",
     "node",

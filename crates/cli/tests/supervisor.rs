@@ -13,6 +13,7 @@ mod nodes;
 use nodes::{height, wait_for};
 
 #[test]
+#[ignore = "slow tier (over a minute): scripts/test.sh runs it; --quick skips it"]
 fn a_crashed_validator_is_restarted_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");

@@ -224,7 +224,8 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::RewardRootOf(..)
         | StateKey::SettlementsOf(..)
         | StateKey::RewardEpochEnd(_)
-        | StateKey::EmissionPool(..) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
+        | StateKey::EmissionPool(..)
+        | StateKey::UnpaidPools(_) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }
 

@@ -148,7 +148,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::RewardRootOf(..)
             | StateKey::SettlementsOf(..)
             | StateKey::RewardEpochEnd(_) => None,
-            StateKey::EmissionPool(..) => {
+            StateKey::EmissionPool(..) | StateKey::UnpaidPools(_) => {
                 let pool: Amount = decoded(key, bytes)?;
                 unpaid_pools = plus(unpaid_pools, pool);
                 None

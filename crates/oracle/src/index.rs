@@ -17,6 +17,11 @@ const DEVICES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("devices
 const EPOCH_STARTS: TableDefinition<u64, u64> = TableDefinition::new("epoch_starts");
 const EPOCH_STAGES: TableDefinition<u64, u8> = TableDefinition::new("epoch_stages");
 const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+const READS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reads");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+
+mod blocks;
+mod reads;
 
 const NEXT_SEQ: &str = "next_seq";
 const FOLLOWED: &str = "followed_height";
@@ -86,6 +91,8 @@ impl Index {
         txn.open_table(EPOCH_STARTS)?;
         txn.open_table(EPOCH_STAGES)?;
         txn.open_table(BLOBS)?;
+        txn.open_table(READS)?;
+        txn.open_table(BLOCKS)?;
         txn.commit()?;
         Ok(Index { db })
     }
@@ -176,6 +183,10 @@ pub struct FollowedBlock {
     pub devices: Vec<(DeviceId, Option<DeviceInfo>)>,
     /// A reward epoch that starts at this block, with the block's time.
     pub epoch_start: Option<(u64, u64)>,
+    /// The block's digest (the entropy beacons made after it name).
+    pub digest: Hash,
+    /// The block's time.
+    pub timestamp_ms: u64,
 }
 
 impl Index {
@@ -200,6 +211,9 @@ impl Index {
             if let Some((epoch, start_ms)) = block.epoch_start {
                 txn.open_table(EPOCH_STARTS)?.insert(epoch, start_ms)?;
             }
+            let record = blocks::block_record(&block.digest, block.timestamp_ms);
+            txn.open_table(BLOCKS)?
+                .insert(block.height, record.as_slice())?;
             txn.open_table(COUNTERS)?.insert(FOLLOWED, block.height)?;
         }
         txn.commit()?;

@@ -9,6 +9,7 @@
 //! the same pure computation as every oracle.
 
 use crate::chain::client::NodeClient;
+use crate::chain::reads::StateReads;
 use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
@@ -124,7 +125,8 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         limit: MAX_CUMULATIVE_BYTES,
     };
     let (previous, previous_checked) = fetch.previous(epoch, None)?;
-    let registry = RegistryAt::new(client.clone(), last_height);
+    let reads = StateReads::new(&client, last_height);
+    let registry = RegistryAt::new(&reads);
     let file = |oracle: &cairn_types::Address, name: &str| {
         std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())
     };
@@ -136,8 +138,8 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
     let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
     let denylist = rewarder::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
-    let history = history_at(&client, clock, last_height);
-    let credits = credits_at(&client, last_height);
+    let history = history_at(&reads, clock);
+    let credits = credits_at(&reads);
     let result = rewarder::compute(EpochInputs {
         ctx,
         pools,
@@ -152,10 +154,13 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         history: &history,
         credits: &credits,
     })
-    .map_err(|e| e.to_string())?;
-    if registry.failed() {
-        return Err("a device lookup at the node failed; run the replay again".into());
+    .map_err(|e| e.to_string());
+    if let Some(reason) = registry.failed() {
+        return Err(format!(
+            "device records could not be read at the node ({reason}); run the replay again"
+        ));
     }
+    let result = result?;
     let mut roots = Vec::new();
     for subnetwork in Subnetwork::ALL {
         let on_chain: Option<RewardNode> = client

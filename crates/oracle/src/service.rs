@@ -117,6 +117,7 @@ pub async fn serve(
             .map_err(|e| setup("price")(e.to_string()))?
     };
     let peers = Fetcher::new(&config.data_dir.join("peers"));
+    let progress = Arc::new(crate::epochs::progress::Progress::default());
     let worker = {
         let worker = Worker {
             oracle,
@@ -136,6 +137,7 @@ pub async fn serve(
             bootstraps: Default::default(),
             runtime: tokio::runtime::Handle::current(),
             retained: Default::default(),
+            progress: progress.clone(),
         };
         std::thread::Builder::new()
             .name("oracle-epochs".into())
@@ -150,6 +152,7 @@ pub async fn serve(
         index,
         watch: watch.clone(),
         peers,
+        progress,
     });
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)

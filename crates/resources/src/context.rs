@@ -74,6 +74,10 @@ pub struct DeviceInfo {
 pub trait Registry {
     /// The device's record, if it is registered.
     fn device(&self, device: &DeviceId) -> Option<DeviceInfo>;
+
+    /// Told the devices about to be looked up, before they are: a registry read from a node
+    /// reads them together, in bulk. Nothing by default.
+    fn prefetch(&self, _devices: &[DeviceId]) {}
 }
 
 impl<S: std::hash::BuildHasher> Registry for std::collections::HashMap<DeviceId, DeviceInfo, S> {

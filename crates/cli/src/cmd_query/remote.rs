@@ -179,7 +179,7 @@ pub(crate) fn query(
             answer.height,
             answer.height,
         );
-        if answer.height < head {
+        if answer.height < head && !args.wait_attested {
             text.push_str(&format!(
                 "\nblocks {} to {head} are not attested yet, so this value may not show them: \
                  --wait-attested waits until they are",

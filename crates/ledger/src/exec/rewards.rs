@@ -7,7 +7,11 @@
 //! Merkle *sum* tree of cumulative rewards per account; the ledger accepts it when oracles holding
 //! at least 2/3 of oracle stake signed the identical root and the root's growth over the previous
 //! root fits in the pools of the epochs it covers. Whatever the root leaves of those pools goes to
-//! the treasury, and so do pools that no root paid within [`MAX_ROOT_EPOCH_SPAN`] epochs. The
+//! the treasury. A pool that no root paid within [`MAX_ROOT_EPOCH_SPAN`] epochs is moved to the
+//! sub-network's unpaid pools ([`StateKey::UnpaidPools`]), which the next root may pay from too:
+//! the oracles' cumulative rewards count every epoch they computed, so after an outage of more
+//! than 64 epochs without a root, the next root must still fit (else every later root would be
+//! refused for good). What that root leaves of them goes to the treasury. The
 //! signers are weighed with the oracle stake recorded when the paid epoch began
 //! ([`super::oracle_stake`]). Owners then claim `cumulative − already claimed` with a proof; claims mint
 //! through a windowed circuit breaker, and a sub-network can never pay out more than its root's
@@ -96,7 +100,10 @@ pub fn submit_root(
         oracle_stake::hold_for_root(ex, &s.oracle, began)?;
     }
 
-    let mut allowed = Amount::ZERO;
+    // What fell out of reach unpaid since the previous root is payable by this one.
+    let unpaid_key = StateKey::UnpaidPools(subnetwork);
+    let mut allowed: Amount = ex.state.get_or_default(&unpaid_key)?;
+    ex.state.delete(&unpaid_key);
     for e in first_epoch..=last_epoch {
         let pool_key = StateKey::EmissionPool(Epoch(e), subnetwork);
         let pool: Amount = ex.state.get_or_default(&pool_key)?;
@@ -204,25 +211,30 @@ fn check_quorum(
     Ok(())
 }
 
-/// Sends to the treasury the pools of `epoch` that no root can pay any more (a root pays at most
-/// [`MAX_ROOT_EPOCH_SPAN`] epochs back): called as `epoch + MAX_ROOT_EPOCH_SPAN + 1` begins, so
-/// no emission is ever stranded.
+/// Moves the pools of `epoch` that no root can reach any more (a root scans at most
+/// [`MAX_ROOT_EPOCH_SPAN`] epochs back) to each sub-network's unpaid pools, which the next root
+/// pays from (and leaves to the treasury): called as `epoch + MAX_ROOT_EPOCH_SPAN + 1` begins,
+/// so no emission is ever stranded in a pool no root can reach, and the cumulative rewards the
+/// oracles computed for those epochs stay payable.
 pub fn expire_pools(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError> {
-    let mut expired = Amount::ZERO;
     for subnetwork in Subnetwork::ALL {
         let key = StateKey::EmissionPool(epoch, subnetwork);
-        if let Some(pool) = ex.state.get::<Amount>(&key)? {
-            expired = expired.checked_add(pool).ok_or(TxError::AmountOverflow)?;
-            ex.state.delete(&key);
+        let Some(pool) = ex.state.get::<Amount>(&key)? else {
+            continue;
+        };
+        ex.state.delete(&key);
+        if pool.is_zero() {
+            continue;
         }
+        let unpaid_key = StateKey::UnpaidPools(subnetwork);
+        let unpaid: Amount = ex.state.get_or_default(&unpaid_key)?;
+        let unpaid = unpaid.checked_add(pool).ok_or(TxError::AmountOverflow)?;
+        ex.state.put(&unpaid_key, &unpaid);
+        ex.notes.push(format!(
+            "{pool} of epoch {epoch}'s {subnetwork} pool unpaid by any root within \
+             {MAX_ROOT_EPOCH_SPAN} epochs: held for its next root ({unpaid} held)"
+        ));
     }
-    if expired.is_zero() {
-        return Ok(());
-    }
-    ex.mint_to_treasury(expired)?;
-    ex.notes.push(format!(
-        "{expired} of epoch {epoch}'s reward pools unpaid by any root: to the treasury"
-    ));
     Ok(())
 }
 

@@ -98,6 +98,10 @@ pub enum StateKey {
     Settled(Subnetwork, Address),
     /// The digest of the settlements the root of a reward epoch carried (kept for auditors).
     SettlementsOf(Subnetwork, Epoch),
+    /// A sub-network's pools that fell out of a root's reach unpaid (no root for more than
+    /// `MAX_ROOT_EPOCH_SPAN` epochs), held for its next root: the oracles' cumulative rewards
+    /// still count them, so a root after a long outage must still fit.
+    UnpaidPools(Subnetwork),
 }
 
 impl StateKey {

@@ -31,7 +31,7 @@ use crate::error::StoreError;
 use crate::state::overlay::{Changes, StateRead};
 use cairn_types::Hash;
 use faulty::{Faults, FaultyFile};
-use jmt::{JellyfishMerkleTree, KeyHash, RootHash, Version};
+use jmt::{JellyfishMerkleTree, Version};
 use layers::TreeLayers;
 use live::Live;
 use record::{node_db_key, value_db_key};
@@ -47,69 +47,9 @@ const ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("roots");
 /// Largest tree node accepted from disk, in bytes.
 const MAX_NODE_BYTES: usize = 64 * 1024;
 
-/// BLAKE3 as the tree's hash function.
-///
-/// The tree hashes tens of thousands of short inputs per block (two 32-byte children and a
-/// prefix), so input up to [`Blake3Hasher::INLINE`] bytes is buffered inline and hashed in one
-/// call; only longer input (large values) goes through an incremental `blake3::Hasher`, whose
-/// ~1.9 KiB state would otherwise be created and moved for every node. The output is BLAKE3 of
-/// the concatenated input either way.
-#[derive(Clone)]
-pub struct Blake3Hasher {
-    inline: [u8; Blake3Hasher::INLINE],
-    len: usize,
-    spilled: Option<Box<blake3::Hasher>>,
-}
-
-impl Blake3Hasher {
-    /// Input bytes hashed without an incremental hasher.
-    const INLINE: usize = 128;
-}
-
-impl jmt::SimpleHasher for Blake3Hasher {
-    fn new() -> Self {
-        Blake3Hasher {
-            inline: [0; Blake3Hasher::INLINE],
-            len: 0,
-            spilled: None,
-        }
-    }
-    fn update(&mut self, data: &[u8]) {
-        if let Some(hasher) = &mut self.spilled {
-            hasher.update(data);
-            return;
-        }
-        match self.inline.get_mut(self.len..self.len + data.len()) {
-            Some(slot) => {
-                slot.copy_from_slice(data);
-                self.len += data.len();
-            }
-            None => {
-                let mut hasher = Box::new(blake3::Hasher::new());
-                hasher.update(&self.inline[..self.len]);
-                hasher.update(data);
-                self.spilled = Some(hasher);
-            }
-        }
-    }
-    fn finalize(self) -> [u8; 32] {
-        match self.spilled {
-            Some(hasher) => *hasher.finalize().as_bytes(),
-            None => *blake3::hash(&self.inline[..self.len]).as_bytes(),
-        }
-    }
-}
-
 /// The tree type used for Cairn state.
 pub type StateTree<'a, R> = JellyfishMerkleTree<'a, R, Blake3Hasher>;
-/// A proof of a key's value (or absence) against a state root.
-pub type StateProof = jmt::proof::SparseMerkleProof<Blake3Hasher>;
-
-/// The tree's key hash for state key bytes.
-pub fn key_hash(key: &[u8]) -> KeyHash {
-    // The same as `KeyHash::with::<Blake3Hasher>`, without its per-call debug event.
-    KeyHash(*blake3::hash(key).as_bytes())
-}
+pub use cairn_light::{key_hash, verify_proof, Blake3Hasher, MultiProof, StateProof};
 
 /// The tree version holding the state after block `height` (see [`stage`]).
 pub fn tree_version(height: u64) -> Version {
@@ -241,27 +181,59 @@ impl StoreReader {
         key: &[u8],
         height: u64,
     ) -> Result<(Option<Vec<u8>>, StateProof, Hash), StoreError> {
+        let ((value, proof), root) =
+            self.proving(height, |live, tables| prove_in(live, tables, key, height))?;
+        Ok((value, proof, root))
+    }
+
+    /// The values of `keys` at `height` with one multi-proof against that height's root (each
+    /// sibling node once, see [`MultiProof`]). The tables are opened once for the whole batch.
+    pub fn prove_many(&self, keys: &[Vec<u8>], height: u64) -> Result<ProvenBatch, StoreError> {
+        let ((values, proofs), root) = self.proving(height, |live, tables| {
+            let mut values = Vec::with_capacity(keys.len());
+            let mut proofs = Vec::with_capacity(keys.len());
+            for key in keys {
+                let (value, proof) = prove_in(live, tables, key, height)?;
+                values.push(value);
+                proofs.push(proof);
+            }
+            Ok((values, proofs))
+        })?;
+        let proof = MultiProof::from_proofs(&proofs).map_err(tree_err)?;
+        Ok((values, proof, root))
+    }
+
+    /// Runs `work` over the tables that hold `height` and returns its result with that
+    /// height's root. A height already on disk (every height but the last few, with a short
+    /// sync interval) is proven from the database alone, without holding the in-memory layer's
+    /// lock, which block commits need: a flood of proofs never delays a commit.
+    fn proving<T>(
+        &self,
+        height: u64,
+        work: impl FnOnce(&Live, &ReadTables) -> Result<T, StoreError>,
+    ) -> Result<(T, Hash), StoreError> {
         let root = self.root_at(height)?;
         let live = lock(&self.live)?;
         let tables = ReadTables::open(&self.db, &live)?;
-        // A height already on disk (every height but the last few, with a short sync interval)
-        // is proven from the database alone, without holding the in-memory layer's lock, which
-        // block commits need: a flood of proofs never delays a commit.
         let on_disk = live
             .pending
             .roots
             .keys()
             .next()
             .is_none_or(|first_in_memory| *first_in_memory > height);
-        let (value, proof) = if on_disk {
+        let out = if on_disk {
             drop(live);
-            prove_in(&Live::default(), &tables, key, height)?
+            work(&Live::default(), &tables)?
         } else {
-            prove_in(&live, &tables, key, height)?
+            work(&live, &tables)?
         };
-        Ok((value, proof, root))
+        Ok((out, root))
     }
 }
+
+/// What [`StoreReader::prove_many`] answers: the values of the keys asked (in their order), one
+/// proof of them all, and the state root they are proven against.
+pub type ProvenBatch = (Vec<Option<Vec<u8>>>, MultiProof, Hash);
 
 /// The value of `key` at `height` with its proof, read through `live` and `tables`.
 fn prove_in(
@@ -554,44 +526,12 @@ fn decode_root(bytes: &[u8]) -> Result<Hash, StoreError> {
     Ok(Hash(root))
 }
 
-/// Checks a proof of `value` (or of absence, when `None`) for state key bytes `key` against a
-/// trusted state `root`. This is all a light client needs.
-pub fn verify_proof(
-    root: &Hash,
-    key: &[u8],
-    value: Option<&[u8]>,
-    proof: &StateProof,
-) -> Result<(), String> {
-    proof
-        .verify(RootHash(root.0), key_hash(key), value)
-        .map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn key(i: u32) -> Vec<u8> {
         format!("account-{i}").into_bytes()
-    }
-
-    /// The tree hasher is BLAKE3 of the concatenated input, whatever the pieces' sizes.
-    #[test]
-    fn the_tree_hasher_is_blake3() {
-        use jmt::SimpleHasher;
-        let data: Vec<u8> = (0..400u32).map(|i| (i * 7 % 251) as u8).collect();
-        for cut in [0, 1, 16, 64, 127, 128, 129, 200, 400] {
-            for total in [cut, 128, 129, 400] {
-                if total < cut {
-                    continue;
-                }
-                let mut hasher = Blake3Hasher::new();
-                hasher.update(&data[..cut]);
-                hasher.update(&data[cut..total]);
-                assert_eq!(hasher.finalize(), *blake3::hash(&data[..total]).as_bytes());
-            }
-        }
-        assert_eq!(key_hash(b"k"), KeyHash::with::<Blake3Hasher>(b"k"));
     }
 
     /// The node cache holds the latest tree's upper nodes only: it does not grow while blocks

@@ -484,3 +484,69 @@ fn a_reward_epoch_of_two_consensus_epochs_pays_both_pools_and_is_kept() {
     assert_eq!(kept, t.root());
     assert_balanced(&chain);
 }
+
+/// Seventy epochs pass with no root (more than a root can scan back): the pools that fell out
+/// of reach are held for the next root, so the oracles' cumulative rewards, which count every
+/// epoch, still fit, the root lands and its claims are paid; what it leaves goes to the
+/// treasury. (Before, every later root was refused `root_exceeds_emission` for good.)
+#[test]
+fn a_root_after_seventy_epochs_without_one_still_lands_and_pays() {
+    let (mut chain, _dir) = chain();
+    chain.advance_to_epoch(1).unwrap();
+    let first = tree(&[("alice", 1_000)]);
+    let signers = ["oracle-0", "oracle-1", "oracle-2"];
+    let root0 = submission(&chain, 0, Subnetwork::Storage, &first, &signers);
+    chain.run("carol", Action::SubmitRewardRoot(root0)).unwrap();
+    chain.advance_to_epoch(71).unwrap();
+    // Epochs 1 to 6 fell out of reach (a root scans 64 epochs back): held, not lost.
+    let held: Amount = chain
+        .ledger
+        .get(&StateKey::UnpaidPools(Subnetwork::Storage))
+        .unwrap()
+        .unwrap();
+    assert_eq!(held, Amount(POOL.0 * 6));
+    // The oracles paid alice 10 tokens an epoch from 1 to 70 (a claim stays under the circuit
+    // breaker's window), and 1,490 of each pool to bob.
+    let late = tree(&[("alice", 1_000 + 10 * 70), ("bob", 1_490 * 70)]);
+    let treasury_before = treasury(&chain);
+    let root70 = submission(&chain, 70, Subnetwork::Storage, &late, &signers);
+    chain
+        .run("carol", Action::SubmitRewardRoot(root70))
+        .unwrap();
+    assert_eq!(treasury(&chain), treasury_before, "every pool was paid");
+    assert!(chain
+        .ledger
+        .get::<Amount>(&StateKey::UnpaidPools(Subnetwork::Storage))
+        .unwrap()
+        .is_none());
+    let before = chain.account(&addr("alice")).balance;
+    chain
+        .run(
+            "dave",
+            claims(vec![claim(&late, Subnetwork::Storage, "alice")]),
+        )
+        .unwrap();
+    assert_eq!(
+        chain.account(&addr("alice")).balance,
+        Amount(before.0 + Amount::tokens(1_700).0)
+    );
+    assert_balanced(&chain);
+    // A root asking for more than the pools and what was held is still refused.
+    chain.advance_to_epoch(72).unwrap();
+    let greedy = tree(&[("alice", 1_700), ("bob", 1_490 * 70 + 1_501)]);
+    refused!(
+        chain,
+        "carol",
+        Action::SubmitRewardRoot(submission(
+            &chain,
+            71,
+            Subnetwork::Storage,
+            &greedy,
+            &signers
+        )),
+        TxError::RootExceedsEmission {
+            allowed: POOL,
+            requested: Amount::tokens(1_501)
+        }
+    );
+}

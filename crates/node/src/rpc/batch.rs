@@ -1,7 +1,7 @@
-//! Reading a batch submission's body, `{"txs": ["<hex>", …]}`, without copying it: the
-//! transactions stay borrowed slices of the body, and the count is checked as each one is
-//! read, so a batch over the limit is refused at its first extra element, before any of it is
-//! decoded.
+//! Reading a batch body, `{"txs": ["<hex>", …]}` (a transaction batch) or `{"keys": [...]}` (a
+//! state batch), without copying it: the items stay borrowed slices of the body, and the count
+//! is checked as each one is read, so a batch over the limit is refused at its first extra
+//! element, before any of it is decoded.
 
 use super::ApiError;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -10,9 +10,21 @@ use std::fmt;
 
 /// The transactions of a batch body holding at most `max` of them.
 pub(crate) fn parse(body: &[u8], max: usize) -> Result<Vec<&str>, ApiError> {
+    parse_list(body, "txs", "transactions", max)
+}
+
+/// The strings of a body `{"<field>": ["…", …]}` holding at most `max` of them (`what` names
+/// them in the refusal).
+pub(crate) fn parse_list<'b>(
+    body: &'b [u8],
+    field: &'static str,
+    what: &str,
+    max: usize,
+) -> Result<Vec<&'b str>, ApiError> {
     let too_large = Cell::new(false);
     let mut reader = serde_json::Deserializer::from_slice(body);
     let parsed = Body {
+        field,
         max,
         too_large: &too_large,
     }
@@ -22,17 +34,18 @@ pub(crate) fn parse(body: &[u8], max: usize) -> Result<Vec<&str>, ApiError> {
         Ok(txs) => Ok(txs),
         Err(_) if too_large.get() => Err(ApiError::bad_request(
             "batch_too_large",
-            format!("a batch holds at most {max} transactions"),
+            format!("a batch holds at most {max} {what}"),
         )),
         Err(error) => Err(ApiError::bad_request(
             "malformed_request",
-            format!("expected {{\"txs\": [\"<hex>\", …]}}: {error}"),
+            format!("expected {{\"{field}\": [\"<hex>\", …]}}: {error}"),
         )),
     }
 }
 
-/// The body object: exactly one field, `txs`.
+/// The body object: exactly one field, `field`.
 struct Body<'c> {
+    field: &'static str,
     max: usize,
     too_large: &'c Cell<bool>,
 }
@@ -49,24 +62,30 @@ impl<'de> Visitor<'de> for Body<'_> {
     type Value = Vec<&'de str>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with one field, txs")
+        write!(f, "an object with one field, {}", self.field)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut txs = None;
         while let Some(key) = map.next_key::<&str>()? {
-            if key != "txs" {
-                return Err(de::Error::unknown_field(key, &["txs"]));
+            if key != self.field {
+                return Err(de::Error::custom(format_args!(
+                    "unknown field `{key}`, expected `{}`",
+                    self.field
+                )));
             }
             if txs.is_some() {
-                return Err(de::Error::duplicate_field("txs"));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate field `{}`",
+                    self.field
+                )));
             }
             txs = Some(map.next_value_seed(List {
                 max: self.max,
                 too_large: self.too_large,
             })?);
         }
-        txs.ok_or_else(|| de::Error::missing_field("txs"))
+        txs.ok_or_else(|| de::Error::custom(format_args!("missing field `{}`", self.field)))
     }
 }
 
@@ -96,7 +115,7 @@ impl<'de> Visitor<'de> for List<'_> {
         while let Some(tx) = seq.next_element::<&str>()? {
             if txs.len() == self.max {
                 self.too_large.set(true);
-                return Err(de::Error::custom("too many transactions"));
+                return Err(de::Error::custom("too many items"));
             }
             txs.push(tx);
         }

@@ -11,6 +11,7 @@ mod error;
 pub mod limits;
 pub mod server;
 mod state;
+mod state_batch;
 mod status;
 mod transactions;
 mod ws;
@@ -236,6 +237,7 @@ pub fn router(state: RpcState) -> Router {
         .route("/v1/accounts/{address}", get(state::account))
         .route("/v1/devices/{device}", get(state::device))
         .route("/v1/params", get(state::params))
+        .route("/v1/state/batch", post(state_batch::batch))
         .route("/v1/state/{key}", get(state::raw))
         .route("/v1/blocks/{height}", get(blocks::by_height))
         .route("/v1/epochs/{epoch}/handoff", get(epochs::handoff))

@@ -26,6 +26,42 @@ impl RpcState {
     }
 }
 
+/// The height a proof is read at, and what vouches for it.
+pub(crate) struct ProvenHeight {
+    /// The height read.
+    pub(crate) height: u64,
+    /// The finalized block whose header attests that height's root (when the height was not
+    /// asked for).
+    pub(crate) attested_by: Option<u64>,
+    /// The latest applied block.
+    pub(crate) head: u64,
+}
+
+impl RpcState {
+    /// `asked`, or without it the state the latest certified block attests; a height not
+    /// applied yet is 404.
+    pub(crate) async fn proven_height(&self, asked: Option<u64>) -> Result<ProvenHeight, ApiError> {
+        let head = self.chain().head().height;
+        let (height, attested_by) = match asked {
+            Some(h) => (h, None),
+            None => match self.certified_at_or_below(head, CERTIFIED_WINDOW).await {
+                Some((block, _)) => (block.header.state_height, Some(block.header.height)),
+                None => (head, None),
+            },
+        };
+        if height > head {
+            return Err(ApiError::not_found(format!(
+                "height {height} is not applied yet (head {head})"
+            )));
+        }
+        Ok(ProvenHeight {
+            height,
+            attested_by,
+            head,
+        })
+    }
+}
+
 /// An account (all zero when it never received anything).
 pub(crate) async fn account(
     State(state): State<RpcState>,
@@ -133,22 +169,11 @@ pub(crate) async fn raw(
         }));
     }
     let _slot = state.admission().expensive()?;
-    let head = state.chain().head().height;
-    let (height, attested_by) = match query.height {
-        Some(h) => (h, None),
-        None => {
-            let head = state.chain().head().height;
-            match state.certified_at_or_below(head, CERTIFIED_WINDOW).await {
-                Some((block, _)) => (block.header.state_height, Some(block.header.height)),
-                None => (head, None),
-            }
-        }
-    };
-    if height > head {
-        return Err(ApiError::not_found(format!(
-            "height {height} is not applied yet (head {head})"
-        )));
-    }
+    let ProvenHeight {
+        height,
+        attested_by,
+        head,
+    } = state.proven_height(query.height).await?;
     // A proof walks the tree from disk: on a blocking thread, without the ledger's lock.
     let reader = state.chain().reader().clone();
     let (value, proof, root) =

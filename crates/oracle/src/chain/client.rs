@@ -3,6 +3,8 @@
 
 use cairn_ledger::state::records::Account;
 use cairn_ledger::StateKey;
+use cairn_light::multiproof::MAX_BATCH_KEYS;
+use cairn_light::MultiProof;
 use cairn_types::tx::SignedTransaction;
 use cairn_types::{Address, Hash};
 use serde::de::DeserializeOwned;
@@ -11,6 +13,10 @@ use std::time::Duration;
 
 /// Largest answer read from the node (a full block as JSON), in bytes.
 pub const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Longest wait a node's `Retry-After` is taken at (a node asking for more is asked again
+/// sooner, or another node is).
+pub const MAX_RETRY_AFTER_SECS: u64 = 60;
 
 /// Why a call to the node failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +37,57 @@ pub enum ChainError {
         /// What is wrong.
         reason: String,
     },
+    /// The node is busy or limits this client's rate (429 or 503): ask again after
+    /// `retry_after_secs`, or ask another node.
+    #[error("node {url} is busy ({status}); retry after {retry_after_secs} s")]
+    Busy {
+        /// What was asked.
+        url: String,
+        /// 429 or 503.
+        status: u16,
+        /// What its `Retry-After` header said (1 when it said nothing readable).
+        retry_after_secs: u64,
+    },
+    /// The node's values do not check against the state root it gave, or it answered another
+    /// height or number of values than was asked: it is not to be believed.
+    #[error("node answer of {url} does not check: {reason}")]
+    Disproved {
+        /// What was asked.
+        url: String,
+        /// What did not check.
+        reason: String,
+    },
+}
+
+impl ChainError {
+    /// Seconds to wait before asking this node again, when it said so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ChainError::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// Values of a state batch, in the keys' order, proven against `state_root` at `height`.
+#[derive(Clone, Debug)]
+pub struct ProvenValues {
+    /// The height read.
+    pub height: u64,
+    /// The state root the values were checked against.
+    pub state_root: Hash,
+    /// Each key's value bytes, or `None` when absent.
+    pub values: Vec<Option<Vec<u8>>>,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    height: u64,
+    state_root: Hash,
+    values: Vec<Option<String>>,
+    proof: String,
 }
 
 /// Where the chain is.
@@ -163,6 +220,59 @@ impl NodeClient {
             })
     }
 
+    /// The values of up to [`MAX_BATCH_KEYS`] state keys after block `height`, checked against
+    /// one multi-proof and the state root the node gives for that height. A node whose values
+    /// do not check is refused ([`ChainError::Disproved`]), never believed.
+    pub fn state_batch(&self, keys: &[Vec<u8>], height: u64) -> Result<ProvenValues, ChainError> {
+        let url = format!("{}/v1/state/batch?height={height}", self.base);
+        let disproved = |reason: String| ChainError::Disproved {
+            url: url.clone(),
+            reason,
+        };
+        if keys.is_empty() || keys.len() > MAX_BATCH_KEYS {
+            return Err(disproved(format!(
+                "a batch holds 1 to {MAX_BATCH_KEYS} keys"
+            )));
+        }
+        let body = serde_json::json!({ "keys": keys.iter().map(hex::encode).collect::<Vec<_>>() });
+        let response = self.agent.post(&url).send_json(&body);
+        let answer: BatchAnswer = read(&url, response)?;
+        if answer.height != height || answer.values.len() != keys.len() {
+            return Err(disproved(format!(
+                "asked {} keys at height {height}, answered {} at {}",
+                keys.len(),
+                answer.values.len(),
+                answer.height
+            )));
+        }
+        let mut values = Vec::with_capacity(keys.len());
+        for value in &answer.values {
+            let bytes = value
+                .as_deref()
+                .map(hex::decode)
+                .transpose()
+                .map_err(|e| disproved(format!("a value is not hex: {e}")))?;
+            values.push(bytes);
+        }
+        let proof_bytes = hex::decode(&answer.proof)
+            .map_err(|e| disproved(format!("the proof is not hex: {e}")))?;
+        let proof = MultiProof::decode(&proof_bytes, MAX_ANSWER_BYTES as usize)
+            .map_err(|e| disproved(e.to_string()))?;
+        let entries: Vec<(&[u8], Option<&[u8]>)> = keys
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| (k.as_slice(), v.as_deref()))
+            .collect();
+        proof
+            .verify(&answer.state_root, &entries)
+            .map_err(|e| disproved(e.to_string()))?;
+        Ok(ProvenValues {
+            height,
+            state_root: answer.state_root,
+            values,
+        })
+    }
+
     /// An account (nonce and balance) now.
     pub fn account(&self, address: &Address) -> Result<Account, ChainError> {
         self.get(&format!("/v1/accounts/{address}"))
@@ -188,6 +298,20 @@ fn read<T: DeserializeOwned>(
     };
     let mut response = response.map_err(|e| node(e.to_string()))?;
     let status = response.status();
+    if status.as_u16() == 429 || status.as_u16() == 503 {
+        let retry_after_secs = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_RETRY_AFTER_SECS);
+        return Err(ChainError::Busy {
+            url: url.to_string(),
+            status: status.as_u16(),
+            retry_after_secs,
+        });
+    }
     let text = response
         .body_mut()
         .with_config()

@@ -59,6 +59,8 @@ fn apply(
     let clock = watch.config.reward_clock();
     let mut followed = FollowedBlock {
         height: block.height,
+        digest: block.digest,
+        timestamp_ms: block.timestamp_ms,
         ..FollowedBlock::default()
     };
     let mut params_may_change = false;

@@ -4,10 +4,12 @@
 //! - [`client`]: blocks, state at a height, accounts, transaction submission.
 //! - [`follower`]: every finalized block in order: devices, beacon, reward-epoch starts,
 //!   parameters.
+//! - [`reads`]: state at one height, in proven batches, kept across retries.
 //! - [`submit`]: the oracle's own transactions, one at a time, followed to their outcome.
 
 pub mod client;
 pub mod follower;
+pub mod reads;
 pub mod submit;
 
 use crate::registry::DeviceBook;

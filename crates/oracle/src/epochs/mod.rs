@@ -16,12 +16,14 @@
 //! - [`reward`]: computing, keeping and signing the epoch's rewards.
 //! - [`root`]: gathering 2/3 of oracle stake's signatures and submitting the root.
 //! - [`retain`]: deleting logs older than `log_retention_epochs`.
+//! - [`progress`]: failed stages waiting to be tried again, and what chain reads cost.
 
 pub mod attest;
 pub mod background;
 pub mod bootstrap;
 pub mod close;
 pub mod fetch;
+pub mod progress;
 pub mod retain;
 pub mod reward;
 pub mod root;
@@ -113,6 +115,8 @@ pub struct Worker {
     pub runtime: tokio::runtime::Handle,
     /// The first epoch whose logs retention last kept (0: nothing deleted yet).
     pub retained: AtomicU64,
+    /// Each epoch's failures and retry times, and what chain reads cost (shown by the status).
+    pub progress: Arc<progress::Progress>,
 }
 
 impl Worker {
@@ -142,9 +146,18 @@ impl Worker {
                 continue;
             }
             // One epoch that cannot move on (a peer's file missing, a node error) does not hold
-            // back the stages of the others.
-            if let Err(error) = self.advance(Epoch(epoch)) {
-                tracing::warn!(epoch, %error, "oracle.epochs: will retry");
+            // back the stages of the others, and is tried again after a wait that doubles with
+            // each failure (or what the node asked for), so a busy node is not flooded.
+            if self.progress.waiting(epoch) {
+                first_not_done = first_not_done.min(epoch);
+                continue;
+            }
+            match self.advance(Epoch(epoch)) {
+                Ok(()) => self.progress.succeeded(epoch),
+                Err(error) => {
+                    tracing::warn!(epoch, %error, "oracle.epochs: will retry");
+                    self.progress.failed(epoch, error, MAX_EPOCHS_BEHIND);
+                }
             }
             if self.index.stage(epoch).map_err(|e| e.to_string())? != Stage::Done as u8 {
                 first_not_done = first_not_done.min(epoch);

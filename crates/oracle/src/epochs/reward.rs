@@ -4,9 +4,10 @@
 
 use super::attest::{mirrors, whole_or_fetch};
 use super::{Stage, Worker};
+use crate::chain::reads::StateReads;
 use crate::manifest::Manifest;
 use crate::rewarder::credits::credits_at;
-use crate::rewarder::entropy::{entropy_at, lookback_blocks};
+use crate::rewarder::entropy::{followed_entropy, lookback_blocks};
 use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochInputs, EpochResult};
@@ -82,8 +83,12 @@ impl Worker {
         let Some(result) = self.compute(epoch, previous)? else {
             return Ok(None); // a counted manifest's files are still being fetched
         };
-        // What was fetched for this epoch is on disk now: the jobs' records can go.
+        // What was fetched for this epoch is on disk now: the jobs' records can go, and so
+        // can the state read for it.
         self.fetches.forget_where(|(e, _, _)| *e <= epoch);
+        self.index
+            .forget_reads_through(epoch.0)
+            .map_err(|e| e.to_string())?;
         self.bootstraps.forget_where(|e| *e <= epoch);
         let chain_id = &self.watch.config.chain_id;
         let roots = result
@@ -129,7 +134,10 @@ impl Worker {
         let Some(inputs) = EpochReads::read(self, epoch)? else {
             return Ok(None);
         };
-        let registry = RegistryAt::new(self.client.clone(), inputs.last_height);
+        let reads = StateReads::new(&self.client, inputs.last_height)
+            .kept_in(&self.index, epoch.0)
+            .counted_in(&self.progress.reads);
+        let registry = RegistryAt::new(&reads);
         let own = self.oracle;
         let file = |oracle: &Address, name: &str| -> Result<Vec<u8>, String> {
             if *oracle == own {
@@ -152,7 +160,8 @@ impl Worker {
             rules.entropy_valid_ms,
             self.watch.config.consensus.block_interval_ms,
         );
-        let entropy = entropy_at(
+        let entropy = followed_entropy(
+            &self.index,
             &self.client,
             (clock.first_height(epoch), inputs.last_height),
             lookback,
@@ -164,8 +173,8 @@ impl Worker {
             inputs.last_height,
             &inputs.manifests,
         )?;
-        let history = history_at(&self.client, clock, inputs.last_height);
-        let credits = credits_at(&self.client, inputs.last_height);
+        let history = history_at(&reads, clock);
+        let credits = credits_at(&reads);
         let result = rewarder::compute(EpochInputs {
             ctx: inputs.ctx,
             pools: inputs.pools,
@@ -186,10 +195,12 @@ impl Worker {
                 self.fetches.forget(&(epoch, *oracle, *hash));
             }
         }
-        let result = result.map_err(|e| e.to_string())?;
-        if registry.failed() {
-            return Err("a device lookup failed; the epoch will be computed again".into());
+        if let Some(reason) = registry.failed() {
+            return Err(format!(
+                "device records could not be read ({reason}); the epoch will be computed again from what was read"
+            ));
         }
+        let result = result.map_err(|e| e.to_string())?;
         Ok(Some(result))
     }
 }

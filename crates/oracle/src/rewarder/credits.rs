@@ -1,29 +1,31 @@
-//! Payers' delegated connectivity credits at an epoch's last block, read from a node: what
-//! settlement caps each payer's bytes at. A read that fails is an error and the epoch is
+//! Payers' delegated connectivity credits at an epoch's last block, read from a node in bulk:
+//! what settlement caps each payer's bytes at. A read that fails is an error and the epoch is
 //! computed again later (it must not read as "holds nothing").
 
-use super::CreditSource;
-use crate::chain::client::NodeClient;
+use crate::chain::reads::StateReads;
 use cairn_ledger::StateKey;
 use cairn_types::{Address, Credits, Subnetwork};
+use std::collections::BTreeMap;
 
-/// A credit source over `client` at `last_height`.
-pub fn credits_at(
-    client: &NodeClient,
-    last_height: u64,
-) -> impl Fn(&Address) -> Result<Credits, String> + '_ {
-    move |payer| {
-        client
-            .state::<Credits>(
-                &StateKey::DelegatedCredits(*payer, Subnetwork::Connectivity),
-                Some(last_height),
-            )
-            .map(Option::unwrap_or_default)
-            .map_err(|e| e.to_string())
+/// A credit source over `reads` (at the epoch's last block).
+pub fn credits_at<'a>(
+    reads: &'a StateReads<'a>,
+) -> impl Fn(&[Address]) -> Result<BTreeMap<Address, Credits>, String> + 'a {
+    move |payers| {
+        let keys: Vec<StateKey> = payers
+            .iter()
+            .map(|p| StateKey::DelegatedCredits(*p, Subnetwork::Connectivity))
+            .collect();
+        let held: Vec<Option<Credits>> = reads.read(&keys).map_err(|e| e.to_string())?;
+        Ok(payers
+            .iter()
+            .zip(held)
+            .map(|(payer, held)| (*payer, held.unwrap_or_default()))
+            .collect())
     }
 }
 
 /// No payer holds anything (tests without connectivity).
-pub fn no_credits() -> CreditSource<'static> {
-    &|_| Ok(Credits(0))
+pub fn no_credits() -> super::CreditSource<'static> {
+    &|_| Ok(BTreeMap::new())
 }

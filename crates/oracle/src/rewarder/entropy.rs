@@ -1,4 +1,6 @@
-//! The blocks beacons name as entropy, read from a node: height → (digest, time).
+//! The blocks beacons name as entropy: height → (digest, time). An oracle reads them from what
+//! its follower kept of every block ([`followed_entropy`]), asking its node only for a block it
+//! did not keep; an auditor's replay asks its node ([`entropy_at`]).
 //!
 //! Only heights from [`lookback_blocks`] before the epoch's first block to its last are read,
 //! so a device naming far-off heights cannot make the rewarder read the whole chain; a beacon
@@ -29,6 +31,27 @@ pub fn entropy_at(
     move |height| {
         if !(low..=last_height).contains(&height) {
             return Ok(None);
+        }
+        let block = client.block(height).map_err(|e| e.to_string())?;
+        Ok(Some((block.digest, block.timestamp_ms)))
+    }
+}
+
+/// An entropy source over the blocks the follower kept in `index`, asking `client` for any
+/// block in range it did not keep.
+pub fn followed_entropy<'a>(
+    index: &'a crate::index::Index,
+    client: &'a NodeClient,
+    (first_height, last_height): (u64, u64),
+    lookback: u64,
+) -> impl Fn(u64) -> Result<Option<(Hash, u64)>, String> + 'a {
+    let low = first_height.saturating_sub(lookback);
+    move |height| {
+        if !(low..=last_height).contains(&height) {
+            return Ok(None);
+        }
+        if let Some(kept) = index.followed_block(height).map_err(|e| e.to_string())? {
+            return Ok(Some(kept));
         }
         let block = client.block(height).map_err(|e| e.to_string())?;
         Ok(Some((block.digest, block.timestamp_ms)))

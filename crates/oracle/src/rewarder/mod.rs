@@ -42,6 +42,7 @@ use cairn_resources::sensing::score::{sensing_outcomes, SensingInputs, StationHi
 use cairn_resources::settlement;
 use cairn_resources::tally::Tally;
 use cairn_types::codec;
+use cairn_types::report::LoggedReport;
 use cairn_types::reward_tree::{RewardLeaf, RewardNode, RewardTree};
 use cairn_types::tx::Settlement;
 use cairn_types::{Address, Amount, Credits, DeviceId, Hash, Subnetwork};
@@ -57,11 +58,14 @@ pub type FileSource<'a> = &'a dyn Fn(&Address, &str) -> Result<Vec<u8>, String>;
 /// Reads the block at a height: its digest and time, or `None` if it may not serve as entropy.
 pub type EntropySource<'a> = &'a dyn Fn(u64) -> Result<Option<(Hash, u64)>, String>;
 
-/// Reads a sensing station's past: its registration height and last move.
-pub type HistorySource<'a> = &'a dyn Fn(&DeviceId) -> Result<StationHistory, String>;
+/// Reads sensing stations' pasts (registration height and last move), all at once; a station
+/// left out of the answer has none (registered at 0, never moved).
+pub type HistorySource<'a> =
+    &'a dyn Fn(&[DeviceId]) -> Result<BTreeMap<DeviceId, StationHistory>, String>;
 
-/// Reads a payer's delegated connectivity credits at the epoch's last block.
-pub type CreditSource<'a> = &'a dyn Fn(&Address) -> Result<Credits, String>;
+/// Reads payers' delegated connectivity credits at the epoch's last block, all at once; a
+/// payer left out of the answer holds none.
+pub type CreditSource<'a> = &'a dyn Fn(&[Address]) -> Result<BTreeMap<Address, Credits>, String>;
 
 /// What an epoch's computation reads.
 pub struct EpochInputs<'a> {
@@ -139,19 +143,22 @@ pub enum RewardError {
     /// The reward tree could not be built (more than 2^40 owners).
     #[error("reward tree: {0}")]
     Tree(String),
-    /// A sensing station's past could not be read.
-    #[error("history of device {device}: {reason}")]
+    /// The device records could not all be read (the node failed or lied).
+    #[error("device records: {0}")]
+    Registry(String),
+    /// Sensing stations' pasts could not be read.
+    #[error("history of {stations} sensing stations: {reason}")]
     History {
-        /// The device.
-        device: DeviceId,
+        /// Stations asked.
+        stations: usize,
         /// Why.
         reason: String,
     },
-    /// A payer's delegated credits could not be read.
-    #[error("credits of payer {payer}: {reason}")]
+    /// Payers' delegated credits could not be read.
+    #[error("credits of {payers} payers: {reason}")]
     Credits {
-        /// The payer.
-        payer: Address,
+        /// Payers asked.
+        payers: usize,
         /// Why.
         reason: String,
     },
@@ -191,7 +198,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             if bytes.len() as u64 != file.bytes || file_hash(&bytes) != file.hash {
                 return Err(bad("its size or hash is not the manifest's".into()));
             }
-            read_file(&bytes, &mut tally);
+            read_file(&bytes, &mut tally, inputs.registry);
         }
     }
     let mut tallied = tally.finish();
@@ -232,15 +239,18 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
         },
         inputs.ctx.window_ms,
     );
-    let mut history = BTreeMap::new();
-    for (device, d) in &tallied.devices {
-        if d.info.subnetwork == Subnetwork::Sensing && !d.info.retired {
-            let past = (inputs.history)(device).map_err(|reason| RewardError::History {
-                device: *device,
-                reason,
-            })?;
-            history.insert(*device, past);
-        }
+    let stations: Vec<DeviceId> = tallied
+        .devices
+        .iter()
+        .filter(|(_, d)| d.info.subnetwork == Subnetwork::Sensing && !d.info.retired)
+        .map(|(device, _)| *device)
+        .collect();
+    let mut history = (inputs.history)(&stations).map_err(|reason| RewardError::History {
+        stations: stations.len(),
+        reason,
+    })?;
+    for station in &stations {
+        history.entry(*station).or_default();
     }
     let sensing = sensing_outcomes(
         &tallied,
@@ -253,11 +263,13 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
         },
     );
     let transfer_policy = TransferPolicy::default();
-    let mut balances = BTreeMap::new();
-    for payer in settlement::payers(&tallied) {
-        let held =
-            (inputs.credits)(&payer).map_err(|reason| RewardError::Credits { payer, reason })?;
-        balances.insert(payer, held);
+    let payers: Vec<Address> = settlement::payers(&tallied).into_iter().collect();
+    let mut balances = (inputs.credits)(&payers).map_err(|reason| RewardError::Credits {
+        payers: payers.len(),
+        reason,
+    })?;
+    for payer in &payers {
+        balances.entry(*payer).or_insert(Credits(0));
     }
     let settled = settlement::settle(&mut tallied, &balances, &transfer_policy);
     let outcomes = Outcomes {
@@ -327,8 +339,14 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
 const TALLY_CHUNK: usize = 16_384;
 
 /// Every report of one file into the tally; a file that breaks off counts one malformed copy
-/// and is read no further.
-fn read_file<R: Registry + ?Sized>(bytes: &[u8], tally: &mut Tally<'_, R>) {
+/// and is read no further. The registry is told each chunk's devices first, so that a
+/// registry read from a node reads them in bulk.
+fn read_file<R: Registry + ?Sized>(bytes: &[u8], tally: &mut Tally<'_, R>, registry: &R) {
+    let add = |tally: &mut Tally<'_, R>, chunk: &[LoggedReport], threads: usize| {
+        let devices: Vec<DeviceId> = chunk.iter().map(|c| c.report.device()).collect();
+        registry.prefetch(&devices);
+        tally.add_all(chunk, threads);
+    };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let Ok(mut reader) = FileReader::open(bytes) else {
         tally.add_malformed();
@@ -340,13 +358,13 @@ fn read_file<R: Registry + ?Sized>(bytes: &[u8], tally: &mut Tally<'_, R>) {
             Ok(Some(report)) => {
                 chunk.push(report);
                 if chunk.len() == TALLY_CHUNK {
-                    tally.add_all(&chunk, threads);
+                    add(tally, &chunk, threads);
                     chunk.clear();
                 }
             }
-            Ok(None) => break tally.add_all(&chunk, threads),
+            Ok(None) => break add(tally, &chunk, threads),
             Err(_) => {
-                tally.add_all(&chunk, threads);
+                add(tally, &chunk, threads);
                 tally.add_malformed();
                 return;
             }

@@ -59,6 +59,8 @@ pub struct ApiState {
     pub watch: Arc<ChainWatch>,
     /// The copies of other oracles' manifests and files this oracle keeps (served again).
     pub peers: crate::epochs::fetch::Fetcher,
+    /// Epochs whose stage failed, and what chain reads cost.
+    pub progress: Arc<crate::epochs::progress::Progress>,
 }
 
 /// The API's routes over `state`, reads limited per client by `reads`.
@@ -256,19 +258,64 @@ struct StatusAnswer {
     reports_in_files: u64,
     devices_known: usize,
     beacon: Beacon,
+    /// Reward epochs not done yet, each with its stage.
+    epochs: Vec<EpochStage>,
+    /// Epochs whose stage failed and wait to be tried again.
+    failures: Vec<crate::epochs::progress::EpochFailure>,
+    /// What the rewards stage's chain reads have cost.
+    chain_reads: crate::epochs::progress::ReadTotals,
+}
+
+/// A reward epoch's stage, as the status shows it.
+#[derive(Serialize)]
+struct EpochStage {
+    epoch: u64,
+    stage: &'static str,
+}
+
+/// Reward epochs the status lists, back from the current one.
+const STATUS_EPOCHS: u64 = 8;
+
+/// The stages of the last [`STATUS_EPOCHS`] ended reward epochs that are not done.
+fn epoch_stages(state: &ApiState) -> Result<Vec<EpochStage>, crate::index::IndexError> {
+    let followed = state.index.followed_height()?;
+    let current = state
+        .watch
+        .config
+        .reward_clock()
+        .reward_epoch_at(followed.max(1))
+        .0;
+    let first = state.index.known_first_epoch()?.unwrap_or(current);
+    let mut out = Vec::new();
+    for epoch in first.max(current.saturating_sub(STATUS_EPOCHS))..current {
+        let stage = match state.index.stage(epoch)? {
+            0 => "open",
+            1 => "committed",
+            2 => "attested",
+            3 => "rewarded",
+            _ => continue,
+        };
+        out.push(EpochStage { epoch, stage });
+    }
+    Ok(out)
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {
+    let unavailable = |e: crate::index::IndexError| {
+        refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+            true,
+        )
+    };
     let files = match state.index.files() {
         Ok(files) => files,
-        Err(e) => {
-            return refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-                true,
-            )
-        }
+        Err(e) => return unavailable(e),
+    };
+    let epochs = match epoch_stages(&state) {
+        Ok(epochs) => epochs,
+        Err(e) => return unavailable(e),
     };
     let beacon = state.watch.beacon();
     Json(StatusAnswer {
@@ -278,6 +325,9 @@ async fn status(State(state): State<Arc<ApiState>>) -> Response {
         reports_in_files: files.iter().map(|(_, m)| m.reports).sum(),
         devices_known: state.watch.book.len(),
         beacon,
+        epochs,
+        failures: state.progress.failures(),
+        chain_reads: state.progress.read_totals(),
     })
     .into_response()
 }
@@ -362,6 +412,7 @@ mod tests {
             store: store.clone(),
             index: index.clone(),
             peers: crate::epochs::fetch::Fetcher::new(&dir.path().join("peers")),
+            progress: Default::default(),
             watch: Arc::new(ChainWatch::new(
                 cairn_types::params::ChainConfig {
                     chain_id: ChainId::new("cairn-test").unwrap(),

@@ -1,0 +1,138 @@
+//! End to end at the size README runs it: `cairn devnet` with every default (200 honest weather
+//! stations and 3 cheaters, 12 honest coverage devices and 23 cheaters, 4 honest hotspots and 3
+//! cheaters, 600-block epochs). The test that was missing: the end-to-end tests run 6 stations,
+//! while the devnet everyone runs once stalled every reward root at 245 devices (each oracle's
+//! node refused its thousands of single reads with 429).
+//!
+//! It waits for a sensing root on chain that pays at least 90% of alice's stations, and checks
+//! that reward epoch 1 (the first whose devices were all registered before it began) has a root
+//! within 900 blocks (3 minutes at the devnet's 200 ms blocks) of its end, counted in blocks so
+//! that a slow machine moves the deadline with the chain; and that the oracle's status shows
+//! its reads went in batches.
+//! Slow tier (several minutes): `scripts/test.sh` runs it, `scripts/test.sh --quick` does not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "common/nodes.rs"]
+mod nodes;
+#[path = "common/running.rs"]
+mod running;
+
+use cairn_ledger::state::records::RewardRootRecord;
+use cairn_ledger::StateKey;
+use cairn_types::{Amount, Subnetwork};
+use nodes::{get, height, wait_for};
+use running::{devnet, state};
+use std::time::Duration;
+
+/// The devnet's defaults, as README runs it.
+const STATIONS: u32 = 200;
+const COVERAGE: u32 = 12;
+const HOTSPOTS: u32 = 4;
+const BLOCKS_PER_EPOCH: u64 = 600;
+/// Blocks after an epoch's end within which its root must be on chain (3 minutes of blocks).
+const ROOT_WITHIN_BLOCKS: u64 = 900;
+
+/// Alice's stations paid in reward epoch `e`, by an oracle's account.
+fn stations_paid(oracle: &str, e: u64) -> usize {
+    let Some((200, devices)) = get(&format!("{oracle}/v1/rewards/{e}/devices")) else {
+        return 0;
+    };
+    devices
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|d| d["subnetwork"] == "sensing")
+                .filter(|d| {
+                    d["reward"]
+                        .as_str()
+                        .and_then(|r| r.parse::<Amount>().ok())
+                        .is_some_and(|r| r.0 > 0)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+#[ignore = "slow tier (several minutes): scripts/test.sh runs it; --quick skips it"]
+fn the_readme_devnet_pays_its_roots_within_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("devnet");
+    // Ports 4000-7999, apart from every other end-to-end test.
+    let base = common::port_base(4_000, 400, 10);
+    let log = dir.path().join("devnet.log");
+    let _devnet = devnet(
+        &home,
+        base,
+        (STATIONS, COVERAGE, HOTSPOTS),
+        BLOCKS_PER_EPOCH,
+        &log,
+    );
+    let node = format!("http://127.0.0.1:{}", base + 100);
+    let oracle = format!("http://127.0.0.1:{}", base + 200);
+    let logs = || {
+        let mut text = std::fs::read_to_string(&log).unwrap_or_default();
+        for i in 0..3 {
+            let path = home.join(format!("oracle-{i}/oracle.log"));
+            text.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+        }
+        text
+    };
+    // Each root, as it lands, with the height the chain had reached when it was first seen.
+    let mut landed: Vec<(u64, u64)> = Vec::new();
+    let mut paid_epoch = None;
+    wait_for(
+        "a sensing root paying alice's stations",
+        Duration::from_secs(900),
+        || {
+            let Some(h) = height(&node) else {
+                return false;
+            };
+            for e in 0..2u64 {
+                let any_root = Subnetwork::ALL.iter().any(|s| {
+                    let key = StateKey::RewardRootOf(*s, cairn_types::Epoch(e));
+                    state::<cairn_types::reward_tree::RewardNode>(&node, &key).is_some()
+                });
+                if any_root && !landed.iter().any(|(x, _)| *x == e) {
+                    landed.push((e, h));
+                }
+            }
+            let latest: Option<RewardRootRecord> =
+                state(&node, &StateKey::RewardRoot(Subnetwork::Sensing));
+            if let Some(record) = latest.filter(|r| r.root.sum.0 > 0) {
+                let e = record.epoch.0;
+                if stations_paid(&oracle, e) >= (STATIONS as usize) * 9 / 10 {
+                    paid_epoch = Some(e);
+                }
+            }
+            // Reward epoch 1 (the first whose devices were all registered before it began)
+            // has a root within its bound, or the test fails now with the logs.
+            let due = 2 * BLOCKS_PER_EPOCH + ROOT_WITHIN_BLOCKS;
+            assert!(
+                landed.iter().any(|(e, _)| *e >= 1) || h <= due,
+                "no reward root for reward epoch 1 by height {h} (due by {due}); logs:\n{}",
+                tail(&logs(), 80)
+            );
+            paid_epoch.is_some() && landed.iter().any(|(e, _)| *e >= 1)
+        },
+    );
+    let status = get(&format!("{oracle}/v1/status")).unwrap().1;
+    let reads = &status["chain_reads"];
+    assert!(
+        reads["keys_read"].as_u64().unwrap() >= u64::from(STATIONS),
+        "{status}"
+    );
+    // 1,024 keys a batch: a few dozen batches an epoch, not thousands of requests.
+    let batches = reads["batches"].as_u64().unwrap();
+    assert!(batches < 200, "{batches} batches: {status}");
+    let logs = logs();
+    assert!(!logs.contains("panicked"), "{}", tail(&logs, 80));
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

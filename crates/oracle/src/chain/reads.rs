@@ -1,0 +1,249 @@
+//! Reading an epoch's state from the chain in bulk, proven, and kept.
+//!
+//! Everything the rewarder reads of the chain for a reward epoch (device records, stations'
+//! location entries, payers' credits) is read at one height, the epoch's last block, which every
+//! oracle and auditor reads alike. [`StateReads`] reads those keys [`MAX_BATCH_KEYS`] at a time
+//! with `POST /v1/state/batch`, checks each batch's multi-proof against the state root the node
+//! gives, and remembers every value, in memory for the computation and (for an oracle) in its
+//! index, so that a computation that stopped half-way (a busy node, a refused proof) goes on
+//! from what it had read and never asks for everything again at once.
+//!
+//! ```text
+//!  keys ─▶ known in memory? ─▶ kept in the index? ─▶ batches of 1,024 ─▶ node ─▶ proof checked
+//!                                                          │ 429/503: wait Retry-After (≤ 5 s), ask again (3 tries)
+//!                                                          └ still failing: the read fails; what was read stays kept
+//! ```
+
+use super::client::{ChainError, NodeClient};
+use crate::index::{Index, IndexError};
+use cairn_ledger::StateKey;
+use cairn_light::multiproof::MAX_BATCH_KEYS;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Tries of one batch before the read fails (the epoch is computed again later, from what was
+/// kept).
+pub const BATCH_TRIES: u32 = 3;
+/// Longest wait between two tries of a batch, in seconds: a node asking for more is asked
+/// again at the next computation instead of holding the worker.
+pub const MAX_WAIT_BETWEEN_TRIES_SECS: u64 = 5;
+/// Largest state value decoded, in bytes.
+const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The node failed, was busy, or answered what does not check.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The oracle's own index failed: a fault of this oracle's disk.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A proven value does not decode as its key's record.
+    #[error("the value of state key {key} does not decode: {reason}")]
+    Decode {
+        /// The key (hex).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ReadError {
+    /// True when the oracle itself is at fault (its disk), not the node: retrying cannot help.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ReadError::Index(_))
+    }
+
+    /// Seconds the node asked to wait before asking again, if it said.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ReadError::Chain(error) => error.retry_after_secs(),
+            _ => None,
+        }
+    }
+}
+
+/// What reads have cost so far (shown by the oracle's status and metrics).
+#[derive(Debug, Default)]
+pub struct ReadCounters {
+    /// State keys read from nodes (not from what was kept).
+    pub keys_read: AtomicU64,
+    /// State keys found kept in the index.
+    pub keys_kept: AtomicU64,
+    /// Batches asked of nodes.
+    pub batches: AtomicU64,
+    /// Tries of a batch after a failure.
+    pub retries: AtomicU64,
+    /// 429 and 503 answers met.
+    pub busy_answers: AtomicU64,
+}
+
+/// Values of state keys at one height (see the module doc).
+pub struct StateReads<'a> {
+    client: &'a NodeClient,
+    height: u64,
+    kept: Option<(&'a Index, u64)>,
+    known: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    counters: Option<&'a ReadCounters>,
+}
+
+impl<'a> StateReads<'a> {
+    /// Reads through `client` after block `height`, remembering values in memory only.
+    pub fn new(client: &'a NodeClient, height: u64) -> StateReads<'a> {
+        StateReads {
+            client,
+            height,
+            kept: None,
+            known: Mutex::new(HashMap::new()),
+            counters: None,
+        }
+    }
+
+    /// Also keeps what is read in `index`, under reward epoch `epoch`, and reads it back from
+    /// there first.
+    pub fn kept_in(mut self, index: &'a Index, epoch: u64) -> StateReads<'a> {
+        self.kept = Some((index, epoch));
+        self
+    }
+
+    /// Counts what the reads cost in `counters`.
+    pub fn counted_in(mut self, counters: &'a ReadCounters) -> StateReads<'a> {
+        self.counters = Some(counters);
+        self
+    }
+
+    /// The height read.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The values of `keys`, decoded as `V` (`None`: absent), in their order.
+    pub fn read<V: borsh::BorshDeserialize>(
+        &self,
+        keys: &[StateKey],
+    ) -> Result<Vec<Option<V>>, ReadError> {
+        let bytes: Vec<Vec<u8>> = keys.iter().map(StateKey::to_bytes).collect();
+        let values = self.raw(&bytes)?;
+        bytes
+            .iter()
+            .zip(values)
+            .map(|(key, value)| {
+                value
+                    .map(|v| cairn_types::codec::decode(&v, MAX_VALUE_BYTES))
+                    .transpose()
+                    .map_err(|e| ReadError::Decode {
+                        key: hex::encode(key),
+                        reason: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The value of one key.
+    pub fn get<V: borsh::BorshDeserialize>(&self, key: &StateKey) -> Result<Option<V>, ReadError> {
+        Ok(self.read(std::slice::from_ref(key))?.pop().flatten())
+    }
+
+    /// The raw values of `keys` (`None`: absent), in their order.
+    pub fn raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
+        let missing: Vec<Vec<u8>> = {
+            let known = self.lock();
+            let unique: BTreeSet<&Vec<u8>> =
+                keys.iter().filter(|k| !known.contains_key(*k)).collect();
+            unique.into_iter().cloned().collect()
+        };
+        let missing = self.take_kept(missing)?;
+        for chunk in missing.chunks(MAX_BATCH_KEYS) {
+            let values = self.fetch(chunk)?;
+            let read: Vec<(Vec<u8>, Option<Vec<u8>>)> = chunk.iter().cloned().zip(values).collect();
+            if let Some((index, epoch)) = self.kept {
+                index.keep_reads(epoch, self.height, &read)?;
+            }
+            self.lock().extend(read);
+        }
+        let known = self.lock();
+        keys.iter()
+            .map(|k| {
+                // Every key was read above or the read failed: a key still unknown here is a
+                // bug, never "absent".
+                known.get(k).cloned().ok_or_else(|| ReadError::Decode {
+                    key: hex::encode(k),
+                    reason: "not read".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Moves the keys kept in the index into memory; returns those still to read.
+    fn take_kept(&self, missing: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, ReadError> {
+        let Some((index, epoch)) = self.kept else {
+            return Ok(missing);
+        };
+        if missing.is_empty() {
+            return Ok(missing);
+        }
+        let kept = index.kept_reads(epoch, self.height, &missing)?;
+        let mut known = self.lock();
+        let mut still = Vec::new();
+        for (key, value) in missing.into_iter().zip(kept) {
+            match value {
+                Some(value) => {
+                    self.count(|c| &c.keys_kept, 1);
+                    known.insert(key, value);
+                }
+                None => still.push(key),
+            }
+        }
+        Ok(still)
+    }
+
+    /// One batch from the node, tried up to [`BATCH_TRIES`] times.
+    fn fetch(&self, chunk: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
+        let mut tries = 0;
+        loop {
+            self.count(|c| &c.batches, 1);
+            let error = match self.client.state_batch(chunk, self.height) {
+                Ok(proven) => {
+                    self.count(|c| &c.keys_read, chunk.len() as u64);
+                    return Ok(proven.values);
+                }
+                Err(error) => error,
+            };
+            tries += 1;
+            let wait_secs = match &error {
+                ChainError::Busy {
+                    retry_after_secs, ..
+                } => {
+                    self.count(|c| &c.busy_answers, 1);
+                    *retry_after_secs
+                }
+                ChainError::Node { .. } => 1u64 << tries.min(3),
+                // A node that lies or answers nonsense is not asked the same again.
+                ChainError::Malformed { .. } | ChainError::Disproved { .. } => {
+                    return Err(error.into())
+                }
+            };
+            if tries >= BATCH_TRIES || wait_secs > MAX_WAIT_BETWEEN_TRIES_SECS {
+                return Err(error.into());
+            }
+            self.count(|c| &c.retries, 1);
+            tracing::info!(%error, wait_secs, "oracle.reads: batch retried");
+            std::thread::sleep(Duration::from_secs(wait_secs));
+        }
+    }
+
+    fn count(&self, which: impl Fn(&ReadCounters) -> &AtomicU64, n: u64) {
+        if let Some(counters) = self.counters {
+            which(counters).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Option<Vec<u8>>>> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
