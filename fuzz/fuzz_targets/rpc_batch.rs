@@ -1,6 +1,7 @@
 //! Fuzzes the node API's batch body reader (`crates/node/src/rpc/batch.rs`, compiled here from
-//! its own source so that the fuzz build does not pull in the whole node): any bytes give a list
-//! of at most the limit, each element a slice of the body, or a refusal; never a panic.
+//! its own source so that the fuzz build does not pull in the whole node), as transaction
+//! batches (`txs`) and state batches (`keys`) read it: any bytes give a list of at most the
+//! limit, each element a slice of the body, or a refusal; never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,12 +25,17 @@ mod batch;
 const MAX: usize = 8;
 
 fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("rpc_batch"), |data: &[u8]| {
-    match batch::parse(data, MAX) {
-        Ok(txs) => {
-            assert!(txs.len() <= MAX, "{} transactions over a limit of {MAX}", txs.len());
+    check(data, batch::parse(data, MAX));
+    check(data, batch::parse_list(data, "keys", "state keys", MAX));
+});
+
+fn check(data: &[u8], parsed: Result<Vec<&str>, ApiError>) {
+    match parsed {
+        Ok(items) => {
+            assert!(items.len() <= MAX, "{} items over a limit of {MAX}", items.len());
             let range = data.as_ptr_range();
-            for tx in txs {
-                assert!(range.contains(&tx.as_ptr()) || tx.is_empty(), "not borrowed from the body");
+            for item in items {
+                assert!(range.contains(&item.as_ptr()) || item.is_empty(), "not borrowed from the body");
             }
         }
         Err(error) => assert!(
@@ -37,4 +43,4 @@ fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("rpc_batch"), |data: &[u8]| 
             "{error:?}"
         ),
     }
-});
+}

@@ -65,6 +65,7 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         "rpc_batch" => batch_bodies(),
         "device_report" => device_reports(),
         "oracle_log" => oracle_logs(),
+        "state_multiproof" => multiproofs(),
         _ => Vec::new(),
     }
 }
@@ -680,4 +681,52 @@ fn oracle_logs() -> Vec<(String, Vec<u8>)> {
         seeds.push(("log".into(), [&[0u8][..], &file].concat()));
     }
     seeds
+}
+
+/// A small state (40 keys) in a temporary ledger store, and the keys a multi-proof is made for
+/// (12 present, the last three absent).
+fn small_state() -> Option<(
+    tempfile::TempDir,
+    cairn_ledger::store::LedgerStore,
+    Vec<Vec<u8>>,
+)> {
+    let dir = tempfile::tempdir().ok()?;
+    let store = cairn_ledger::store::LedgerStore::create(&dir.path().join("state.redb")).ok()?;
+    let changes: cairn_ledger::state::overlay::Changes = (0..40u32)
+        .map(|i| (format!("key-{i}").into_bytes(), Some(format!("value-{i}").into_bytes())))
+        .collect();
+    store.commit(0, &changes, true).ok()?;
+    let keys = (0..12u32)
+        .map(|i| format!("key-{}", i * 3).into_bytes())
+        .chain((100..103u32).map(|i| format!("key-{i}").into_bytes()))
+        .collect();
+    Some((dir, store, keys))
+}
+
+/// The small state's root, its keys and their values: what the fuzzed proofs are checked for.
+pub fn multiproof_tree() -> (cairn_types::Hash, Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) {
+    type Tree = (cairn_types::Hash, Vec<Vec<u8>>, Vec<Option<Vec<u8>>>);
+    static TREE: std::sync::OnceLock<Tree> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let (_dir, store, keys) = small_state().unwrap_or_else(|| panic!("a small state"));
+        let (values, _, root) = store
+            .reader()
+            .prove_many(&keys, 0)
+            .unwrap_or_else(|e| panic!("a proof: {e}"));
+        (root, keys, values)
+    })
+    .clone()
+}
+
+fn multiproofs() -> Vec<(String, Vec<u8>)> {
+    let Some((_dir, store, keys)) = small_state() else {
+        return Vec::new();
+    };
+    [("all-keys", &keys[..]), ("one-key", &keys[..1])]
+        .into_iter()
+        .filter_map(|(name, keys)| {
+            let (_, proof, _) = store.reader().prove_many(keys, 0).ok()?;
+            Some((name.to_string(), proof.encode()))
+        })
+        .collect()
 }

@@ -99,6 +99,10 @@ pub(crate) async fn stop_signal() {
     }
 }
 
+/// `cairn oracle replay`'s exit code when the chain holds no root for the epoch nor a later
+/// one (0: the roots match; 1: they differ, or the replay failed).
+pub(crate) const NO_ROOT_EXIT_CODE: i32 = 3;
+
 fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = work_dir.unwrap_or_else(|| temp.path().to_path_buf());
@@ -131,12 +135,17 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
                 (n, true) => format!(", {n} payer(s) settled on chain"),
                 (n, false) => format!(", {n} payer(s) to settle, not burned on chain yet"),
             };
+            let verdict = match (r.compared_with, r.matches) {
+                (_, false) => "DIFFERS",
+                ("overtaken", true) => "no root of its own; covered by a later root",
+                ("no_root", true) => "no root on chain yet: nothing to compare",
+                _ => "matches",
+            };
             out.push_str(&format!(
-                "  {}: computed {}, on chain {}{settled}: {}\n",
+                "  {}: computed {}, on chain {}{settled}: {verdict}\n",
                 r.subnetwork,
                 show(&r.computed),
                 show(&r.on_chain),
-                if r.matches { "matches" } else { "DIFFERS" }
             ));
         }
         out.push_str(&format!(
@@ -150,6 +159,12 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
     })?;
     if !report.all_match() {
         bail!("the replayed roots differ from the chain's");
+    }
+    if report.nothing_on_chain() {
+        eprintln!(
+            "no root on chain for reward epoch {epoch} (nor a later one): nothing to compare"
+        );
+        std::process::exit(NO_ROOT_EXIT_CODE);
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::rewarder::entropy::{entropy_at, lookback_blocks};
 use crate::rewarder::history::history_at;
 use crate::rewarder::registry::RegistryAt;
 use crate::rewarder::{self, Digests, EpochInputs};
-use cairn_ledger::state::records::EpochManifests;
+use cairn_ledger::state::records::{EpochManifests, RewardRootRecord};
 use cairn_ledger::StateKey;
 use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::sensing::rules::SensingRules;
@@ -43,10 +43,14 @@ pub struct RootCheck {
     pub settlements: usize,
     /// Whether the chain burned settlements for the epoch (with its root, or late).
     pub settled_on_chain: bool,
-    /// Whether the roots are the same (or the chain has none for the epoch), and the
-    /// settlements the chain burned for it (their digest) are the recomputed ones (or it
-    /// burned none yet).
+    /// Whether the roots are the same (or, with no root of its own on chain, the later root
+    /// that overtook it is at least as large), and the settlements the chain burned for it
+    /// (their digest) are the recomputed ones (or it burned none yet).
     pub matches: bool,
+    /// How it was compared: `root` (the epoch's own root on chain), `overtaken` (no root of
+    /// its own; a later, cumulative root landed, whose total must cover the recomputed one),
+    /// or `no_root` (no root on chain for it or after it yet: nothing to compare).
+    pub compared_with: &'static str,
 }
 
 /// What a replay found.
@@ -72,6 +76,12 @@ impl ReplayReport {
     /// True when every root the chain holds for the epoch is the one recomputed.
     pub fn all_match(&self) -> bool {
         self.roots.iter().all(|r| r.matches)
+    }
+
+    /// True when the chain holds no root for the epoch nor any later one: nothing was
+    /// compared, which is not a match.
+    pub fn nothing_on_chain(&self) -> bool {
+        self.roots.iter().all(|r| r.compared_with == "no_root")
     }
 }
 
@@ -178,15 +188,32 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
             .state(&StateKey::SettlementsOf(subnetwork, epoch), None)
             .map_err(|e| e.to_string())?;
         let expected = (!settled.is_empty()).then(|| settlements_digest(settled));
+        let settlements_match = (burned.is_none() || burned == expected)
+            && (on_chain.is_none() || burned.is_some() == expected.is_some());
+        let (compared_with, roots_match) = match on_chain {
+            Some(root) => ("root", Some(root) == computed),
+            None => {
+                let latest: Option<RewardRootRecord> = client
+                    .state(&StateKey::RewardRoot(subnetwork), None)
+                    .map_err(|e| e.to_string())?;
+                match latest.filter(|r| r.epoch > epoch) {
+                    // Cumulative rewards only grow: a later root covers this epoch's total.
+                    Some(later) => (
+                        "overtaken",
+                        computed.is_none_or(|c| c.sum <= later.root.sum),
+                    ),
+                    None => ("no_root", true),
+                }
+            }
+        };
         roots.push(RootCheck {
             subnetwork,
             computed,
             on_chain,
             settlements: settled.len(),
             settled_on_chain: burned.is_some(),
-            matches: (on_chain.is_none() || on_chain == computed)
-                && (burned.is_none() || burned == expected)
-                && (on_chain.is_none() || burned.is_some() == expected.is_some()),
+            matches: roots_match && settlements_match,
+            compared_with,
         });
     }
     Ok(ReplayReport {
@@ -198,4 +225,44 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         roots,
         digests: result.digests,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(compared_with: &'static str, matches: bool) -> RootCheck {
+        RootCheck {
+            subnetwork: Subnetwork::Sensing,
+            computed: None,
+            on_chain: None,
+            settlements: 0,
+            settled_on_chain: false,
+            matches,
+            compared_with,
+        }
+    }
+
+    fn report(roots: Vec<RootCheck>) -> ReplayReport {
+        ReplayReport {
+            epoch: 3,
+            manifests: Vec::new(),
+            copies: 0,
+            devices: 0,
+            previous_checked: true,
+            roots,
+            digests: Digests::default(),
+        }
+    }
+
+    #[test]
+    fn no_root_on_chain_is_not_a_match_and_a_difference_is_one() {
+        let none = report(vec![check("no_root", true)]);
+        assert!(none.all_match() && none.nothing_on_chain());
+        let covered = report(vec![check("overtaken", true), check("no_root", true)]);
+        assert!(covered.all_match() && !covered.nothing_on_chain());
+        let differs = report(vec![check("root", false)]);
+        assert!(!differs.all_match());
+        assert!(report(Vec::new()).nothing_on_chain());
+    }
 }

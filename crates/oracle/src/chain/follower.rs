@@ -1,13 +1,15 @@
 //! The follower: reads every finalized block, in order, from the oracle's node.
 //!
 //! From each block it takes what the oracle needs between epochs: the devices the block's
-//! transactions touched (their latest records, for ingest's registry), the beacon (the block's
+//! transactions touched (their records after the block, read in proven batches, for ingest's
+//! registry), the beacon (the block's
 //! digest and height, handed to agents), the start of each reward epoch (its first block's
 //! time), and the chain's parameters when they may have changed. Each block's changes and its
 //! height are recorded in the index in one transaction, so a restarted follower goes on from
 //! where it stopped. Reads at an epoch's exact last block (for rewards) are the rewarder's.
 
 use super::client::{BlockView, ChainError, NodeClient};
+use super::reads::{ReadError, StateReads};
 use super::ChainWatch;
 use crate::index::{FollowedBlock, Index};
 use cairn_ledger::state::records::DeviceRecord;
@@ -64,12 +66,26 @@ fn apply(
         ..FollowedBlock::default()
     };
     let mut params_may_change = false;
+    let mut touched = Vec::new();
     for tx in &block.transactions {
         if let Some(device) = touched_device(&tx.tx.action) {
-            let record: Option<DeviceRecord> = client.state(&StateKey::Device(device), None)?;
-            followed.devices.push((device, record.map(info_of)));
+            touched.push(device);
         }
         params_may_change |= matches!(tx.tx.action, Action::ExecuteProposal { .. });
+    }
+    touched.sort_unstable_by_key(|d| d.0 .0);
+    touched.dedup();
+    if !touched.is_empty() {
+        // The records as this block left them, in proven batches (a block registering
+        // thousands of devices is a few requests, not thousands).
+        let keys: Vec<StateKey> = touched.iter().map(|d| StateKey::Device(*d)).collect();
+        let records: Vec<Option<DeviceRecord>> =
+            StateReads::new(client, block.height).read(&keys)?;
+        followed.devices = touched
+            .into_iter()
+            .zip(records)
+            .map(|(device, record)| (device, record.map(info_of)))
+            .collect();
     }
     let epoch = clock.reward_epoch_at(block.height);
     if clock.first_height(epoch) == block.height {
@@ -119,4 +135,7 @@ pub enum FollowError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
+    /// Device records could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
