@@ -99,8 +99,8 @@ pub(crate) async fn stop_signal() {
     }
 }
 
-/// `cairn oracle replay`'s exit code when the chain holds no root for the epoch nor a later
-/// one (0: the roots match; 1: they differ, or the replay failed).
+/// `cairn oracle replay`'s exit code when the chain holds no root of the epoch's own to compare
+/// with (0: the roots match; 1: they differ, or the replay failed).
 pub(crate) const NO_ROOT_EXIT_CODE: i32 = 3;
 
 fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> Result<()> {
@@ -137,7 +137,9 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
             };
             let verdict = match (r.compared_with, r.matches) {
                 (_, false) => "DIFFERS",
-                ("overtaken", true) => "no root of its own; covered by a later root",
+                ("overtaken", true) => {
+                    "no root of its own; a later root covers its total (only that was checked)"
+                }
                 ("no_root", true) => "no root on chain yet: nothing to compare",
                 _ => "matches",
             };
@@ -160,9 +162,9 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
     if !report.all_match() {
         bail!("the replayed roots differ from the chain's");
     }
-    if report.nothing_on_chain() {
+    if report.nothing_compared() {
         eprintln!(
-            "no root on chain for reward epoch {epoch} (nor a later one): nothing to compare"
+            "no root on chain for reward epoch {epoch}: nothing compared with a root of its own"
         );
         std::process::exit(NO_ROOT_EXIT_CODE);
     }

@@ -39,8 +39,8 @@ use crate::genesis::{Genesis, GenesisValidator};
 use crate::ledger::Ledger;
 use crate::state::overlay::MAX_STATE_VALUE_BYTES;
 use crate::state::records::{
-    ChainState, Jail, LockRecord, LockSums, MintWindow, Proposal, RewardRootRecord, Unbondings,
-    ValidatorInfo,
+    ChainState, HeldPools, Jail, LockRecord, LockSums, MintWindow, Proposal, RewardRootRecord,
+    Unbondings, ValidatorInfo,
 };
 use crate::state::StateKey;
 use crate::StoreError;
@@ -148,9 +148,14 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::RewardRootOf(..)
             | StateKey::SettlementsOf(..)
             | StateKey::RewardEpochEnd(_) => None,
-            StateKey::EmissionPool(..) | StateKey::UnpaidPools(_) => {
+            StateKey::EmissionPool(..) => {
                 let pool: Amount = decoded(key, bytes)?;
                 unpaid_pools = plus(unpaid_pools, pool);
+                None
+            }
+            StateKey::UnpaidPools(_) => {
+                let held: HeldPools = decoded(key, bytes)?;
+                unpaid_pools = plus(unpaid_pools, held.amount);
                 None
             }
             StateKey::Validator(address) => {

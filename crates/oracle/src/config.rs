@@ -10,6 +10,9 @@
 //! public_url = "http://127.0.0.1:7400"
 //! # The validator node whose API this oracle follows and sends transactions to.
 //! node = "http://127.0.0.1:8545"
+//! # Other nodes an epoch's state is read from when `node` refuses a batch, is busy, or
+//! # answers with a proof that does not check (asked in this order).
+//! nodes = []
 //! # The coverage denylist this oracle commits with each epoch ("" = none; see denylist.rs).
 //! # Read again for each manifest, so an edit applies from the next epoch committed.
 //! denylist = ""
@@ -43,6 +46,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Most other nodes `nodes` may name.
+pub const MAX_NODES: usize = 16;
+
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -59,6 +65,8 @@ pub struct OracleConfig {
     pub public_url: String,
     /// The node's API.
     pub node: String,
+    /// Other nodes' APIs, asked for an epoch's state when `node` fails.
+    pub nodes: Vec<String>,
     /// The coverage denylist file ("" for none).
     pub denylist: String,
     /// The report log.
@@ -117,6 +125,7 @@ impl Default for OracleConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             public_url: "http://127.0.0.1:7400".into(),
             node: "http://127.0.0.1:8545".into(),
+            nodes: Vec::new(),
             denylist: String::new(),
             log: LogSection::default(),
             ingest: IngestSection::default(),
@@ -243,10 +252,15 @@ impl OracleConfig {
 
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<(), String> {
-        for (name, url) in [("public_url", &self.public_url), ("node", &self.node)] {
+        let named = [("public_url", &self.public_url), ("node", &self.node)];
+        let others = self.nodes.iter().map(|url| ("nodes", url));
+        for (name, url) in named.into_iter().chain(others) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!("{name} must be an http(s) URL, got `{url}`"));
             }
+        }
+        if self.nodes.len() > MAX_NODES {
+            return Err(format!("nodes: at most {MAX_NODES} other nodes"));
         }
         if self.public_url.len() > cairn_types::tx::MAX_ENDPOINT_BYTES {
             return Err("public_url is longer than 200 bytes".into());
@@ -313,8 +327,13 @@ mod tests {
 
     #[test]
     fn wrong_files_get_clear_errors() {
-        let unknown = OracleConfig::parse("nodes = \"x\"").unwrap_err();
+        let unknown = OracleConfig::parse("nodez = \"x\"").unwrap_err();
         assert!(unknown.contains("unknown field"), "{unknown}");
+        let c = OracleConfig::parse("nodes = [\"http://127.0.0.1:1\", \"ftp://x\"]").unwrap();
+        assert!(c
+            .check()
+            .unwrap_err()
+            .contains("nodes must be an http(s) URL"));
         let mut c = OracleConfig::parse("node = \"localhost:1\"").unwrap();
         assert!(c
             .check()

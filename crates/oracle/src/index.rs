@@ -23,6 +23,8 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 mod blocks;
 mod reads;
 
+pub use blocks::KeptBlock;
+
 const NEXT_SEQ: &str = "next_seq";
 const FOLLOWED: &str = "followed_height";
 const FIRST_EPOCH: &str = "first_epoch";
@@ -183,10 +185,8 @@ pub struct FollowedBlock {
     pub devices: Vec<(DeviceId, Option<DeviceInfo>)>,
     /// A reward epoch that starts at this block, with the block's time.
     pub epoch_start: Option<(u64, u64)>,
-    /// The block's digest (the entropy beacons made after it name).
-    pub digest: Hash,
-    /// The block's time.
-    pub timestamp_ms: u64,
+    /// What is kept of the block itself (digest, time, the state it attests).
+    pub block: KeptBlock,
 }
 
 impl Index {
@@ -211,7 +211,7 @@ impl Index {
             if let Some((epoch, start_ms)) = block.epoch_start {
                 txn.open_table(EPOCH_STARTS)?.insert(epoch, start_ms)?;
             }
-            let record = blocks::block_record(&block.digest, block.timestamp_ms);
+            let record = block.block.encode();
             txn.open_table(BLOCKS)?
                 .insert(block.height, record.as_slice())?;
             txn.open_table(COUNTERS)?.insert(FOLLOWED, block.height)?;

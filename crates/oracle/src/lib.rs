@@ -18,6 +18,8 @@
 //! - [`registry`]: the oracle's view of the device registry.
 //! - [`replay`]: the audit: recompute an epoch from the chain and the logs, compare the roots.
 //! - [`service`]: one oracle as a process: its tasks, started and stopped in order.
+//! - [`tasks`]: the long-running tasks on threads, whose end (a fault or a panic) stops the
+//!   oracle with a non-zero exit.
 //! - [`server`]: the HTTP API (reports in; time, manifests, log files and status out).
 
 pub mod chain;
@@ -34,6 +36,7 @@ pub mod replay;
 pub mod rewarder;
 pub mod server;
 pub mod service;
+pub mod tasks;
 
 /// The time now on this oracle's clock, in ms since the Unix epoch.
 pub fn now_ms() -> u64 {

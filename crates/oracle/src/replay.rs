@@ -9,7 +9,7 @@
 //! the same pure computation as every oracle.
 
 use crate::chain::client::NodeClient;
-use crate::chain::reads::StateReads;
+use crate::chain::reads::{attested_state, StateReads};
 use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
@@ -78,10 +78,10 @@ impl ReplayReport {
         self.roots.iter().all(|r| r.matches)
     }
 
-    /// True when the chain holds no root for the epoch nor any later one: nothing was
-    /// compared, which is not a match.
-    pub fn nothing_on_chain(&self) -> bool {
-        self.roots.iter().all(|r| r.compared_with == "no_root")
+    /// True when no sub-network's root was compared with a root of the epoch's own on chain
+    /// (none landed for it: at most a later root's total was checked), which is not a match.
+    pub fn nothing_compared(&self) -> bool {
+        self.roots.iter().all(|r| r.compared_with != "root")
     }
 }
 
@@ -135,7 +135,15 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         limit: MAX_CUMULATIVE_BYTES,
     };
     let (previous, previous_checked) = fetch.previous(epoch, None)?;
-    let reads = StateReads::new(&client, last_height);
+    // The state the epoch's inputs are read at: attested by a finalized header, whose root
+    // every batch's proof must match.
+    let header = |height: u64| -> Result<Option<(u64, Hash)>, String> {
+        let block = client.block(height).map_err(|e| e.to_string())?;
+        Ok(Some((block.state_height, block.state_root)))
+    };
+    let attested = attested_state(end_height, header)?
+        .ok_or("no block attests the epoch's last state yet; run the replay again later")?;
+    let reads = StateReads::attested(std::slice::from_ref(&client), attested);
     let registry = RegistryAt::new(&reads);
     let file = |oracle: &cairn_types::Address, name: &str| {
         std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())
@@ -258,11 +266,13 @@ mod tests {
     #[test]
     fn no_root_on_chain_is_not_a_match_and_a_difference_is_one() {
         let none = report(vec![check("no_root", true)]);
-        assert!(none.all_match() && none.nothing_on_chain());
+        assert!(none.all_match() && none.nothing_compared());
         let covered = report(vec![check("overtaken", true), check("no_root", true)]);
-        assert!(covered.all_match() && !covered.nothing_on_chain());
+        assert!(covered.all_match() && covered.nothing_compared());
+        let compared = report(vec![check("root", true), check("overtaken", true)]);
+        assert!(compared.all_match() && !compared.nothing_compared());
         let differs = report(vec![check("root", false)]);
         assert!(!differs.all_match());
-        assert!(report(Vec::new()).nothing_on_chain());
+        assert!(report(Vec::new()).nothing_compared());
     }
 }

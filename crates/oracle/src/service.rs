@@ -48,6 +48,15 @@ pub enum OracleError {
         /// Why it failed.
         reason: String,
     },
+    /// A task ended while the oracle was running (a fault of its own records, or a panic):
+    /// the oracle stopped, to be restarted.
+    #[error("the oracle's {task} task stopped: {reason}")]
+    TaskEnded {
+        /// The task.
+        task: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 fn setup(what: &'static str) -> impl Fn(String) -> OracleError {
@@ -64,9 +73,10 @@ pub async fn serve(
     let client = NodeClient::new(&config.node);
     let (chain, params) = wait_for_node(&client).await?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| setup("data_dir")(e.to_string()))?;
+    let index_path = config.data_dir.join("index.redb");
     let index = Arc::new(
-        Index::open(&config.data_dir.join("index.redb"))
-            .map_err(|e| setup("index")(e.to_string()))?,
+        Index::open(&index_path)
+            .map_err(|e| setup("index")(format!("{}: {e}", index_path.display())))?,
     );
     let store = if config.log.store.is_empty() {
         LogStore::local(&config.data_dir.join("store"))
@@ -96,11 +106,14 @@ pub async fn serve(
     ));
     remember_recent(&ingest, &index, &store, &held, &params).await;
 
+    let (tasks, mut ended) = crate::tasks::tasks();
     let follower = {
         let (client, index, watch) = (client.clone(), index.clone(), watch.clone());
-        std::thread::Builder::new()
-            .name("oracle-follower".into())
-            .spawn(move || follower::run(client, index, watch, FOLLOW_POLL))
+        tasks
+            .spawn("follower", move || {
+                follower::run(client, index, watch, FOLLOW_POLL);
+                Ok(())
+            })
             .map_err(|e| setup("follower")(e.to_string()))?
     };
     let submitter = Arc::new(Submitter::new(
@@ -111,9 +124,11 @@ pub async fn serve(
     ));
     let poster = {
         let (source, submitter, watch) = (config.price.clone(), submitter.clone(), watch.clone());
-        std::thread::Builder::new()
-            .name("oracle-price".into())
-            .spawn(move || price::run(source, &submitter, &watch.stopping))
+        tasks
+            .spawn("price", move || {
+                price::run(source, &submitter, &watch.stopping);
+                Ok(())
+            })
             .map_err(|e| setup("price")(e.to_string()))?
     };
     let peers = Fetcher::new(&config.data_dir.join("peers"));
@@ -125,6 +140,9 @@ pub async fn serve(
             denylist: config.denylist.clone(),
             last_denylist: Default::default(),
             client: client.clone(),
+            read_clients: std::iter::once(client.clone())
+                .chain(config.nodes.iter().map(|url| NodeClient::new(url)))
+                .collect(),
             submitter: submitter.clone(),
             watch: watch.clone(),
             index: index.clone(),
@@ -139,9 +157,8 @@ pub async fn serve(
             retained: Default::default(),
             progress: progress.clone(),
         };
-        std::thread::Builder::new()
-            .name("oracle-epochs".into())
-            .spawn(move || worker.run())
+        tasks
+            .spawn("epochs", move || worker.run().map_err(|e| e.to_string()))
             .map_err(|e| setup("epochs")(e.to_string()))?
     };
     let state = Arc::new(ApiState {
@@ -162,9 +179,15 @@ pub async fn serve(
     let app = server::router(state.clone(), server::limits::ReadLimiter::default());
     // Shutting down drops the server, which ends its connections (an agent whose batch was
     // cut off sends it again; ingest ignores what it already holds).
+    // A task that ends before the oracle is told to stop stops it, with the task's fault.
+    let mut failed = None;
     tokio::select! {
         _ = server::serve(listener, app) => {}
         () = shutdown => {}
+        Some(end) = ended.recv() => {
+            tracing::error!(task = end.task, reason = %end.reason, "oracle.task_ended: stopping");
+            failed = Some(OracleError::TaskEnded { task: end.task, reason: end.reason });
+        }
     }
     upkeep.abort();
     watch.stopping.store(true, Ordering::Relaxed);
@@ -181,7 +204,7 @@ pub async fn serve(
     })
     .await;
     tracing::info!("oracle.stopped");
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// The chain's configuration and parameters, once the node answers.

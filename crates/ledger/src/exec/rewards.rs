@@ -8,7 +8,8 @@
 //! at least 2/3 of oracle stake signed the identical root and the root's growth over the previous
 //! root fits in the pools of the epochs it covers. Whatever the root leaves of those pools goes to
 //! the treasury. A pool that no root paid within [`MAX_ROOT_EPOCH_SPAN`] epochs is moved to the
-//! sub-network's unpaid pools ([`StateKey::UnpaidPools`]), which the next root may pay from too:
+//! sub-network's unpaid pools ([`StateKey::UnpaidPools`]), which a root paying through their
+//! latest epoch takes too (a root for an earlier epoch leaves them):
 //! the oracles' cumulative rewards count every epoch they computed, so after an outage of more
 //! than 64 epochs without a root, the next root must still fit (else every later root would be
 //! refused for good). What that root leaves of them goes to the treasury. The
@@ -26,7 +27,7 @@
 use super::oracle_stake;
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::{MintWindow, RewardRootRecord};
+use crate::state::records::{HeldPools, MintWindow, RewardRootRecord};
 use crate::state::StateKey;
 use cairn_types::reward_tree::{verify_reward_proof, RewardLeaf};
 use cairn_types::tx::{reward_root_digest, RewardClaim, RewardRootSubmission};
@@ -100,10 +101,16 @@ pub fn submit_root(
         oracle_stake::hold_for_root(ex, &s.oracle, began)?;
     }
 
-    // What fell out of reach unpaid since the previous root is payable by this one.
-    let unpaid_key = StateKey::UnpaidPools(subnetwork);
-    let mut allowed: Amount = ex.state.get_or_default(&unpaid_key)?;
-    ex.state.delete(&unpaid_key);
+    // What fell out of reach unpaid since the previous root is payable by a root that pays
+    // through its latest epoch (a root for an earlier epoch leaves it for a later one, whose
+    // cumulative rewards count it).
+    let held_key = StateKey::UnpaidPools(subnetwork);
+    let held: Option<HeldPools> = ex.state.get(&held_key)?;
+    let mut allowed = Amount::ZERO;
+    if let Some(held) = held.filter(|h| h.through.0 <= last_epoch) {
+        allowed = held.amount;
+        ex.state.delete(&held_key);
+    }
     for e in first_epoch..=last_epoch {
         let pool_key = StateKey::EmissionPool(Epoch(e), subnetwork);
         let pool: Amount = ex.state.get_or_default(&pool_key)?;
@@ -226,13 +233,20 @@ pub fn expire_pools(ex: &mut Exec<'_, '_>, epoch: Epoch) -> Result<(), ExecError
         if pool.is_zero() {
             continue;
         }
-        let unpaid_key = StateKey::UnpaidPools(subnetwork);
-        let unpaid: Amount = ex.state.get_or_default(&unpaid_key)?;
-        let unpaid = unpaid.checked_add(pool).ok_or(TxError::AmountOverflow)?;
-        ex.state.put(&unpaid_key, &unpaid);
+        let held_key = StateKey::UnpaidPools(subnetwork);
+        let held: HeldPools = ex.state.get_or_default(&held_key)?;
+        let held = HeldPools {
+            amount: held
+                .amount
+                .checked_add(pool)
+                .ok_or(TxError::AmountOverflow)?,
+            through: epoch.max(held.through),
+        };
+        ex.state.put(&held_key, &held);
         ex.notes.push(format!(
             "{pool} of epoch {epoch}'s {subnetwork} pool unpaid by any root within \
-             {MAX_ROOT_EPOCH_SPAN} epochs: held for its next root ({unpaid} held)"
+             {MAX_ROOT_EPOCH_SPAN} epochs: held for a root paying through epoch {} ({} held)",
+            held.through, held.amount
         ));
     }
     Ok(())

@@ -278,6 +278,27 @@ pub struct UnbondingEntry {
 )]
 pub struct Unbondings(pub Vec<UnbondingEntry>);
 
+/// A sub-network's pools that fell out of a root's reach unpaid, held for a later root.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct HeldPools {
+    /// Their total.
+    pub amount: Amount,
+    /// The latest consensus epoch among them: only a root paying through this epoch or later
+    /// takes them (its oracles' cumulative rewards count every held epoch).
+    pub through: Epoch,
+}
+
 /// The latest accepted reward root of a sub-network.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RewardRootRecord {

@@ -3,7 +3,7 @@
 
 use crate::helpers::{assert_balanced, chain, enact};
 use cairn_ledger::exec::rewards::MAX_ROOT_EPOCH_SPAN;
-use cairn_ledger::state::records::{ChainState, OracleStakes, Oracles, Unbondings};
+use cairn_ledger::state::records::{ChainState, HeldPools, OracleStakes, Oracles, Unbondings};
 use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::codec::BoundedVec;
@@ -188,10 +188,11 @@ fn signing_a_root_holds_the_signers_unbonding_stake() {
     assert_balanced(&chain);
 }
 
-/// Pools that no root paid within the span go to the treasury, not nowhere; a root for an
-/// epoch that old is refused.
+/// Pools that no root paid within the span are held for a later root (the oracles' cumulative
+/// rewards count them), not lost; what that root leaves of them goes to the treasury. A root
+/// for an epoch that old is refused.
 #[test]
-fn pools_no_root_can_pay_go_to_the_treasury() {
+fn pools_no_root_can_pay_are_held_for_the_next_root() {
     let (mut chain, _dir) = chain();
     chain.advance_to_epoch(MAX_ROOT_EPOCH_SPAN - 1).unwrap();
     let before_last = chain_state(&chain).treasury;
@@ -199,18 +200,25 @@ fn pools_no_root_can_pay_go_to_the_treasury() {
     let last = chain_state(&chain).treasury;
     // What one epoch's emission gives the treasury (the same every epoch here).
     let share = last.0 - before_last.0;
-    let mut pools = 0;
-    for subnetwork in Subnetwork::ALL {
-        let key = StateKey::EmissionPool(Epoch(0), subnetwork);
-        pools += chain.ledger.get::<Amount>(&key).unwrap().map_or(0, |p| p.0);
-    }
-    assert!(pools > 0);
+    let pool_of = |chain: &TestChain, epoch: u64, subnetwork| {
+        let key = StateKey::EmissionPool(Epoch(epoch), subnetwork);
+        chain.ledger.get::<Amount>(&key).unwrap().map_or(0, |p| p.0)
+    };
+    let pools: Vec<u128> = Subnetwork::ALL
+        .iter()
+        .map(|s| pool_of(&chain, 0, *s))
+        .collect();
+    assert!(pools.iter().sum::<u128>() > 0);
     chain.advance_to_epoch(MAX_ROOT_EPOCH_SPAN + 1).unwrap();
-    for subnetwork in Subnetwork::ALL {
-        let key = StateKey::EmissionPool(Epoch(0), subnetwork);
-        assert_eq!(chain.ledger.get::<Amount>(&key).unwrap(), None);
+    for (subnetwork, pool) in Subnetwork::ALL.iter().zip(&pools) {
+        assert_eq!(pool_of(&chain, 0, *subnetwork), 0);
+        let held: Option<HeldPools> = chain
+            .ledger
+            .get(&StateKey::UnpaidPools(*subnetwork))
+            .unwrap();
+        assert_eq!(held.map_or(0, |h| h.amount.0), *pool, "{subnetwork}");
     }
-    assert_eq!(chain_state(&chain).treasury.0, last.0 + share + pools);
+    assert_eq!(chain_state(&chain).treasury.0, last.0 + share);
     assert_balanced(&chain);
     refused!(
         chain,
@@ -221,9 +229,24 @@ fn pools_no_root_can_pay_go_to_the_treasury() {
             oldest: Epoch(1),
         }
     );
-    // Epoch 1 is still payable.
+    // Epoch 1's root takes storage's held pool with its own; what it leaves goes to the treasury.
+    let storage = Subnetwork::ALL
+        .iter()
+        .position(|s| *s == Subnetwork::Storage)
+        .unwrap();
+    let allowed = pools[storage] + pool_of(&chain, 1, Subnetwork::Storage);
+    let before = chain_state(&chain).treasury.0;
     chain
         .run("carol", root(&chain, 1, &["oracle-0", "oracle-1"]))
         .unwrap();
+    assert_eq!(
+        chain_state(&chain).treasury.0,
+        before + allowed - Amount::tokens(100).0
+    );
+    assert!(chain
+        .ledger
+        .get::<HeldPools>(&StateKey::UnpaidPools(Subnetwork::Storage))
+        .unwrap()
+        .is_none());
     assert_balanced(&chain);
 }

@@ -1,5 +1,5 @@
 use crate::helpers::{assert_balanced, chain};
-use cairn_ledger::state::records::{ChainState, RewardRootRecord};
+use cairn_ledger::state::records::{ChainState, HeldPools, RewardRootRecord};
 use cairn_ledger::testkit::{addr, key, TestChain};
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::codec::BoundedVec;
@@ -499,12 +499,24 @@ fn a_root_after_seventy_epochs_without_one_still_lands_and_pays() {
     chain.run("carol", Action::SubmitRewardRoot(root0)).unwrap();
     chain.advance_to_epoch(71).unwrap();
     // Epochs 1 to 6 fell out of reach (a root scans 64 epochs back): held, not lost.
-    let held: Amount = chain
+    let held: HeldPools = chain
         .ledger
         .get(&StateKey::UnpaidPools(Subnetwork::Storage))
         .unwrap()
         .unwrap();
-    assert_eq!(held, Amount(POOL.0 * 6));
+    assert_eq!((held.amount, held.through), (Amount(POOL.0 * 6), Epoch(6)));
+    // A root for an epoch before the last one held (a lagging oracle catching up in order)
+    // cannot take them: it is refused, and leaves them for a later root.
+    let early = tree(&[("alice", 1_000 + 10 * 5), ("bob", 1_490 * 5)]);
+    refused!(
+        chain,
+        "carol",
+        Action::SubmitRewardRoot(submission(&chain, 5, Subnetwork::Storage, &early, &signers)),
+        TxError::RootExceedsEmission {
+            allowed: Amount::ZERO,
+            requested: Amount::tokens(7_500)
+        }
+    );
     // The oracles paid alice 10 tokens an epoch from 1 to 70 (a claim stays under the circuit
     // breaker's window), and 1,490 of each pool to bob.
     let late = tree(&[("alice", 1_000 + 10 * 70), ("bob", 1_490 * 70)]);
@@ -516,7 +528,7 @@ fn a_root_after_seventy_epochs_without_one_still_lands_and_pays() {
     assert_eq!(treasury(&chain), treasury_before, "every pool was paid");
     assert!(chain
         .ledger
-        .get::<Amount>(&StateKey::UnpaidPools(Subnetwork::Storage))
+        .get::<HeldPools>(&StateKey::UnpaidPools(Subnetwork::Storage))
         .unwrap()
         .is_none());
     let before = chain.account(&addr("alice")).balance;

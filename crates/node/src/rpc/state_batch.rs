@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 
 /// Longest state key in a batch, in bytes (every key Cairn writes is far shorter).
 pub(crate) const MAX_BATCH_KEY_BYTES: usize = 256;
+/// Most value bytes one batch answers (1,024 device records are about 100 KiB): a batch naming
+/// large values is refused `batch_too_large` instead of building a huge answer.
+pub(crate) const MAX_BATCH_VALUE_BYTES: usize = 1024 * 1024;
 
 /// Options of `POST /v1/state/batch`.
 #[derive(Deserialize)]
@@ -56,7 +59,7 @@ fn keys_of(body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
             "a batch names at least one key",
         ));
     }
-    listed
+    let keys: Vec<Vec<u8>> = listed
         .iter()
         .enumerate()
         .map(|(index, key)| {
@@ -73,7 +76,17 @@ fn keys_of(body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
             }
             Ok(bytes)
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // A key named twice would make the node prove and send its value twice for nothing.
+    let mut sorted: Vec<&Vec<u8>> = keys.iter().collect();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(ApiError::bad_request(
+            "malformed_request",
+            "a batch names each key once",
+        ));
+    }
+    Ok(keys)
 }
 
 pub(crate) async fn batch(
@@ -94,6 +107,13 @@ pub(crate) async fn batch(
     let (values, proof, root) = state
         .blocking(move || reader.prove_many(&keys, height))
         .await??;
+    let value_bytes: usize = values.iter().flatten().map(Vec::len).sum();
+    if value_bytes > MAX_BATCH_VALUE_BYTES {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("the values asked hold {value_bytes} bytes, more than {MAX_BATCH_VALUE_BYTES}: ask fewer keys"),
+        ));
+    }
     Ok(Json(BatchAnswer {
         height,
         head,
@@ -144,5 +164,7 @@ mod tests {
             keys_of(br#"{"txs": ["0a"]}"#).unwrap_err().code,
             "malformed_request"
         );
+        let twice = br#"{"keys": ["0a", "0b", "0a"]}"#;
+        assert_eq!(keys_of(twice).unwrap_err().code, "malformed_request");
     }
 }

@@ -110,6 +110,10 @@ pub struct BlockView {
     pub timestamp_ms: u64,
     /// The header's digest (the beacon entropy of reports made after it).
     pub digest: Hash,
+    /// The finalized height whose state the header attests.
+    pub state_height: u64,
+    /// The state root after `state_height`.
+    pub state_root: Hash,
     /// Its transactions.
     pub transactions: Vec<SignedTransaction>,
 }
@@ -118,6 +122,8 @@ pub struct BlockView {
 struct HeaderAnswer {
     height: u64,
     timestamp_ms: u64,
+    state_height: u64,
+    state_root: Hash,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +165,11 @@ impl NodeClient {
         }
     }
 
+    /// The node's API address.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Any JSON answer of the node's API.
     pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
         self.get(path)
@@ -188,6 +199,8 @@ impl NodeClient {
             height: answer.header.height,
             timestamp_ms: answer.header.timestamp_ms,
             digest: Hash(digest),
+            state_height: answer.header.state_height,
+            state_root: answer.header.state_root,
             transactions: answer.transactions.unwrap_or_default(),
         })
     }
@@ -288,6 +301,17 @@ impl NodeClient {
     }
 }
 
+/// Longest part of a node's error answer kept in an error (it is logged and shown).
+const MAX_ERROR_TEXT_CHARS: usize = 300;
+
+/// `text` cut to [`MAX_ERROR_TEXT_CHARS`] characters.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 fn read<T: DeserializeOwned>(
     url: &str,
     response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
@@ -319,7 +343,7 @@ fn read<T: DeserializeOwned>(
         .read_to_string()
         .map_err(|e| node(e.to_string()))?;
     if !status.is_success() {
-        return Err(node(format!("{status}: {}", text.trim())));
+        return Err(node(format!("{status}: {}", shortened(text.trim()))));
     }
     serde_json::from_str(&text).map_err(|e| ChainError::Malformed {
         url: url.to_string(),

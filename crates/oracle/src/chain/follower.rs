@@ -11,7 +11,7 @@
 use super::client::{BlockView, ChainError, NodeClient};
 use super::reads::{ReadError, StateReads};
 use super::ChainWatch;
-use crate::index::{FollowedBlock, Index};
+use crate::index::{FollowedBlock, Index, KeptBlock};
 use cairn_ledger::state::records::DeviceRecord;
 use cairn_ledger::StateKey;
 use cairn_resources::context::DeviceInfo;
@@ -61,8 +61,12 @@ fn apply(
     let clock = watch.config.reward_clock();
     let mut followed = FollowedBlock {
         height: block.height,
-        digest: block.digest,
-        timestamp_ms: block.timestamp_ms,
+        block: KeptBlock {
+            digest: block.digest,
+            timestamp_ms: block.timestamp_ms,
+            state_height: block.state_height,
+            state_root: block.state_root,
+        },
         ..FollowedBlock::default()
     };
     let mut params_may_change = false;
@@ -80,7 +84,7 @@ fn apply(
         // thousands of devices is a few requests, not thousands).
         let keys: Vec<StateKey> = touched.iter().map(|d| StateKey::Device(*d)).collect();
         let records: Vec<Option<DeviceRecord>> =
-            StateReads::new(client, block.height).read(&keys)?;
+            StateReads::new(std::slice::from_ref(client), block.height).read(&keys)?;
         followed.devices = touched
             .into_iter()
             .zip(records)

@@ -4,14 +4,16 @@
 //! location entries, payers' credits) is read at one height, the epoch's last block, which every
 //! oracle and auditor reads alike. [`StateReads`] reads those keys [`MAX_BATCH_KEYS`] at a time
 //! with `POST /v1/state/batch`, checks each batch's multi-proof against the state root the node
-//! gives, and remembers every value, in memory for the computation and (for an oracle) in its
+//! gives (a node whose answer does not check, or that is busy or down, is passed over for the
+//! next one configured), and remembers every value, in memory for the computation and (for an oracle) in its
 //! index, so that a computation that stopped half-way (a busy node, a refused proof) goes on
 //! from what it had read and never asks for everything again at once.
 //!
 //! ```text
-//!  keys ─▶ known in memory? ─▶ kept in the index? ─▶ batches of 1,024 ─▶ node ─▶ proof checked
-//!                                                          │ 429/503: wait Retry-After (≤ 5 s), ask again (3 tries)
-//!                                                          └ still failing: the read fails; what was read stays kept
+//!  keys ─▶ known in memory? ─▶ kept in the index? ─▶ batches of 1,024 ─▶ nodes in turn ─▶ proof checked
+//!                                                     │ does not check: that node is passed over
+//!                                                     │ 429/503 from all: wait Retry-After (≤ 5 s), 3 rounds
+//!                                                     └ still failing: the read fails; what was read stays kept
 //! ```
 
 use super::client::{ChainError, NodeClient};
@@ -81,21 +83,66 @@ pub struct ReadCounters {
     pub busy_answers: AtomicU64,
 }
 
+/// The state an epoch's inputs are read at, and the block that vouches for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttestedState {
+    /// The height read: the state after this block.
+    pub height: u64,
+    /// Its root, as the block's header attests it.
+    pub root: cairn_types::Hash,
+    /// The finalized block whose header attests it.
+    pub block: u64,
+}
+
+/// Most blocks after an epoch's end looked at for the one attesting its last state.
+pub const MAX_ATTEST_SEARCH_BLOCKS: u64 = 64;
+
+/// The state a reward epoch ending before block `end_height` is read at: the one attested by
+/// the first finalized block from `end_height` on whose header attests the epoch's last block
+/// or later (usually the epoch's last block itself, or a block or two after it). Every oracle
+/// and auditor follows the same chain, so all read the same state, and each batch's proof is
+/// checked against the root that header attests. `header(h)` gives block `h`'s attested state
+/// (height, root), or `None` while it is not final yet; so does this, then.
+pub fn attested_state<E>(
+    end_height: u64,
+    header: impl Fn(u64) -> Result<Option<(u64, cairn_types::Hash)>, E>,
+) -> Result<Option<AttestedState>, E> {
+    let last = end_height.saturating_sub(1);
+    for block in end_height..end_height.saturating_add(MAX_ATTEST_SEARCH_BLOCKS) {
+        match header(block)? {
+            None => return Ok(None),
+            Some((height, root)) if height >= last => {
+                return Ok(Some(AttestedState {
+                    height,
+                    root,
+                    block,
+                }))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
 /// Values of state keys at one height (see the module doc).
 pub struct StateReads<'a> {
-    client: &'a NodeClient,
+    clients: &'a [NodeClient],
     height: u64,
+    root: Option<cairn_types::Hash>,
     kept: Option<(&'a Index, u64)>,
     known: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
     counters: Option<&'a ReadCounters>,
 }
 
 impl<'a> StateReads<'a> {
-    /// Reads through `client` after block `height`, remembering values in memory only.
-    pub fn new(client: &'a NodeClient, height: u64) -> StateReads<'a> {
+    /// Reads through `clients` (the first asked first; a batch one refuses, is busy with, or
+    /// answers with a proof that does not check is asked of the next) after block `height`,
+    /// remembering values in memory only.
+    pub fn new(clients: &'a [NodeClient], height: u64) -> StateReads<'a> {
         StateReads {
-            client,
+            clients,
             height,
+            root: None,
             kept: None,
             known: Mutex::new(HashMap::new()),
             counters: None,
@@ -107,6 +154,13 @@ impl<'a> StateReads<'a> {
     pub fn kept_in(mut self, index: &'a Index, epoch: u64) -> StateReads<'a> {
         self.kept = Some((index, epoch));
         self
+    }
+
+    /// Reads `attested` (its height), and believes only batches proven against its root.
+    pub fn attested(clients: &'a [NodeClient], attested: AttestedState) -> StateReads<'a> {
+        let mut reads = StateReads::new(clients, attested.height);
+        reads.root = Some(attested.root);
+        reads
     }
 
     /// Counts what the reads cost in `counters`.
@@ -200,39 +254,70 @@ impl<'a> StateReads<'a> {
         Ok(still)
     }
 
-    /// One batch from the node, tried up to [`BATCH_TRIES`] times.
+    /// One batch, asked of each node in turn, in up to [`BATCH_TRIES`] rounds. A node whose
+    /// answer does not check (or does not parse) is not asked again for this batch; a busy one
+    /// is asked again after its `Retry-After`.
     fn fetch(&self, chunk: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
-        let mut tries = 0;
-        loop {
-            self.count(|c| &c.batches, 1);
-            let error = match self.client.state_batch(chunk, self.height) {
-                Ok(proven) => {
-                    self.count(|c| &c.keys_read, chunk.len() as u64);
-                    return Ok(proven.values);
+        let mut believed = vec![true; self.clients.len()];
+        let mut last = None;
+        for round in 1..=BATCH_TRIES {
+            let mut wait_secs = u64::MAX;
+            for (at, client) in self.clients.iter().enumerate() {
+                if !believed[at] {
+                    continue;
                 }
-                Err(error) => error,
-            };
-            tries += 1;
-            let wait_secs = match &error {
-                ChainError::Busy {
-                    retry_after_secs, ..
-                } => {
-                    self.count(|c| &c.busy_answers, 1);
-                    *retry_after_secs
-                }
-                ChainError::Node { .. } => 1u64 << tries.min(3),
-                // A node that lies or answers nonsense is not asked the same again.
-                ChainError::Malformed { .. } | ChainError::Disproved { .. } => {
-                    return Err(error.into())
-                }
-            };
-            if tries >= BATCH_TRIES || wait_secs > MAX_WAIT_BETWEEN_TRIES_SECS {
-                return Err(error.into());
+                self.count(|c| &c.batches, 1);
+                let answer =
+                    client
+                        .state_batch(chunk, self.height)
+                        .and_then(|proven| match self.root {
+                            Some(root) if root != proven.state_root => Err(ChainError::Disproved {
+                                url: client.base().to_string(),
+                                reason: format!(
+                                    "its state root at height {} is {}, not {root}, which the \
+                                 finalized header attests",
+                                    self.height, proven.state_root
+                                ),
+                            }),
+                            _ => Ok(proven),
+                        });
+                let error = match answer {
+                    Ok(proven) => {
+                        self.count(|c| &c.keys_read, chunk.len() as u64);
+                        return Ok(proven.values);
+                    }
+                    Err(error) => error,
+                };
+                let wait = match &error {
+                    ChainError::Busy {
+                        retry_after_secs, ..
+                    } => {
+                        self.count(|c| &c.busy_answers, 1);
+                        *retry_after_secs
+                    }
+                    ChainError::Node { .. } => 1u64 << round.min(3),
+                    ChainError::Malformed { .. } | ChainError::Disproved { .. } => {
+                        tracing::warn!(%error, "oracle.reads: a node's answer does not check");
+                        believed[at] = false;
+                        u64::MAX
+                    }
+                };
+                wait_secs = wait_secs.min(wait);
+                last = Some(error);
+            }
+            if round == BATCH_TRIES || wait_secs > MAX_WAIT_BETWEEN_TRIES_SECS {
+                break;
             }
             self.count(|c| &c.retries, 1);
-            tracing::info!(%error, wait_secs, "oracle.reads: batch retried");
+            tracing::info!(wait_secs, "oracle.reads: batch asked again");
             std::thread::sleep(Duration::from_secs(wait_secs));
         }
+        Err(last
+            .unwrap_or_else(|| ChainError::Node {
+                url: String::new(),
+                reason: "no node to ask".into(),
+            })
+            .into())
     }
 
     fn count(&self, which: impl Fn(&ReadCounters) -> &AtomicU64, n: u64) {
@@ -247,3 +332,6 @@ impl<'a> StateReads<'a> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,7 @@
 //! stages of other epochs.
 
 use super::background::Jobs;
+use super::StageError;
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
 use crate::epochs::fetch::{sources, Fetcher};
@@ -67,7 +68,7 @@ pub(super) fn whole_or_fetch(
 
 impl Worker {
     /// Attests what it can of `epoch`; the stage ends when the attest window has closed.
-    pub(super) fn attest(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+    pub(super) fn attest(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
         let Some(closes) = self.window_closes(epoch)? else {
             return Ok(None);
         };

@@ -8,6 +8,7 @@
 
 use super::background::Jobs;
 use super::fetch::Fetcher;
+use super::StageError;
 use super::Worker;
 use crate::chain::client::NodeClient;
 use crate::rewarder::{decode_cumulative, leaves_of, Cumulative};
@@ -27,7 +28,10 @@ pub type Bootstraps = Jobs<Epoch, Cumulative>;
 impl Worker {
     /// The cumulative rewards before `epoch`, this oracle's first: none if the chain never
     /// paid a reward; otherwise fetched from the epoch's other committers (`None` until then).
-    pub(super) fn starting_cumulative(&self, epoch: Epoch) -> Result<Option<Cumulative>, String> {
+    pub(super) fn starting_cumulative(
+        &self,
+        epoch: Epoch,
+    ) -> Result<Option<Cumulative>, StageError> {
         if epoch.0 == 0 || ever_paid(&self.client)?.is_empty() {
             return Ok(Some(Cumulative::new()));
         }
@@ -66,7 +70,7 @@ impl Worker {
 }
 
 /// The sub-networks that ever had a root on chain.
-fn ever_paid(client: &NodeClient) -> Result<BTreeSet<Subnetwork>, String> {
+fn ever_paid(client: &NodeClient) -> Result<BTreeSet<Subnetwork>, StageError> {
     let mut paid = BTreeSet::new();
     for subnetwork in Subnetwork::ALL {
         let record: Option<RewardRootRecord> = client
@@ -102,7 +106,7 @@ impl CumulativeFetch<'_> {
         &self,
         epoch: Epoch,
         stakes: Option<&OracleStakes>,
-    ) -> Result<(Cumulative, bool), String> {
+    ) -> Result<(Cumulative, bool), StageError> {
         let Some(before) = epoch.0.checked_sub(1).map(Epoch) else {
             return Ok((BTreeMap::new(), true));
         };

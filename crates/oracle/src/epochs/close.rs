@@ -3,6 +3,7 @@
 //! file, lists the files that hold reports of the epoch in its manifest, keeps the manifest
 //! and commits its hash on chain within the commit window.
 
+use super::StageError;
 use super::{Stage, Worker, CLOSE_GRACE_MS};
 use crate::chain::submit::Outcome;
 use crate::manifest::{Manifest, ManifestFile};
@@ -13,12 +14,10 @@ use cairn_types::Epoch;
 
 impl Worker {
     /// Cuts `epoch` and commits its manifest, when it is time.
-    pub(super) fn close(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+    pub(super) fn close(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
         let starts = (
-            self.index.epoch_start(epoch.0).map_err(|e| e.to_string())?,
-            self.index
-                .epoch_start(epoch.0 + 1)
-                .map_err(|e| e.to_string())?,
+            self.index.epoch_start(epoch.0)?,
+            self.index.epoch_start(epoch.0 + 1)?,
         );
         let (Some(start_ms), Some(end_ms)) = starts else {
             return Ok(None);
@@ -36,14 +35,12 @@ impl Worker {
             .map_err(|e| e.to_string())?;
         // Made once: a retry (say, the commit was sent but its inclusion not seen) commits the
         // manifest already kept, never one rebuilt from a denylist edited meanwhile.
-        let kept = self.index.manifest(epoch).map_err(|e| e.to_string())?;
+        let kept = self.index.manifest(epoch)?;
         let manifest = match kept {
             Some(bytes) => Manifest::decode(&bytes).map_err(|e| e.to_string())?,
             None => {
                 let manifest = self.manifest(epoch, start_ms, end_ms)?;
-                self.index
-                    .put_manifest(epoch, &manifest.encode())
-                    .map_err(|e| e.to_string())?;
+                self.index.put_manifest(epoch, &manifest.encode())?;
                 manifest
             }
         };
@@ -79,8 +76,8 @@ impl Worker {
     }
 
     /// The manifest of the files holding reports made in `[start_ms, end_ms)`.
-    fn manifest(&self, epoch: Epoch, start_ms: u64, end_ms: u64) -> Result<Manifest, String> {
-        let files = self.index.files().map_err(|e| e.to_string())?;
+    fn manifest(&self, epoch: Epoch, start_ms: u64, end_ms: u64) -> Result<Manifest, StageError> {
+        let files = self.index.files()?;
         let mut listed = Vec::new();
         for (name, meta) in files.into_iter().filter(|(_, m)| m.meets(start_ms, end_ms)) {
             listed.push(ManifestFile {

@@ -17,11 +17,14 @@
 //! - [`root`]: gathering 2/3 of oracle stake's signatures and submitting the root.
 //! - [`retain`]: deleting logs older than `log_retention_epochs`.
 //! - [`progress`]: failed stages waiting to be tried again, and what chain reads cost.
+//! - [`error`]: a stage's failure: this oracle's own records (it stops) or anything else
+//!   (tried again).
 
 pub mod attest;
 pub mod background;
 pub mod bootstrap;
 pub mod close;
+pub mod error;
 pub mod fetch;
 pub mod progress;
 pub mod retain;
@@ -37,6 +40,7 @@ use crate::log::store::LogStore;
 use crate::log::ReportLog;
 use cairn_ledger::exec::manifests::{window_closes, WindowCloses};
 use cairn_types::{Address, Epoch};
+pub use error::StageError;
 use fetch::Fetcher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,6 +95,9 @@ pub struct Worker {
     pub last_denylist: std::sync::Mutex<Vec<crate::denylist::DenyEntry>>,
     /// The node.
     pub client: NodeClient,
+    /// The nodes an epoch's state is read from: `client`'s first, then `nodes` of the
+    /// configuration (asked in turn when one refuses, is busy, or does not prove its answer).
+    pub read_clients: Vec<NodeClient>,
     /// The oracle's transactions.
     pub submitter: Arc<Submitter>,
     /// The chain as followed.
@@ -120,18 +127,25 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs until the watch says stop (a blocking loop for its own thread).
-    pub fn run(&self) {
+    /// Runs until the watch says stop (a blocking loop for its own thread), or until this
+    /// oracle's own records fail: then it returns the fault, and the oracle stops.
+    pub fn run(&self) -> Result<(), StageError> {
         while !self.watch.stopping.load(Ordering::Relaxed) {
-            if let Err(error) = self.tick() {
-                tracing::warn!(%error, "oracle.epochs: will retry");
+            match self.tick() {
+                Ok(()) => {}
+                Err(error) if error.is_fatal() => {
+                    tracing::error!(%error, "oracle.epochs: stopping");
+                    return Err(error);
+                }
+                Err(error) => tracing::warn!(%error, "oracle.epochs: will retry"),
             }
             std::thread::sleep(TICK);
         }
+        Ok(())
     }
 
-    fn tick(&self) -> Result<(), String> {
-        let followed = self.index.followed_height().map_err(|e| e.to_string())?;
+    fn tick(&self) -> Result<(), StageError> {
+        let followed = self.index.followed_height()?;
         if followed == 0 {
             return Ok(());
         }
@@ -142,7 +156,7 @@ impl Worker {
         // oracle was down passes through them without acting (a missed commit is not made).
         let mut first_not_done = current;
         for epoch in first.max(current.saturating_sub(MAX_EPOCHS_BEHIND))..current {
-            if self.index.stage(epoch).map_err(|e| e.to_string())? == Stage::Done as u8 {
+            if self.index.stage(epoch)? == Stage::Done as u8 {
                 continue;
             }
             // One epoch that cannot move on (a peer's file missing, a node error) does not hold
@@ -154,12 +168,14 @@ impl Worker {
             }
             match self.advance(Epoch(epoch)) {
                 Ok(()) => self.progress.succeeded(epoch),
+                Err(error) if error.is_fatal() => return Err(error),
                 Err(error) => {
                     tracing::warn!(epoch, %error, "oracle.epochs: will retry");
-                    self.progress.failed(epoch, error, MAX_EPOCHS_BEHIND);
+                    self.progress
+                        .failed(epoch, error.to_string(), MAX_EPOCHS_BEHIND);
                 }
             }
-            if self.index.stage(epoch).map_err(|e| e.to_string())? != Stage::Done as u8 {
+            if self.index.stage(epoch)? != Stage::Done as u8 {
                 first_not_done = first_not_done.min(epoch);
             }
         }
@@ -171,18 +187,18 @@ impl Worker {
     /// lost its records) and follows the chain from genesis does not recompute epochs whose
     /// logs may be long gone; its first epoch starts from the others' cumulative rewards
     /// ([`bootstrap`]).
-    fn first_epoch(&self, clock: &cairn_types::epoch::RewardClock) -> Result<u64, String> {
-        if let Some(first) = self.index.known_first_epoch().map_err(|e| e.to_string())? {
+    fn first_epoch(&self, clock: &cairn_types::epoch::RewardClock) -> Result<u64, StageError> {
+        if let Some(first) = self.index.known_first_epoch()? {
             return Ok(first);
         }
         let head = self.client.status().map_err(|e| e.to_string())?.height;
         let first = clock.reward_epoch_at(head.max(1)).0;
-        self.index.first_epoch(first).map_err(|e| e.to_string())
+        self.index.first_epoch(first)
     }
 
     /// Moves one ended epoch on by as many stages as it can now.
-    fn advance(&self, epoch: Epoch) -> Result<(), String> {
-        let stage = Stage::of(self.index.stage(epoch.0).map_err(|e| e.to_string())?);
+    fn advance(&self, epoch: Epoch) -> Result<(), StageError> {
+        let stage = Stage::of(self.index.stage(epoch.0)?);
         let next = match stage {
             Stage::Open => self.close(epoch)?,
             Stage::Committed => self.attest(epoch)?,
@@ -191,9 +207,7 @@ impl Worker {
             Stage::Done => None,
         };
         if let Some(next) = next {
-            self.index
-                .set_stage(epoch.0, next as u8)
-                .map_err(|e| e.to_string())?;
+            self.index.set_stage(epoch.0, next as u8)?;
             tracing::info!(epoch = epoch.0, stage = ?next, "oracle.epochs: stage done");
         }
         Ok(())
@@ -201,11 +215,8 @@ impl Worker {
 
     /// When `epoch`'s commit and attest windows close (block time, as the chain counts them),
     /// once the block that ended it was followed.
-    pub fn window_closes(&self, epoch: Epoch) -> Result<Option<WindowCloses>, String> {
-        let end_ms = self
-            .index
-            .epoch_start(epoch.0 + 1)
-            .map_err(|e| e.to_string())?;
+    pub fn window_closes(&self, epoch: Epoch) -> Result<Option<WindowCloses>, StageError> {
+        let end_ms = self.index.epoch_start(epoch.0 + 1)?;
         Ok(end_ms.map(|ms| window_closes(&self.watch.params(), ms)))
     }
 
@@ -213,7 +224,7 @@ impl Worker {
     pub fn stakes_of(
         &self,
         epoch: Epoch,
-    ) -> Result<cairn_ledger::state::records::OracleStakes, String> {
+    ) -> Result<cairn_ledger::state::records::OracleStakes, StageError> {
         let began = self.watch.config.reward_clock().first_epoch(epoch);
         Ok(self
             .client
@@ -226,5 +237,11 @@ impl Worker {
     /// has passed once a block timed after its close is final.
     pub fn followed_ms(&self) -> u64 {
         self.watch.beacon().timestamp_ms
+    }
+}
+
+impl From<StageError> for String {
+    fn from(error: StageError) -> String {
+        error.to_string()
     }
 }

@@ -10,6 +10,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Longest error kept for the status, in characters.
+pub const MAX_ERROR_CHARS: usize = 400;
+
 /// Longest wait before an epoch's failed stage is tried again.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
@@ -86,6 +89,8 @@ impl Progress {
             .saturating_add(1);
         let wait = Duration::from_secs(1u64 << failures.min(6)).min(MAX_RETRY_WAIT);
         let at = Instant::now() + wait;
+        // Kept short: it is shown by the public status.
+        let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
         retries.insert(
             epoch,
             Retry {

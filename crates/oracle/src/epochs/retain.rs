@@ -4,6 +4,7 @@
 //! attesting. Nothing an epoch still being worked on may read is deleted: the cut never passes
 //! the first epoch that is not done.
 
+use super::StageError;
 use super::Worker;
 use crate::epochs::fetch::Fetcher;
 use crate::index::Index;
@@ -20,7 +21,7 @@ pub const MIN_RETENTION_EPOCHS: u64 = 8;
 impl Worker {
     /// Deletes what retention no longer keeps, once the first kept epoch moved past the last
     /// cut. `first_not_done` is the oldest epoch whose stages are not all done.
-    pub(super) fn retain(&self, current: u64, first_not_done: u64) -> Result<(), String> {
+    pub(super) fn retain(&self, current: u64, first_not_done: u64) -> Result<(), StageError> {
         let keep = self
             .watch
             .params()
@@ -30,7 +31,7 @@ impl Worker {
         if cut == 0 || cut <= self.retained.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let Some(start_ms) = self.index.epoch_start(cut).map_err(|e| e.to_string())? else {
+        let Some(start_ms) = self.index.epoch_start(cut)? else {
             return Ok(());
         };
         // Results go up to the epoch before the cut, and never those of a sub-network's latest
@@ -53,6 +54,14 @@ impl Worker {
             (Epoch(cut), Epoch(results_before)),
             start_ms,
         )?;
+        // Blocks beacons of the kept epochs may still name stay; older ones go.
+        let clock = self.watch.config.reward_clock();
+        let lookback = crate::rewarder::entropy::lookback_blocks(
+            cairn_resources::coverage::rules::CoverageRules::default().entropy_valid_ms,
+            self.watch.config.consensus.block_interval_ms,
+        );
+        let first_kept_block = clock.first_height(Epoch(cut)).saturating_sub(lookback);
+        self.index.forget_blocks_before(first_kept_block)?;
         self.retained.store(cut, Ordering::Relaxed);
         tracing::info!(
             kept_from_epoch = cut,
@@ -75,24 +84,20 @@ pub fn delete_before(
     runtime: &tokio::runtime::Handle,
     (cut, results_before): (Epoch, Epoch),
     start_ms: u64,
-) -> Result<usize, String> {
+) -> Result<usize, StageError> {
     let mut deleted = 0;
-    for (name, meta) in index.files().map_err(|e| e.to_string())? {
+    for (name, meta) in index.files()? {
         if meta.time_ms.1 < start_ms {
-            index.remove_file(&name).map_err(|e| e.to_string())?;
+            index.remove_file(&name)?;
             runtime
                 .block_on(store.delete(&name))
                 .map_err(|e| e.to_string())?;
             deleted += 1;
         }
     }
-    index
-        .remove_manifests_before(cut)
-        .map_err(|e| e.to_string())?;
+    index.remove_manifests_before(cut)?;
     // The epochs' results (signed roots, per-device outcomes, cumulative rewards) go too.
-    index
-        .remove_blobs_before(results_before)
-        .map_err(|e| e.to_string())?;
+    index.remove_blobs_before(results_before)?;
     fetcher.forget_before(cut).map_err(|e| e.to_string())?;
     Ok(deleted)
 }

@@ -3,8 +3,9 @@
 //! and sign each root.
 
 use super::attest::{mirrors, whole_or_fetch};
+use super::StageError;
 use super::{Stage, Worker};
-use crate::chain::reads::StateReads;
+use crate::chain::reads::{attested_state, StateReads};
 use crate::manifest::Manifest;
 use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{followed_entropy, lookback_blocks};
@@ -20,7 +21,7 @@ use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::{reward_root_digest, Settlement};
-use cairn_types::{Address, Amount, Epoch, Signature, Subnetwork};
+use cairn_types::{Address, Amount, Epoch, Hash, Signature, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -58,20 +59,16 @@ pub fn devices_key(epoch: Epoch) -> String {
 
 impl Worker {
     /// Computes, keeps and signs `epoch`'s rewards.
-    pub(super) fn reward(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
-        let first = self.index.first_epoch(epoch.0).map_err(|e| e.to_string())?;
+    pub(super) fn reward(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
+        let first = self.index.first_epoch(epoch.0)?;
         let previous = if epoch.0 > first {
             let before = Epoch(epoch.0 - 1);
-            if self.index.stage(before.0).map_err(|e| e.to_string())? < Stage::Rewarded as u8 {
+            if self.index.stage(before.0)? < Stage::Rewarded as u8 {
                 return Ok(None); // epochs are rewarded in order
             }
-            let bytes = self
-                .index
-                .blob(&cumulative_key(before))
-                .map_err(|e| e.to_string())?
-                .ok_or(format!(
-                    "the cumulative rewards of epoch {before} are missing"
-                ))?;
+            let bytes = self.index.blob(&cumulative_key(before))?.ok_or(format!(
+                "the cumulative rewards of epoch {before} are missing"
+            ))?;
             decode_cumulative(&bytes).map_err(|e| e.to_string())?
         } else {
             // This oracle's first epoch: it starts from what the others paid before it.
@@ -86,9 +83,7 @@ impl Worker {
         // What was fetched for this epoch is on disk now: the jobs' records can go, and so
         // can the state read for it.
         self.fetches.forget_where(|(e, _, _)| *e <= epoch);
-        self.index
-            .forget_reads_through(epoch.0)
-            .map_err(|e| e.to_string())?;
+        self.index.forget_reads_through(epoch.0)?;
         self.bootstraps.forget_where(|e| *e <= epoch);
         let chain_id = &self.watch.config.chain_id;
         let roots = result
@@ -130,11 +125,30 @@ impl Worker {
         &self,
         epoch: Epoch,
         previous: rewarder::Cumulative,
-    ) -> Result<Option<EpochResult>, String> {
+    ) -> Result<Option<EpochResult>, StageError> {
         let Some(inputs) = EpochReads::read(self, epoch)? else {
             return Ok(None);
         };
-        let reads = StateReads::new(&self.client, inputs.last_height)
+        // The state the epoch's inputs are read at, as a followed header attests it (the
+        // follower kept it; a block it did not keep is asked of the node).
+        let header = |height: u64| -> Result<Option<(u64, Hash)>, StageError> {
+            if let Some(kept) = self.index.followed_block(height)? {
+                return Ok(Some((kept.state_height, kept.state_root)));
+            }
+            if height > self.index.followed_height()? {
+                return Ok(None);
+            }
+            let block = self.client.block(height).map_err(|e| e.to_string())?;
+            Ok(Some((block.state_height, block.state_root)))
+        };
+        let Some(attested) = attested_state(inputs.last_height + 1, header)? else {
+            tracing::info!(
+                epoch = epoch.0,
+                "oracle.rewarder: waiting for a block attesting the epoch's last state"
+            );
+            return Ok(None);
+        };
+        let reads = StateReads::attested(&self.read_clients, attested)
             .kept_in(&self.index, epoch.0)
             .counted_in(&self.progress.reads);
         let registry = RegistryAt::new(&reads);
@@ -220,15 +234,9 @@ pub struct EpochReads {
 impl EpochReads {
     /// The epoch's reads, or `None` while a counted manifest's files are still being fetched
     /// (in the background: a slow peer holds up this epoch's rewards, not the worker).
-    fn read(worker: &Worker, epoch: Epoch) -> Result<Option<EpochReads>, String> {
-        let start_ms = worker
-            .index
-            .epoch_start(epoch.0)
-            .map_err(|e| e.to_string())?;
-        let end_ms = worker
-            .index
-            .epoch_start(epoch.0 + 1)
-            .map_err(|e| e.to_string())?;
+    fn read(worker: &Worker, epoch: Epoch) -> Result<Option<EpochReads>, StageError> {
+        let start_ms = worker.index.epoch_start(epoch.0)?;
+        let end_ms = worker.index.epoch_start(epoch.0 + 1)?;
         let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
             return Err(format!("the bounds of epoch {epoch} are not followed yet"));
         };
@@ -247,8 +255,7 @@ impl EpochReads {
             let manifest = if *oracle == worker.oracle {
                 let bytes = worker
                     .index
-                    .manifest(epoch)
-                    .map_err(|e| e.to_string())?
+                    .manifest(epoch)?
                     .ok_or("this oracle's counted manifest is missing")?;
                 let own = Manifest::decode(&bytes).map_err(|e| e.to_string())?;
                 if own.hash() != entry.manifest {
@@ -298,7 +305,7 @@ pub fn chain_reads(
     epoch: Epoch,
     (start_ms, end_ms): (u64, u64),
     end_height: u64,
-) -> Result<(EpochContext, BTreeMap<Subnetwork, Amount>, u64), String> {
+) -> Result<(EpochContext, BTreeMap<Subnetwork, Amount>, u64), StageError> {
     let last_height = end_height - 1;
     let params: Params = client
         .state(&StateKey::Params, Some(last_height))

@@ -10,6 +10,7 @@
 use super::background::Jobs;
 use super::fetch::Fetcher;
 use super::reward::{signed_key, Signed};
+use super::StageError;
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
 use cairn_ledger::state::records::{EpochManifests, OracleStakes, RewardRootRecord};
@@ -50,7 +51,7 @@ fn fetch_signed(
     url: &str,
     oracle: Address,
     epoch: Epoch,
-) -> Result<Signed, String> {
+) -> Result<Signed, StageError> {
     let bytes = fetcher
         .get(url, MAX_SIGNED_BYTES)
         .map_err(|e| e.to_string())?;
@@ -64,11 +65,10 @@ fn fetch_signed(
 impl Worker {
     /// Submits what can be submitted; the stage ends when every root of the epoch is on chain
     /// (or overtaken).
-    pub(super) fn submit_roots(&self, epoch: Epoch) -> Result<Option<Stage>, String> {
+    pub(super) fn submit_roots(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
         let bytes = self
             .index
-            .blob(&signed_key(epoch))
-            .map_err(|e| e.to_string())?
+            .blob(&signed_key(epoch))?
             .ok_or("the signed result is missing")?;
         let signed: Signed =
             cairn_types::codec::decode(&bytes, usize::MAX).map_err(|e| e.to_string())?;
@@ -104,13 +104,10 @@ impl Worker {
             self.signed.forget_where(|(e, _)| *e <= epoch);
             return Ok(Some(Stage::Done));
         }
-        let next = self.index.stage(epoch.0 + 1).map_err(|e| e.to_string())?;
+        let next = self.index.stage(epoch.0 + 1)?;
         if next >= Stage::Rewarded as u8 {
             // A later root covers the rewards; only debts still need this epoch's root.
-            let last = self
-                .index
-                .stage(epoch.0 + SETTLE_EPOCHS)
-                .map_err(|e| e.to_string())?;
+            let last = self.index.stage(epoch.0 + SETTLE_EPOCHS)?;
             pending.retain(|_, p| !p.settlements.is_empty() && last < Stage::Rewarded as u8);
             if pending.is_empty() {
                 tracing::warn!(
@@ -135,7 +132,7 @@ impl Worker {
     /// Adds the other committers' signatures over the same roots, from their signed results
     /// as fetched in the background so far (a peer that has not signed yet, or does not
     /// answer, is asked again later).
-    fn gather(&self, epoch: Epoch, pending: &mut Pending) -> Result<(), String> {
+    fn gather(&self, epoch: Epoch, pending: &mut Pending) -> Result<(), StageError> {
         let manifests: EpochManifests = self
             .client
             .state(&StateKey::Manifests(epoch), None)
@@ -176,7 +173,7 @@ impl Worker {
         epoch: Epoch,
         subnetwork: Subnetwork,
         pending: PendingRoot,
-    ) -> Result<(), String> {
+    ) -> Result<(), StageError> {
         let PendingRoot {
             root,
             settlements,

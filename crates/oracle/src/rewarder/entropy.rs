@@ -51,7 +51,7 @@ pub fn followed_entropy<'a>(
             return Ok(None);
         }
         if let Some(kept) = index.followed_block(height).map_err(|e| e.to_string())? {
-            return Ok(Some(kept));
+            return Ok(Some((kept.digest, kept.timestamp_ms)));
         }
         let block = client.block(height).map_err(|e| e.to_string())?;
         Ok(Some((block.digest, block.timestamp_ms)))
