@@ -161,6 +161,12 @@ pub(crate) fn write_configs(
             listen,
             public_url: format!("http://{listen}"),
             node: format!("http://{node}"),
+            // The other validators, asked for an epoch's state when its own node fails.
+            nodes: node_apis
+                .iter()
+                .filter(|other| **other != node)
+                .map(|other| format!("http://{other}"))
+                .collect(),
             denylist: "denylist.toml".into(),
             log: LogSection {
                 roll_interval_secs: 5,

@@ -505,16 +505,16 @@ fn a_root_after_seventy_epochs_without_one_still_lands_and_pays() {
         .unwrap()
         .unwrap();
     assert_eq!((held.amount, held.through), (Amount(POOL.0 * 6), Epoch(6)));
-    // A root for an epoch before the last one held (a lagging oracle catching up in order)
-    // cannot take them: it is refused, and leaves them for a later root.
+    // A root for an epoch that old (a lagging oracle catching up in order) is refused: it
+    // cannot take them, and leaves them for a later root.
     let early = tree(&[("alice", 1_000 + 10 * 5), ("bob", 1_490 * 5)]);
     refused!(
         chain,
         "carol",
         Action::SubmitRewardRoot(submission(&chain, 5, Subnetwork::Storage, &early, &signers)),
-        TxError::RootExceedsEmission {
-            allowed: Amount::ZERO,
-            requested: Amount::tokens(7_500)
+        TxError::RootEpochTooOld {
+            epoch: Epoch(5),
+            oldest: Epoch(7)
         }
     );
     // The oracles paid alice 10 tokens an epoch from 1 to 70 (a claim stays under the circuit

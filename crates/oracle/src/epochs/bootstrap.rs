@@ -58,6 +58,7 @@ impl Worker {
             fetch
                 .previous(epoch, Some(&stakes))
                 .map(|(cumulative, _)| cumulative)
+                .map_err(String::from)
         });
         if found.is_none() {
             tracing::info!(
@@ -171,6 +172,7 @@ impl CumulativeFetch<'_> {
             "no cumulative rewards through epoch {} that the chain checks or more than 1/3 of \
              the oracle stake serves",
             before.0
-        ))
+        )
+        .into())
     }
 }

@@ -193,7 +193,7 @@ impl Worker {
         }
         let head = self.client.status().map_err(|e| e.to_string())?.height;
         let first = clock.reward_epoch_at(head.max(1)).0;
-        self.index.first_epoch(first)
+        Ok(self.index.first_epoch(first)?)
     }
 
     /// Moves one ended epoch on by as many stages as it can now.

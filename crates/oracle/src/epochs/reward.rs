@@ -212,7 +212,8 @@ impl Worker {
         if let Some(reason) = registry.failed() {
             return Err(format!(
                 "device records could not be read ({reason}); the epoch will be computed again from what was read"
-            ));
+            )
+            .into());
         }
         let result = result.map_err(|e| e.to_string())?;
         Ok(Some(result))
@@ -238,7 +239,7 @@ impl EpochReads {
         let start_ms = worker.index.epoch_start(epoch.0)?;
         let end_ms = worker.index.epoch_start(epoch.0 + 1)?;
         let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
-            return Err(format!("the bounds of epoch {epoch} are not followed yet"));
+            return Err(format!("the bounds of epoch {epoch} are not followed yet").into());
         };
         let end = worker.watch.config.reward_clock().end_height(epoch);
         let chain = &worker.watch.config;
@@ -261,7 +262,8 @@ impl EpochReads {
                 if own.hash() != entry.manifest {
                     return Err(format!(
                         "this oracle's kept manifest of epoch {epoch} is not the one it committed"
-                    ));
+                    )
+                    .into());
                 }
                 own
             } else {

@@ -51,7 +51,7 @@ fn fetch_signed(
     url: &str,
     oracle: Address,
     epoch: Epoch,
-) -> Result<Signed, StageError> {
+) -> Result<Signed, String> {
     let bytes = fetcher
         .get(url, MAX_SIGNED_BYTES)
         .map_err(|e| e.to_string())?;
