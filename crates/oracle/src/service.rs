@@ -111,8 +111,7 @@ pub async fn serve(
         let (client, index, watch) = (client.clone(), index.clone(), watch.clone());
         tasks
             .spawn("follower", move || {
-                follower::run(client, index, watch, FOLLOW_POLL);
-                Ok(())
+                follower::run(client, index, watch, FOLLOW_POLL).map_err(|e| e.to_string())
             })
             .map_err(|e| setup("follower")(e.to_string()))?
     };

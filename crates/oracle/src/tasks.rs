@@ -1,17 +1,18 @@
 //! The oracle's long-running tasks (the follower, the epoch worker, the price poster), each on
-//! a thread of its own. A task that ends while the oracle is not stopping (it returned a fault,
-//! or panicked) is reported, and the oracle stops with a non-zero exit status naming it, so
-//! that its supervisor (`cairn devnet`, systemd) restarts it instead of leaving a process that
-//! answers but no longer works.
+//! a thread of its own. A task that fails (it returned a fault, or panicked) is reported, and
+//! the oracle stops with a non-zero exit status naming it, so that its supervisor (`cairn
+//! devnet`, systemd) restarts it instead of leaving a process that answers but no longer
+//! works. A task that returns without a fault is done (the price poster with `source = "none"`
+//! returns at once): that is not reported.
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-/// A task that ended, and why.
+/// A task that failed, and why.
 #[derive(Debug)]
 pub struct Ended {
     /// The task's name.
     pub task: &'static str,
-    /// Its fault, `returned` when it ended without one, or `panicked`.
+    /// Its fault, or `panicked`.
     pub reason: String,
 }
 
@@ -28,7 +29,8 @@ pub fn tasks() -> (Tasks, UnboundedReceiver<Ended>) {
 }
 
 impl Tasks {
-    /// Runs `work` on a thread named `oracle-<task>`; its end is reported, a panic too.
+    /// Runs `work` on a thread named `oracle-<task>`; a fault it returns is reported, a panic
+    /// too.
     pub fn spawn(
         &self,
         task: &'static str,
@@ -41,26 +43,29 @@ impl Tasks {
                 let mut report = Report {
                     task,
                     ended,
-                    reason: None,
+                    outcome: None,
                 };
-                report.reason = Some(match work() {
-                    Ok(()) => "returned".to_string(),
-                    Err(fault) => fault,
-                });
+                report.outcome = Some(work().err());
             })
     }
 }
 
-/// Sends the task's end when dropped: after it returned, or while a panic unwinds it.
+/// Sends the task's failure when dropped: after it returned a fault, or while a panic unwinds
+/// it (`outcome` is then still unset).
 struct Report {
     task: &'static str,
     ended: UnboundedSender<Ended>,
-    reason: Option<String>,
+    /// `Some(None)`: returned without a fault; `Some(Some(f))`: returned fault `f`.
+    outcome: Option<Option<String>>,
 }
 
 impl Drop for Report {
     fn drop(&mut self) {
-        let reason = self.reason.take().unwrap_or_else(|| "panicked".to_string());
+        let reason = match self.outcome.take() {
+            Some(None) => return,
+            Some(Some(fault)) => fault,
+            None => "panicked".to_string(),
+        };
         // The receiver is gone only once the oracle stopped: nobody is left to tell.
         let _ = self.ended.send(Ended {
             task: self.task,
@@ -74,8 +79,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fault_and_a_panic_are_both_reported() {
+    fn a_fault_and_a_panic_are_both_reported_a_clean_return_is_not() {
         let (tasks, mut ended) = tasks();
+        let done = tasks
+            .spawn("done", || Ok(()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = done.join();
+        assert!(
+            ended.try_recv().is_err(),
+            "a task that returned without a fault was reported"
+        );
         let failing = tasks
             .spawn("failing", || Err("disk gone".into()))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -11,6 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;
 
+/// Longest wait for a node's connection: a node that is down without refusing connections
+/// is passed over sooner than a whole request's time.
+pub const CONNECT_TIMEOUT_SECS: u64 = 5;
+
 /// Largest answer read from the node (a full block as JSON), in bytes.
 pub const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -156,6 +160,7 @@ impl NodeClient {
     pub fn new(base: &str) -> NodeClient {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
+            .timeout_connect(Some(Duration::from_secs(CONNECT_TIMEOUT_SECS)))
             .http_status_as_error(false)
             .build()
             .new_agent();
@@ -190,6 +195,15 @@ impl NodeClient {
     pub fn block(&self, height: u64) -> Result<BlockView, ChainError> {
         let answer: BlockAnswer = self.get(&format!("/v1/blocks/{height}"))?;
         let url = format!("{}/v1/blocks/{height}", self.base);
+        if answer.header.height != height || answer.header.state_height > height {
+            return Err(ChainError::Disproved {
+                url,
+                reason: format!(
+                    "asked block {height}, answered block {} attesting height {}",
+                    answer.header.height, answer.header.state_height
+                ),
+            });
+        }
         let mut digest = [0u8; 32];
         hex::decode_to_slice(&answer.digest, &mut digest).map_err(|e| ChainError::Malformed {
             url,

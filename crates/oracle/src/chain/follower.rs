@@ -24,18 +24,29 @@ use std::time::Duration;
 /// Blocks read per round at most before the shared view is refreshed.
 pub const MAX_BLOCKS_PER_ROUND: u64 = 1_000;
 
-/// The follower's loop: runs until `watch.stopping` is set.
-pub fn run(client: NodeClient, index: Arc<Index>, watch: Arc<ChainWatch>, poll: Duration) {
+/// The follower's loop: runs until `watch.stopping` is set, or until the oracle's own index
+/// fails (then it returns the fault, and the oracle stops).
+pub fn run(
+    client: NodeClient,
+    index: Arc<Index>,
+    watch: Arc<ChainWatch>,
+    poll: Duration,
+) -> Result<(), FollowError> {
     while !watch.stopping.load(Ordering::Relaxed) {
         match round(&client, &index, &watch) {
             Ok(0) => std::thread::sleep(poll),
             Ok(_) => {}
+            Err(error) if error.is_fatal() => {
+                tracing::error!(%error, "oracle.follower: stopping");
+                return Err(error);
+            }
             Err(error) => {
                 tracing::warn!(%error, "oracle.follower: the node did not answer; retrying");
                 std::thread::sleep(poll.max(Duration::from_secs(1)));
             }
         }
     }
+    Ok(())
 }
 
 /// Applies the blocks the node has finalized since the last round; returns how many.
@@ -142,4 +153,15 @@ pub enum FollowError {
     /// Device records could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
+}
+
+impl FollowError {
+    /// True when the oracle's own index failed: retrying cannot help.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            FollowError::Index(_) => true,
+            FollowError::Read(read) => read.is_fatal(),
+            FollowError::Chain(_) => false,
+        }
+    }
 }

@@ -102,8 +102,10 @@ pub const MAX_ATTEST_SEARCH_BLOCKS: u64 = 64;
 /// or later (usually the epoch's last block itself, or a block or two after it). Every oracle
 /// and auditor follows the same chain, so all read the same state, and each batch's proof is
 /// checked against the root that header attests. `header(h)` gives block `h`'s attested state
-/// (height, root), or `None` while it is not final yet; so does this, then.
-pub fn attested_state<E>(
+/// (height, root), or `None` while it is not final yet; so does this, then. No such block
+/// within [`MAX_ATTEST_SEARCH_BLOCKS`] of the epoch's end is an error (the chain's state
+/// lags far behind its blocks), never a wait without end.
+pub fn attested_state<E: From<String>>(
     end_height: u64,
     header: impl Fn(u64) -> Result<Option<(u64, cairn_types::Hash)>, E>,
 ) -> Result<Option<AttestedState>, E> {
@@ -121,7 +123,11 @@ pub fn attested_state<E>(
             Some(_) => {}
         }
     }
-    Ok(None)
+    Err(format!(
+        "no block of the {MAX_ATTEST_SEARCH_BLOCKS} after height {end_height} attests the state \
+         of height {last} or later"
+    )
+    .into())
 }
 
 /// Values of state keys at one height (see the module doc).
@@ -132,6 +138,10 @@ pub struct StateReads<'a> {
     kept: Option<(&'a Index, u64)>,
     known: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
     counters: Option<&'a ReadCounters>,
+    /// Nodes not asked again in this read: their answer did not check.
+    passed_over: Mutex<Vec<bool>>,
+    /// A fault of the oracle's own index met by a read (the oracle must stop).
+    own_fault: Mutex<Option<String>>,
 }
 
 impl<'a> StateReads<'a> {
@@ -146,7 +156,15 @@ impl<'a> StateReads<'a> {
             kept: None,
             known: Mutex::new(HashMap::new()),
             counters: None,
+            passed_over: Mutex::new(vec![false; clients.len()]),
+            own_fault: Mutex::new(None),
         }
+    }
+
+    /// A fault of the oracle's own index that a read met, if any: whoever turned the read's
+    /// error into a string must still stop the oracle.
+    pub fn own_fault(&self) -> Option<String> {
+        lock(&self.own_fault).clone()
     }
 
     /// Also keeps what is read in `index`, under reward epoch `epoch`, and reads it back from
@@ -203,6 +221,16 @@ impl<'a> StateReads<'a> {
 
     /// The raw values of `keys` (`None`: absent), in their order.
     pub fn raw(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
+        let result = self.raw_of(keys);
+        if let Err(error) = &result {
+            if error.is_fatal() {
+                *lock(&self.own_fault) = Some(error.to_string());
+            }
+        }
+        result
+    }
+
+    fn raw_of(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
         let missing: Vec<Vec<u8>> = {
             let known = self.lock();
             let unique: BTreeSet<&Vec<u8>> =
@@ -258,29 +286,17 @@ impl<'a> StateReads<'a> {
     /// answer does not check (or does not parse) is not asked again for this batch; a busy one
     /// is asked again after its `Retry-After`.
     fn fetch(&self, chunk: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ReadError> {
-        let mut believed = vec![true; self.clients.len()];
         let mut last = None;
         for round in 1..=BATCH_TRIES {
             let mut wait_secs = u64::MAX;
             for (at, client) in self.clients.iter().enumerate() {
-                if !believed[at] {
+                if lock(&self.passed_over)[at] {
                     continue;
                 }
                 self.count(|c| &c.batches, 1);
-                let answer =
-                    client
-                        .state_batch(chunk, self.height)
-                        .and_then(|proven| match self.root {
-                            Some(root) if root != proven.state_root => Err(ChainError::Disproved {
-                                url: client.base().to_string(),
-                                reason: format!(
-                                    "its state root at height {} is {}, not {root}, which the \
-                                 finalized header attests",
-                                    self.height, proven.state_root
-                                ),
-                            }),
-                            _ => Ok(proven),
-                        });
+                let answer = client
+                    .state_batch(chunk, self.height)
+                    .and_then(|proven| self.believe(client, proven));
                 let error = match answer {
                     Ok(proven) => {
                         self.count(|c| &c.keys_read, chunk.len() as u64);
@@ -298,7 +314,7 @@ impl<'a> StateReads<'a> {
                     ChainError::Node { .. } => 1u64 << round.min(3),
                     ChainError::Malformed { .. } | ChainError::Disproved { .. } => {
                         tracing::warn!(%error, "oracle.reads: a node's answer does not check");
-                        believed[at] = false;
+                        lock(&self.passed_over)[at] = true;
                         u64::MAX
                     }
                 };
@@ -320,6 +336,36 @@ impl<'a> StateReads<'a> {
             .into())
     }
 
+    /// A batch's answer, if it is proven against the attested root (when there is one) and
+    /// holds no value larger than any record.
+    fn believe(
+        &self,
+        client: &NodeClient,
+        proven: super::client::ProvenValues,
+    ) -> Result<super::client::ProvenValues, ChainError> {
+        let disproved = |reason: String| ChainError::Disproved {
+            url: client.base().to_string(),
+            reason,
+        };
+        if let Some(root) = self.root.filter(|root| *root != proven.state_root) {
+            return Err(disproved(format!(
+                "its state root at height {} is {}, not {root}, which the finalized header attests",
+                self.height, proven.state_root
+            )));
+        }
+        if proven
+            .values
+            .iter()
+            .flatten()
+            .any(|v| v.len() > MAX_VALUE_BYTES)
+        {
+            return Err(disproved(format!(
+                "a value is over {MAX_VALUE_BYTES} bytes"
+            )));
+        }
+        Ok(proven)
+    }
+
     fn count(&self, which: impl Fn(&ReadCounters) -> &AtomicU64, n: u64) {
         if let Some(counters) = self.counters {
             which(counters).fetch_add(n, Ordering::Relaxed);
@@ -327,10 +373,14 @@ impl<'a> StateReads<'a> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Option<Vec<u8>>>> {
-        self.known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.known)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

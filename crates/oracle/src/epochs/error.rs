@@ -13,6 +13,10 @@ pub enum StageError {
     /// once the disk is fixed (it goes on from what the index holds).
     #[error("{0} (the oracle stops: its own records failed)")]
     Own(#[from] IndexError),
+    /// This oracle's index failed under a computation that only kept the fault's text (a
+    /// state read of the rewarder): the oracle stops all the same.
+    #[error("oracle index: {0} (the oracle stops: its own records failed)")]
+    OwnRecords(String),
     /// A node, a peer or a file failed, or is not there yet: tried again later.
     #[error("{0}")]
     Retry(String),
@@ -21,7 +25,7 @@ pub enum StageError {
 impl StageError {
     /// True when retrying cannot help and the oracle must stop.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, StageError::Own(_))
+        matches!(self, StageError::Own(_) | StageError::OwnRecords(_))
     }
 }
 

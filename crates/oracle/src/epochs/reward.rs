@@ -5,7 +5,7 @@
 use super::attest::{mirrors, whole_or_fetch};
 use super::StageError;
 use super::{Stage, Worker};
-use crate::chain::reads::{attested_state, StateReads};
+use crate::chain::reads::{attested_state, AttestedState, StateReads};
 use crate::manifest::Manifest;
 use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{followed_entropy, lookback_blocks};
@@ -148,6 +148,7 @@ impl Worker {
             );
             return Ok(None);
         };
+        self.same_header_elsewhere(attested)?;
         let reads = StateReads::attested(&self.read_clients, attested)
             .kept_in(&self.index, epoch.0)
             .counted_in(&self.progress.reads);
@@ -209,6 +210,9 @@ impl Worker {
                 self.fetches.forget(&(epoch, *oracle, *hash));
             }
         }
+        if let Some(fault) = reads.own_fault() {
+            return Err(StageError::OwnRecords(fault));
+        }
         if let Some(reason) = registry.failed() {
             return Err(format!(
                 "device records could not be read ({reason}); the epoch will be computed again from what was read"
@@ -217,6 +221,36 @@ impl Worker {
         }
         let result = result.map_err(|e| e.to_string())?;
         Ok(Some(result))
+    }
+}
+
+impl Worker {
+    /// With other nodes configured, one of them must give the same header for the block the
+    /// epoch's state is read by: a node that lies about headers is then seen, not followed
+    /// (until headers' certificates are checked). A node that does not answer is passed over.
+    fn same_header_elsewhere(&self, attested: AttestedState) -> Result<(), StageError> {
+        let (Some(own), Some(other)) = (self.read_clients.first(), self.read_clients.get(1)) else {
+            return Ok(());
+        };
+        match other.block(attested.block) {
+            Ok(block)
+                if (block.state_height, block.state_root) != (attested.height, attested.root) =>
+            {
+                Err(format!(
+                    "nodes {} and {} give different headers for block {}: the state it attests \
+                     is {} at height {} by the first, {} at height {} by the second; check them",
+                    own.base(),
+                    other.base(),
+                    attested.block,
+                    attested.root,
+                    attested.height,
+                    block.state_root,
+                    block.state_height
+                )
+                .into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -72,6 +72,27 @@ impl Index {
             .ok_or_else(|| IndexError(format!("the record of block {height} is damaged")))
     }
 
+    /// The digest and time of the followed block at `height` (also from a record an earlier
+    /// version kept), if kept.
+    pub fn followed_digest(&self, height: u64) -> Result<Option<(Hash, u64)>, IndexError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        let bytes = bytes.value();
+        let (Some(digest), Some(time)) = (bytes.get(..32), bytes.get(32..40)) else {
+            return Err(IndexError(format!(
+                "the record of block {height} is damaged"
+            )));
+        };
+        let mut d = [0u8; 32];
+        d.copy_from_slice(digest);
+        let mut t = [0u8; 8];
+        t.copy_from_slice(time);
+        Ok(Some((Hash(d), u64::from_be_bytes(t))))
+    }
+
     /// Forgets the blocks below `height` (retention).
     pub fn forget_blocks_before(&self, height: u64) -> Result<(), IndexError> {
         let txn = self.db.begin_write()?;

@@ -7,8 +7,9 @@ use super::{Index, IndexError, READS};
 use cairn_types::codec;
 use redb::ReadableDatabase;
 
-/// Largest value kept for one state key, in bytes.
-const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// Largest value kept for one state key, in bytes, with its encoding (a presence byte and a
+/// length): `StateReads` believes no value over 1 MiB, so none is kept.
+const MAX_VALUE_BYTES: usize = 1024 * 1024 + 16;
 
 /// The table key of `key` read at `height` for reward epoch `epoch`.
 fn read_key(epoch: u64, height: u64, key: &[u8]) -> Vec<u8> {

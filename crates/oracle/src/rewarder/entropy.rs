@@ -50,8 +50,8 @@ pub fn followed_entropy<'a>(
         if !(low..=last_height).contains(&height) {
             return Ok(None);
         }
-        if let Some(kept) = index.followed_block(height).map_err(|e| e.to_string())? {
-            return Ok(Some((kept.digest, kept.timestamp_ms)));
+        if let Some(kept) = index.followed_digest(height).map_err(|e| e.to_string())? {
+            return Ok(Some(kept));
         }
         let block = client.block(height).map_err(|e| e.to_string())?;
         Ok(Some((block.digest, block.timestamp_ms)))
