@@ -131,6 +131,7 @@ fn devnet_genesis(
         makers: Vec::new(),
         carried: None,
     };
+    genesis.params = crate::devnet_services::fit_windows(genesis.params, &genesis.chain);
     let mut consensus_keys = Vec::new();
     for i in 0..validators {
         let account = new_key(&format!("validator-{i}"))?;

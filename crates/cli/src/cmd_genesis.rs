@@ -57,6 +57,10 @@ pub(crate) enum GenesisCommand {
         /// Genesis time in ms since the Unix epoch (default: now).
         #[arg(long)]
         genesis_time_ms: Option<u64>,
+        /// A governance parameter's starting value: NAME=VALUE (repeatable; names as
+        /// `cairn query params` shows them, e.g. report_delay_max_secs=600).
+        #[arg(long = "param")]
+        params: Vec<String>,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
@@ -132,6 +136,23 @@ pub(crate) fn recovery_keys(
     Ok(cairn_ledger::recovery::RecoveryKeys { keys, consent })
 }
 
+/// The default parameters with `--param NAME=VALUE` overrides, each checked against its range.
+fn starting_params(overrides: &[String]) -> Result<Params> {
+    let mut params = Params::default();
+    for entry in overrides {
+        let (name, value) = split(entry, '=', "NAME=VALUE")?;
+        let param: cairn_types::params::ParamId =
+            name.parse().with_context(|| format!("--param `{entry}`"))?;
+        let value: u128 = value
+            .parse()
+            .with_context(|| format!("--param `{entry}`: the value is not a number"))?;
+        params
+            .set(param, value)
+            .with_context(|| format!("--param `{entry}`"))?;
+    }
+    Ok(params)
+}
+
 pub(crate) fn split<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str)> {
     text.split_once(sep)
         .with_context(|| format!("`{text}`: expected {what}"))
@@ -154,6 +175,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
             emission_cap,
             genesis_time_ms,
             seat_keys,
+            params,
             force,
         } => {
             if out.exists() && !force {
@@ -173,7 +195,7 @@ pub(crate) fn run(ctx: &Context, cmd: GenesisCommand) -> Result<()> {
                     epochs_per_reward_epoch,
                 },
                 genesis_time_ms: genesis_time_ms.unwrap_or_else(now_ms),
-                params: Params::default(),
+                params: starting_params(&params)?,
                 accounts: Vec::new(),
                 validators: Vec::new(),
                 oracles: Vec::new(),

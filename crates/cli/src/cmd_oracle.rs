@@ -36,6 +36,11 @@ pub(crate) enum OracleCommand {
         /// Where fetched log files are kept (default: a temporary directory).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// The chain's genesis file: the header the epoch's state is read by must then carry a
+        /// certificate of seats followed from it (default: the home's genesis.json, if any;
+        /// without one the header is the node's word, and the output says so).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
     },
     /// Where an oracle's epochs stand: each ended epoch's stage, the stages that failed and
     /// when they are tried again, and what its chain reads cost.
@@ -53,7 +58,8 @@ pub(crate) fn run(ctx: &Context, args: OracleArgs) -> Result<()> {
             epoch,
             node,
             work_dir,
-        }) => return replay(ctx, epoch, &node, work_dir),
+            genesis,
+        }) => return replay(ctx, epoch, &node, work_dir, genesis),
         Some(OracleCommand::Status { oracle }) => return status(ctx, &oracle),
         None => {}
     }
@@ -103,12 +109,23 @@ pub(crate) async fn stop_signal() {
 /// with (0: the roots match; 1: they differ, or the replay failed).
 pub(crate) const NO_ROOT_EXIT_CODE: i32 = 3;
 
-fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> Result<()> {
+fn replay(
+    ctx: &Context,
+    epoch: u64,
+    node: &str,
+    work_dir: Option<PathBuf>,
+    genesis: Option<PathBuf>,
+) -> Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = work_dir.unwrap_or_else(|| temp.path().to_path_buf());
-    let report = cairn_oracle::replay::replay(node, cairn_types::Epoch(epoch), &dir)
-        .map_err(|e| anyhow::anyhow!(e))
-        .with_context(|| format!("replaying reward epoch {epoch}"))?;
+    let genesis = genesis.or_else(|| {
+        let home = ctx.home.join("genesis.json");
+        home.exists().then_some(home)
+    });
+    let report =
+        cairn_oracle::replay::replay(node, cairn_types::Epoch(epoch), &dir, genesis.as_deref())
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("replaying reward epoch {epoch}"))?;
     ctx.print(&report, || {
         let mut out = format!(
             "reward epoch {epoch}: {} counted manifest(s), {} report copies, {} device(s)\n",
@@ -119,6 +136,18 @@ fn replay(ctx: &Context, epoch: u64, node: &str, work_dir: Option<PathBuf>) -> R
         for (oracle, reports) in &report.manifests {
             out.push_str(&format!("  manifest of {oracle}: {reports} reports\n"));
         }
+        let read = &report.read_state;
+        out.push_str(&if read.certified {
+            format!(
+                "  state read at height {}, attested by block {} under a certificate of seats followed from the genesis\n",
+                read.height, read.block
+            )
+        } else {
+            format!(
+                "  state read at height {}, attested by block {} on the node's word (give --genesis to check its certificate)\n",
+                read.height, read.block
+            )
+        });
         if !report.previous_checked {
             out.push_str(
                 "  (the cumulative rewards before it could not all be checked against the chain)\n",
@@ -230,12 +259,34 @@ fn status_text(answer: &serde_json::Value) -> String {
     }
     let reads = &answer["chain_reads"];
     out.push_str(&format!(
-        "chain reads: {} key(s) read in {} batch(es), {} found kept, {} retried, {} busy answer(s)",
+        "chain reads: {} key(s) ({} bytes) read in {} batch(es), {} found kept, {} retried, {} busy answer(s)",
         n(&reads["keys_read"]),
+        n(&reads["bytes_read"]),
         n(&reads["batches"]),
         n(&reads["keys_kept"]),
         n(&reads["retries"]),
         n(&reads["busy_answers"]),
     ));
+    if n(&reads["keys_left"]) > 0 {
+        out.push_str(&format!(
+            "; reading now, {} key(s) left",
+            n(&reads["keys_left"])
+        ));
+    }
+    if let Some(node) = reads["node"].as_str().filter(|s| !s.is_empty()) {
+        out.push_str(&format!("; last answered by {node}"));
+    }
+    out.push('\n');
+    for lag in answer["root_lags"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        out.push_str(&format!(
+            "reward epoch {}: roots on chain {} s after its cut-off\n",
+            n(&lag["epoch"]),
+            n(&lag["root_lag_secs"])
+        ));
+    }
     out
 }

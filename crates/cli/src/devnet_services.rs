@@ -23,7 +23,7 @@ use cairn_agent::config::{
 };
 use cairn_ledger::genesis::{GenesisAccount, GenesisOracle};
 use cairn_oracle::config::{IngestSection, LogSection, OracleConfig, PriceSection};
-use cairn_types::params::Params;
+use cairn_types::params::{ChainConfig, Params};
 use cairn_types::{Address, Amount, SecretKey, Subnetwork};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -114,9 +114,50 @@ pub(crate) fn devnet_params(params: Params) -> Params {
         // then 20 s to commit and 20 s to attest.
         manifest_commit_secs: 20,
         manifest_attest_secs: 20,
+        // Two minutes to compute an epoch and land its root.
+        reward_compute_allowance_secs: 120,
         log_retention_epochs: 30,
         ..params
     }
+}
+
+/// `params` with the report and manifest windows and the compute allowance shrunk in
+/// proportion when `chain`'s epochs are too short for them: together they must fit in half the
+/// 64 epochs a root reaches back (`Params::check_root_span`). A devnet of 10-block epochs (2 s)
+/// gets a 64 s budget, shared in the same proportions; at least 1 s each.
+pub(crate) fn fit_windows(params: Params, chain: &ChainConfig) -> Params {
+    if params.check_root_span(chain).is_ok() {
+        return params;
+    }
+    let span_secs = (cairn_types::params::MAX_ROOT_EPOCH_SPAN / 2)
+        .saturating_mul(chain.blocks_per_epoch)
+        .saturating_mul(chain.consensus.block_interval_ms)
+        / 1_000;
+    let total = params
+        .report_skew_max_secs
+        .saturating_add(params.report_delay_max_secs)
+        .saturating_add(params.manifest_commit_secs)
+        .saturating_add(params.manifest_attest_secs)
+        .saturating_add(params.reward_compute_allowance_secs)
+        .max(1);
+    let scale = |w: u64| {
+        u64::try_from(u128::from(w) * u128::from(span_secs) / u128::from(total))
+            .unwrap_or(1)
+            .max(1)
+    };
+    let mut fitted = Params {
+        report_skew_max_secs: scale(params.report_skew_max_secs),
+        report_delay_max_secs: scale(params.report_delay_max_secs),
+        manifest_commit_secs: scale(params.manifest_commit_secs),
+        manifest_attest_secs: scale(params.manifest_attest_secs),
+        ..params
+    };
+    let others = fitted.report_skew_max_secs
+        + fitted.report_delay_max_secs
+        + fitted.manifest_commit_secs
+        + fitted.manifest_attest_secs;
+    fitted.reward_compute_allowance_secs = span_secs.saturating_sub(others).max(1);
+    fitted
 }
 
 /// The committee's keys (saved by `new_key`), funded and bonded: genesis entries.
@@ -167,6 +208,8 @@ pub(crate) fn write_configs(
                 .filter(|other| **other != node)
                 .map(|other| format!("http://{other}"))
                 .collect(),
+            // Headers' certificates are checked against the genesis set, followed onwards.
+            genesis: "../genesis.json".into(),
             denylist: "denylist.toml".into(),
             log: LogSection {
                 roll_interval_secs: 5,
@@ -373,4 +416,48 @@ pub(crate) fn guide(data_dir: &Path, node: &str) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_types::params::{ChainId, ConsensusRules, EmissionSchedule};
+
+    fn chain(blocks_per_epoch: u64) -> ChainConfig {
+        ChainConfig {
+            chain_id: ChainId::new("fit").unwrap_or_default(),
+            blocks_per_epoch,
+            emission: EmissionSchedule {
+                initial_per_epoch: Amount::ZERO,
+                halving_interval_epochs: 1,
+                emission_cap: Amount::ZERO,
+            },
+            consensus: ConsensusRules::default(),
+            protocol_version: 1,
+            epochs_per_reward_epoch: 1,
+        }
+    }
+
+    #[test]
+    fn the_devnet_windows_shrink_to_fit_short_epochs_and_stay_otherwise() {
+        let params = devnet_params(Params::default());
+        // 600-block epochs: the devnet's own windows (185 s) fit as they are.
+        assert_eq!(fit_windows(params.clone(), &chain(600)), params);
+        for blocks in [2, 5, 10, 40] {
+            let fitted = fit_windows(params.clone(), &chain(blocks));
+            assert_eq!(fitted.check_root_span(&chain(blocks)), Ok(()), "{blocks}");
+            assert!(fitted.report_delay_max_secs >= 1 && fitted.manifest_commit_secs >= 1);
+        }
+        let ten = fit_windows(params, &chain(10));
+        assert_eq!(
+            (
+                ten.report_skew_max_secs,
+                ten.report_delay_max_secs,
+                ten.manifest_commit_secs,
+                ten.manifest_attest_secs,
+                ten.reward_compute_allowance_secs
+            ),
+            (1, 6, 6, 6, 45)
+        );
+    }
 }

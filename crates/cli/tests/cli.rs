@@ -46,6 +46,18 @@ fn setup(home: &Path) -> std::path::PathBuf {
             "oracle=2000",
             "--blocks-per-epoch",
             "10",
+            // 10-block epochs (2 s): the windows must fit in 64 s (half the epochs a root
+            // reaches back).
+            "--param",
+            "report_skew_max_secs=4",
+            "--param",
+            "report_delay_max_secs=20",
+            "--param",
+            "manifest_commit_secs=10",
+            "--param",
+            "manifest_attest_secs=10",
+            "--param",
+            "reward_compute_allowance_secs=20",
         ],
     );
     let data = home.join("data");
@@ -233,6 +245,42 @@ fn user_mistakes_get_clear_errors() {
     let home = home.path();
     let data = setup(home);
     let data = data.to_str().unwrap();
+    // Short epochs with the default windows: a root could never land in time.
+    let err = fails(
+        home,
+        &[
+            "genesis",
+            "new",
+            "--chain-id",
+            "short",
+            "--out",
+            home.join("short.json").to_str().unwrap(),
+            "--validator",
+            "val=5000@val-consensus",
+            "--blocks-per-epoch",
+            "10",
+        ],
+    );
+    assert!(
+        err.contains("reward_compute_allowance_secs is 3900 s, over 64 s"),
+        "{err}"
+    );
+    let err = fails(
+        home,
+        &[
+            "genesis",
+            "new",
+            "--chain-id",
+            "typo",
+            "--out",
+            home.join("typo.json").to_str().unwrap(),
+            "--validator",
+            "val=5000@val-consensus",
+            "--param",
+            "report_delay=5",
+        ],
+    );
+    assert!(err.contains("unknown parameter `report_delay`"), "{err}");
     let err = fails(
         home,
         &[

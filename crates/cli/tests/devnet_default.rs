@@ -118,7 +118,33 @@ fn the_readme_devnet_pays_its_roots_within_minutes() {
             paid_epoch.is_some() && landed.iter().any(|(e, _)| *e >= 1)
         },
     );
-    let status = get(&format!("{oracle}/v1/status")).unwrap().1;
+    // The oracle reports each epoch's root lag (cut-off to root on chain, by block times),
+    // in its status and as a Prometheus metric, once its root stage sees the roots landed.
+    let mut status = serde_json::Value::Null;
+    wait_for("the oracle's root lag", Duration::from_secs(60), || {
+        status = get(&format!("{oracle}/v1/status")).unwrap().1;
+        status["root_lags"]
+            .as_array()
+            .is_some_and(|lags| lags.iter().any(|l| l["epoch"].as_u64() >= Some(1)))
+    });
+    for lag in status["root_lags"].as_array().unwrap() {
+        let secs = lag["root_lag_secs"].as_u64().unwrap();
+        if lag["epoch"].as_u64() >= Some(1) {
+            assert!(secs <= 180, "a root more than 3 minutes late: {status}");
+        }
+    }
+    let metrics = nodes::agent()
+        .get(&format!("{oracle}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("cairn_oracle_root_lag_seconds ")
+            && metrics.contains("cairn_oracle_state_keys_read_total "),
+        "{metrics}"
+    );
     let reads = &status["chain_reads"];
     assert!(
         reads["keys_read"].as_u64().unwrap() >= u64::from(STATIONS),

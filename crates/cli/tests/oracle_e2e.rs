@@ -222,6 +222,11 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
         replay.contains("sensing") && replay.contains("matches"),
         "{replay}"
     );
+    // The home's genesis.json is the trust the read state's header is checked from.
+    assert!(
+        replay.contains("under a certificate of seats followed from the genesis"),
+        "{replay}"
+    );
 
     // An oracle that lost every record (as one joining late has none) starts at the chain's
     // current epoch from the others' cumulative rewards: the roots it signs are the chain's.

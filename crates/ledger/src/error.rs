@@ -647,6 +647,7 @@ impl TxError {
             TxError::AlreadyVoted(..) => "already_voted",
             TxError::Timelocked { .. } => "timelocked",
             TxError::ProposalClosed(..) => "proposal_closed",
+            TxError::Param(ParamError::WindowsExceedRootSpan { .. }) => "windows_exceed_root_span",
             TxError::Param(..) => "param",
             TxError::TreasuryInsufficient { .. } => "treasury_insufficient",
             TxError::ValidatorRegistryFull { .. } => "validator_registry_full",

@@ -253,6 +253,7 @@ impl Genesis {
         validate_consensus_rules(&self.chain.consensus)?;
         self.validate_supply()?;
         self.params.validate()?;
+        self.params.check_root_span(&self.chain)?;
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }

@@ -64,6 +64,8 @@ pub fn test_params() -> Params {
         report_skew_max_secs: 1,
         manifest_commit_secs: 4,
         manifest_attest_secs: 4,
+        // Within half the 64 epochs a root reaches back (64 s of 10-block epochs).
+        reward_compute_allowance_secs: 20,
         ..Params::default()
     }
 }

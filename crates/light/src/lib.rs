@@ -8,6 +8,10 @@
 //!   the keys' paths share it (what `POST /v1/state/batch` answers), checked by
 //!   [`MultiProof::verify`].
 //!
+//! - A header: its finalization certificate, signed by a quorum of its epoch's seats
+//!   ([`certificate::LightClient`]); the seats of the next epoch, by the hand-off
+//!   ([`handoff::follow`]) from the set trusted now, back to the genesis or a checkpoint.
+//!
 //! This crate depends on neither the ledger nor the node, so an auditor's or an oracle's
 //! checks do not pull in the state machine:
 //!
@@ -18,8 +22,14 @@
 //! # let _ = verify_proof;
 //! ```
 
+pub mod certificate;
+pub mod handoff;
 mod hasher;
+pub mod header;
 pub mod multiproof;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod validators;
 
 pub use hasher::Blake3Hasher;
 pub use multiproof::{MultiProof, ProofError};

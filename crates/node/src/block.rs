@@ -45,8 +45,7 @@ use commonware_consensus::{BoundedBlock, Heightable};
 use commonware_cryptography::blake3::Digest;
 use commonware_cryptography::Digestible;
 
-/// Bytes in a header.
-pub const HEADER_BYTES: usize = 32 + 8 + 8 + 4 + 32 + 8 + 32 + 32 + 8 + 32;
+pub use cairn_light::header::{Header, HEADER_BYTES};
 
 /// Most bytes of carried votes: a finalize vote (about 110 bytes) from each of
 /// [`cairn_types::validator_keys::MAX_SEATS`] seats, with room to spare.
@@ -88,53 +87,6 @@ impl Default for BlockLimits {
     /// The limits of a genesis that does not set them.
     fn default() -> Self {
         BlockLimits::of(&cairn_types::params::ConsensusRules::default())
-    }
-}
-
-/// A block's header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// Digest of the parent block.
-    pub parent: Digest,
-    /// Height (genesis is 0).
-    pub height: u64,
-    /// Proposer's clock, never before the parent's.
-    pub timestamp_ms: u64,
-    /// The protocol version in force at this height (`cairn_ledger::protocol`).
-    pub protocol_version: u32,
-    /// The consensus key of the validator that proposed it (zero for genesis).
-    pub proposer: PublicKey,
-    /// A finalized height whose state this header attests.
-    pub state_height: u64,
-    /// Ledger state root after the block at `state_height`.
-    pub state_root: Hash,
-    /// Merkle root of the transaction ids, see [`transactions_root`].
-    pub transactions_root: Hash,
-    /// The last height whose finalize votes the chain has counted, this block included.
-    pub counted_through: u64,
-    /// Hash of the carried votes ([`votes_hash`]), zero when the block carries none.
-    pub votes_hash: Hash,
-}
-
-impl Header {
-    fn write_to(&self, out: &mut impl BufMut) {
-        out.put_slice(&self.parent.0);
-        out.put_u64(self.height);
-        out.put_u64(self.timestamp_ms);
-        out.put_u32(self.protocol_version);
-        out.put_slice(&self.proposer.0);
-        out.put_u64(self.state_height);
-        out.put_slice(&self.state_root.0);
-        out.put_slice(&self.transactions_root.0);
-        out.put_u64(self.counted_through);
-        out.put_slice(&self.votes_hash.0);
-    }
-
-    /// The header's digest: the block's identity.
-    pub fn digest(&self) -> Digest {
-        let mut bytes = Vec::with_capacity(HEADER_BYTES);
-        self.write_to(&mut bytes);
-        Digest(Hash::domain("cairn block header v1", &[&bytes]).0)
     }
 }
 

@@ -19,13 +19,9 @@ use commonware_utils::{NZUsize, NZU16};
 use std::num::NonZeroUsize;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// The signing scheme of consensus votes: ed25519, so that each vote is attributable and a
-/// double vote is evidence anyone can check.
-pub type ConsensusScheme = simplex::scheme::ed25519::Scheme;
-/// A validator's consensus (and network) identity.
-pub type ConsensusKey = ed25519::PublicKey;
-/// A block's digest.
-pub type BlockDigest = commonware_cryptography::blake3::Digest;
+pub use cairn_light::certificate::{
+    consensus_public_key, namespace, BlockDigest, ConsensusKey, ConsensusScheme,
+};
 /// What consensus tells the application about a round.
 pub type ConsensusContext = simplex::types::Context<BlockDigest, ConsensusKey>;
 /// Marshal's mailbox for Cairn blocks.
@@ -48,21 +44,11 @@ pub mod channel {
     pub const BACKFILL: u64 = 4;
 }
 
-/// The consensus namespace of a chain: votes signed for one chain are worthless on another.
-pub fn namespace(chain_id: &str) -> Vec<u8> {
-    cairn_types::evidence::consensus_namespace(chain_id)
-}
-
 /// The Cairn key of a consensus key (both are ed25519 public keys).
 pub fn cairn_key(key: &ConsensusKey) -> cairn_types::keys::PublicKey {
     let mut bytes = [0u8; 32];
     bytes.copy_from_slice(key.as_ref());
     cairn_types::keys::PublicKey(bytes)
-}
-
-/// A Cairn key as a commonware consensus key (`None` if it is not a valid ed25519 point).
-pub fn consensus_public_key(key: &cairn_types::keys::PublicKey) -> Option<ConsensusKey> {
-    ConsensusKey::decode(key.0.to_vec()).ok()
 }
 
 /// A Cairn secret key as a commonware signer (both are ed25519 seeds).

@@ -13,6 +13,10 @@
 //! # Other nodes an epoch's state is read from when `node` refuses a batch, is busy, or
 //! # answers with a proof that does not check (asked in this order).
 //! nodes = []
+//! # The chain's genesis file: the seats every header's certificate is checked against, the
+//! # trust followed from them through each epoch's hand-off ("" = headers taken on the nodes'
+//! # word, with a warning; every real deployment sets it).
+//! genesis = ""
 //! # The coverage denylist this oracle commits with each epoch ("" = none; see denylist.rs).
 //! # Read again for each manifest, so an edit applies from the next epoch committed.
 //! denylist = ""
@@ -67,6 +71,9 @@ pub struct OracleConfig {
     pub node: String,
     /// Other nodes' APIs, asked for an epoch's state when `node` fails.
     pub nodes: Vec<String>,
+    /// The chain's genesis file, whose validator set the headers' certificates are checked
+    /// against ("" for none: headers are then the nodes' word).
+    pub genesis: String,
     /// The coverage denylist file ("" for none).
     pub denylist: String,
     /// The report log.
@@ -126,6 +133,7 @@ impl Default for OracleConfig {
             public_url: "http://127.0.0.1:7400".into(),
             node: "http://127.0.0.1:8545".into(),
             nodes: Vec::new(),
+            genesis: String::new(),
             denylist: String::new(),
             log: LogSection::default(),
             ingest: IngestSection::default(),
@@ -206,6 +214,9 @@ impl OracleConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.keys_home = base.join(&config.keys_home);
         config.data_dir = base.join(&config.data_dir);
+        if !config.genesis.is_empty() {
+            config.genesis = base.join(&config.genesis).display().to_string();
+        }
         if !config.denylist.is_empty() {
             let file = base.join(&config.denylist);
             crate::denylist::load(&file).map_err(|e| invalid(format!("denylist: {e}")))?;
@@ -246,6 +257,9 @@ impl OracleConfig {
         }
         if let Some(v) = var("CAIRN_ORACLE_NODE") {
             self.node = v;
+        }
+        if let Some(v) = var("CAIRN_ORACLE_GENESIS") {
+            self.genesis = v;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 
 use crate::chain::client::NodeClient;
 use crate::chain::reads::{attested_state, StateReads};
+use crate::chain::trust::HeaderTrust;
 use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
@@ -66,6 +67,10 @@ pub struct ReplayReport {
     pub devices: usize,
     /// Whether the cumulative rewards before the epoch were checked against the chain.
     pub previous_checked: bool,
+    /// The block whose header vouches for the state read: its height, and whether its
+    /// certificate was checked against seats followed from a genesis (`--genesis`) or it was
+    /// taken on the node's word.
+    pub read_state: ReadState,
     /// Per sub-network.
     pub roots: Vec<RootCheck>,
     /// The stage digests (to compare with `/v1/rewards/{epoch}/signed` of each oracle).
@@ -85,8 +90,26 @@ impl ReplayReport {
     }
 }
 
-/// Replays `epoch` through the node at `node`, keeping fetched files under `work_dir`.
-pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport, String> {
+/// The state an epoch's inputs were read at, and how far its header was checked.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ReadState {
+    /// The height read.
+    pub height: u64,
+    /// The block whose header attests it.
+    pub block: u64,
+    /// True when that header's certificate was checked against seats followed from a genesis.
+    pub certified: bool,
+}
+
+/// Replays `epoch` through the node at `node`, keeping fetched files under `work_dir`. With
+/// `genesis`, the header the epoch's state is read by must carry a certificate of seats
+/// followed from that genesis; without, it is the node's word.
+pub fn replay(
+    node: &str,
+    epoch: Epoch,
+    work_dir: &Path,
+    genesis: Option<&Path>,
+) -> Result<ReplayReport, String> {
     let client = NodeClient::new(node);
     let chain: ChainConfig = client
         .state(&StateKey::ChainConfig, None)
@@ -143,6 +166,16 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
     };
     let attested = attested_state(end_height, header)?
         .ok_or("no block attests the epoch's last state yet; run the replay again later")?;
+    if let Some(genesis) = genesis {
+        HeaderTrust::from_genesis(genesis, &chain.chain_id.to_string(), chain.blocks_per_epoch)?
+            .certify(std::slice::from_ref(&client), attested)
+            .map_err(|e| format!("the block attesting the epoch's state: {e}"))?;
+    }
+    let read_state = ReadState {
+        height: attested.height,
+        block: attested.block,
+        certified: genesis.is_some(),
+    };
     let reads = StateReads::attested(std::slice::from_ref(&client), attested);
     let registry = RegistryAt::new(&reads);
     let file = |oracle: &cairn_types::Address, name: &str| {
@@ -230,6 +263,7 @@ pub fn replay(node: &str, epoch: Epoch, work_dir: &Path) -> Result<ReplayReport,
         copies: result.copies,
         devices: result.devices.len(),
         previous_checked,
+        read_state,
         roots,
         digests: result.digests,
     })
@@ -258,6 +292,7 @@ mod tests {
             copies: 0,
             devices: 0,
             previous_checked: true,
+            read_state: ReadState::default(),
             roots,
             digests: Digests::default(),
         }

@@ -10,6 +10,7 @@
 
 use crate::chain::client::NodeClient;
 use crate::chain::submit::Submitter;
+use crate::chain::trust::HeaderTrust;
 use crate::chain::{follower, ChainWatch};
 use crate::config::OracleConfig;
 use crate::epochs::fetch::Fetcher;
@@ -61,6 +62,30 @@ pub enum OracleError {
 
 fn setup(what: &'static str) -> impl Fn(String) -> OracleError {
     move |reason| OracleError::Setup { what, reason }
+}
+
+/// The seats headers are checked against, from the configured genesis (which must be the
+/// node's chain); without one, a warning: headers are then the nodes' word.
+fn header_trust(
+    config: &OracleConfig,
+    chain: &cairn_types::params::ChainConfig,
+    index: &Arc<Index>,
+) -> Result<Option<Arc<HeaderTrust>>, OracleError> {
+    if config.genesis.is_empty() {
+        tracing::warn!(
+            "oracle: no `genesis` in oracle.toml: the headers an epoch's state is read by are \
+             taken on the nodes' word, not checked against their certificates"
+        );
+        return Ok(None);
+    }
+    let trust = HeaderTrust::from_genesis(
+        std::path::Path::new(&config.genesis),
+        &chain.chain_id.to_string(),
+        chain.blocks_per_epoch,
+    )
+    .and_then(|trust| trust.kept_in(index.clone()))
+    .map_err(setup("genesis"))?;
+    Ok(Some(Arc::new(trust)))
 }
 
 /// Runs the oracle until `shutdown` completes.
@@ -130,6 +155,7 @@ pub async fn serve(
             })
             .map_err(|e| setup("price")(e.to_string()))?
     };
+    let trust = header_trust(&config, &chain, &index)?;
     let peers = Fetcher::new(&config.data_dir.join("peers"));
     let progress = Arc::new(crate::epochs::progress::Progress::default());
     let worker = {
@@ -142,6 +168,7 @@ pub async fn serve(
             read_clients: std::iter::once(client.clone())
                 .chain(config.nodes.iter().map(|url| NodeClient::new(url)))
                 .collect(),
+            trust,
             submitter: submitter.clone(),
             watch: watch.clone(),
             index: index.clone(),

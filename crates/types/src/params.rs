@@ -220,6 +220,18 @@ pub struct Params {
     /// delivered a valid report.
     #[serde(default = "default_uptime_window_secs")]
     pub uptime_window_secs: u64,
+    /// Seconds the oracles are allowed, after the attest window, to compute an epoch's rewards
+    /// and land its root. With the report windows it must fit in half of the
+    /// [`MAX_ROOT_EPOCH_SPAN`] epochs a root can reach back ([`Params::check_root_span`]).
+    #[serde(default = "default_reward_compute_allowance_secs")]
+    pub reward_compute_allowance_secs: u64,
+}
+
+/// Consensus epochs back a reward root can pay (older pools are held for the next root).
+pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
+
+fn default_reward_compute_allowance_secs() -> u64 {
+    600
 }
 
 fn default_manifest_commit_secs() -> u64 {
@@ -294,6 +306,7 @@ impl Default for Params {
             report_skew_max_secs: default_report_skew_max_secs(),
             report_delay_max_secs: default_report_delay_max_secs(),
             uptime_window_secs: default_uptime_window_secs(),
+            reward_compute_allowance_secs: default_reward_compute_allowance_secs(),
         }
     }
 }
@@ -346,11 +359,12 @@ pub enum ParamId {
     ReportSkewMaxSecs = 25,
     UptimeWindowSecs = 26,
     ReportDelayMaxSecs = 27,
+    RewardComputeAllowanceSecs = 28,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 28] = [
+    pub const ALL: [ParamId; 29] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
         ParamId::MaxSeats,
@@ -379,6 +393,7 @@ impl ParamId {
         ParamId::ReportSkewMaxSecs,
         ParamId::UptimeWindowSecs,
         ParamId::ReportDelayMaxSecs,
+        ParamId::RewardComputeAllowanceSecs,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -412,6 +427,7 @@ impl ParamId {
             ParamId::ReportSkewMaxSecs => "report_skew_max_secs",
             ParamId::UptimeWindowSecs => "uptime_window_secs",
             ParamId::ReportDelayMaxSecs => "report_delay_max_secs",
+            ParamId::RewardComputeAllowanceSecs => "reward_compute_allowance_secs",
         }
     }
 
@@ -444,7 +460,8 @@ impl ParamId {
             ParamId::LogRetentionEpochs => (1, 10_000),
             ParamId::ReportSkewMaxSecs
             | ParamId::UptimeWindowSecs
-            | ParamId::ReportDelayMaxSecs => (1, 86_400),
+            | ParamId::ReportDelayMaxSecs
+            | ParamId::RewardComputeAllowanceSecs => (1, 86_400),
         }
     }
 }
@@ -476,6 +493,20 @@ pub enum ParamError {
     /// The emission weights do not sum to 10,000 basis points.
     #[error("emission weights sum to {0} basis points, expected 10000")]
     WeightsNotWhole(u64),
+    /// The report, commit and attest windows and the compute allowance do not leave a root
+    /// time to land before the epoch's pools fall out of its reach.
+    #[error(
+        "report_skew_max_secs + report_delay_max_secs + manifest_commit_secs + \
+         manifest_attest_secs + reward_compute_allowance_secs is {windows_secs} s, over \
+         {span_secs} s (half of the {MAX_ROOT_EPOCH_SPAN} epochs a root reaches back, at the \
+         genesis block interval): shorten them or lengthen the epochs"
+    )]
+    WindowsExceedRootSpan {
+        /// What the windows sum to.
+        windows_secs: u64,
+        /// Half the root span, in seconds.
+        span_secs: u64,
+    },
 }
 
 impl FromStr for ParamId {
@@ -525,6 +556,7 @@ impl Params {
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs.into(),
             ParamId::UptimeWindowSecs => self.uptime_window_secs.into(),
             ParamId::ReportDelayMaxSecs => self.report_delay_max_secs.into(),
+            ParamId::RewardComputeAllowanceSecs => self.reward_compute_allowance_secs.into(),
         }
     }
 
@@ -568,6 +600,38 @@ impl Params {
             ParamId::ReportSkewMaxSecs => self.report_skew_max_secs = to_u64(value),
             ParamId::UptimeWindowSecs => self.uptime_window_secs = to_u64(value),
             ParamId::ReportDelayMaxSecs => self.report_delay_max_secs = to_u64(value),
+            ParamId::RewardComputeAllowanceSecs => {
+                self.reward_compute_allowance_secs = to_u64(value)
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that an epoch's report windows (`report_skew_max_secs`, `report_delay_max_secs`),
+    /// its manifest windows (`manifest_commit_secs`, `manifest_attest_secs`) and
+    /// `reward_compute_allowance_secs` sum to at most half of [`MAX_ROOT_EPOCH_SPAN`]
+    /// consensus epochs of `chain` at its block interval, so that a root always has as long
+    /// again to land (retries, an outage) before its pools fall out of reach. The genesis and
+    /// every parameter proposal are refused otherwise (`windows_exceed_root_span`).
+    pub fn check_root_span(&self, chain: &ChainConfig) -> Result<(), ParamError> {
+        let windows_secs = [
+            self.report_skew_max_secs,
+            self.report_delay_max_secs,
+            self.manifest_commit_secs,
+            self.manifest_attest_secs,
+            self.reward_compute_allowance_secs,
+        ]
+        .iter()
+        .fold(0u64, |sum, w| sum.saturating_add(*w));
+        let span_ms = u128::from(MAX_ROOT_EPOCH_SPAN / 2)
+            * u128::from(chain.blocks_per_epoch)
+            * u128::from(chain.consensus.block_interval_ms);
+        let span_secs = u64::try_from(span_ms / 1_000).unwrap_or(u64::MAX);
+        if windows_secs > span_secs {
+            return Err(ParamError::WindowsExceedRootSpan {
+                windows_secs,
+                span_secs,
+            });
         }
         Ok(())
     }
@@ -603,6 +667,50 @@ mod tests {
             params.set(param, max).unwrap();
             assert_eq!(params.get(param), max);
         }
+    }
+
+    fn chain(blocks_per_epoch: u64) -> ChainConfig {
+        ChainConfig {
+            chain_id: ChainId::new("span").unwrap(),
+            blocks_per_epoch,
+            emission: EmissionSchedule {
+                initial_per_epoch: Amount(0),
+                halving_interval_epochs: 1,
+                emission_cap: Amount(0),
+            },
+            consensus: ConsensusRules::default(),
+            protocol_version: 1,
+            epochs_per_reward_epoch: 1,
+        }
+    }
+
+    #[test]
+    fn the_windows_must_fit_in_half_the_epochs_a_root_reaches_back() {
+        let params = Params::default();
+        // 3,900 s of windows; `cairn genesis`'s 8,640-block epochs give 32 × 1,728 s.
+        assert_eq!(params.check_root_span(&chain(8_640)), Ok(()));
+        // 10-block epochs of 200 ms: 32 × 2 s = 64 s.
+        assert_eq!(
+            params.check_root_span(&chain(10)),
+            Err(ParamError::WindowsExceedRootSpan {
+                windows_secs: 3_900,
+                span_secs: 64
+            })
+        );
+        let short = Params {
+            report_skew_max_secs: 4,
+            report_delay_max_secs: 20,
+            manifest_commit_secs: 10,
+            manifest_attest_secs: 10,
+            reward_compute_allowance_secs: 20,
+            ..Params::default()
+        };
+        assert_eq!(short.check_root_span(&chain(10)), Ok(()));
+        let over = Params {
+            reward_compute_allowance_secs: 21,
+            ..short
+        };
+        assert!(over.check_root_span(&chain(10)).is_err());
     }
 
     #[test]

@@ -11,9 +11,10 @@
 use crate::client::NodeClient;
 use anyhow::{bail, Context as _, Result};
 use cairn_ledger::genesis::Genesis;
-use cairn_ledger::state::records::ValidatorSet;
-use cairn_ledger::store::StateProof;
-use cairn_node::light::{self, LightClient};
+use cairn_light::certificate::{self as light, LightClient};
+use cairn_light::handoff;
+use cairn_light::validators::ValidatorSet;
+use cairn_light::StateProof;
 use cairn_node::rpc::epochs::Handoff;
 use cairn_types::Epoch;
 use std::path::Path;
@@ -86,14 +87,14 @@ fn hand_off(trusted: &Trusted, handoff: &Handoff) -> Result<ValidatorSet> {
         1024 * 1024,
     )
     .context("the proof does not decode")?;
-    let data = light::Handoff {
+    let data = handoff::Handoff {
         epoch: handoff.epoch,
         header,
         certificate: hex::decode(certificate).context("the certificate is not hex")?,
         next_set: hex::decode(&handoff.next_set).context("the set is not hex")?,
         proof,
     };
-    Ok(light::follow(
+    Ok(handoff::follow(
         &trusted.chain_id,
         trusted.blocks_per_epoch,
         &trusted.set,

@@ -236,7 +236,9 @@ fn sender_power(ex: &Exec<'_, '_>, sender: &Address) -> Result<u128, ExecError> 
 fn validate_action(ex: &Exec<'_, '_>, action: &ProposalAction) -> Result<(), ExecError> {
     match action {
         ProposalAction::SetParameter { param, value } => {
-            ex.params.clone().set(*param, *value)?;
+            let mut changed = ex.params.clone();
+            changed.set(*param, *value)?;
+            changed.check_root_span(ex.config)?;
         }
         ProposalAction::SetEmissionWeights { weights } => {
             if !weights.is_valid() {

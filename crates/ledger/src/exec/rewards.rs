@@ -35,7 +35,7 @@ use cairn_types::{Address, Amount, Epoch, Subnetwork};
 use std::collections::BTreeSet;
 
 /// Most epochs one root may cover beyond the previous root (a bound on the pool scan).
-pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
+pub const MAX_ROOT_EPOCH_SPAN: u64 = cairn_types::params::MAX_ROOT_EPOCH_SPAN;
 
 /// Accepts a reward root signed by at least 2/3 of oracle stake.
 pub fn submit_root(

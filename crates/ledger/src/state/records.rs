@@ -160,49 +160,7 @@ pub struct ValidatorInfo {
 )]
 pub struct Validators(pub BTreeMap<Address, Amount>);
 
-/// One member of a validator set.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ValidatorSetMember {
-    /// Its account.
-    pub address: Address,
-    /// Its identity on the peer-to-peer network.
-    pub node_key: PublicKey,
-    /// Its stake when the set was chosen.
-    pub stake: Amount,
-    /// The keys of the seats it holds (one vote each).
-    pub seats: Vec<PublicKey>,
-}
-
-/// The validators of an epoch, ordered by stake (largest first), then address.
-#[derive(
-    Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
-pub struct ValidatorSet {
-    /// The epoch.
-    pub epoch: Epoch,
-    /// The stake each seat stands for.
-    pub seat_size: Amount,
-    /// The members.
-    pub members: Vec<ValidatorSetMember>,
-    /// The admitted stake of eligible validators left out because the committee is full: it
-    /// earns nothing and does not secure the chain (see `docs/CONSENSUS.md`).
-    #[serde(default)]
-    pub waiting: Amount,
-}
-
-impl ValidatorSet {
-    /// Seats in all.
-    pub fn seat_count(&self) -> usize {
-        self.members.iter().map(|m| m.seats.len()).sum()
-    }
-
-    /// Every seat key with its holder.
-    pub fn seats(&self) -> impl Iterator<Item = (&PublicKey, &ValidatorSetMember)> {
-        self.members
-            .iter()
-            .flat_map(|m| m.seats.iter().map(move |key| (key, m)))
-    }
-}
+pub use cairn_light::validators::{ValidatorSet, ValidatorSetMember};
 
 /// Votes of one epoch's seats, counted from the finalization certificates that blocks carry.
 #[derive(

@@ -101,3 +101,15 @@ fn genesis_json_round_trips() {
     let text = serde_json::to_string_pretty(&genesis).unwrap();
     assert_eq!(serde_json::from_str::<Genesis>(&text).unwrap(), genesis);
 }
+
+proptest! {
+    /// The light client names the validator-set key without the ledger: its bytes must be the
+    /// ledger's own, or no hand-off would check.
+    #[test]
+    fn the_light_clients_validator_set_key_is_the_ledgers(epoch in any::<u64>()) {
+        prop_assert_eq!(
+            cairn_light::validators::validator_set_key(epoch),
+            StateKey::ValidatorSet(Epoch(epoch)).to_bytes()
+        );
+    }
+}

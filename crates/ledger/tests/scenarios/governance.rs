@@ -336,3 +336,36 @@ fn lock_rules_and_decay() {
     );
     assert_balanced(&chain);
 }
+
+#[test]
+fn a_proposal_whose_windows_leave_no_time_for_a_root_is_refused() {
+    let (mut chain, _dir) = chain();
+    lock(&mut chain, "alice", 1_000, 100);
+    // The test chain's epochs are 10 blocks of 200 ms: a root reaches back 64 epochs (128 s),
+    // so the windows may take 64 s. A 10-minute report delay would leave no time at all.
+    let error = chain
+        .run(
+            "alice",
+            propose(ProposalAction::SetParameter {
+                param: ParamId::ReportDelayMaxSecs,
+                value: 600,
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(error.code(), "windows_exceed_root_span", "{error}");
+    assert!(chain
+        .ledger
+        .get::<Proposal>(&StateKey::Proposal(0))
+        .unwrap()
+        .is_none());
+    // Within the span, the same parameter may be proposed.
+    chain
+        .run(
+            "alice",
+            propose(ProposalAction::SetParameter {
+                param: ParamId::ReportDelayMaxSecs,
+                value: 2,
+            }),
+        )
+        .unwrap();
+}

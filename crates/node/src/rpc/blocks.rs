@@ -2,7 +2,7 @@
 //! consensus made one for this block; an ancestor finalized through a descendant has none).
 
 use super::{certificate_hex, ApiError, RpcState};
-use crate::block::{Block, Header};
+use crate::block::Block;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -10,71 +10,7 @@ use cairn_types::hash::Hash;
 use cairn_types::tx::SignedTransaction;
 use serde::{Deserialize, Serialize};
 
-/// A header in JSON (hashes and keys as hex).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct HeaderJson {
-    /// The parent's digest.
-    pub parent: String,
-    /// Height.
-    pub height: u64,
-    /// Proposer's time, ms since the Unix epoch.
-    pub timestamp_ms: u64,
-    /// The protocol version the block was built under.
-    pub protocol_version: u32,
-    /// The proposer's consensus key.
-    pub proposer: String,
-    /// The height whose state root the header attests.
-    pub state_height: u64,
-    /// That state root.
-    pub state_root: Hash,
-    /// Merkle root of the transaction ids.
-    pub transactions_root: Hash,
-    /// The last height whose finalization signers are counted, this block included.
-    pub counted_through: u64,
-    /// Hash of the carried votes (zero when none).
-    pub votes_hash: Hash,
-}
-
-impl From<&Header> for HeaderJson {
-    fn from(h: &Header) -> HeaderJson {
-        HeaderJson {
-            parent: hex::encode(h.parent.0),
-            height: h.height,
-            timestamp_ms: h.timestamp_ms,
-            protocol_version: h.protocol_version,
-            proposer: hex::encode(h.proposer.0),
-            state_height: h.state_height,
-            state_root: h.state_root,
-            transactions_root: h.transactions_root,
-            counted_through: h.counted_through,
-            votes_hash: h.votes_hash,
-        }
-    }
-}
-
-impl HeaderJson {
-    /// The header back, or why not.
-    pub fn to_header(&self) -> Result<Header, String> {
-        let bytes32 = |text: &str, what: &str| -> Result<[u8; 32], String> {
-            let mut out = [0u8; 32];
-            hex::decode_to_slice(text, &mut out)
-                .map_err(|_| format!("{what} is not 32 bytes of hex"))?;
-            Ok(out)
-        };
-        Ok(Header {
-            parent: commonware_cryptography::blake3::Digest(bytes32(&self.parent, "parent")?),
-            height: self.height,
-            timestamp_ms: self.timestamp_ms,
-            protocol_version: self.protocol_version,
-            proposer: cairn_types::keys::PublicKey(bytes32(&self.proposer, "proposer")?),
-            state_height: self.state_height,
-            state_root: self.state_root,
-            transactions_root: self.transactions_root,
-            counted_through: self.counted_through,
-            votes_hash: self.votes_hash,
-        })
-    }
-}
+pub use cairn_light::header::HeaderJson;
 
 /// A finalized block.
 #[derive(Serialize, Deserialize)]

@@ -6,11 +6,15 @@
 //!   parameters.
 //! - [`reads`]: state at one height, in proven batches, kept across retries.
 //! - [`submit`]: the oracle's own transactions, one at a time, followed to their outcome.
+//! - [`trust`]: headers believed only under a certificate of seats followed from the genesis.
 
 pub mod client;
 pub mod follower;
+#[cfg(test)]
+mod loopback;
 pub mod reads;
 pub mod submit;
+pub mod trust;
 
 use crate::registry::DeviceBook;
 use cairn_types::params::{ChainConfig, Params};

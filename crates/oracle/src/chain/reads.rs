@@ -81,6 +81,12 @@ pub struct ReadCounters {
     pub retries: AtomicU64,
     /// 429 and 503 answers met.
     pub busy_answers: AtomicU64,
+    /// Bytes of proven values read from nodes.
+    pub bytes_read: AtomicU64,
+    /// Keys the read under way still has to ask nodes for (0 when none is under way).
+    pub keys_left: AtomicU64,
+    /// The node that answered the last batch.
+    pub last_node: Mutex<String>,
 }
 
 /// The state an epoch's inputs are read at, and the block that vouches for it.
@@ -238,8 +244,18 @@ impl<'a> StateReads<'a> {
             unique.into_iter().cloned().collect()
         };
         let missing = self.take_kept(missing)?;
+        self.set_left(missing.len() as u64);
         for chunk in missing.chunks(MAX_BATCH_KEYS) {
-            let values = self.fetch(chunk)?;
+            let values = self.fetch(chunk);
+            if values.is_err() {
+                self.set_left(0);
+            }
+            let values = values?;
+            if let Some(counters) = self.counters {
+                counters
+                    .keys_left
+                    .fetch_sub(chunk.len() as u64, Ordering::Relaxed);
+            }
             let read: Vec<(Vec<u8>, Option<Vec<u8>>)> = chunk.iter().cloned().zip(values).collect();
             if let Some((index, epoch)) = self.kept {
                 index.keep_reads(epoch, self.height, &read)?;
@@ -257,6 +273,13 @@ impl<'a> StateReads<'a> {
                 })
             })
             .collect()
+    }
+
+    /// Records how many keys the read under way still has to ask for.
+    fn set_left(&self, left: u64) {
+        if let Some(counters) = self.counters {
+            counters.keys_left.store(left, Ordering::Relaxed);
+        }
     }
 
     /// Moves the keys kept in the index into memory; returns those still to read.
@@ -300,6 +323,11 @@ impl<'a> StateReads<'a> {
                 let error = match answer {
                     Ok(proven) => {
                         self.count(|c| &c.keys_read, chunk.len() as u64);
+                        let bytes = proven.values.iter().flatten().map(Vec::len).sum::<usize>();
+                        self.count(|c| &c.bytes_read, bytes as u64);
+                        if let Some(counters) = self.counters {
+                            *lock(&counters.last_node) = client.base().to_string();
+                        }
                         return Ok(proven.values);
                     }
                     Err(error) => error,

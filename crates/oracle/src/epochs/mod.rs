@@ -98,6 +98,9 @@ pub struct Worker {
     /// The nodes an epoch's state is read from: `client`'s first, then `nodes` of the
     /// configuration (asked in turn when one refuses, is busy, or does not prove its answer).
     pub read_clients: Vec<NodeClient>,
+    /// The seats headers' certificates are checked against, followed from the genesis
+    /// (`None` without `genesis` in the configuration: headers are then the nodes' word).
+    pub trust: Option<Arc<crate::chain::trust::HeaderTrust>>,
     /// The oracle's transactions.
     pub submitter: Arc<Submitter>,
     /// The chain as followed.

@@ -30,6 +30,20 @@ pub struct Progress {
     /// What the rewards stage's chain reads have cost.
     pub reads: ReadCounters,
     retries: Mutex<BTreeMap<u64, Retry>>,
+    lags: Mutex<BTreeMap<u64, u64>>,
+}
+
+/// Epochs whose root lag is kept for the status (the latest).
+pub const KEPT_ROOT_LAGS: usize = 16;
+
+/// How long after its cut-off an epoch's root landed, as the status shows it.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct RootLag {
+    /// The reward epoch.
+    pub epoch: u64,
+    /// Seconds from the epoch's cut-off (the time of the block that ended it) to the block
+    /// that accepted its last root, both as the chain's blocks say.
+    pub root_lag_secs: u64,
 }
 
 /// One epoch whose stage failed, as the status shows it.
@@ -46,7 +60,7 @@ pub struct EpochFailure {
 }
 
 /// What chain reads have cost, as the status shows it.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ReadTotals {
     /// State keys read from nodes.
     pub keys_read: u64,
@@ -58,6 +72,12 @@ pub struct ReadTotals {
     pub retries: u64,
     /// 429 and 503 answers met.
     pub busy_answers: u64,
+    /// Bytes of proven values read.
+    pub bytes_read: u64,
+    /// Keys the read under way still has to ask for (0 when none is under way).
+    pub keys_left: u64,
+    /// The node that answered the last batch.
+    pub node: String,
 }
 
 impl Progress {
@@ -125,7 +145,40 @@ impl Progress {
             batches: get(&self.reads.batches),
             retries: get(&self.reads.retries),
             busy_answers: get(&self.reads.busy_answers),
+            bytes_read: get(&self.reads.bytes_read),
+            keys_left: get(&self.reads.keys_left),
+            node: self
+                .reads
+                .last_node
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
+    }
+
+    /// Records that `epoch`'s roots were all on chain `lag_secs` after its cut-off.
+    pub fn rooted(&self, epoch: u64, lag_secs: u64) {
+        let mut lags = self
+            .lags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lags.insert(epoch, lag_secs);
+        while lags.len() > KEPT_ROOT_LAGS {
+            lags.pop_first();
+        }
+    }
+
+    /// The root lags kept, oldest epoch first.
+    pub fn root_lags(&self) -> Vec<RootLag> {
+        self.lags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(epoch, secs)| RootLag {
+                epoch: *epoch,
+                root_lag_secs: *secs,
+            })
+            .collect()
     }
 }
 
@@ -153,5 +206,22 @@ mod tests {
         progress.failed(1, "x".into(), 64);
         progress.failed(100, "y".into(), 64);
         assert_eq!(progress.failures().len(), 1);
+    }
+
+    #[test]
+    fn root_lags_keep_the_latest_epochs() {
+        let progress = Progress::default();
+        for epoch in 0..40 {
+            progress.rooted(epoch, epoch * 2);
+        }
+        let lags = progress.root_lags();
+        assert_eq!(lags.len(), KEPT_ROOT_LAGS);
+        assert_eq!(
+            lags.last(),
+            Some(&RootLag {
+                epoch: 39,
+                root_lag_secs: 78
+            })
+        );
     }
 }

@@ -148,7 +148,12 @@ impl Worker {
             );
             return Ok(None);
         };
-        self.same_header_elsewhere(attested)?;
+        match &self.trust {
+            Some(trust) => trust
+                .certify(&self.read_clients, attested)
+                .map_err(|e| format!("the block attesting the epoch's state: {e}"))?,
+            None => self.same_header_elsewhere(attested)?,
+        }
         let reads = StateReads::attested(&self.read_clients, attested)
             .kept_in(&self.index, epoch.0)
             .counted_in(&self.progress.reads);
@@ -225,9 +230,9 @@ impl Worker {
 }
 
 impl Worker {
-    /// With other nodes configured, one of them must give the same header for the block the
-    /// epoch's state is read by: a node that lies about headers is then seen, not followed
-    /// (until headers' certificates are checked). A node that does not answer is passed over.
+    /// Without a genesis to check certificates against, and with other nodes configured, one of
+    /// them must give the same header for the block the epoch's state is read by: a node that
+    /// lies about headers is then seen, not followed. A node that does not answer is passed over.
     fn same_header_elsewhere(&self, attested: AttestedState) -> Result<(), StageError> {
         let (Some(own), Some(other)) = (self.read_clients.first(), self.read_clients.get(1)) else {
             return Ok(());

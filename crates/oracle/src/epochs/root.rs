@@ -63,6 +63,23 @@ fn fetch_signed(
 }
 
 impl Worker {
+    /// Records how long after its cut-off `epoch`'s last root landed (at block `height`), by
+    /// the times of the blocks the follower kept (none kept: nothing recorded).
+    fn note_root_lag(&self, epoch: Epoch, height: u64) -> Result<(), StageError> {
+        let cut_off = self.index.epoch_start(epoch.0 + 1)?;
+        let landed = self.index.followed_block(height)?;
+        if let (Some(cut_off), Some(landed)) = (cut_off, landed) {
+            let secs = landed.timestamp_ms.saturating_sub(cut_off) / 1_000;
+            tracing::info!(
+                epoch = epoch.0,
+                root_lag_secs = secs,
+                "oracle.root: roots on chain"
+            );
+            self.progress.rooted(epoch.0, secs);
+        }
+        Ok(())
+    }
+
     /// Submits what can be submitted; the stage ends when every root of the epoch is on chain
     /// (or overtaken).
     pub(super) fn submit_roots(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
@@ -73,11 +90,15 @@ impl Worker {
         let signed: Signed =
             cairn_types::codec::decode(&bytes, usize::MAX).map_err(|e| e.to_string())?;
         let mut pending = Pending::new();
+        let mut landed_at = None;
         for (subnetwork, root, signature) in &signed.roots {
             let record: Option<RewardRootRecord> = self
                 .client
                 .state(&StateKey::RewardRoot(*subnetwork), None)
                 .map_err(|e| e.to_string())?;
+            if let Some(r) = record.as_ref().filter(|r| r.epoch == epoch) {
+                landed_at = landed_at.max(Some(r.accepted_height));
+            }
             let settlements = signed
                 .settlements
                 .get(subnetwork)
@@ -102,6 +123,9 @@ impl Worker {
         }
         if pending.is_empty() {
             self.signed.forget_where(|(e, _)| *e <= epoch);
+            if let Some(height) = landed_at {
+                self.note_root_lag(epoch, height)?;
+            }
             return Ok(Some(Stage::Done));
         }
         let next = self.index.stage(epoch.0 + 1)?;

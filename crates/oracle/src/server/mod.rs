@@ -20,6 +20,7 @@
 //! cannot write).
 
 pub mod limits;
+mod metrics;
 mod peers;
 mod rewards;
 
@@ -70,6 +71,7 @@ pub fn router(state: Arc<ApiState>, reads: ReadLimiter) -> Router {
         .route("/v1/manifests/{epoch}", get(manifest))
         .route("/v1/logs/{name}", get(log_file))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/peers/{oracle}/manifests/{epoch}", get(peers::manifest))
         .route("/v1/peers/{oracle}/logs/{name}", get(peers::log_file))
         .route("/v1/rewards/{epoch}/signed", get(rewards::signed))
@@ -264,6 +266,8 @@ struct StatusAnswer {
     failures: Vec<crate::epochs::progress::EpochFailure>,
     /// What the rewards stage's chain reads have cost.
     chain_reads: crate::epochs::progress::ReadTotals,
+    /// The latest epochs' root lags (cut-off to root on chain).
+    root_lags: Vec<crate::epochs::progress::RootLag>,
 }
 
 /// A reward epoch's stage, as the status shows it.
@@ -328,6 +332,7 @@ async fn status(State(state): State<Arc<ApiState>>) -> Response {
         epochs,
         failures: state.progress.failures(),
         chain_reads: state.progress.read_totals(),
+        root_lags: state.progress.root_lags(),
     })
     .into_response()
 }
@@ -430,6 +435,16 @@ mod tests {
                 book,
             )),
         });
+        // The metrics say what the status says, in Prometheus's text format.
+        state.progress.rooted(3, 42);
+        let text = metrics::render(&state);
+        assert!(
+            text.contains(
+                "# TYPE cairn_oracle_root_lag_seconds gauge\ncairn_oracle_root_lag_seconds 42\n"
+            ) && text.contains("cairn_oracle_rooted_epoch 3\n")
+                && text.contains("cairn_oracle_state_keys_read_total 0\n"),
+            "{text}"
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener, router(state, ReadLimiter::new(1, 5))));

@@ -67,20 +67,10 @@ async fn batch(
 
 /// Starts a fake node over `reader`; returns its URL.
 fn node(runtime: &tokio::runtime::Runtime, reader: Arc<StoreReader>, manner: Manner) -> String {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let url = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
     let app = Router::new()
         .route("/v1/state/batch", post(batch))
         .with_state((reader, manner));
-    runtime.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    crate::chain::loopback::serve(runtime, app)
 }
 
 #[test]
