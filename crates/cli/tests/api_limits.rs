@@ -31,6 +31,111 @@ ws_backfill_blocks = 3
 max_batch = 5
 ";
 
+/// Requests signed by a bonded oracle of the devnet (`oracle-0`, bonded in its genesis) take
+/// the oracles' lane while this client's public rate is spent; a replayed header and a
+/// stranger's signed request take the public lane (429 now, then served, saying why).
+fn signed_lane_checks(home: &std::path::Path, api: &str) {
+    use cairn_types::signed_request::{fresh_nonce, SignedRequest, HEADER};
+    use cairn_types::SecretKey;
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("keys/oracle-0.json")).unwrap())
+            .unwrap();
+    let seed: [u8; 32] = hex::decode(file["secret"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let oracle = SecretKey::from_seed(seed);
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let signed = |key: &SecretKey, path: &str, body: &[u8]| {
+        let method = if body.is_empty() { "GET" } else { "POST" };
+        SignedRequest::sign(
+            key,
+            "cairn-devnet",
+            (method, path, body),
+            now_ms(),
+            fresh_nonce(),
+        )
+        .to_header()
+    };
+    let lane = |response: &ureq::http::Response<ureq::Body>| {
+        response
+            .headers()
+            .get("cairn-lane")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    // Many in a row: the oracle's own rate, not the spent public one.
+    let header = signed(&oracle, "/v1/status", b"");
+    for _ in 0..30 {
+        let response = agent()
+            .get(&format!("{api}/v1/status"))
+            .header(HEADER, signed(&oracle, "/v1/status", b""))
+            .call()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(lane(&response).as_deref(), Some("oracle"));
+    }
+    // A state batch, signed over its body.
+    let body =
+        json!({ "keys": [hex::encode(cairn_ledger::StateKey::Params.to_bytes())] }).to_string();
+    let response = agent()
+        .post(&format!("{api}/v1/state/batch"))
+        .header("content-type", "application/json")
+        .header(HEADER, signed(&oracle, "/v1/state/batch", body.as_bytes()))
+        .send(body.as_bytes())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(lane(&response).as_deref(), Some("oracle"));
+    // Signed over another body: a public request (refused 429 while the public rate is spent,
+    // or served as public once it refilled a little).
+    let response = agent()
+        .post(&format!("{api}/v1/state/batch"))
+        .header("content-type", "application/json")
+        .header(HEADER, signed(&oracle, "/v1/state/batch", b"{}"))
+        .send(body.as_bytes())
+        .unwrap();
+    assert!(
+        response.status().as_u16() == 429
+            || lane(&response).as_deref() == Some("public; signed_request_bad_signature"),
+        "{:?} {:?}",
+        response.status(),
+        lane(&response)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    // Once the public rate refilled: a replayed header and a stranger are public requests.
+    let first = agent()
+        .get(&format!("{api}/v1/status"))
+        .header(HEADER, &header)
+        .call()
+        .unwrap();
+    assert_eq!(lane(&first).as_deref(), Some("oracle"));
+    let replayed = agent()
+        .get(&format!("{api}/v1/status"))
+        .header(HEADER, &header)
+        .call()
+        .unwrap();
+    assert_eq!(replayed.status().as_u16(), 200);
+    assert_eq!(
+        lane(&replayed).as_deref(),
+        Some("public; signed_request_replayed")
+    );
+    let stranger = SecretKey::from_seed([9; 32]);
+    let response = agent()
+        .get(&format!("{api}/v1/status"))
+        .header(HEADER, signed(&stranger, "/v1/status", b""))
+        .call()
+        .unwrap();
+    assert_eq!(
+        lane(&response).as_deref(),
+        Some("public; signed_request_unknown_signer")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+}
+
 /// `POST /v1/state/batch` on a real node: proven values, a lie caught, bounds refused.
 fn state_batch_checks(api: &str) {
     use cairn_ledger::store::MultiProof;
@@ -180,7 +285,9 @@ fn the_api_refuses_what_is_over_its_limits_and_the_chain_goes_on() {
     assert!(limited.headers().get("retry-after").is_some());
     let body: Value = serde_json::from_str(&limited.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
-    std::thread::sleep(Duration::from_secs(2));
+    // This client's public rate is spent, yet a bonded oracle's signed requests are served,
+    // in a lane of their own; a replayed or a stranger's signature is only a public request.
+    signed_lane_checks(&home, api);
 
     // A batch over its count is refused before decoding; one within it is read.
     let batch = format!("{api}/v1/transactions/batch");

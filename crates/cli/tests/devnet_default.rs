@@ -8,7 +8,9 @@
 //! that reward epoch 1 (the first whose devices were all registered before it began) has a root
 //! within 900 blocks (3 minutes at the devnet's 200 ms blocks) of its end, counted in blocks so
 //! that a slow machine moves the deadline with the chain; and that the oracle's status shows
-//! its reads went in batches.
+//! its reads went in batches. Throughout, an outsider floods the oracles' node with block
+//! reads from the oracles' own address, within the public per-client limits: the oracles'
+//! signed requests have their own lane there, and the roots must land within the same bound.
 //! Slow tier (several minutes): `scripts/test.sh` runs it, `scripts/test.sh --quick` does not.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -80,6 +82,10 @@ fn the_readme_devnet_pays_its_roots_within_minutes() {
         }
         text
     };
+    // An outsider floods the oracles' node with block reads throughout, within the public
+    // limits of one client (the oracles' own host, 127.0.0.1): the oracles' signed reads have
+    // a lane of their own, so the roots must still land within their bound.
+    let flood = Flood::start(&node, 4, 25);
     // Each root, as it lands, with the height the chain had reached when it was first seen.
     let mut landed: Vec<(u64, u64)> = Vec::new();
     let mut paid_epoch = None;
@@ -153,8 +159,71 @@ fn the_readme_devnet_pays_its_roots_within_minutes() {
     // 1,024 keys a batch: a few dozen batches an epoch, not thousands of requests.
     let batches = reads["batches"].as_u64().unwrap();
     assert!(batches < 200, "{batches} batches: {status}");
+    let (served, refused) = flood.stop();
+    assert!(
+        served > 1_000,
+        "the flood was not served ({served} answers, {refused} refused)"
+    );
     let logs = logs();
     assert!(!logs.contains("panicked"), "{}", tail(&logs, 80));
+    assert!(
+        !logs.contains("does not give this oracle's signed requests its lane"),
+        "an oracle's reads were not in the oracles' lane:\n{}",
+        tail(&logs, 80)
+    );
+}
+
+/// Threads reading blocks from a node as fast as a public client may.
+struct Flood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl Flood {
+    /// `threads` readers of random recent blocks of `node`, each `per_second` a second.
+    fn start(node: &str, threads: usize, per_second: u64) -> Flood {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|i| {
+                let (node, stop) = (node.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let (mut served, mut refused) = (0u64, 0u64);
+                    let mut n = i as u64;
+                    let mut head = 1;
+                    for round in 0u64.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if round % 32 == 0 {
+                            head = height(&node).unwrap_or(head).max(1);
+                        }
+                        n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        let block = 1 + (n >> 33) % head;
+                        match nodes::agent()
+                            .get(&format!("{node}/v1/blocks/{block}"))
+                            .call()
+                        {
+                            Ok(answer) if answer.status().as_u16() == 200 => served += 1,
+                            _ => refused += 1,
+                        }
+                        std::thread::sleep(Duration::from_millis(1_000 / per_second));
+                    }
+                    (served, refused)
+                })
+            })
+            .collect();
+        Flood { stop, threads }
+    }
+
+    /// Stops the readers; the answers served and refused.
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
+    }
 }
 
 /// The last `n` lines of `text`.

@@ -115,7 +115,7 @@ pub fn follow(
     .map_err(HandoffError::Proof)?;
     let next: ValidatorSet = cairn_types::codec::decode(&handoff.next_set, MAX_SET_BYTES)
         .map_err(|_| HandoffError::NotTheNextSet(epoch + 1))?;
-    if next.epoch.0 != epoch + 1 {
+    if next.epoch.0 != epoch + 1 || next.seat_count() == 0 {
         return Err(HandoffError::NotTheNextSet(epoch + 1));
     }
     Ok(next)

@@ -14,16 +14,13 @@ use crate::chain::trust::HeaderTrust;
 use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
-use crate::epochs::reward::chain_reads;
-use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
-use crate::rewarder::history::history_at;
-use crate::rewarder::registry::RegistryAt;
-use crate::rewarder::{self, Digests, EpochInputs};
+use crate::rewarder::gather::{compute_epoch, EpochSources};
+use crate::rewarder::Digests;
+use cairn_ledger::genesis::Genesis;
 use cairn_ledger::state::records::{EpochManifests, RewardRootRecord};
 use cairn_ledger::StateKey;
 use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::sensing::rules::SensingRules;
 use cairn_types::params::ChainConfig;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::settlements_digest;
@@ -97,7 +94,10 @@ pub struct ReadState {
     pub height: u64,
     /// The block whose header attests it.
     pub block: u64,
-    /// True when that header's certificate was checked against seats followed from a genesis.
+    /// True when that header's certificate was checked against seats followed from a genesis
+    /// (and the node's chain configuration against the genesis's): every value read at that
+    /// state (parameters, pools, stakes, devices, histories, credits) is then proven; the
+    /// counted manifests and the epoch's block times are still the node's answers.
     pub certified: bool,
 }
 
@@ -125,8 +125,6 @@ pub fn replay(
         .block(end_height)
         .map_err(|e| e.to_string())?
         .timestamp_ms;
-    let (ctx, pools, last_height) =
-        chain_reads(&client, &chain, epoch, (start_ms, end_ms), end_height)?;
     let committed: EpochManifests = client
         .state(&StateKey::Manifests(epoch), None)
         .map_err(|e| e.to_string())?
@@ -166,10 +164,24 @@ pub fn replay(
     };
     let attested = attested_state(end_height, header)?
         .ok_or("no block attests the epoch's last state yet; run the replay again later")?;
-    if let Some(genesis) = genesis {
-        HeaderTrust::from_genesis(genesis, &chain.chain_id.to_string(), chain.blocks_per_epoch)?
-            .certify(std::slice::from_ref(&client), attested)
-            .map_err(|e| format!("the block attesting the epoch's state: {e}"))?;
+    if let Some(path) = genesis {
+        // The whole chain configuration must be the genesis's (epoch lengths, emission), not
+        // only its id.
+        let file = Genesis::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if file.chain != chain {
+            return Err(format!(
+                "the node's chain configuration is not the one of {}",
+                path.display()
+            ));
+        }
+        HeaderTrust::of_genesis(
+            &file,
+            path,
+            &chain.chain_id.to_string(),
+            chain.blocks_per_epoch,
+        )?
+        .certify(std::slice::from_ref(&client), attested)
+        .map_err(|e| format!("the block attesting the epoch's state: {e}"))?;
     }
     let read_state = ReadState {
         height: attested.height,
@@ -177,7 +189,6 @@ pub fn replay(
         certified: genesis.is_some(),
     };
     let reads = StateReads::attested(std::slice::from_ref(&client), attested);
-    let registry = RegistryAt::new(&reads);
     let file = |oracle: &cairn_types::Address, name: &str| {
         std::fs::read(fetcher.path(oracle, name)).map_err(|e| e.to_string())
     };
@@ -185,32 +196,27 @@ pub fn replay(
         .iter()
         .map(|m| (m.oracle.to_string(), m.reports()))
         .collect();
-    let rules = CoverageRules::default();
-    let lookback = lookback_blocks(rules.entropy_valid_ms, chain.consensus.block_interval_ms);
-    let entropy = entropy_at(&client, (clock.first_height(epoch), last_height), lookback);
-    let denylist = rewarder::denylist::of_epoch(&client, &chain, epoch, last_height, &manifests)?;
-    let history = history_at(&reads, clock);
-    let credits = credits_at(&reads);
-    let result = rewarder::compute(EpochInputs {
-        ctx,
-        pools,
+    let lookback = lookback_blocks(
+        CoverageRules::default().entropy_valid_ms,
+        chain.consensus.block_interval_ms,
+    );
+    let entropy = entropy_at(
+        &client,
+        (clock.first_height(epoch), end_height - 1),
+        lookback,
+    );
+    // The oracles' own gathering and computation, at the same state.
+    let result = compute_epoch(EpochSources {
+        chain: &chain,
+        epoch,
+        bounds_ms: (start_ms, end_ms),
+        reads: &reads,
         manifests,
         file: &file,
-        registry: &registry,
         previous,
-        coverage_rules: rules,
-        denylist,
         entropy: &entropy,
-        sensing_rules: SensingRules::default(),
-        history: &history,
-        credits: &credits,
     })
-    .map_err(|e| e.to_string());
-    if let Some(reason) = registry.failed() {
-        return Err(format!(
-            "device records could not be read at the node ({reason}); run the replay again"
-        ));
-    }
+    .map_err(|e| format!("{e}; run the replay again"));
     let result = result?;
     let mut roots = Vec::new();
     for subnetwork in Subnetwork::ALL {

@@ -97,6 +97,10 @@ pub async fn serve(
     let oracle = Address(key.public_key());
     let client = NodeClient::new(&config.node);
     let (chain, params) = wait_for_node(&client).await?;
+    // Every request to a node is signed with the oracle's key: a node gives a bonded oracle's
+    // requests a lane of their own (a rate and slots that a public flood does not take).
+    let chain_id = chain.chain_id.to_string();
+    let client = client.signed_by(key.clone(), &chain_id);
     std::fs::create_dir_all(&config.data_dir).map_err(|e| setup("data_dir")(e.to_string()))?;
     let index_path = config.data_dir.join("index.redb");
     let index = Arc::new(
@@ -166,7 +170,12 @@ pub async fn serve(
             last_denylist: Default::default(),
             client: client.clone(),
             read_clients: std::iter::once(client.clone())
-                .chain(config.nodes.iter().map(|url| NodeClient::new(url)))
+                .chain(
+                    config
+                        .nodes
+                        .iter()
+                        .map(|url| NodeClient::new(url).signed_by(key.clone(), &chain_id)),
+                )
                 .collect(),
             trust,
             submitter: submitter.clone(),

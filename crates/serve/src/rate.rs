@@ -28,6 +28,14 @@ const COST: u64 = 1_000;
 pub struct ClientKey(u128);
 
 impl ClientKey {
+    /// A client known by a key rather than an address (a signed request's signer), for a
+    /// limiter of its own: the key's first 16 bytes.
+    pub fn named(key: &[u8; 32]) -> ClientKey {
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&key[..16]);
+        ClientKey(u128::from_be_bytes(first))
+    }
+
     /// The client of address `ip`.
     pub fn of(ip: IpAddr) -> ClientKey {
         match ip {

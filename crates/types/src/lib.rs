@@ -12,6 +12,8 @@
 //! - [`evidence`]: consensus double-signing evidence, the input to slashing.
 //! - [`validator_keys`]: a validator's node and seat keys with their proofs of possession.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
+//! - [`signed_request`]: how a known party (a bonded oracle) signs an HTTP request to get an
+//!   API lane of its own.
 //! - [`report`]: the reports devices sign (session keys, heartbeats, readings) and oracles log.
 //! - [`ingest`]: what an oracle answers for each report (accepted, duplicate, refused with a code).
 
@@ -46,6 +48,7 @@ pub mod keys;
 pub mod params;
 pub mod report;
 pub mod reward_tree;
+pub mod signed_request;
 pub mod subnetwork;
 pub mod transfer;
 pub mod tx;

@@ -3,6 +3,7 @@
 //! ([`Admission::expensive`]). See [`super::limits`] for the figures.
 
 use super::error::ApiError;
+use super::lanes::{self, Checked, Lane, OracleLane};
 use super::limits::ApiLimits;
 use super::RpcState;
 use axum::extract::{Request, State};
@@ -18,11 +19,17 @@ use cairn_serve::ClientAddr;
 
 /// API reads from marshal (consensus's block archive) waiting at once.
 pub(crate) const MARSHAL_READS: usize = 4;
+/// Reads from marshal of the oracles' lane waiting at once (besides the public ones), so that
+/// a public flood of block reads does not hold up the oracles' followers.
+pub(crate) const ORACLE_MARSHAL_READS: usize = 2;
 
 /// The API's blocking threads for `limits` (admission checks, proofs): one per expensive or
 /// submission slot, and one spare.
 pub(crate) fn blocking_threads(limits: &ApiLimits) -> usize {
-    limits.max_concurrent_expensive + limits.max_concurrent_submissions + 1
+    limits.max_concurrent_expensive
+        + limits.max_concurrent_oracle_expensive
+        + limits.max_concurrent_submissions
+        + 1
 }
 
 /// The API's shared bounds.
@@ -30,10 +37,13 @@ pub struct Admission {
     limits: ApiLimits,
     requests: Arc<Semaphore>,
     expensive: Arc<Semaphore>,
+    oracle_expensive: Arc<Semaphore>,
+    pub(crate) oracle_lane: OracleLane,
     submissions: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
     blocking: Arc<Semaphore>,
     marshal: Arc<Semaphore>,
+    oracle_marshal: Arc<Semaphore>,
     rate: Mutex<RateLimiter>,
 }
 
@@ -44,10 +54,13 @@ impl Admission {
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
             expensive: Arc::new(Semaphore::new(limits.max_concurrent_expensive)),
+            oracle_expensive: Arc::new(Semaphore::new(limits.max_concurrent_oracle_expensive)),
+            oracle_lane: OracleLane::new(limits.oracle_requests_per_second, limits.oracle_burst),
             submissions: Arc::new(Semaphore::new(limits.max_concurrent_submissions)),
             subscribers: Arc::new(Semaphore::new(limits.max_ws_subscribers)),
             blocking: Arc::new(Semaphore::new(blocking_threads(&limits))),
             marshal: Arc::new(Semaphore::new(MARSHAL_READS)),
+            oracle_marshal: Arc::new(Semaphore::new(ORACLE_MARSHAL_READS)),
             rate: Mutex::new(RateLimiter::new(
                 limits.requests_per_second_per_client,
                 limits.burst_per_client,
@@ -60,12 +73,20 @@ impl Admission {
         &self.limits
     }
 
-    /// A slot for an expensive read (a proof, a block, a hand-off), or 503 `busy`.
+    /// A slot for an expensive read (a proof, a block, a hand-off), of the request's lane
+    /// (the oracles' own slots for a bonded oracle's signed request), or 503 `busy`.
     pub fn expensive(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        self.expensive.clone().try_acquire_owned().map_err(|_| {
+        let (slots, count, whose) = match lanes::current() {
+            Lane::Public => (&self.expensive, self.limits.max_concurrent_expensive, ""),
+            Lane::Oracle => (
+                &self.oracle_expensive,
+                self.limits.max_concurrent_oracle_expensive,
+                "oracles' ",
+            ),
+        };
+        slots.clone().try_acquire_owned().map_err(|_| {
             ApiError::busy(format!(
-                "{} expensive requests (proofs, blocks) are in progress; retry shortly",
-                self.limits.max_concurrent_expensive
+                "{count} {whose}expensive requests (proofs, blocks) are in progress; retry shortly"
             ))
         })
     }
@@ -101,7 +122,11 @@ impl Admission {
 
     /// A turn to read from marshal (waits for one); `None` only when shutting down.
     pub async fn marshal_read(&self) -> Option<OwnedSemaphorePermit> {
-        self.marshal.clone().acquire_owned().await.ok()
+        let turns = match lanes::current() {
+            Lane::Public => &self.marshal,
+            Lane::Oracle => &self.oracle_marshal,
+        };
+        turns.clone().acquire_owned().await.ok()
     }
 
     /// Counts one request of `client` against its rate.
@@ -122,26 +147,57 @@ impl Admission {
     }
 }
 
-/// The middleware: rate, then a slot, then the handler within the time limit.
+/// The middleware: a signed request's lane ([`lanes`]) or the client's rate and a slot, then
+/// the handler within the time limit.
 pub(crate) async fn admit(State(state): State<RpcState>, request: Request, next: Next) -> Response {
     let admission = state.admission();
     let client = request
         .extensions()
         .get::<ClientAddr>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
-    if let Err(error) = admission.take(client) {
-        return error.into_response();
-    }
-    let Ok(_slot) = admission.requests.clone().try_acquire_owned() else {
-        return ApiError::busy(format!(
-            "{} requests are in progress; retry shortly",
-            admission.limits.max_concurrent_requests
-        ))
-        .into_response();
+    let signed = request
+        .headers()
+        .get(cairn_types::signed_request::HEADER)
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    let (lane, request, why_public) = match signed {
+        Some(header) => match lanes::check_signed(&state, &header, request).await {
+            Checked::Oracle(request) => (Lane::Oracle, request, None),
+            Checked::Public(request, why) => (Lane::Public, request, Some(why.code())),
+            Checked::Refused(error) => return error.into_response(),
+        },
+        None => (Lane::Public, request, None),
+    };
+    // The public lane: the client's rate, and a slot of the requests in progress. The oracles'
+    // lane is rated per oracle (above) and not held back by the public requests.
+    let _slot = match lane {
+        Lane::Oracle => None,
+        Lane::Public => {
+            if let Err(error) = admission.take(client) {
+                return error.into_response();
+            }
+            let Ok(slot) = admission.requests.clone().try_acquire_owned() else {
+                return ApiError::busy(format!(
+                    "{} requests are in progress; retry shortly",
+                    admission.limits.max_concurrent_requests
+                ))
+                .into_response();
+            };
+            Some(slot)
+        }
     };
     let limit = Duration::from_millis(admission.limits.request_timeout_ms);
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
+    match tokio::time::timeout(limit, lanes::within(lane, next.run(request))).await {
+        Ok(mut response) => {
+            let named = match (lane, why_public) {
+                (Lane::Oracle, _) => Some("oracle".to_string()),
+                (Lane::Public, Some(why)) => Some(format!("public; {why}")),
+                (Lane::Public, None) => None,
+            };
+            if let Some(value) = named.and_then(|v| v.parse().ok()) {
+                response.headers_mut().insert(lanes::LANE_HEADER, value);
+            }
+            response
+        }
         Err(_) => ApiError::unavailable_after(
             "timeout",
             format!("the request took longer than {} ms", limit.as_millis()),

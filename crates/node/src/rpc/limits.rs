@@ -17,6 +17,8 @@
 //! | WebSocket subscribers | [`MAX_WS_SUBSCRIBERS`] | 503 `busy` |
 //! | a subscriber's backfill (`?from=`) | [`WS_BACKFILL_BLOCKS`] | 400 `backlog_too_long` |
 //! | transactions in one batch | [`MAX_BATCH`] | 400 `batch_too_large`, before any is decoded |
+//! | a bonded oracle's signed requests per second ([`super::lanes`]) | [`ORACLE_REQUESTS_PER_SECOND`] (burst [`ORACLE_BURST`]) | 429 `rate_limited` |
+//! | oracles' proofs, blocks and hand-offs in progress (their own slots) | [`MAX_CONCURRENT_ORACLE_EXPENSIVE`] | 503 `busy` |
 //!
 //! Every 429 and 503 carries a `Retry-After` header (seconds).
 
@@ -55,6 +57,12 @@ pub const MAX_WS_SUBSCRIBERS: usize = 256;
 pub const WS_BACKFILL_BLOCKS: u64 = 1_000;
 /// Most transactions in one batch submission.
 pub const MAX_BATCH: usize = 1_000;
+/// Signed requests per second each bonded oracle may make, in the oracles' lane.
+pub const ORACLE_REQUESTS_PER_SECOND: u32 = 200;
+/// Signed requests an oracle may make at once above its rate.
+pub const ORACLE_BURST: u32 = 400;
+/// Expensive reads of the oracles' lane in progress at once (besides the public ones).
+pub const MAX_CONCURRENT_ORACLE_EXPENSIVE: usize = 8;
 /// Connections over a limit being answered (a 503, then closed) at once.
 pub use cairn_serve::connections::REFUSALS_AT_ONCE;
 
@@ -92,6 +100,12 @@ pub struct ApiLimits {
     pub ws_backfill_blocks: u64,
     /// See [`MAX_BATCH`].
     pub max_batch: usize,
+    /// See [`ORACLE_REQUESTS_PER_SECOND`].
+    pub oracle_requests_per_second: u32,
+    /// See [`ORACLE_BURST`].
+    pub oracle_burst: u32,
+    /// See [`MAX_CONCURRENT_ORACLE_EXPENSIVE`].
+    pub max_concurrent_oracle_expensive: usize,
 }
 
 impl Default for ApiLimits {
@@ -112,6 +126,9 @@ impl Default for ApiLimits {
             max_ws_subscribers: MAX_WS_SUBSCRIBERS,
             ws_backfill_blocks: WS_BACKFILL_BLOCKS,
             max_batch: MAX_BATCH,
+            oracle_requests_per_second: ORACLE_REQUESTS_PER_SECOND,
+            oracle_burst: ORACLE_BURST,
+            max_concurrent_oracle_expensive: MAX_CONCURRENT_ORACLE_EXPENSIVE,
         }
     }
 }
@@ -164,6 +181,15 @@ impl ApiLimits {
             ("burst_per_client", u64::from(self.burst_per_client)),
             ("max_ws_subscribers", self.max_ws_subscribers as u64),
             ("max_batch", self.max_batch as u64),
+            (
+                "oracle_requests_per_second",
+                u64::from(self.oracle_requests_per_second),
+            ),
+            ("oracle_burst", u64::from(self.oracle_burst)),
+            (
+                "max_concurrent_oracle_expensive",
+                self.max_concurrent_oracle_expensive as u64,
+            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("api.{name} must be at least 1"));

@@ -8,6 +8,7 @@ mod batch;
 pub mod blocks;
 pub mod epochs;
 mod error;
+mod lanes;
 pub mod limits;
 pub mod server;
 mod state;

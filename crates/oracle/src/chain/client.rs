@@ -5,10 +5,12 @@ use cairn_ledger::state::records::Account;
 use cairn_ledger::StateKey;
 use cairn_light::multiproof::MAX_BATCH_KEYS;
 use cairn_light::MultiProof;
+use cairn_types::signed_request::{fresh_nonce, SignedRequest, HEADER};
 use cairn_types::tx::SignedTransaction;
-use cairn_types::{Address, Hash};
+use cairn_types::{Address, Hash, SecretKey};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest wait for a node's connection: a node that is down without refusing connections
@@ -123,17 +125,9 @@ pub struct BlockView {
 }
 
 #[derive(Deserialize)]
-struct HeaderAnswer {
-    height: u64,
-    timestamp_ms: u64,
-    state_height: u64,
-    state_root: Hash,
-}
-
-#[derive(Deserialize)]
 struct BlockAnswer {
     digest: String,
-    header: HeaderAnswer,
+    header: cairn_light::header::HeaderJson,
     #[serde(default)]
     transactions: Option<Vec<SignedTransaction>>,
 }
@@ -153,6 +147,16 @@ struct SubmitAnswer {
 pub struct NodeClient {
     base: String,
     agent: ureq::Agent,
+    signer: Option<Arc<Signer>>,
+}
+
+/// Who signs the client's requests (`cairn_types::signed_request`): a bonded oracle's key gets
+/// the oracles' lane at the node.
+struct Signer {
+    key: SecretKey,
+    chain_id: String,
+    /// Whether the node was seen answering a signed request in its public lane (warned once).
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl NodeClient {
@@ -167,6 +171,83 @@ impl NodeClient {
         NodeClient {
             base: base.trim_end_matches('/').to_string(),
             agent,
+            signer: None,
+        }
+    }
+
+    /// The same client, signing every request with `key` (a bonded oracle's) for chain
+    /// `chain_id`, so that the node admits it in the oracles' lane (its own rate and slots).
+    pub fn signed_by(mut self, key: SecretKey, chain_id: &str) -> NodeClient {
+        self.signer = Some(Arc::new(Signer {
+            key,
+            chain_id: chain_id.to_string(),
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }));
+        self
+    }
+
+    /// The signature header of a request (`None` when the client does not sign).
+    fn signature(&self, method: &str, path: &str, body: &[u8]) -> Option<String> {
+        let signer = self.signer.as_ref()?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let signed = SignedRequest::sign(
+            &signer.key,
+            &signer.chain_id,
+            (method, path, body),
+            now_ms,
+            fresh_nonce(),
+        );
+        Some(signed.to_header())
+    }
+
+    /// POSTs `body` (JSON) to `path`, signed when the client signs.
+    fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (
+        String,
+        Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) {
+        let url = format!("{}{path}", self.base);
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut request = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json");
+        if let Some(header) = self.signature("POST", path, &bytes) {
+            request = request.header(HEADER, header);
+        }
+        let response = request.send(&bytes[..]);
+        if let Ok(answer) = &response {
+            self.note_lane(answer);
+        }
+        (url, response)
+    }
+
+    /// Warns (once) when the node answered a signed request in its public lane: the oracle's
+    /// key is not bonded there, or its clock is off, and its reads share the public limits.
+    fn note_lane(&self, answer: &ureq::http::Response<ureq::Body>) {
+        let Some(signer) = &self.signer else {
+            return;
+        };
+        let lane = answer
+            .headers()
+            .get("cairn-lane")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if lane.starts_with("public")
+            && !signer
+                .warned
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                node = %self.base,
+                lane,
+                "oracle: the node does not give this oracle's signed requests its lane (not bonded there, or the clocks differ by over 30 s): reads share the public limits"
+            );
         }
     }
 
@@ -182,7 +263,14 @@ impl NodeClient {
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
         let url = format!("{}{path}", self.base);
-        let response = self.agent.get(&url).call();
+        let mut request = self.agent.get(&url);
+        if let Some(header) = self.signature("GET", path, b"") {
+            request = request.header(HEADER, header);
+        }
+        let response = request.call();
+        if let Ok(answer) = &response {
+            self.note_lane(answer);
+        }
         read(&url, response)
     }
 
@@ -204,11 +292,22 @@ impl NodeClient {
                 ),
             });
         }
-        let mut digest = [0u8; 32];
-        hex::decode_to_slice(&answer.digest, &mut digest).map_err(|e| ChainError::Malformed {
-            url,
-            reason: format!("digest: {e}"),
-        })?;
+        // The digest (the beacon entropy) is the header's hash, computed here: a node cannot
+        // name another.
+        let header = answer
+            .header
+            .to_header()
+            .map_err(|reason| ChainError::Malformed {
+                url: url.clone(),
+                reason,
+            })?;
+        let digest = header.digest().0;
+        if hex::encode(digest) != answer.digest {
+            return Err(ChainError::Disproved {
+                url,
+                reason: format!("block {height}'s digest is not its header's hash"),
+            });
+        }
         Ok(BlockView {
             height: answer.header.height,
             timestamp_ms: answer.header.timestamp_ms,
@@ -262,7 +361,7 @@ impl NodeClient {
             )));
         }
         let body = serde_json::json!({ "keys": keys.iter().map(hex::encode).collect::<Vec<_>>() });
-        let response = self.agent.post(&url).send_json(&body);
+        let (_, response) = self.post_json(&format!("/v1/state/batch?height={height}"), &body);
         let answer: BatchAnswer = read(&url, response)?;
         if answer.height != height || answer.values.len() != keys.len() {
             return Err(disproved(format!(
@@ -307,9 +406,8 @@ impl NodeClient {
 
     /// Submits a signed transaction; returns its id once the node admitted it.
     pub fn submit(&self, tx: &SignedTransaction) -> Result<Hash, ChainError> {
-        let url = format!("{}/v1/transactions", self.base);
         let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
-        let response = self.agent.post(&url).send_json(&body);
+        let (url, response) = self.post_json("/v1/transactions", &body);
         let answer: SubmitAnswer = read(&url, response)?;
         Ok(answer.id)
     }

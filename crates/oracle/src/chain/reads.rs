@@ -1,8 +1,9 @@
 //! Reading an epoch's state from the chain in bulk, proven, and kept.
 //!
-//! Everything the rewarder reads of the chain for a reward epoch (device records, stations'
-//! location entries, payers' credits) is read at one height, the epoch's last block, which every
-//! oracle and auditor reads alike. [`StateReads`] reads those keys [`MAX_BATCH_KEYS`] at a time
+//! Everything the rewarder reads of the chain for a reward epoch (its parameters and pools, the
+//! stakes its denylist is weighed by, device records, stations' location entries, payers'
+//! credits) is read at one height, the state a finalized header attests just after the epoch's
+//! closing block ([`attested_state`]), which every oracle and auditor reads alike. [`StateReads`] reads those keys [`MAX_BATCH_KEYS`] at a time
 //! with `POST /v1/state/batch`, checks each batch's multi-proof against the state root the node
 //! gives (a node whose answer does not check, or that is busy or down, is passed over for the
 //! next one configured), and remembers every value, in memory for the computation and (for an oracle) in its
@@ -89,6 +90,20 @@ pub struct ReadCounters {
     pub last_node: Mutex<String>,
 }
 
+/// A node's address as the public status shows it: scheme, host and port only (never a path,
+/// a query or credentials a configured URL may hold).
+fn shown_node(base: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(url) => format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or("?"),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "?".into(),
+    }
+}
+
 /// The state an epoch's inputs are read at, and the block that vouches for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttestedState {
@@ -103,23 +118,24 @@ pub struct AttestedState {
 /// Most blocks after an epoch's end looked at for the one attesting its last state.
 pub const MAX_ATTEST_SEARCH_BLOCKS: u64 = 64;
 
-/// The state a reward epoch ending before block `end_height` is read at: the one attested by
-/// the first finalized block from `end_height` on whose header attests the epoch's last block
-/// or later (usually the epoch's last block itself, or a block or two after it). Every oracle
-/// and auditor follows the same chain, so all read the same state, and each batch's proof is
-/// checked against the root that header attests. `header(h)` gives block `h`'s attested state
-/// (height, root), or `None` while it is not final yet; so does this, then. No such block
-/// within [`MAX_ATTEST_SEARCH_BLOCKS`] of the epoch's end is an error (the chain's state
-/// lags far behind its blocks), never a wait without end.
+/// The state a reward epoch closed by block `end_height` (the first block of the next one) is
+/// read at: the one attested by the first finalized block from `end_height` on whose header
+/// attests the closing block or later (usually the closing block itself, attested by the block
+/// after it). The closing block sets the epoch's pools, so they are in that state, with the
+/// parameters, stakes, devices, histories and credits. Every oracle and auditor follows the
+/// same chain, so all read the same state, and each batch's proof is checked against the root
+/// that header attests. `header(h)` gives block `h`'s attested state (height, root), or `None`
+/// while it is not final yet; so does this, then. No such block within
+/// [`MAX_ATTEST_SEARCH_BLOCKS`] of the epoch's end is an error (the chain's state lags far
+/// behind its blocks), never a wait without end.
 pub fn attested_state<E: From<String>>(
     end_height: u64,
     header: impl Fn(u64) -> Result<Option<(u64, cairn_types::Hash)>, E>,
 ) -> Result<Option<AttestedState>, E> {
-    let last = end_height.saturating_sub(1);
     for block in end_height..end_height.saturating_add(MAX_ATTEST_SEARCH_BLOCKS) {
         match header(block)? {
             None => return Ok(None),
-            Some((height, root)) if height >= last => {
+            Some((height, root)) if height >= end_height => {
                 return Ok(Some(AttestedState {
                     height,
                     root,
@@ -130,8 +146,8 @@ pub fn attested_state<E: From<String>>(
         }
     }
     Err(format!(
-        "no block of the {MAX_ATTEST_SEARCH_BLOCKS} after height {end_height} attests the state \
-         of height {last} or later"
+        "no block of the {MAX_ATTEST_SEARCH_BLOCKS} from height {end_height} attests the state \
+         of height {end_height} or later"
     )
     .into())
 }
@@ -326,7 +342,7 @@ impl<'a> StateReads<'a> {
                         let bytes = proven.values.iter().flatten().map(Vec::len).sum::<usize>();
                         self.count(|c| &c.bytes_read, bytes as u64);
                         if let Some(counters) = self.counters {
-                            *lock(&counters.last_node) = client.base().to_string();
+                            *lock(&counters.last_node) = shown_node(client.base());
                         }
                         return Ok(proven.values);
                     }

@@ -27,8 +27,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Most blocks after an attesting block looked at for a certified descendant.
-pub const MAX_UNCERTIFIED_RUN: u64 = 16;
+/// Most blocks after an attesting block looked at for a certified descendant (a node that
+/// filled in blocks from a later certificate can leave long runs without one).
+pub const MAX_UNCERTIFIED_RUN: u64 = 256;
 
 /// Sets kept besides the genesis set (the latest followed), so a long-running oracle does not
 /// walk from the genesis for each epoch, nor keep every epoch's set.
@@ -112,8 +113,19 @@ pub struct HeaderTrust {
 }
 
 /// The index blob holding the latest set followed (the oracle's own record: a restart goes on
-/// from it instead of walking every hand-off from the genesis again).
-const LATEST_SET_BLOB: &str = "trust/latest_set";
+/// from it instead of walking every hand-off from the genesis again), named by the chain and
+/// its genesis set, so a set followed for another chain or genesis is never taken up.
+fn latest_set_blob(chain_id: &str, genesis: &ValidatorSet) -> String {
+    let genesis_hash = blake3::hash(&cairn_types::codec::encode(genesis));
+    format!(
+        "trust/{chain_id}/{}/latest_set",
+        hex::encode(&genesis_hash.as_bytes()[..8])
+    )
+}
+
+/// Hand-offs followed between two records of the latest set (a walk cut short goes on from
+/// the last one kept).
+const KEEP_EVERY: u64 = 16;
 
 impl HeaderTrust {
     /// Trust starting from the genesis file at `path`, which must be of the chain `chain_id`
@@ -124,6 +136,17 @@ impl HeaderTrust {
         blocks_per_epoch: u64,
     ) -> Result<HeaderTrust, String> {
         let genesis = Genesis::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::of_genesis(&genesis, path, chain_id, blocks_per_epoch)
+    }
+
+    /// Trust starting from `genesis` (read from `path`), which must be of the chain `chain_id`
+    /// with `blocks_per_epoch`.
+    pub fn of_genesis(
+        genesis: &Genesis,
+        path: &std::path::Path,
+        chain_id: &str,
+        blocks_per_epoch: u64,
+    ) -> Result<HeaderTrust, String> {
         if genesis.chain.chain_id.to_string() != chain_id
             || genesis.chain.blocks_per_epoch != blocks_per_epoch
         {
@@ -155,10 +178,11 @@ impl HeaderTrust {
 
     /// Keeps the latest set followed in `index`, and goes on from the one kept there.
     pub fn kept_in(mut self, index: std::sync::Arc<Index>) -> Result<HeaderTrust, String> {
-        if let Some(bytes) = index.blob(LATEST_SET_BLOB).map_err(|e| e.to_string())? {
+        let name = latest_set_blob(&self.chain_id, &self.genesis);
+        if let Some(bytes) = index.blob(&name).map_err(|e| e.to_string())? {
             let set: ValidatorSet = cairn_types::codec::decode(&bytes, handoff::MAX_SET_BYTES)
                 .map_err(|e| format!("the kept validator set does not decode: {e}"))?;
-            if set.epoch.0 > self.genesis.epoch.0 {
+            if set.epoch.0 > self.genesis.epoch.0 && set.seat_count() > 0 {
                 self.followed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -217,7 +241,8 @@ impl HeaderTrust {
         let epoch = Epoch::of_height(certified.height, self.blocks_per_epoch).0;
         let set = self.set_of(client, epoch)?;
         let seats = seats_of(&set)
-            .ok_or_else(|| disproved("a seat key of the followed set is not ed25519".into()))?;
+            .filter(|seats| !seats.is_empty())
+            .ok_or_else(|| disproved("the followed set has no valid seat keys".into()))?;
         LightClient::new(&self.chain_id, seats)
             .verify_header(&certified, &certificate, epoch)
             .map_err(|e| disproved(format!("block {}: {e}", certified.height)))
@@ -244,7 +269,6 @@ impl HeaderTrust {
                 ),
             });
         }
-        let walked = set.epoch.0 < epoch;
         while set.epoch.0 < epoch {
             let from = set.epoch.0;
             let handoff = client.handoff(from)?;
@@ -259,21 +283,33 @@ impl HeaderTrust {
             while followed.len() > KEPT_SETS {
                 followed.pop_first();
             }
-        }
-        if let Some(index) = self.index.as_ref().filter(|_| walked) {
-            let latest = self
-                .followed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .last_key_value()
-                .map(|(_, set)| cairn_types::codec::encode(set));
-            if let Some(bytes) = latest {
-                if let Err(error) = index.put_blobs(&[(LATEST_SET_BLOB.to_string(), bytes)]) {
-                    tracing::warn!(%error, "oracle.trust: the latest set could not be kept");
-                }
+            drop(followed);
+            if set.epoch.0 % KEEP_EVERY == 0 || set.epoch.0 == epoch {
+                self.keep(&set);
             }
         }
         Ok(set)
+    }
+
+    /// Records `set` as the latest followed (a failure to is logged: it only costs a longer
+    /// walk at the next start).
+    fn keep(&self, set: &ValidatorSet) {
+        let Some(index) = &self.index else {
+            return;
+        };
+        let latest = self
+            .followed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_key_value()
+            .map(|(epoch, _)| *epoch);
+        if latest > Some(set.epoch.0) {
+            return;
+        }
+        let name = latest_set_blob(&self.chain_id, &self.genesis);
+        if let Err(error) = index.put_blobs(&[(name, cairn_types::codec::encode(set))]) {
+            tracing::warn!(%error, "oracle.trust: the latest set could not be kept");
+        }
     }
 }
 

@@ -7,21 +7,16 @@ use super::StageError;
 use super::{Stage, Worker};
 use crate::chain::reads::{attested_state, AttestedState, StateReads};
 use crate::manifest::Manifest;
-use crate::rewarder::credits::credits_at;
 use crate::rewarder::entropy::{followed_entropy, lookback_blocks};
-use crate::rewarder::history::history_at;
-use crate::rewarder::registry::RegistryAt;
-use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochInputs, EpochResult};
+use crate::rewarder::gather::{compute_epoch, EpochSources, GatherError};
+use crate::rewarder::{self, decode_cumulative, encode_cumulative, EpochResult};
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_ledger::state::records::EpochManifests;
 use cairn_ledger::StateKey;
-use cairn_resources::context::EpochContext;
 use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::sensing::rules::SensingRules;
-use cairn_types::params::Params;
 use cairn_types::reward_tree::RewardNode;
 use cairn_types::tx::{reward_root_digest, Settlement};
-use cairn_types::{Address, Amount, Epoch, Hash, Signature, Subnetwork};
+use cairn_types::{Address, Epoch, Hash, Signature, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -141,10 +136,10 @@ impl Worker {
             let block = self.client.block(height).map_err(|e| e.to_string())?;
             Ok(Some((block.state_height, block.state_root)))
         };
-        let Some(attested) = attested_state(inputs.last_height + 1, header)? else {
+        let Some(attested) = attested_state(inputs.end_height, header)? else {
             tracing::info!(
                 epoch = epoch.0,
-                "oracle.rewarder: waiting for a block attesting the epoch's last state"
+                "oracle.rewarder: waiting for a block attesting the epoch's closing block"
             );
             return Ok(None);
         };
@@ -157,7 +152,6 @@ impl Worker {
         let reads = StateReads::attested(&self.read_clients, attested)
             .kept_in(&self.index, epoch.0)
             .counted_in(&self.progress.reads);
-        let registry = RegistryAt::new(&reads);
         let own = self.oracle;
         let file = |oracle: &Address, name: &str| -> Result<Vec<u8>, String> {
             if *oracle == own {
@@ -175,57 +169,38 @@ impl Worker {
             .map(|m| (m.oracle, m.hash()))
             .collect();
         let clock = self.watch.config.reward_clock();
-        let rules = CoverageRules::default();
         let lookback = lookback_blocks(
-            rules.entropy_valid_ms,
+            CoverageRules::default().entropy_valid_ms,
             self.watch.config.consensus.block_interval_ms,
         );
         let entropy = followed_entropy(
             &self.index,
             &self.client,
-            (clock.first_height(epoch), inputs.last_height),
+            (clock.first_height(epoch), inputs.end_height - 1),
             lookback,
         );
-        let denylist = rewarder::denylist::of_epoch(
-            &self.client,
-            &self.watch.config,
+        let result = compute_epoch(EpochSources {
+            chain: &self.watch.config,
             epoch,
-            inputs.last_height,
-            &inputs.manifests,
-        )?;
-        let history = history_at(&reads, clock);
-        let credits = credits_at(&reads);
-        let result = rewarder::compute(EpochInputs {
-            ctx: inputs.ctx,
-            pools: inputs.pools,
+            bounds_ms: inputs.bounds_ms,
+            reads: &reads,
             manifests: inputs.manifests,
             file: &file,
-            registry: &registry,
             previous,
-            coverage_rules: rules,
-            denylist,
             entropy: &entropy,
-            sensing_rules: SensingRules::default(),
-            history: &history,
-            credits: &credits,
         });
-        if let Err(rewarder::RewardError::File { oracle, .. }) = &result {
-            // A kept copy went missing or bad since it was fetched: fetch it again.
-            if let Some((_, hash)) = counted.iter().find(|(o, _)| o == oracle) {
-                self.fetches.forget(&(epoch, *oracle, *hash));
+        match result {
+            Ok(result) => Ok(Some(result)),
+            Err(GatherError::Own(fault)) => Err(StageError::OwnRecords(fault)),
+            Err(GatherError::Reward(error @ rewarder::RewardError::File { oracle, .. })) => {
+                // A kept copy went missing or bad since it was fetched: fetch it again.
+                if let Some((_, hash)) = counted.iter().find(|(o, _)| *o == oracle) {
+                    self.fetches.forget(&(epoch, oracle, *hash));
+                }
+                Err(error.to_string().into())
             }
+            Err(error) => Err(error.to_string().into()),
         }
-        if let Some(fault) = reads.own_fault() {
-            return Err(StageError::OwnRecords(fault));
-        }
-        if let Some(reason) = registry.failed() {
-            return Err(format!(
-                "device records could not be read ({reason}); the epoch will be computed again from what was read"
-            )
-            .into());
-        }
-        let result = result.map_err(|e| e.to_string())?;
-        Ok(Some(result))
     }
 }
 
@@ -259,16 +234,14 @@ impl Worker {
     }
 }
 
-/// What the rewarder reads from the chain for an epoch.
+/// What the rewarder takes for an epoch before its chain state is read.
 pub struct EpochReads {
-    /// The epoch's bounds and rules.
-    pub ctx: EpochContext,
-    /// Its pools.
-    pub pools: BTreeMap<Subnetwork, Amount>,
+    /// Its bounds: the times of the blocks that began and ended it.
+    pub bounds_ms: (u64, u64),
     /// Its counted manifests, fetched and checked.
     pub manifests: Vec<Manifest>,
-    /// Its last block.
-    pub last_height: u64,
+    /// Its closing block (the first of the next reward epoch).
+    pub end_height: u64,
 }
 
 impl EpochReads {
@@ -280,10 +253,7 @@ impl EpochReads {
         let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
             return Err(format!("the bounds of epoch {epoch} are not followed yet").into());
         };
-        let end = worker.watch.config.reward_clock().end_height(epoch);
-        let chain = &worker.watch.config;
-        let (ctx, pools, last_height) =
-            chain_reads(&worker.client, chain, epoch, (start_ms, end_ms), end)?;
+        let end_height = worker.watch.config.reward_clock().end_height(epoch);
         let counted: EpochManifests = worker
             .client
             .state(&StateKey::Manifests(epoch), None)
@@ -330,53 +300,9 @@ impl EpochReads {
             return Ok(None);
         }
         Ok(Some(EpochReads {
-            ctx,
-            pools,
+            bounds_ms: (start_ms, end_ms),
             manifests,
-            last_height,
+            end_height,
         }))
     }
-}
-
-/// The epoch's context (rules at its last block) and pools (as its closing block set them):
-/// what every oracle and auditor reads the same.
-pub fn chain_reads(
-    client: &crate::chain::client::NodeClient,
-    chain: &cairn_types::params::ChainConfig,
-    epoch: Epoch,
-    (start_ms, end_ms): (u64, u64),
-    end_height: u64,
-) -> Result<(EpochContext, BTreeMap<Subnetwork, Amount>, u64), StageError> {
-    let last_height = end_height - 1;
-    let params: Params = client
-        .state(&StateKey::Params, Some(last_height))
-        .map_err(|e| e.to_string())?
-        .ok_or("no parameters in the state")?;
-    let ctx = EpochContext {
-        chain_id: chain.chain_id.clone(),
-        epoch: epoch.0,
-        start_ms,
-        end_ms,
-        window_ms: params.uptime_window_secs.max(1) * 1_000,
-        skew_ms: params.report_skew_max_secs * 1_000,
-        delay_ms: params.report_delay_max_secs * 1_000,
-    };
-    let clock = chain.reward_clock();
-    let mut pools = BTreeMap::new();
-    for subnetwork in Subnetwork::ALL {
-        let mut pool = Amount::ZERO;
-        for e in clock.first_epoch(epoch).0..=clock.last_epoch(epoch).0 {
-            let amount: Option<Amount> = client
-                .state(
-                    &StateKey::EmissionPool(Epoch(e), subnetwork),
-                    Some(end_height),
-                )
-                .map_err(|e| e.to_string())?;
-            pool = Amount(pool.0.saturating_add(amount.unwrap_or(Amount::ZERO).0));
-        }
-        if !pool.is_zero() {
-            pools.insert(subnetwork, pool);
-        }
-    }
-    Ok((ctx, pools, last_height))
 }

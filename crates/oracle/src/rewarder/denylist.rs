@@ -7,16 +7,15 @@ use cairn_resources::coverage::types::Denylist;
 use cairn_types::{Address, Amount};
 use std::collections::BTreeMap;
 
-/// The denylist committed with reward epoch `epoch` (whose last block is `last_height`): from
-/// its counted `manifests`, each oracle weighed as the chain weighs its attestations: the stake
-/// recorded when the epoch began, but no more than it still had at risk at the epoch's last
-/// block (bonded, plus oracle stake unbonded since the epoch began). All read at that block,
+/// The denylist committed with reward epoch `epoch`: from its counted `manifests`, each oracle
+/// weighed as the chain weighs its attestations: the stake recorded when the epoch began, but
+/// no more than it still had at risk (bonded, plus oracle stake unbonded since the epoch
+/// began). All read through `reads`, at the one state the epoch's inputs are read at, proven,
 /// so every oracle and every replay reads the same.
 pub fn of_epoch(
-    client: &crate::chain::client::NodeClient,
+    reads: &crate::chain::reads::StateReads<'_>,
     chain: &cairn_types::params::ChainConfig,
     epoch: cairn_types::Epoch,
-    last_height: u64,
     manifests: &[Manifest],
 ) -> Result<Denylist, String> {
     use cairn_ledger::state::records::{OracleStakes, Oracles, Unbondings};
@@ -25,12 +24,12 @@ pub fn of_epoch(
         return Ok(Denylist::default());
     }
     let began = chain.reward_clock().first_epoch(epoch);
-    let stakes: OracleStakes = client
-        .state(&StateKey::OracleStakes(began), Some(last_height))
+    let stakes: OracleStakes = reads
+        .get(&StateKey::OracleStakes(began))
         .map_err(|e| e.to_string())?
         .ok_or(format!("no oracle stakes recorded for epoch {began}"))?;
-    let bonded: Oracles = client
-        .state(&StateKey::Oracles, Some(last_height))
+    let bonded: Oracles = reads
+        .get(&StateKey::Oracles)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
     let mut total = Amount::ZERO;
@@ -42,8 +41,8 @@ pub fn of_epoch(
         let Some(recorded) = stakes.0.get(&m.oracle) else {
             continue;
         };
-        let unbonding: Unbondings = client
-            .state(&StateKey::Unbonding(m.oracle), Some(last_height))
+        let unbonding: Unbondings = reads
+            .get(&StateKey::Unbonding(m.oracle))
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         let mut at_risk = bonded.0.get(&m.oracle).map_or(Amount::ZERO, |o| o.stake);

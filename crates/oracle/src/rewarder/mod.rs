@@ -21,10 +21,13 @@
 //!   oracle stakes on chain.
 //! - [`history`]: sensing stations' registration heights and moves, read from a node.
 //! - [`credits`]: payers' delegated connectivity credits at the epoch's last block.
+//! - [`gather`]: the one way an epoch's chain inputs are read (one proven state) and the epoch
+//!   computed, for the live reward stage and for replay alike.
 
 pub mod credits;
 pub mod denylist;
 pub mod entropy;
+pub mod gather;
 pub mod history;
 pub mod registry;
 

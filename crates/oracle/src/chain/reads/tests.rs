@@ -161,3 +161,33 @@ fn what_was_read_is_kept_and_not_asked_again() {
         "an unknown key needs a node"
     );
 }
+
+#[test]
+fn the_read_state_is_the_first_attesting_the_closing_block_or_later() {
+    let root = |h: u64| cairn_types::Hash([h as u8; 32]);
+    // Block 100 closes the epoch; 100 and 101 attest 99, 102 attests 100.
+    let attests = |block: u64| -> Result<Option<(u64, cairn_types::Hash)>, String> {
+        Ok(match block {
+            100 | 101 => Some((99, root(99))),
+            102 => Some((100, root(100))),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        attested_state(100, attests),
+        Ok(Some(AttestedState {
+            height: 100,
+            root: root(100),
+            block: 102
+        }))
+    );
+    // Not final yet: wait.
+    let not_yet = |block: u64| -> Result<Option<(u64, cairn_types::Hash)>, String> {
+        Ok((block < 101).then(|| (99, root(99))))
+    };
+    assert_eq!(attested_state(100, not_yet), Ok(None));
+    // No block attests it within the search: an error, not a wait without end.
+    let lagging =
+        |_| -> Result<Option<(u64, cairn_types::Hash)>, String> { Ok(Some((5, root(5)))) };
+    assert!(attested_state(100, lagging).is_err());
+}

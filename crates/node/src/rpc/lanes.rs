@@ -1,0 +1,172 @@
+//! Lanes: a request signed by a bonded oracle (`cairn_types::signed_request`) is admitted in the
+//! oracles' lane, with a rate per oracle and expensive-request slots of its own, so that a flood
+//! of public requests (within the public limits, from anywhere) cannot starve the oracles'
+//! reads, and so the reward roots. Unsigned requests take the public lane, as before; so does a
+//! signed one that does not check, charged to its client's public rate like any other, its
+//! answer naming why in a `cairn-lane` header.
+//!
+//! ```text
+//!  request ─┬─ no cairn-signed header ─────────────────────────────────▶ public lane
+//!           └─ header ─▶ bonded oracle? ─▶ body read, signature, time, nonce ─▶ oracles' lane
+//!                          │ no                │ does not check              (rate per oracle,
+//!                          └───────────────────┴──▶ public lane, `cairn-lane:   own slots)
+//!                                                   public; <code>`
+//! ```
+
+use super::error::ApiError;
+use super::RpcState;
+use axum::body::Body;
+use axum::extract::Request;
+use cairn_ledger::state::records::Oracles;
+use cairn_ledger::StateKey;
+use cairn_serve::{ClientKey, RateLimiter};
+use cairn_types::signed_request::{NonceBook, SignedRequest, SignedRequestError};
+use cairn_types::PublicKey;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// Most bytes of a signed request's body read to check its signature (the largest body any
+/// route takes).
+pub(crate) const MAX_SIGNED_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The answer header naming the lane a signed request was handled in: `oracle`, or `public;
+/// <why>` (the code of what did not check).
+pub(crate) const LANE_HEADER: &str = "cairn-lane";
+
+/// Which lane a request was admitted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Anyone.
+    Public,
+    /// A bonded oracle, by a signed request.
+    Oracle,
+}
+
+tokio::task_local! {
+    static LANE: Lane;
+}
+
+/// The lane of the request being handled (public outside any).
+pub(crate) fn current() -> Lane {
+    LANE.try_with(|lane| *lane).unwrap_or(Lane::Public)
+}
+
+/// Runs `handling` in `lane`.
+pub(crate) async fn within<F: Future>(lane: Lane, handling: F) -> F::Output {
+    LANE.scope(lane, handling).await
+}
+
+/// What the oracles' lane keeps: their rate, the nonces seen, and who is bonded.
+pub(crate) struct OracleLane {
+    rate: Mutex<RateLimiter>,
+    nonces: Mutex<NonceBook>,
+    bonded: Mutex<(u64, Arc<BTreeSet<PublicKey>>)>,
+}
+
+impl OracleLane {
+    /// A lane giving each oracle `per_second` requests a second, `burst` at once.
+    pub(crate) fn new(per_second: u32, burst: u32) -> OracleLane {
+        OracleLane {
+            rate: Mutex::new(RateLimiter::new(per_second, burst)),
+            nonces: Mutex::new(NonceBook::default()),
+            bonded: Mutex::new((u64::MAX, Arc::new(BTreeSet::new()))),
+        }
+    }
+
+    /// The bonded oracles' keys at the node's head (read once per height).
+    fn bonded(&self, state: &RpcState) -> Result<Arc<BTreeSet<PublicKey>>, ApiError> {
+        let height = state.chain().head().height;
+        let mut cached = lock(&self.bonded)?;
+        if cached.0 != height {
+            let oracles: Oracles = state
+                .chain()
+                .ledger()
+                .get(&StateKey::Oracles)
+                .map_err(|e| ApiError::internal(format!("reading the oracles: {e}")))?
+                .unwrap_or_default();
+            let keys: BTreeSet<PublicKey> = oracles.0.keys().map(|a| a.0).collect();
+            lock(&self.nonces)?.retain(|key| keys.contains(key));
+            *cached = (height, Arc::new(keys));
+        }
+        Ok(cached.1.clone())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ApiError> {
+    mutex
+        .lock()
+        .map_err(|_| ApiError::internal("the oracles' lane was poisoned"))
+}
+
+/// What a signed request's check found.
+pub(crate) enum Checked {
+    /// A bonded oracle's, checked: to be handled in the oracles' lane.
+    Oracle(Request),
+    /// Not checked (why): handled in the public lane, as an unsigned request would be.
+    Public(Request, SignedRequestError),
+    /// Refused outright (a body over the bound, a fault).
+    Refused(ApiError),
+}
+
+/// Checks `request`'s `cairn-signed` header (`header`): a bonded oracle's key, a signature over
+/// this request within the time window, a nonce not seen, the oracle's rate. A request that
+/// does not check is not refused for it: it goes to the public lane (its answer says why in
+/// the `cairn-lane` header), so a stale clock or a key not (yet) bonded costs an oracle its
+/// lane, never its reads.
+pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Request) -> Checked {
+    let signed = match SignedRequest::parse(header) {
+        Ok(signed) => signed,
+        Err(error) => return Checked::Public(request, error),
+    };
+    let lane = &state.admission().oracle_lane;
+    match lane.bonded(state) {
+        Ok(bonded) if bonded.contains(&signed.key) => {}
+        Ok(_) => {
+            let unknown = SignedRequestError::Unknown(hex::encode(signed.key.0));
+            return Checked::Public(request, unknown);
+        }
+        Err(error) => return Checked::Refused(error),
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES).await else {
+        return Checked::Refused(ApiError::bad_request(
+            "body_too_large",
+            format!("a signed request's body is at most {MAX_SIGNED_BODY_BYTES} bytes"),
+        ));
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str())
+        .to_string();
+    let method = parts.method.clone();
+    let request = Request::from_parts(parts, Body::from(bytes.clone()));
+    let chain_id = state.chain().config().chain_id.to_string();
+    let now_ms = crate::rpc::now_ms();
+    if let Err(error) = signed.verify(&chain_id, (method.as_str(), &path, &bytes), now_ms) {
+        return Checked::Public(request, error);
+    }
+    let recorded = match lock(&lane.nonces) {
+        Ok(mut nonces) => nonces.record(&signed, now_ms),
+        Err(error) => return Checked::Refused(error),
+    };
+    if let Err(error) = recorded {
+        return Checked::Public(request, error);
+    }
+    let taken = match lock(&lane.rate) {
+        Ok(mut rate) => rate.take(ClientKey::named(&signed.key.0)),
+        Err(error) => return Checked::Refused(error),
+    };
+    if let Err(wait_secs) = taken {
+        return Checked::Refused(ApiError::rate_limited(
+            format!(
+                "more than {} requests per second from oracle {}",
+                state.admission().limits().oracle_requests_per_second,
+                hex::encode(signed.key.0)
+            ),
+            wait_secs,
+        ));
+    }
+    Checked::Oracle(request)
+}
