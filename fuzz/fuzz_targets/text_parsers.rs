@@ -1,9 +1,11 @@
 //! Fuzzes every `FromStr` a user or a JSON file reaches (`Address`, `DeviceId`, `Amount`, `Cell`,
-//! `Hash`, `ParamId`, `Subnetwork`): none may panic, and whatever parses must print back to text
-//! that parses to the same value (for `Amount`, `to_string().parse()` is the identity).
+//! `Hash`, `ParamId`, `Subnetwork`) and a signed request's header: none may panic, and whatever
+//! parses must print back to text that parses to the same value (for `Amount`,
+//! `to_string().parse()` is the identity).
 #![no_main]
 
 use cairn_types::params::ParamId;
+use cairn_types::signed_request::SignedRequest;
 use cairn_types::{Address, Amount, Cell, DeviceId, Hash, Subnetwork};
 use libfuzzer_sys::fuzz_target;
 use std::fmt::{Debug, Display};
@@ -43,4 +45,11 @@ fuzz_target!(init: cairn_fuzz::write_seeds_if_asked("text_parsers"), |data: &[u8
     round_trip::<Hash>(text);
     round_trip::<ParamId>(text);
     round_trip::<Subnetwork>(text);
+    // A signed request's header (what a node reads from anyone): what parses prints back to
+    // itself, and checking it never panics.
+    if let Ok(signed) = SignedRequest::parse(text) {
+        assert_eq!(SignedRequest::parse(&signed.to_header()), Ok(signed));
+        let _ = signed.verify("cairn-test", ("GET", "/v1/status"), signed.time_ms);
+        let _ = signed.check_body(b"");
+    }
 });

@@ -436,6 +436,16 @@ fn texts() -> Vec<(String, Vec<u8>)> {
     if let Ok(cell) = Cell::from_lat_lng(48.8566, 2.3522, 12) {
         texts.push(cell.to_string());
     }
+    texts.push(
+        cairn_types::signed_request::SignedRequest::sign(
+            &key("oracle-0"),
+            testkit::TEST_CHAIN_ID,
+            ("GET", "/v1/status", b""),
+            1_700_000_000_000,
+            [7; 16],
+        )
+        .to_header(),
+    );
     texts.extend(ParamId::ALL.iter().map(ToString::to_string));
     texts.extend(Subnetwork::ALL.iter().map(ToString::to_string));
     texts

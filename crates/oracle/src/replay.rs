@@ -15,7 +15,7 @@ use crate::epochs::attest::mirrors;
 use crate::epochs::bootstrap::{CumulativeFetch, MAX_CUMULATIVE_BYTES};
 use crate::epochs::fetch::{sources, Fetcher};
 use crate::rewarder::entropy::{entropy_at, lookback_blocks};
-use crate::rewarder::gather::{compute_epoch, EpochSources};
+use crate::rewarder::gather::{compute_epoch, EpochSources, GatherError};
 use crate::rewarder::Digests;
 use cairn_ledger::genesis::Genesis;
 use cairn_ledger::state::records::{EpochManifests, RewardRootRecord};
@@ -216,7 +216,10 @@ pub fn replay(
         previous,
         entropy: &entropy,
     })
-    .map_err(|e| format!("{e}; run the replay again"));
+    .map_err(|e| match e {
+        GatherError::Chain(reason) => format!("{reason}; run the replay again"),
+        other => other.to_string(),
+    });
     let result = result?;
     let mut roots = Vec::new();
     for subnetwork in Subnetwork::ALL {

@@ -2,17 +2,21 @@
 //! HTTP request to a Cairn API, so that the API can give it a lane of its own (its own rate,
 //! its own slots) instead of the public one shared with every stranger.
 //!
-//! One header, [`HEADER`], carries `KEY.TIME.NONCE.SIGNATURE` (hex, hex, decimal ms, hex): the
-//! signer's public key, its clock, 16 random bytes, and an ed25519 signature over
+//! One header, [`HEADER`], carries `KEY.TIME.NONCE.BODY.SIGNATURE` (hex, decimal ms, hex, hex,
+//! hex): the signer's public key, its clock, 16 random bytes, the BLAKE3 hash of the body, and
+//! an ed25519 signature over
 //!
 //! ```text
 //! BLAKE3-derive("cairn signed request v1", chain id ‖ 0 ‖ method ‖ 0 ‖ path and query ‖ 0 ‖
 //!                time (8 bytes, big-endian) ‖ nonce ‖ BLAKE3(body))
 //! ```
 //!
-//! The API accepts it within [`REPLAY_WINDOW_MS`] of its own clock, either way, and once: a
-//! nonce seen in the window is refused ([`NonceBook`]). What the header buys is a lane, not an
-//! authority: every answer is still what any client would get.
+//! The body's hash travels in the header so that the API checks the signature before it reads
+//! a byte of the body (a forged signature costs it one verification, never a buffered body);
+//! the body it then reads must have that hash. The API accepts a header within
+//! [`REPLAY_WINDOW_MS`] of its own clock, either way, and once: a nonce seen in the window is
+//! refused ([`NonceBook`]). What the header buys is a lane, not an authority: every answer is
+//! still what any client would get.
 
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature};
@@ -26,18 +30,21 @@ pub const HEADER: &str = "cairn-signed";
 pub const REPLAY_WINDOW_MS: u64 = 30_000;
 
 /// Most nonces one signer may have in the window (above it, its requests are refused until
-/// older ones leave the window).
-pub const MAX_NONCES_PER_SIGNER: usize = 32_768;
+/// older ones leave the window): about what a node's default oracle rate allows in it.
+pub const MAX_NONCES_PER_SIGNER: usize = 16_384;
 
-/// The header's most characters (64 + 1 + 20 + 1 + 32 + 1 + 128, with room).
-pub const MAX_HEADER_CHARS: usize = 256;
+/// The header's most characters (64 + 1 + 20 + 1 + 32 + 1 + 64 + 1 + 128, with room).
+pub const MAX_HEADER_CHARS: usize = 400;
 
 /// Why a signed request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignedRequestError {
-    /// The header is not `KEY.TIME.NONCE.SIGNATURE`.
-    #[error("the {HEADER} header is not KEY.TIME_MS.NONCE.SIGNATURE in hex: {0}")]
+    /// The header is not `KEY.TIME.NONCE.BODY.SIGNATURE`.
+    #[error("the {HEADER} header is not KEY.TIME_MS.NONCE.BODY_HASH.SIGNATURE: {0}")]
     Malformed(&'static str),
+    /// The body is not the one whose hash was signed.
+    #[error("the request's body is not the one the {HEADER} header signs")]
+    OtherBody,
     /// Its time is too far from the API's clock.
     #[error("the {HEADER} time {time_ms} is more than {REPLAY_WINDOW_MS} ms from this node's clock ({now_ms})")]
     Stale {
@@ -65,6 +72,7 @@ impl SignedRequestError {
     pub fn code(&self) -> &'static str {
         match self {
             SignedRequestError::Malformed(_) => "signed_request_malformed",
+            SignedRequestError::OtherBody => "signed_request_other_body",
             SignedRequestError::Stale { .. } => "signed_request_stale",
             SignedRequestError::BadSignature => "signed_request_bad_signature",
             SignedRequestError::Replayed => "signed_request_replayed",
@@ -83,20 +91,21 @@ pub struct SignedRequest {
     pub time_ms: u64,
     /// Random bytes, used once.
     pub nonce: [u8; 16],
+    /// The BLAKE3 hash of the body.
+    pub body_hash: [u8; 32],
     /// Over [`digest`].
     pub signature: Signature,
 }
 
-/// What is signed (see the module doc).
+/// What is signed (see the module doc), for a body of hash `body_hash`.
 pub fn digest(
     chain_id: &str,
     method: &str,
     path_and_query: &str,
     time_ms: u64,
     nonce: &[u8; 16],
-    body: &[u8],
+    body_hash: &[u8; 32],
 ) -> Hash {
-    let body_hash = blake3::hash(body);
     Hash::domain(
         "cairn signed request v1",
         &[
@@ -108,9 +117,14 @@ pub fn digest(
             &[0],
             &time_ms.to_be_bytes(),
             nonce,
-            body_hash.as_bytes(),
+            body_hash,
         ],
     )
+}
+
+/// The hash of a request's body, as the header carries it.
+pub fn body_hash(body: &[u8]) -> [u8; 32] {
+    *blake3::hash(body).as_bytes()
 }
 
 impl SignedRequest {
@@ -122,11 +136,20 @@ impl SignedRequest {
         time_ms: u64,
         nonce: [u8; 16],
     ) -> SignedRequest {
-        let signed = digest(chain_id, method, path_and_query, time_ms, &nonce, body);
+        let body_hash = body_hash(body);
+        let signed = digest(
+            chain_id,
+            method,
+            path_and_query,
+            time_ms,
+            &nonce,
+            &body_hash,
+        );
         SignedRequest {
             key: key.public_key(),
             time_ms,
             nonce,
+            body_hash,
             signature: key.sign(&signed),
         }
     }
@@ -134,10 +157,11 @@ impl SignedRequest {
     /// The header's value.
     pub fn to_header(&self) -> String {
         format!(
-            "{}.{}.{}.{}",
+            "{}.{}.{}.{}.{}",
             hex::encode(self.key.0),
             self.time_ms,
             hex::encode(self.nonce),
+            hex::encode(self.body_hash),
             hex::encode(self.signature.0)
         )
     }
@@ -149,14 +173,15 @@ impl SignedRequest {
         }
         let mut parts = text.trim().split('.');
         let mut next = |what| parts.next().ok_or(SignedRequestError::Malformed(what));
-        let (key, time, nonce, signature) = (
+        let (key, time, nonce, body, signature) = (
             next("key")?,
             next("time")?,
             next("nonce")?,
+            next("body hash")?,
             next("signature")?,
         );
         if parts.next().is_some() {
-            return Err(SignedRequestError::Malformed("more than four parts"));
+            return Err(SignedRequestError::Malformed("more than five parts"));
         }
         let mut key_bytes = [0u8; 32];
         hex::decode_to_slice(key, &mut key_bytes)
@@ -164,6 +189,9 @@ impl SignedRequest {
         let mut nonce_bytes = [0u8; 16];
         hex::decode_to_slice(nonce, &mut nonce_bytes)
             .map_err(|_| SignedRequestError::Malformed("nonce"))?;
+        let mut body_bytes = [0u8; 32];
+        hex::decode_to_slice(body, &mut body_bytes)
+            .map_err(|_| SignedRequestError::Malformed("body hash"))?;
         let mut signature_bytes = [0u8; 64];
         hex::decode_to_slice(signature, &mut signature_bytes)
             .map_err(|_| SignedRequestError::Malformed("signature"))?;
@@ -173,15 +201,17 @@ impl SignedRequest {
                 .parse()
                 .map_err(|_| SignedRequestError::Malformed("time"))?,
             nonce: nonce_bytes,
+            body_hash: body_bytes,
             signature: Signature(signature_bytes),
         })
     }
 
-    /// Checks the time against `now_ms` and the signature over this request.
+    /// Checks the time against `now_ms` and the signature over this request's method, path and
+    /// the body hash the header names (before the body is read: see [`Self::check_body`]).
     pub fn verify(
         &self,
         chain_id: &str,
-        (method, path_and_query, body): (&str, &str, &[u8]),
+        (method, path_and_query): (&str, &str),
         now_ms: u64,
     ) -> Result<(), SignedRequestError> {
         if self.time_ms.abs_diff(now_ms) > REPLAY_WINDOW_MS {
@@ -196,11 +226,20 @@ impl SignedRequest {
             path_and_query,
             self.time_ms,
             &self.nonce,
-            body,
+            &self.body_hash,
         );
         self.key
             .verify(&signed, &self.signature)
             .map_err(|_| SignedRequestError::BadSignature)
+    }
+
+    /// Checks that `body` is the one whose hash was signed.
+    pub fn check_body(&self, body: &[u8]) -> Result<(), SignedRequestError> {
+        if body_hash(body) == self.body_hash {
+            Ok(())
+        } else {
+            Err(SignedRequestError::OtherBody)
+        }
     }
 }
 
@@ -279,18 +318,15 @@ mod tests {
         let header = request.to_header();
         let parsed = SignedRequest::parse(&header).unwrap();
         assert_eq!(parsed, request);
-        let what = ("POST", "/v1/state/batch?height=9", &b"{\"keys\":[]}"[..]);
+        let what = ("POST", "/v1/state/batch?height=9");
         assert_eq!(parsed.verify(CHAIN, what, 110_000), Ok(()));
-        // Another body, path, method or chain: the signature does not hold.
-        for other in [
-            (
-                "POST",
-                "/v1/state/batch?height=9",
-                &b"{\"keys\":[\"00\"]}"[..],
-            ),
-            ("POST", "/v1/state/batch?height=8", what.2),
-            ("GET", what.1, what.2),
-        ] {
+        assert_eq!(parsed.check_body(b"{\"keys\":[]}"), Ok(()));
+        // Another body, path, method or chain: refused.
+        assert_eq!(
+            parsed.check_body(b"{\"keys\":[\"00\"]}"),
+            Err(SignedRequestError::OtherBody)
+        );
+        for other in [("POST", "/v1/state/batch?height=8"), ("GET", what.1)] {
             assert_eq!(
                 parsed.verify(CHAIN, other, 110_000),
                 Err(SignedRequestError::BadSignature)
@@ -298,6 +334,13 @@ mod tests {
         }
         assert_eq!(
             parsed.verify("other", what, 110_000),
+            Err(SignedRequestError::BadSignature)
+        );
+        // A body hash changed in the header: the signature no longer holds.
+        let mut swapped = parsed;
+        swapped.body_hash = body_hash(b"{}");
+        assert_eq!(
+            swapped.verify(CHAIN, what, 110_000),
             Err(SignedRequestError::BadSignature)
         );
         // Out of the window either way.
@@ -328,18 +371,27 @@ mod tests {
             "",
             "a.b.c.d",
             "00.1.00.00",
-            &"a".repeat(300),
+            &"a".repeat(500),
             &format!(
-                "{}.{}.{}.{}.x",
+                "{}.{}.{}.{}.{}.x",
                 "00".repeat(32),
                 1,
                 "00".repeat(16),
+                "00".repeat(32),
+                "00".repeat(64)
+            ),
+            &format!(
+                "{}.{}.{}.{}.{}",
+                "00".repeat(32),
+                "-1",
+                "00".repeat(16),
+                "00".repeat(32),
                 "00".repeat(64)
             ),
             &format!(
                 "{}.{}.{}.{}",
                 "00".repeat(32),
-                "-1",
+                1,
                 "00".repeat(16),
                 "00".repeat(64)
             ),

@@ -19,6 +19,9 @@ use cairn_serve::ClientAddr;
 
 /// API reads from marshal (consensus's block archive) waiting at once.
 pub(crate) const MARSHAL_READS: usize = 4;
+/// Transaction submissions of the oracles' lane in progress at once (besides the public ones):
+/// their manifests, attestations and roots.
+pub(crate) const ORACLE_SUBMISSIONS: usize = 4;
 /// Reads from marshal of the oracles' lane waiting at once (besides the public ones), so that
 /// a public flood of block reads does not hold up the oracles' followers.
 pub(crate) const ORACLE_MARSHAL_READS: usize = 2;
@@ -29,6 +32,7 @@ pub(crate) fn blocking_threads(limits: &ApiLimits) -> usize {
     limits.max_concurrent_expensive
         + limits.max_concurrent_oracle_expensive
         + limits.max_concurrent_submissions
+        + ORACLE_SUBMISSIONS
         + 1
 }
 
@@ -40,6 +44,7 @@ pub struct Admission {
     oracle_expensive: Arc<Semaphore>,
     pub(crate) oracle_lane: OracleLane,
     submissions: Arc<Semaphore>,
+    oracle_submissions: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
     blocking: Arc<Semaphore>,
     marshal: Arc<Semaphore>,
@@ -57,6 +62,7 @@ impl Admission {
             oracle_expensive: Arc::new(Semaphore::new(limits.max_concurrent_oracle_expensive)),
             oracle_lane: OracleLane::new(limits.oracle_requests_per_second, limits.oracle_burst),
             submissions: Arc::new(Semaphore::new(limits.max_concurrent_submissions)),
+            oracle_submissions: Arc::new(Semaphore::new(ORACLE_SUBMISSIONS)),
             subscribers: Arc::new(Semaphore::new(limits.max_ws_subscribers)),
             blocking: Arc::new(Semaphore::new(blocking_threads(&limits))),
             marshal: Arc::new(Semaphore::new(MARSHAL_READS)),
@@ -73,26 +79,31 @@ impl Admission {
         &self.limits
     }
 
-    /// A slot for an expensive read (a proof, a block, a hand-off), of the request's lane
-    /// (the oracles' own slots for a bonded oracle's signed request), or 503 `busy`.
+    /// A slot for an expensive read (a proof, a block, a hand-off), or 503 `busy`. A bonded
+    /// oracle's signed request takes one of the oracles' own slots, or a public one when
+    /// those are all taken.
     pub fn expensive(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        let (slots, count, whose) = match lanes::current() {
-            Lane::Public => (&self.expensive, self.limits.max_concurrent_expensive, ""),
-            Lane::Oracle => (
-                &self.oracle_expensive,
-                self.limits.max_concurrent_oracle_expensive,
-                "oracles' ",
-            ),
-        };
-        slots.clone().try_acquire_owned().map_err(|_| {
+        if lanes::current() == Lane::Oracle {
+            if let Ok(slot) = self.oracle_expensive.clone().try_acquire_owned() {
+                return Ok(slot);
+            }
+        }
+        self.expensive.clone().try_acquire_owned().map_err(|_| {
             ApiError::busy(format!(
-                "{count} {whose}expensive requests (proofs, blocks) are in progress; retry shortly"
+                "{} expensive requests (proofs, blocks) are in progress; retry shortly",
+                self.limits.max_concurrent_expensive
             ))
         })
     }
 
-    /// A slot for a transaction submission (single or batch), or 503 `busy`.
+    /// A slot for a transaction submission (single or batch), or 503 `busy`. A bonded oracle's
+    /// signed request takes one of the oracles' own, or a public one when those are taken.
     pub fn submission(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        if lanes::current() == Lane::Oracle {
+            if let Ok(slot) = self.oracle_submissions.clone().try_acquire_owned() {
+                return Ok(slot);
+            }
+        }
         self.submissions.clone().try_acquire_owned().map_err(|_| {
             ApiError::busy(format!(
                 "{} submissions are in progress; retry shortly",

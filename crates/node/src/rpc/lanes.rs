@@ -6,12 +6,15 @@
 //! answer naming why in a `cairn-lane` header.
 //!
 //! ```text
-//!  request ─┬─ no cairn-signed header ─────────────────────────────────▶ public lane
-//!           └─ header ─▶ bonded oracle? ─▶ body read, signature, time, nonce ─▶ oracles' lane
-//!                          │ no                │ does not check              (rate per oracle,
-//!                          └───────────────────┴──▶ public lane, `cairn-lane:   own slots)
-//!                                                   public; <code>`
+//!  request ─┬─ no cairn-signed header ─────────────────────────────────────────▶ public lane
+//!           └─ header ─▶ bonded oracle? ─▶ time, signature, nonce, rate ─▶ body read, its hash
+//!                          │ no                │ does not check           ─▶ oracles' lane
+//!                          └───────────────────┴──▶ public lane, `cairn-lane: public; <code>`
 //! ```
+//!
+//! The signature covers the body's hash, which the header carries, so it is checked before a
+//! byte of the body is read: a forged header costs the node one signature check (and its
+//! client a public request), never a buffered body.
 
 use super::error::ApiError;
 use super::RpcState;
@@ -26,8 +29,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-/// Most bytes of a signed request's body read to check its signature (the largest body any
-/// route takes).
+/// Most bytes of a signed request's body (the largest body any route takes).
 pub(crate) const MAX_SIGNED_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// The answer header naming the lane a signed request was handled in: `oracle`, or `public;
@@ -74,17 +76,13 @@ impl OracleLane {
         }
     }
 
-    /// The bonded oracles' keys at the node's head (read once per height).
+    /// The bonded oracles' keys at the node's head (read once per height, from a snapshot of
+    /// the committed state: never waiting behind a block being applied).
     fn bonded(&self, state: &RpcState) -> Result<Arc<BTreeSet<PublicKey>>, ApiError> {
         let height = state.chain().head().height;
         let mut cached = lock(&self.bonded)?;
         if cached.0 != height {
-            let oracles: Oracles = state
-                .chain()
-                .ledger()
-                .get(&StateKey::Oracles)
-                .map_err(|e| ApiError::internal(format!("reading the oracles: {e}")))?
-                .unwrap_or_default();
+            let oracles: Oracles = state.read(&StateKey::Oracles)?.unwrap_or_default();
             let keys: BTreeSet<PublicKey> = oracles.0.keys().map(|a| a.0).collect();
             lock(&self.nonces)?.retain(|key| keys.contains(key));
             *cached = (height, Arc::new(keys));
@@ -105,7 +103,8 @@ pub(crate) enum Checked {
     Oracle(Request),
     /// Not checked (why): handled in the public lane, as an unsigned request would be.
     Public(Request, SignedRequestError),
-    /// Refused outright (a body over the bound, a fault).
+    /// Refused outright (the oracle over its rate, a body over the bound or not the one signed,
+    /// a fault).
     Refused(ApiError),
 }
 
@@ -128,23 +127,14 @@ pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Reques
         }
         Err(error) => return Checked::Refused(error),
     }
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES).await else {
-        return Checked::Refused(ApiError::bad_request(
-            "body_too_large",
-            format!("a signed request's body is at most {MAX_SIGNED_BODY_BYTES} bytes"),
-        ));
-    };
-    let path = parts
-        .uri
+    let path = request
+        .uri()
         .path_and_query()
-        .map_or(parts.uri.path(), |p| p.as_str())
+        .map_or(request.uri().path(), |p| p.as_str())
         .to_string();
-    let method = parts.method.clone();
-    let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let chain_id = state.chain().config().chain_id.to_string();
     let now_ms = crate::rpc::now_ms();
-    if let Err(error) = signed.verify(&chain_id, (method.as_str(), &path, &bytes), now_ms) {
+    if let Err(error) = signed.verify(&chain_id, (request.method().as_str(), &path), now_ms) {
         return Checked::Public(request, error);
     }
     let recorded = match lock(&lane.nonces) {
@@ -168,5 +158,30 @@ pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Reques
             wait_secs,
         ));
     }
-    Checked::Oracle(request)
+    // Signed by a bonded oracle: its body is read (within the request's time) and must be
+    // the one whose hash it signed.
+    let (parts, body) = request.into_parts();
+    let limit = std::time::Duration::from_millis(state.admission().limits().request_timeout_ms);
+    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES))
+        .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Checked::Refused(ApiError::bad_request(
+                "body_too_large",
+                format!("a body is at most {MAX_SIGNED_BODY_BYTES} bytes"),
+            ))
+        }
+        Err(_) => {
+            return Checked::Refused(ApiError::unavailable_after(
+                "timeout",
+                "the request's body did not arrive in time",
+                1,
+            ))
+        }
+    };
+    if let Err(error) = signed.check_body(&bytes) {
+        return Checked::Refused(ApiError::bad_request(error.code(), error.to_string()));
+    }
+    Checked::Oracle(Request::from_parts(parts, Body::from(bytes)))
 }
