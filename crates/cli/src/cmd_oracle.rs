@@ -283,7 +283,7 @@ fn status_text(answer: &serde_json::Value) -> String {
         .unwrap_or(&[])
     {
         out.push_str(&format!(
-            "reward epoch {}: roots on chain {} s after its cut-off\n",
+            "reward epoch {}: roots on chain {} s after its end (its cut-off is later by the report delay and skew)\n",
             n(&lag["epoch"]),
             n(&lag["root_lag_secs"])
         ));

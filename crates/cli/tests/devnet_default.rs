@@ -124,7 +124,7 @@ fn the_readme_devnet_pays_its_roots_within_minutes() {
             paid_epoch.is_some() && landed.iter().any(|(e, _)| *e >= 1)
         },
     );
-    // The oracle reports each epoch's root lag (cut-off to root on chain, by block times),
+    // The oracle reports each epoch's root lag (its end to root on chain, by block times),
     // in its status and as a Prometheus metric, once its root stage sees the roots landed.
     let mut status = serde_json::Value::Null;
     wait_for("the oracle's root lag", Duration::from_secs(60), || {

@@ -189,14 +189,11 @@ impl NodeClient {
     /// The signature header of a request (`None` when the client does not sign).
     fn signature(&self, method: &str, path: &str, body: &[u8]) -> Option<String> {
         let signer = self.signer.as_ref()?;
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let signed = SignedRequest::sign(
             &signer.key,
             &signer.chain_id,
             (method, path, body),
-            now_ms,
+            crate::now_ms(),
             fresh_nonce(),
         );
         Some(signed.to_header())

@@ -36,12 +36,12 @@ pub struct Progress {
 /// Epochs whose root lag is kept for the status (the latest).
 pub const KEPT_ROOT_LAGS: usize = 16;
 
-/// How long after its cut-off an epoch's root landed, as the status shows it.
+/// How long after its end (its closing block) an epoch's root landed, as the status shows it.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 pub struct RootLag {
     /// The reward epoch.
     pub epoch: u64,
-    /// Seconds from the epoch's cut-off (the time of the block that ended it) to the block
+    /// Seconds from the epoch's end (the time of the block that closed it) to the block
     /// that accepted its last root, both as the chain's blocks say.
     pub root_lag_secs: u64,
 }
@@ -156,7 +156,7 @@ impl Progress {
         }
     }
 
-    /// Records that `epoch`'s roots were all on chain `lag_secs` after its cut-off.
+    /// Records that `epoch`'s roots were all on chain `lag_secs` after its end.
     pub fn rooted(&self, epoch: u64, lag_secs: u64) {
         let mut lags = self
             .lags

@@ -63,7 +63,7 @@ fn fetch_signed(
 }
 
 impl Worker {
-    /// Records how long after its cut-off `epoch`'s last root landed (at block `height`), by
+    /// Records how long after its end (its closing block) `epoch`'s last root landed (at block `height`), by
     /// the times of the blocks the follower kept (none kept: nothing recorded).
     fn note_root_lag(&self, epoch: Epoch, height: u64) -> Result<(), StageError> {
         let cut_off = self.index.epoch_start(epoch.0 + 1)?;

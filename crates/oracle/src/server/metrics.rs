@@ -25,7 +25,7 @@ pub(super) fn render(state: &ApiState) -> String {
         put(
             &mut out,
             "cairn_oracle_root_lag_seconds",
-            "Seconds from the latest rooted reward epoch's cut-off to its root on chain",
+            "Seconds from the latest rooted reward epoch's end (its closing block) to its root on chain",
             "gauge",
             last.root_lag_secs,
         );
