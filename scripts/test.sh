@@ -5,9 +5,9 @@
 #   --quick          skips the slow tier: the end-to-end tests with real processes that run for
 #                    over a minute (marked #[ignore = "slow tier ..."]); the full run includes them
 set -euo pipefail
-tier=(--include-ignored)
+quick=0
 if [ "${1:-}" = "--quick" ]; then
-  tier=()
+  quick=1
 fi
 cd "$(dirname "$0")/.."
 
@@ -28,12 +28,63 @@ fi
 step "lint"
 cargo clippy --workspace --all-targets --locked "${features[@]}" -- -D warnings
 
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
 step "tests (unit, property, scenario, end-to-end)"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked "${features[@]}" -- "${tier[@]}" 2>&1 | tee "$log"
-passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+cargo test --workspace --locked "${features[@]}" 2>&1 | tee "$logs/quick.log"
+
+if [ "$quick" = 0 ]; then
+  # The slow tier: end-to-end tests with real processes (crates/cli/tests), each waiting on
+  # block times more than it computes. They run in lanes at once, each test on its own ports;
+  # the README-size devnet, the heaviest, runs alone after them. A slow-tier test in a file no
+  # lane names fails the run, so none is skipped by mistake.
+  lane_a=(oracle_e2e)
+  lane_b=(oracle_faults devnet recovery supervisor)
+  alone=(devnet_default)
+  named=" ${lane_a[*]} ${lane_b[*]} ${alone[*]} "
+  for file in $(grep -l 'ignore = "slow tier' crates/*/tests/*.rs); do
+    name=$(basename "$file" .rs)
+    if [ "$file" != "crates/cli/tests/$name.rs" ] || [[ "$named" != *" $name "* ]]; then
+      echo "scripts/test.sh: $file has slow-tier tests that no lane runs: add it to a lane" >&2
+      exit 1
+    fi
+  done
+  # The same workspace build as above (same features): nothing is compiled again.
+  lane() {
+    local name=$1
+    shift
+    local rc=0
+    for test in "$@"; do
+      cargo test --workspace --locked "${features[@]}" --test "$test" -- --ignored \
+        >"$logs/slow-$test.log" 2>&1 || rc=1
+    done
+    echo "$rc" >"$logs/lane-$name.rc"
+  }
+  step "slow tier: ${lane_a[*]} | ${lane_b[*]} at once, then ${alone[*]}"
+  lane a "${lane_a[@]}" &
+  lane b "${lane_b[@]}" &
+  wait
+  lane alone "${alone[@]}"
+  failed_lanes=0
+  for test in "${lane_a[@]}" "${lane_b[@]}" "${alone[@]}"; do
+    # Each test's own output, whole, in the order the lanes name them.
+    printf '\n--- slow tier: %s ---\n' "$test"
+    grep -v '^\s*Compiling\|^\s*Finished\|^\s*Blocking' "$logs/slow-$test.log" || true
+  done
+  for name in a b alone; do
+    if [ "$(cat "$logs/lane-$name.rc")" != 0 ]; then
+      failed_lanes=1
+    fi
+  done
+  cat "$logs"/slow-*.log >>"$logs/quick.log"
+  if [ "$failed_lanes" != 0 ]; then
+    echo "scripts/test.sh: a slow-tier test failed (its output is above)" >&2
+    exit 1
+  fi
+fi
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$logs/quick.log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$logs/quick.log" | awk '{s+=$1} END {print s+0}')
 
 if [ "${FUZZ_SECONDS:-15}" != "0" ] && [ -x scripts/fuzz-smoke.sh ]; then
   step "fuzz smoke (${FUZZ_SECONDS:-15} s per target)"

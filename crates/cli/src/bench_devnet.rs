@@ -350,16 +350,17 @@ struct Load {
     rate_per_thread: f64,
 }
 
-/// A batch answer, as far as the benchmark reads it.
+/// A node's answer to a batch of transactions, as far as the benchmarks read it.
 #[derive(Deserialize)]
-struct BatchAnswer {
-    results: Vec<BatchResult>,
+pub(crate) struct BatchAnswer {
+    pub(crate) results: Vec<BatchResult>,
 }
 
+/// One transaction's outcome in a [`BatchAnswer`]: `pending` when admitted, else a code.
 #[derive(Deserialize)]
-struct BatchResult {
-    status: String,
-    code: Option<String>,
+pub(crate) struct BatchResult {
+    pub(crate) status: String,
+    pub(crate) code: Option<String>,
 }
 
 impl Load {

@@ -6,7 +6,11 @@
 //!   signatures alone (`bench_oracle_epoch.rs`): `epoch_1m_secs`, `epoch_1m_rss_mib`,
 //!   `epoch_1m_sig_secs`;
 //! - a seeded simulation of honest and cheating devices through the rewarder
-//!   (`bench_oracle_cheaters.rs`): `cheater_reward_share`, `honest_false_reject_rate`.
+//!   (`bench_oracle_cheaters.rs`): `cheater_reward_share`, `honest_false_reject_rate`;
+//! - an epoch's device records read from a real node over HTTP and verified, against the
+//!   node's own batched proofs of the same keys (`bench_oracle_inputs.rs`):
+//!   `epoch_100k_inputs_secs`, `chain_reads_per_sec`, `proofs_per_sec`,
+//!   `chain_reads_ratio_to_proofs`.
 //!
 //! `--quick` runs each at a small size, to check that the benchmark works (its figures are then
 //! not comparable).
@@ -14,6 +18,7 @@
 use crate::bench_oracle_cheaters::{self as cheaters, Mix};
 use crate::bench_oracle_epoch as epoch;
 use crate::bench_oracle_ingest::{self as ingest, IngestSettings};
+use crate::bench_oracle_inputs as inputs;
 use crate::bench_support::threads;
 use anyhow::Result;
 use clap::Args;
@@ -43,8 +48,17 @@ pub(crate) struct OracleBenchArgs {
     /// The cheater simulation's seed.
     #[arg(long, default_value = "cairn")]
     seed: String,
-    /// Which parts to run: any of `ingest`, `epoch`, `cheaters`, comma-separated.
-    #[arg(long, default_value = "ingest,epoch,cheaters")]
+    /// Devices registered on a one-validator devnet whose records are read and verified
+    /// (`inputs`; the setup registering them takes about a minute per 30,000).
+    #[arg(long, default_value_t = 100_000)]
+    inputs_devices: usize,
+    /// The `inputs` devnet's base port (its validator listens on BASE and serves on BASE+100).
+    #[arg(long, default_value_t = 28_600)]
+    inputs_base_port: u16,
+    /// Which parts to run, comma-separated, of: `ingest`, `epoch` (a million devices; with
+    /// the reports it signs first, most of the default run's 30 minutes), `cheaters` and
+    /// `inputs` (100,000 devices: a few minutes, most of it registering them).
+    #[arg(long, default_value = "ingest,epoch,cheaters,inputs")]
     only: String,
 }
 
@@ -57,6 +71,8 @@ pub(crate) struct OracleBench {
     epoch: Option<epoch::EpochFigures>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     cheaters: Option<cheaters::CheaterFigures>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    inputs: Option<inputs::InputsFigures>,
     /// Cores the machine offers.
     cores: usize,
     /// The machine's processor (Linux: `/proc/cpuinfo`).
@@ -67,11 +83,11 @@ pub(crate) struct OracleBench {
 pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
     let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
     for part in &parts {
-        if !["ingest", "epoch", "cheaters"].contains(part) {
-            anyhow::bail!("unknown part `{part}`: say ingest, epoch or cheaters");
+        if !["ingest", "epoch", "cheaters", "inputs"].contains(part) {
+            anyhow::bail!("unknown part `{part}`: say ingest, epoch, cheaters or inputs");
         }
     }
-    let (ingest_devices, epoch_devices, mix) = if args.quick {
+    let (ingest_devices, epoch_devices, mix, inputs_devices) = if args.quick {
         (
             2_000,
             20_000,
@@ -79,6 +95,7 @@ pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
                 honest: 20,
                 each_cheat: 2,
             },
+            2_000,
         )
     } else {
         (
@@ -88,6 +105,7 @@ pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
                 honest: 150,
                 each_cheat: 10,
             },
+            args.inputs_devices,
         )
     };
     let ingest = parts
@@ -109,10 +127,15 @@ pub(crate) fn run(args: OracleBenchArgs) -> Result<()> {
         .contains(&"cheaters")
         .then(|| cheaters::run(&mix, &args.seed))
         .transpose()?;
+    let inputs = parts
+        .contains(&"inputs")
+        .then(|| inputs::run(inputs_devices, args.inputs_base_port))
+        .transpose()?;
     let report = OracleBench {
         ingest,
         epoch,
         cheaters,
+        inputs,
         cores: threads(),
         cpu: cpu_model(),
     };

@@ -139,7 +139,7 @@ fn replay(
         let read = &report.read_state;
         out.push_str(&if read.certified {
             format!(
-                "  state read at height {}, attested by block {} under a certificate of seats followed from the genesis (parameters, pools, stakes, devices, locations and credits proven against it; the counted manifests and block times are the node's answers)\n",
+                "  state read at height {}, attested by block {} under a certificate of seats followed from the genesis (parameters, pools, stakes, devices, locations and credits proven against it; the counted manifests proven at a later certified state; the epoch's block times from certified headers)\n",
                 read.height, read.block
             )
         } else {

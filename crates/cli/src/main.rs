@@ -11,6 +11,7 @@ mod bench_oracle;
 mod bench_oracle_cheaters;
 mod bench_oracle_epoch;
 mod bench_oracle_ingest;
+mod bench_oracle_inputs;
 mod bench_support;
 mod client;
 mod cmd_agent;

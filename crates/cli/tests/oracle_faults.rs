@@ -8,10 +8,16 @@
 //!   oracles are back, and every report made offline is logged, none twice.
 //! - Malformed, oversized, replayed, stale, too frequent and forged reports posted to a real
 //!   oracle come back with their codes.
+//! - Oracle 0's index file is replaced by bytes that are no database: it stops naming the file
+//!   and the devnet restarts it until the file is back. It then reads through a node that lies
+//!   about every state batch: the proofs do not check, the node is named in its log, the next
+//!   node is asked, and its epochs' digests and roots are another oracle's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/lying_node.rs"]
+mod lying_node;
 #[path = "common/nodes.rs"]
 mod nodes;
 #[path = "common/running.rs"]
@@ -421,6 +427,127 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
     );
 
     refusals_over_http(&oracles[0]);
+    a_broken_index_then_a_lying_node(
+        &home,
+        &node,
+        (&oracles[0], &oracles[1]),
+        &dir.path().join("devnet.log"),
+    );
+}
+
+/// Oracle 0 is killed with its index file replaced by bytes that are no database: each start
+/// stops with a message naming the file, and the devnet restarts it (with a growing wait) until
+/// the file is back. It restarts configured to read first through a node that lies about every
+/// state batch; the lies are caught by the proofs and named, the next node is asked, and what
+/// oracle 0 computes is what oracle 1 computes.
+fn a_broken_index_then_a_lying_node(
+    home: &Path,
+    node: &str,
+    (oracle, other): (&str, &str),
+    devnet_log: &Path,
+) {
+    let liar = lying_node::LyingNode::to(node);
+    let toml_path = home.join("oracle-0/oracle.toml");
+    let text = std::fs::read_to_string(&toml_path).unwrap();
+    let text = text.replace(
+        &format!("node = \"{node}\""),
+        &format!("node = \"{}\"", liar.url),
+    );
+    assert!(text.contains(&liar.url), "no node setting in:\n{text}");
+    std::fs::write(&toml_path, text).unwrap();
+    let index = home.join("oracle-0/data/index.redb");
+    let kept = home.join("oracle-0/data/index.redb.kept");
+    std::fs::rename(&index, &kept).unwrap();
+    std::fs::write(&index, b"these bytes are no database").unwrap();
+    let restarted_at = nodes::height(node).unwrap();
+    let pid = pid(&home.join("oracle-0/oracle.pid"));
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let oracle_log = || std::fs::read_to_string(home.join("oracle-0/oracle.log")).unwrap();
+    wait_for(
+        "oracle 0 to stop on its broken index, and be restarted",
+        Duration::from_secs(60),
+        || {
+            let printout = std::fs::read_to_string(devnet_log).unwrap();
+            let restarts = printout
+                .lines()
+                .filter(|l| l.contains("oracle 0") && l.contains("index.redb"))
+                .count();
+            restarts >= 2
+        },
+    );
+    assert!(
+        oracle_log().contains(&index.display().to_string()),
+        "the oracle's log does not name its index file:\n{}",
+        oracle_log()
+    );
+    std::fs::rename(&kept, &index).unwrap();
+    wait_for("oracle 0 back", Duration::from_secs(120), || {
+        get(&format!("{oracle}/v1/status")).is_some_and(|(s, _)| s == 200)
+    });
+
+    // Epochs rewarded after the restart: every batch the liar answered was a lie, yet oracle 0
+    // computed them, so what it read came from the honest nodes; its digests (the counted
+    // manifests, the tally, the payout, the cumulative rewards) and roots are oracle 1's.
+    // (With no device reporting any more, these epochs pay nothing: the digests are what
+    // there is to compare.)
+    let first = restarted_at / 40 + 1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let signed_by = |url: &str, e: u64| -> Option<Value> {
+        let (status, signed) = get(&format!("{url}/v1/rewards/{e}/signed"))?;
+        (status == 200).then_some(signed)
+    };
+    let roots_of = |signed: &Value| -> Vec<(String, String)> {
+        signed["roots"]
+            .as_array()
+            .map(|roots| {
+                roots
+                    .iter()
+                    .map(|r| {
+                        let hash = r[1]["hash"].as_str().unwrap_or_default();
+                        (r[0].to_string(), hash.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut compared = 0;
+    let mut next = first;
+    loop {
+        while let (Some(mine), Some(theirs)) = (signed_by(oracle, next), signed_by(other, next)) {
+            assert_eq!(
+                (&mine["digests"], roots_of(&mine)),
+                (&theirs["digests"], roots_of(&theirs)),
+                "epoch {next}: oracle 0 read something else than oracle 1"
+            );
+            compared += 1;
+            next += 1;
+        }
+        if compared >= 2 && liar.lies_told() > 0 {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let lines: Vec<String> = oracle_log().lines().map(str::to_string).collect();
+            let status = get(&format!("{oracle}/v1/status")).map(|(_, v)| v);
+            panic!(
+                "oracle 0 computed {compared} epochs from {first} through the lying node ({} lies \
+                 told, chain at height {:?}); its status: {status:?}; its log:\n{}",
+                liar.lies_told(),
+                nodes::height(node),
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = oracle_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("does not check") && l.contains(&liar.url)),
+        "the lying node is not named in oracle 0's log:\n{log}"
+    );
 }
 
 /// Bad reports posted to a real oracle get their codes; the forger comes last (it is blocked

@@ -9,6 +9,7 @@
 //! the same pure computation as every oracle.
 
 use crate::chain::client::NodeClient;
+use crate::chain::proven;
 use crate::chain::reads::{attested_state, StateReads};
 use crate::chain::trust::HeaderTrust;
 use crate::epochs::attest::mirrors;
@@ -96,8 +97,9 @@ pub struct ReadState {
     pub block: u64,
     /// True when that header's certificate was checked against seats followed from a genesis
     /// (and the node's chain configuration against the genesis's): every value read at that
-    /// state (parameters, pools, stakes, devices, histories, credits) is then proven; the
-    /// counted manifests and the epoch's block times are still the node's answers.
+    /// state (parameters, pools, stakes, devices, histories, credits) is then proven, and so
+    /// are the counted manifests (read proven at a later certified state) and the epoch's
+    /// bounds (the times in vouched headers).
     pub certified: bool,
 }
 
@@ -117,21 +119,64 @@ pub fn replay(
         .ok_or("the node has no chain configuration")?;
     let clock = chain.reward_clock();
     let end_height = clock.end_height(epoch);
-    let start_ms = client
-        .block(clock.first_height(epoch))
-        .map_err(|e| e.to_string())?
-        .timestamp_ms;
-    let end_ms = client
-        .block(end_height)
-        .map_err(|e| e.to_string())?
-        .timestamp_ms;
-    let committed: EpochManifests = client
-        .state(&StateKey::Manifests(epoch), None)
-        .map_err(|e| e.to_string())?
-        .ok_or(format!(
+    // With a genesis, the whole chain configuration must be the genesis's (epoch lengths,
+    // emission), not only its id, and headers are believed under certificates of seats
+    // followed from it.
+    let trust = match genesis {
+        Some(path) => {
+            let file = Genesis::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if file.chain != chain {
+                return Err(format!(
+                    "the node's chain configuration is not the one of {}",
+                    path.display()
+                ));
+            }
+            Some(HeaderTrust::of_genesis(
+                &file,
+                path,
+                &chain.chain_id.to_string(),
+                chain.blocks_per_epoch,
+            )?)
+        }
+        None => None,
+    };
+    let clients = std::slice::from_ref(&client);
+    let (start_ms, end_ms, committed) = match &trust {
+        // The bounds from vouched headers, the counted set read proven (chain::proven).
+        Some(trust) => {
+            let time = |height: u64| {
+                proven::block_time(trust, clients, height)
+                    .map_err(|e| format!("the time of block {height}: {e}"))
+            };
+            let state = proven::recent_state(trust, clients, end_height)
+                .map_err(|e| format!("a recent state to read the manifests at: {e}"))?;
+            (
+                time(clock.first_height(epoch))?,
+                time(end_height)?,
+                proven::manifests_at(clients, state, epoch)?,
+            )
+        }
+        None => (
+            client
+                .block(clock.first_height(epoch))
+                .map_err(|e| e.to_string())?
+                .timestamp_ms,
+            client
+                .block(end_height)
+                .map_err(|e| e.to_string())?
+                .timestamp_ms,
+            client
+                .state::<EpochManifests>(&StateKey::Manifests(epoch), None)
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default(),
+        ),
+    };
+    if committed.0.is_empty() {
+        return Err(format!(
             "no manifest was committed for reward epoch {}",
             epoch.0
-        ))?;
+        ));
+    }
     let fetcher = Fetcher::new(work_dir);
     let mut manifests = Vec::new();
     let mut peers = Vec::new();
@@ -164,29 +209,15 @@ pub fn replay(
     };
     let attested = attested_state(end_height, header)?
         .ok_or("no block attests the epoch's last state yet; run the replay again later")?;
-    if let Some(path) = genesis {
-        // The whole chain configuration must be the genesis's (epoch lengths, emission), not
-        // only its id.
-        let file = Genesis::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if file.chain != chain {
-            return Err(format!(
-                "the node's chain configuration is not the one of {}",
-                path.display()
-            ));
-        }
-        HeaderTrust::of_genesis(
-            &file,
-            path,
-            &chain.chain_id.to_string(),
-            chain.blocks_per_epoch,
-        )?
-        .certify(std::slice::from_ref(&client), attested)
-        .map_err(|e| format!("the block attesting the epoch's state: {e}"))?;
+    if let Some(trust) = &trust {
+        trust
+            .certify(clients, attested)
+            .map_err(|e| format!("the block attesting the epoch's state: {e}"))?;
     }
     let read_state = ReadState {
         height: attested.height,
         block: attested.block,
-        certified: genesis.is_some(),
+        certified: trust.is_some(),
     };
     let reads = StateReads::attested(std::slice::from_ref(&client), attested);
     let file = |oracle: &cairn_types::Address, name: &str| {

@@ -170,13 +170,14 @@ pub(crate) async fn admit(State(state): State<RpcState>, request: Request, next:
         .headers()
         .get(cairn_types::signed_request::HEADER)
         .map(|v| v.to_str().unwrap_or("").to_string());
-    let (lane, request, why_public) = match signed {
+    // `_in_flight` counts a signed request in its oracle's share of the lane until it ends.
+    let (lane, request, why_public, _in_flight) = match signed {
         Some(header) => match lanes::check_signed(&state, &header, request).await {
-            Checked::Oracle(request) => (Lane::Oracle, request, None),
-            Checked::Public(request, why) => (Lane::Public, request, Some(why.code())),
+            Checked::Oracle(request, in_flight) => (Lane::Oracle, request, None, Some(in_flight)),
+            Checked::Public(request, why) => (Lane::Public, request, Some(why), None),
             Checked::Refused(error) => return error.into_response(),
         },
-        None => (Lane::Public, request, None),
+        None => (Lane::Public, request, None, None),
     };
     // The public lane: the client's rate, and a slot of the requests in progress. The oracles'
     // lane is rated per oracle (above) and not held back by the public requests.

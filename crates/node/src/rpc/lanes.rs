@@ -15,6 +15,10 @@
 //! The signature covers the body's hash, which the header carries, so it is checked before a
 //! byte of the body is read: a forged header costs the node one signature check (and its
 //! client a public request), never a buffered body.
+//!
+//! One oracle holds at most [`MAX_IN_FLIGHT_PER_ORACLE`] requests in the lane at once: a
+//! bonded oracle that turns hostile cannot take every oracle slot from the others. Its further
+//! requests are public ones (`cairn-lane: public; signed_request_crowded`).
 
 use super::error::ApiError;
 use super::RpcState;
@@ -25,7 +29,7 @@ use cairn_ledger::StateKey;
 use cairn_serve::{ClientKey, RateLimiter};
 use cairn_types::signed_request::{NonceBook, SignedRequest, SignedRequestError};
 use cairn_types::PublicKey;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -59,11 +63,76 @@ pub(crate) async fn within<F: Future>(lane: Lane, handling: F) -> F::Output {
     LANE.scope(lane, handling).await
 }
 
-/// What the oracles' lane keeps: their rate, the nonces seen, and who is bonded.
+/// Most requests one oracle has in the oracles' lane at once. An oracle's own work holds at
+/// most a state read, a transaction submission and a follower's block read at a time; more is
+/// one oracle crowding the others out of the lane's slots (8 expensive, 4 submissions).
+pub(crate) const MAX_IN_FLIGHT_PER_ORACLE: usize = 3;
+
+/// The code a signed request gets when its oracle already has
+/// [`MAX_IN_FLIGHT_PER_ORACLE`] requests in the lane (it is then a public one).
+pub(crate) const CROWDED: &str = "signed_request_crowded";
+
+/// What the oracles' lane keeps: their rate, the nonces seen, who is bonded, and each oracle's
+/// requests in the lane.
 pub(crate) struct OracleLane {
     rate: Mutex<RateLimiter>,
     nonces: Mutex<NonceBook>,
     bonded: Mutex<(u64, Arc<BTreeSet<PublicKey>>)>,
+    in_flight: Arc<InFlightCounts>,
+}
+
+/// Each oracle's requests in the lane.
+#[derive(Default)]
+pub(crate) struct InFlightCounts(Mutex<HashMap<PublicKey, usize>>);
+
+/// One request in the lane; its oracle's count goes down when it is dropped.
+pub(crate) struct InFlight {
+    counts: Arc<InFlightCounts>,
+    key: PublicKey,
+}
+
+impl InFlightCounts {
+    /// Counts a request of `key` in, unless it already has `max` in the lane.
+    pub(crate) fn enter(self: &Arc<Self>, key: PublicKey, max: usize) -> Option<InFlight> {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(key).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(InFlight {
+            counts: self.clone(),
+            key,
+        })
+    }
+
+    #[cfg(test)]
+    fn held(&self, key: &PublicKey) -> usize {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.get(key).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl OracleLane {
@@ -73,6 +142,7 @@ impl OracleLane {
             rate: Mutex::new(RateLimiter::new(per_second, burst)),
             nonces: Mutex::new(NonceBook::default()),
             bonded: Mutex::new((u64::MAX, Arc::new(BTreeSet::new()))),
+            in_flight: Arc::default(),
         }
     }
 
@@ -99,10 +169,12 @@ fn lock<T>(mutex: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ApiError> {
 
 /// What a signed request's check found.
 pub(crate) enum Checked {
-    /// A bonded oracle's, checked: to be handled in the oracles' lane.
-    Oracle(Request),
-    /// Not checked (why): handled in the public lane, as an unsigned request would be.
-    Public(Request, SignedRequestError),
+    /// A bonded oracle's, checked: to be handled in the oracles' lane, counted in its oracle's
+    /// requests there while the guard lives.
+    Oracle(Request, InFlight),
+    /// Not checked (the code of why): handled in the public lane, as an unsigned request
+    /// would be.
+    Public(Request, &'static str),
     /// Refused outright (the oracle over its rate, a body over the bound or not the one signed,
     /// a fault).
     Refused(ApiError),
@@ -116,14 +188,14 @@ pub(crate) enum Checked {
 pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Request) -> Checked {
     let signed = match SignedRequest::parse(header) {
         Ok(signed) => signed,
-        Err(error) => return Checked::Public(request, error),
+        Err(error) => return Checked::Public(request, error.code()),
     };
     let lane = &state.admission().oracle_lane;
     match lane.bonded(state) {
         Ok(bonded) if bonded.contains(&signed.key) => {}
         Ok(_) => {
             let unknown = SignedRequestError::Unknown(hex::encode(signed.key.0));
-            return Checked::Public(request, unknown);
+            return Checked::Public(request, unknown.code());
         }
         Err(error) => return Checked::Refused(error),
     }
@@ -135,14 +207,14 @@ pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Reques
     let chain_id = state.chain().config().chain_id.to_string();
     let now_ms = crate::rpc::now_ms();
     if let Err(error) = signed.verify(&chain_id, (request.method().as_str(), &path), now_ms) {
-        return Checked::Public(request, error);
+        return Checked::Public(request, error.code());
     }
     let recorded = match lock(&lane.nonces) {
         Ok(mut nonces) => nonces.record(&signed, now_ms),
         Err(error) => return Checked::Refused(error),
     };
     if let Err(error) = recorded {
-        return Checked::Public(request, error);
+        return Checked::Public(request, error.code());
     }
     let taken = match lock(&lane.rate) {
         Ok(mut rate) => rate.take(ClientKey::named(&signed.key.0)),
@@ -158,6 +230,9 @@ pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Reques
             wait_secs,
         ));
     }
+    let Some(in_flight) = lane.in_flight.enter(signed.key, MAX_IN_FLIGHT_PER_ORACLE) else {
+        return Checked::Public(request, CROWDED);
+    };
     // Signed by a bonded oracle: its body is read (within the request's time) and must be
     // the one whose hash it signed.
     let (parts, body) = request.into_parts();
@@ -183,5 +258,38 @@ pub(crate) async fn check_signed(state: &RpcState, header: &str, request: Reques
     if let Err(error) = signed.check_body(&bytes) {
         return Checked::Refused(ApiError::bad_request(error.code(), error.to_string()));
     }
-    Checked::Oracle(Request::from_parts(parts, Body::from(bytes)))
+    Checked::Oracle(Request::from_parts(parts, Body::from(bytes)), in_flight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_oracle_holds_at_most_its_share_of_the_lane_at_once() {
+        let counts = Arc::new(InFlightCounts::default());
+        let (a, b) = (PublicKey([1; 32]), PublicKey([2; 32]));
+        let held: Vec<InFlight> = (0..MAX_IN_FLIGHT_PER_ORACLE)
+            .map(|_| {
+                counts
+                    .enter(a, MAX_IN_FLIGHT_PER_ORACLE)
+                    .unwrap_or_else(|| panic!("under the bound"))
+            })
+            .collect();
+        assert!(counts.enter(a, MAX_IN_FLIGHT_PER_ORACLE).is_none());
+        // Another oracle is not held back by the first.
+        let other = counts.enter(b, MAX_IN_FLIGHT_PER_ORACLE);
+        assert!(other.is_some());
+        // A request that ends makes room again; when all end, nothing is left counted.
+        drop(held);
+        assert_eq!(counts.held(&a), 0);
+        assert!(counts.enter(a, MAX_IN_FLIGHT_PER_ORACLE).is_some());
+        drop(other);
+        assert_eq!(counts.held(&b), 0);
+        assert!(counts
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty());
+    }
 }

@@ -19,6 +19,7 @@
 //! | transactions in one batch | [`MAX_BATCH`] | 400 `batch_too_large`, before any is decoded |
 //! | a bonded oracle's signed requests per second ([`super::lanes`]) | [`ORACLE_REQUESTS_PER_SECOND`] (burst [`ORACLE_BURST`]) | 429 `rate_limited` |
 //! | oracles' proofs, blocks and hand-offs in progress (their own slots) | [`MAX_CONCURRENT_ORACLE_EXPENSIVE`] | 503 `busy` |
+//! | one oracle's requests in the oracles' lane at once | [`super::lanes::MAX_IN_FLIGHT_PER_ORACLE`] | the public lane (`cairn-lane: public; signed_request_crowded`) |
 //!
 //! Every 429 and 503 carries a `Retry-After` header (seconds).
 

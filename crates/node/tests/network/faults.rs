@@ -127,5 +127,5 @@ fn disk_fault(seed: u64) {
 
 #[test]
 fn a_validator_whose_disk_fails_halts_without_diverging_and_catches_up_after_a_restart() {
-    for_each_seed(7_000, 240, disk_fault);
+    for_each_seed(7_000, 120, disk_fault);
 }

@@ -82,7 +82,7 @@ fn all_online(seed: u64) {
 
 #[test]
 fn four_validators_finalize_transfers_and_agree() {
-    for_each_seed(1_000, 240, all_online);
+    for_each_seed(1_000, 120, all_online);
 }
 
 /// A partition leaves no side with a quorum: finalization stops, and resumes once it heals.
@@ -111,7 +111,7 @@ fn partition_heals(seed: u64) {
 
 #[test]
 fn a_partition_stalls_finality_and_healing_resumes_it() {
-    for_each_seed(2_000, 150, partition_heals);
+    for_each_seed(2_000, 75, partition_heals);
 }
 
 /// A validator crashes (losing everything not on disk), the others go on, and the restarted
@@ -144,7 +144,7 @@ fn crash_and_restart(seed: u64) {
 
 #[test]
 fn a_crashed_validator_restarts_and_catches_up() {
-    for_each_seed(3_000, 180, crash_and_restart);
+    for_each_seed(3_000, 90, crash_and_restart);
 }
 
 /// Seven validators over slow, lossy links with one of them down: still live, still safe.
@@ -163,7 +163,7 @@ fn seven_lossy(seed: u64) {
 
 #[test]
 fn seven_validators_with_lossy_links_and_one_down_stay_live_and_agree() {
-    for_each_seed(4_000, 80, seven_lossy);
+    for_each_seed(4_000, 40, seven_lossy);
 }
 
 /// One of four validators equivocates on every vote. The three honest ones (a quorum) keep
@@ -207,7 +207,7 @@ fn equivocator(seed: u64) {
 
 #[test]
 fn an_equivocating_validator_is_slashed_and_the_others_agree() {
-    for_each_seed(5_000, 120, equivocator);
+    for_each_seed(5_000, 60, equivocator);
 }
 
 /// Staking changes who validates: two newcomers bond, two genesis validators unbond (one epoch
@@ -363,5 +363,5 @@ fn rotation(seed: u64) {
 
 #[test]
 fn staking_rotates_the_validator_set_at_epoch_boundaries() {
-    for_each_seed(6_000, 60, rotation);
+    for_each_seed(6_000, 30, rotation);
 }

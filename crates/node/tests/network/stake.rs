@@ -65,7 +65,7 @@ fn silent_quarter(seed: u64) {
 
 #[test]
 fn validators_under_a_third_of_the_seats_go_silent_the_chain_stays_live_and_they_are_jailed() {
-    for_each_seed(10_000, 60, silent_quarter);
+    for_each_seed(10_000, 30, silent_quarter);
 }
 
 /// An attacker bonds stake with many seat keys and never runs a node. It gets seats in proportion
@@ -115,7 +115,7 @@ fn cheap_seats(seed: u64) {
 
 #[test]
 fn an_attacker_with_seats_that_never_vote_cannot_stop_or_take_over_the_chain() {
-    for_each_seed(11_000, 60, cheap_seats);
+    for_each_seed(11_000, 30, cheap_seats);
 }
 
 /// Two validators rotate their seat keys, in epochs 0 and 1 (so new keys sign from epochs 2 and
@@ -243,5 +243,5 @@ async fn light_client_follows(net: &Network, at: usize, epoch: u64) {
 
 #[test]
 fn seat_keys_rotate_at_epoch_boundaries_and_a_light_client_follows_the_sets() {
-    for_each_seed(12_000, 30, rotations);
+    for_each_seed(12_000, 15, rotations);
 }

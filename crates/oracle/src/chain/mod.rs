@@ -5,6 +5,7 @@
 //! - [`follower`]: every finalized block in order: devices, beacon, reward-epoch starts,
 //!   parameters.
 //! - [`reads`]: state at one height, in proven batches, kept across retries.
+//! - [`proven`]: an epoch's bounds and counted manifests, proven.
 //! - [`submit`]: the oracle's own transactions, one at a time, followed to their outcome.
 //! - [`trust`]: headers believed only under a certificate of seats followed from the genesis.
 
@@ -12,6 +13,7 @@ pub mod client;
 pub mod follower;
 #[cfg(test)]
 mod loopback;
+pub mod proven;
 pub mod reads;
 pub mod submit;
 pub mod trust;

@@ -201,42 +201,54 @@ impl HeaderTrust {
         clients: &[NodeClient],
         attested: AttestedState,
     ) -> Result<(), ChainError> {
-        let mut last = None;
-        for client in clients {
-            match self.certify_by(client, attested) {
-                Ok(()) => return Ok(()),
-                Err(error) => {
-                    tracing::warn!(node = client.base(), %error, "oracle.trust: header not certified by this node");
-                    last = Some(error);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| ChainError::Node {
-            url: String::new(),
-            reason: "no node configured".into(),
-        }))
+        first_that_checks(clients, |client| self.certify_by(client, attested))
     }
 
     fn certify_by(&self, client: &NodeClient, attested: AttestedState) -> Result<(), ChainError> {
+        let header = self.vouched_by(client, attested.block)?;
+        if (header.state_height, header.state_root) != (attested.height, attested.root) {
+            return Err(ChainError::Disproved {
+                url: format!("{}/v1/blocks/{}", client.base(), attested.block),
+                reason: format!(
+                    "the node's header {} attests {} at height {}; the followed block attests \
+                     {} at height {}",
+                    header.height,
+                    header.state_root,
+                    header.state_height,
+                    attested.root,
+                    attested.height
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Block `height`'s header as `clients` serve it (the first asked first; one whose answer
+    /// does not check is passed over for the next), vouched for by a certificate of its
+    /// epoch's followed seats: its own, or its first certified descendant's with the parent
+    /// links between them. Its time and the state it attests are then the chain's, not a
+    /// node's word.
+    pub fn vouched_header(
+        &self,
+        clients: &[NodeClient],
+        height: u64,
+    ) -> Result<Header, ChainError> {
+        first_that_checks(clients, |client| self.vouched_by(client, height))
+    }
+
+    fn vouched_by(&self, client: &NodeClient, height: u64) -> Result<Header, ChainError> {
         let disproved = |reason: String| ChainError::Disproved {
-            url: format!("{}/v1/blocks/{}", client.base(), attested.block),
+            url: format!("{}/v1/blocks/{height}", client.base()),
             reason,
         };
-        let first = client.certified_header(attested.block)?;
-        let header = first.header;
-        if header.height != attested.block
-            || (header.state_height, header.state_root) != (attested.height, attested.root)
-        {
+        let first = client.certified_header(height)?;
+        if first.header.height != height {
             return Err(disproved(format!(
-                "the node's header {} attests {} at height {}; the followed block attests {} at \
-                 height {}",
-                header.height,
-                header.state_root,
-                header.state_height,
-                attested.root,
-                attested.height
+                "asked block {height}, answered block {}",
+                first.header.height
             )));
         }
+        let header = first.header;
         let (certified, certificate) = certified_descendant(client, first)?;
         let epoch = Epoch::of_height(certified.height, self.blocks_per_epoch).0;
         let set = self.set_of(client, epoch)?;
@@ -245,7 +257,8 @@ impl HeaderTrust {
             .ok_or_else(|| disproved("the followed set has no valid seat keys".into()))?;
         LightClient::new(&self.chain_id, seats)
             .verify_header(&certified, &certificate, epoch)
-            .map_err(|e| disproved(format!("block {}: {e}", certified.height)))
+            .map_err(|e| disproved(format!("block {}: {e}", certified.height)))?;
+        Ok(header)
     }
 
     /// The set of consensus epoch `epoch`, followed by hand-offs from the latest set known at
@@ -311,6 +324,28 @@ impl HeaderTrust {
             tracing::warn!(%error, "oracle.trust: the latest set could not be kept");
         }
     }
+}
+
+/// The first of `clients` whose `check` passes (each one that fails is logged and passed over),
+/// or the last failure.
+fn first_that_checks<T>(
+    clients: &[NodeClient],
+    check: impl Fn(&NodeClient) -> Result<T, ChainError>,
+) -> Result<T, ChainError> {
+    let mut last = None;
+    for client in clients {
+        match check(client) {
+            Ok(value) => return Ok(value),
+            Err(error) => {
+                tracing::warn!(node = client.base(), %error, "oracle.trust: header not certified by this node");
+                last = Some(error);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ChainError::Node {
+        url: String::new(),
+        reason: "no node configured".into(),
+    }))
 }
 
 /// `first` with its own certificate, or the first descendant within [`MAX_UNCERTIFIED_RUN`]

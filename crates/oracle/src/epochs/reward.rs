@@ -5,6 +5,7 @@
 use super::attest::{mirrors, whole_or_fetch};
 use super::StageError;
 use super::{Stage, Worker};
+use crate::chain::proven;
 use crate::chain::reads::{attested_state, AttestedState, StateReads};
 use crate::manifest::Manifest;
 use crate::rewarder::entropy::{followed_entropy, lookback_blocks};
@@ -124,17 +125,37 @@ impl Worker {
         let Some(inputs) = EpochReads::read(self, epoch)? else {
             return Ok(None);
         };
-        // The state the epoch's inputs are read at, as a followed header attests it (the
-        // follower kept it; a block it did not keep is asked of the node).
+        // The state the epoch's inputs are read at, as a header attests it: with a trust, each
+        // header vouched for by a certificate (a block the follower kept is not believed: one
+        // kept from a lying node would stall every epoch it bounds); without, the follower's
+        // kept block (a block it did not keep is asked of the node).
         let header = |height: u64| -> Result<Option<(u64, Hash)>, StageError> {
-            if let Some(kept) = self.index.followed_block(height)? {
-                return Ok(Some((kept.state_height, kept.state_root)));
-            }
             if height > self.index.followed_height()? {
                 return Ok(None);
             }
-            let block = self.client.block(height).map_err(|e| e.to_string())?;
-            Ok(Some((block.state_height, block.state_root)))
+            let kept = self.index.followed_block(height)?;
+            let Some(trust) = &self.trust else {
+                if let Some(kept) = kept {
+                    return Ok(Some((kept.state_height, kept.state_root)));
+                }
+                let block = self.client.block(height).map_err(|e| e.to_string())?;
+                return Ok(Some((block.state_height, block.state_root)));
+            };
+            let vouched = trust
+                .vouched_header(&self.read_clients, height)
+                .map_err(|e| format!("the header of block {height}: {e}"))?;
+            if let Some(kept) = kept.filter(|k| {
+                (k.state_height, k.state_root) != (vouched.state_height, vouched.state_root)
+            }) {
+                tracing::warn!(
+                    height,
+                    kept_root = %kept.state_root,
+                    certified_root = %vouched.state_root,
+                    "oracle.rewarder: the follower kept a block that is not the certified one \
+                     (it was followed from a node that lied); the certified header is used"
+                );
+            }
+            Ok(Some((vouched.state_height, vouched.state_root)))
         };
         let Some(attested) = attested_state(inputs.end_height, header)? else {
             tracing::info!(
@@ -143,11 +164,8 @@ impl Worker {
             );
             return Ok(None);
         };
-        match &self.trust {
-            Some(trust) => trust
-                .certify(&self.read_clients, attested)
-                .map_err(|e| format!("the block attesting the epoch's state: {e}"))?,
-            None => self.same_header_elsewhere(attested)?,
+        if self.trust.is_none() {
+            self.same_header_elsewhere(attested)?;
         }
         let reads = StateReads::attested(&self.read_clients, attested)
             .kept_in(&self.index, epoch.0)
@@ -253,12 +271,41 @@ impl EpochReads {
         let (Some(start_ms), Some(end_ms)) = (start_ms, end_ms) else {
             return Err(format!("the bounds of epoch {epoch} are not followed yet").into());
         };
-        let end_height = worker.watch.config.reward_clock().end_height(epoch);
-        let counted: EpochManifests = worker
-            .client
-            .state(&StateKey::Manifests(epoch), None)
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
+        let clock = worker.watch.config.reward_clock();
+        let end_height = clock.end_height(epoch);
+        let (bounds_ms, counted) = match &worker.trust {
+            // The bounds from vouched headers, the counted set read proven (chain::proven).
+            Some(trust) => {
+                let time = |height: u64| {
+                    proven::block_time(trust, &worker.read_clients, height)
+                        .map_err(|e| format!("the time of block {height}: {e}"))
+                };
+                let bounds = (time(clock.first_height(epoch))?, time(end_height)?);
+                if bounds != (start_ms, end_ms) {
+                    tracing::warn!(
+                        epoch = epoch.0,
+                        followed = ?(start_ms, end_ms),
+                        certified = ?bounds,
+                        "oracle.rewarder: the followed blocks' times are not the certified ones; \
+                         the certified ones are used"
+                    );
+                }
+                let followed = worker.watch.beacon().height;
+                let state =
+                    proven::recent_state(trust, &worker.read_clients, followed.saturating_sub(1))
+                        .map_err(|e| format!("a recent state to read the manifests at: {e}"))?;
+                let counted = proven::manifests_at(&worker.read_clients, state, epoch)?;
+                (bounds, counted)
+            }
+            None => {
+                let counted: EpochManifests = worker
+                    .client
+                    .state(&StateKey::Manifests(epoch), None)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
+                ((start_ms, end_ms), counted)
+            }
+        };
         let mut manifests = Vec::new();
         let mut waiting = 0usize;
         for (oracle, entry) in counted.0.iter().filter(|(_, e)| e.counted) {
@@ -300,7 +347,7 @@ impl EpochReads {
             return Ok(None);
         }
         Ok(Some(EpochReads {
-            bounds_ms: (start_ms, end_ms),
+            bounds_ms,
             manifests,
             end_height,
         }))

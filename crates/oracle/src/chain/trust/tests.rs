@@ -315,3 +315,51 @@ fn a_forged_certificate_a_false_root_or_a_broken_link_is_refused_and_the_next_no
     let error = trust.certify(&[liar, honest], lie_state).unwrap_err();
     assert!(matches!(error, ChainError::Disproved { .. }), "{error}");
 }
+
+#[test]
+fn a_block_time_is_believed_only_from_a_vouched_header() {
+    let world = world();
+    let runtime = runtime();
+    let honest = serve(&runtime, world.honest.clone());
+    let trust = HeaderTrust::new(CHAIN, BLOCKS_PER_EPOCH, world.genesis.set.clone());
+    // Block 13 carries no certificate: block 14's vouches for it through the parent link.
+    let header = trust
+        .vouched_header(std::slice::from_ref(&honest), 13)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(header, world.headers[&13]);
+    assert_eq!(header.timestamp_ms, 13_000);
+    // A node that moves block 13's time: block 14 is then not its child, so that time is
+    // refused; the honest node asked next gives the true one.
+    let mut moved = world.honest.clone();
+    let late = Header {
+        timestamp_ms: 99_000,
+        ..world.headers[&13]
+    };
+    moved.blocks.insert(13, block_json(&late, None));
+    // Another moves block 12's time under the block's own certificate, which then does not
+    // verify.
+    let mut recertified = world.honest.clone();
+    let early = Header {
+        timestamp_ms: 1,
+        ..world.headers[&12]
+    };
+    let certificate = world.next.certify(CHAIN, &world.headers[&12], 4);
+    recertified
+        .blocks
+        .insert(12, block_json(&early, Some(&certificate)));
+    for (liar, block) in [(moved, 13), (recertified, 12)] {
+        let liar = serve(&runtime, liar);
+        let error = trust
+            .vouched_header(std::slice::from_ref(&liar), block)
+            .unwrap_err();
+        assert!(matches!(error, ChainError::Disproved { .. }), "{error}");
+        let header = trust
+            .vouched_header(&[liar, honest.clone()], block)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(header, world.headers[&block]);
+    }
+    // A block nobody serves is no time at all.
+    assert!(trust
+        .vouched_header(std::slice::from_ref(&honest), 40)
+        .is_err());
+}
