@@ -40,7 +40,7 @@ if [ "$quick" = 0 ]; then
   # the README-size devnet, the heaviest, runs alone after them. A slow-tier test in a file no
   # lane names fails the run, so none is skipped by mistake.
   lane_a=(oracle_e2e)
-  lane_b=(oracle_faults devnet recovery supervisor)
+  lane_b=(oracle_faults devnet recovery supervisor roots_after_outage)
   alone=(devnet_default)
   named=" ${lane_a[*]} ${lane_b[*]} ${alone[*]} "
   for file in $(grep -l 'ignore = "slow tier' crates/*/tests/*.rs); do

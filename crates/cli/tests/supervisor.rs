@@ -17,7 +17,8 @@ use nodes::{height, wait_for};
 fn a_crashed_validator_is_restarted_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("devnet");
-    let base = common::port_base(8_000, 400, 10);
+    // Ports 10000-11999 (8000-9999: roots_after_outage).
+    let base = common::port_base(10_000, 400, 5);
     let stderr_path = dir.path().join("devnet.err");
     let mut devnet = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args([

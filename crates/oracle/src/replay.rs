@@ -148,11 +148,16 @@ pub fn replay(
                 proven::block_time(trust, clients, height)
                     .map_err(|e| format!("the time of block {height}: {e}"))
             };
-            let state = proven::recent_state(trust, clients, end_height)
-                .map_err(|e| format!("a recent state to read the manifests at: {e}"))?;
+            let end_ms = time(end_height)?;
+            let state = proven::final_state(trust, clients, end_ms)
+                .map_err(|e| format!("a state to read the counted manifests at: {e}"))?
+                .ok_or(
+                    "the epoch's counted manifests are not final yet (its attest window is \
+                     open); run the replay again later",
+                )?;
             (
                 time(clock.first_height(epoch))?,
-                time(end_height)?,
+                end_ms,
                 proven::manifests_at(clients, state, epoch)?,
             )
         }

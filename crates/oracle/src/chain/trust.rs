@@ -32,8 +32,10 @@ use std::sync::Mutex;
 pub const MAX_UNCERTIFIED_RUN: u64 = 256;
 
 /// Sets kept besides the genesis set (the latest followed), so a long-running oracle does not
-/// walk from the genesis for each epoch, nor keep every epoch's set.
-const KEPT_SETS: usize = 8;
+/// walk from the genesis for each epoch, nor keep every epoch's set. An epoch's rewards look at
+/// headers from the epoch's start to the chain's head, and an oracle catching up after an
+/// outage at up to 64 epochs back: the sets of all those epochs stay kept.
+const KEPT_SETS: usize = 128;
 
 #[derive(Deserialize)]
 struct CertifiedBlockAnswer {

@@ -12,6 +12,11 @@ use cairn_types::codec::{BoundedString, BoundedVec};
 use cairn_types::tx::{Action, ManifestCommit};
 use cairn_types::Epoch;
 
+/// How far past an epoch's commit window this machine's clock must be for the oracle to take
+/// the window as passed before its follower has seen a block timed after it (block times stay
+/// within seconds of real time).
+const COMMIT_LATE_MARGIN_MS: u64 = 60_000;
+
 impl Worker {
     /// Cuts `epoch` and commits its manifest, when it is time.
     pub(super) fn close(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
@@ -45,7 +50,12 @@ impl Worker {
             }
         };
         let closes = super::window_closes(&params, end_ms);
-        if self.followed_ms() > closes.commits_ms {
+        // Passed by the chain's time as followed, or by this machine's clock by far more than
+        // any block time may drift (the follower still catching up after an outage would
+        // otherwise send a commit bound to be refused for every epoch missed).
+        let passed_by_clock =
+            crate::now_ms().saturating_sub(COMMIT_LATE_MARGIN_MS) > closes.commits_ms;
+        if self.followed_ms() > closes.commits_ms || passed_by_clock {
             tracing::warn!(
                 epoch = epoch.0,
                 "oracle.close: the commit window has passed"

@@ -158,7 +158,7 @@ impl Worker {
         // Each ended epoch moves on through its stages; one whose windows passed while the
         // oracle was down passes through them without acting (a missed commit is not made).
         let mut first_not_done = current;
-        for epoch in first.max(current.saturating_sub(MAX_EPOCHS_BEHIND))..current {
+        for epoch in self.oldest_to_walk(first, current)?..current {
             if self.index.stage(epoch)? == Stage::Done as u8 {
                 continue;
             }
@@ -183,6 +183,20 @@ impl Worker {
             }
         }
         self.retain(current, first_not_done)
+    }
+
+    /// Where a tick's walk starts: [`MAX_EPOCHS_BEHIND`] epochs back (or the oracle's first
+    /// epoch), unless an epoch further back is still not rewarded (the oracle, or every oracle,
+    /// was down for longer). Epochs are rewarded in order, so the walk must start there, or no
+    /// later epoch could ever be rewarded and no root would land again. Those epochs pass
+    /// through their stages without acting: their windows are long closed, nothing was
+    /// counted, and their roots are too old for the chain.
+    fn oldest_to_walk(&self, first: u64, current: u64) -> Result<u64, StageError> {
+        let mut oldest = first.max(current.saturating_sub(MAX_EPOCHS_BEHIND));
+        while oldest > first && self.index.stage(oldest - 1)? < Stage::Rewarded as u8 {
+            oldest -= 1;
+        }
+        Ok(oldest)
     }
 
     /// The first reward epoch this oracle works on: the one the chain was in when the oracle

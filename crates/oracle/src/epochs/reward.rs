@@ -290,10 +290,15 @@ impl EpochReads {
                          the certified ones are used"
                     );
                 }
-                let followed = worker.watch.beacon().height;
-                let state =
-                    proven::recent_state(trust, &worker.read_clients, followed.saturating_sub(1))
-                        .map_err(|e| format!("a recent state to read the manifests at: {e}"))?;
+                let Some(state) = proven::final_state(trust, &worker.read_clients, bounds.1)
+                    .map_err(|e| format!("a state to read the counted manifests at: {e}"))?
+                else {
+                    tracing::info!(
+                        epoch = epoch.0,
+                        "oracle.rewarder: waiting for a state in which the counted manifests are final"
+                    );
+                    return Ok(None);
+                };
                 let counted = proven::manifests_at(&worker.read_clients, state, epoch)?;
                 (bounds, counted)
             }
