@@ -61,11 +61,24 @@ if [ "$quick" = 0 ]; then
     done
     echo "$rc" >"$logs/lane-$name.rc"
   }
+  # Meanwhile the fuzz targets build at the lowest priority, on the CPU the lanes leave idle
+  # while they wait on block times (the build takes minutes; the fuzzing itself runs after).
+  fuzz_build=
+  if [ "${FUZZ_SECONDS:-15}" != "0" ] && [ -x scripts/fuzz-smoke.sh ]; then
+    FUZZ_BUILD_ONLY=1 nice -n 19 scripts/fuzz-smoke.sh >"$logs/fuzz-build.log" 2>&1 &
+    fuzz_build=$!
+  fi
   step "slow tier: ${lane_a[*]} | ${lane_b[*]} at once, then ${alone[*]}"
   lane a "${lane_a[@]}" &
+  lane_a_pid=$!
   lane b "${lane_b[@]}" &
-  wait
+  lane_b_pid=$!
+  wait "$lane_a_pid" "$lane_b_pid"
   lane alone "${alone[@]}"
+  if [ -n "$fuzz_build" ] && ! wait "$fuzz_build"; then
+    # The fuzz smoke below builds again and shows why.
+    tail -20 "$logs/fuzz-build.log"
+  fi
   failed_lanes=0
   for test in "${lane_a[@]}" "${lane_b[@]}" "${alone[@]}"; do
     # Each test's own output, whole, in the order the lanes name them.

@@ -1,19 +1,46 @@
-//! The agent's clock and beacon entropy, taken from the oracles.
+//! The agent's clock and beacon entropy, taken from the majority of its oracles.
 //!
-//! A device's own clock may be wrong (a Raspberry Pi has no battery-backed clock). The agent
-//! asks each oracle's `/v1/time` and keeps the median of their offsets from its own clock (of
-//! the two middle ones, the closer to the local clock), and the entropy of the median block
-//! height they reported (of the two middle ones, the lower): one lying oracle among two or more
-//! moves neither. Reports then carry a time the oracles agree with and prove they were made
-//! after that block.
+//! A device's own clock may be wrong (a Raspberry Pi has no battery-backed clock), so the agent
+//! asks each oracle's `/v1/time` every `clock_sync_secs`. No single oracle is believed:
+//!
+//! - **The clock**: the offsets of the answers from the local clock (the oracle read its clock
+//!   about half-way through the round trip) are agreed when more than half of the answers lie
+//!   within `clock_tolerance_ms` of one another; the agent then takes the median of that group.
+//!   With no such majority it keeps the offset it had and shows `clock_unagreed`; before the
+//!   first agreed offset it makes no report at all.
+//! - **The entropy**: each answer names the oracle's latest block and the digests of the blocks
+//!   before it (up to [`RECENT_BLOCKS`]). Honest oracles follow different nodes, so their
+//!   latest heights rarely match, but their recent blocks overlap. The agent takes the highest
+//!   height at which more than half of the answers give the same digest, and only when it is
+//!   above the height it holds (a liar cannot send it back to an older block); with no such
+//!   height it keeps its entropy and shows `entropy_unagreed`.
+//!
+//! So one liar among two oracles can stop the agent from following (it keeps what it had) but
+//! cannot move its clock or its entropy; among three, it cannot even do that.
 
 use cairn_types::Hash;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The recent blocks of an answer that are read (more are ignored).
+pub const RECENT_BLOCKS: usize = 32;
+
+/// The default `clock_tolerance_ms`: how far apart offsets may be and still agree.
+pub const DEFAULT_TOLERANCE_MS: u64 = 2_000;
+
+/// One block an oracle followed.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub struct RecentBlock {
+    /// Its height.
+    pub height: u64,
+    /// Its digest (the entropy of reports made after it).
+    pub entropy: Hash,
+}
+
 /// What an oracle's `/v1/time` answers.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct TimeAnswer {
     /// The oracle's clock.
     pub now_ms: u64,
@@ -21,6 +48,9 @@ pub struct TimeAnswer {
     pub height: u64,
     /// That block's digest.
     pub entropy: Hash,
+    /// The blocks it followed before (an oracle of an older version sends none).
+    #[serde(default)]
+    pub recent: Vec<RecentBlock>,
 }
 
 /// The local clock, in ms since the Unix epoch.
@@ -30,71 +60,108 @@ pub fn local_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-#[derive(Default)]
 struct State {
     offset_ms: i64,
     height: u64,
     entropy: Hash,
     synced: bool,
+    clock_unagreed: bool,
+    entropy_unagreed: bool,
+}
+
+/// Where the agent's clock and entropy stand, for its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Agreement {
+    /// Whether an offset was ever agreed (reports are made only then).
+    pub synced: bool,
+    /// The latest round found no majority of offsets within the tolerance.
+    pub clock_unagreed: bool,
+    /// The latest round found no height at which a majority gave one digest.
+    pub entropy_unagreed: bool,
 }
 
 /// The clock the agent signs with.
-#[derive(Default)]
 pub struct OracleClock {
     state: Mutex<State>,
+    tolerance_ms: u64,
+}
+
+impl Default for OracleClock {
+    fn default() -> Self {
+        OracleClock::new(DEFAULT_TOLERANCE_MS)
+    }
 }
 
 impl OracleClock {
+    /// A clock whose offsets agree within `tolerance_ms`, before any answer.
+    pub fn new(tolerance_ms: u64) -> OracleClock {
+        OracleClock {
+            state: Mutex::new(State {
+                offset_ms: 0,
+                height: 0,
+                entropy: Hash::ZERO,
+                synced: false,
+                clock_unagreed: true,
+                entropy_unagreed: true,
+            }),
+            tolerance_ms,
+        }
+    }
+
     /// Takes the answers of one round of asking the oracles: `(local time when asked, local
-    /// time when answered, answer)`.
+    /// time when answered, answer)`. No answer changes nothing.
     pub fn update(&self, answers: &[(u64, u64, TimeAnswer)]) {
         if answers.is_empty() {
             return;
         }
-        let mut offsets: Vec<i64> = answers
+        let offsets: Vec<i64> = answers
             .iter()
             .map(|(sent, received, a)| {
-                // The oracle read its clock about half-way through the round trip.
                 let local_mid = sent / 2 + received / 2;
-                a.now_ms as i64 - local_mid as i64
+                (a.now_ms as i64).saturating_sub(local_mid as i64)
             })
             .collect();
-        offsets.sort_unstable();
-        let upper = offsets[offsets.len() / 2];
-        let lower = offsets[(offsets.len() - 1) / 2];
-        let median = if lower.unsigned_abs() <= upper.unsigned_abs() {
-            lower
-        } else {
-            upper
-        };
-        let mut by_height: Vec<&TimeAnswer> = answers.iter().map(|(_, _, a)| a).collect();
-        by_height.sort_by_key(|a| a.height);
-        let chosen = by_height[(by_height.len() - 1) / 2];
+        let offset = agreed_offset(&offsets, self.tolerance_ms);
+        let block = agreed_block(answers.iter().map(|(_, _, a)| a));
         let mut state = self.lock();
-        state.offset_ms = median;
-        state.synced = true;
-        if chosen.height >= state.height {
-            state.height = chosen.height;
-            state.entropy = chosen.entropy;
+        state.clock_unagreed = offset.is_none();
+        if let Some(offset) = offset {
+            state.offset_ms = offset;
+            state.synced = true;
+        }
+        state.entropy_unagreed = block.is_none();
+        if let Some(block) = block.filter(|b| b.height > state.height) {
+            state.height = block.height;
+            state.entropy = block.entropy;
         }
     }
 
-    /// The oracles' time now (the local clock until the first answer).
+    /// The oracles' time now (the local clock until the first agreed offset).
     pub fn now_ms(&self) -> u64 {
         let offset = self.lock().offset_ms;
         (local_ms() as i64).saturating_add(offset).max(0) as u64
     }
 
-    /// The latest entropy and its height.
+    /// The latest agreed entropy and its height.
     pub fn entropy(&self) -> (u64, Hash) {
         let state = self.lock();
         (state.height, state.entropy)
     }
 
-    /// The offset from the local clock, and whether any oracle answered yet.
+    /// The offset from the local clock, and whether one was ever agreed.
     pub fn offset(&self) -> (i64, bool) {
         let state = self.lock();
         (state.offset_ms, state.synced)
+    }
+
+    /// Whether the clock and entropy are agreed.
+    pub fn agreement(&self) -> Agreement {
+        let state = self.lock();
+        Agreement {
+            synced: state.synced,
+            clock_unagreed: state.clock_unagreed,
+            entropy_unagreed: state.entropy_unagreed,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -104,49 +171,260 @@ impl OracleClock {
     }
 }
 
+/// The median of the largest group of `offsets` within `tolerance_ms` of one another, when
+/// that group holds more than half of them (of two equal groups, the one whose median is
+/// nearer the local clock).
+fn agreed_offset(offsets: &[i64], tolerance_ms: u64) -> Option<i64> {
+    let mut sorted = offsets.to_vec();
+    sorted.sort_unstable();
+    let mut best: Option<&[i64]> = None;
+    for start in 0..sorted.len() {
+        let end = sorted[start..]
+            .iter()
+            .take_while(|o| o.abs_diff(sorted[start]) <= tolerance_ms)
+            .count();
+        let group = &sorted[start..start + end];
+        let better = match best {
+            None => true,
+            Some(b) => {
+                group.len() > b.len()
+                    || (group.len() == b.len()
+                        && median(group).unsigned_abs() < median(b).unsigned_abs())
+            }
+        };
+        if better {
+            best = Some(group);
+        }
+    }
+    best.filter(|group| group.len() * 2 > sorted.len())
+        .map(median)
+}
+
+/// The lower middle of a sorted, non-empty slice.
+fn median(sorted: &[i64]) -> i64 {
+    sorted[(sorted.len() - 1) / 2]
+}
+
+/// The highest block at which more than half of `answers` give the same digest.
+fn agreed_block<'a>(answers: impl Iterator<Item = &'a TimeAnswer>) -> Option<RecentBlock> {
+    // height -> digest -> how many answers give it.
+    let mut votes: BTreeMap<u64, BTreeMap<Hash, usize>> = BTreeMap::new();
+    let mut count = 0usize;
+    for answer in answers {
+        count += 1;
+        // Each answer votes once a height (its first digest there).
+        let mut own: BTreeMap<u64, Hash> = BTreeMap::new();
+        let latest = RecentBlock {
+            height: answer.height,
+            entropy: answer.entropy,
+        };
+        for block in std::iter::once(&latest).chain(answer.recent.iter().take(RECENT_BLOCKS)) {
+            own.entry(block.height).or_insert(block.entropy);
+        }
+        for (height, entropy) in own {
+            *votes.entry(height).or_default().entry(entropy).or_default() += 1;
+        }
+    }
+    votes.iter().rev().find_map(|(height, digests)| {
+        digests
+            .iter()
+            .find(|(_, n)| **n * 2 > count)
+            .map(|(entropy, _)| RecentBlock {
+                height: *height,
+                entropy: *entropy,
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// An oracle's answer: its clock, and a block height whose entropy names it.
-    fn answer(now_ms: u64, height: u64) -> TimeAnswer {
+    /// An honest chain: block `h`'s digest names it.
+    fn digest(height: u64) -> Hash {
+        Hash([height as u8; 32])
+    }
+
+    /// The device's clock when it asks (and is answered).
+    const LOCAL_MS: u64 = 10_000_000_000;
+    const HOUR_MS: i64 = 3_600_000;
+
+    /// An honest oracle's answer: its clock (`offset` from the device's), its latest height and
+    /// the 32 blocks before it.
+    fn honest(offset: i64, height: u64) -> TimeAnswer {
         TimeAnswer {
-            now_ms,
+            now_ms: LOCAL_MS.saturating_add_signed(offset),
             height,
-            entropy: Hash([height as u8; 32]),
+            entropy: digest(height),
+            recent: (height.saturating_sub(32)..height)
+                .map(|h| RecentBlock {
+                    height: h,
+                    entropy: digest(h),
+                })
+                .collect(),
         }
     }
 
-    #[test]
-    fn the_median_offset_and_the_highest_entropy_win() {
+    /// A liar's answer: a clock and a latest block of its choosing, no true recent block.
+    fn liar(offset: i64, height: u64, entropy: Hash) -> TimeAnswer {
+        TimeAnswer {
+            now_ms: LOCAL_MS.saturating_add_signed(offset),
+            height,
+            entropy,
+            recent: Vec::new(),
+        }
+    }
+
+    fn round(clock: &OracleClock, answers: Vec<TimeAnswer>) {
+        let answers: Vec<(u64, u64, TimeAnswer)> = answers
+            .into_iter()
+            .map(|a| (LOCAL_MS, LOCAL_MS, a))
+            .collect();
+        clock.update(&answers);
+    }
+
+    /// A clock that already agreed with two honest oracles on offset 200 and block 50.
+    fn following() -> OracleClock {
         let clock = OracleClock::default();
-        clock.update(&[
-            (1_000, 1_000, answer(6_000, 3)),
-            (1_000, 1_000, answer(2_000, 5)),
-            (1_000, 1_000, answer(1_000_000, 4)), // a liar far off
-        ]);
+        round(&clock, vec![honest(200, 50), honest(300, 50)]);
+        assert_eq!(clock.offset(), (200, true));
+        assert_eq!(clock.entropy(), (50, digest(50)));
+        clock
+    }
+
+    #[test]
+    fn honest_oracles_at_different_heights_agree_on_their_common_block() {
+        let clock = OracleClock::default();
+        assert!(
+            clock.agreement().clock_unagreed,
+            "nothing agreed before any answer"
+        );
+        round(
+            &clock,
+            vec![honest(5_000, 40), honest(5_400, 43), honest(4_900, 41)],
+        );
         assert_eq!(clock.offset(), (5_000, true));
-        assert_eq!(clock.entropy(), (4, Hash([4; 32])));
+        // 41 is the highest block more than half followed (two of three); 42 and 43 are one
+        // oracle's alone.
+        assert_eq!(clock.entropy(), (41, digest(41)));
+        let agreement = clock.agreement();
+        assert!(!agreement.clock_unagreed && !agreement.entropy_unagreed);
     }
 
     #[test]
     fn one_liar_of_two_moves_neither_the_clock_nor_the_entropy() {
+        // Lying high (an hour ahead, a block far past the chain), low (an hour behind, an old
+        // block with its true digest), equal (the honest height with another digest) and stale
+        // (the height the agent holds, its true digest, and the clock of an hour ago).
+        let lies = [
+            liar(HOUR_MS, 250, Hash([9; 32])),
+            liar(-HOUR_MS, 10, digest(10)),
+            liar(200, 55, Hash([9; 32])),
+            liar(-HOUR_MS, 50, digest(50)),
+        ];
+        for lie in lies {
+            for liar_first in [true, false] {
+                let clock = following();
+                let mut answers = vec![honest(250, 55)];
+                if liar_first {
+                    answers.insert(0, lie.clone());
+                } else {
+                    answers.push(lie.clone());
+                }
+                round(&clock, answers);
+                let (offset, synced) = clock.offset();
+                assert!(synced);
+                assert!(
+                    offset == 200 || offset == 250,
+                    "{lie:?} moved the clock to {offset}"
+                );
+                // Never a block the honest oracle does not give, never one at or below 50.
+                let (height, entropy) = clock.entropy();
+                assert!(
+                    height == 50 || (height > 50 && entropy == digest(height)),
+                    "{lie:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_liar_of_two_cannot_start_the_clock_alone() {
+        // No agreed offset yet: one honest oracle and one liar an hour off agree on nothing,
+        // so the agent makes no report (not synced) and says why.
         let clock = OracleClock::default();
-        // The honest oracle is 200 ms ahead of the device; the liar claims an hour and a block
-        // far ahead of the chain.
-        clock.update(&[
-            (1_000, 1_000, answer(1_200, 7)),
-            (1_000, 1_000, answer(3_601_000, 250)),
-        ]);
-        assert_eq!(clock.offset(), (200, true));
-        assert_eq!(clock.entropy(), (7, Hash([7; 32])));
-        // The order of the answers does not matter.
+        round(
+            &clock,
+            vec![honest(200, 5), liar(HOUR_MS, 6, Hash([9; 32]))],
+        );
+        assert_eq!(clock.offset(), (0, false));
+        let agreement = clock.agreement();
+        assert!(agreement.clock_unagreed && agreement.entropy_unagreed);
+        assert_eq!(clock.entropy(), (0, Hash::ZERO));
+    }
+
+    #[test]
+    fn a_liar_agreeing_with_a_wrong_local_clock_is_not_believed() {
+        // A device booted without a battery-backed clock believes it is 1970; the honest
+        // oracle's time is decades ahead; a liar answers the device's own time (once, the
+        // offset nearer the local clock won).
+        let decades = 50 * 365 * 24 * HOUR_MS;
         let clock = OracleClock::default();
-        clock.update(&[
-            (1_000, 1_000, answer(3_601_000, 250)),
-            (1_000, 1_000, answer(1_200, 7)),
-        ]);
-        assert_eq!(clock.offset(), (200, true));
-        assert_eq!(clock.entropy(), (7, Hash([7; 32])));
+        round(&clock, vec![honest(decades, 5), liar(0, 5, digest(5))]);
+        assert_eq!(
+            clock.offset(),
+            (0, false),
+            "no offset agreed, no report made"
+        );
+        assert!(clock.agreement().clock_unagreed);
+        // A second honest oracle makes the majority.
+        round(
+            &clock,
+            vec![
+                honest(decades, 5),
+                liar(0, 5, digest(5)),
+                honest(decades + 100, 5),
+            ],
+        );
+        assert_eq!(clock.offset(), (decades, true));
+        assert!(!clock.agreement().clock_unagreed);
+    }
+
+    #[test]
+    fn one_liar_of_three_is_outvoted() {
+        let lies = [
+            liar(HOUR_MS, 250, Hash([9; 32])),
+            liar(-HOUR_MS, 10, digest(10)),
+            liar(200, 60, Hash([9; 32])),
+            liar(-HOUR_MS, 50, digest(50)),
+        ];
+        for lie in lies {
+            let clock = following();
+            round(&clock, vec![honest(250, 60), lie.clone(), honest(300, 59)]);
+            assert_eq!(clock.offset(), (250, true), "{lie:?}");
+            assert_eq!(clock.entropy(), (59, digest(59)), "{lie:?}");
+            let agreement = clock.agreement();
+            assert!(!agreement.clock_unagreed && !agreement.entropy_unagreed);
+        }
+    }
+
+    #[test]
+    fn the_entropy_never_goes_back() {
+        // Two oracles agreeing on an older block (both behind, honestly or not) do not send the
+        // agent back from block 50.
+        let clock = following();
+        round(&clock, vec![honest(200, 30), honest(200, 30)]);
+        assert_eq!(clock.entropy(), (50, digest(50)));
+        assert!(!clock.agreement().entropy_unagreed);
+    }
+
+    #[test]
+    fn offsets_agree_only_within_the_tolerance() {
+        assert_eq!(agreed_offset(&[100, 1_900, 5_000], 2_000), Some(100));
+        assert_eq!(agreed_offset(&[100, 2_200], 2_000), None);
+        assert_eq!(agreed_offset(&[-50, 40], 2_000), Some(-50));
+        // Two groups of two among four: no majority.
+        assert_eq!(agreed_offset(&[0, 10, 9_000, 9_010], 2_000), None);
+        assert_eq!(agreed_offset(&[], 2_000), None);
     }
 }

@@ -8,6 +8,7 @@
 //! status_listen = "127.0.0.1:7600"   # local status over HTTP ("" = none)
 //! heartbeat_interval_secs = 60
 //! clock_sync_secs = 30
+//! clock_tolerance_ms = 2000      # oracles' clocks agree when this close (a majority must)
 //! delivery_interval_ms = 1000
 //!
 //! [device]
@@ -94,6 +95,9 @@ pub struct AgentConfig {
     pub heartbeat_interval_secs: u64,
     /// Seconds between clock and entropy updates.
     pub clock_sync_secs: u64,
+    /// How far apart (ms) the oracles' clocks may be and still agree: the agent takes an offset
+    /// only when more than half of the answers lie within this of one another.
+    pub clock_tolerance_ms: u64,
     /// Milliseconds between delivery rounds.
     pub delivery_interval_ms: u64,
     /// The real device.
@@ -348,6 +352,7 @@ impl Default for AgentConfig {
             status_listen: "127.0.0.1:7600".into(),
             heartbeat_interval_secs: 60,
             clock_sync_secs: 30,
+            clock_tolerance_ms: crate::clock::DEFAULT_TOLERANCE_MS,
             delivery_interval_ms: 1_000,
             device: DeviceSection::default(),
             readings: ReadingsSection::default(),

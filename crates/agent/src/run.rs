@@ -36,6 +36,9 @@ pub const MAX_BATCH: usize = 256;
 /// Longest wait between delivery attempts to an oracle that fails.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The most bytes of an oracle's `/v1/time` answer read (its recent blocks are 32 digests).
+const TIME_ANSWER_LIMIT: u64 = 16 * 1024;
+
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -175,7 +178,7 @@ impl Agent {
             hotspots,
             devices,
             outbox: Arc::new(outbox),
-            clock: Arc::new(OracleClock::default()),
+            clock: Arc::new(OracleClock::new(config.clock_tolerance_ms)),
             stats,
             http,
             started_ms: now,
@@ -327,7 +330,7 @@ impl Agent {
         Ok(())
     }
 
-    /// Asks every oracle for its time once.
+    /// Asks every oracle for its time once; the clock takes what a majority agrees on.
     pub fn sync_clock(&self) {
         let mut answers = Vec::new();
         for url in &self.config.oracles {
@@ -338,7 +341,14 @@ impl Agent {
                 .call()
                 .ok()
                 .filter(|r| r.status().is_success())
-                .and_then(|mut r| r.body_mut().read_json::<TimeAnswer>().ok());
+                .and_then(|mut r| {
+                    // A time answer is a few KiB: a liar's megabytes are not read.
+                    r.body_mut()
+                        .with_config()
+                        .limit(TIME_ANSWER_LIMIT)
+                        .read_json::<TimeAnswer>()
+                        .ok()
+                });
             if let Some(answer) = answer {
                 answers.push((sent, local_ms(), answer));
             }
@@ -408,13 +418,16 @@ impl Agent {
 
     /// The agent's state for the status page.
     pub fn status(&self) -> status::StatusAnswer {
-        let (offset_ms, synced) = self.clock.offset();
+        let (offset_ms, _) = self.clock.offset();
+        let agreement = self.clock.agreement();
         let (height, entropy) = self.clock.entropy();
         status::StatusAnswer {
             devices: self.device_ids(),
             outbox: self.outbox_depth(),
             clock_offset_ms: offset_ms,
-            clock_synced: synced,
+            clock_synced: agreement.synced,
+            clock_unagreed: agreement.clock_unagreed,
+            entropy_unagreed: agreement.entropy_unagreed,
             entropy_height: height,
             entropy,
             oracles: self.stats.oracles(),
@@ -543,11 +556,9 @@ async fn clock_task(agent: Arc<Agent>) {
 }
 
 async fn heartbeat_task(agent: Arc<Agent>) {
-    // The first heartbeat waits for the clock (or for one sync period at most).
-    for _ in 0..agent.config.clock_sync_secs * 10 {
-        if agent.clock.offset().1 {
-            break;
-        }
+    // No heartbeat before the oracles agree on the time: a report signed with a clock nobody
+    // agreed on would be refused as stale, or be a liar's.
+    while !agent.clock.offset().1 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(agent.config.heartbeat_interval_secs));

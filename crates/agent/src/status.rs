@@ -101,8 +101,14 @@ pub struct StatusAnswer {
     pub outbox: u64,
     /// The oracles' time minus the local clock.
     pub clock_offset_ms: i64,
-    /// Whether any oracle answered the time yet.
+    /// Whether a majority of the oracles ever agreed on the time (no report is made before).
     pub clock_synced: bool,
+    /// The latest round of asking found no majority of the oracles' clocks within
+    /// `clock_tolerance_ms` of one another: the offset agreed before is kept.
+    pub clock_unagreed: bool,
+    /// The latest round found no block whose digest more than half of the oracles give: the
+    /// entropy agreed before is kept.
+    pub entropy_unagreed: bool,
     /// The height of the entropy reports carry.
     pub entropy_height: u64,
     /// The entropy.

@@ -322,6 +322,7 @@ fn devnet_agent(oracles: &[String], status: SocketAddr) -> AgentConfig {
         status_listen: status.to_string(),
         heartbeat_interval_secs: 10,
         clock_sync_secs: 15,
+        clock_tolerance_ms: cairn_agent::clock::DEFAULT_TOLERANCE_MS,
         delivery_interval_ms: 1_000,
         device: DeviceSection {
             key_file: String::new(),

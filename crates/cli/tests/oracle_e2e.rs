@@ -23,23 +23,13 @@ use cairn_types::reward_tree::RewardNode;
 use cairn_types::{Amount, Epoch, Subnetwork};
 use common::{cairn, ok};
 use nodes::{get, wait_for};
-use running::{devnet, state};
+use running::{balance, devnet, oracle_logs, state};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn sensing_root(node: &str) -> Option<RewardRootRecord> {
     state(node, &StateKey::RewardRoot(Subnetwork::Sensing))
-}
-
-fn balance(home: &std::path::Path, node: &str) -> Amount {
-    let out = ok(
-        home,
-        &["--json", "query", "--node", node, "account", "alice"],
-    );
-    let account: Value = serde_json::from_str(&out).unwrap();
-    let text = account["balance"].as_str().unwrap().to_string();
-    text.parse().unwrap()
 }
 
 /// `cairn rewards show` of `owner`'s devices in reward epoch `epoch`.
@@ -91,15 +81,6 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let oracles: Vec<String> = (0..3)
         .map(|i| format!("http://127.0.0.1:{}", base + 200 + i))
         .collect();
-    let oracle_logs = || {
-        (0..3)
-            .map(|i| {
-                std::fs::read_to_string(home.join(format!("oracle-{i}/oracle.log")))
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let mut root = None;
     wait_for(
         "a sensing reward root on chain",
@@ -109,7 +90,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
             // pays something.
             root = sensing_root(&node).filter(|r| r.root.sum.0 > 0);
             if root.is_none() {
-                let logs = oracle_logs();
+                let logs = oracle_logs(&home);
                 assert!(!logs.contains("panicked"), "an oracle panicked:\n{logs}");
             }
             root.is_some()
@@ -158,7 +139,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
     let shown = rewards_show(&home, &oracles[1], epoch, "alice");
     assert!(shown.contains("point(s)"), "{shown}");
 
-    let before = balance(&home, &node);
+    let before = balance(&home, &node, "alice");
     let params: Value = get(&format!("{node}/v1/params")).unwrap().1;
     let fee: Amount = params["tx_fee_min"].as_str().unwrap().parse().unwrap();
     ok(
@@ -174,7 +155,7 @@ fn devices_report_oracles_agree_the_root_lands_and_the_owner_claims_exactly() {
             "alice",
         ],
     );
-    let after = balance(&home, &node);
+    let after = balance(&home, &node, "alice");
     // What was claimed is the cumulative total of a root on chain (a later root may have
     // landed meanwhile): the balance rose by exactly that, less the fee, and it is what Alice's
     // devices earned through that root's epoch.

@@ -15,11 +15,10 @@ mod running;
 
 use cairn_ledger::state::records::{HeldPools, RewardRootRecord};
 use cairn_ledger::StateKey;
-use cairn_types::{Amount, Subnetwork};
+use cairn_types::Subnetwork;
 use common::ok;
 use nodes::{height, wait_for};
-use running::{devnet, state};
-use serde_json::Value;
+use running::{balance, devnet, oracle_logs, state};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -30,15 +29,6 @@ const WITHOUT_A_ROOT: u64 = 70;
 
 fn latest_root(node: &str) -> Option<RewardRootRecord> {
     state(node, &StateKey::RewardRoot(Subnetwork::Connectivity))
-}
-
-fn balance(home: &Path, node: &str) -> Amount {
-    let out = ok(
-        home,
-        &["--json", "query", "--node", node, "account", "carol"],
-    );
-    let account: Value = serde_json::from_str(&out).unwrap();
-    account["balance"].as_str().unwrap().parse().unwrap()
 }
 
 fn signal(home: &Path, name: &str) {
@@ -62,15 +52,6 @@ fn seventy_epochs_without_a_root_then_a_root_lands_and_pays() {
     let log = dir.path().join("devnet.log");
     let _devnet = devnet(&home, base, (0, 0, 3), BLOCKS_PER_EPOCH, &log);
     let node = format!("http://127.0.0.1:{}", base + 100);
-    let oracle_logs = || {
-        (0..3)
-            .map(|i| {
-                std::fs::read_to_string(home.join(format!("oracle-{i}/oracle.log")))
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
 
     let mut before = None;
     wait_for(
@@ -112,7 +93,7 @@ fn seventy_epochs_without_a_root_then_a_root_lands_and_pays() {
         "a root after the outage that pays more",
         Duration::from_secs(600),
         || {
-            let logs = oracle_logs();
+            let logs = oracle_logs(&home);
             assert!(!logs.contains("panicked"), "an oracle panicked:\n{logs}");
             after = latest_root(&node).filter(|r| {
                 r.epoch.0 >= stopped_epoch + WITHOUT_A_ROOT && r.root.sum.0 > stalled.root.sum.0
@@ -132,14 +113,14 @@ fn seventy_epochs_without_a_root_then_a_root_lands_and_pays() {
 
     // Carol (who owns the hotspots) claims against it and is paid.
     let oracle = format!("http://127.0.0.1:{}", base + 200);
-    let paid_before = balance(&home, &node);
+    let paid_before = balance(&home, &node, "carol");
     ok(
         &home,
         &[
             "rewards", "claim", "--oracle", &oracle, "--node", &node, "--from", "carol",
         ],
     );
-    let paid_after = balance(&home, &node);
+    let paid_after = balance(&home, &node, "carol");
     assert!(
         paid_after.0 > paid_before.0,
         "carol's claim paid nothing ({paid_before} before, {paid_after} after)"

@@ -54,3 +54,23 @@ pub(crate) fn state<T: borsh::BorshDeserialize>(node: &str, key: &StateKey) -> O
     let value = answer["value"].as_str().filter(|_| status == 200)?;
     cairn_types::codec::decode(&hex::decode(value).ok()?, 1 << 20).ok()
 }
+
+/// `account`'s balance, by `cairn query account` against `node`.
+pub(crate) fn balance(home: &Path, node: &str, account: &str) -> cairn_types::Amount {
+    let out = crate::common::ok(
+        home,
+        &["--json", "query", "--node", node, "account", account],
+    );
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap();
+    answer["balance"].as_str().unwrap().parse().unwrap()
+}
+
+/// The three devnet oracles' logs, one after the other (empty where none is written yet).
+pub(crate) fn oracle_logs(home: &Path) -> String {
+    (0..3)
+        .map(|i| {
+            std::fs::read_to_string(home.join(format!("oracle-{i}/oracle.log"))).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

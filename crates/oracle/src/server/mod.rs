@@ -189,14 +189,34 @@ struct TimeAnswer {
     now_ms: u64,
     height: u64,
     entropy: Hash,
+    /// The blocks followed before, newest first: agents take the highest block on whose digest
+    /// most of their oracles agree.
+    recent: Vec<RecentBlock>,
+}
+
+#[derive(Serialize)]
+struct RecentBlock {
+    height: u64,
+    entropy: Hash,
 }
 
 async fn time(State(state): State<Arc<ApiState>>) -> Json<TimeAnswer> {
     let beacon = state.watch.beacon();
+    let recent = state
+        .watch
+        .recent()
+        .iter()
+        .rev()
+        .map(|b| RecentBlock {
+            height: b.height,
+            entropy: b.entropy,
+        })
+        .collect();
     Json(TimeAnswer {
         now_ms: now_ms(),
         height: beacon.height,
         entropy: beacon.entropy,
+        recent,
     })
 }
 

@@ -1,14 +1,17 @@
 //! [`HeaderTrust`] against fake nodes on loopback serving headers with real certificates (test
 //! seats of `cairn_light::testing`) and a real hand-off (a proof from a real store): an honest
-//! node, a forger, a node lying about the root, and a broken parent link.
+//! node, a forger, a node lying about the root, and a broken parent link; and
+//! [`crate::chain::proven::final_state`] on the same chain, its state and parameters proven
+//! from a real store.
 
 use super::*;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_ledger::store::LedgerStore;
+use cairn_ledger::store::{LedgerStore, StoreReader};
 use cairn_light::testing::Committee;
 use cairn_light::validators::validator_set_key;
 use cairn_types::Hash;
@@ -23,6 +26,10 @@ const BLOCKS_PER_EPOCH: u64 = 10;
 struct FakeChain {
     blocks: HashMap<u64, serde_json::Value>,
     handoffs: HashMap<u64, serde_json::Value>,
+    /// The head its status names.
+    head: u64,
+    /// Its state (height 0 only), proven.
+    state: Option<Arc<StoreReader>>,
 }
 
 fn block_json(header: &Header, certificate: Option<&[u8]>) -> serde_json::Value {
@@ -54,10 +61,58 @@ async fn handoff_of(
     }
 }
 
+async fn status(State(chain): State<Arc<FakeChain>>) -> axum::response::Response {
+    Json(serde_json::json!({
+        "height": chain.head,
+        "epoch": chain.head / BLOCKS_PER_EPOCH,
+        "timestamp_ms": chain.head * 1_000,
+    }))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct BatchBody {
+    keys: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct AtHeight {
+    height: u64,
+}
+
+async fn state_batch(
+    State(chain): State<Arc<FakeChain>>,
+    Query(at): Query<AtHeight>,
+    Json(body): Json<BatchBody>,
+) -> axum::response::Response {
+    let keys: Vec<Vec<u8>> = body
+        .keys
+        .iter()
+        .filter_map(|k| hex::decode(k).ok())
+        .collect();
+    let Some(Ok((values, proof, root))) = chain
+        .state
+        .as_ref()
+        .map(|reader| reader.prove_many(&keys, at.height))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    Json(serde_json::json!({
+        "height": at.height,
+        "head": chain.head,
+        "state_root": root,
+        "values": values.iter().map(|v| v.as_ref().map(hex::encode)).collect::<Vec<_>>(),
+        "proof": hex::encode(proof.encode()),
+    }))
+    .into_response()
+}
+
 fn serve(runtime: &tokio::runtime::Runtime, chain: FakeChain) -> NodeClient {
     let app = Router::new()
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/epochs/{epoch}/handoff", get(handoff_of))
+        .route("/v1/status", get(status))
+        .route("/v1/state/batch", post(state_batch))
         .with_state(Arc::new(chain));
     NodeClient::new(&crate::chain::loopback::serve(runtime, app))
 }
@@ -78,8 +133,9 @@ fn header(height: u64, parent: Header, state: (u64, Hash)) -> Header {
 }
 
 /// The genesis committee (epoch 0), the committee of epoch 1, and an honest chain: block 10
-/// ends epoch 0 (its hand-off proves the set of epoch 1), block 12 has its own certificate,
-/// block 13 has none and is finalized through block 14.
+/// ends epoch 0 (its hand-off proves the set of epoch 1) and attests the state of height 0
+/// (the set of epoch 1 and parameters whose windows are all 0 s), blocks 1 to 9 and 13 have no
+/// certificate of their own (10 and 14 vouch for them), block 12 has its own.
 struct World {
     genesis: Committee,
     honest: FakeChain,
@@ -95,10 +151,22 @@ fn world() -> World {
     let store =
         LedgerStore::create(&dir.path().join("state.redb")).unwrap_or_else(|e| panic!("{e}"));
     let set_bytes = cairn_types::codec::encode(&next.set);
-    let changes: cairn_ledger::state::overlay::Changes =
-        [(validator_set_key(1), Some(set_bytes.clone()))]
-            .into_iter()
-            .collect();
+    let params = cairn_types::params::Params {
+        report_delay_max_secs: 0,
+        report_skew_max_secs: 0,
+        manifest_commit_secs: 0,
+        manifest_attest_secs: 0,
+        ..Default::default()
+    };
+    let changes: cairn_ledger::state::overlay::Changes = [
+        (validator_set_key(1), Some(set_bytes.clone())),
+        (
+            cairn_ledger::StateKey::Params.to_bytes(),
+            Some(cairn_types::codec::encode(&params)),
+        ),
+    ]
+    .into_iter()
+    .collect();
     store
         .commit(0, &changes, true)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -157,7 +225,13 @@ fn world() -> World {
             .blocks
             .insert(height, block_json(&headers[&height], Some(&certificate)));
     }
-    honest.blocks.insert(13, block_json(&headers[&13], None));
+    for height in (1..10).chain([13]) {
+        honest
+            .blocks
+            .insert(height, block_json(&headers[&height], None));
+    }
+    honest.head = 10;
+    honest.state = Some(Arc::new(store.reader()));
     World {
         genesis,
         honest,
@@ -362,4 +436,44 @@ fn a_block_time_is_believed_only_from_a_vouched_header() {
     assert!(trust
         .vouched_header(std::slice::from_ref(&honest), 40)
         .is_err());
+}
+
+#[test]
+fn a_state_is_final_for_an_epoch_once_the_next_block_is_timed_past_its_attest_window() {
+    use crate::chain::proven::final_state;
+    let world = world();
+    let runtime = runtime();
+    let honest = serve(&runtime, world.honest.clone());
+    let trust = HeaderTrust::new(CHAIN, BLOCKS_PER_EPOCH, world.genesis.set.clone());
+    let state = attested(&world, 10);
+    assert_eq!(state.height, 0);
+    // The head (block 10) attests the state of height 0, whose parameters (read proven) have
+    // windows of 0 s. Block 1 is timed 1,000 ms: for an epoch that ended at 999 ms no
+    // attestation can land after that state, so it is final.
+    let found = final_state(&trust, std::slice::from_ref(&honest), 999);
+    assert_eq!(found.unwrap_or_else(|e| panic!("{e}")), Some(state));
+    // For one that ended at 1,000 ms, block 1 could still carry an attestation: wait.
+    let found = final_state(&trust, std::slice::from_ref(&honest), 1_000);
+    assert_eq!(found.unwrap_or_else(|e| panic!("{e}")), None);
+
+    // A node whose head block carries another committee's certificate is not believed: alone,
+    // an error naming its head; before the honest node, passed over.
+    let mut forger = world.honest.clone();
+    let forged = world.next.certify(CHAIN, &world.headers[&10], 3);
+    forger
+        .blocks
+        .insert(10, block_json(&world.headers[&10], Some(&forged)));
+    // A node that shows block 14 as its head, whose state (height 13) it cannot prove.
+    let mut unproven = world.honest.clone();
+    unproven.head = 14;
+    for liar in [forger, unproven] {
+        let liar = serve(&runtime, liar);
+        let error = final_state(&trust, std::slice::from_ref(&liar), 999).unwrap_err();
+        assert!(
+            error.contains("block 10") || error.contains("height 13"),
+            "{error}"
+        );
+        let found = final_state(&trust, &[liar, honest.clone()], 999);
+        assert_eq!(found.unwrap_or_else(|e| panic!("{e}")), Some(state));
+    }
 }
