@@ -365,6 +365,36 @@ fn sample_transactions() -> Vec<(&'static str, SignedTransaction)> {
                 ));
             }
         }
+        // Oracle 0 signs a second, different storage root for epoch 0: evidence that slashes it.
+        let other = cairn_types::reward_tree::RewardNode {
+            hash: cairn_types::Hash([9; 32]),
+            sum: root.sum,
+        };
+        let none = cairn_types::tx::settlements_digest(&[]);
+        let signed_root = |root: cairn_types::reward_tree::RewardNode| {
+            let digest = reward_root_digest(&chain_id(), Epoch(0), Subnetwork::Storage, &root, &[]);
+            cairn_types::oracle_evidence::SignedRoot {
+                root,
+                settlements: none,
+                signature: key(testkit::ORACLES[0]).sign(&digest),
+            }
+        };
+        out.push((
+            "report_oracle_double_sign",
+            tx(
+                "carol",
+                0,
+                Action::ReportOracleDoubleSign {
+                    evidence: cairn_types::oracle_evidence::OracleDoubleSignEvidence {
+                        oracle: addr(testkit::ORACLES[0]),
+                        epoch: Epoch(0),
+                        subnetwork: Subnetwork::Storage,
+                        first: signed_root(root),
+                        second: signed_root(other),
+                    },
+                },
+            ),
+        ));
         let claims: Vec<RewardClaim> = testkit::USERS
             .iter()
             .filter_map(|u| tree.proof(&addr(u)))

@@ -1,22 +1,28 @@
 //! The agent's clock and beacon entropy, taken from the majority of its oracles.
 //!
 //! A device's own clock may be wrong (a Raspberry Pi has no battery-backed clock), so the agent
-//! asks each oracle's `/v1/time` every `clock_sync_secs`. No single oracle is believed:
+//! asks all its oracles' `/v1/time` at once, every `clock_sync_secs`. No single oracle is
+//! believed, and a majority is counted over the oracles configured, not over those that
+//! answered (an honest oracle that is down or slow does not hand the majority to a liar):
 //!
 //! - **The clock**: the offsets of the answers from the local clock (the oracle read its clock
-//!   about half-way through the round trip) are agreed when more than half of the answers lie
-//!   within `clock_tolerance_ms` of one another; the agent then takes the median of that group.
-//!   With no such majority it keeps the offset it had and shows `clock_unagreed`; before the
-//!   first agreed offset it makes no report at all.
+//!   about half-way through the round trip) are agreed when more than half of the configured
+//!   oracles' answers lie within `clock_tolerance_ms` of one another; the agent then takes the
+//!   median of that group (of two middle values, the one nearer the offset agreed before, or
+//!   their midpoint the first time). With no such majority it keeps the offset it had and shows
+//!   `clock_unagreed`; before the first agreed offset it makes no report at all.
 //! - **The entropy**: each answer names the oracle's latest block and the digests of the blocks
 //!   before it (up to [`RECENT_BLOCKS`]). Honest oracles follow different nodes, so their
 //!   latest heights rarely match, but their recent blocks overlap. The agent takes the highest
-//!   height at which more than half of the answers give the same digest, and only when it is
-//!   above the height it holds (a liar cannot send it back to an older block); with no such
-//!   height it keeps its entropy and shows `entropy_unagreed`.
+//!   height at which more than half of the configured oracles give the same digest, and only
+//!   when it is above the height it holds (nobody can send it back to an older block); with no
+//!   such height it keeps its entropy and shows `entropy_unagreed`.
 //!
-//! So one liar among two oracles can stop the agent from following (it keeps what it had) but
-//! cannot move its clock or its entropy; among three, it cannot even do that.
+//! So one liar among two oracles can stop the agent from following (it keeps what it had), and
+//! can move its clock by at most the tolerance (and not at all once an offset is agreed: the
+//! value nearer it wins), but cannot choose its entropy; one liar among three can do none of
+//! that. What an oracle that is down costs: with two configured, nothing is agreed until it is
+//! back; with three, nothing changes.
 
 use cairn_types::Hash;
 use serde::Deserialize;
@@ -27,8 +33,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The recent blocks of an answer that are read (more are ignored).
 pub const RECENT_BLOCKS: usize = 32;
 
-/// The default `clock_tolerance_ms`: how far apart offsets may be and still agree.
-pub const DEFAULT_TOLERANCE_MS: u64 = 2_000;
+/// The default `clock_tolerance_ms`: how far apart offsets may be and still agree (below the
+/// 2 s a witness may be late, so that an offset a liar pulls within it stays usable).
+pub const DEFAULT_TOLERANCE_MS: u64 = 1_000;
 
 /// One block an oracle followed.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -108,12 +115,13 @@ impl OracleClock {
         }
     }
 
-    /// Takes the answers of one round of asking the oracles: `(local time when asked, local
-    /// time when answered, answer)`. No answer changes nothing.
-    pub fn update(&self, answers: &[(u64, u64, TimeAnswer)]) {
+    /// Takes the answers of one round of asking the `oracles` configured (distinct ones):
+    /// `(local time when asked, local time when answered, answer)`. No answer changes nothing.
+    pub fn update(&self, answers: &[(u64, u64, TimeAnswer)], oracles: usize) {
         if answers.is_empty() {
             return;
         }
+        let majority = oracles.max(answers.len()) / 2 + 1;
         let offsets: Vec<i64> = answers
             .iter()
             .map(|(sent, received, a)| {
@@ -121,9 +129,10 @@ impl OracleClock {
                 (a.now_ms as i64).saturating_sub(local_mid as i64)
             })
             .collect();
-        let offset = agreed_offset(&offsets, self.tolerance_ms);
-        let block = agreed_block(answers.iter().map(|(_, _, a)| a));
         let mut state = self.lock();
+        let previous = state.synced.then_some(state.offset_ms);
+        let offset = agreed_offset(&offsets, self.tolerance_ms, majority, previous);
+        let block = agreed_block(answers.iter().map(|(_, _, a)| a), majority);
         state.clock_unagreed = offset.is_none();
         if let Some(offset) = offset {
             state.offset_ms = offset;
@@ -172,9 +181,15 @@ impl OracleClock {
 }
 
 /// The median of the largest group of `offsets` within `tolerance_ms` of one another, when
-/// that group holds more than half of them (of two equal groups, the one whose median is
-/// nearer the local clock).
-fn agreed_offset(offsets: &[i64], tolerance_ms: u64) -> Option<i64> {
+/// that group holds at least `majority` of them (of two equal groups, the one whose median is
+/// nearer the local clock). Of a group's two middle values, the one nearer `previous` (the
+/// offset agreed before), or their midpoint when there is none.
+fn agreed_offset(
+    offsets: &[i64],
+    tolerance_ms: u64,
+    majority: usize,
+    previous: Option<i64>,
+) -> Option<i64> {
     let mut sorted = offsets.to_vec();
     sorted.sort_unstable();
     let mut best: Option<&[i64]> = None;
@@ -189,29 +204,37 @@ fn agreed_offset(offsets: &[i64], tolerance_ms: u64) -> Option<i64> {
             Some(b) => {
                 group.len() > b.len()
                     || (group.len() == b.len()
-                        && median(group).unsigned_abs() < median(b).unsigned_abs())
+                        && median(group, previous).unsigned_abs()
+                            < median(b, previous).unsigned_abs())
             }
         };
         if better {
             best = Some(group);
         }
     }
-    best.filter(|group| group.len() * 2 > sorted.len())
-        .map(median)
+    best.filter(|group| group.len() >= majority)
+        .map(|group| median(group, previous))
 }
 
-/// The lower middle of a sorted, non-empty slice.
-fn median(sorted: &[i64]) -> i64 {
-    sorted[(sorted.len() - 1) / 2]
+/// The median of a sorted, non-empty slice; of two middle values, the one nearer `previous`,
+/// or their midpoint.
+fn median(sorted: &[i64], previous: Option<i64>) -> i64 {
+    let (low, high) = (sorted[(sorted.len() - 1) / 2], sorted[sorted.len() / 2]);
+    match previous {
+        Some(p) if low.abs_diff(p) <= high.abs_diff(p) => low,
+        Some(_) => high,
+        None => low + (high - low) / 2,
+    }
 }
 
-/// The highest block at which more than half of `answers` give the same digest.
-fn agreed_block<'a>(answers: impl Iterator<Item = &'a TimeAnswer>) -> Option<RecentBlock> {
+/// The highest block for which at least `majority` of `answers` give the same digest.
+fn agreed_block<'a>(
+    answers: impl Iterator<Item = &'a TimeAnswer>,
+    majority: usize,
+) -> Option<RecentBlock> {
     // height -> digest -> how many answers give it.
     let mut votes: BTreeMap<u64, BTreeMap<Hash, usize>> = BTreeMap::new();
-    let mut count = 0usize;
     for answer in answers {
-        count += 1;
         // Each answer votes once a height (its first digest there).
         let mut own: BTreeMap<u64, Hash> = BTreeMap::new();
         let latest = RecentBlock {
@@ -228,7 +251,7 @@ fn agreed_block<'a>(answers: impl Iterator<Item = &'a TimeAnswer>) -> Option<Rec
     votes.iter().rev().find_map(|(height, digests)| {
         digests
             .iter()
-            .find(|(_, n)| **n * 2 > count)
+            .find(|(_, n)| **n >= majority)
             .map(|(entropy, _)| RecentBlock {
                 height: *height,
                 entropy: *entropy,
@@ -275,19 +298,27 @@ mod tests {
         }
     }
 
+    /// One round in which every configured oracle answered.
     fn round(clock: &OracleClock, answers: Vec<TimeAnswer>) {
+        let configured = answers.len();
+        round_of(clock, answers, configured);
+    }
+
+    /// One round of `configured` oracles in which only `answers` came back.
+    fn round_of(clock: &OracleClock, answers: Vec<TimeAnswer>, configured: usize) {
         let answers: Vec<(u64, u64, TimeAnswer)> = answers
             .into_iter()
             .map(|a| (LOCAL_MS, LOCAL_MS, a))
             .collect();
-        clock.update(&answers);
+        clock.update(&answers, configured);
     }
 
-    /// A clock that already agreed with two honest oracles on offset 200 and block 50.
+    /// A clock that already agreed with two honest oracles on offset 250 (the midpoint of
+    /// their 200 and 300 the first time) and block 50.
     fn following() -> OracleClock {
         let clock = OracleClock::default();
         round(&clock, vec![honest(200, 50), honest(300, 50)]);
-        assert_eq!(clock.offset(), (200, true));
+        assert_eq!(clock.offset(), (250, true));
         assert_eq!(clock.entropy(), (50, digest(50)));
         clock
     }
@@ -332,12 +363,8 @@ mod tests {
                     answers.push(lie.clone());
                 }
                 round(&clock, answers);
-                let (offset, synced) = clock.offset();
-                assert!(synced);
-                assert!(
-                    offset == 200 || offset == 250,
-                    "{lie:?} moved the clock to {offset}"
-                );
+                // The liar within the tolerance (200) loses to the offset agreed before.
+                assert_eq!(clock.offset(), (250, true), "{lie:?} moved the clock");
                 // Never a block the honest oracle does not give, never one at or below 50.
                 let (height, entropy) = clock.entropy();
                 assert!(
@@ -386,8 +413,32 @@ mod tests {
                 honest(decades + 100, 5),
             ],
         );
-        assert_eq!(clock.offset(), (decades, true));
+        assert_eq!(clock.offset(), (decades + 50, true));
         assert!(!clock.agreement().clock_unagreed);
+    }
+
+    #[test]
+    fn a_liar_answering_alone_moves_nothing() {
+        // Two oracles configured; the honest one is down (or slow, or over the size limit):
+        // the liar alone is no majority, whatever it claims.
+        let clock = following();
+        round_of(&clock, vec![liar(HOUR_MS, u64::MAX, Hash([9; 32]))], 2);
+        assert_eq!(clock.offset(), (250, true));
+        assert_eq!(clock.entropy(), (50, digest(50)));
+        let agreement = clock.agreement();
+        assert!(agreement.clock_unagreed && agreement.entropy_unagreed);
+        // Before any agreement it cannot start the clock either.
+        let fresh = OracleClock::default();
+        round_of(&fresh, vec![liar(HOUR_MS, 9, Hash([9; 32]))], 2);
+        assert_eq!(fresh.offset(), (0, false));
+        // With three configured and one down, the two honest ones still agree.
+        round_of(&clock, vec![honest(260, 57), honest(240, 58)], 3);
+        assert_eq!(
+            clock.offset(),
+            (240, true),
+            "of 240 and 260, equally near 250: the lower"
+        );
+        assert_eq!(clock.entropy(), (57, digest(57)));
     }
 
     #[test]
@@ -420,11 +471,16 @@ mod tests {
 
     #[test]
     fn offsets_agree_only_within_the_tolerance() {
-        assert_eq!(agreed_offset(&[100, 1_900, 5_000], 2_000), Some(100));
-        assert_eq!(agreed_offset(&[100, 2_200], 2_000), None);
-        assert_eq!(agreed_offset(&[-50, 40], 2_000), Some(-50));
-        // Two groups of two among four: no majority.
-        assert_eq!(agreed_offset(&[0, 10, 9_000, 9_010], 2_000), None);
-        assert_eq!(agreed_offset(&[], 2_000), None);
+        // Two of three within 1,000 ms: their midpoint, or the one nearer the agreed offset.
+        assert_eq!(agreed_offset(&[100, 900, 5_000], 1_000, 2, None), Some(500));
+        assert_eq!(
+            agreed_offset(&[100, 900, 5_000], 1_000, 2, Some(120)),
+            Some(100)
+        );
+        assert_eq!(agreed_offset(&[100, 1_200], 1_000, 2, None), None);
+        assert_eq!(agreed_offset(&[-50, 40, 60], 1_000, 2, None), Some(40));
+        // Two groups of two among four: no majority of three.
+        assert_eq!(agreed_offset(&[0, 10, 9_000, 9_010], 1_000, 3, None), None);
+        assert_eq!(agreed_offset(&[], 1_000, 1, None), None);
     }
 }

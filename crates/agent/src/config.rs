@@ -8,7 +8,7 @@
 //! status_listen = "127.0.0.1:7600"   # local status over HTTP ("" = none)
 //! heartbeat_interval_secs = 60
 //! clock_sync_secs = 30
-//! clock_tolerance_ms = 2000      # oracles' clocks agree when this close (a majority must)
+//! clock_tolerance_ms = 1000      # oracles' clocks agree when this close (a majority must)
 //! delivery_interval_ms = 1000
 //!
 //! [device]
@@ -459,6 +459,17 @@ impl AgentConfig {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!("`{url}` is not an http(s) URL"));
             }
+        }
+        // The clock and entropy follow a majority of the oracles named: one named twice would
+        // count twice.
+        let mut named = std::collections::BTreeSet::new();
+        for url in &self.oracles {
+            if !named.insert(url.trim_end_matches('/').to_ascii_lowercase()) {
+                return Err(format!("oracles: `{url}` is named twice"));
+            }
+        }
+        if self.clock_tolerance_ms == 0 {
+            return Err("clock_tolerance_ms must be > 0".into());
         }
         if self.copies == 0 {
             return Err("copies must be at least 1".into());

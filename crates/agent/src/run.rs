@@ -38,6 +38,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The most bytes of an oracle's `/v1/time` answer read (its recent blocks are 32 digests).
 const TIME_ANSWER_LIMIT: u64 = 16 * 1024;
+/// The longest an oracle's time answer is waited for (a late answer measures nothing well).
+const TIME_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -330,30 +332,45 @@ impl Agent {
         Ok(())
     }
 
-    /// Asks every oracle for its time once; the clock takes what a majority agrees on.
+    /// Asks every oracle for its time once, all at once (a slow oracle delays only its own
+    /// answer, so the others' recent blocks still overlap); the clock takes what a majority of
+    /// the configured oracles agrees on.
     pub fn sync_clock(&self) {
-        let mut answers = Vec::new();
-        for url in &self.config.oracles {
-            let sent = local_ms();
-            let answer = self
-                .http
-                .get(&format!("{url}/v1/time"))
-                .call()
-                .ok()
-                .filter(|r| r.status().is_success())
-                .and_then(|mut r| {
-                    // A time answer is a few KiB: a liar's megabytes are not read.
-                    r.body_mut()
-                        .with_config()
-                        .limit(TIME_ANSWER_LIMIT)
-                        .read_json::<TimeAnswer>()
-                        .ok()
-                });
-            if let Some(answer) = answer {
-                answers.push((sent, local_ms(), answer));
-            }
-        }
-        self.clock.update(&answers);
+        let answers: Vec<(u64, u64, TimeAnswer)> = std::thread::scope(|scope| {
+            let asks: Vec<_> = self
+                .config
+                .oracles
+                .iter()
+                .map(|url| scope.spawn(move || self.ask_time(url)))
+                .collect();
+            asks.into_iter()
+                .filter_map(|ask| ask.join().ok().flatten())
+                .collect()
+        });
+        self.clock.update(&answers, self.config.oracles.len());
+    }
+
+    /// One oracle's time answer: `(local time when asked, when answered, answer)`.
+    fn ask_time(&self, url: &str) -> Option<(u64, u64, TimeAnswer)> {
+        let sent = local_ms();
+        let answer = self
+            .http
+            .get(&format!("{url}/v1/time"))
+            .config()
+            .timeout_global(Some(TIME_ANSWER_TIMEOUT))
+            .build()
+            .call()
+            .ok()
+            .filter(|r| r.status().is_success())
+            .and_then(|mut r| {
+                // A time answer is a few KiB: a liar's megabytes are not read.
+                r.body_mut()
+                    .with_config()
+                    .limit(TIME_ANSWER_LIMIT)
+                    .read_json::<TimeAnswer>()
+                    .ok()
+            })?;
+        Some((sent, local_ms(), answer))
     }
 
     /// One delivery round to oracle number `oracle`: returns how many reports it dealt with,
@@ -644,6 +661,11 @@ async fn delivery_task(agent: Arc<Agent>, oracle: usize) {
 
 fn readings_thread(agent: Arc<Agent>) {
     let source = agent.config.readings.source.clone();
+    // No reading is signed before the oracles agree on the time: the source waits (a pipe
+    // holds what the sensor writes meanwhile).
+    while !agent.clock.offset().1 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let reader: Box<dyn BufRead> = if source == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {

@@ -200,8 +200,26 @@ impl Stations {
         out
     }
 
-    /// What station `index` reads of `sensor` in `window`.
+    /// What station `index` reads of `sensor` in `window`. A real sensor reads in thousandths
+    /// and rarely the same twice running; the simulation's noise (a few hundred values) would
+    /// repeat about one pair in 300, which the sensing rules take for a frozen sensor in a
+    /// short epoch (two equal readings in a row). So a reading equal to the window before is
+    /// moved by one thousandth, up in even windows and down in odd ones: two in a row then
+    /// match only when a move lands on the next value (about one pair in 90,000).
     pub fn value(&self, index: usize, sensor: &SimulatedSensor, window: u64) -> i64 {
+        let raw = self.raw_value(index, sensor, window);
+        let repeats = self.role(index) != StationRole::Flatline
+            && window > 0
+            && raw == self.raw_value(index, sensor, window - 1);
+        match (repeats, window % 2) {
+            (false, _) => raw,
+            (true, 0) => raw + 1,
+            (true, _) => raw - 1,
+        }
+    }
+
+    /// What station `index` reads of `sensor` in `window`, before repeats are moved.
+    fn raw_value(&self, index: usize, sensor: &SimulatedSensor, window: u64) -> i64 {
         let role = self.role(index);
         let window = if role == StationRole::Flatline {
             0

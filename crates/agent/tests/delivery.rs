@@ -105,6 +105,7 @@ async fn start_oracle(
         watch: Arc::new(ChainWatch::new(chain_config(), Default::default(), book)),
         peers: cairn_oracle::epochs::fetch::Fetcher::new(&dir.join("peers")),
         progress: Default::default(),
+        file_reads: Default::default(),
     });
     let app = router(state, ReadLimiter::default());
     let server = tokio::spawn(async move {

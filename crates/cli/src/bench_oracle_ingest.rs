@@ -191,6 +191,7 @@ async fn start_oracle(
         watch: Arc::new(ChainWatch::new(chain_config, Default::default(), book)),
         peers: cairn_oracle::epochs::fetch::Fetcher::new(&dir.join("peers")),
         progress: Default::default(),
+        file_reads: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -54,7 +54,9 @@ pub(crate) enum RewardsCommand {
         #[arg(long)]
         input: PathBuf,
     },
-    /// Sign the root as an oracle; prints the signature as JSON.
+    /// Sign the root as an oracle; prints the signature as JSON. Careful: a key that signs two
+    /// different roots for one epoch and sub-network (here and in a running oracle) can be
+    /// slashed by anyone holding both (`cairn tx report-oracle-double-sign`).
     Sign {
         /// JSON list of {account, cumulative}.
         #[arg(long)]

@@ -150,6 +150,23 @@ pub(crate) enum TxAction {
         #[arg(long)]
         evidence: PathBuf,
     },
+    /// Report an oracle that signed two different reward roots for one epoch: its oracle stake
+    /// is slashed and it leaves the committee. The evidence as JSON, or built from two of its
+    /// signed answers.
+    ReportOracleDoubleSign {
+        /// JSON file with the evidence.
+        #[arg(long, conflicts_with_all = ["first", "second"], required_unless_present = "first")]
+        evidence: Option<PathBuf>,
+        /// One signed answer of the oracle, saved from `GET /v1/rewards/EPOCH/signed`.
+        #[arg(long, requires = "second")]
+        first: Option<PathBuf>,
+        /// Another, with a different root for the same epoch.
+        #[arg(long, requires = "first")]
+        second: Option<PathBuf>,
+        /// The sub-network whose roots differ (default: the first that does).
+        #[arg(long)]
+        subnetwork: Option<Subnetwork>,
+    },
     /// Register a device owned by the sender.
     RegisterDevice {
         /// Sub-network.
@@ -622,6 +639,20 @@ fn build_action(
         TxAction::Withdraw => Action::WithdrawUnbonded,
         TxAction::ReportDoubleSign { evidence } => Action::ReportDoubleSign {
             evidence: read_json::<DoubleSignEvidence>(&evidence)?,
+        },
+        TxAction::ReportOracleDoubleSign {
+            evidence,
+            first,
+            second,
+            subnetwork,
+        } => Action::ReportOracleDoubleSign {
+            evidence: match (evidence, first, second) {
+                (Some(path), _, _) => read_json(&path)?,
+                (None, Some(first), Some(second)) => crate::oracle_evidence::from_signed_answers(
+                    &first, &second, subnetwork, chain_id,
+                )?,
+                _ => bail!("give --evidence FILE, or --first FILE and --second FILE"),
+            },
         },
         TxAction::RegisterDevice {
             subnetwork,

@@ -29,6 +29,7 @@ mod demo;
 mod devnet_services;
 mod keystore;
 mod node_process;
+mod oracle_evidence;
 mod procstat;
 mod rewards_live;
 mod supervisor;

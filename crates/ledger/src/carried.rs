@@ -225,7 +225,8 @@ pub(crate) fn check_value(key: &StateKey, bytes: &[u8]) -> Result<(), RecoveryEr
         | StateKey::SettlementsOf(..)
         | StateKey::RewardEpochEnd(_)
         | StateKey::EmissionPool(..)
-        | StateKey::UnpaidPools(_) => Err(RecoveryError::NotCarried(format!("{key:?}"))),
+        | StateKey::UnpaidPools(_)
+        | StateKey::OracleEvictions => Err(RecoveryError::NotCarried(format!("{key:?}"))),
     }
 }
 

@@ -8,6 +8,7 @@ use cairn_types::amount::AmountError;
 use cairn_types::codec::CodecError;
 use cairn_types::evidence::EvidenceError;
 use cairn_types::keys::KeyError;
+use cairn_types::oracle_evidence::OracleEvidenceError;
 use cairn_types::params::ParamError;
 use cairn_types::reward_tree::RewardProofError;
 use cairn_types::validator_keys::KeysError;
@@ -186,6 +187,14 @@ pub enum TxError {
         /// What may still unbond in it.
         left: Amount,
     },
+    /// The full oracle committee already lost this epoch's share of stake to evictions.
+    #[error("the full oracle committee may lose only {left} more stake to evictions in epoch {epoch}; bond again next epoch")]
+    OracleEvictionChurn {
+        /// The epoch.
+        epoch: Epoch,
+        /// What may still be evicted in it.
+        left: Amount,
+    },
     /// A key rotation already waits for the next validator set.
     #[error("validator {0} already has a key rotation waiting for the next validator set")]
     RotationPending(Address),
@@ -198,6 +207,9 @@ pub enum TxError {
     /// Slashing evidence does not prove anything.
     #[error("invalid evidence: {0}")]
     InvalidEvidence(EvidenceError),
+    /// Evidence of an oracle's two roots does not prove anything.
+    #[error("invalid oracle evidence: {0}")]
+    InvalidOracleEvidence(OracleEvidenceError),
     /// No validator has this consensus key.
     #[error("no validator has consensus key {0:?}")]
     UnknownConsensusKey(PublicKey),
@@ -538,7 +550,7 @@ pub enum TxError {
         max: usize,
     },
     /// The oracle committee holds as many members as it may.
-    #[error("the oracle committee is full ({max} members)")]
+    #[error("the oracle committee is full ({max} members) and no member has a smaller stake than this bond would give; bond more to take the smallest member's place")]
     OracleCommitteeFull {
         /// Most members.
         max: usize,
@@ -586,9 +598,11 @@ impl TxError {
             TxError::Jailed(..) => "jailed",
             TxError::RotationPending(..) => "rotation_pending",
             TxError::ChurnLimit { .. } => "churn_limit",
+            TxError::OracleEvictionChurn { .. } => "oracle_eviction_churn",
             TxError::NothingToWithdraw => "nothing_to_withdraw",
             TxError::TooManyUnbondings(..) => "too_many_unbondings",
             TxError::InvalidEvidence(..) => "invalid_evidence",
+            TxError::InvalidOracleEvidence(..) => "invalid_oracle_evidence",
             TxError::UnknownConsensusKey(..) => "unknown_consensus_key",
             TxError::AlreadyPunished(..) => "already_punished",
             TxError::EvidenceTooOld { .. } => "evidence_too_old",
@@ -877,11 +891,22 @@ mod tests {
                 },
                 "churn_limit",
             ),
+            (
+                TxError::OracleEvictionChurn {
+                    epoch: Epoch(1),
+                    left: amount,
+                },
+                "oracle_eviction_churn",
+            ),
             (TxError::NothingToWithdraw, "nothing_to_withdraw"),
             (TxError::TooManyUnbondings(3), "too_many_unbondings"),
             (
                 TxError::InvalidEvidence(EvidenceError::DifferentSlots),
                 "invalid_evidence",
+            ),
+            (
+                TxError::InvalidOracleEvidence(OracleEvidenceError::SameRoot),
+                "invalid_oracle_evidence",
             ),
             (TxError::UnknownConsensusKey(key), "unknown_consensus_key"),
             (TxError::AlreadyPunished(Hash::ZERO), "already_punished"),
@@ -1096,7 +1121,7 @@ mod tests {
         ];
         // One sample of every variant (the match in `code` is exhaustive, so a new variant
         // needs a code; this list needs its sample).
-        assert_eq!(pinned.len(), 88);
+        assert_eq!(pinned.len(), 90);
         let mut seen = std::collections::HashSet::new();
         for (error, code) in &pinned {
             assert_eq!(error.code(), *code, "{error:?}");

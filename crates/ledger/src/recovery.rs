@@ -141,6 +141,7 @@ pub fn export(ledger: &Ledger, plan: &RecoveryPlan) -> Result<Genesis, RecoveryE
             | StateKey::Liveness(_)
             | StateKey::PriceReference
             | StateKey::OracleStakes(_)
+            | StateKey::OracleEvictions
             | StateKey::Protocol
             | StateKey::ChainState
             // The halted chain's epochs are over: its manifests and root history stay with it.

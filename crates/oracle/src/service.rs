@@ -205,6 +205,7 @@ pub async fn serve(
         watch: watch.clone(),
         peers,
         progress,
+        file_reads: Default::default(),
     });
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -10,6 +10,8 @@
 //! - [`params`]: the governance parameters and the genesis-fixed chain configuration.
 //! - [`tx`]: every transaction and the signed envelope that binds it to one chain and nonce.
 //! - [`evidence`]: consensus double-signing evidence, the input to slashing.
+//! - [`oracle_evidence`]: two reward roots one oracle signed for one epoch, the input to
+//!   slashing its oracle stake.
 //! - [`validator_keys`]: a validator's node and seat keys with their proofs of possession.
 //! - [`reward_tree`]: the Merkle sum tree of cumulative rewards that owners claim against.
 //! - [`signed_request`]: how a known party (a bonded oracle) signs an HTTP request to get an
@@ -45,6 +47,7 @@ pub mod evidence;
 pub mod hash;
 pub mod ingest;
 pub mod keys;
+pub mod oracle_evidence;
 pub mod params;
 pub mod report;
 pub mod reward_tree;

@@ -193,7 +193,9 @@ pub struct Params {
     #[serde(default = "default_downtime_jail_bps")]
     pub downtime_jail_bps: u64,
     /// Most seated stake that may enter, and most that may leave, the validator set from one
-    /// epoch to the next, as a share of the seated stake (jailing is never held back by it).
+    /// epoch to the next, as a share of the seated stake (jailing is never held back by it);
+    /// also the most oracle stake a full committee may lose to evictions in one epoch, as a
+    /// share of the stake recorded when it began (the first eviction always passes).
     #[serde(default = "default_churn_bps")]
     pub churn_bps: u64,
     /// Seconds, after a reward epoch's cut-off (its end plus `report_delay_max_secs` and

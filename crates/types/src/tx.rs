@@ -16,6 +16,7 @@ use crate::epoch::Epoch;
 use crate::evidence::DoubleSignEvidence;
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature};
+use crate::oracle_evidence::OracleDoubleSignEvidence;
 use crate::params::{ChainId, ParamId};
 use crate::reward_tree::{RewardNode, RewardProof};
 use crate::subnetwork::{EmissionWeights, Subnetwork};
@@ -180,6 +181,12 @@ pub enum Action {
         /// The manifests fetched.
         manifests: BoundedVec<ManifestRef, MAX_ROOT_SIGNATURES>,
     },
+    /// Report an oracle that signed two different reward roots for one epoch and sub-network;
+    /// the ledger slashes its oracle stake and takes it off the committee.
+    ReportOracleDoubleSign {
+        /// The two signed roots.
+        evidence: OracleDoubleSignEvidence,
+    },
 }
 
 /// Longest endpoint an oracle serves its logs from, in bytes.
@@ -328,17 +335,16 @@ pub fn reward_root_digest(
     root: &RewardNode,
     settlements: &[Settlement],
 ) -> Hash {
-    Hash::domain(
-        "cairn reward root v2",
-        &[
-            &codec::encode(chain_id),
-            &epoch.0.to_le_bytes(),
-            &[subnetwork as u8],
-            &codec::encode(root),
-            &codec::encode(&settlements.to_vec()),
-        ],
+    reward_root_digest_of(
+        chain_id,
+        epoch,
+        subnetwork,
+        root,
+        &settlements_digest(settlements),
     )
 }
+
+pub use crate::oracle_evidence::reward_root_digest_of;
 
 /// The digest of a root's settlements the ledger keeps, for auditors to compare with theirs.
 pub fn settlements_digest(settlements: &[Settlement]) -> Hash {
@@ -658,6 +664,29 @@ mod tests {
                     manifest: Hash([4; 32]),
                 }])
                 .unwrap(),
+            },
+            Action::ReportOracleDoubleSign {
+                evidence: crate::oracle_evidence::OracleDoubleSignEvidence {
+                    oracle: Address(pk),
+                    epoch: Epoch(3),
+                    subnetwork: Subnetwork::Sensing,
+                    first: crate::oracle_evidence::SignedRoot {
+                        root: RewardNode {
+                            hash: Hash([1; 32]),
+                            sum: Amount(5),
+                        },
+                        settlements: Hash([2; 32]),
+                        signature: Signature([3; 64]),
+                    },
+                    second: crate::oracle_evidence::SignedRoot {
+                        root: RewardNode {
+                            hash: Hash([4; 32]),
+                            sum: Amount(6),
+                        },
+                        settlements: Hash([2; 32]),
+                        signature: Signature([5; 64]),
+                    },
+                },
             },
         ]
     }

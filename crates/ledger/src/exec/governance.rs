@@ -439,7 +439,9 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
             ex.credit(to, *amount)?;
         }
         ProposalAction::SlashOracle { oracle, bps } => {
-            super::oracle_stake::slash(ex, oracle, *bps)?;
+            let slashed = super::oracle_stake::slash(ex, oracle, *bps)?;
+            ex.notes
+                .push(format!("oracle {oracle} slashed {slashed} by governance"));
         }
         ProposalAction::ScheduleUpgrade { version, height } => {
             super::upgrades::schedule(ex, *version, *height)?;

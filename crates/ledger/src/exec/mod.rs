@@ -246,6 +246,9 @@ fn dispatch(
         Action::ReportDoubleSign { evidence } => {
             staking::slash_double_sign(ex, evidence, signed.id())
         }
+        Action::ReportOracleDoubleSign { evidence } => {
+            oracle_stake::slash_double_sign(ex, evidence, signed.id())
+        }
         Action::RegisterDevice(registration) => devices::register(ex, sender, registration),
         Action::AssertLocation { device, cell } => {
             devices::assert_location(ex, sender, device, *cell)

@@ -10,17 +10,20 @@
 //!
 //! Unbonding oracle stake stays slashable until it is withdrawn, and a governance proposal
 //! ([`cairn_types::tx::ProposalAction::SlashOracle`]) burns a share of both, for a price or a
-//! root the voters judge proven bad.
+//! root the voters judge proven bad. An oracle that signed two different roots for one epoch and
+//! sub-network is slashed without a vote, on evidence anyone reports
+//! ([`slash_double_sign`]).
 
 use super::rewards::MAX_ROOT_EPOCH_SPAN;
 use super::Exec;
 use crate::error::{ExecError, TxError};
-use crate::state::records::{OracleStakes, Oracles, Unbondings};
+use crate::state::records::{OffenceRecord, OracleStakes, Oracles, Unbondings};
 use crate::state::StateKey;
 use cairn_types::amount::mul_div_floor;
+use cairn_types::oracle_evidence::OracleDoubleSignEvidence;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::tx::StakeRole;
-use cairn_types::{Address, Amount, Epoch};
+use cairn_types::{Address, Amount, Epoch, Hash};
 
 /// Records every oracle's stake as `epoch` begins, and forgets the record that no root can use
 /// any more (older than [`MAX_ROOT_EPOCH_SPAN`] epochs).
@@ -171,7 +174,51 @@ pub fn slash(ex: &mut Exec<'_, '_>, oracle: &Address, bps: u64) -> Result<Amount
         ex.state.put(&key, &entries);
     }
     ex.burn(slashed)?;
-    ex.notes
-        .push(format!("oracle {oracle} slashed {slashed} by governance"));
     Ok(slashed)
+}
+
+/// Slashes an oracle proven to have signed two different roots for one epoch and sub-network
+/// ([`OracleDoubleSignEvidence`]), reported by transaction `reported_by`: burns
+/// `slash_double_sign_bps` of its bonded and unbonding oracle stake (each rounded down) and
+/// takes it off the committee, what it still had bonded unbonding as usual (slashable until
+/// withdrawn). One offence per oracle, epoch and sub-network.
+pub fn slash_double_sign(
+    ex: &mut Exec<'_, '_>,
+    evidence: &OracleDoubleSignEvidence,
+    reported_by: Hash,
+) -> Result<(), ExecError> {
+    evidence
+        .verify(&ex.config.chain_id)
+        .map_err(TxError::InvalidOracleEvidence)?;
+    let offence = evidence.offence_id();
+    super::staking::not_punished_yet(ex, offence)?;
+    let oracle = evidence.oracle;
+    // Only a member of the epoch's committee signs its roots, and only roots a root could still
+    // pay count: older evidence is refused (`root_epoch_too_old`), as is one of an oracle that
+    // was not a member (`unknown_oracle`).
+    let stakes = stakes_of(ex, evidence.epoch)?;
+    if !stakes.0.contains_key(&oracle) {
+        return Err(TxError::UnknownOracle(oracle).into());
+    }
+    let slashed = slash(ex, &oracle, ex.params.slash_double_sign_bps)?;
+    let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
+    if let Some(info) = oracles.0.remove(&oracle) {
+        ex.state.put(&StateKey::Oracles, &oracles);
+        super::staking::unbond_removed_oracle(ex, &oracle, info.stake)?;
+    }
+    ex.state.put(
+        &StateKey::Offence(offence),
+        &OffenceRecord {
+            validator: oracle,
+            slashed,
+            height: ex.height,
+            reported_by,
+        },
+    );
+    ex.notes.push(format!(
+        "oracle {oracle} slashed {slashed} and taken off the committee for signing two roots of \
+         epoch {} ({})",
+        evidence.epoch, evidence.subnetwork
+    ));
+    Ok(())
 }

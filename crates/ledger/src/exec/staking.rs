@@ -87,20 +87,22 @@ fn make_room(
     if index.0.contains_key(address) || index.0.len() < MAX_VALIDATOR_CANDIDATES {
         return Ok(None);
     }
-    let smallest = index
-        .0
-        .iter()
-        .min_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-        .map(|(a, stake)| (*a, *stake));
-    match smallest {
-        Some((out, least)) if least < stake => {
-            index.0.remove(&out);
-            Ok(Some(out))
-        }
-        _ => Err(TxError::ValidatorRegistryFull {
+    let out = replaced_by(index.0.iter().map(|(a, s)| (*a, *s)), stake).ok_or(
+        TxError::ValidatorRegistryFull {
             max: MAX_VALIDATOR_CANDIDATES,
-        }),
-    }
+        },
+    )?;
+    index.0.remove(&out);
+    Ok(Some(out))
+}
+
+/// Who a newcomer with `stake` replaces in a full index of `members` (address, stake): the
+/// smallest stake (of equal ones, the higher address), when it is smaller than `stake`.
+fn replaced_by(members: impl Iterator<Item = (Address, Amount)>, stake: Amount) -> Option<Address> {
+    members
+        .min_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .filter(|(_, least)| *least < stake)
+        .map(|(out, _)| out)
 }
 
 /// Checks `keys` for `sender` and records `sender` as the owner of each. A key once registered
@@ -263,10 +265,7 @@ pub fn bond_oracle(
     }
     let mut oracles: Oracles = ex.state.get_or_default(&StateKey::Oracles)?;
     let current = oracles.0.get(sender).cloned();
-    if current.is_none() && oracles.0.len() >= MAX_ORACLES {
-        return Err(TxError::OracleCommitteeFull { max: MAX_ORACLES }.into());
-    }
-    let info = current.unwrap_or(OracleInfo {
+    let info = current.clone().unwrap_or(OracleInfo {
         stake: Amount::ZERO,
         price: None,
     });
@@ -281,9 +280,100 @@ pub fn bond_oracle(
         }
         .into());
     }
+    // A full committee makes room for a larger stake: its smallest member leaves, so minimum
+    // bonds cannot squat every seat. Within a churn limit, so that nobody replaces a third of
+    // the committee's weight in one epoch.
+    let evicted = if current.is_none() && oracles.0.len() >= MAX_ORACLES {
+        let members = oracles.0.iter().map(|(a, o)| (*a, o.stake));
+        let out =
+            replaced_by(members, stake).ok_or(TxError::OracleCommitteeFull { max: MAX_ORACLES })?;
+        let left = oracles.0.get(&out).map_or(Amount::ZERO, |o| o.stake);
+        limit_eviction_churn(ex, left)?;
+        Some((out, left))
+    } else {
+        None
+    };
     ex.debit(sender, amount)?;
+    if let Some((out, left)) = evicted {
+        oracles.0.remove(&out);
+        unbond_removed_oracle(ex, &out, left)?;
+        ex.notes.push(format!(
+            "oracle {out} left the full committee for a larger stake; its {left} unbonds"
+        ));
+    }
     oracles.0.insert(*sender, OracleInfo { stake, ..info });
     ex.state.put(&StateKey::Oracles, &oracles);
+    Ok(())
+}
+
+/// The churn limit on evictions from the full oracle committee: in one epoch, the stake of the
+/// members evicted may add up to at most `churn_bps` of the committee stake recorded when the
+/// epoch began, except that the first eviction of an epoch always passes (so a committee of
+/// equal stakes still admits one newcomer an epoch). Records `stake` as evicted.
+fn limit_eviction_churn(ex: &mut Exec<'_, '_>, stake: Amount) -> Result<(), ExecError> {
+    let now = ex.epoch();
+    let (epoch, so_far): (Epoch, Amount) = ex
+        .state
+        .get(&StateKey::OracleEvictions)?
+        .unwrap_or((now, Amount::ZERO));
+    let so_far = if epoch == now { so_far } else { Amount::ZERO };
+    let recorded: crate::state::records::OracleStakes = ex
+        .state
+        .get(&StateKey::OracleStakes(now))?
+        .unwrap_or_default();
+    let committee: u128 = recorded.0.values().map(|s| s.0).sum();
+    let budget = mul_div_floor(
+        committee,
+        u128::from(ex.params.churn_bps),
+        u128::from(BPS_DENOMINATOR),
+    )
+    .unwrap_or(0);
+    let total = so_far.0.saturating_add(stake.0);
+    if !so_far.is_zero() && total > budget {
+        return Err(TxError::OracleEvictionChurn {
+            epoch: now,
+            left: Amount(budget.saturating_sub(so_far.0)),
+        }
+        .into());
+    }
+    ex.state
+        .put(&StateKey::OracleEvictions, &(now, Amount(total)));
+    Ok(())
+}
+
+/// Starts unbonding the whole `stake` of an oracle taken off the committee (for a larger
+/// stake, or for signing two roots). It unbonds as any oracle stake does (slashable until
+/// withdrawn, held by the roots it signed); the entry is added even past
+/// [`MAX_UNBONDING_ENTRIES`] (that bound is on the account's own unbonds; each removal needs a
+/// new bond larger than the smallest member's first, and removals in one epoch share one
+/// entry).
+pub(crate) fn unbond_removed_oracle(
+    ex: &mut Exec<'_, '_>,
+    oracle: &Address,
+    stake: Amount,
+) -> Result<(), ExecError> {
+    if stake.is_zero() {
+        return Ok(());
+    }
+    let key = StateKey::Unbonding(*oracle);
+    let mut entries: Unbondings = ex.state.get_or_default(&key)?;
+    let entry = UnbondingEntry {
+        role: StakeRole::Oracle,
+        amount: stake,
+        release_epoch: Epoch(ex.epoch().0.saturating_add(ex.params.unbonding_epochs)),
+        unbonded_epoch: ex.epoch(),
+    };
+    // Removed twice in one epoch: one entry (the list grows by one an epoch at most).
+    let same = entries.0.iter_mut().find(|e| {
+        e.role == entry.role
+            && e.unbonded_epoch == entry.unbonded_epoch
+            && e.release_epoch == entry.release_epoch
+    });
+    match same {
+        Some(e) => e.amount = e.amount.checked_add(stake).ok_or(TxError::AmountOverflow)?,
+        None => entries.0.push(entry),
+    }
+    ex.state.put(&key, &entries);
     Ok(())
 }
 
@@ -458,6 +548,19 @@ pub fn settle_withdrawal(ex: &mut Exec<'_, '_>, sender: &Address) -> Result<(), 
     Ok(())
 }
 
+/// Refuses an offence already punished (`already_punished`): each is punished once, whoever
+/// reports it again and with whatever evidence.
+pub(crate) fn not_punished_yet(ex: &Exec<'_, '_>, offence: Hash) -> Result<(), ExecError> {
+    if ex
+        .state
+        .get::<OffenceRecord>(&StateKey::Offence(offence))?
+        .is_some()
+    {
+        return Err(TxError::AlreadyPunished(offence).into());
+    }
+    Ok(())
+}
+
 /// Slashes a validator proven to have double-signed: burns `slash_double_sign_bps` of its bonded
 /// and unbonding validator stake (rounded down) and jails it.
 pub fn slash_double_sign(
@@ -469,13 +572,7 @@ pub fn slash_double_sign(
         .verify(&ex.config.chain_id)
         .map_err(TxError::InvalidEvidence)?;
     let offence = evidence.offence_id();
-    if ex
-        .state
-        .get::<OffenceRecord>(&StateKey::Offence(offence))?
-        .is_some()
-    {
-        return Err(TxError::AlreadyPunished(offence).into());
-    }
+    not_punished_yet(ex, offence)?;
     let unknown = TxError::UnknownConsensusKey(evidence.consensus_key);
     let address: Address = ex
         .state

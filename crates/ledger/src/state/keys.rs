@@ -102,6 +102,9 @@ pub enum StateKey {
     /// `MAX_ROOT_EPOCH_SPAN` epochs), held for its next root: the oracles' cumulative rewards
     /// still count them, so a root after a long outage must still fit.
     UnpaidPools(Subnetwork),
+    /// The oracle stake evicted from the full committee in the latest epoch that evicted any:
+    /// `(epoch, stake)` ([`crate::exec::staking`]'s eviction churn limit).
+    OracleEvictions,
 }
 
 impl StateKey {

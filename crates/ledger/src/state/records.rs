@@ -397,7 +397,7 @@ pub struct VoteRecord {
 /// A punished offence.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct OffenceRecord {
-    /// The validator punished.
+    /// The validator punished (or the oracle, for signing two roots).
     pub validator: Address,
     /// Stake burned.
     pub slashed: Amount,

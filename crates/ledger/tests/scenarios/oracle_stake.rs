@@ -250,3 +250,174 @@ fn pools_no_root_can_pay_are_held_for_the_next_root() {
         .is_none());
     assert_balanced(&chain);
 }
+
+/// A committee filled with minimum bonds (the squat that once locked honest oracles out for
+/// good) makes room for a larger stake: the smallest member leaves (of equal ones, the highest
+/// address), its stake unbonding as any oracle stake does, still slashable; a bond no larger
+/// than the smallest is refused; and evictions in one epoch stay within the churn limit (here
+/// 0.01% of the committee's stake, so only the first of the epoch passes).
+#[test]
+fn a_full_committee_gives_way_to_a_larger_bond_and_the_evicted_stake_unbonds() {
+    use cairn_ledger::exec::staking::MAX_ORACLES;
+    use cairn_ledger::genesis::GenesisOracle;
+    let dir = tempfile::tempdir().unwrap();
+    let mut genesis = cairn_ledger::testkit::test_genesis();
+    genesis.params.churn_bps = 1;
+    let min = genesis.params.oracle_stake_min;
+    let squatters: Vec<String> = (genesis.oracles.len()..MAX_ORACLES)
+        .map(|i| format!("squatter-{i}"))
+        .collect();
+    genesis
+        .oracles
+        .extend(squatters.iter().map(|label| GenesisOracle {
+            address: addr(label),
+            stake: min,
+        }));
+    let mut chain = TestChain::with_genesis(dir.path(), &genesis).unwrap();
+    let members =
+        |chain: &TestChain| -> Oracles { chain.ledger.get(&StateKey::Oracles).unwrap().unwrap() };
+    assert_eq!(members(&chain).0.len(), MAX_ORACLES);
+    // The minimum is not larger than anyone's: refused, nothing changes.
+    refused!(
+        chain,
+        "dave",
+        Action::BondOracle { amount: min },
+        TxError::OracleCommitteeFull { max: MAX_ORACLES }
+    );
+    // One base unit more takes the smallest member's place.
+    let out = squatters.iter().map(|l| addr(l)).max().unwrap();
+    let bond = Amount(min.0 + 1);
+    chain
+        .run("dave", Action::BondOracle { amount: bond })
+        .unwrap();
+    let now = members(&chain);
+    assert_eq!(now.0.len(), MAX_ORACLES);
+    assert_eq!(now.0[&addr("dave")].stake, bond);
+    assert!(
+        !now.0.contains_key(&out),
+        "the highest-addressed squatter left"
+    );
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(out))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.0.len(), 1);
+    assert_eq!(entries.0[0].role, StakeRole::Oracle);
+    assert_eq!(entries.0[0].amount, min);
+    // A second eviction in the same epoch is past the churn limit; the next epoch admits it.
+    let second = Amount(min.0 + 2);
+    let epoch = chain.ledger.head().height / cairn_ledger::testkit::TEST_BLOCKS_PER_EPOCH;
+    let refusal = chain
+        .run("alice", Action::BondOracle { amount: second })
+        .unwrap_err();
+    assert!(
+        matches!(refusal, TxError::OracleEvictionChurn { .. }),
+        "{refusal}"
+    );
+    chain.advance_to_epoch(epoch + 2).unwrap();
+    chain
+        .run("alice", Action::BondOracle { amount: second })
+        .unwrap();
+    assert!(members(&chain).0.contains_key(&addr("alice")));
+    assert_eq!(members(&chain).0.len(), MAX_ORACLES);
+    // Still slashable while it unbonds: governance cuts half.
+    enact(
+        &mut chain,
+        ProposalAction::SlashOracle {
+            oracle: out,
+            bps: 5_000,
+        },
+    );
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(out))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.0[0].amount, Amount(min.0 / 2));
+    // A member topping up evicts nobody.
+    chain
+        .run("dave", Action::BondOracle { amount: min })
+        .unwrap();
+    assert_eq!(members(&chain).0.len(), MAX_ORACLES);
+    assert_balanced(&chain);
+}
+
+/// Oracle 1 signs two different storage roots for epoch 0. Anyone (dave) reports both: a
+/// share of its oracle stake is burned and the rest unbonds, off the committee; the same
+/// offence is not punished twice, and forged or non-conflicting evidence is refused.
+#[test]
+fn an_oracle_that_signs_two_roots_for_one_epoch_is_slashed_and_leaves_the_committee() {
+    use cairn_types::oracle_evidence::{OracleDoubleSignEvidence, SignedRoot};
+    let (mut chain, _dir) = chain();
+    let chain_id = chain.ledger.config().chain_id.clone();
+    let signed = |signer: &str, paid: u64| {
+        let root = RewardTree::build(vec![RewardLeaf {
+            account: addr("alice"),
+            cumulative: Amount::tokens(u128::from(paid)),
+        }])
+        .unwrap()
+        .root();
+        let digest = reward_root_digest(&chain_id, Epoch(0), Subnetwork::Storage, &root, &[]);
+        SignedRoot {
+            root,
+            settlements: cairn_types::tx::settlements_digest(&[]),
+            signature: key(signer).sign(&digest),
+        }
+    };
+    let evidence = |first: SignedRoot, second: SignedRoot| Action::ReportOracleDoubleSign {
+        evidence: OracleDoubleSignEvidence {
+            oracle: addr("oracle-1"),
+            epoch: Epoch(0),
+            subnetwork: Subnetwork::Storage,
+            first,
+            second,
+        },
+    };
+    refused!(
+        chain,
+        "dave",
+        evidence(signed("oracle-1", 100), signed("oracle-2", 200)),
+        TxError::InvalidOracleEvidence(
+            cairn_types::oracle_evidence::OracleEvidenceError::BadSignature
+        )
+    );
+    refused!(
+        chain,
+        "dave",
+        evidence(signed("oracle-1", 100), signed("oracle-1", 100)),
+        TxError::InvalidOracleEvidence(cairn_types::oracle_evidence::OracleEvidenceError::SameRoot)
+    );
+    let burned = chain_state(&chain).total_burned;
+    chain
+        .run(
+            "dave",
+            evidence(signed("oracle-1", 100), signed("oracle-1", 200)),
+        )
+        .unwrap();
+    let oracles: Oracles = chain.ledger.get(&StateKey::Oracles).unwrap().unwrap();
+    assert!(!oracles.0.contains_key(&addr("oracle-1")));
+    let params: cairn_types::params::Params = chain.ledger.get(&StateKey::Params).unwrap().unwrap();
+    let bps = u128::from(params.slash_double_sign_bps);
+    let cut = Amount::tokens(10_000).0 * bps / 10_000;
+    let entries: Unbondings = chain
+        .ledger
+        .get(&StateKey::Unbonding(addr("oracle-1")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.0.len(), 1);
+    assert_eq!(entries.0[0].role, StakeRole::Oracle);
+    assert_eq!(entries.0[0].amount, Amount(Amount::tokens(10_000).0 - cut));
+    assert_eq!(
+        chain_state(&chain).total_burned,
+        Amount(burned.0 + cut + chain.fee.0)
+    );
+    // Once punished: the same pair, or another pair for the same epoch, is refused.
+    let again = evidence(signed("oracle-1", 200), signed("oracle-1", 300));
+    let Action::ReportOracleDoubleSign { evidence: ref e } = again else {
+        unreachable!()
+    };
+    let offence = e.offence_id();
+    refused!(chain, "dave", again, TxError::AlreadyPunished(offence));
+    assert_balanced(&chain);
+}

@@ -280,3 +280,49 @@ async fn metrics(
 pub(crate) fn certificate_hex(finalization: &BlockFinalization) -> String {
     hex::encode(encode_certificate(finalization))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `.route("PATH", METHOD(…))` of [`super::router`], read from this file's source:
+    /// (path, method).
+    fn routes() -> Vec<(String, String)> {
+        let source = include_str!("mod.rs");
+        let body = &source[source.find("pub fn router(").unwrap_or(0)..];
+        let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+        let mut found = Vec::new();
+        for part in body.split(".route(").skip(1) {
+            let mut quoted = part.splitn(3, '"');
+            let (Some(_), Some(path)) = (quoted.next(), quoted.next()) else {
+                continue;
+            };
+            let rest = part.split_once(',').map_or("", |(_, r)| r).trim_start();
+            let method: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+            found.push((path.to_string(), method));
+        }
+        found
+    }
+
+    #[test]
+    fn the_openapi_document_lists_every_route_the_router_serves() {
+        let document: serde_json::Value = serde_json::from_str(super::OPENAPI)
+            .unwrap_or_else(|e| panic!("openapi.json is no JSON: {e}"));
+        let routes = routes();
+        assert!(
+            routes.len() >= 14,
+            "the router's routes were not found: {routes:?}"
+        );
+        for (path, method) in &routes {
+            assert!(
+                document["paths"][path][method].is_object(),
+                "openapi.json has no `{method} {path}`"
+            );
+        }
+        // And nothing the router does not serve.
+        let listed = document["paths"].as_object().map_or(0, |p| {
+            p.values()
+                .map(|methods| methods.as_object().map_or(0, |m| m.len()))
+                .sum::<usize>()
+        });
+        assert_eq!(listed, routes.len(), "{routes:?}");
+    }
+}

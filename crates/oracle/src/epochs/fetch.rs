@@ -178,10 +178,13 @@ impl Fetcher {
 
     /// The kept copy of one of `oracle`'s log files, to serve to other oracles.
     pub fn kept_file(&self, oracle: &Address, name: &str) -> Option<Vec<u8>> {
-        if !is_file_name(name) {
-            return None;
-        }
-        std::fs::read(self.path(oracle, name)).ok()
+        std::fs::read(self.kept_file_path(oracle, name)?).ok()
+    }
+
+    /// Where the kept copy of `oracle`'s log file `name` would be (`None` for a name that is
+    /// no log file's: never an arbitrary path).
+    pub fn kept_file_path(&self, oracle: &Address, name: &str) -> Option<PathBuf> {
+        is_file_name(name).then(|| self.path(oracle, name))
     }
 
     /// Decodes and checks a manifest's bytes against the chain.

@@ -56,6 +56,14 @@ pub fn devices_key(epoch: Epoch) -> String {
 impl Worker {
     /// Computes, keeps and signs `epoch`'s rewards.
     pub(super) fn reward(&self, epoch: Epoch) -> Result<Option<Stage>, StageError> {
+        // Kept and signed before (a stop came between keeping the result, in one write, and
+        // recording the stage): never computed and signed again, since a second computation
+        // could differ (its inputs read anew), and two roots signed for one epoch are slashable.
+        if self.index.blob(&signed_key(epoch))?.is_some()
+            && self.index.blob(&cumulative_key(epoch))?.is_some()
+        {
+            return Ok(Some(Stage::Rewarded));
+        }
         let first = self.index.first_epoch(epoch.0)?;
         let previous = if epoch.0 > first {
             let before = Epoch(epoch.0 - 1);

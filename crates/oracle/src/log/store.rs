@@ -90,6 +90,22 @@ impl LogStore {
         Ok(self.inner.get(&self.path(name)).await?.bytes().await?)
     }
 
+    /// A file as chunks, read as they are taken (never whole in memory), and its size.
+    pub async fn get_stream(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            futures::stream::BoxStream<'static, Result<Bytes, object_store::Error>>,
+            u64,
+        ),
+        StoreError,
+    > {
+        let found = self.inner.get(&self.path(name)).await?;
+        let size = found.meta.size;
+        Ok((found.into_stream(), size))
+    }
+
     /// Deletes a file (retention).
     pub async fn delete(&self, name: &str) -> Result<(), StoreError> {
         match self.inner.delete(&self.path(name)).await {

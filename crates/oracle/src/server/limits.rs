@@ -10,6 +10,7 @@
 //! | time to send a request's head (also a keep-alive wait) | 10 s | close |
 //! | no byte either way | 60 s | close |
 //! | reads (`GET`) per second per client | [`READS_PER_SECOND`], burst [`READ_BURST`] | 429 `client_rate_limited` |
+//! | log files served at once, in all (streamed from disk) | [`super::files::MAX_FILE_READS`] | 503 `busy`, `Retry-After: 1` |
 
 use super::refused;
 use axum::extract::{ConnectInfo, Request, State};

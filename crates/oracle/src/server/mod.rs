@@ -17,8 +17,9 @@
 //! Refusals of a whole request are JSON `{"code": …, "message": …, "retry": …}` with a status
 //! that says the same (400 for malformed input, 404 for what this oracle does not hold, 413
 //! for a batch over `MAX_BATCH_BYTES`, 429 for a client over its rate, 503 when the oracle
-//! cannot write).
+//! cannot write, or `busy` when it serves [`files::MAX_FILE_READS`] log files already).
 
+pub mod files;
 pub mod limits;
 mod metrics;
 mod peers;
@@ -39,6 +40,7 @@ use axum::{Json, Router};
 use cairn_types::ingest::Refusal;
 use cairn_types::report::MAX_BATCH_BYTES;
 use cairn_types::{Address, Epoch, Hash};
+pub use files::FileReads;
 use limits::ReadLimiter;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -62,6 +64,8 @@ pub struct ApiState {
     pub peers: crate::epochs::fetch::Fetcher,
     /// Epochs whose stage failed, and what chain reads cost.
     pub progress: Arc<crate::epochs::progress::Progress>,
+    /// The turns to serve log files (own and kept copies), streamed from disk.
+    pub file_reads: FileReads,
 }
 
 /// The API's routes over `state`, reads limited per client by `reads`.
@@ -257,8 +261,11 @@ async fn log_file(State(state): State<Arc<ApiState>>, Path(name): Path<String>) 
             false,
         );
     }
-    match state.store.get(&name).await {
-        Ok(bytes) => binary(bytes.to_vec()),
+    let Some(turn) = state.file_reads.turn() else {
+        return files::busy();
+    };
+    match state.store.get_stream(&name).await {
+        Ok((chunks, size)) => files::streamed(chunks, size, turn),
         Err(e) => refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -438,6 +445,7 @@ mod tests {
             index: index.clone(),
             peers: crate::epochs::fetch::Fetcher::new(&dir.path().join("peers")),
             progress: Default::default(),
+            file_reads: Default::default(),
             watch: Arc::new(ChainWatch::new(
                 cairn_types::params::ChainConfig {
                     chain_id: ChainId::new("cairn-test").unwrap(),

@@ -62,14 +62,14 @@ pub(super) async fn log_file(
             false,
         );
     };
-    let peers = state.peers.clone();
-    let asked = name.clone();
-    let kept = tokio::task::spawn_blocking(move || peers.kept_file(&address, &asked))
-        .await
-        .ok()
-        .flatten();
-    match kept {
-        Some(bytes) => binary(bytes),
+    let Some(path) = state.peers.kept_file_path(&address, &name) else {
+        return not_held(format!("{oracle}'s log file `{name}`"));
+    };
+    let Some(turn) = state.file_reads.turn() else {
+        return super::files::busy();
+    };
+    match super::files::from_disk(path).await {
+        Some((chunks, size)) => super::files::streamed(chunks, size, turn),
         None => not_held(format!("{oracle}'s log file `{name}`")),
     }
 }
