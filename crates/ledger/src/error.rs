@@ -188,7 +188,7 @@ pub enum TxError {
         left: Amount,
     },
     /// The full oracle committee already lost this epoch's share of stake to evictions.
-    #[error("the full oracle committee may lose only {left} more stake to evictions in epoch {epoch}; bond again next epoch")]
+    #[error("the full oracle committee may lose only {left} more stake to evictions in the reward epoch that began at epoch {epoch}; bond again in the next reward epoch")]
     OracleEvictionChurn {
         /// The epoch.
         epoch: Epoch,

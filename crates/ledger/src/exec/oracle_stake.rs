@@ -196,7 +196,8 @@ pub fn slash_double_sign(
     // Only a member of the epoch's committee signs its roots, and only roots a root could still
     // pay count: older evidence is refused (`root_epoch_too_old`), as is one of an oracle that
     // was not a member (`unknown_oracle`).
-    let stakes = stakes_of(ex, evidence.epoch)?;
+    let began = ex.config.reward_clock().first_epoch(evidence.epoch);
+    let stakes = stakes_of(ex, began)?;
     if !stakes.0.contains_key(&oracle) {
         return Err(TxError::UnknownOracle(oracle).into());
     }

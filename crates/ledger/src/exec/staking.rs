@@ -306,12 +306,16 @@ pub fn bond_oracle(
     Ok(())
 }
 
-/// The churn limit on evictions from the full oracle committee: in one epoch, the stake of the
-/// members evicted may add up to at most `churn_bps` of the committee stake recorded when the
-/// epoch began, except that the first eviction of an epoch always passes (so a committee of
-/// equal stakes still admits one newcomer an epoch). Records `stake` as evicted.
+/// The churn limit on evictions from the full oracle committee: in one reward epoch, the stake
+/// of the members evicted may add up to at most `churn_bps` of the committee stake recorded
+/// when it began, except that the first eviction of a reward epoch always passes (so a
+/// committee of equal stakes still admits one newcomer a reward epoch). Records `stake` as
+/// evicted.
 fn limit_eviction_churn(ex: &mut Exec<'_, '_>, stake: Amount) -> Result<(), ExecError> {
-    let now = ex.epoch();
+    // Roots and attestations weigh the stakes recorded when a reward epoch began: the budget
+    // is a reward epoch's, counted from that record.
+    let clock = ex.config.reward_clock();
+    let now = clock.first_epoch(clock.reward_epoch_of(ex.epoch()));
     let (epoch, so_far): (Epoch, Amount) = ex
         .state
         .get(&StateKey::OracleEvictions)?

@@ -421,3 +421,58 @@ fn an_oracle_that_signs_two_roots_for_one_epoch_is_slashed_and_leaves_the_commit
     refused!(chain, "dave", again, TxError::AlreadyPunished(offence));
     assert_balanced(&chain);
 }
+
+/// Evidence names a reward epoch; its committee is the one recorded when that reward epoch
+/// began. With two consensus epochs a reward epoch, dave bonds in consensus epoch 3 and signs
+/// two roots for reward epoch 2 (consensus epochs 4 and 5): he is slashed (the committee of
+/// consensus epoch 2, which he was not in, is not the one asked).
+#[test]
+fn evidence_is_weighed_against_the_committee_of_its_reward_epoch() {
+    use cairn_types::oracle_evidence::{OracleDoubleSignEvidence, SignedRoot};
+    let dir = tempfile::tempdir().unwrap();
+    let mut genesis = cairn_ledger::testkit::test_genesis();
+    genesis.chain.epochs_per_reward_epoch = 2;
+    let mut chain = TestChain::with_genesis(dir.path(), &genesis).unwrap();
+    chain.advance_to_epoch(3).unwrap();
+    chain
+        .run(
+            "dave",
+            Action::BondOracle {
+                amount: Amount::tokens(5_000),
+            },
+        )
+        .unwrap();
+    chain.advance_to_epoch(4).unwrap();
+    let chain_id = chain.ledger.config().chain_id.clone();
+    let signed = |paid: u128| {
+        let root = RewardTree::build(vec![RewardLeaf {
+            account: addr("alice"),
+            cumulative: Amount::tokens(paid),
+        }])
+        .unwrap()
+        .root();
+        let digest = reward_root_digest(&chain_id, Epoch(2), Subnetwork::Storage, &root, &[]);
+        SignedRoot {
+            root,
+            settlements: cairn_types::tx::settlements_digest(&[]),
+            signature: key("dave").sign(&digest),
+        }
+    };
+    chain
+        .run(
+            "alice",
+            Action::ReportOracleDoubleSign {
+                evidence: OracleDoubleSignEvidence {
+                    oracle: addr("dave"),
+                    epoch: Epoch(2),
+                    subnetwork: Subnetwork::Storage,
+                    first: signed(100),
+                    second: signed(200),
+                },
+            },
+        )
+        .unwrap();
+    let oracles: Oracles = chain.ledger.get(&StateKey::Oracles).unwrap().unwrap();
+    assert!(!oracles.0.contains_key(&addr("dave")));
+    assert_balanced(&chain);
+}

@@ -10,7 +10,8 @@
 //! | time to send a request's head (also a keep-alive wait) | 10 s | close |
 //! | no byte either way | 60 s | close |
 //! | reads (`GET`) per second per client | [`READS_PER_SECOND`], burst [`READ_BURST`] | 429 `client_rate_limited` |
-//! | log files served at once, in all (streamed from disk) | [`super::files::MAX_FILE_READS`] | 503 `busy`, `Retry-After: 1` |
+//! | log files served at once (streamed from disk), in all and to one client | [`super::files::MAX_FILE_READS`], [`super::files::MAX_FILE_READS_PER_CLIENT`] | 503 `busy`, `Retry-After: 1` |
+//! | time a file's turn lasts | [`super::files::turn_deadline`]: 30 s plus a second a MiB | the turn is given back (the connection stays until idle) |
 
 use super::refused;
 use axum::extract::{ConnectInfo, Request, State};

@@ -37,6 +37,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cairn_serve::ClientKey;
 use cairn_types::ingest::Refusal;
 use cairn_types::report::MAX_BATCH_BYTES;
 use cairn_types::{Address, Epoch, Hash};
@@ -250,7 +251,11 @@ async fn manifest(State(state): State<Arc<ApiState>>, Path(epoch): Path<String>)
     }
 }
 
-async fn log_file(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+async fn log_file(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Response {
     // Only files this oracle wrote and recorded: never an arbitrary path of the store.
     let known = is_file_name(&name) && matches!(state.index.file(&name), Ok(Some(_)));
     if !known {
@@ -261,7 +266,7 @@ async fn log_file(State(state): State<Arc<ApiState>>, Path(name): Path<String>) 
             false,
         );
     }
-    let Some(turn) = state.file_reads.turn() else {
+    let Some(turn) = state.file_reads.turn(ClientKey::of(client.ip())) else {
         return files::busy();
     };
     match state.store.get_stream(&name).await {

@@ -4,10 +4,12 @@
 //! what it gets against the chain and the manifest, as it would from the oracle itself.
 
 use super::{binary, refused, ApiState};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use cairn_serve::ClientKey;
 use cairn_types::{Address, Epoch, PublicKey};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The oracle named by 64 hex digits.
@@ -52,6 +54,7 @@ pub(super) async fn manifest(
 /// `GET /v1/peers/{oracle}/logs/{name}`.
 pub(super) async fn log_file(
     State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path((oracle, name)): Path<(String, String)>,
 ) -> Response {
     let Some(address) = oracle_of(&oracle) else {
@@ -65,7 +68,7 @@ pub(super) async fn log_file(
     let Some(path) = state.peers.kept_file_path(&address, &name) else {
         return not_held(format!("{oracle}'s log file `{name}`"));
     };
-    let Some(turn) = state.file_reads.turn() else {
+    let Some(turn) = state.file_reads.turn(ClientKey::of(client.ip())) else {
         return super::files::busy();
     };
     match super::files::from_disk(path).await {
