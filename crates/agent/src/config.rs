@@ -568,6 +568,14 @@ mod tests {
             .contains("unknown field"));
         let c = AgentConfig::parse("oracles = []").unwrap();
         assert!(c.check().unwrap_err().contains("at least one oracle"));
+        // One oracle named twice (another spelling of the same URL) would count twice in the
+        // majority the clock and entropy follow.
+        let c =
+            AgentConfig::parse("oracles = [\"http://localhost:7400\", \"http://LocalHost:7400/\"]")
+                .unwrap();
+        assert!(c.check().unwrap_err().contains("named twice"));
+        let c = AgentConfig::parse("clock_tolerance_ms = 0").unwrap();
+        assert!(c.check().unwrap_err().contains("clock_tolerance_ms"));
         let c = AgentConfig::parse("[device]\nkey_file = \"\"").unwrap();
         assert!(c.check().unwrap_err().contains("no device"));
         let c = AgentConfig::parse("[coverage]\ncentre = \"91,0\"").unwrap();
