@@ -19,7 +19,7 @@ use cairn_ledger::genesis::{Genesis, GenesisAccount};
 use cairn_ledger::state::records::DeviceRecord;
 use cairn_ledger::{Ledger, StateKey};
 use cairn_light::multiproof::MAX_BATCH_KEYS;
-use cairn_oracle::chain::client::NodeClient;
+use cairn_oracle::chain::client::{ChainError, NodeClient};
 use cairn_oracle::chain::reads::{attested_state, ReadCounters, StateReads};
 use cairn_oracle::chain::trust::HeaderTrust;
 use cairn_types::tx::{device_binding_digest, Action, RegisterDevice, Transaction};
@@ -272,10 +272,10 @@ fn read_all(
     ids: &[DeviceId],
 ) -> Result<(f64, u64, ReadCounters)> {
     let client = NodeClient::new(base);
-    let end_height = client.status().map_err(|e| anyhow::anyhow!("{e}"))?.height;
+    let end_height = height_when_free(&client)?;
     // Two blocks more, so that a finalized block attests the state at `end_height`.
     let waited = Instant::now();
-    while client.status().map_err(|e| anyhow::anyhow!("{e}"))?.height < end_height + 2 {
+    while height_when_free(&client)? < end_height + 2 {
         if waited.elapsed() > Duration::from_secs(60) {
             bail!("the node made no block for a minute");
         }
@@ -286,7 +286,7 @@ fn read_all(
     let counters = ReadCounters::default();
     let started = Instant::now();
     let header = |height: u64| -> Result<Option<(u64, Hash)>, String> {
-        let block = clients[0].block(height).map_err(|e| e.to_string())?;
+        let block = when_free(|| clients[0].block(height)).map_err(|e| e.to_string())?;
         Ok(Some((block.state_height, block.state_root)))
     };
     let attested = attested_state(end_height, header)
@@ -311,6 +311,28 @@ fn read_all(
         bail!("{missing} registered devices were read as absent");
     }
     Ok((secs, attested.height, counters))
+}
+
+/// The node's height, asked again when the node says it is busy (the registrations just
+/// posted may have spent this client's request budget).
+fn height_when_free(client: &NodeClient) -> Result<u64> {
+    when_free(|| client.status().map(|s| s.height))
+}
+
+/// Asks `ask` until the node is not busy, for a minute at most.
+fn when_free<T>(ask: impl Fn() -> Result<T, ChainError>) -> Result<T> {
+    let asked = Instant::now();
+    loop {
+        match ask() {
+            Ok(answer) => return Ok(answer),
+            Err(e) => match e.retry_after_secs() {
+                Some(secs) if asked.elapsed() < Duration::from_secs(60) => {
+                    std::thread::sleep(Duration::from_secs(secs.clamp(1, 5)))
+                }
+                _ => bail!("{e}"),
+            },
+        }
+    }
 }
 
 /// Seconds the node's own store takes to prove the same keys at `height`, in the same sorted
