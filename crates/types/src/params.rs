@@ -162,10 +162,10 @@ pub struct Params {
     /// Fresh prices needed before a burn is allowed (besides fresh posts from oracles holding
     /// at least 2/3 of oracle stake).
     pub price_fresh_min: u64,
-    /// Most the price a burn uses may move per block since the price the last burn used, in
-    /// basis points of that price.
-    #[serde(default = "default_price_move_max_bps")]
-    pub price_move_max_bps: u64,
+    /// Most the price a burn uses may move per minute of chain time (block time) since the
+    /// reference price was set, in basis points of that price.
+    #[serde(default = "default_price_move_max_bps_per_minute")]
+    pub price_move_max_bps_per_minute: u64,
     /// Burns are refused unless 2/3 of the fresh oracle stake posted prices within a range this
     /// wide, in basis points of their median.
     #[serde(default = "default_price_spread_max_bps")]
@@ -268,8 +268,8 @@ fn default_churn_bps() -> u64 {
     2_500
 }
 
-fn default_price_move_max_bps() -> u64 {
-    10
+fn default_price_move_max_bps_per_minute() -> u64 {
+    100
 }
 
 fn default_price_spread_max_bps() -> u64 {
@@ -300,7 +300,7 @@ impl Default for Params {
             emission_weights: EmissionWeights::default(),
             downtime_jail_bps: default_downtime_jail_bps(),
             churn_bps: default_churn_bps(),
-            price_move_max_bps: default_price_move_max_bps(),
+            price_move_max_bps_per_minute: default_price_move_max_bps_per_minute(),
             price_spread_max_bps: default_price_spread_max_bps(),
             manifest_commit_secs: default_manifest_commit_secs(),
             manifest_attest_secs: default_manifest_attest_secs(),
@@ -353,7 +353,7 @@ pub enum ParamId {
     ProposalPowerMin = 17,
     DowntimeJailBps = 18,
     ChurnBps = 19,
-    PriceMoveMaxBps = 20,
+    PriceMoveMaxBpsPerMinute = 20,
     PriceSpreadMaxBps = 21,
     ManifestCommitSecs = 22,
     ManifestAttestSecs = 23,
@@ -387,7 +387,7 @@ impl ParamId {
         ParamId::ProposalPowerMin,
         ParamId::DowntimeJailBps,
         ParamId::ChurnBps,
-        ParamId::PriceMoveMaxBps,
+        ParamId::PriceMoveMaxBpsPerMinute,
         ParamId::PriceSpreadMaxBps,
         ParamId::ManifestCommitSecs,
         ParamId::ManifestAttestSecs,
@@ -421,7 +421,7 @@ impl ParamId {
             ParamId::ProposalPowerMin => "proposal_power_min",
             ParamId::DowntimeJailBps => "downtime_jail_bps",
             ParamId::ChurnBps => "churn_bps",
-            ParamId::PriceMoveMaxBps => "price_move_max_bps",
+            ParamId::PriceMoveMaxBpsPerMinute => "price_move_max_bps",
             ParamId::PriceSpreadMaxBps => "price_spread_max_bps",
             ParamId::ManifestCommitSecs => "manifest_commit_secs",
             ParamId::ManifestAttestSecs => "manifest_attest_secs",
@@ -456,7 +456,7 @@ impl ParamId {
             ParamId::ProposalPowerMin => (0, u128::MAX),
             ParamId::DowntimeJailBps => (0, bps),
             ParamId::ChurnBps => (1, bps),
-            ParamId::PriceMoveMaxBps => (1, bps),
+            ParamId::PriceMoveMaxBpsPerMinute => (1, bps),
             ParamId::PriceSpreadMaxBps => (1, 100 * bps),
             ParamId::ManifestCommitSecs | ParamId::ManifestAttestSecs => (1, 86_400),
             ParamId::LogRetentionEpochs => (1, 10_000),
@@ -550,7 +550,7 @@ impl Params {
             ParamId::ProposalPowerMin => self.proposal_power_min.0,
             ParamId::DowntimeJailBps => self.downtime_jail_bps.into(),
             ParamId::ChurnBps => self.churn_bps.into(),
-            ParamId::PriceMoveMaxBps => self.price_move_max_bps.into(),
+            ParamId::PriceMoveMaxBpsPerMinute => self.price_move_max_bps_per_minute.into(),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps.into(),
             ParamId::ManifestCommitSecs => self.manifest_commit_secs.into(),
             ParamId::ManifestAttestSecs => self.manifest_attest_secs.into(),
@@ -594,7 +594,7 @@ impl Params {
             ParamId::ProposalPowerMin => self.proposal_power_min = Amount(value),
             ParamId::DowntimeJailBps => self.downtime_jail_bps = to_u64(value),
             ParamId::ChurnBps => self.churn_bps = to_u64(value),
-            ParamId::PriceMoveMaxBps => self.price_move_max_bps = to_u64(value),
+            ParamId::PriceMoveMaxBpsPerMinute => self.price_move_max_bps_per_minute = to_u64(value),
             ParamId::PriceSpreadMaxBps => self.price_spread_max_bps = to_u64(value),
             ParamId::ManifestCommitSecs => self.manifest_commit_secs = to_u64(value),
             ParamId::ManifestAttestSecs => self.manifest_attest_secs = to_u64(value),

@@ -16,9 +16,10 @@
 //!    disagree, and nobody should buy credits at a doubtful price. (The median always lies in
 //!    such a range.) Outliers from less than a third of the fresh stake do not widen the
 //!    narrowest such range, so a minority cannot stop burns by posting nonsense.
-//! 4. **A move limit**: the price may move at most `price_move_max_bps` of the reference price
-//!    per block since the reference was set (at most [`MOVE_BLOCKS_MAX`] blocks' worth at once),
-//!    up or down; the median is held within that band. A manipulated median (pushed up to mint
+//! 4. **A move limit**: the price may move at most `price_move_max_bps_per_minute` of the
+//!    reference price per minute of chain time (block time) since the reference was set (at most
+//!    [`MOVE_WINDOW_MAX_MS`]' worth at once), up or down; the median is held within that band. The
+//!    pace is the same however fast blocks come. A manipulated median (pushed up to mint
 //!    credits for nothing, or down to make burns fail their `min_credits`) moves the price only
 //!    at that pace, which leaves time to answer with a slash; the cost is that a real crash
 //!    reaches the price at that pace too. The reference is the price of the last burn or post
@@ -34,8 +35,12 @@ use cairn_types::amount::mul_div_floor;
 use cairn_types::subnetwork::BPS_DENOMINATOR;
 use cairn_types::{Address, Amount, Price};
 
-/// Most blocks' worth of upward move allowed at once (after a quiet spell).
-pub const MOVE_BLOCKS_MAX: u64 = 100;
+/// Most chain time's worth of move allowed at once, in milliseconds (after a quiet spell):
+/// ten minutes.
+pub const MOVE_WINDOW_MAX_MS: u64 = 10 * 60_000;
+
+/// Milliseconds in the minute the move limit is expressed per.
+const MINUTE_MS: u128 = 60_000;
 
 /// Records an oracle's price at the block time (replacing its previous post), and moves the
 /// reference price when the posts now give a usable price.
@@ -167,10 +172,15 @@ fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     let price = match reference {
         None => median,
         Some(r) => {
-            let blocks = u128::from(ex.height.saturating_sub(r.height).min(MOVE_BLOCKS_MAX));
-            let per_block = u128::from(ex.params.price_move_max_bps);
-            let band = mul_div_floor(u128::from(r.price.0), per_block.saturating_mul(blocks), bps)
-                .unwrap_or(u128::MAX);
+            let elapsed_ms =
+                u128::from(ex.time_ms.saturating_sub(r.time_ms).min(MOVE_WINDOW_MAX_MS));
+            let per_minute = u128::from(ex.params.price_move_max_bps_per_minute);
+            let band = mul_div_floor(
+                u128::from(r.price.0),
+                per_minute.saturating_mul(elapsed_ms),
+                bps.saturating_mul(MINUTE_MS),
+            )
+            .unwrap_or(u128::MAX);
             let band = u64::try_from(band).unwrap_or(u64::MAX);
             let floor = r.price.0.saturating_sub(band).max(1);
             median.clamp(floor, r.price.0.saturating_add(band))
@@ -179,7 +189,7 @@ fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
     let price = Price(price);
     let now = PriceReference {
         price,
-        height: ex.height,
+        time_ms: ex.time_ms,
     };
     if reference != Some(now) {
         ex.state.put(&StateKey::PriceReference, &now);

@@ -193,15 +193,15 @@ pub struct OracleInfo {
     pub price: Option<PricePost>,
 }
 
-/// The price the last burn used (see `crate::exec::prices`).
+/// The price the last burn or post with a usable price gave (see `crate::exec::prices`).
 #[derive(
     Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct PriceReference {
     /// The price.
     pub price: Price,
-    /// Height of the block whose burn used it.
-    pub height: u64,
+    /// Time of the block that set it (block time, milliseconds since the Unix epoch).
+    pub time_ms: u64,
 }
 
 /// Each oracle's stake at the start of an epoch.

@@ -72,7 +72,7 @@ proptest! {
         round_trip(&Liveness { counted: y, missed: vec![y / 2, y / 3] });
         round_trip(&Oracles([(a, OracleInfo { stake: Amount(x), price: flag.then_some(PricePost { price: Price(y), posted_ms: y / 2 }) })].into_iter().collect()));
         round_trip(&Unbondings(vec![UnbondingEntry { role: if flag { StakeRole::Oracle } else { StakeRole::Validator }, amount: Amount(x), release_epoch: Epoch(y), unbonded_epoch: Epoch(x as u64) }]));
-        round_trip(&PriceReference { price: Price(y), height: y / 3 });
+        round_trip(&PriceReference { price: Price(y), time_ms: y / 3 });
         round_trip(&OracleStakes([(a, Amount(x)), (b, Amount(x / 2))].into_iter().collect()));
         round_trip(&RewardRootRecord { epoch: Epoch(y), root: RewardNode { hash: Hash(a.0 .0), sum: Amount(x) }, accepted_height: y, claimed_total: Amount(x / 2) });
         round_trip(&MintWindow(vec![(Epoch(y), Amount(x))]));

@@ -1,4 +1,5 @@
 use crate::helpers::{assert_balanced, chain, post_prices};
+use cairn_ledger::state::records::PriceReference;
 use cairn_ledger::testkit::addr;
 use cairn_ledger::{StateKey, TxError};
 use cairn_types::tx::Action;
@@ -89,10 +90,11 @@ fn a_minority_of_oracle_stake_cannot_set_or_block_the_price() {
         .unwrap();
     post_prices(&mut chain, &[2_000_000_000, 2_010_000_000, 2_000_000_000]);
     chain.run("alice", burn(1, 0)).unwrap();
-    // The committee's median fell to $2.00; one block's worth below the $2.01 reference.
+    // The committee's median fell to $2.00; the burn a second after the $2.01 reference may
+    // go one second's worth (1/60 %) below it: $2.009665.
     assert_eq!(
         chain.account(&addr("bob")).credits,
-        Credits(201_000 + 200_799)
+        Credits(201_000 + 200_966)
     );
 }
 
@@ -116,46 +118,75 @@ fn burns_are_refused_while_the_oracles_disagree() {
     assert_eq!(chain.account(&addr("bob")).credits, Credits(105_000));
 }
 
-/// The price may move at most `price_move_max_bps` (0.1%) per block from the reference (the
-/// last usable price, set by burns and posts), up or down. The sender's minimum refuses a burn
-/// at a price lower than it accepts.
+/// The price may move at most `price_move_max_bps_per_minute` (1%) per minute of chain time
+/// from the reference (the last usable price, set by burns and posts), up or down. The sender's
+/// minimum refuses a burn at a price lower than it accepts.
 #[test]
-fn the_price_moves_at_most_the_limit_per_block_and_min_credits_protects_the_buyer() {
+fn the_price_moves_at_most_the_limit_per_minute_and_min_credits_protects_the_buyer() {
     let (mut chain, _dir) = chain();
     post_prices(&mut chain, &[1_000_000_000; 3]);
-    // Every oracle now says $2: the posts' block moves the reference by nothing (same block).
+    // Every oracle now says $2. In the posts' block the first post leaves the median at $1 (and
+    // dates the $1 reference now); the later ones come with no time passed and move nothing.
     post_prices(&mut chain, &[2_000_000_000; 3]);
     let posted = chain.ledger.head().height;
     chain.block(vec![]).unwrap();
-    // Two blocks after the reference: at most 0.2% higher.
+    // Two seconds after the reference: at most 2/60 % higher, $1.000333333.
     refused!(
         chain,
         "alice",
         burn(1, 200_000),
         TxError::CreditsBelowMinimum {
             min: Credits(200_000),
-            got: Credits(100_200),
+            got: Credits(100_033),
         }
     );
-    chain.run("alice", burn(1, 100_200)).unwrap();
+    chain.run("alice", burn(1, 100_033)).unwrap();
     assert_eq!(chain.ledger.head().height, posted + 2);
-    assert_eq!(chain.account(&addr("bob")).credits, Credits(100_200));
-    // The next block moves on from $1.002, by at most 0.1002 cents.
-    chain.run("alice", burn(1, 0)).unwrap();
-    assert_eq!(
-        chain.account(&addr("bob")).credits,
-        Credits(100_200 + 100_300)
-    );
-    // Every oracle now says $0.50. In the posts' block the first post (the median still $2)
-    // moves the reference up by one block's worth, to $1.004005002; the next block's burn may
-    // fall one block's worth below it: $1.003000997.
-    post_prices(&mut chain, &[500_000_000; 3]);
-    chain.run("alice", burn(1, 0)).unwrap();
-    assert_eq!(
-        chain.account(&addr("bob")).credits,
-        Credits(100_200 + 100_300 + 100_300)
-    );
+    assert_eq!(chain.account(&addr("bob")).credits, Credits(100_033));
     assert_balanced(&chain);
+}
+
+/// Blocks five times as fast move the price no faster: oracles reposting $2 in every block of
+/// a minute at 200 ms a block (each post moving the reference) take the price from $1 up by
+/// about 1% (compounded over 300 steps, each rounded down: at most e^0.01), as one-second
+/// blocks do; under the
+/// old per-block limit (0.1% a block) the same minute walked it up 35%.
+#[test]
+fn the_move_limit_is_the_same_per_minute_however_fast_blocks_come() {
+    let mut moved = Vec::new();
+    for interval_ms in [200u64, 1_000] {
+        let (mut chain, _dir) = chain();
+        post_prices(&mut chain, &[1_000_000_000; 3]);
+        let start = chain.ledger.head().timestamp_ms;
+        while chain.ledger.head().timestamp_ms < start + 60_000 {
+            let txs = cairn_ledger::testkit::ORACLES
+                .iter()
+                .map(|o| {
+                    chain.tx(
+                        o,
+                        Action::PostPrice {
+                            price: Price(2_000_000_000),
+                        },
+                    )
+                })
+                .collect();
+            let mut block = chain.next_block(txs);
+            block.timestamp_ms = chain.ledger.head().timestamp_ms + interval_ms;
+            chain.ledger.apply_block(&block).unwrap();
+        }
+        let reference: PriceReference = chain
+            .ledger
+            .get(&StateKey::PriceReference)
+            .unwrap()
+            .unwrap();
+        moved.push(reference.price.0);
+    }
+    for price in &moved {
+        assert!(
+            (1_009_000_000..=1_010_051_000).contains(price),
+            "a minute moved the price to {price}"
+        );
+    }
 }
 
 #[test]
