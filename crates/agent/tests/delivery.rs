@@ -74,6 +74,7 @@ async fn start_oracle(
                 owner: Address::default(),
                 subnetwork: Subnetwork::Sensing,
                 retired: false,
+                maker_revoked: false,
                 location: None,
             }),
         );

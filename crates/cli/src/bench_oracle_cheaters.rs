@@ -151,6 +151,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
                 owner: owner(&key),
                 subnetwork: Subnetwork::Coverage,
                 retired: false,
+                maker_revoked: false,
                 location: planner.location(k),
             },
             honest: planner.role(k) == Role::Honest,
@@ -166,6 +167,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
                 owner: owner(&key),
                 subnetwork: Subnetwork::Sensing,
                 retired: false,
+                maker_revoked: false,
                 location: if mover {
                     stations.moved_location(k)
                 } else {
@@ -188,6 +190,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
                 owner: owner(&key),
                 subnetwork: Subnetwork::Connectivity,
                 retired: false,
+                maker_revoked: false,
                 location: None,
             },
             honest: hotspots.role(k) == HotspotRole::Honest,

@@ -159,6 +159,7 @@ impl Layout {
             owner,
             subnetwork,
             retired: false,
+            maker_revoked: false,
             location,
         }
     }

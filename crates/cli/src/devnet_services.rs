@@ -223,6 +223,7 @@ pub(crate) fn write_configs(
                 source: "fixed".into(),
                 nano_usd: vec![DEVNET_PRICE_NANO_USD],
                 interval_secs: 30,
+                ..PriceSection::default()
             },
         };
         let dir = oracle_dir(data_dir, i);

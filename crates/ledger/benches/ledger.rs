@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the ledger's hot path: a block of 1,000 signed transfers applied end
 //! to end (batch signature check, execution, tree update, durable commit), against the batch
-//! signature check alone, which bounds it. `cairn bench ledger` prints the same figures as JSON.
+//! signature check alone, which bounds it, and a voter's charge check of a full proposal.
+//! `cairn bench ledger` prints the first figures as JSON.
 
 #![allow(clippy::expect_used)] // A benchmark that cannot run should stop loudly.
 
@@ -81,6 +82,46 @@ fn ledger_benches(c: &mut Criterion) {
                 total += start.elapsed();
             }
             total
+        })
+    });
+
+    // A voter's charge check of a proposal (issue 36): the block's transactions dry-run after
+    // its parent, applied (nothing pending) or ordered but unapplied (one pending block of
+    // 1,000, whose signatures the dry run checks again).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = TestChain::with_genesis(dir.path(), &genesis).expect("chain");
+    let head = chain.ledger.head();
+    let input = |height: u64, nonce: u64| BlockInput {
+        height,
+        timestamp_ms: head.timestamp_ms + 1_000 * (height - head.height),
+        transactions: signed_block(&keys, &chain_id, nonce),
+        signers: None,
+    };
+    let (pending, next, after_pending) = (
+        input(head.height + 1, 0),
+        input(head.height + 1, 0),
+        input(head.height + 2, 1),
+    );
+    for (before, block) in [
+        (&[][..], &next),
+        (std::slice::from_ref(&pending), &after_pending),
+    ] {
+        let check = chain.ledger.check_charges(before, block).expect("checked");
+        assert_eq!(
+            check,
+            cairn_ledger::ChargeCheck::Charged,
+            "a full honest block pays"
+        );
+    }
+    group.bench_function("check_charges_block_1000", |b| {
+        b.iter(|| chain.ledger.check_charges(&[], &next).expect("checked"))
+    });
+    group.bench_function("check_charges_block_1000_after_pending_1000", |b| {
+        b.iter(|| {
+            chain
+                .ledger
+                .check_charges(std::slice::from_ref(&pending), &after_pending)
+                .expect("checked")
         })
     });
     group.finish();

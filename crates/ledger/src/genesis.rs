@@ -426,6 +426,7 @@ impl Genesis {
                 &MakerRecord {
                     name: m.name.clone(),
                     approved: true,
+                    revoked_from: None,
                 },
             );
         }

@@ -146,7 +146,7 @@ struct Executed {
 
 /// Whether a failing transaction refuses the block or is left out.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Strict,
     Filter,
 }
@@ -334,31 +334,9 @@ impl Ledger {
         checked: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
-        let as_store = |e: BlockError| match e {
-            BlockError::Store(s) => s,
-            other => StoreError::Corrupt(other.to_string()),
-        };
         let snapshot = self.store.snapshot()?;
         let mut overlay = Overlay::new(&snapshot);
-        let (mut height, mut time) = (self.head.height, self.head.timestamp_ms);
-        for block in pending {
-            // The pending blocks were ordered after this ledger's head, in sequence; a gap
-            // means the caller's view is stale, and the dry run stops trusting them.
-            if block.height != height + 1 {
-                break;
-            }
-            height = block.height;
-            time = time.max(block.timestamp_ms);
-            let (valid, _) = split_by_signature(block.transactions.iter().cloned());
-            self.run_block(
-                &mut overlay,
-                (height, time),
-                &valid,
-                block.signers.as_ref(),
-                Mode::Filter,
-            )
-            .map_err(as_store)?;
-        }
+        let (height, time) = self.run_pending(&mut overlay, pending)?;
         let run = self
             .run_block(
                 &mut overlay,
@@ -547,10 +525,39 @@ impl Ledger {
         })
     }
 
+    /// Executes on `overlay` the ordered but unapplied blocks of `pending` (oldest first) that
+    /// lie above the head, each at its own height and time, as a proposal's dry run does.
+    /// Returns the height and time reached: it stops at the first gap (the caller's view is
+    /// stale, and the dry run stops trusting it).
+    pub(crate) fn run_pending(
+        &self,
+        overlay: &mut Overlay<'_>,
+        pending: &[BlockInput],
+    ) -> Result<(u64, u64), StoreError> {
+        let (mut height, mut time) = (self.head.height, self.head.timestamp_ms);
+        for block in pending.iter().filter(|b| b.height > self.head.height) {
+            if block.height != height + 1 {
+                break;
+            }
+            height = block.height;
+            time = time.max(block.timestamp_ms);
+            let (valid, _) = split_by_signature(block.transactions.iter().cloned());
+            self.run_block(
+                overlay,
+                (height, time),
+                &valid,
+                block.signers.as_ref(),
+                Mode::Filter,
+            )
+            .map_err(as_store)?;
+        }
+        Ok((height, time))
+    }
+
     /// Executes one block on `overlay`, which may already hold the writes of the blocks before
     /// it (a proposal's dry run after ordered but unapplied blocks). Leaves the block's writes
     /// committed to the overlay's block layer.
-    fn run_block(
+    pub(crate) fn run_block(
         &self,
         overlay: &mut Overlay<'_>,
         (height, timestamp_ms): (u64, u64),
@@ -702,11 +709,19 @@ impl Ledger {
 }
 
 /// One block's execution, its writes left in the overlay.
-struct BlockRun {
+pub(crate) struct BlockRun {
     outcome: BlockOutcome,
-    skipped: Vec<(Hash, TxError)>,
+    pub(crate) skipped: Vec<(Hash, TxError)>,
     failed: Vec<(Hash, TxError)>,
     included: Vec<usize>,
+}
+
+/// A dry run's block error as the store fault it must be (a dry run refuses no block).
+pub(crate) fn as_store(error: BlockError) -> StoreError {
+    match error {
+        BlockError::Store(s) => s,
+        other => StoreError::Corrupt(other.to_string()),
+    }
 }
 
 /// A fault is this node's, not the sender's: the block stops, uncommitted.

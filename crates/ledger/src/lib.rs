@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod carried;
+pub mod charges;
 pub mod epoch;
 pub mod error;
 pub mod exec;
@@ -34,6 +35,7 @@ pub mod state;
 pub mod store;
 pub mod testkit;
 
+pub use charges::ChargeCheck;
 pub use error::{BlockError, StoreError, TxError};
 pub use genesis::Genesis;
 pub use ledger::{BlockInput, BlockOutcome, Head, Ledger, Receipt};

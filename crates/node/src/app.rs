@@ -5,9 +5,11 @@
 //! unfinalized parent. The proposer checks candidates against its applied state followed by
 //! the transactions of the unfinalized ancestors, and attests the root of its latest applied
 //! height. A verifier votes for a block only if its proposer is the round's leader, its time is
-//! not before its parent's, every signature in it is valid, no transaction appears twice, and
-//! the attested state root matches the verifier's own ledger at that height (it waits until it
-//! has applied that height). A node with several seats checks each block once for all its
+//! not before its parent's, every signature in it is valid, no transaction appears twice, the
+//! attested state root matches the verifier's own ledger at that height (it waits until it
+//! has applied that height), and every transaction can be charged after its unfinalized
+//! ancestors (the proposer's own dry run, [`cairn_ledger::charges`]): a leader cannot fill
+//! blocks with transactions that pay nothing. A node with several seats checks each block once for all its
 //! engines ([`crate::verdicts`]).
 //!
 //! Every block may carry an earlier block's finalization certificate for the ledger's liveness
@@ -199,20 +201,22 @@ async fn verify(
     let verdicts = app.verdicts.clone();
     verdicts
         .get_or_start(block.digest(), move || {
-            check_block(app, clock, block, parent).boxed()
+            check_block(app, clock, block, parent, ancestry).boxed()
         })
         .await
 }
 
-/// Everything about a proposal but its leader: time, attested state, transactions, signatures
-/// and carried votes. Abstains (never answers) when the node halts.
+/// Everything about a proposal but its leader: time, attested state, transactions, signatures,
+/// carried votes and charges. Abstains (never answers) when the node halts.
 async fn check_block(
     app: CairnApp,
     clock: impl Clock,
     block: Digested<Block>,
     parent: Digested<Block>,
+    ancestry: impl Ancestry<Block>,
 ) -> bool {
     let chain = app.chain.clone();
+    let parent_block = parent.clone();
     let (block, parent) = (block.inner(), parent.inner().header);
     let header = block.header;
     let rules = *chain.rules();
@@ -276,7 +280,7 @@ async fn check_block(
             match liveness::check(&app.schemes, &app.marshal, blocks_per_epoch, &parent, block)
                 .await
             {
-                Ok(()) => true,
+                Ok(()) => charges_paid(&chain, block, parent_block, ancestry).await,
                 Err(error) => {
                     tracing::info!(height = header.height, %error, "node.verify: carried votes");
                     false
@@ -290,6 +294,57 @@ async fn check_block(
         Err(error) => {
             // A local storage fault is not the proposer's: halt and abstain rather than vote no.
             chain.halt(format!("storage fault while verifying: {error}"));
+            abstain().await
+        }
+    }
+}
+
+/// Whether every transaction of `block` can be charged against the state it will meet: this
+/// node's applied state, then the ordered blocks from there to `parent` (read back through
+/// `ancestry`, which continues below `parent`). The proposer's own dry run, so an honest
+/// proposal passes; a storage fault halts the node and abstains.
+async fn charges_paid(
+    chain: &Chain,
+    block: &Block,
+    parent: Digested<Block>,
+    mut ancestry: impl Ancestry<Block>,
+) -> bool {
+    let height = block.header.height;
+    let applied = chain.head().height;
+    let mut pending = Vec::new();
+    let mut next = Some(parent);
+    while let Some(ancestor) = next {
+        if ancestor.inner().header.height <= applied {
+            break;
+        }
+        pending.push(ancestor.inner().input(None));
+        next = ancestry.next().await;
+    }
+    pending.reverse();
+    let checked = chain.ledger().check_charges(&pending, &block.input(None));
+    match checked {
+        Ok(cairn_ledger::ChargeCheck::Charged) => true,
+        Ok(cairn_ledger::ChargeCheck::Uncharged(named)) => {
+            let (id, error) = &named[0];
+            tracing::info!(
+                height,
+                uncharged = named.len(),
+                first = %id,
+                %error,
+                "node.verify: a transaction cannot be charged"
+            );
+            false
+        }
+        Ok(cairn_ledger::ChargeCheck::NoPath { reached }) => {
+            tracing::info!(
+                height,
+                reached,
+                "node.verify: the proposal's ancestors do not lead from the applied state"
+            );
+            false
+        }
+        Err(error) => {
+            chain.halt(format!("storage fault while checking charges: {error}"));
             abstain().await
         }
     }
@@ -325,5 +380,99 @@ where
         ancestry: impl Ancestry<Block>,
     ) -> impl std::future::Future<Output = bool> + Send {
         verify(self.clone(), clock, context, ancestry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_ledger::testkit::{addr, key, test_genesis};
+    use cairn_ledger::Ledger;
+    use cairn_types::params::ChainId;
+    use cairn_types::tx::{Action, SignedTransaction, Transaction};
+    use cairn_types::{Amount, SecretKey};
+    use futures::Stream;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Blocks handed out newest first, as marshal's ancestry does.
+    #[derive(Clone)]
+    struct Ancestors(VecDeque<Digested<Block>>);
+
+    impl Stream for Ancestors {
+        type Item = Digested<Block>;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    impl Ancestry<Block> for Ancestors {
+        fn peek(&self) -> Option<&Digested<Block>> {
+            self.0.front()
+        }
+    }
+
+    fn digested(block: Block) -> Digested<Block> {
+        let digest = block.digest();
+        Digested::precomputed(block, digest)
+    }
+
+    fn child(parent: &Block, transactions: Vec<SignedTransaction>) -> Block {
+        Block::new(
+            parent.digest(),
+            (parent.header.height + 1, parent.header.protocol_version),
+            parent.header.timestamp_ms + 1_000,
+            parent.header.proposer,
+            (parent.header.state_height, parent.header.state_root),
+            (0, Vec::new()),
+            transactions,
+        )
+    }
+
+    fn pay(chain_id: &ChainId, from: &SecretKey, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: chain_id.clone(),
+            sender: cairn_types::Address(from.public_key()),
+            nonce,
+            fee: test_genesis().params.tx_fee_min,
+            action: Action::Transfer {
+                to: addr("bob"),
+                amount: Amount::tokens(1),
+            },
+        }
+        .sign(from)
+    }
+
+    /// A voter accepts a proposal whose transactions pay after its unapplied parent, and
+    /// refuses one carrying a transaction the parent already charged (a replayed nonce) or one
+    /// from an account that cannot pay the fee.
+    #[test]
+    fn a_voter_refuses_a_proposal_carrying_transactions_that_cannot_pay() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let genesis = test_genesis();
+        let chain_id = genesis.chain.chain_id.clone();
+        let ledger = Ledger::init(dir.path(), &genesis).expect("a ledger");
+        let root = ledger.head().state_root;
+        let chain = Chain::new(ledger, crate::mempool::MempoolConfig::default());
+        let alice = key("alice");
+        let first = pay(&chain_id, &alice, 0);
+        let genesis_block = Block::genesis(root, genesis.genesis_time_ms, 1);
+        let parent = child(&genesis_block, vec![first.clone()]);
+        let ancestry = Ancestors(VecDeque::from([digested(genesis_block)]));
+        let verdict = |transactions: Vec<SignedTransaction>| {
+            let proposal = child(&parent, transactions);
+            futures::executor::block_on(charges_paid(
+                &chain,
+                &proposal,
+                digested(parent.clone()),
+                ancestry.clone(),
+            ))
+        };
+        assert!(verdict(vec![pay(&chain_id, &alice, 1)]));
+        assert!(!verdict(vec![first.clone(), pay(&chain_id, &alice, 1)]));
+        let stranger = SecretKey::from_label("a stranger with nothing");
+        assert!(!verdict(vec![pay(&chain_id, &stranger, 0)]));
+        assert!(verdict(Vec::new()));
     }
 }

@@ -1,4 +1,5 @@
-//! An oracle's configuration file (`oracle.toml`), every default in one place.
+//! An oracle's configuration file (`oracle.toml`), every default in one place (those of
+//! `[price]` and its HTTP sources in [`price`], beside their checks).
 //!
 //! ```toml
 //! # The oracle's account key (a file written by `cairn keys`; its stake is bonded on chain).
@@ -33,9 +34,15 @@
 //! client_burst = 1000
 //!
 //! [price]
-//! source = "fixed"       # fixed | script
+//! source = "fixed"       # fixed | script | http | none
 //! nano_usd = [1000000000]
 //! interval_secs = 60
+//! # source = "http" only (see config/price.rs for [[price.sources]]):
+//! min_sources = 3
+//! max_age_secs = 300
+//! request_timeout_secs = 5
+//! max_response_bytes = 65536
+//! max_deviation_bps = 1000
 //! ```
 //!
 //! Every field may be left out (its default is shown above); unknown fields are refused. A
@@ -45,10 +52,13 @@
 use crate::ingest::recent::DeviceRate;
 use crate::ingest::IngestLimits;
 use crate::log::RollPolicy;
+pub use price::{PriceConfigError, PriceSection, PriceSourceSection, PriceUnit};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub mod price;
 
 /// Most other nodes `nodes` may name.
 pub const MAX_NODES: usize = 16;
@@ -110,19 +120,6 @@ pub struct IngestSection {
     pub client_burst: u64,
 }
 
-/// `[price]`: where the posted token price comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PriceSection {
-    /// `fixed` (the first value of `nano_usd`), `script` (each value in turn, then the last),
-    /// or `none` (this oracle posts no price).
-    pub source: String,
-    /// Prices in nano-dollars per token.
-    pub nano_usd: Vec<u64>,
-    /// Seconds between posts.
-    pub interval_secs: u64,
-}
-
 impl Default for OracleConfig {
     fn default() -> Self {
         OracleConfig {
@@ -159,16 +156,6 @@ impl Default for IngestSection {
             device_burst: 600,
             client_batches_per_minute: 6_000,
             client_burst: 1_000,
-        }
-    }
-}
-
-impl Default for PriceSection {
-    fn default() -> Self {
-        PriceSection {
-            source: "fixed".into(),
-            nano_usd: vec![1_000_000_000],
-            interval_secs: 60,
         }
     }
 }
@@ -290,20 +277,7 @@ impl OracleConfig {
         {
             return Err("ingest: every rate and burst must be > 0".into());
         }
-        match self.price.source.as_str() {
-            "none" => {}
-            "fixed" | "script" if !self.price.nano_usd.is_empty() => {}
-            "fixed" | "script" => return Err("price: nano_usd needs at least one price".into()),
-            other => {
-                return Err(format!(
-                    "price: unknown source `{other}` (fixed, script, none)"
-                ))
-            }
-        }
-        if self.price.nano_usd.contains(&0) || self.price.interval_secs == 0 {
-            return Err("price: prices and interval_secs must be > 0".into());
-        }
-        Ok(())
+        self.price.check().map_err(|e| format!("price: {e}"))
     }
 
     /// The roll policy of `[log]`.
@@ -355,6 +329,9 @@ mod tests {
             .contains("node must be an http(s) URL"));
         c = OracleConfig::parse("[price]\nsource = \"oracle-of-delphi\"").unwrap();
         assert!(c.check().unwrap_err().contains("unknown source"));
+        c = OracleConfig::parse("[price]\nsource = \"http\"").unwrap();
+        let no_sources = c.check().unwrap_err();
+        assert!(no_sources.contains("price: source = \"http\" needs at least one"));
         c = OracleConfig::parse("[ingest]\ndevice_burst = 0").unwrap();
         assert!(c.check().is_err());
     }

@@ -15,6 +15,9 @@
 //! - [`denylist`]: the coverage denylist each oracle commits, and the one 2/3 of stake agree on.
 //! - [`ingest`]: the checks a report passes before it is written, and its rate limits.
 //! - [`price`]: posting the token price from the configured source.
+//! - [`price_feed`]: the live price feed: HTTP JSON sources asked at once, the median of the
+//!   fresh ones that agree, or nothing (a pure decision).
+//! - [`price_json`]: a number read exactly out of a JSON answer (a path, decimal text).
 //! - [`registry`]: the oracle's view of the device registry.
 //! - [`replay`]: the audit: recompute an epoch from the chain and the logs, compare the roots.
 //! - [`service`]: one oracle as a process: its tasks, started and stopped in order.
@@ -31,6 +34,8 @@ pub mod ingest;
 pub mod log;
 pub mod manifest;
 pub mod price;
+pub mod price_feed;
+pub mod price_json;
 pub mod registry;
 pub mod replay;
 pub mod rewarder;

@@ -66,6 +66,9 @@ pub struct DeviceInfo {
     pub subnetwork: Subnetwork,
     /// Retired devices earn nothing.
     pub retired: bool,
+    /// Its maker's approval was revoked by governance before the epoch tallied (the registry
+    /// the rewarder reads decides, from the maker's record): it earns nothing.
+    pub maker_revoked: bool,
     /// Its asserted location, if any.
     pub location: Option<Cell>,
 }

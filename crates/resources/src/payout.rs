@@ -175,6 +175,7 @@ mod tests {
                                 owner: Address(SecretKey::from_seed([*owner; 32]).public_key()),
                                 subnetwork: *subnetwork,
                                 retired: false,
+                                maker_revoked: false,
                                 location: None,
                             },
                             windows: *windows,

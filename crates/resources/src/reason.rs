@@ -124,11 +124,14 @@ pub enum Reason {
     PayerShort = 46,
     /// More payers paid than one root settles; this one, paying among the least, was left out.
     PayerNotSettled = 47,
+    /// The device's maker was revoked by governance in an earlier epoch: its attestation no
+    /// longer vouches for the device.
+    MakerRevoked = 48,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 48] = [
+    pub const ALL: [Reason; 49] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -177,6 +180,7 @@ impl Reason {
         Reason::EmptyTransfer,
         Reason::PayerShort,
         Reason::PayerNotSettled,
+        Reason::MakerRevoked,
     ];
 
     /// The stable code.
@@ -230,6 +234,7 @@ impl Reason {
             Reason::EmptyTransfer => "empty_transfer",
             Reason::PayerShort => "payer_short",
             Reason::PayerNotSettled => "payer_not_settled",
+            Reason::MakerRevoked => "maker_revoked",
         }
     }
 
@@ -288,6 +293,7 @@ impl Reason {
             }
             Reason::TransferTooLarge => "the receipt claims more bytes than one chunk may carry (1 GiB)",
             Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
+            Reason::MakerRevoked => "governance revoked the device's maker: its attestation no longer vouches for the hardware",
         }
     }
 }
@@ -356,6 +362,7 @@ mod tests {
                 "empty_transfer",
                 "payer_short",
                 "payer_not_settled",
+                "maker_revoked",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

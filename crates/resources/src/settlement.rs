@@ -137,6 +137,7 @@ mod tests {
                 owner: address(200),
                 subnetwork: Subnetwork::Connectivity,
                 retired: false,
+                maker_revoked: false,
                 location: None,
             },
             windows: 1,

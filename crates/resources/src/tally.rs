@@ -529,6 +529,9 @@ fn admit_inner(
     if entry.info.retired {
         return Err(Reason::DeviceRetired);
     }
+    if entry.info.maker_revoked {
+        return Err(Reason::MakerRevoked);
+    }
     if !ctx.holds_time(report.body.time_ms) {
         return Err(Reason::OutsideEpoch);
     }
@@ -773,6 +776,7 @@ mod tests {
                         owner: Address(SecretKey::from_seed([100 + n; 32]).public_key()),
                         subnetwork: Subnetwork::Sensing,
                         retired: false,
+                        maker_revoked: false,
                         location: None,
                     },
                 )
@@ -965,6 +969,25 @@ mod tests {
         let d = &result.devices[&DeviceId(device_key(1).public_key())];
         assert_eq!(d.windows, 0);
         assert_eq!(d.rejected.get(&Reason::DeviceRetired), Some(&1));
+    }
+
+    #[test]
+    fn a_device_of_a_revoked_maker_earns_nothing_and_says_why() {
+        let mut reg = registry(&[1, 2]);
+        reg.get_mut(&DeviceId(device_key(1).public_key()))
+            .expect("device 1")
+            .maker_revoked = true;
+        let mut tally = Tally::new(ctx(), &reg);
+        tally.add(&logged(&heartbeat(1, 101_000, 1), 101_000));
+        tally.add(&logged(&heartbeat(2, 101_000, 1), 101_000));
+        let result = tally.finish();
+        let revoked = &result.devices[&DeviceId(device_key(1).public_key())];
+        assert_eq!(revoked.windows, 0);
+        assert_eq!(revoked.rejected.get(&Reason::MakerRevoked), Some(&1));
+        assert_eq!(
+            result.devices[&DeviceId(device_key(2).public_key())].windows,
+            1
+        );
     }
 
     #[test]

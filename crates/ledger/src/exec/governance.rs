@@ -416,6 +416,7 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
                 &MakerRecord {
                     name: name.to_string(),
                     approved: true,
+                    revoked_from: None,
                 },
             );
         }
@@ -425,6 +426,10 @@ fn apply_action(ex: &mut Exec<'_, '_>, action: &ProposalAction) -> Result<(), Ex
                 .get(&StateKey::Maker(*maker))?
                 .ok_or(TxError::UnknownMaker(*maker))?;
             record.approved = false;
+            if record.revoked_from.is_none() {
+                let current = ex.config.reward_clock().reward_epoch_of(ex.epoch());
+                record.revoked_from = Some(current.0.saturating_add(1));
+            }
             ex.state.put(&StateKey::Maker(*maker), &record);
         }
         ProposalAction::TreasurySpend { to, amount } => {

@@ -90,6 +90,9 @@ pub struct MakerRecord {
     pub name: String,
     /// False once revoked: its attestations no longer onboard devices.
     pub approved: bool,
+    /// Once revoked: the first reward epoch its devices earn nothing in (the one after the
+    /// epoch of the revocation, so the epoch under way still pays).
+    pub revoked_from: Option<u64>,
 }
 
 /// Why a validator is jailed, if it is.

@@ -369,3 +369,40 @@ fn a_proposal_whose_windows_leave_no_time_for_a_root_is_refused() {
         )
         .unwrap();
 }
+
+/// Revoking a maker stops its attestations from onboarding and names the first reward epoch
+/// its devices earn nothing in: the one after the revocation's (the epoch under way still
+/// pays). Revoking it again changes that epoch no more.
+#[test]
+fn a_revoked_maker_is_revoked_from_the_next_reward_epoch() {
+    let (mut chain, _dir) = chain();
+    let maker = key("maker-revoked-later").public_key();
+    crate::helpers::enact(
+        &mut chain,
+        ProposalAction::ApproveMaker {
+            maker,
+            name: BoundedString::new("Later Co").unwrap(),
+        },
+    );
+    let approved: MakerRecord = chain.ledger.get(&StateKey::Maker(maker)).unwrap().unwrap();
+    assert_eq!(approved.revoked_from, None);
+    crate::helpers::enact(&mut chain, ProposalAction::RevokeMaker { maker });
+    let epoch = cairn_types::Epoch::of_height(
+        chain.ledger.head().height,
+        chain.ledger.config().blocks_per_epoch,
+    );
+    let revoked: MakerRecord = chain.ledger.get(&StateKey::Maker(maker)).unwrap().unwrap();
+    assert!(!revoked.approved);
+    // One consensus epoch a reward epoch in the test chain.
+    let reward_epoch = chain
+        .ledger
+        .config()
+        .reward_clock()
+        .reward_epoch_of(epoch)
+        .0;
+    assert_eq!(revoked.revoked_from, Some(reward_epoch + 1));
+    chain.advance_to_epoch(epoch.0 + 2).unwrap();
+    crate::helpers::enact(&mut chain, ProposalAction::RevokeMaker { maker });
+    let again: MakerRecord = chain.ledger.get(&StateKey::Maker(maker)).unwrap().unwrap();
+    assert_eq!(again.revoked_from, Some(reward_epoch + 1));
+}

@@ -206,3 +206,73 @@ fn a_proposal_dry_run_crosses_the_epoch_boundaries_of_pending_blocks() {
     assert_eq!(after.chosen, vec![withdraw]);
     assert!(after.failing.is_empty(), "{:?}", after.failing);
 }
+
+/// A voter's charge check: a proposal whose transactions all pay after its pending ancestors
+/// passes; one carrying a transaction whose nonce a pending ancestor used, or a forged fee
+/// payer, is named; pending blocks that do not lead to the proposal say nothing. Nothing is
+/// written.
+#[test]
+fn the_charge_check_runs_after_the_pending_ancestors() {
+    use cairn_ledger::ChargeCheck;
+    let (chain, _dir) = chain();
+    let head = chain.ledger.head().height;
+    let first = pay(&chain, 0, 5);
+    let pending = chain.next_block(vec![first.clone()]);
+    let mut proposal = chain.next_block(vec![pay(&chain, 1, 5)]);
+    proposal.height = pending.height + 1;
+    proposal.timestamp_ms = pending.timestamp_ms + 1_000;
+    assert_eq!(
+        chain
+            .ledger
+            .check_charges(std::slice::from_ref(&pending), &proposal)
+            .unwrap(),
+        ChargeCheck::Charged
+    );
+    // The pending ancestor used nonce 0: a proposal carrying it again cannot charge it.
+    let replayed = with_txs(&proposal, vec![first.clone(), pay(&chain, 1, 5)]);
+    match chain
+        .ledger
+        .check_charges(std::slice::from_ref(&pending), &replayed)
+        .unwrap()
+    {
+        ChargeCheck::Uncharged(named) => {
+            assert_eq!(named.len(), 1);
+            assert_eq!(named[0].0, first.id());
+        }
+        other => panic!("the replay was not named: {other:?}"),
+    }
+    // From a stranger with no balance: no fee can be charged.
+    let stranger = cairn_types::SecretKey::from_label("stranger");
+    let mut broke = chain.tx(
+        "alice",
+        Action::Transfer {
+            to: addr("bob"),
+            amount: Amount(1),
+        },
+    );
+    broke.tx.sender = cairn_types::Address(stranger.public_key());
+    broke.tx.nonce = 0;
+    let broke = broke.tx.sign(&stranger);
+    let unpaid = with_txs(&proposal, vec![broke.clone()]);
+    assert!(matches!(
+        chain.ledger.check_charges(std::slice::from_ref(&pending), &unpaid).unwrap(),
+        ChargeCheck::Uncharged(named) if named[0].0 == broke.id()
+    ));
+    // Without the pending block, the proposal's parent is not reached.
+    assert_eq!(
+        chain.ledger.check_charges(&[], &proposal).unwrap(),
+        ChargeCheck::NoPath { reached: head }
+    );
+    assert_eq!(chain.ledger.head().height, head);
+}
+
+/// A block input like `block` with other transactions.
+fn with_txs(
+    block: &cairn_ledger::BlockInput,
+    transactions: Vec<cairn_types::tx::SignedTransaction>,
+) -> cairn_ledger::BlockInput {
+    cairn_ledger::BlockInput {
+        transactions,
+        ..block.clone()
+    }
+}

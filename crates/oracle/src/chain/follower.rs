@@ -137,6 +137,7 @@ pub fn info_of(record: DeviceRecord) -> DeviceInfo {
         owner: record.owner,
         subnetwork: record.subnetwork,
         retired: record.retired,
+        maker_revoked: false,
         location: record.location,
     }
 }

@@ -62,6 +62,7 @@ fn fixture(limits: IngestLimits) -> Fixture {
                 owner: Address::default(),
                 subnetwork: Subnetwork::Sensing,
                 retired,
+                maker_revoked: false,
                 location: None,
             }),
         );

@@ -73,7 +73,7 @@ pub fn compute_epoch(sources: EpochSources<'_>) -> Result<EpochResult, GatherErr
     };
     let (ctx, pools) = rules_and_pools(reads, chain, epoch, bounds_ms).map_err(chain_failed)?;
     let denylist = denylist::of_epoch(reads, chain, epoch, &manifests).map_err(chain_failed)?;
-    let registry = RegistryAt::new(reads);
+    let registry = RegistryAt::new(reads, epoch.0);
     let history = history_at(reads, chain.reward_clock());
     let credits = credits_at(reads);
     let result = super::compute(EpochInputs {

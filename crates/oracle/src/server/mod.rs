@@ -421,6 +421,7 @@ mod tests {
                 owner: Address::default(),
                 subnetwork: Subnetwork::Sensing,
                 retired: false,
+                maker_revoked: false,
                 location: None,
             }),
         );

@@ -27,6 +27,7 @@ fn station(n: u8, at: Option<(f64, f64)>, value: impl Fn(u64) -> i64) -> (Device
             owner: Address(SecretKey::from_seed([100 + n; 32]).public_key()),
             subnetwork: Subnetwork::Sensing,
             retired: false,
+            maker_revoked: false,
             location: at.map(|(lat, lng)| Cell::from_lat_lng(lat, lng, 12).unwrap()),
         },
         windows: 60,
