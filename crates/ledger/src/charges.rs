@@ -31,7 +31,8 @@ pub enum ChargeCheck {
 impl Ledger {
     /// Checks that every transaction of `block` (whose signatures the caller has checked) can
     /// be charged after the `pending` blocks (oldest first; those at or below the head are
-    /// passed over). Changes nothing.
+    /// passed over), each block with the signers its carried votes name, as execution counts
+    /// them. Changes nothing.
     pub fn check_charges(
         &self,
         pending: &[BlockInput],
@@ -48,7 +49,7 @@ impl Ledger {
                 &mut overlay,
                 (block.height, block.timestamp_ms.max(time)),
                 &block.transactions,
-                None,
+                block.signers.as_ref(),
                 Mode::Filter,
             )
             .map_err(as_store)?;

@@ -320,17 +320,20 @@ impl Ledger {
         max: usize,
     ) -> Result<Selection, StoreError> {
         let (checked, bad) = split_by_signature(candidates);
-        let mut selection = self.select_verified_after(pending, timestamp_ms, checked, max)?;
+        let mut selection =
+            self.select_verified_after(pending, (timestamp_ms, None), checked, max)?;
         selection.skipped.extend(bad);
         Ok(selection)
     }
 
     /// Like [`Ledger::select_transactions_after`] for candidates whose signatures the caller
-    /// has already checked (a mempool admitting a transaction it verified on entry).
+    /// has already checked (a mempool admitting a transaction it verified on entry), in a block
+    /// at `timestamp_ms` that carries the votes of `signers` (counted before its transactions,
+    /// as execution will).
     pub fn select_verified_after(
         &self,
         pending: &[BlockInput],
-        timestamp_ms: u64,
+        (timestamp_ms, signers): (u64, Option<&SignerRecord>),
         checked: Vec<SignedTransaction>,
         max: usize,
     ) -> Result<Selection, StoreError> {
@@ -342,7 +345,7 @@ impl Ledger {
                 &mut overlay,
                 (height + 1, timestamp_ms.max(time)),
                 &checked,
-                None,
+                signers,
                 Mode::Filter,
             )
             .map_err(as_store)?;
@@ -526,9 +529,14 @@ impl Ledger {
     }
 
     /// Executes on `overlay` the ordered but unapplied blocks of `pending` (oldest first) that
-    /// lie above the head, each at its own height and time, as a proposal's dry run does.
-    /// Returns the height and time reached: it stops at the first gap (the caller's view is
-    /// stale, and the dry run stops trusting it).
+    /// lie above the head, each at its own height and time and with its carried signers, as a
+    /// proposal's dry run does. Returns the height and time reached: it stops at the first gap
+    /// (the caller's view is stale, and the dry run stops trusting it).
+    ///
+    /// Their signatures are not checked again: pending blocks are notarized ancestors, whose
+    /// signatures the voters that notarized them checked. (Were one forged, which takes more
+    /// than a third of the voting power, execution would skip it where this run does not: a
+    /// proposal after it might lose a vote, and nothing else.)
     pub(crate) fn run_pending(
         &self,
         overlay: &mut Overlay<'_>,
@@ -541,11 +549,10 @@ impl Ledger {
             }
             height = block.height;
             time = time.max(block.timestamp_ms);
-            let (valid, _) = split_by_signature(block.transactions.iter().cloned());
             self.run_block(
                 overlay,
                 (height, time),
-                &valid,
+                &block.transactions,
                 block.signers.as_ref(),
                 Mode::Filter,
             )

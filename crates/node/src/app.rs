@@ -113,27 +113,8 @@ async fn propose(
             .saturating_add(rules.block_interval_ms),
     )
     .await;
-    let applied = chain.head().height;
-    // The ordered blocks above the applied state, oldest first.
-    let mut pending = Vec::new();
-    if parent_header.height > applied {
-        pending.push(parent.inner().clone());
-        while let Some(block) = ancestry.next().await {
-            if block.inner().header.height <= applied {
-                break;
-            }
-            pending.push(block.inner().clone());
-        }
-        pending.reverse();
-    }
+    let pending = pending_inputs(&chain, &app.schemes, parent.clone(), &mut ancestry).await;
     let timestamp_ms = now_ms(&clock).max(parent_header.timestamp_ms);
-    let transactions = match chain.select(&pending, timestamp_ms) {
-        Ok(txs) => txs,
-        Err(error) => {
-            chain.halt(format!("cannot propose: {error}"));
-            return None;
-        }
-    };
     let (state_height, state_root, protocol_version) = {
         let ledger = chain.ledger();
         let height = ledger.head().height.min(parent_header.height);
@@ -158,6 +139,17 @@ async fn propose(
         (&parent_header, state_height),
     )
     .await;
+    // The block's own carried votes are counted before its transactions run: so in the trial.
+    let signers = liveness::signers_of(&app.schemes, blocks_per_epoch, (carried.0, &carried.1))
+        .ok()
+        .flatten();
+    let transactions = match chain.select(&pending, (timestamp_ms, signers.as_ref())) {
+        Ok(txs) => txs,
+        Err(error) => {
+            chain.halt(format!("cannot propose: {error}"));
+            return None;
+        }
+    };
     let block = Block::new(
         parent.digest(),
         (parent_header.height + 1, protocol_version),
@@ -280,7 +272,7 @@ async fn check_block(
             match liveness::check(&app.schemes, &app.marshal, blocks_per_epoch, &parent, block)
                 .await
             {
-                Ok(()) => charges_paid(&chain, block, parent_block, ancestry).await,
+                Ok(()) => charges_paid(&chain, &app.schemes, block, parent_block, ancestry).await,
                 Err(error) => {
                     tracing::info!(height = header.height, %error, "node.verify: carried votes");
                     false
@@ -305,23 +297,20 @@ async fn check_block(
 /// proposal passes; a storage fault halts the node and abstains.
 async fn charges_paid(
     chain: &Chain,
+    schemes: &EpochSchemes,
     block: &Block,
     parent: Digested<Block>,
     mut ancestry: impl Ancestry<Block>,
 ) -> bool {
     let height = block.header.height;
-    let applied = chain.head().height;
-    let mut pending = Vec::new();
-    let mut next = Some(parent);
-    while let Some(ancestor) = next {
-        if ancestor.inner().header.height <= applied {
-            break;
-        }
-        pending.push(ancestor.inner().input(None));
-        next = ancestry.next().await;
-    }
-    pending.reverse();
-    let checked = chain.ledger().check_charges(&pending, &block.input(None));
+    let pending = pending_inputs(chain, schemes, parent, &mut ancestry).await;
+    let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
+    let signers = liveness::signer_record(schemes, blocks_per_epoch, block)
+        .ok()
+        .flatten();
+    let checked = chain
+        .ledger()
+        .check_charges(&pending, &block.input(signers));
     match checked {
         Ok(cairn_ledger::ChargeCheck::Charged) => true,
         Ok(cairn_ledger::ChargeCheck::Uncharged(named)) => {
@@ -348,6 +337,34 @@ async fn charges_paid(
             abstain().await
         }
     }
+}
+
+/// The ordered blocks from `parent` down to just above this node's applied state (read back
+/// through `ancestry`, which continues below `parent`), oldest first, each with the signers
+/// its carried votes name, as the ledger will execute them.
+async fn pending_inputs(
+    chain: &Chain,
+    schemes: &EpochSchemes,
+    parent: Digested<Block>,
+    ancestry: &mut impl Ancestry<Block>,
+) -> Vec<cairn_ledger::BlockInput> {
+    let applied = chain.head().height;
+    let blocks_per_epoch = chain.ledger().config().blocks_per_epoch;
+    let mut pending = Vec::new();
+    let mut next = Some(parent);
+    while let Some(ancestor) = next {
+        let block = ancestor.inner();
+        if block.header.height <= applied {
+            break;
+        }
+        let signers = liveness::signer_record(schemes, blocks_per_epoch, block)
+            .ok()
+            .flatten();
+        pending.push(block.input(signers));
+        next = ancestry.next().await;
+    }
+    pending.reverse();
+    pending
 }
 
 /// Never answers: consensus gets no vote from this node for the block.
@@ -454,7 +471,9 @@ mod tests {
         let chain_id = genesis.chain.chain_id.clone();
         let ledger = Ledger::init(dir.path(), &genesis).expect("a ledger");
         let root = ledger.head().state_root;
-        let chain = Chain::new(ledger, crate::mempool::MempoolConfig::default());
+        let chain = Arc::new(Chain::new(ledger, crate::mempool::MempoolConfig::default()));
+        let schemes = EpochSchemes::new(chain.clone(), b"test".to_vec(), key("validator-0"))
+            .expect("a node key");
         let alice = key("alice");
         let first = pay(&chain_id, &alice, 0);
         let genesis_block = Block::genesis(root, genesis.genesis_time_ms, 1);
@@ -464,6 +483,7 @@ mod tests {
             let proposal = child(&parent, transactions);
             futures::executor::block_on(charges_paid(
                 &chain,
+                &schemes,
                 &proposal,
                 digested(parent.clone()),
                 ancestry.clone(),

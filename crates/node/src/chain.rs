@@ -276,15 +276,14 @@ impl Chain {
     }
 
     /// Picks the transactions of a block to follow the ordered but not yet applied
-    /// `pending` blocks (oldest first), at time `timestamp_ms`.
+    /// `pending` blocks (oldest first, each with the signers its carried votes name), at time
+    /// `timestamp_ms`, carrying the votes of `signers`.
     pub fn select(
         &self,
-        pending: &[Block],
-        timestamp_ms: u64,
+        pending: &[cairn_ledger::BlockInput],
+        next: (u64, Option<&cairn_ledger::liveness::SignerRecord>),
     ) -> Result<Vec<SignedTransaction>, StoreError> {
         let limits = self.rules.limits;
-        let pending_blocks: Vec<cairn_ledger::BlockInput> =
-            pending.iter().map(|b| b.input(None)).collect();
         let pending_ids: std::collections::HashSet<Hash> = pending
             .iter()
             .flat_map(|b| b.transactions.iter().map(SignedTransaction::id))
@@ -298,12 +297,8 @@ impl Chain {
         );
         // Every pooled transaction's signature was checked when it entered the pool.
         let ledger = self.ledger.read();
-        let selection = ledger.select_verified_after(
-            &pending_blocks,
-            timestamp_ms,
-            candidates,
-            limits.max_transactions,
-        )?;
+        let selection =
+            ledger.select_verified_after(pending, next, candidates, limits.max_transactions)?;
         drop(ledger);
         // A candidate that cannot be charged against the applied state alone leaves the pool;
         // after pending blocks the refusal may be their artefact, so it takes a few refusals in

@@ -134,15 +134,28 @@ pub fn signer_record(
     blocks_per_epoch: u64,
     block: &Block,
 ) -> Result<Option<SignerRecord>, CarriedError> {
-    if block.votes.is_empty() {
+    signers_of(
+        schemes,
+        blocks_per_epoch,
+        (block.header.counted_through, &block.votes),
+    )
+}
+
+/// The signer record of the votes a block carries (`counted_through`, encoded votes), as
+/// [`to_carry`] returns them (`None` when there are none).
+pub fn signers_of(
+    schemes: &EpochSchemes,
+    blocks_per_epoch: u64,
+    (height, votes): (u64, &[u8]),
+) -> Result<Option<SignerRecord>, CarriedError> {
+    if votes.is_empty() {
         return Ok(None);
     }
-    let height = block.header.counted_through;
     let seats = set_of(schemes, height, blocks_per_epoch)?
         .participants
         .len();
     let mut signed = vec![false; seats];
-    for vote in decode(&block.votes, seats)? {
+    for vote in decode(votes, seats)? {
         let flag = signed
             .get_mut(vote.attestation.signer.get() as usize)
             .ok_or(CarriedError::NotASeat(height))?;

@@ -565,7 +565,7 @@ pub fn check_executes(
     let count = earlier.len() + 1;
     let mut candidates = earlier;
     candidates.push(tx.clone());
-    let selection = ledger.select_verified_after(&[], timestamp_ms, candidates, count)?;
+    let selection = ledger.select_verified_after(&[], (timestamp_ms, None), candidates, count)?;
     let refusal = selection
         .skipped
         .into_iter()

@@ -57,6 +57,9 @@ fn next(source: &PriceSection, feed: Option<&mut Feed>, round: usize) -> Next {
 /// Posts prices until `stopping` is set (a blocking loop for its own thread).
 pub fn run(source: PriceSection, submitter: &Submitter, stopping: &AtomicBool) {
     let every = Duration::from_secs(source.interval_secs.max(1));
+    if let Some(warning) = source.warning() {
+        tracing::warn!("oracle.price: {warning}");
+    }
     let mut feed = (source.source == "http").then(|| Feed::new(source.clone()));
     let mut round = 0;
     while !stopping.load(Ordering::Relaxed) {

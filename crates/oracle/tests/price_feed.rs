@@ -339,6 +339,7 @@ fn the_example_configuration_loads() {
     let config = OracleConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.price.source, "http");
     assert_eq!(config.price.sources.len(), 3);
-    assert_eq!(config.price.min_sources, 3);
+    assert_eq!(config.price.min_sources, 2);
+    assert_eq!(config.price.warning(), None);
     assert_eq!(config.price.max_age_secs_of(2), 120);
 }

@@ -421,7 +421,7 @@ impl ParamId {
             ParamId::ProposalPowerMin => "proposal_power_min",
             ParamId::DowntimeJailBps => "downtime_jail_bps",
             ParamId::ChurnBps => "churn_bps",
-            ParamId::PriceMoveMaxBpsPerMinute => "price_move_max_bps",
+            ParamId::PriceMoveMaxBpsPerMinute => "price_move_max_bps_per_minute",
             ParamId::PriceSpreadMaxBps => "price_spread_max_bps",
             ParamId::ManifestCommitSecs => "manifest_commit_secs",
             ParamId::ManifestAttestSecs => "manifest_attest_secs",

@@ -19,7 +19,8 @@
 //! 4. **A move limit**: the price may move at most `price_move_max_bps_per_minute` of the
 //!    reference price per minute of chain time (block time) since the reference was set (at most
 //!    [`MOVE_WINDOW_MAX_MS`]' worth at once), up or down; the median is held within that band. The
-//!    pace is the same however fast blocks come. A manipulated median (pushed up to mint
+//!    pace is the same however fast blocks come. A median held to no move at all (the band
+//!    rounds down to zero) leaves the reference's time as it was, so the move accrues. A manipulated median (pushed up to mint
 //!    credits for nothing, or down to make burns fail their `min_credits`) moves the price only
 //!    at that pace, which leaves time to answer with a slash; the cost is that a real crash
 //!    reaches the price at that pace too. The reference is the price of the last burn or post
@@ -187,10 +188,14 @@ fn current_price(ex: &mut Exec<'_, '_>) -> Result<Price, ExecError> {
         }
     };
     let price = Price(price);
-    let now = PriceReference {
-        price,
-        time_ms: ex.time_ms,
+    // A median held to the reference itself (the band rounded down to nothing: posts come
+    // faster than a unit of move accrues) keeps the reference's time, so the allowed move
+    // keeps accruing; otherwise frequent posts would freeze the price for good.
+    let time_ms = match reference {
+        Some(r) if price == r.price && median != r.price.0 => r.time_ms,
+        _ => ex.time_ms,
     };
+    let now = PriceReference { price, time_ms };
     if reference != Some(now) {
         ex.state.put(&StateKey::PriceReference, &now);
     }

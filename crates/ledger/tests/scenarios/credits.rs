@@ -333,3 +333,26 @@ fn delegated_credits_are_spent_first_and_usage_is_recorded() {
         Credits(1_000_000 - 500 - 1_000)
     );
 }
+
+/// A price so low that one block's share of the move rounds down to nothing still moves at its
+/// pace: posts in every block do not restart the clock while the price is held in place.
+#[test]
+fn frequent_posts_do_not_freeze_a_low_price() {
+    let (mut chain, _dir) = chain();
+    // $0.000001 a token: 1% a minute is 10 nano-dollars, a second's share is 1/6 of one.
+    post_prices(&mut chain, &[1_000; 3]);
+    for _ in 0..120 {
+        post_prices(&mut chain, &[2_000; 3]);
+    }
+    let reference: PriceReference = chain
+        .ledger
+        .get(&StateKey::PriceReference)
+        .unwrap()
+        .unwrap();
+    // Two minutes at 1% a minute, each step rounded down: 1,019 or 1,020.
+    assert!(
+        (1_015..=1_020).contains(&reference.price.0),
+        "two minutes moved the price to {}",
+        reference.price.0
+    );
+}

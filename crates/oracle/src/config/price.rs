@@ -187,6 +187,23 @@ pub enum PriceConfigError {
         /// The name.
         name: String,
     },
+    /// Two sources with one URL.
+    #[error("two sources ask `{url}`: one source would count twice")]
+    DuplicateUrl {
+        /// The URL.
+        url: String,
+    },
+    /// Rounds closer together than a request may take.
+    #[error(
+        "interval_secs ({interval_secs}) must be above request_timeout_secs \
+         ({request_timeout_secs}): a round must end before the next begins"
+    )]
+    IntervalBelowTimeout {
+        /// What was written.
+        interval_secs: u64,
+        /// What was written.
+        request_timeout_secs: u64,
+    },
     /// A source with an empty `url`.
     #[error("source `{name}` has no url")]
     EmptyUrl {
@@ -299,7 +316,16 @@ impl PriceSection {
             1,
             MAX_DEVIATION_BPS,
         )?;
+        // A round must end before the next begins, so that a stalled source's requests never
+        // pile up behind each other.
+        if self.interval_secs < self.request_timeout_secs.saturating_add(1) {
+            return Err(PriceConfigError::IntervalBelowTimeout {
+                interval_secs: self.interval_secs,
+                request_timeout_secs: self.request_timeout_secs,
+            });
+        }
         let mut names = BTreeSet::new();
+        let mut urls = BTreeSet::new();
         for (index, source) in self.sources.iter().enumerate() {
             source.check(index)?;
             if !names.insert(source.name.as_str()) {
@@ -307,8 +333,27 @@ impl PriceSection {
                     name: source.name.clone(),
                 });
             }
+            // One source named twice would count twice towards the median and the minimum.
+            if !urls.insert(source.url.trim()) {
+                return Err(PriceConfigError::DuplicateUrl {
+                    url: source.url.clone(),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// A warning for a section that loads but is fragile: when every source is needed, one
+    /// source down or wrong stops this oracle's posts.
+    pub fn warning(&self) -> Option<String> {
+        let count = self.sources.len();
+        (self.source == "http" && count > 0 && self.min_sources >= count).then(|| {
+            format!(
+                "[price] min_sources = {} of {count} sources: one source down or lying stops \
+                 this oracle's posts; configure more sources than min_sources",
+                self.min_sources
+            )
+        })
     }
 }
 
@@ -438,6 +483,20 @@ mod tests {
             section.check().unwrap_err()
         };
         use PriceConfigError as E;
+        assert!(matches!(
+            with(&|s| s.sources[2].url = s.sources[0].url.clone()),
+            E::DuplicateUrl { .. }
+        ));
+        assert!(matches!(
+            with(&|s| s.interval_secs = s.request_timeout_secs),
+            E::IntervalBelowTimeout { .. }
+        ));
+        // Every source needed: it loads, with a warning.
+        let all_needed = parse(THREE);
+        assert!(all_needed.warning().is_some_and(|w| w.contains("3 of 3")));
+        let mut room = parse(THREE);
+        room.min_sources = 2;
+        assert_eq!(room.warning(), None);
         assert!(matches!(
             with(&|s| s.source = "oracle-of-delphi".into()),
             E::UnknownSource { .. }
