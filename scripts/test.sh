@@ -41,7 +41,7 @@ if [ "$quick" = 0 ]; then
   # lane names fails the run, so none is skipped by mistake.
   lane_a=(oracle_e2e)
   lane_b=(oracle_faults devnet recovery supervisor roots_after_outage)
-  alone=(devnet_default)
+  alone=(devnet_default api_fairness)
   named=" ${lane_a[*]} ${lane_b[*]} ${alone[*]} "
   for file in $(grep -l 'ignore = "slow tier' crates/*/tests/*.rs); do
     name=$(basename "$file" .rs)

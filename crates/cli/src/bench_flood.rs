@@ -4,8 +4,10 @@
 //! `--clients` threads each keep one connection to a node and send state proofs
 //! (`/v1/state/{key}?prove=true`) and recent blocks (`/v1/blocks/{h}`) in turn, at `--rate`
 //! requests per second in all. On loopback each client sends from its own address
-//! (127.0.0.2, 127.0.0.3, …) so that the nodes see many clients, as they would a distributed
-//! flood, and not one that their per-client rate limit stops. Another thread holds `--idle`
+//! (127.0.0.2, 127.0.0.3, …; `--loopback-net N` takes them from 127.0.N.0/24 instead) so that
+//! the nodes see many clients, as they would a distributed flood, and not one that their
+//! per-client rate limit stops. (A node shares its expensive slots among client groups, /24s:
+//! one such flood is one group; an honest reader is another `--loopback-net`.) Another thread holds `--idle`
 //! connections that send nothing, opening a new one whenever a node closes one. The
 //! process's open-file limit is raised to its hard limit for them. Prints one JSON line: the
 //! answers by kind, the latency of the served ones, the idle connections kept, and the CPU
@@ -43,6 +45,9 @@ pub(crate) struct FloodArgs {
     /// Accounts whose state is proven (the `cairn bench devnet` senders).
     #[arg(long, default_value_t = 2_000)]
     accounts: usize,
+    /// On loopback, the clients send from 127.0.N.2, 127.0.N.3, …
+    #[arg(long, default_value_t = 0)]
+    loopback_net: u8,
 }
 
 /// The figures, printed as one JSON line.
@@ -127,12 +132,13 @@ fn flood(args: &FloodArgs) -> Result<FloodReport> {
     let interval = Duration::from_secs_f64(args.clients as f64 / args.rate.max(1) as f64);
     std::thread::scope(|scope| {
         for c in 0..args.clients {
-            let target = targets[c as usize % targets.len()];
+            let target = (targets[c as usize % targets.len()], args.loopback_net);
             let (counts, stop, keys) = (&counts, &stop, &keys);
             scope.spawn(move || client(c, target, interval, keys, counts, stop));
         }
         let (stop_ref, idle_ref, targets_ref) = (&stop, &idle, &targets);
-        scope.spawn(move || hold_idle(targets_ref, args.idle, idle_ref, stop_ref));
+        let net = args.loopback_net;
+        scope.spawn(move || hold_idle((targets_ref, net), args.idle, idle_ref, stop_ref));
         while started.elapsed() < Duration::from_secs(args.secs) {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -165,13 +171,13 @@ fn flood(args: &FloodArgs) -> Result<FloodReport> {
     })
 }
 
-/// A connection to `target`, from loopback address 127.0.0.(2 + `index` mod 250) when the
+/// A connection to `target`, from loopback address 127.0.`net`.(2 + `index` mod 250) when the
 /// target is on loopback.
-fn connect(target: SocketAddr, index: u64) -> std::io::Result<TcpStream> {
+fn connect((target, net): (SocketAddr, u8), index: u64) -> std::io::Result<TcpStream> {
     let socket = Socket::new(Domain::for_address(target), Type::STREAM, None)?;
     if target.ip().is_loopback() && target.is_ipv4() {
         let last = u8::try_from(2 + index % 250).unwrap_or(2);
-        let source = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)), 0);
+        let source = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, net, last)), 0);
         socket.bind(&source.into())?;
     }
     socket.connect_timeout(&target.into(), Duration::from_secs(5))?;
@@ -184,7 +190,7 @@ fn connect(target: SocketAddr, index: u64) -> std::io::Result<TcpStream> {
 /// One client: a keep-alive connection, proofs and blocks in turn every `interval`.
 fn client(
     index: u64,
-    target: SocketAddr,
+    target: (SocketAddr, u8),
     interval: Duration,
     keys: &[String],
     counts: &Counts,
@@ -324,7 +330,12 @@ struct IdleStats {
 
 /// Holds `count` connections that send nothing, spread over `targets`; every 500 ms, finds
 /// those a node closed and opens new ones.
-fn hold_idle(targets: &[SocketAddr], count: usize, stats: &IdleStats, stop: &AtomicBool) {
+fn hold_idle(
+    (targets, net): (&[SocketAddr], u8),
+    count: usize,
+    stats: &IdleStats,
+    stop: &AtomicBool,
+) {
     let mut held: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
     let mut probe = [0u8; 512];
     while !stop.load(Ordering::Relaxed) {
@@ -348,7 +359,7 @@ fn hold_idle(targets: &[SocketAddr], count: usize, stats: &IdleStats, stop: &Ato
             }
             if slot.is_none() {
                 let target = targets[i % targets.len()];
-                *slot = connect(target, i as u64)
+                *slot = connect((target, net), i as u64)
                     .and_then(|s| s.set_nonblocking(true).map(|()| s))
                     .ok();
             }

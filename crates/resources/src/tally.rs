@@ -10,8 +10,10 @@
 //!    (or the allowed clock skew before it);
 //! 3. copies of one report (same bytes, from several oracles) merge: the earliest receive stamp
 //!    is the report's time, and its signatures are checked once;
-//! 4. of different reports for the same (device, kind, window) the one received first counts
-//!    (ties: the smaller id); a later one is refused as `duplicate_window` without signature work;
+//! 4. of different reports for the same (device, kind, window) the one the device signed first
+//!    counts (its own signed time; ties: the earlier receive stamp, then the smaller id), so no
+//!    oracle chooses the winner by how it stamps; a later one is refused as `duplicate_window`
+//!    without signature work;
 //! 5. the session certificate is checked once per device and session, then the report's
 //!    signature, and for a transfer the payer's signature over its receipt.
 //!
@@ -23,7 +25,16 @@
 //! signatures checked beforehand in batches on several threads ([`crate::verify`]).
 //!
 //! Memory is bounded by devices × windows of the epoch, not by reports: per (device, kind,
-//! window) the tally keeps the receive stamp and 16 bytes of the counted report's id.
+//! window) the tally keeps the device's time, the receive stamp and 16 bytes of the counted
+//! report's id.
+//!
+//! **What a receive stamp can claim.** The stamp is the logging oracle's word alone. It counts
+//! only within `skew` before the device's own signed time and `delay` after it, and that time
+//! must lie in the epoch: so a stamp can never place a report outside the epoch's manifests'
+//! window, nor more than the allowed skew and delay from what the device itself signed. What
+//! remains (docs/ORACLE.md, "Freshness"): an oracle colluding with a device's owner (who holds
+//! the device key) can log, until the epoch's manifests close, reports the owner signs late
+//! with earlier times, so that an offline device looks online for windows it missed.
 
 use crate::context::{DeviceInfo, EpochContext, Registry};
 use crate::reason::Reason;
@@ -104,9 +115,19 @@ fn answers<'a>(
 /// chunk, however often and whenever the device reports it).
 type CountKey = (ReportKind, u64, [u8; 8]);
 
+/// How two reports of one key compare: the device's own time first, then the receive stamp,
+/// then the id (the smaller wins).
+type Rank = (u64, u64, [u8; 16]);
+
+/// The rank of a copy of a report.
+fn rank(logged: &LoggedReport, id: [u8; 16]) -> Rank {
+    (logged.report.body.time_ms, logged.received_ms, id)
+}
+
 /// The counted report of one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Counted {
+    time_ms: u64,
     received_ms: u64,
     id: [u8; 16],
     kept: Kept,
@@ -370,7 +391,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
     fn plan(&self, copies: &[LoggedReport], ids: &[[u8; 16]]) -> Vec<bool> {
         // The best copy planned per device and key, and the keys planned per device, kind and
         // window (against the per-window limits).
-        let mut best: HashMap<(DeviceId, CountKey), (u64, [u8; 16])> = HashMap::new();
+        let mut best: HashMap<(DeviceId, CountKey), Rank> = HashMap::new();
         let mut added: HashMap<(DeviceId, ReportKind, u64), usize> = HashMap::new();
         copies
             .iter()
@@ -380,10 +401,10 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 let Some(key) = self.candidate_key(logged, *id) else {
                     return false;
                 };
-                let stamp = (logged.received_ms, *id);
+                let stamp = rank(logged, *id);
                 if let Some(planned) = best.get(&(device, key)) {
                     // Another copy of the report planned, or one planned that it loses to.
-                    if planned.1 == *id || *planned < stamp {
+                    if planned.2 == *id || *planned < stamp {
                         return false;
                     }
                 } else if let Some(limit) = per_window_limit(key.0) {
@@ -563,7 +584,7 @@ fn admit_inner(
         if current.id == id {
             return Ok(Admission::Copy(key));
         }
-        if (current.received_ms, current.id) < (logged.received_ms, id) {
+        if (current.time_ms, current.received_ms, current.id) < rank(logged, id) {
             return Err(Reason::DuplicateWindow);
         }
     } else if let Some(limit) = per_window_limit(kind) {
@@ -617,6 +638,7 @@ fn check_copy(
     // Only a copy that counts keeps its body (beacons and witnesses for the coverage verifier,
     // a station's readings for the sensing verifier, transfers for the settlement).
     let candidate = Counted {
+        time_ms: report.body.time_ms,
         received_ms: logged.received_ms,
         id,
         kept: Kept::of(&report.body, kept),
@@ -988,6 +1010,31 @@ mod tests {
             result.devices[&DeviceId(device_key(2).public_key())].windows,
             1
         );
+    }
+
+    /// A colluding oracle that stamps a later-signed report as received first does not make
+    /// it the window's report: the device's own signed time decides, in either order, whether
+    /// the copies are added one by one or planned in a batch.
+    #[test]
+    fn the_report_the_device_signed_first_wins_whatever_an_oracle_stamps() {
+        let first = heartbeat(1, 101_000, 1);
+        let second = heartbeat(1, 101_500, 2);
+        let copies = [logged(&first, 101_800), logged(&second, 100_600)];
+        let reg = registry(&[1]);
+        let device = DeviceId(device_key(1).public_key());
+        let key = (ReportKind::Heartbeat, ctx().window_of(101_000), [0; 8]);
+        for order in [[0, 1], [1, 0]] {
+            let mut one_by_one = Tally::new(ctx(), &reg);
+            let mut batched = Tally::new(ctx(), &reg);
+            for i in order {
+                one_by_one.add(&copies[i]);
+            }
+            batched.add_all(&[copies[order[0]].clone(), copies[order[1]].clone()], 2);
+            for tally in [&one_by_one, &batched] {
+                let counted = tally.devices[&device].counted.get(&key).expect("counted");
+                assert_eq!(counted.id, short_id(first.id().0), "order {order:?}");
+            }
+        }
     }
 
     #[test]

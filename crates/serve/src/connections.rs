@@ -4,6 +4,7 @@
 //! limit gets a 503 and is closed. Each request carries [`ClientAddr`] (and axum's
 //! [`ConnectInfo`](axum::extract::ConnectInfo) of the peer) in its extensions.
 
+use crate::fair::ClientGroup;
 use crate::rate::ClientKey;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,6 +29,10 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Open connections of one client (an IPv4 address, an IPv6 /64) at once.
     pub max_connections_per_client: usize,
+    /// Open connections of one client group (an IPv4 /24, an IPv6 /48: what one operator
+    /// usually holds) at once, so that many addresses of one network cannot take every
+    /// connection.
+    pub max_connections_per_group: usize,
     /// Time a client has to send a request's head; a keep-alive connection waiting for its
     /// next request is closed after the same time.
     pub header_read_timeout_ms: u64,
@@ -71,7 +76,11 @@ pub async fn accept(
                 continue;
             }
         };
-        let client = per_client.enter(peer.ip(), limits.max_connections_per_client);
+        let client = per_client.enter(
+            peer.ip(),
+            limits.max_connections_per_client,
+            limits.max_connections_per_group,
+        );
         let permit = match (client, open.clone().try_acquire_owned()) {
             (Some(client), Ok(permit)) => Some((client, permit)),
             _ => None,
@@ -95,44 +104,66 @@ pub async fn accept(
     }
 }
 
-/// Open connections per client.
+/// Open connections per client and per client group.
 #[derive(Default)]
 struct PerClient {
-    open: std::sync::Mutex<std::collections::HashMap<ClientKey, usize>>,
+    open: std::sync::Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    clients: std::collections::HashMap<ClientKey, usize>,
+    groups: std::collections::HashMap<ClientGroup, usize>,
 }
 
 /// One open connection of a client; counted out when dropped.
 struct ClientConnection {
     table: Arc<PerClient>,
     key: ClientKey,
+    group: ClientGroup,
 }
 
 impl PerClient {
-    /// Counts a new connection from `ip`, unless that client already has `max` open.
-    fn enter(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientConnection> {
-        let key = ClientKey::of(ip);
+    /// Counts a new connection from `ip`, unless that client already has `max` open or its
+    /// group `max_group`.
+    fn enter(
+        self: &Arc<Self>,
+        ip: std::net::IpAddr,
+        max: usize,
+        max_group: usize,
+    ) -> Option<ClientConnection> {
+        let (key, group) = (ClientKey::of(ip), ClientGroup::of(ip));
         let mut open = self.open.lock().ok()?;
-        let count = open.entry(key).or_default();
-        if *count >= max {
+        let in_group = open.groups.get(&group).copied().unwrap_or(0);
+        let of_client = open.clients.get(&key).copied().unwrap_or(0);
+        if of_client >= max || in_group >= max_group {
             return None;
         }
-        *count += 1;
+        *open.clients.entry(key).or_default() += 1;
+        *open.groups.entry(group).or_default() += 1;
         Some(ClientConnection {
             table: self.clone(),
             key,
+            group,
         })
+    }
+}
+
+/// Counts one out of `key`'s entry of `table`, removing it at zero.
+fn count_out<K: std::hash::Hash + Eq>(table: &mut std::collections::HashMap<K, usize>, key: &K) {
+    if let Some(count) = table.get_mut(key) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            table.remove(key);
+        }
     }
 }
 
 impl Drop for ClientConnection {
     fn drop(&mut self) {
         if let Ok(mut open) = self.table.open.lock() {
-            if let Some(count) = open.get_mut(&self.key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    open.remove(&self.key);
-                }
-            }
+            count_out(&mut open.clients, &self.key);
+            count_out(&mut open.groups, &self.group);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What every request passes before its handler: the client's rate, the number of requests in
 //! progress, and a time limit; and the separate bound that expensive handlers take
-//! ([`Admission::expensive`]). See [`super::limits`] for the figures.
+//! ([`Admission::expensive`]: slots shared fairly among client groups, `cairn_serve::fair`).
+//! See [`super::limits`] for the figures.
 
 use super::error::ApiError;
 use super::lanes::{self, Checked, Lane, OracleLane};
@@ -9,7 +10,7 @@ use super::RpcState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use cairn_serve::{ClientKey, RateLimiter};
+use cairn_serve::{ClientGroup, ClientKey, FairSlots, RateLimiter, SlotPermit, SlotRefused};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,11 +37,31 @@ pub(crate) fn blocking_threads(limits: &ApiLimits) -> usize {
         + 1
 }
 
+tokio::task_local! {
+    /// The group of the client whose request is being handled.
+    static CLIENT_GROUP: ClientGroup;
+}
+
+/// The client group of the request being handled (the unspecified address's outside any).
+fn current_group() -> ClientGroup {
+    CLIENT_GROUP
+        .try_with(|group| *group)
+        .unwrap_or_else(|_| ClientGroup::of(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+}
+
+/// A slot of expensive work: the oracles' own, or one of the public ones.
+pub enum ExpensiveSlot {
+    /// One of the oracles' lane.
+    Oracle(OwnedSemaphorePermit),
+    /// One of the public slots, held by the request's client group.
+    Public(SlotPermit),
+}
+
 /// The API's shared bounds.
 pub struct Admission {
     limits: ApiLimits,
     requests: Arc<Semaphore>,
-    expensive: Arc<Semaphore>,
+    expensive: FairSlots,
     oracle_expensive: Arc<Semaphore>,
     pub(crate) oracle_lane: OracleLane,
     submissions: Arc<Semaphore>,
@@ -58,7 +79,10 @@ impl Admission {
         Admission {
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
-            expensive: Arc::new(Semaphore::new(limits.max_concurrent_expensive)),
+            expensive: FairSlots::new(
+                limits.max_concurrent_expensive,
+                Duration::from_millis(limits.expensive_wait_ms),
+            ),
             oracle_expensive: Arc::new(Semaphore::new(limits.max_concurrent_oracle_expensive)),
             oracle_lane: OracleLane::new(limits.oracle_requests_per_second, limits.oracle_burst),
             submissions: Arc::new(Semaphore::new(limits.max_concurrent_submissions)),
@@ -81,19 +105,25 @@ impl Admission {
 
     /// A slot for an expensive read (a proof, a block, a hand-off), or 503 `busy`. A bonded
     /// oracle's signed request takes one of the oracles' own slots, or a public one when
-    /// those are all taken.
-    pub fn expensive(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    /// those are all taken. A public slot is taken in the client group's turn: a group that
+    /// holds none is served before those that do, waiting at most `expensive_wait_ms`.
+    pub async fn expensive(&self) -> Result<ExpensiveSlot, ApiError> {
         if lanes::current() == Lane::Oracle {
             if let Ok(slot) = self.oracle_expensive.clone().try_acquire_owned() {
-                return Ok(slot);
+                return Ok(ExpensiveSlot::Oracle(slot));
             }
         }
-        self.expensive.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy(format!(
-                "{} expensive requests (proofs, blocks) are in progress; retry shortly",
-                self.limits.max_concurrent_expensive
-            ))
-        })
+        match self.expensive.acquire(current_group()).await {
+            Ok(slot) => Ok(ExpensiveSlot::Public(slot)),
+            Err(why) => Err(ApiError::busy(format!(
+                "{} expensive requests (proofs, blocks) are in progress{}; retry shortly",
+                self.limits.max_concurrent_expensive,
+                match why {
+                    SlotRefused::QueueFull => " and too many wait",
+                    SlotRefused::TimedOut => " and no turn came",
+                }
+            ))),
+        }
     }
 
     /// A slot for a transaction submission (single or batch), or 503 `busy`. A bonded oracle's
@@ -198,7 +228,11 @@ pub(crate) async fn admit(State(state): State<RpcState>, request: Request, next:
         }
     };
     let limit = Duration::from_millis(admission.limits.request_timeout_ms);
-    match tokio::time::timeout(limit, lanes::within(lane, next.run(request))).await {
+    let handling = CLIENT_GROUP.scope(
+        ClientGroup::of(client),
+        lanes::within(lane, next.run(request)),
+    );
+    match tokio::time::timeout(limit, handling).await {
         Ok(mut response) => {
             let named = match (lane, why_public) {
                 (Lane::Oracle, _) => Some("oracle".to_string()),
@@ -228,21 +262,22 @@ mod tests {
     async fn expensive_and_subscriber_slots_are_bounded_and_say_when_to_retry() {
         let admission = Admission::new(ApiLimits {
             max_concurrent_expensive: 1,
+            expensive_wait_ms: 20,
             max_concurrent_submissions: 1,
             max_ws_subscribers: 1,
             ..ApiLimits::default()
         });
         // Reads and submissions have lanes of their own.
-        let held = admission.expensive().unwrap();
+        let held = admission.expensive().await.unwrap();
         let submission = admission.submission().unwrap();
-        let refused = admission.expensive().unwrap_err();
+        let refused = admission.expensive().await.err().unwrap();
         assert_eq!(
             (refused.status.as_u16(), refused.code.as_str()),
             (503, "busy")
         );
         assert_eq!(refused.retry_after, Some(1));
         drop(held);
-        assert!(admission.expensive().is_ok());
+        assert!(admission.expensive().await.is_ok());
         drop(submission);
         let subscriber = admission.subscriber().unwrap();
         assert_eq!(admission.subscriber().unwrap_err().code, "busy");

@@ -69,7 +69,7 @@ pub(crate) async fn by_height(
         )));
     }
     // Blocks come from consensus's archive (marshal): bounded, so API reads cannot crowd it.
-    let _slot = state.admission().expensive()?;
+    let _slot = state.admission().expensive().await?;
     let (block, finalization) = state
         .block(height)
         .await

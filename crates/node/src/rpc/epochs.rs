@@ -37,7 +37,7 @@ pub(crate) async fn handoff(
     let epoch: u64 = epoch
         .parse()
         .map_err(|_| ApiError::bad_request("malformed_epoch", "an epoch is a number"))?;
-    let _slot = state.admission().expensive()?;
+    let _slot = state.admission().expensive().await?;
     let blocks_per_epoch = state.chain().config().blocks_per_epoch;
     let last = epoch
         .checked_add(1)

@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | open connections | [`MAX_CONNECTIONS`] | 503 and close |
 //! | open connections of one client | [`MAX_CONNECTIONS_PER_CLIENT`] | 503 and close |
+//! | open connections of one client group (an IPv4 /24, an IPv6 /48) | [`MAX_CONNECTIONS_PER_GROUP`] | 503 and close |
 //! | time to send a request's head (also a keep-alive connection's idle wait) | [`HEADER_READ_TIMEOUT_MS`] | close |
 //! | no byte either way | [`IDLE_TIMEOUT_MS`] | close |
 //! | one request's handling | [`REQUEST_TIMEOUT_MS`] | 503 `timeout` |
 //! | requests in progress | [`MAX_CONCURRENT_REQUESTS`] | 503 `busy` |
-//! | proofs, blocks and hand-offs in progress | [`MAX_CONCURRENT_EXPENSIVE`] | 503 `busy` |
+//! | proofs, blocks and hand-offs in progress, shared fairly among client groups (an IPv4 /24, an IPv6 /48; `cairn_serve::fair`) | [`MAX_CONCURRENT_EXPENSIVE`], a request waiting its group's turn at most [`EXPENSIVE_WAIT_MS`] | 503 `busy` |
 //! | transaction submissions (single or batch) in progress | [`MAX_CONCURRENT_SUBMISSIONS`] | 503 `busy` |
 //! | requests per second per client | [`REQUESTS_PER_SECOND_PER_CLIENT`] (burst [`BURST_PER_CLIENT`]) | 429 `rate_limited` |
 //! | WebSocket subscribers | [`MAX_WS_SUBSCRIBERS`] | 503 `busy` |
@@ -33,6 +34,9 @@ pub const NICE: i32 = 10;
 pub const MAX_CONNECTIONS: usize = 1_024;
 /// Open connections of one client (an IPv4 address, an IPv6 /64) at once.
 pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+/// Open connections of one client group (an IPv4 /24, an IPv6 /48) at once: half of all, so
+/// that one network's many addresses never hold every connection.
+pub const MAX_CONNECTIONS_PER_GROUP: usize = MAX_CONNECTIONS / 2;
 /// Time a client has to send a request's head; a keep-alive connection waiting for its next
 /// request is closed after the same time.
 pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
@@ -45,6 +49,10 @@ pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 /// Expensive reads (state proofs, blocks, epoch hand-offs) in progress at once.
 pub const MAX_CONCURRENT_EXPENSIVE: usize = 8;
+/// Longest an expensive read waits for its client group's turn at a slot (a group holding no
+/// slot is served before every group holding one, so a flood from one network delays others by
+/// one slot's turn at most).
+pub const EXPENSIVE_WAIT_MS: u64 = 2_000;
 /// Transaction submissions (single or batch) in progress at once: a lane of their own, so
 /// that a flood of reads does not keep transactions out.
 pub const MAX_CONCURRENT_SUBMISSIONS: usize = 8;
@@ -79,6 +87,8 @@ pub struct ApiLimits {
     pub max_connections: usize,
     /// See [`MAX_CONNECTIONS_PER_CLIENT`].
     pub max_connections_per_client: usize,
+    /// See [`MAX_CONNECTIONS_PER_GROUP`].
+    pub max_connections_per_group: usize,
     /// See [`HEADER_READ_TIMEOUT_MS`].
     pub header_read_timeout_ms: u64,
     /// See [`IDLE_TIMEOUT_MS`].
@@ -89,6 +99,8 @@ pub struct ApiLimits {
     pub max_concurrent_requests: usize,
     /// See [`MAX_CONCURRENT_EXPENSIVE`].
     pub max_concurrent_expensive: usize,
+    /// See [`EXPENSIVE_WAIT_MS`].
+    pub expensive_wait_ms: u64,
     /// See [`MAX_CONCURRENT_SUBMISSIONS`].
     pub max_concurrent_submissions: usize,
     /// See [`REQUESTS_PER_SECOND_PER_CLIENT`].
@@ -116,11 +128,13 @@ impl Default for ApiLimits {
             nice: NICE,
             max_connections: MAX_CONNECTIONS,
             max_connections_per_client: MAX_CONNECTIONS_PER_CLIENT,
+            max_connections_per_group: MAX_CONNECTIONS_PER_GROUP,
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS,
             idle_timeout_ms: IDLE_TIMEOUT_MS,
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
             max_concurrent_expensive: MAX_CONCURRENT_EXPENSIVE,
+            expensive_wait_ms: EXPENSIVE_WAIT_MS,
             max_concurrent_submissions: MAX_CONCURRENT_SUBMISSIONS,
             requests_per_second_per_client: REQUESTS_PER_SECOND_PER_CLIENT,
             burst_per_client: BURST_PER_CLIENT,
@@ -140,6 +154,7 @@ impl ApiLimits {
         cairn_serve::ConnectionLimits {
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
+            max_connections_per_group: self.max_connections_per_group,
             header_read_timeout_ms: self.header_read_timeout_ms,
             idle_timeout_ms: self.idle_timeout_ms,
         }
@@ -164,6 +179,10 @@ impl ApiLimits {
                 "max_connections_per_client",
                 self.max_connections_per_client as u64,
             ),
+            (
+                "max_connections_per_group",
+                self.max_connections_per_group as u64,
+            ),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
             ("request_timeout_ms", self.request_timeout_ms),
@@ -175,6 +194,7 @@ impl ApiLimits {
                 "max_concurrent_expensive",
                 self.max_concurrent_expensive as u64,
             ),
+            ("expensive_wait_ms", self.expensive_wait_ms),
             (
                 "requests_per_second_per_client",
                 u64::from(self.requests_per_second_per_client),

@@ -168,7 +168,7 @@ pub(crate) async fn raw(
             attested_by: None,
         }));
     }
-    let _slot = state.admission().expensive()?;
+    let _slot = state.admission().expensive().await?;
     let ProvenHeight {
         height,
         attested_by,

@@ -97,7 +97,7 @@ pub(crate) async fn batch(
     let Query(query) =
         query.map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))?;
     let keys = keys_of(&body)?;
-    let _slot = state.admission().expensive()?;
+    let _slot = state.admission().expensive().await?;
     let ProvenHeight {
         height,
         attested_by,

@@ -139,7 +139,9 @@ fn the_first_inclusion_wins_and_a_reordered_nonce_stays_pending() {
         "skipped, still pooled"
     );
     // The next proposal picks it up.
-    let chosen = chain.select(&[], (now + TEST_BLOCK_INTERVAL_MS, None)).unwrap();
+    let chosen = chain
+        .select(&[], (now + TEST_BLOCK_INTERVAL_MS, None))
+        .unwrap();
     assert_eq!(chosen, vec![a1.clone()]);
     chain
         .apply_finalized(&block_with(&chain, genesis, chosen), None)
@@ -182,7 +184,9 @@ fn a_pooled_transaction_whose_action_now_fails_is_included_charged_and_reported_
         .unwrap();
     assert_eq!(chain.status(&a1.id()), TxStatus::Pending);
     // The proposer includes a1 all the same: it pays its fee and clears every pool.
-    let chosen = chain.select(&[], (now + TEST_BLOCK_INTERVAL_MS, None)).unwrap();
+    let chosen = chain
+        .select(&[], (now + TEST_BLOCK_INTERVAL_MS, None))
+        .unwrap();
     assert_eq!(chosen, vec![a1.clone()]);
     let alice_before = chain
         .ledger()

@@ -12,7 +12,7 @@ use cairn_node::seat_router::{self, SeatMap, SeatReceiver, SeatSender};
 use cairn_node::types::{self, channel, ConsensusKey, Timeouts};
 use cairn_node::validator::{self, Channels, Running, ValidatorConfig};
 use cairn_types::validator_keys::ValidatorKeys;
-use cairn_types::SecretKey;
+use cairn_types::{Amount, SecretKey};
 use commonware_cryptography::ed25519::PrivateKey;
 use commonware_cryptography::Signer;
 use commonware_p2p::simulated::{self, Link, Oracle};
@@ -24,6 +24,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// How many epochs an equivocator keeps sending conflicting votes in.
 const EQUIVOCATING_EPOCHS: u64 = 16;
+
+/// The stake one seat stands for in [`Network::with_seats`].
+pub(crate) const SEAT_STAKE: Amount = Amount::tokens(10_000);
 
 /// Messages per second each peer may send on each channel.
 const QUOTA: Quota = Quota::per_second(NZU32!(10_000));
@@ -167,6 +170,34 @@ impl Network {
     ) -> Network {
         let keys: Vec<PrivateKey> = (0..n).map(PrivateKey::from_seed).collect();
         let genesis = genesis(&keys, validators);
+        Network::with_genesis(context, keys, genesis, all_links).await
+    }
+
+    /// Creates one validator per entry of `seats`, validator `i` bonded with `seats[i]` seats'
+    /// worth of stake ([`SEAT_STAKE`] each) in a committee of exactly that many seats, and
+    /// links every pair with `link`: voting power spread unevenly over many seats.
+    pub(crate) async fn with_seats(
+        context: &deterministic::Context,
+        seats: &[u64],
+        all_links: Link,
+    ) -> Network {
+        let keys: Vec<PrivateKey> = (0..seats.len() as u64).map(PrivateKey::from_seed).collect();
+        let mut genesis = genesis(&keys, seats.len());
+        for (validator, held) in genesis.validators.iter_mut().zip(seats) {
+            validator.stake = Amount(SEAT_STAKE.0 * u128::from(*held));
+        }
+        genesis.params.max_seats = seats.iter().sum();
+        Network::with_genesis(context, keys, genesis, all_links).await
+    }
+
+    /// Creates a node per key (not yet started) over `genesis`, linking every pair.
+    async fn with_genesis(
+        context: &deterministic::Context,
+        keys: Vec<PrivateKey>,
+        genesis: Genesis,
+        all_links: Link,
+    ) -> Network {
+        let n = keys.len() as u64;
         let participants: Set<ConsensusKey> =
             Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
         let rules = ChainRules::of(&genesis.chain.consensus);

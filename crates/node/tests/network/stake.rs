@@ -12,7 +12,7 @@ use cairn_types::amount::Amount;
 use cairn_types::tx::Action;
 use cairn_types::Epoch;
 use commonware_consensus::types::Height;
-use commonware_runtime::{deterministic, Runner};
+use commonware_runtime::{deterministic, Clock, Runner};
 use std::time::Duration;
 
 const N: u64 = TEST_BLOCKS_PER_EPOCH;
@@ -66,6 +66,91 @@ fn silent_quarter(seed: u64) {
 #[test]
 fn validators_under_a_third_of_the_seats_go_silent_the_chain_stays_live_and_they_are_jailed() {
     for_each_seed(10_000, 30, silent_quarter);
+}
+
+/// Seats of eight validators in a committee of 16 (f = 5: a quorum is 11 seats). The first three
+/// hold 5 seats, just under a third of the seated stake.
+const JUST_UNDER: [u64; 8] = [2, 2, 1, 3, 2, 2, 2, 2];
+
+/// The same committee with the first three holding 6 seats, just over a third.
+const JUST_OVER: [u64; 8] = [2, 2, 2, 2, 2, 2, 2, 2];
+
+/// The validators that go silent: `validator-0` to `validator-2`.
+const SILENT: [&str; 3] = ["validator-0", "validator-1", "validator-2"];
+
+/// The nodes of `net` split into the silent ones and the others.
+fn silent_and_live(net: &Network) -> (Vec<usize>, Vec<usize>) {
+    (0..net.nodes.len()).partition(|&i| SILENT.contains(&net.label(i).as_str()))
+}
+
+/// Three of eight validators, holding 5 of 16 seats (31%, just under a third of the seated
+/// stake, spread over seats of unequal validators), never run: the other five finalize on
+/// through two epochs and agree, and the silent three are jailed.
+fn silent_just_under_a_third(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let mut net = Network::with_seats(&context, &JUST_UNDER, link(10, 5, 100)).await;
+        let (silent, live) = silent_and_live(&net);
+        let genesis_set = set_of(&net, live[0], 0);
+        assert_eq!(genesis_set.seat_count(), 16);
+        let silent_seats: usize = silent
+            .iter()
+            .map(|&i| seats_held(&net, &genesis_set, i))
+            .sum();
+        assert_eq!(silent_seats, 5, "just under a third of the seats");
+        for &i in &live {
+            net.start(&context, i).await;
+        }
+        net.wait_for_height(&context, &live, 2 * N + 2, Duration::from_secs(400))
+            .await;
+        net.check_agreement(&live).await;
+        for &i in &silent {
+            assert!(net.validator_record(live[0], i).jail.is_jailed(), "{i}");
+        }
+    });
+}
+
+#[test]
+fn silent_stake_just_under_a_third_keeps_finalizing() {
+    for_each_seed(12_000, 3, silent_just_under_a_third);
+}
+
+/// Its twin: the silent three hold 6 of 16 seats (37.5%, just over a third). Nothing is
+/// finalized while they are away (the others hold 10 seats, one short of a quorum); when they
+/// come back the chain finalizes again and all eight agree.
+fn silent_just_over_a_third(seed: u64) {
+    deterministic::Runner::new(runtime(seed, 900)).start(|context| async move {
+        let mut net = Network::with_seats(&context, &JUST_OVER, link(10, 5, 100)).await;
+        let (silent, live) = silent_and_live(&net);
+        let genesis_set = set_of(&net, live[0], 0);
+        let silent_seats: usize = silent
+            .iter()
+            .map(|&i| seats_held(&net, &genesis_set, i))
+            .sum();
+        assert_eq!(silent_seats, 6, "just over a third of the seats");
+        for &i in &live {
+            net.start(&context, i).await;
+        }
+        context.sleep(Duration::from_secs(60)).await;
+        for &i in &live {
+            assert_eq!(
+                net.nodes[i].chain.head().height,
+                0,
+                "validator {i} finalized"
+            );
+        }
+        for &i in &silent {
+            net.start(&context, i).await;
+        }
+        let everyone: Vec<usize> = (0..net.nodes.len()).collect();
+        net.wait_for_height(&context, &everyone, N + 2, Duration::from_secs(400))
+            .await;
+        net.check_agreement(&everyone).await;
+    });
+}
+
+#[test]
+fn silent_stake_just_over_a_third_halts_and_recovers_when_it_returns() {
+    for_each_seed(13_000, 3, silent_just_over_a_third);
 }
 
 /// An attacker bonds stake with many seat keys and never runs a node. It gets seats in proportion

@@ -26,6 +26,8 @@ use std::sync::{Arc, Mutex};
 pub const CONNECTIONS: ConnectionLimits = ConnectionLimits {
     max_connections: 1_024,
     max_connections_per_client: 64,
+    // No group bound yet: a devnet's agents all share 127.0.0.0/24.
+    max_connections_per_group: 1_024,
     header_read_timeout_ms: 10_000,
     idle_timeout_ms: 60_000,
 };

@@ -15,6 +15,7 @@ async fn a_client_over_its_connections_is_refused_and_a_silent_one_is_closed() {
     let limits = ConnectionLimits {
         max_connections: 8,
         max_connections_per_client: 1,
+        max_connections_per_group: 8,
         header_read_timeout_ms: 300,
         idle_timeout_ms: 60_000,
     };
@@ -57,12 +58,27 @@ async fn a_client_over_its_connections_is_refused_and_a_silent_one_is_closed() {
 fn a_client_is_counted_out_when_its_connection_ends() {
     let table = Arc::new(PerClient::default());
     let ip: IpAddr = [10, 0, 0, 1].into();
-    let first = table.enter(ip, 2);
-    let second = table.enter(ip, 2);
+    let first = table.enter(ip, 2, 100);
+    let second = table.enter(ip, 2, 100);
     assert!(first.is_some() && second.is_some());
-    assert!(table.enter(ip, 2).is_none());
+    assert!(table.enter(ip, 2, 100).is_none());
     // Another client is counted apart.
-    assert!(table.enter([10, 0, 0, 2].into(), 2).is_some());
+    assert!(table.enter([10, 0, 0, 2].into(), 2, 100).is_some());
     drop(first);
-    assert!(table.enter(ip, 2).is_some());
+    assert!(table.enter(ip, 2, 100).is_some());
+}
+
+/// Many addresses of one /24 hold at most the group's share; another network still enters,
+/// and a group's connection ending makes room in it again.
+#[test]
+fn one_network_holds_at_most_its_group_share() {
+    let table = Arc::new(PerClient::default());
+    let held: Vec<_> = (1..=4u8)
+        .map(|last| table.enter([10, 0, 0, last].into(), 2, 4))
+        .collect();
+    assert!(held.iter().all(Option::is_some));
+    assert!(table.enter([10, 0, 0, 9].into(), 2, 4).is_none());
+    assert!(table.enter([10, 0, 1, 9].into(), 2, 4).is_some());
+    drop(held);
+    assert!(table.enter([10, 0, 0, 9].into(), 2, 4).is_some());
 }
