@@ -1,10 +1,11 @@
 //! End-to-end: a node's expensive reads (proofs, blocks) are shared fairly among client
 //! groups. A real validator process with two expensive slots, a flood of proof and block
-//! requests from 100 loopback addresses of one /24 (2,000 a second, plus 1,000 idle
-//! connections, `cairn bench flood`) that keeps both slots full, and an honest reader in another
-//! /24: the reader still gets at least 90% of its answers (when every slot went to whoever
-//! asked first, such a flood left it a few). Latencies are printed, not asserted (they depend
-//! on the machine).
+//! requests from 100 loopback addresses of one /24 (2,000 a second, plus 100 idle connections:
+//! 200 in all, within the group's 256, so every refusal it gets is a slot's, `cairn bench
+//! flood`), and an honest reader in another /24: the reader still gets at least 90% of its
+//! answers, while the flood is turned away in part. Latencies are printed, not asserted (they
+//! depend on the machine). The group bound on connections has its own test
+//! (`cairn-serve`'s `one_network_holds_at_most_its_group_share`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
@@ -84,7 +85,7 @@ fn a_flood_from_one_network_cannot_crowd_out_an_honest_reader() {
                     "--clients",
                     "100",
                     "--idle",
-                    "1000",
+                    "100",
                     "--secs",
                     "25",
                 ],

@@ -79,9 +79,11 @@ impl Admission {
         Admission {
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+            // Waiters hold requests in progress: at most a quarter of them wait.
             expensive: FairSlots::new(
                 limits.max_concurrent_expensive,
                 Duration::from_millis(limits.expensive_wait_ms),
+                (limits.max_concurrent_requests / 4).max(1),
             ),
             oracle_expensive: Arc::new(Semaphore::new(limits.max_concurrent_oracle_expensive)),
             oracle_lane: OracleLane::new(limits.oracle_requests_per_second, limits.oracle_burst),

@@ -34,9 +34,10 @@ pub const NICE: i32 = 10;
 pub const MAX_CONNECTIONS: usize = 1_024;
 /// Open connections of one client (an IPv4 address, an IPv6 /64) at once.
 pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
-/// Open connections of one client group (an IPv4 /24, an IPv6 /48) at once: half of all, so
-/// that one network's many addresses never hold every connection.
-pub const MAX_CONNECTIONS_PER_GROUP: usize = MAX_CONNECTIONS / 2;
+/// Open connections of one client group (an IPv4 /24, an IPv6 /48) at once: a quarter of all,
+/// so that one network's many addresses never hold every connection (a client sharing a /24
+/// with a hostile one, in a cloud or behind a carrier NAT, shares this bound with it).
+pub const MAX_CONNECTIONS_PER_GROUP: usize = MAX_CONNECTIONS / 4;
 /// Time a client has to send a request's head; a keep-alive connection waiting for its next
 /// request is closed after the same time.
 pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;

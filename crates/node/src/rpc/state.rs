@@ -168,18 +168,22 @@ pub(crate) async fn raw(
             attested_by: None,
         }));
     }
-    let _slot = state.admission().expensive().await?;
+    let slot = state.admission().expensive().await?;
     let ProvenHeight {
         height,
         attested_by,
         head,
     } = state.proven_height(query.height).await?;
-    // A proof walks the tree from disk: on a blocking thread, without the ledger's lock.
+    // A proof walks the tree from disk: on a blocking thread, without the ledger's lock. The
+    // slot is held until the proof is done, even when the request ends first.
     let reader = state.chain().reader().clone();
-    let (value, proof, root) =
-        tokio::task::spawn_blocking(move || reader.prove(&key_bytes, height))
-            .await
-            .map_err(|e| ApiError::internal(format!("proof task failed: {e}")))??;
+    let (value, proof, root) = state
+        .blocking(move || {
+            let proven = reader.prove(&key_bytes, height);
+            drop(slot);
+            proven
+        })
+        .await??;
     let proof = borsh::to_vec(&proof).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(RawValue {
         key,

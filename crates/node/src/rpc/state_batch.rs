@@ -97,15 +97,20 @@ pub(crate) async fn batch(
     let Query(query) =
         query.map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))?;
     let keys = keys_of(&body)?;
-    let _slot = state.admission().expensive().await?;
+    let slot = state.admission().expensive().await?;
     let ProvenHeight {
         height,
         attested_by,
         head,
     } = state.proven_height(query.height).await?;
     let reader = state.chain().reader().clone();
+    // The slot is held until the proof is done, even when the request ends first.
     let (values, proof, root) = state
-        .blocking(move || reader.prove_many(&keys, height))
+        .blocking(move || {
+            let proven = reader.prove_many(&keys, height);
+            drop(slot);
+            proven
+        })
         .await??;
     let value_bytes: usize = values.iter().flatten().map(Vec::len).sum();
     if value_bytes > MAX_BATCH_VALUE_BYTES {
