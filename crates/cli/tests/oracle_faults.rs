@@ -280,12 +280,21 @@ fn a_killed_oracle_a_withholding_oracle_and_an_offline_agent_lose_and_duplicate_
             .unwrap()
             .success());
     }
+    // Oracle 1 is dead: whatever it takes from here on was received after the kill.
+    let accepted_before_kill = accepted(&agent_status(&status_url))[1];
     std::thread::sleep(Duration::from_secs(3));
     wait_for("the killed oracles back", Duration::from_secs(60), || {
         oracles[1..]
             .iter()
             .all(|o| get(&format!("{o}/v1/status")).is_some_and(|(s, _)| s == 200))
     });
+    // The restarted oracle 1 takes reports again (the agent retries it after a backoff of up
+    // to 30 s; two copies are enough, so without this wait the others could take them all).
+    wait_for(
+        "the restarted oracle 1 taking reports",
+        Duration::from_secs(120),
+        || accepted(&agent_status(&status_url)).get(1) > Some(&accepted_before_kill),
+    );
 
     // The agent is cut off from every oracle; it keeps reporting into its outbox. (Shorter than
     // the devnet's `report_delay_max_secs`, 20 s: older reports are refused as stale.)
