@@ -10,6 +10,15 @@
 //! | fabricator | alone, 60 km east               | where it stands      | fresh (nobody hears) | every honest beacon, at a signal only a near device could hear |
 //! | replayer   | on the spiral, among the honest | where it stands      | with entropy first seen 200 s before | nothing     |
 //!
+//! And cheaters that know the rules (the adaptive cheaters of `cairn bench oracle`), each
+//! built to pass the rule that catches its naive twin:
+//!
+//! | part            | stands                          | asserts              | witnesses                         |
+//! |-----------------|---------------------------------|----------------------|-----------------------------------|
+//! | weak fabricator | 1 km apart, 60 km south         | where it stands      | each other, and every honest beacon it is told of at 10 dB under free space over the distance |
+//! | bridged ring    | in one resolution-7 cell, 90 km north | where it stands | each other; the first also one honest beacon a window, as a weak fabricator |
+//! | spoofed group   | in one resolution-7 cell, 80 km west | 1.5 km apart, 1,000 km south | each other, at the signals the asserted places would give |
+//!
 //! Positions are pure functions of the centre, the spacing and the part, so the agent and
 //! `cairn agent`'s registration (which asserts each device's location) agree.
 
@@ -33,6 +42,20 @@ pub const FABRICATED_RSSI_CDBM: i32 = -7_000;
 /// How long before a replayer's beacon it first saw the entropy it uses (ms): longer than the
 /// oracles keep entropy fresh.
 pub const REPLAY_AGE_MS: u64 = 200_000;
+/// How far south of the centre weak fabricators stand (m): within the oracles' longest
+/// witness distance, beyond the radio's reach.
+pub const WEAK_FABRICATOR_DISTANCE_M: f64 = 60_000.0;
+/// How far under free space over the claimed distance a weak fabricator's signal is
+/// (centi-dB): weak, and plausible.
+pub const WEAK_SIGNAL_MARGIN_CDB: i64 = 1_000;
+/// How far north of the centre the bridged ring stands (m): beyond the radio's reach, within
+/// the oracles' longest witness distance of the honest devices (its bridge).
+pub const BRIDGED_RING_DISTANCE_M: f64 = 90_000.0;
+/// How far west of the centre the spoofed group stands (m): beyond the radio's reach.
+pub const SPOOFED_GROUP_DISTANCE_M: f64 = 80_000.0;
+/// How far apart the spoofed group's asserted locations are (m): spread over several
+/// resolution-7 cells, so that the group is no ring.
+pub const SPOOFED_GROUP_SPACING_M: f64 = 1_500.0;
 
 /// The part a simulated coverage device plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +70,12 @@ pub enum Role {
     Fabricator,
     /// Beacons with stale entropy.
     Replayer,
+    /// Reports witnesses it could not have heard, at signals physics allows.
+    WeakFabricator,
+    /// One of a ring crowded into one cell, bridged out of it by one plausible witness.
+    BridgedRing,
+    /// One of a group standing together and asserting locations far away, spread out.
+    SpoofedGroup,
 }
 
 impl Role {
@@ -58,6 +87,9 @@ impl Role {
             Role::Ring => "ring",
             Role::Fabricator => "fabricator",
             Role::Replayer => "replayer",
+            Role::WeakFabricator => "weak_fabricator",
+            Role::BridgedRing => "bridged_ring",
+            Role::SpoofedGroup => "spoofed_group",
         }
     }
 }
@@ -73,6 +105,9 @@ pub fn roles(simulated: usize, cheaters: &CheatersSection) -> Vec<Role> {
             (Role::Ring, cheaters.ring),
             (Role::Fabricator, cheaters.fabricators),
             (Role::Replayer, cheaters.replayers),
+            (Role::WeakFabricator, cheaters.weak_fabricators),
+            (Role::BridgedRing, cheaters.bridged_ring),
+            (Role::SpoofedGroup, cheaters.spoofed_group),
         ],
     )
 }
@@ -107,12 +142,45 @@ pub fn place(centre: (f64, f64), spacing_m: f64, roles: &[Role]) -> Vec<Placemen
         (centre.0 + RING_DISTANCE_M / METRES_PER_DEGREE, centre.1),
         roles.iter().filter(|r| **r == Role::Ring).count(),
     );
-    let east = centre.1
-        + FABRICATOR_DISTANCE_M / (METRES_PER_DEGREE * centre.0.to_radians().cos().max(0.01));
+    let metres_east = |m: f64| m / (METRES_PER_DEGREE * centre.0.to_radians().cos().max(0.01));
+    let east = centre.1 + metres_east(FABRICATOR_DISTANCE_M);
+    let count = |part: Role| roles.iter().filter(|r| **r == part).count();
+    let bridged = ring_spots(
+        (
+            centre.0 + BRIDGED_RING_DISTANCE_M / METRES_PER_DEGREE,
+            centre.1,
+        ),
+        count(Role::BridgedRing),
+    );
+    let west = (centre.0, centre.1 - metres_east(SPOOFED_GROUP_DISTANCE_M));
+    let group_stands = ring_spots(west, count(Role::SpoofedGroup));
+    let group_south = (west.0 - SPOOF_DISTANCE_M / METRES_PER_DEGREE, west.1);
     let (mut on_spiral, mut in_ring, mut alone) = (0u32, 0usize, 0u32);
+    let (mut weak, mut in_bridged, mut in_group) = (0u32, 0usize, 0usize);
+    let at = |spot: Option<Cell>| Placement {
+        stands: spot,
+        asserts: spot,
+    };
     roles
         .iter()
         .map(|role| match role {
+            Role::WeakFabricator => {
+                let south = WEAK_FABRICATOR_DISTANCE_M + f64::from(weak) * 1_000.0;
+                weak += 1;
+                at(Cell::from_lat_lng(centre.0 - south / METRES_PER_DEGREE, centre.1, 12).ok())
+            }
+            Role::BridgedRing => {
+                in_bridged += 1;
+                at(bridged.get(in_bridged - 1).copied())
+            }
+            Role::SpoofedGroup => {
+                in_group += 1;
+                let index = u32::try_from(in_group - 1).unwrap_or(u32::MAX);
+                Placement {
+                    stands: group_stands.get(in_group - 1).copied(),
+                    asserts: simulated_location(group_south, SPOOFED_GROUP_SPACING_M, index),
+                }
+            }
             Role::Honest | Role::Replayer | Role::Spoofed => {
                 let stands = simulated_location(centre, spacing_m, on_spiral);
                 let asserts = if *role == Role::Spoofed {
@@ -172,6 +240,7 @@ mod tests {
             ring: 2,
             fabricators: 1,
             replayers: 1,
+            ..CheatersSection::default()
         };
         let r = roles(7, &cheaters);
         assert_eq!(

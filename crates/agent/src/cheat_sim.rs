@@ -123,6 +123,7 @@ fn honest_devices_are_paid_and_every_cheater_earns_nothing() {
         ring: 20,
         fabricators: 1,
         replayers: 1,
+        ..CheatersSection::default()
     };
     let devices = run(12, cheaters, 12, 6);
     let expected = [
@@ -156,4 +157,53 @@ fn honest_devices_are_paid_and_every_cheater_earns_nothing() {
 fn without_cheaters_every_device_is_paid() {
     let devices = run(19, CheatersSection::default(), 6, 3);
     assert!(devices.iter().all(|(_, _, o)| o.points > 0));
+}
+
+/// The cheaters that know the rules pass the checks their naive twins fail; the pair rule
+/// (`one_way_witness`) still takes the weak fabricators' made-up witnesses and the bridged
+/// ring's bridge (a ring again), and the spoofed group, liars together, is paid: what `cairn
+/// bench oracle` measures (`adaptive_to_honest_reward_ratio`) and docs/COVERAGE.md explains.
+#[test]
+fn cheaters_that_know_the_rules_lose_their_made_up_edges_and_liars_together_are_paid() {
+    let cheaters = CheatersSection {
+        weak_fabricators: 3,
+        bridged_ring: 4,
+        spoofed_group: 4,
+        ..CheatersSection::default()
+    };
+    let devices = run(19, cheaters, 12, 6);
+    let of = |role: Role| -> Vec<&cairn_resources::coverage::score::CoverageOutcome> {
+        devices
+            .iter()
+            .filter(|(r, _, _)| *r == role)
+            .map(|(_, _, o)| o)
+            .collect()
+    };
+    let refused = |o: &cairn_resources::coverage::score::CoverageOutcome, r: Reason| {
+        o.refused.get(&r).copied().unwrap_or(0)
+    };
+    for role in [Role::WeakFabricator, Role::BridgedRing, Role::SpoofedGroup] {
+        for o in of(role) {
+            for naive in [Reason::ImpossibleSignal, Reason::TooFar] {
+                assert_eq!(refused(o, naive), 0, "{role:?} {naive:?}: {o:?}");
+            }
+        }
+    }
+    // Each weak fabricator's witnesses of honest beacons are one way; what counts is what its
+    // two fellows give it (at most a witness of each of their beacons).
+    for o in of(Role::WeakFabricator) {
+        assert!(refused(o, Reason::OneWayWitness) > 6 * 6, "{o:?}");
+        assert!(o.witnesses <= 2 * 6 * 6, "{o:?}");
+    }
+    // The bridge does not count: the ring is a ring.
+    let bridged = of(Role::BridgedRing);
+    assert!(bridged.iter().all(|o| o.points == 0), "{bridged:?}");
+    assert!(
+        refused(bridged[0], Reason::OneWayWitness) > 0,
+        "{bridged:?}"
+    );
+    assert!(bridged.iter().any(|o| refused(o, Reason::WitnessRing) > 0));
+    // The spoofed group is paid: nothing it reports is inconsistent.
+    assert!(of(Role::SpoofedGroup).iter().all(|o| o.points > 0));
+    assert!(of(Role::Honest).iter().all(|o| o.points > 0));
 }

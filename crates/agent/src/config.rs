@@ -35,6 +35,9 @@
 //! ring = 0
 //! fabricators = 0
 //! replayers = 0
+//! weak_fabricators = 0           # cheaters that know the rules (the `cairn bench oracle`
+//! bridged_ring = 0               # adaptive cheaters)
+//! spoofed_group = 0
 //!
 //! [sensing]                      # simulated weather stations (device.subnetwork = "sensing")
 //! window_secs = 3600             # the chain's uptime_window_secs: one reading of each sensor
@@ -149,15 +152,33 @@ pub struct CheatersSection {
     pub fabricators: u32,
     /// Devices that beacon with entropy too old to be fresh: replayed beacons.
     pub replayers: u32,
+    /// Fabricators that know the physics rule: they stand together far off, hear each other,
+    /// and report witnesses of every beacon they are told of at a signal weaker than free
+    /// space allows over the distance.
+    pub weak_fabricators: u32,
+    /// A ring that knows the ring rule: crowded into one cell, with one member reporting one
+    /// plausible witness of a device outside it each window.
+    pub bridged_ring: u32,
+    /// Devices that stand together and all assert locations 1,000 km away, spread over several
+    /// ring cells, witnessing each other at the signals those locations would give.
+    pub spoofed_group: u32,
 }
 
 impl CheatersSection {
     /// Cheaters in all.
     pub fn total(&self) -> u64 {
-        [self.spoofed, self.ring, self.fabricators, self.replayers]
-            .iter()
-            .map(|n| u64::from(*n))
-            .sum()
+        [
+            self.spoofed,
+            self.ring,
+            self.fabricators,
+            self.replayers,
+            self.weak_fabricators,
+            self.bridged_ring,
+            self.spoofed_group,
+        ]
+        .iter()
+        .map(|n| u64::from(*n))
+        .sum()
     }
 }
 

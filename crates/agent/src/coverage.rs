@@ -8,10 +8,13 @@
 //! without a clock; the agent's coverage task calls it every [`TICK_MS`] and signs what it
 //! returns.
 
-use crate::cheat::{place, roles, Role, FABRICATED_RSSI_CDBM, REPLAY_AGE_MS};
+use crate::cheat::{
+    place, roles, Role, FABRICATED_RSSI_CDBM, REPLAY_AGE_MS, WEAK_SIGNAL_MARGIN_CDB,
+};
 use crate::config::CoverageSection;
 use crate::radio::heard;
 use cairn_resources::coverage::beacon::{beacon_data, slot_bounds};
+use cairn_resources::coverage::radio::max_rssi_cdbm;
 use cairn_resources::tally::MAX_WITNESSES_PER_WINDOW;
 use cairn_types::report::{ReportBody, ReportPayload};
 use cairn_types::{Cell, DeviceId, Hash};
@@ -26,6 +29,9 @@ pub const RADIO_RANGE_M: u64 = 30_000;
 pub const WITNESS_DELAY_MS: u64 = 20;
 /// The signal-to-noise ratio simulated witnesses report (centi-dB).
 pub const SIMULATED_SNR_CDB: i32 = 500;
+/// Farthest a bridged ring's bridge claims to have heard a beacon from (m): inside the
+/// oracles' longest witness distance.
+pub const BRIDGE_DISTANCE_M_MAX: u64 = 95_000;
 
 /// The schedule of an agent's coverage devices.
 pub struct Planner {
@@ -40,6 +46,8 @@ pub struct Planner {
     neighbours: Vec<Vec<usize>>,
     beaconed: Vec<Option<u64>>,
     witnessed: Vec<(u64, usize)>,
+    /// The window the bridged ring last reported its bridge in.
+    bridged: Option<u64>,
     /// Entropy blocks seen, with when first seen (ms), oldest first: what replayers replay.
     seen: std::collections::VecDeque<(u64, u64, Hash)>,
 }
@@ -99,6 +107,7 @@ impl Planner {
             neighbours,
             beaconed: vec![None; ids.len()],
             witnessed: vec![(0, 0); ids.len()],
+            bridged: None,
             seen: std::collections::VecDeque::new(),
         }
     }
@@ -190,7 +199,8 @@ impl Planner {
         true
     }
 
-    /// The fabricators' witnesses of device `k`'s beacon, which none of them heard.
+    /// The fabricators' witnesses of device `k`'s beacon, which none of them heard (and the
+    /// bridged ring's bridge).
     fn fabricate(
         &mut self,
         k: usize,
@@ -200,12 +210,47 @@ impl Planner {
         data: Hash,
         out: &mut Vec<Due>,
     ) {
+        let beacon = (now_ms, entropy, data);
+        let first_bridge = (0..self.ids.len()).find(|j| self.role(*j) == Role::BridgedRing);
         for j in 0..self.ids.len() {
-            if self.role(j) != Role::Fabricator || !self.count_witness(j, window) {
+            let rssi = match self.role(j) {
+                Role::Fabricator => Some(FABRICATED_RSSI_CDBM),
+                Role::WeakFabricator => self.weak_signal(j, k, u64::MAX),
+                // The bridge: one plausible witness a window, of a beacon within reach.
+                Role::BridgedRing if Some(j) == first_bridge && self.bridged != Some(window) => {
+                    self.weak_signal(j, k, BRIDGE_DISTANCE_M_MAX)
+                }
+                _ => None,
+            };
+            let Some(rssi) = rssi else {
+                continue;
+            };
+            if !self.count_witness(j, window) {
                 continue;
             }
-            out.push(self.witness(j, k, (now_ms, entropy, data), FABRICATED_RSSI_CDBM));
+            if self.role(j) == Role::BridgedRing {
+                self.bridged = Some(window);
+            }
+            out.push(self.witness(j, k, beacon, rssi));
         }
+    }
+
+    /// What device `j` claims to hear of device `k` when it makes the witness up: the signal
+    /// free space would give over the distance between their asserted locations, less
+    /// [`WEAK_SIGNAL_MARGIN_CDB`]; `None` beyond `max_m`.
+    fn weak_signal(&self, j: usize, k: usize, max_m: u64) -> Option<i32> {
+        let (from, to) = (
+            self.asserts.get(k).copied()??,
+            self.asserts.get(j).copied()??,
+        );
+        let distance_m = from.distance_m(to).filter(|d| *d <= max_m)?;
+        let free_space = max_rssi_cdbm(
+            self.config.tx_power_cdbm,
+            0,
+            distance_m,
+            self.config.frequency_khz,
+        );
+        i32::try_from(free_space - WEAK_SIGNAL_MARGIN_CDB).ok()
     }
 
     /// Device `j`'s witness of device `k`'s beacon sent at `now_ms` with `entropy` and `data`,
@@ -268,7 +313,7 @@ impl Planner {
             let Some(at) = self.stands[j] else {
                 continue;
             };
-            let rssi = heard(
+            let mut rssi = heard(
                 &self.seed,
                 (&self.ids[k], from),
                 (&self.ids[j], at),
@@ -276,6 +321,19 @@ impl Planner {
                 self.config.frequency_khz,
                 window,
             );
+            // A spoofed group reports what its asserted locations would have heard.
+            if rssi.is_some() && self.role(j) == Role::SpoofedGroup {
+                rssi = self.asserts[k].zip(self.asserts[j]).and_then(|(a, b)| {
+                    heard(
+                        &self.seed,
+                        (&self.ids[k], a),
+                        (&self.ids[j], b),
+                        self.config.tx_power_cdbm,
+                        self.config.frequency_khz,
+                        window,
+                    )
+                });
+            }
             let Some(rssi_cdbm) = rssi else {
                 continue;
             };

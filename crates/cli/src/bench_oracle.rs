@@ -6,7 +6,9 @@
 //!   signatures alone (`bench_oracle_epoch.rs`): `epoch_1m_secs`, `epoch_1m_rss_mib`,
 //!   `epoch_1m_sig_secs`;
 //! - a seeded simulation of honest and cheating devices through the rewarder
-//!   (`bench_oracle_cheaters.rs`): `cheater_reward_share`, `honest_false_reject_rate`;
+//!   (`bench_oracle_cheaters.rs`): `cheater_reward_share`, `honest_false_reject_rate`, and for
+//!   the cheaters that know the rules `adaptive_cheater_reward_share` and
+//!   `adaptive_to_honest_reward_ratio`;
 //! - an epoch's device records read from a real node over HTTP and verified, against the
 //!   node's own batched proofs of the same keys (`bench_oracle_inputs.rs`):
 //!   `epoch_100k_inputs_secs`, `chain_reads_per_sec`, `proofs_per_sec`,

@@ -12,9 +12,17 @@
 //! | sensing | 150 | 10 far off their neighbours, 10 frozen sensors, 10 movers |
 //! | connectivity | 150 | 10 inflaters of receipts, 10 signing in the payer's name, 10 paying themselves without credits |
 //!
+//! Besides them, coverage cheaters that know the rules (`cairn_agent::cheat`), 10 of each:
+//! weak fabricators (witnesses made up at a signal physics allows), a bridged ring (crowded in
+//! one cell, one plausible witness out of it a window) and a spoofed group (standing together,
+//! asserting places 1,000 km away spread over several cells, at the signals those places would
+//! give). They are reported apart: `adaptive_cheater_reward_share`, and per part
+//! `adaptive_to_honest_reward_ratio`, what one such cheater earns against one honest coverage
+//! device.
+//!
 //! Every device also sends a heartbeat each window. The denominators are every reward paid
-//! (`cheater_reward_share`) and every honest device (`honest_false_reject_rate`: an honest
-//! device is falsely rejected when it earns nothing).
+//! (`cheater_reward_share`, `adaptive_cheater_reward_share`) and every honest device
+//! (`honest_false_reject_rate`: an honest device is falsely rejected when it earns nothing).
 
 use crate::bench_support::BENCH_CHAIN;
 use anyhow::{anyhow, bail, Result};
@@ -74,6 +82,13 @@ pub(crate) struct CheaterFigures {
     pub(crate) cheaters_paid: usize,
     /// Each cheating part's share of all rewards paid.
     pub(crate) cheater_share_by_part: BTreeMap<&'static str, f64>,
+    /// Rewards paid to the cheaters that know the rules over all rewards paid.
+    pub(crate) adaptive_cheater_reward_share: f64,
+    /// Cheaters that know the rules.
+    pub(crate) adaptive_cheater_devices: usize,
+    /// Per part of those, what one of them earned on average against one honest coverage
+    /// device.
+    pub(crate) adaptive_to_honest_reward_ratio: BTreeMap<&'static str, f64>,
     /// The simulation's seed.
     pub(crate) seed: String,
 }
@@ -85,6 +100,8 @@ struct Device {
     honest: bool,
     /// The part's name (`honest`, or the cheat).
     part: &'static str,
+    /// A cheater that knows the rules.
+    adaptive: bool,
     moved: bool,
 }
 
@@ -99,6 +116,9 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
             ring: n,
             fabricators: n,
             replayers: n,
+            weak_fabricators: n,
+            bridged_ring: n,
+            spoofed_group: n,
         },
         ..CoverageSection::default()
     };
@@ -121,7 +141,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
         ..ConnectivitySection::default()
     };
     let per_kind = usize::try_from(mix.honest + 3 * n)?;
-    let coverage_count = usize::try_from(mix.honest + 4 * n)?;
+    let coverage_count = usize::try_from(mix.honest + 7 * n)?;
     let keys = |kind: &str, count: usize| -> Vec<SecretKey> {
         (0..count)
             .map(|i| SecretKey::from_label(&format!("bench-cheaters/{seed}/{kind}-{i}")))
@@ -156,6 +176,10 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
             },
             honest: planner.role(k) == Role::Honest,
             part: planner.role(k).name(),
+            adaptive: matches!(
+                planner.role(k),
+                Role::WeakFabricator | Role::BridgedRing | Role::SpoofedGroup
+            ),
             moved: false,
             key,
         });
@@ -176,6 +200,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
             },
             honest: stations.role(k) == StationRole::Honest,
             part: stations.role(k).name(),
+            adaptive: false,
             moved: mover,
             key,
         });
@@ -195,6 +220,7 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
             },
             honest: hotspots.role(k) == HotspotRole::Honest,
             part: hotspots.role(k).name(),
+            adaptive: false,
             moved: false,
             key,
         });
@@ -277,14 +303,31 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
         bail!("the simulation paid nobody");
     }
     let reward = |d: &Device| paid.get(&DeviceId(d.key.public_key())).map_or(0, |a| a.0);
-    let cheaters_total: u128 = devices.iter().filter(|d| !d.honest).map(reward).sum();
+    let naive = |d: &&Device| !d.honest && !d.adaptive;
+    let cheaters_total: u128 = devices.iter().filter(naive).map(reward).sum();
+    let adaptive_total: u128 = devices.iter().filter(|d| d.adaptive).map(reward).sum();
+    let mean = |part: &str, of: &dyn Fn(&Device) -> bool| -> f64 {
+        let chosen: Vec<u128> = devices
+            .iter()
+            .filter(|d| of(d) && d.part == part)
+            .map(reward)
+            .collect();
+        chosen.iter().sum::<u128>() as f64 / chosen.len().max(1) as f64
+    };
+    let honest_coverage = mean("honest", &|d| d.info.subnetwork == Subnetwork::Coverage);
+    let mut adaptive_ratio: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for d in devices.iter().filter(|d| d.adaptive) {
+        adaptive_ratio
+            .entry(d.part)
+            .or_insert_with(|| mean(d.part, &|x| x.adaptive) / honest_coverage.max(1.0));
+    }
     let honest = devices.iter().filter(|d| d.honest).count();
     let honest_unpaid = devices
         .iter()
         .filter(|d| d.honest && reward(d) == 0)
         .count();
     let mut by_part: BTreeMap<&'static str, u128> = BTreeMap::new();
-    for d in devices.iter().filter(|d| !d.honest) {
+    for d in devices.iter().filter(naive) {
         *by_part.entry(d.part).or_default() += reward(d);
     }
     Ok(CheaterFigures {
@@ -295,12 +338,16 @@ pub(crate) fn run(mix: &Mix, seed: &str) -> Result<CheaterFigures> {
         cheater_reward_share: cheaters_total as f64 / total as f64,
         honest_false_reject_rate: honest_unpaid as f64 / honest.max(1) as f64,
         honest_devices: honest,
-        cheater_devices: devices.len() - honest,
+        cheater_devices: devices.iter().filter(naive).count(),
         honest_unpaid,
         cheaters_paid: devices
             .iter()
-            .filter(|d| !d.honest && reward(d) > 0)
+            .filter(naive)
+            .filter(|d| reward(d) > 0)
             .count(),
+        adaptive_cheater_reward_share: adaptive_total as f64 / total as f64,
+        adaptive_cheater_devices: devices.iter().filter(|d| d.adaptive).count(),
+        adaptive_to_honest_reward_ratio: adaptive_ratio,
         seed: seed.to_string(),
     })
 }

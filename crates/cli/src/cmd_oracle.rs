@@ -288,5 +288,17 @@ fn status_text(answer: &serde_json::Value) -> String {
             n(&lag["root_lag_secs"])
         ));
     }
+    for refused in answer["not_attested"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        out.push_str(&format!(
+            "reward epoch {}: not attested the manifest of {}: {}\n",
+            n(&refused["epoch"]),
+            refused["oracle"].as_str().unwrap_or("?"),
+            refused["reason"].as_str().unwrap_or("?")
+        ));
+    }
     out
 }

@@ -42,6 +42,9 @@ pub(crate) const DEVNET_CHEATERS: CheatersSection = CheatersSection {
     ring: 20,
     fabricators: 1,
     replayers: 1,
+    weak_fabricators: 0,
+    bridged_ring: 0,
+    spoofed_group: 0,
 };
 /// The sensing cheaters every devnet with stations runs besides the honest ones: a station far
 /// off its neighbours, a frozen one, and one that moves.

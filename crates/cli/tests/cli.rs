@@ -604,6 +604,14 @@ fn bench_oracle_prints_its_figures() {
         "{line}"
     );
     assert_eq!(line["cheaters_paid"], 0, "{line}");
+    // The cheaters that know the rules are reported apart: the bridged ring earns nothing.
+    let adaptive = line["adaptive_cheater_reward_share"].as_f64().unwrap();
+    assert!((0.0..0.05).contains(&adaptive), "{line}");
+    assert_eq!(
+        line["adaptive_to_honest_reward_ratio"]["bridged_ring"].as_f64(),
+        Some(0.0),
+        "{line}"
+    );
     assert!(
         line["cpu"].as_str().is_some_and(|c| !c.is_empty()),
         "{line}"

@@ -62,6 +62,9 @@ pub mod price;
 
 /// Most other nodes `nodes` may name.
 pub const MAX_NODES: usize = 16;
+/// Largest `roll_max_bytes`: half the default `log_file_bytes_max` (a file is the journal's
+/// frames, and a journal may pass its roll size by one batch before it rolls).
+pub const MAX_ROLL_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +105,7 @@ pub struct LogSection {
     pub store: String,
     /// Roll the journal into a file when its first report is this old.
     pub roll_interval_secs: u64,
-    /// Roll when the journal holds this many bytes.
+    /// Roll when the journal holds this many bytes (at most [`MAX_ROLL_BYTES`]).
     pub roll_max_bytes: u64,
 }
 
@@ -266,8 +269,13 @@ impl OracleConfig {
         if self.public_url.len() > cairn_types::tx::MAX_ENDPOINT_BYTES {
             return Err("public_url is longer than 200 bytes".into());
         }
-        if self.log.roll_interval_secs == 0 || self.log.roll_max_bytes < 4_096 {
-            return Err("log: roll_interval_secs > 0 and roll_max_bytes ≥ 4096 needed".into());
+        if self.log.roll_interval_secs == 0
+            || !(4_096..=MAX_ROLL_BYTES).contains(&self.log.roll_max_bytes)
+        {
+            return Err(format!(
+                "log: roll_interval_secs > 0 and 4096 ≤ roll_max_bytes ≤ {MAX_ROLL_BYTES} needed \
+                 (other oracles attest no file over log_file_bytes_max, 1 GiB by default)"
+            ));
         }
         let i = &self.ingest;
         if i.device_reports_per_minute == 0

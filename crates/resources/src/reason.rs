@@ -127,11 +127,14 @@ pub enum Reason {
     /// The device's maker was revoked by governance in an earlier epoch: its attestation no
     /// longer vouches for the device.
     MakerRevoked = 48,
+    /// The beaconer never validly witnessed a beacon of this witness in the epoch: radio links
+    /// go both ways, a made-up witness of a device that cannot hear you does not.
+    OneWayWitness = 49,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 49] = [
+    pub const ALL: [Reason; 50] = [
         Reason::Malformed,
         Reason::UnknownDevice,
         Reason::DeviceRetired,
@@ -181,6 +184,7 @@ impl Reason {
         Reason::PayerShort,
         Reason::PayerNotSettled,
         Reason::MakerRevoked,
+        Reason::OneWayWitness,
     ];
 
     /// The stable code.
@@ -235,6 +239,7 @@ impl Reason {
             Reason::PayerShort => "payer_short",
             Reason::PayerNotSettled => "payer_not_settled",
             Reason::MakerRevoked => "maker_revoked",
+            Reason::OneWayWitness => "one_way_witness",
         }
     }
 
@@ -294,6 +299,7 @@ impl Reason {
             Reason::TransferTooLarge => "the receipt claims more bytes than one chunk may carry (1 GiB)",
             Reason::Uncorroborated => "a wind or rain hour counts only beside a good hour of a sensor checked against neighbours (temperature, humidity, pressure or pm2_5)",
             Reason::MakerRevoked => "governance revoked the device's maker: its attestation no longer vouches for the hardware",
+            Reason::OneWayWitness => "the beaconer never heard a beacon of this witness in the epoch: radio links go both ways, so a witness counts only between devices that heard each other",
         }
     }
 }
@@ -363,6 +369,7 @@ mod tests {
                 "payer_short",
                 "payer_not_settled",
                 "maker_revoked",
+                "one_way_witness",
             ]
         );
         for (i, r) in Reason::ALL.iter().enumerate() {

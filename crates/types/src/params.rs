@@ -227,6 +227,28 @@ pub struct Params {
     /// [`MAX_ROOT_EPOCH_SPAN`] epochs a root can reach back ([`Params::check_root_span`]).
     #[serde(default = "default_reward_compute_allowance_secs")]
     pub reward_compute_allowance_secs: u64,
+    /// Most bytes one of another oracle's log files may decompress to for it to be attested
+    /// (an honest oracle rolls its journal at `roll_max_bytes`, 50 MB by default).
+    #[serde(default = "default_log_file_bytes_max")]
+    pub log_file_bytes_max: u64,
+    /// Most reports one of another oracle's log files may hold for it to be attested.
+    #[serde(default = "default_log_file_frames_max")]
+    pub log_file_frames_max: u64,
+    /// Most bytes one of another oracle's log files may decompress to per byte of its size
+    /// (signatures do not compress: an honest log is a few to one; a gzip bomb about 1000:1).
+    #[serde(default = "default_log_file_ratio_max")]
+    pub log_file_ratio_max: u64,
+    /// Most bytes all the files of another oracle's manifest may decompress to for it to be
+    /// attested.
+    #[serde(default = "default_manifest_log_bytes_max")]
+    pub manifest_log_bytes_max: u64,
+    /// Most reports all the files of another oracle's manifest may hold for it to be attested.
+    #[serde(default = "default_manifest_frames_max")]
+    pub manifest_frames_max: u64,
+    /// Most distinct devices that are not registered the reports of another oracle's manifest
+    /// may name for it to be attested (an honest oracle refuses them at ingest).
+    #[serde(default = "default_manifest_unregistered_devices_max")]
+    pub manifest_unregistered_devices_max: u64,
 }
 
 /// Consensus epochs back a reward root can pay (older pools are held for the next root).
@@ -234,6 +256,34 @@ pub const MAX_ROOT_EPOCH_SPAN: u64 = 64;
 
 fn default_reward_compute_allowance_secs() -> u64 {
     600
+}
+
+// The log bounds leave room for the storage sub-network's proofs (about 3 KiB each, 100 a
+// provider an epoch, 10,000 providers: 1,000,000 proofs, 3 GB) beside a million devices'
+// reports (docs/ORACLE.md, "Bounds on other oracles' logs").
+
+fn default_log_file_bytes_max() -> u64 {
+    1 << 30
+}
+
+fn default_log_file_frames_max() -> u64 {
+    8_000_000
+}
+
+fn default_log_file_ratio_max() -> u64 {
+    32
+}
+
+fn default_manifest_log_bytes_max() -> u64 {
+    16 << 30
+}
+
+fn default_manifest_frames_max() -> u64 {
+    64_000_000
+}
+
+fn default_manifest_unregistered_devices_max() -> u64 {
+    1_000
 }
 
 fn default_manifest_commit_secs() -> u64 {
@@ -309,6 +359,12 @@ impl Default for Params {
             report_delay_max_secs: default_report_delay_max_secs(),
             uptime_window_secs: default_uptime_window_secs(),
             reward_compute_allowance_secs: default_reward_compute_allowance_secs(),
+            log_file_bytes_max: default_log_file_bytes_max(),
+            log_file_frames_max: default_log_file_frames_max(),
+            log_file_ratio_max: default_log_file_ratio_max(),
+            manifest_log_bytes_max: default_manifest_log_bytes_max(),
+            manifest_frames_max: default_manifest_frames_max(),
+            manifest_unregistered_devices_max: default_manifest_unregistered_devices_max(),
         }
     }
 }
@@ -362,11 +418,17 @@ pub enum ParamId {
     UptimeWindowSecs = 26,
     ReportDelayMaxSecs = 27,
     RewardComputeAllowanceSecs = 28,
+    LogFileBytesMax = 29,
+    LogFileFramesMax = 30,
+    LogFileRatioMax = 31,
+    ManifestLogBytesMax = 32,
+    ManifestFramesMax = 33,
+    ManifestUnregisteredDevicesMax = 34,
 }
 
 impl ParamId {
     /// Every parameter, in order.
-    pub const ALL: [ParamId; 29] = [
+    pub const ALL: [ParamId; 35] = [
         ParamId::TxFeeMin,
         ParamId::UnbondingEpochs,
         ParamId::MaxSeats,
@@ -396,6 +458,12 @@ impl ParamId {
         ParamId::UptimeWindowSecs,
         ParamId::ReportDelayMaxSecs,
         ParamId::RewardComputeAllowanceSecs,
+        ParamId::LogFileBytesMax,
+        ParamId::LogFileFramesMax,
+        ParamId::LogFileRatioMax,
+        ParamId::ManifestLogBytesMax,
+        ParamId::ManifestFramesMax,
+        ParamId::ManifestUnregisteredDevicesMax,
     ];
 
     /// The snake_case name used in files and on the command line.
@@ -430,6 +498,12 @@ impl ParamId {
             ParamId::UptimeWindowSecs => "uptime_window_secs",
             ParamId::ReportDelayMaxSecs => "report_delay_max_secs",
             ParamId::RewardComputeAllowanceSecs => "reward_compute_allowance_secs",
+            ParamId::LogFileBytesMax => "log_file_bytes_max",
+            ParamId::LogFileFramesMax => "log_file_frames_max",
+            ParamId::LogFileRatioMax => "log_file_ratio_max",
+            ParamId::ManifestLogBytesMax => "manifest_log_bytes_max",
+            ParamId::ManifestFramesMax => "manifest_frames_max",
+            ParamId::ManifestUnregisteredDevicesMax => "manifest_unregistered_devices_max",
         }
     }
 
@@ -464,6 +538,12 @@ impl ParamId {
             | ParamId::UptimeWindowSecs
             | ParamId::ReportDelayMaxSecs
             | ParamId::RewardComputeAllowanceSecs => (1, 86_400),
+            ParamId::LogFileBytesMax => (1 << 20, 64 << 30),
+            ParamId::LogFileFramesMax => (1_000, 1_000_000_000),
+            ParamId::LogFileRatioMax => (2, 1_100),
+            ParamId::ManifestLogBytesMax => (1 << 20, 1 << 40),
+            ParamId::ManifestFramesMax => (1_000, 100_000_000_000),
+            ParamId::ManifestUnregisteredDevicesMax => (0, 100_000_000),
         }
     }
 }
@@ -559,6 +639,14 @@ impl Params {
             ParamId::UptimeWindowSecs => self.uptime_window_secs.into(),
             ParamId::ReportDelayMaxSecs => self.report_delay_max_secs.into(),
             ParamId::RewardComputeAllowanceSecs => self.reward_compute_allowance_secs.into(),
+            ParamId::LogFileBytesMax => self.log_file_bytes_max.into(),
+            ParamId::LogFileFramesMax => self.log_file_frames_max.into(),
+            ParamId::LogFileRatioMax => self.log_file_ratio_max.into(),
+            ParamId::ManifestLogBytesMax => self.manifest_log_bytes_max.into(),
+            ParamId::ManifestFramesMax => self.manifest_frames_max.into(),
+            ParamId::ManifestUnregisteredDevicesMax => {
+                self.manifest_unregistered_devices_max.into()
+            }
         }
     }
 
@@ -604,6 +692,14 @@ impl Params {
             ParamId::ReportDelayMaxSecs => self.report_delay_max_secs = to_u64(value),
             ParamId::RewardComputeAllowanceSecs => {
                 self.reward_compute_allowance_secs = to_u64(value)
+            }
+            ParamId::LogFileBytesMax => self.log_file_bytes_max = to_u64(value),
+            ParamId::LogFileFramesMax => self.log_file_frames_max = to_u64(value),
+            ParamId::LogFileRatioMax => self.log_file_ratio_max = to_u64(value),
+            ParamId::ManifestLogBytesMax => self.manifest_log_bytes_max = to_u64(value),
+            ParamId::ManifestFramesMax => self.manifest_frames_max = to_u64(value),
+            ParamId::ManifestUnregisteredDevicesMax => {
+                self.manifest_unregistered_devices_max = to_u64(value)
             }
         }
         Ok(())

@@ -1,6 +1,8 @@
 //! Attesting: during the attest window, fetch every committed manifest and its files, check
-//! them against the chain, and attest those that are whole. An oracle that withholds its files
-//! gets no attestation from this one; once the window closes, which manifests count is final.
+//! them against the chain and against the log bounds ([`super::bounds`]), and attest those that
+//! are whole and within them. An oracle that withholds its files, or whose files would cost
+//! more to replay than the bounds allow, gets no attestation from this one (the status says
+//! why); once the window closes, which manifests count is final.
 //!
 //! Each peer's manifest is fetched on a thread of its own ([`Fetches`], kept until the epoch is
 //! rewarded), and the worker attests on each tick what has become whole since: a peer that
@@ -8,6 +10,7 @@
 //! stages of other epochs.
 
 use super::background::Jobs;
+use super::bounds::{check_manifest, LogBounds, NotAttested};
 use super::StageError;
 use super::{Stage, Worker};
 use crate::chain::submit::Outcome;
@@ -21,8 +24,19 @@ use cairn_types::{Address, Epoch, Hash};
 /// One peer manifest: the epoch, the oracle that committed it, and its committed hash.
 pub type FetchKey = (Epoch, Address, Hash);
 
-/// The background fetches of peer manifests and their files, by [`FetchKey`].
-pub type Fetches = Jobs<FetchKey, ()>;
+/// The background fetches of peer manifests and their files, by [`FetchKey`]; once whole, each
+/// manifest's verdict against the log bounds.
+pub type Fetches = Jobs<FetchKey, Result<(), NotAttested>>;
+
+/// What a fetched manifest's files are checked against: the bounds in force and the devices
+/// registered (this oracle's device book).
+#[derive(Clone)]
+pub struct Checks {
+    /// The bounds.
+    pub bounds: LogBounds,
+    /// The registered devices.
+    pub book: std::sync::Arc<crate::registry::DeviceBook>,
+}
 
 /// The endpoints of the epoch's other committers, which may keep copies of `oracle`'s manifest
 /// and files (those that attested it first); this oracle (`me`) and `oracle` left out.
@@ -40,30 +54,33 @@ pub fn mirrors(manifests: &EpochManifests, oracle: &Address, me: &Address) -> Ve
     others.into_iter().map(|(_, endpoint)| endpoint).collect()
 }
 
-/// True when the manifest `key` and its files are whole here; starts (or restarts) fetching
-/// them in the background otherwise: from its oracle's `endpoint`, else from the copies kept
-/// at `mirrors`.
+/// The verdict on the manifest `key` when it and its files are whole here (within the bounds
+/// of `checks`, or the first one crossed); `None` otherwise, having started (or restarted)
+/// fetching them in the background: from its oracle's `endpoint`, else from the copies kept at
+/// `mirrors`.
 pub(super) fn whole_or_fetch(
     fetches: &Fetches,
-    fetcher: &Fetcher,
+    (fetcher, checks): (&Fetcher, &Checks),
     endpoint: &str,
     mirrors: Vec<String>,
     key: FetchKey,
-) -> bool {
-    let (fetcher, endpoint) = (fetcher.clone(), endpoint.to_string());
-    fetches
-        .result_or_start(key, move || {
-            let (epoch, oracle, hash) = key;
-            let bases = sources(&endpoint, &oracle, &mirrors);
-            fetcher
-                .manifest_from(&bases, &oracle, epoch, &hash)
-                .and_then(|m| fetcher.files_from(&bases, &m))
-                .map_err(|error| {
-                    tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.fetch: not whole yet");
-                    error.to_string()
-                })
-        })
-        .is_some()
+) -> Option<Result<(), NotAttested>> {
+    let (fetcher, endpoint, checks) = (fetcher.clone(), endpoint.to_string(), checks.clone());
+    fetches.result_or_start(key, move || {
+        let (epoch, oracle, hash) = key;
+        let bases = sources(&endpoint, &oracle, &mirrors);
+        let not_whole = |error: String| {
+            tracing::warn!(%oracle, %error, epoch = epoch.0, "oracle.fetch: not whole yet");
+            error
+        };
+        let manifest = fetcher
+            .manifest_from(&bases, &oracle, epoch, &hash)
+            .and_then(|m| fetcher.files_from(&bases, &m).map(|()| m))
+            .map_err(|e| not_whole(e.to_string()))?;
+        let verdict = check_manifest(&fetcher, &manifest, &checks.bounds, &*checks.book)
+            .map_err(|e| not_whole(e.to_string()))?;
+        Ok(verdict.map(|_| ()))
+    })
 }
 
 impl Worker {
@@ -80,6 +97,7 @@ impl Worker {
             .state(&StateKey::Manifests(epoch), None)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
+        let checks = self.checks();
         let mut refs = Vec::new();
         for (oracle, entry) in &manifests.0 {
             if entry.attesters.contains(&self.oracle) {
@@ -94,13 +112,25 @@ impl Worker {
                     .and_then(|bytes| crate::manifest::Manifest::decode(&bytes).ok())
                     .is_some_and(|m| m.hash() == entry.manifest)
             } else {
-                whole_or_fetch(
+                let verdict = whole_or_fetch(
                     &self.fetches,
-                    &self.fetcher,
+                    (&self.fetcher, &checks),
                     &entry.endpoint,
                     mirrors(&manifests, oracle, &self.oracle),
                     (epoch, *oracle, entry.manifest),
-                )
+                );
+                match verdict {
+                    Some(Err(why)) => {
+                        if self
+                            .progress
+                            .not_attested(epoch.0, *oracle, why.to_string())
+                        {
+                            tracing::warn!(%oracle, epoch = epoch.0, %why, "oracle.attest: not attested");
+                        }
+                        false
+                    }
+                    whole => whole.is_some(),
+                }
             };
             if whole {
                 refs.push(ManifestRef {
@@ -124,5 +154,15 @@ impl Worker {
             other => tracing::warn!(epoch = epoch.0, ?other, "oracle.attest: not taken"),
         }
         Ok(None)
+    }
+}
+
+impl Worker {
+    /// What peer manifests are checked against now: the bounds in force and the device book.
+    pub(super) fn checks(&self) -> Checks {
+        Checks {
+            bounds: LogBounds::from_params(&self.watch.params()),
+            book: self.watch.book.clone(),
+        }
     }
 }

@@ -367,4 +367,4 @@ fn keep(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,8 @@
 //! - [`background`]: what waits on other oracles, on threads of its own.
 //! - [`bootstrap`]: the cumulative rewards an oracle's first epoch starts from.
 //! - [`close`]: the cut-off and the manifest commit.
-//! - [`attest`]: attesting the manifests whose files this oracle fetched.
+//! - [`bounds`]: what another oracle's log may hold before this one attests it.
+//! - [`attest`]: attesting the manifests whose files this oracle fetched and checked.
 //! - [`reward`]: computing, keeping and signing the epoch's rewards.
 //! - [`root`]: gathering 2/3 of oracle stake's signatures and submitting the root.
 //! - [`retain`]: deleting logs older than `log_retention_epochs`.
@@ -23,6 +24,7 @@
 pub mod attest;
 pub mod background;
 pub mod bootstrap;
+pub mod bounds;
 pub mod close;
 pub mod error;
 pub mod fetch;

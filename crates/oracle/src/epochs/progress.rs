@@ -4,6 +4,7 @@
 //! status`, beside what the rewards stage's chain reads have cost.
 
 use crate::chain::reads::ReadCounters;
+use cairn_types::Address;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -31,6 +32,21 @@ pub struct Progress {
     pub reads: ReadCounters,
     retries: Mutex<BTreeMap<u64, Retry>>,
     lags: Mutex<BTreeMap<u64, u64>>,
+    refused: Mutex<BTreeMap<(u64, Address), String>>,
+}
+
+/// Peer manifests not attested that are kept for the status (the latest epochs').
+pub const KEPT_NOT_ATTESTED: usize = 64;
+
+/// A peer's manifest this oracle fetched whole and did not attest, as the status shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NotAttestedManifest {
+    /// The reward epoch.
+    pub epoch: u64,
+    /// The oracle that committed it.
+    pub oracle: Address,
+    /// Why it was not attested (the bound it crossed).
+    pub reason: String,
 }
 
 /// Epochs whose root lag is kept for the status (the latest).
@@ -168,6 +184,35 @@ impl Progress {
         }
     }
 
+    /// Records that `oracle`'s manifest of `epoch` is not attested, and why; true the first
+    /// time (to be logged once).
+    pub fn not_attested(&self, epoch: u64, oracle: Address, reason: String) -> bool {
+        let mut refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
+        let new = refused.insert((epoch, oracle), reason).is_none();
+        while refused.len() > KEPT_NOT_ATTESTED {
+            refused.pop_first();
+        }
+        new
+    }
+
+    /// The peer manifests not attested that are kept, oldest epoch first.
+    pub fn not_attested_manifests(&self) -> Vec<NotAttestedManifest> {
+        self.refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((epoch, oracle), reason)| NotAttestedManifest {
+                epoch: *epoch,
+                oracle: *oracle,
+                reason: reason.clone(),
+            })
+            .collect()
+    }
+
     /// The root lags kept, oldest epoch first.
     pub fn root_lags(&self) -> Vec<RootLag> {
         self.lags
@@ -206,6 +251,20 @@ mod tests {
         progress.failed(1, "x".into(), 64);
         progress.failed(100, "y".into(), 64);
         assert_eq!(progress.failures().len(), 1);
+    }
+
+    #[test]
+    fn manifests_not_attested_are_kept_once_each_latest_epochs_first_out() {
+        let progress = Progress::default();
+        let oracle = Address(cairn_types::PublicKey([4; 32]));
+        assert!(progress.not_attested(3, oracle, "too big".into()));
+        assert!(!progress.not_attested(3, oracle, "too big".into()));
+        for epoch in 10..10 + KEPT_NOT_ATTESTED as u64 {
+            progress.not_attested(epoch, oracle, "x".into());
+        }
+        let kept = progress.not_attested_manifests();
+        assert_eq!(kept.len(), KEPT_NOT_ATTESTED);
+        assert_eq!(kept[0].epoch, 10);
     }
 
     #[test]

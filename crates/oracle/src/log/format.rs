@@ -27,6 +27,8 @@ pub const VERSION: u8 = 1;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Longest file name, in bytes.
 pub const MAX_FILE_NAME_BYTES: usize = 64;
+/// Bytes of the header (after decompression): the magic, the version and the oracle.
+pub const HEADER_BYTES: usize = 8 + 1 + 32;
 
 /// Why a log file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -94,13 +96,14 @@ pub struct FileReader<R: Read> {
     /// The oracle that wrote it.
     pub oracle: Address,
     buffer: Vec<u8>,
+    decompressed: u64,
 }
 
 impl<R: Read> FileReader<R> {
     /// Opens a file and reads its header.
     pub fn open(source: R) -> Result<FileReader<R>, LogFormatError> {
         let mut inner = GzDecoder::new(source);
-        let mut header = [0u8; 8 + 1 + 32];
+        let mut header = [0u8; HEADER_BYTES];
         inner.read_exact(&mut header)?;
         if &header[..8] != MAGIC || header[8] != VERSION {
             return Err(LogFormatError::BadHeader(header[8]));
@@ -111,7 +114,14 @@ impl<R: Read> FileReader<R> {
             inner,
             oracle: Address(PublicKey(oracle)),
             buffer: Vec::with_capacity(MAX_LOGGED_REPORT_BYTES),
+            decompressed: HEADER_BYTES as u64,
         })
+    }
+
+    /// Bytes decompressed so far: the header and every frame read or being read (a frame's
+    /// claimed length counts as soon as it is read, before its bytes are).
+    pub fn decompressed_bytes(&self) -> u64 {
+        self.decompressed
     }
 
     /// The next report, `None` at the end of the file.
@@ -121,6 +131,7 @@ impl<R: Read> FileReader<R> {
             return Ok(None);
         }
         let length = u32::from_le_bytes(length);
+        self.decompressed = self.decompressed.saturating_add(4 + u64::from(length));
         if length as usize > MAX_LOGGED_REPORT_BYTES {
             return Err(LogFormatError::FrameTooLong(length));
         }

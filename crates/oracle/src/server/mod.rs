@@ -300,6 +300,8 @@ struct StatusAnswer {
     chain_reads: crate::epochs::progress::ReadTotals,
     /// The latest epochs' root lags (cut-off to root on chain).
     root_lags: Vec<crate::epochs::progress::RootLag>,
+    /// Peer manifests fetched whole and not attested, with the bound each crossed.
+    not_attested: Vec<crate::epochs::progress::NotAttestedManifest>,
 }
 
 /// A reward epoch's stage, as the status shows it.
@@ -365,6 +367,7 @@ async fn status(State(state): State<Arc<ApiState>>) -> Response {
         failures: state.progress.failures(),
         chain_reads: state.progress.read_totals(),
         root_lags: state.progress.root_lags(),
+        not_attested: state.progress.not_attested_manifests(),
     })
     .into_response()
 }

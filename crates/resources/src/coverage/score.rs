@@ -3,7 +3,11 @@
 //! 1. Each beacon is checked ([`super::beacon::check_beacon`]); a denylisted beaconer's beacons
 //!    are refused (`denylisted_device`), so nobody can witness them.
 //! 2. Each witness must name a valid beacon (`unknown_beacon`); each beacon's witnesses are
-//!    judged and the first ones counted ([`super::witness::select_witnesses`]).
+//!    judged and the first ones counted ([`super::witness::select_witnesses`]). A witness
+//!    counts only between devices that heard each other: the beaconer must have filed a valid
+//!    witness of one of the witness's valid beacons in the epoch (`one_way_witness`). Radio
+//!    links go both ways; a witness made up of a beacon from too far to hear back, or a ring's
+//!    one made-up edge out of its cell, does not.
 //! 3. A beacon with at least one counted witness earns its beaconer [`BEACON_UNITS`]; each
 //!    counted witness earns its device [`WITNESS_UNITS`].
 //! 4. Reciprocity: a device earns only if, in the epoch, it sent a valid beacon and counted as
@@ -18,7 +22,7 @@ use super::density::density_scales;
 use super::ring::rings;
 use super::rules::CoverageRules;
 use super::types::{Beacon, Denylist, Witness};
-use super::witness::select_witnesses;
+use super::witness::{check_witness, select_witnesses};
 use crate::reason::Reason;
 use cairn_types::{Cell, DeviceId, Hash};
 use std::collections::BTreeMap;
@@ -98,14 +102,24 @@ pub fn score(
             false => refuse(&mut out, witness.device, Reason::UnknownBeacon),
         }
     }
+    // Pairs heard: (beaconer, witness) for every witness valid on its own.
+    let mut heard_pairs: std::collections::BTreeSet<(DeviceId, DeviceId)> = Default::default();
+    for (key, beacon) in &valid {
+        for witness in heard.get(key).into_iter().flatten() {
+            if check_witness(rules, denylist, beacon, witness).is_ok() {
+                heard_pairs.insert((beacon.device, witness.device));
+            }
+        }
+    }
     // 3. Units per beacon and witness; the counted edges.
     let mut edges = Vec::new();
     let mut beaconed: BTreeMap<DeviceId, bool> = BTreeMap::new();
     for (key, beacon) in &valid {
         beaconed.insert(beacon.device, true);
+        let heard_back = |witness: &DeviceId| heard_pairs.contains(&(*witness, beacon.device));
         let judged = heard
             .get(key)
-            .map(|ws| select_witnesses(rules, denylist, beacon, ws))
+            .map(|ws| select_witnesses(rules, denylist, beacon, ws, &heard_back))
             .unwrap_or_default();
         for (device, reason) in judged.refused {
             refuse(&mut out, device, reason);
@@ -171,6 +185,17 @@ mod tests {
     use crate::coverage::beacon::tests::{beacon, device};
     use crate::coverage::witness::tests::{at, witness};
 
+    /// The epoch scored by the default rules, with no denylist.
+    fn scored(beacons: &[Beacon], witnesses: &[Witness]) -> BTreeMap<DeviceId, CoverageOutcome> {
+        score(
+            &CoverageRules::default(),
+            crate::coverage::beacon::tests::WINDOW_MS,
+            &Denylist::default(),
+            beacons,
+            witnesses,
+        )
+    }
+
     /// Honest devices 0..6 on a line, about 1.1 km apart, each beaconing once and heard by its
     /// neighbours at a believable strength.
     fn honest() -> (Vec<Beacon>, Vec<Witness>) {
@@ -190,7 +215,6 @@ mod tests {
 
     #[test]
     fn honest_devices_earn_and_each_cheater_earns_nothing() {
-        let rules = CoverageRules::default();
         let (mut beacons, mut witnesses) = honest();
         // A replayed beacon: device 10 sends an old beacon again.
         let mut replayed = beacon(10, at(48.90, 2.40));
@@ -218,13 +242,7 @@ mod tests {
             }
         }
         beacons.extend(ring);
-        let out = score(
-            &rules,
-            crate::coverage::beacon::tests::WINDOW_MS,
-            &Denylist::default(),
-            &beacons,
-            &witnesses,
-        );
+        let out = scored(&beacons, &witnesses);
         for i in 0..6 {
             let o = &out[&device(i)];
             assert!(o.points > 0, "honest device {i}: {o:?}");
@@ -249,18 +267,12 @@ mod tests {
     fn reciprocity_and_the_denylist() {
         let rules = CoverageRules::default();
         let (mut beacons, witnesses) = honest();
-        // Device 5 stops beaconing: its witnesses no longer pay.
+        // Device 5 stops beaconing: nobody hears it, so its witnesses no longer pay.
         beacons.retain(|b| b.device != device(5));
-        let out = score(
-            &rules,
-            crate::coverage::beacon::tests::WINDOW_MS,
-            &Denylist::default(),
-            &beacons,
-            &witnesses,
-        );
+        let out = scored(&beacons, &witnesses);
         assert_eq!(
-            out[&device(5)].refused.get(&Reason::NoReciprocity),
-            Some(&1)
+            out[&device(5)].refused.get(&Reason::OneWayWitness),
+            Some(&5)
         );
         assert_eq!(out[&device(5)].points, 0);
         // Device 0 is denylisted: its beacons are refused and its witnesses too.
@@ -304,5 +316,65 @@ mod tests {
             out[&device(0)].denylisted,
             [format!("witnessed by {}: colluding pair", device(1))]
         );
+    }
+
+    #[test]
+    fn a_witness_counts_only_between_devices_that_heard_each_other() {
+        let (mut beacons, mut witnesses) = honest();
+        // Device 20, 40 km east, files witnesses of every honest beacon at a signal free space
+        // allows; nobody hears its own beacon.
+        let far = at(48.82, 2.90);
+        beacons.push(beacon(20, far));
+        for b in &beacons[..6] {
+            let mut w = witness(20, far, b);
+            w.rssi_cdbm = -13_000;
+            witnesses.push(w);
+        }
+        let out = scored(&beacons, &witnesses);
+        let o = &out[&device(20)];
+        assert_eq!(
+            (o.witnesses, o.points, o.refused.get(&Reason::OneWayWitness)),
+            (0, 0, Some(&6)),
+            "{o:?}"
+        );
+        assert!((0..6).all(|i| out[&device(i)].points > 0));
+        // Device 0 hears it back: that pair, and only it, counts both ways.
+        let mut back = witness(0, at(48.80, 2.35), &beacons[6]);
+        back.rssi_cdbm = -13_000;
+        witnesses.push(back);
+        let out = scored(&beacons, &witnesses);
+        let o = &out[&device(20)];
+        assert_eq!((o.witnesses, o.beacons_witnessed), (1, 1), "{o:?}");
+        assert_eq!(o.refused.get(&Reason::OneWayWitness), Some(&5));
+    }
+
+    #[test]
+    fn a_ring_bridged_out_of_its_cell_by_one_made_up_witness_is_still_a_ring() {
+        let (mut beacons, mut witnesses) = honest();
+        let spots = crate::coverage::ring::tests::crowded_spots(49.30, 2.35, 10);
+        let ring: Vec<Beacon> = (20..30u8)
+            .map(|i| beacon(i, spots[usize::from(i - 20)]))
+            .collect();
+        for b in &ring {
+            for j in 20..30u8 {
+                if device(j) != b.device {
+                    witnesses.push(witness(j, spots[usize::from(j - 20)], b));
+                }
+            }
+        }
+        // Its bridge: device 20 claims a weak witness of honest device 5, 50 km south.
+        let mut bridge = witness(20, spots[0], &beacons[5]);
+        bridge.rssi_cdbm = -13_500;
+        witnesses.push(bridge);
+        beacons.extend(ring);
+        let out = scored(&beacons, &witnesses);
+        assert_eq!(
+            out[&device(20)].refused.get(&Reason::OneWayWitness),
+            Some(&1)
+        );
+        for i in 20..30u8 {
+            assert_eq!(out[&device(i)].points, 0, "ring device {i}");
+        }
+        assert!((0..6).all(|i| out[&device(i)].points > 0));
     }
 }

@@ -88,12 +88,15 @@ pub fn witness_rank(beacon: &Beacon, witness: &DeviceId) -> Hash {
 }
 
 /// Judges every witness of `beacon` (all of which name it): each device once (its first
-/// report by time, then id), then the valid ones up to the limit, by [`witness_rank`].
+/// report by time, then id), valid ([`check_witness`]) and heard back (`heard_back(witness)`:
+/// the beaconer validly witnessed one of its beacons in the epoch, else `one_way_witness`),
+/// then those up to the limit, by [`witness_rank`].
 pub fn select_witnesses(
     rules: &CoverageRules,
     denylist: &Denylist,
     beacon: &Beacon,
     witnesses: &[&Witness],
+    heard_back: &dyn Fn(&DeviceId) -> bool,
 ) -> BeaconWitnesses {
     let mut ordered: Vec<&Witness> = witnesses.to_vec();
     ordered.sort_by_key(|w| (w.time_ms, w.id));
@@ -104,7 +107,11 @@ pub fn select_witnesses(
         let verdict = if !seen.insert(witness.device) {
             Err(Reason::DuplicateWitness)
         } else {
-            check_witness(rules, denylist, beacon, witness)
+            check_witness(rules, denylist, beacon, witness).and_then(|()| {
+                heard_back(&witness.device)
+                    .then_some(())
+                    .ok_or(Reason::OneWayWitness)
+            })
         };
         match verdict {
             Ok(()) => valid.push((witness_rank(beacon, &witness.device), witness.device)),
@@ -238,7 +245,7 @@ pub(crate) mod tests {
         again.time_ms += 10;
         w.push(again);
         let refs: Vec<&Witness> = w.iter().rev().collect();
-        let verdict = select_witnesses(&rules, &Denylist::default(), &b, &refs);
+        let verdict = select_witnesses(&rules, &Denylist::default(), &b, &refs, &|_| true);
         let mut ranked: Vec<DeviceId> = (2..6u8).map(device).collect();
         ranked.sort_by_key(|d| witness_rank(&b, d));
         assert_eq!(verdict.counted, ranked[..2].to_vec());
@@ -256,7 +263,7 @@ pub(crate) mod tests {
             x.time_ms = b.time_ms;
         }
         let refs: Vec<&Witness> = early.iter().collect();
-        let again = select_witnesses(&rules, &Denylist::default(), &b, &refs);
+        let again = select_witnesses(&rules, &Denylist::default(), &b, &refs, &|_| true);
         assert_eq!(again.counted, ranked[..2].to_vec());
     }
 }

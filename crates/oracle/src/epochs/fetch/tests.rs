@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 /// A one-thread HTTP/1.1 server answering `GET path` from a map (404 when absent).
-fn serve(routes: Arc<Mutex<HashMap<String, Vec<u8>>>>) -> String {
+pub(crate) fn serve(routes: Arc<Mutex<HashMap<String, Vec<u8>>>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
