@@ -260,7 +260,8 @@ fn default_reward_compute_allowance_secs() -> u64 {
 
 // The log bounds leave room for the storage sub-network's proofs (about 3 KiB each, 100 a
 // provider an epoch, 10,000 providers: 1,000,000 proofs, 3 GB) beside a million devices'
-// reports (docs/ORACLE.md, "Bounds on other oracles' logs").
+// ten million reports, and no more than the rewarder replays within
+// `reward_compute_allowance_secs` (docs/ORACLE.md, "Bounds on other oracles' logs").
 
 fn default_log_file_bytes_max() -> u64 {
     1 << 30
@@ -275,11 +276,11 @@ fn default_log_file_ratio_max() -> u64 {
 }
 
 fn default_manifest_log_bytes_max() -> u64 {
-    16 << 30
+    8 << 30
 }
 
 fn default_manifest_frames_max() -> u64 {
-    64_000_000
+    16_000_000
 }
 
 fn default_manifest_unregistered_devices_max() -> u64 {

@@ -146,7 +146,10 @@ pub struct LogTotals {
 }
 
 /// Checks the kept copies of `manifest`'s files against `bounds`, devices looked up in
-/// `registry`: the totals when all is within them, the first bound crossed otherwise.
+/// `registry`: the totals when all is within them, the first bound crossed otherwise. The
+/// bytes judged are the manifest's: each file is hashed as it is read (and read to its end,
+/// or hashed again whole when a bound stopped the reading), and a copy whose hash is not the
+/// manifest's (overwritten meanwhile) is an error, to be fetched again, never a verdict.
 pub fn check_manifest<R: Registry + ?Sized>(
     fetcher: &Fetcher,
     manifest: &Manifest,
@@ -158,24 +161,55 @@ pub fn check_manifest<R: Registry + ?Sized>(
     for file in manifest.files.iter() {
         let name = file.name.as_str().to_string();
         let path = fetcher.path(&manifest.oracle, &name);
-        let source = std::fs::File::open(&path).map_err(|error| CheckError {
+        let disk = |error| CheckError {
             file: name.clone(),
             error,
-        })?;
-        let source = std::io::BufReader::new(source);
+        };
+        let source = std::fs::File::open(&path).map_err(disk)?;
+        let mut hashing = Hashing(std::io::BufReader::new(source), blake3::Hasher::new());
         let verdict = check_file(
-            source,
+            &mut hashing,
             (&name, file.bytes),
             manifest,
             bounds,
             registry,
             (&mut totals, &mut unregistered),
         );
+        let hash = match &verdict {
+            // Read to its end: what is left after the gzip stream is hashed too.
+            Ok(()) => {
+                std::io::copy(&mut hashing, &mut std::io::sink()).map_err(disk)?;
+                hashing.1.finalize()
+            }
+            Err(_) => {
+                let mut whole = blake3::Hasher::new();
+                whole
+                    .update_reader(std::fs::File::open(&path).map_err(disk)?)
+                    .map_err(disk)?;
+                whole.finalize()
+            }
+        };
+        if hash.as_bytes() != &file.hash.0 {
+            return Err(disk(std::io::Error::other(
+                "the kept copy is no longer the manifest's file",
+            )));
+        }
         if let Err(over) = verdict {
             return Ok(Err(over));
         }
     }
     Ok(Ok(totals))
+}
+
+/// A reader that hashes what is read through it.
+struct Hashing<R>(R, blake3::Hasher);
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Reads one file (`name`, `compressed` bytes long) from `source`, adding to `totals` and the

@@ -220,6 +220,12 @@ impl Fetcher {
         {
             return Err(mismatch("it names a file that is not a log file".into()));
         }
+        // Kept copies are kept by name: one name with two hashes would have each fetch
+        // overwrite the other's copy, and every computation of the epoch fail.
+        let mut names = std::collections::HashSet::new();
+        if !manifest.files.iter().all(|f| names.insert(f.name.as_str())) {
+            return Err(mismatch("it names a file twice".into()));
+        }
         Ok(manifest)
     }
 

@@ -63,22 +63,33 @@ fn generous() -> LogBounds {
 /// Keeps `files` (each the frames of its reports) where `fetcher` reads them, and the manifest
 /// naming them.
 fn kept(fetcher: &Fetcher, files: &[Vec<LoggedReport>]) -> Manifest {
+    let encoded: Vec<Vec<u8>> = files
+        .iter()
+        .map(|reports| {
+            let mut frames = Vec::new();
+            for r in reports {
+                write_frame(&mut frames, r);
+            }
+            encode_file(&oracle(), &frames).unwrap()
+        })
+        .collect();
+    kept_bytes(fetcher, &encoded, files.iter().map(Vec::len).collect())
+}
+
+/// Keeps `files` (their bytes, holding `reports` each) where `fetcher` reads them, and the
+/// manifest naming them.
+fn kept_bytes(fetcher: &Fetcher, files: &[Vec<u8>], reports: Vec<usize>) -> Manifest {
     let mut entries = Vec::new();
-    for (seq, reports) in files.iter().enumerate() {
-        let mut frames = Vec::new();
-        for r in reports {
-            write_frame(&mut frames, r);
-        }
-        let bytes = encode_file(&oracle(), &frames).unwrap();
+    for (seq, (bytes, reports)) in files.iter().zip(reports).enumerate() {
         let name = crate::log::format::file_name(1_000, seq as u64);
         let path = fetcher.path(&oracle(), &name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(&path, bytes).unwrap();
         entries.push(ManifestFile {
             name: BoundedString::new(name).unwrap(),
-            hash: crate::manifest::file_hash(&bytes),
+            hash: crate::manifest::file_hash(bytes),
             bytes: bytes.len() as u64,
-            reports: reports.len() as u64,
+            reports: reports as u64,
         });
     }
     Manifest {
@@ -243,21 +254,22 @@ fn each_size_bound_holds_per_file_and_per_manifest() {
 }
 
 #[test]
-fn a_file_of_another_oracle_or_cut_short_is_malformed_and_a_missing_copy_is_an_error() {
+fn a_file_cut_short_or_of_another_oracle_is_malformed_and_a_changed_or_missing_copy_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(dir.path());
-    let mut manifest = kept(&fetcher, &honest());
-    let first = manifest.files.as_slice()[0].name.as_str().to_string();
-    let path = fetcher.path(&oracle(), &first);
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() - 30]).unwrap();
+    // A peer that committed a file cut short.
+    let whole = kept(&fetcher, &honest());
+    let first = whole.files.as_slice()[0].name.as_str().to_string();
+    let bytes = std::fs::read(fetcher.path(&oracle(), &first)).unwrap();
+    let cut = bytes[..bytes.len() - 30].to_vec();
+    let manifest = kept_bytes(&fetcher, &[cut], vec![500]);
     let verdict = check_manifest(&fetcher, &manifest, &generous(), &book(50)).unwrap();
     assert!(
         matches!(&verdict, Err(NotAttested::Malformed { file, .. }) if *file == first),
         "{verdict:?}"
     );
-    // The same files under another oracle's manifest.
-    std::fs::write(&path, &bytes).unwrap();
+    // The same whole file under another oracle's manifest.
+    let mut manifest = kept_bytes(&fetcher, std::slice::from_ref(&bytes), vec![500]);
     let other = Address(SecretKey::from_seed([8; 32]).public_key());
     let theirs = fetcher.path(&other, &first);
     std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
@@ -268,7 +280,16 @@ fn a_file_of_another_oracle_or_cut_short_is_malformed_and_a_missing_copy_is_an_e
         matches!(&verdict, Err(NotAttested::Malformed { reason, .. }) if reason.contains("another oracle")),
         "{verdict:?}"
     );
-    // A kept copy gone is not a verdict: it is fetched again.
+    // A kept copy that is no longer the manifest's file (another manifest's file of the same
+    // name written over it), or gone, is not a verdict: it is fetched again.
+    let mut bomb = Vec::new();
+    for _ in 0..50_000 {
+        write_frame(&mut bomb, &heartbeat(1, 5_000));
+    }
+    std::fs::write(&theirs, encode_file(&other, &bomb).unwrap()).unwrap();
+    assert!(check_manifest(&fetcher, &manifest, &generous(), &book(50)).is_err());
+    std::fs::write(&theirs, b"junk").unwrap();
+    assert!(check_manifest(&fetcher, &manifest, &generous(), &book(50)).is_err());
     std::fs::remove_file(&theirs).unwrap();
     assert!(check_manifest(&fetcher, &manifest, &generous(), &book(50)).is_err());
 }

@@ -115,6 +115,32 @@ fn kept_manifests_and_files_outlive_their_server_and_damaged_copies_are_refetche
 }
 
 #[test]
+fn a_manifest_naming_one_file_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(dir.path());
+    let oracle = Address(PublicKey([7; 32]));
+    let entry = |content: &[u8]| ManifestFile {
+        name: BoundedString::new("0001796242075416-0000000017.log.gz".to_string()).unwrap(),
+        hash: file_hash(content),
+        bytes: content.len() as u64,
+        reports: 1,
+    };
+    let manifest = Manifest {
+        epoch: Epoch(3),
+        oracle,
+        denylist: BoundedVec::from_bounded(Vec::new()),
+        files: BoundedVec::new(vec![entry(b"one"), entry(b"two")]).unwrap(),
+    };
+    let routes = HashMap::from([("/v1/manifests/3".to_string(), manifest.encode())]);
+    let endpoint = serve(Arc::new(Mutex::new(routes)));
+    let refused = fetcher.manifest(&endpoint, &oracle, Epoch(3), &manifest.hash());
+    assert!(
+        matches!(&refused, Err(FetchError::Mismatch { reason, .. }) if reason.contains("twice")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn temporary_files_a_crash_left_are_deleted_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let oracle = dir.path().join("ab");
