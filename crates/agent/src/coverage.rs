@@ -313,26 +313,20 @@ impl Planner {
             let Some(at) = self.stands[j] else {
                 continue;
             };
-            let mut rssi = heard(
-                &self.seed,
-                (&self.ids[k], from),
-                (&self.ids[j], at),
-                self.config.tx_power_cdbm,
-                self.config.frequency_khz,
-                window,
-            );
+            let signal = |(a, b): (Cell, Cell)| {
+                heard(
+                    &self.seed,
+                    (&self.ids[k], a),
+                    (&self.ids[j], b),
+                    self.config.tx_power_cdbm,
+                    self.config.frequency_khz,
+                    window,
+                )
+            };
+            let mut rssi = signal((from, at));
             // A spoofed group reports what its asserted locations would have heard.
             if rssi.is_some() && self.role(j) == Role::SpoofedGroup {
-                rssi = self.asserts[k].zip(self.asserts[j]).and_then(|(a, b)| {
-                    heard(
-                        &self.seed,
-                        (&self.ids[k], a),
-                        (&self.ids[j], b),
-                        self.config.tx_power_cdbm,
-                        self.config.frequency_khz,
-                        window,
-                    )
-                });
+                rssi = self.asserts[k].zip(self.asserts[j]).and_then(signal);
             }
             let Some(rssi_cdbm) = rssi else {
                 continue;

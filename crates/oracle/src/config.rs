@@ -342,6 +342,11 @@ mod tests {
         assert!(no_sources.contains("price: source = \"http\" needs at least one"));
         c = OracleConfig::parse("[ingest]\ndevice_burst = 0").unwrap();
         assert!(c.check().is_err());
+        // A file larger than other oracles attest would cost this one its attestations.
+        c = OracleConfig::parse("[log]\nroll_max_bytes = 600000000").unwrap();
+        assert!(c.check().unwrap_err().contains("log_file_bytes_max"));
+        c = OracleConfig::parse("[log]\nroll_max_bytes = 536870912").unwrap();
+        assert_eq!(c.check(), Ok(()));
     }
 
     #[test]
