@@ -479,6 +479,22 @@ fn epoch(
     manifests: Vec<Manifest>,
     registry: &HashMap<DeviceId, DeviceInfo>,
 ) -> Result<Signed> {
+    let credits = |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+        Ok(payers.iter().map(|p| (*p, Credits(u64::MAX / 4))).collect())
+    };
+    let result = compute(chain, dir, oracles, manifests, registry, &credits)?;
+    sign_roots(chain, &result)
+}
+
+/// The epoch's rewards, through the oracles' own rewarder.
+fn compute(
+    chain: &ChainId,
+    dir: &Path,
+    oracles: &[Address],
+    manifests: Vec<Manifest>,
+    registry: &HashMap<DeviceId, DeviceInfo>,
+    credits: rewarder::CreditSource<'_>,
+) -> Result<rewarder::EpochResult> {
     let file = |oracle: &Address, name: &str| -> Result<Vec<u8>, String> {
         let o = oracles
             .iter()
@@ -487,17 +503,10 @@ fn epoch(
         std::fs::read(dir.join(o.to_string()).join(name)).map_err(|e| e.to_string())
     };
     let entropy = |height: u64| -> Result<Option<(Hash, u64)>, String> { Ok(Some(block(height))) };
-    let credits = |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
-        Ok(payers.iter().map(|p| (*p, Credits(u64::MAX / 4))).collect())
-    };
-    let pools: BTreeMap<Subnetwork, Amount> = [
-        Subnetwork::Coverage,
-        Subnetwork::Sensing,
-        Subnetwork::Connectivity,
-    ]
-    .into_iter()
-    .map(|s| (s, Amount(1_000_000_000_000)))
-    .collect();
+    let pools: BTreeMap<Subnetwork, Amount> = Subnetwork::ALL
+        .into_iter()
+        .map(|s| (s, Amount(1_000_000_000_000)))
+        .collect();
     let result = rewarder::compute(EpochInputs {
         ctx: context(chain),
         pools,
@@ -510,9 +519,14 @@ fn epoch(
         entropy: &entropy,
         sensing_rules: SensingRules::default().for_epoch(WINDOWS),
         history: rewarder::history::no_history(),
-        credits: &credits,
+        credits,
     })
     .map_err(|e| anyhow!("the epoch did not compute: {e}"))?;
+    Ok(result)
+}
+
+/// Signs each root the epoch gave, as an oracle would, and sums up what it paid.
+fn sign_roots(chain: &ChainId, result: &rewarder::EpochResult) -> Result<Signed> {
     let key = oracle_key(0);
     let no_settlements = Vec::new();
     for (subnetwork, root) in &result.roots {
@@ -580,4 +594,134 @@ fn signatures_alone(chain: &ChainId, dir: &Path, written: &[Written]) -> Result<
         count += valid.len() as u64;
     }
     Ok((count, secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcomes of a recorded epoch of every kind (coverage, sensing, connectivity with
+    /// payers short of credits, uptime-paid storage devices, reports of the wrong kind), as
+    /// one digest: the roots, the settlements, each stage's digest and every device's payout.
+    /// Pinned before the sub-networks became plug-ins: moving a kind must not change a byte.
+    #[test]
+    fn a_recorded_epoch_pays_exactly_as_before() {
+        let chain = ChainId::new(BENCH_CHAIN).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(1_000);
+        let written = write_group(&layout, &chain, dir.path(), 0).unwrap();
+        let registry: HashMap<DeviceId, DeviceInfo> = (0..layout.devices)
+            .map(|d| {
+                let mut info = layout.info(d);
+                if d % 10 == 9 {
+                    info.subnetwork = Subnetwork::Storage;
+                }
+                (layout.ids[d], info)
+            })
+            .collect();
+        let oracles = [Address(oracle_key(0).public_key())];
+        let manifest = Manifest {
+            epoch: Epoch(1),
+            oracle: oracles[0],
+            denylist: BoundedVec::from_bounded(Vec::new()),
+            files: BoundedVec::new(vec![written.file]).unwrap(),
+        };
+        let payers: HashMap<Address, u64> = (0..PAYERS)
+            .map(|p| (Address(payer_key(p).public_key()), (p as u64 % 10) * 40))
+            .collect();
+        let credits = |asked: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+            Ok(asked
+                .iter()
+                .filter_map(|p| payers.get(p).map(|c| (*p, Credits(*c))))
+                .collect())
+        };
+        let result = compute(
+            &chain,
+            dir.path(),
+            &oracles,
+            vec![manifest],
+            &registry,
+            &credits,
+        )
+        .unwrap();
+        let kinds: Vec<Subnetwork> = result.roots.keys().copied().collect();
+        assert_eq!(
+            kinds,
+            [
+                Subnetwork::Storage,
+                Subnetwork::Coverage,
+                Subnetwork::Sensing,
+                Subnetwork::Connectivity
+            ]
+        );
+        let refused = |reason: cairn_resources::reason::Reason| -> u64 {
+            result
+                .devices
+                .iter()
+                .filter_map(|d| d.rejected.get(&reason))
+                .sum()
+        };
+        assert!(refused(cairn_resources::reason::Reason::PayerShort) > 0);
+        assert!(refused(cairn_resources::reason::Reason::WrongKind) > 0);
+        // Per part, so that a change that should touch one part shows which it touched.
+        let of_kind = |kinds: &[Subnetwork]| -> String {
+            let roots: Vec<_> = result
+                .roots
+                .iter()
+                .filter(|(s, _)| kinds.contains(s))
+                .collect();
+            let devices: Vec<_> = result
+                .devices
+                .iter()
+                .filter(|d| kinds.contains(&d.subnetwork))
+                .collect();
+            let settlements: Vec<_> = result
+                .settlements
+                .iter()
+                .filter(|(s, _)| kinds.contains(s))
+                .collect();
+            Hash::domain(
+                "cairn test recorded epoch",
+                &[
+                    &cairn_types::codec::encode(&roots),
+                    &cairn_types::codec::encode(&settlements),
+                    &serde_json::to_vec(&devices).unwrap(),
+                ],
+            )
+            .to_string()
+        };
+        let parts = [
+            ("tally", result.digests.tally.to_string()),
+            ("manifests", result.digests.manifests.to_string()),
+            (
+                "coverage, sensing, storage",
+                of_kind(&[
+                    Subnetwork::Coverage,
+                    Subnetwork::Sensing,
+                    Subnetwork::Storage,
+                ]),
+            ),
+            ("connectivity", of_kind(&[Subnetwork::Connectivity])),
+        ];
+        let want = [
+            (
+                "tally",
+                "425797583c87e2861c1b0027b7d27c8904b46d1e20abae5f78ac20a92632227b",
+            ),
+            (
+                "manifests",
+                "f5398fd72228682d3e4e31595f9a8318ecdd6bc2db4f2de8ddd8fe2b065fb2f5",
+            ),
+            (
+                "coverage, sensing, storage",
+                "ace29e1fa46be3a014ae94155e20874026c66d196a9d09bcd3cfa7e429462138",
+            ),
+            (
+                "connectivity",
+                "271862f07fd504577829dc950366fe819faa7c14c6187a81787022179c7063b5",
+            ),
+        ];
+        let got: Vec<(&str, &str)> = parts.iter().map(|(p, d)| (*p, d.as_str())).collect();
+        assert_eq!(got, want);
+    }
 }
