@@ -37,10 +37,11 @@ use cairn_agent::signer::{DeviceSigner, FileSigner};
 use cairn_agent::weather::{StationRole, Stations};
 use cairn_oracle::log::format::{encode_file, file_hash, file_name, write_frame};
 use cairn_oracle::manifest::{Manifest, ManifestFile};
+use cairn_oracle::rewarder::inputs::EpochChain;
 use cairn_oracle::rewarder::{self, Cumulative, EpochInputs};
 use cairn_resources::context::{DeviceInfo, EpochContext};
-use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::coverage::types::Denylist;
+use cairn_resources::kinds;
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_resources::sensing::score::StationHistory;
 use cairn_types::codec::{BoundedString, BoundedVec};
@@ -418,17 +419,18 @@ fn epoch(
     };
     // The payer holds plenty of credits; an unfunded hotspot's own key holds none.
     let payer_address = Address(payer.public_key());
-    let credits = move |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
-        Ok(payers
-            .iter()
-            .map(|who| {
-                (
-                    *who,
-                    Credits(if *who == payer_address { 1 << 40 } else { 0 }),
-                )
-            })
-            .collect())
-    };
+    let credits =
+        move |_: Subnetwork, payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+            Ok(payers
+                .iter()
+                .map(|who| {
+                    (
+                        *who,
+                        Credits(if *who == payer_address { 1 << 40 } else { 0 }),
+                    )
+                })
+                .collect())
+        };
     let pools: BTreeMap<Subnetwork, Amount> = [
         Subnetwork::Coverage,
         Subnetwork::Sensing,
@@ -437,6 +439,16 @@ fn epoch(
     .into_iter()
     .map(|s| (s, Amount(1_000_000_000_000)))
     .collect();
+    let kinds = kinds::registered(&kinds::Rules {
+        sensing: SensingRules::default().for_epoch(EPOCH_WINDOWS),
+        ..kinds::Rules::default()
+    });
+    let chain_inputs = EpochChain {
+        entropy: &entropy,
+        history: &history,
+        credits: &credits,
+        denylist: Denylist::default(),
+    };
     let result = rewarder::compute(EpochInputs {
         ctx: EpochContext {
             chain_id: chain.clone(),
@@ -452,12 +464,8 @@ fn epoch(
         file: &file,
         registry: &registry,
         previous: Cumulative::new(),
-        coverage_rules: CoverageRules::default(),
-        denylist: Denylist::default(),
-        entropy: &entropy,
-        sensing_rules: SensingRules::default().for_epoch(EPOCH_WINDOWS),
-        history: &history,
-        credits: &credits,
+        kinds: &kinds,
+        chain: &chain_inputs,
     })
     .map_err(|e| anyhow!("the epoch did not compute: {e}"))?;
     Ok(result

@@ -21,12 +21,14 @@ use crate::bench_support::{parallel, BENCH_CHAIN};
 use anyhow::{anyhow, bail, Context as _, Result};
 use cairn_oracle::log::format::{encode_file, file_hash, file_name, write_frame, FileReader};
 use cairn_oracle::manifest::{Manifest, ManifestFile};
+use cairn_oracle::rewarder::inputs::EpochChain;
 use cairn_oracle::rewarder::{self, Cumulative, EpochInputs};
 use cairn_resources::context::{DeviceInfo, EpochContext};
 use cairn_resources::coverage::beacon::{beacon_data, slot_bounds};
 use cairn_resources::coverage::radio::fspl_cdb;
 use cairn_resources::coverage::rules::CoverageRules;
 use cairn_resources::coverage::types::Denylist;
+use cairn_resources::kinds;
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_resources::verify::{check_claims, Claim};
 use cairn_types::codec::{BoundedString, BoundedVec};
@@ -479,9 +481,10 @@ fn epoch(
     manifests: Vec<Manifest>,
     registry: &HashMap<DeviceId, DeviceInfo>,
 ) -> Result<Signed> {
-    let credits = |payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
-        Ok(payers.iter().map(|p| (*p, Credits(u64::MAX / 4))).collect())
-    };
+    let credits =
+        |_: Subnetwork, payers: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+            Ok(payers.iter().map(|p| (*p, Credits(u64::MAX / 4))).collect())
+        };
     let result = compute(chain, dir, oracles, manifests, registry, &credits)?;
     sign_roots(chain, &result)
 }
@@ -507,6 +510,16 @@ fn compute(
         .into_iter()
         .map(|s| (s, Amount(1_000_000_000_000)))
         .collect();
+    let kinds = kinds::registered(&kinds::Rules {
+        sensing: SensingRules::default().for_epoch(WINDOWS),
+        ..kinds::Rules::default()
+    });
+    let chain_inputs = EpochChain {
+        entropy: &entropy,
+        history: rewarder::history::no_history(),
+        credits,
+        denylist: Denylist::default(),
+    };
     let result = rewarder::compute(EpochInputs {
         ctx: context(chain),
         pools,
@@ -514,12 +527,8 @@ fn compute(
         file: &file,
         registry,
         previous: Cumulative::new(),
-        coverage_rules: CoverageRules::default(),
-        denylist: Denylist::default(),
-        entropy: &entropy,
-        sensing_rules: SensingRules::default().for_epoch(WINDOWS),
-        history: rewarder::history::no_history(),
-        credits,
+        kinds: &kinds,
+        chain: &chain_inputs,
     })
     .map_err(|e| anyhow!("the epoch did not compute: {e}"))?;
     Ok(result)
@@ -629,12 +638,13 @@ mod tests {
         let payers: HashMap<Address, u64> = (0..PAYERS)
             .map(|p| (Address(payer_key(p).public_key()), (p as u64 % 10) * 40))
             .collect();
-        let credits = |asked: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
-            Ok(asked
-                .iter()
-                .filter_map(|p| payers.get(p).map(|c| (*p, Credits(*c))))
-                .collect())
-        };
+        let credits =
+            |_: Subnetwork, asked: &[Address]| -> Result<BTreeMap<Address, Credits>, String> {
+                Ok(asked
+                    .iter()
+                    .filter_map(|p| payers.get(p).map(|c| (*p, Credits(*c))))
+                    .collect())
+            };
         let result = compute(
             &chain,
             dir.path(),

@@ -1,8 +1,10 @@
 //! What a verifier checks a report against: the epoch, its rules and the device registry, all
-//! taken from the ledger state at the epoch's last block.
+//! taken from the ledger state at the epoch's last block; and what the chain says besides that
+//! a sub-network reads (the coverage denylist, sensing stations' pasts).
 
 use cairn_types::params::ChainId;
 use cairn_types::{Address, Cell, DeviceId, Subnetwork};
+use std::collections::BTreeMap;
 
 /// One reward epoch's bounds and rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +95,25 @@ impl Registry for std::collections::BTreeMap<DeviceId, DeviceInfo> {
     fn device(&self, device: &DeviceId) -> Option<DeviceInfo> {
         self.get(device).copied()
     }
+}
+
+/// Devices and beaconer-witness pairs that earn nothing from coverage, each with its reason,
+/// committed with the epoch by 2/3 of oracle stake; owners see the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Denylist {
+    /// Denied devices and why.
+    pub devices: BTreeMap<DeviceId, String>,
+    /// Denied (beaconer, witness) pairs and why.
+    pub edges: BTreeMap<(DeviceId, DeviceId), String>,
+}
+
+/// What the chain says of a station's past, for seniority and relocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StationHistory {
+    /// The height it was registered at (lower is older).
+    pub registered_height: u64,
+    /// The reward epoch its location last changed in, if it ever moved.
+    pub moved_epoch: Option<u64>,
 }
 
 #[cfg(test)]

@@ -7,12 +7,17 @@
 //!
 //! - [`context`]: what a verifier checks against: the epoch's bounds, its rules, the device
 //!   registry.
-//! - [`connectivity`]: the connectivity pool shared by the bytes carried, in buckets.
+//! - [`subnet`]: what a sub-network decides, behind two traits: each kind of report's rule
+//!   and the judgement and split of an epoch.
+//! - [`rule`]: how the tally counts one kind of report, as its sub-network rules.
+//! - [`counted`]: what the tally hands on: each device's counted reports and refusals.
+//! - [`kinds`]: the registered sub-networks, in slot order (the one file that names them).
+//! - [`uptime`]: heartbeats, and the uptime rule that pays a sub-network with no verifier yet.
+//! - [`connectivity`]: paid data transfer: the pool shared by the bytes carried, in buckets,
+//!   and what each payer owes, capped by its delegated credits.
 //! - [`coverage`]: proof of coverage: beacons, witnesses, density scaling, rings, the denylist.
 //! - [`reason`]: why a report or a device was not paid, as stable codes shown to owners.
 //! - [`sensing`]: sensing by quality of data: ranges, jumps, frozen sensors, complete hours.
-//! - [`settlement`]: what each payer owes for the bytes it signed for, capped by its delegated
-//!   credits; the devices' bytes cut to what was paid.
 //! - [`sorted`]: a map that is one sorted vector while small (what the tally keeps per device).
 //! - [`tally`]: the epoch's reports, checked and counted once per (device, kind, window), in
 //!   memory bounded by devices, not reports.
@@ -31,12 +36,16 @@
 
 pub mod connectivity;
 pub mod context;
+pub mod counted;
 pub mod coverage;
+pub mod kinds;
 pub mod payout;
 pub mod reason;
+pub mod rule;
 pub mod sensing;
-pub mod settlement;
 pub mod sorted;
 pub mod split;
+pub mod subnet;
 pub mod tally;
+pub mod uptime;
 pub mod verify;

@@ -1,25 +1,16 @@
-//! From an epoch's tally to rewards: each sub-network's pool split among its devices pro rata
-//! to their points, each device's reward paid to its owner at the epoch's last block.
-//!
-//! Points per sub-network:
-//! - coverage: the coverage policy's points ([`crate::coverage::score`]): beacons witnessed and
-//!   witnesses counted, with reciprocity, rings and density scaling;
-//! - sensing: the sensing policy's points ([`crate::sensing::score`]): good sensor-hours,
-//!   complete, plausible and in line with the neighbours;
-//! - connectivity: the bytes of its counted transfer chunks, signed by the payers; its pool is
-//!   shared in the policy's buckets ([`crate::connectivity`]), not only pro rata;
-//! - every other kind, until its own verifier plugs in, the uptime policy: the windows of the
-//!   epoch in which the device delivered at least one valid report.
+//! From an epoch's tally to rewards: each sub-network's pool split among its devices by the
+//! points its judgement gave them ([`crate::subnet::Subnet::judge`]), in the way it splits
+//! ([`crate::subnet::Subnet::split`]: pro rata unless it says otherwise), each device's reward
+//! paid to its owner at the epoch's last block.
 //!
 //! Each share rounds down ([`crate::split`]); the residue of each pool is left unallocated, and
-//! the ledger sends what a root does not allocate to the treasury.
+//! the ledger sends what a root does not allocate to the treasury. A pool with no registered
+//! sub-network is all residue.
 
-use crate::connectivity::{device_bytes, split_buckets, TransferPolicy};
-use crate::coverage::score::CoverageOutcome;
+use crate::counted::{DeviceResult, TallyResult};
+use crate::kinds::Kinds;
 use crate::reason::Reason;
-use crate::sensing::score::SensingOutcome;
-use crate::split::split_pro_rata;
-use crate::tally::{DeviceResult, TallyResult};
+use crate::subnet::{DeviceOutcome, Judged};
 use cairn_types::{Address, Amount, Cell, DeviceId, Subnetwork};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,16 +45,8 @@ pub struct DevicePayout {
     pub quality_bps: Option<u64>,
 }
 
-/// The verifiers' outcomes the payout reads, per sub-network.
-#[derive(Clone, Debug, Default)]
-pub struct Outcomes {
-    /// Coverage devices' ([`crate::coverage::collect::coverage_outcomes`]).
-    pub coverage: BTreeMap<DeviceId, CoverageOutcome>,
-    /// Sensing stations' ([`crate::sensing::score::sensing_outcomes`]).
-    pub sensing: BTreeMap<DeviceId, SensingOutcome>,
-    /// The connectivity pool's buckets.
-    pub transfer_policy: TransferPolicy,
-}
+/// Each sub-network's judgement of the epoch, by slot.
+pub type Outcomes = BTreeMap<Subnetwork, Judged>;
 
 /// An epoch's rewards.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -76,24 +59,25 @@ pub struct EpochPayout {
     pub residue: BTreeMap<Subnetwork, Amount>,
 }
 
-/// A device's points under its sub-network's policy.
-fn points_of(id: &DeviceId, d: &DeviceResult, outcomes: &Outcomes) -> u64 {
-    match d.info.subnetwork {
-        Subnetwork::Coverage => outcomes.coverage.get(id).map_or(0, |o| o.points),
-        Subnetwork::Sensing => outcomes.sensing.get(id).map_or(0, |o| o.points),
-        Subnetwork::Connectivity => device_bytes(d),
-        _ => d.windows,
-    }
+/// A device's outcome under its sub-network's judgement, if it had one.
+fn outcome_of<'a>(
+    id: &DeviceId,
+    d: &DeviceResult,
+    outcomes: &'a Outcomes,
+) -> Option<&'a DeviceOutcome> {
+    outcomes.get(&d.info.subnetwork)?.devices.get(id)
 }
 
-/// Splits each sub-network's `pools` among the tallied devices by points, as the verifiers'
-/// `outcomes` give them.
+/// Splits each sub-network's `pools` among the tallied devices by the points of their
+/// sub-network's judgement (`outcomes`), as `kinds` split.
 pub fn pay(
     tally: &TallyResult,
     pools: &BTreeMap<Subnetwork, Amount>,
+    kinds: &Kinds,
     outcomes: &Outcomes,
 ) -> EpochPayout {
-    let coverage = &outcomes.coverage;
+    let points_of =
+        |id: &DeviceId, d: &DeviceResult| outcome_of(id, d, outcomes).map_or(0, |o| o.points);
     let mut payout = EpochPayout::default();
     let mut rewards: BTreeMap<DeviceId, Amount> = BTreeMap::new();
     for (subnetwork, pool) in pools {
@@ -101,13 +85,11 @@ pub fn pay(
             .devices
             .iter()
             .filter(|(_, d)| d.info.subnetwork == *subnetwork && !d.info.retired)
-            .map(|(id, d)| (*id, points_of(id, d, outcomes)))
+            .map(|(id, d)| (*id, points_of(id, d)))
             .collect();
-        let (shares, residue) = if *subnetwork == Subnetwork::Connectivity {
-            let (rewards, residue) = split_buckets(*pool, &points, &outcomes.transfer_policy);
-            (rewards.into_iter().collect(), residue)
-        } else {
-            split_pro_rata(*pool, &points)
+        let (shares, residue) = match kinds.get(*subnetwork) {
+            Some(kind) => kind.split(*pool, &points),
+            None => (Vec::new(), *pool),
         };
         payout.residue.insert(*subnetwork, residue);
         for (device, reward) in shares {
@@ -126,42 +108,56 @@ pub fn pay(
     payout.devices = tally
         .devices
         .iter()
-        .map(|(id, d)| DevicePayout {
-            device: *id,
-            owner: d.info.owner,
-            subnetwork: d.info.subnetwork,
-            cell: d.info.location.map(|c| c.coarsened(PUBLISHED_RESOLUTION)),
-            points: points_of(id, d, outcomes),
-            reports: d.reports,
-            reward: rewards.get(id).copied().unwrap_or(Amount::ZERO),
-            rejected: merged_refusals(d, outcomes, id),
-            denylisted: coverage
-                .get(id)
-                .map(|o| o.denylisted.clone())
-                .unwrap_or_default(),
-            quality_bps: outcomes.sensing.get(id).map(|o| o.quality_bps),
+        .map(|(id, d)| {
+            let outcome = outcome_of(id, d, outcomes);
+            let mut rejected = d.rejected.clone();
+            for (reason, n) in outcome.into_iter().flat_map(|o| &o.refused) {
+                *rejected.entry(*reason).or_default() += n;
+            }
+            DevicePayout {
+                device: *id,
+                owner: d.info.owner,
+                subnetwork: d.info.subnetwork,
+                cell: d.info.location.map(|c| c.coarsened(PUBLISHED_RESOLUTION)),
+                points: outcome.map_or(0, |o| o.points),
+                reports: d.reports,
+                reward: rewards.get(id).copied().unwrap_or(Amount::ZERO),
+                rejected,
+                denylisted: outcome.map(|o| o.denylisted.clone()).unwrap_or_default(),
+                quality_bps: outcome.and_then(|o| o.quality_bps),
+            }
         })
         .collect();
     payout
-}
-
-/// The tally's refusals of a device's copies, with its verifier's.
-fn merged_refusals(d: &DeviceResult, outcomes: &Outcomes, id: &DeviceId) -> BTreeMap<Reason, u64> {
-    let mut all = d.rejected.clone();
-    let coverage = outcomes.coverage.get(id).map(|o| &o.refused);
-    let sensing = outcomes.sensing.get(id).map(|o| &o.refused);
-    for (reason, n) in coverage.into_iter().chain(sensing).flatten() {
-        *all.entry(*reason).or_default() += n;
-    }
-    all
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::context::DeviceInfo;
+    use crate::kinds::standard;
     use cairn_types::SecretKey;
     use proptest::prelude::*;
+
+    /// Each live device's points: its windows (what an uptime judgement gives; here for every
+    /// kind, to test the split alone).
+    fn windows_as_points(t: &TallyResult) -> Outcomes {
+        let mut outcomes = Outcomes::new();
+        for (id, d) in t.devices.iter().filter(|(_, d)| !d.info.retired) {
+            outcomes
+                .entry(d.info.subnetwork)
+                .or_default()
+                .devices
+                .insert(
+                    *id,
+                    DeviceOutcome {
+                        points: d.windows,
+                        ..DeviceOutcome::default()
+                    },
+                );
+        }
+        outcomes
+    }
 
     fn tally(devices: &[(u8, u8, Subnetwork, u64)]) -> TallyResult {
         TallyResult {
@@ -180,16 +176,7 @@ mod tests {
                             },
                             windows: *windows,
                             reports: *windows,
-                            coverage: Vec::new(),
-                            readings: Vec::new(),
-                            // A connectivity device carried as many bytes as it has windows.
-                            transfers: (*subnetwork == Subnetwork::Connectivity)
-                                .then_some(crate::tally::CountedTransfer {
-                                    payer: Address(SecretKey::from_seed([0; 32]).public_key()),
-                                    bytes: *windows,
-                                })
-                                .into_iter()
-                                .collect(),
+                            kept: Vec::new(),
                             rejected: BTreeMap::new(),
                         },
                     )
@@ -212,7 +199,7 @@ mod tests {
             (Subnetwork::Storage, Amount(600)),
             (Subnetwork::Connectivity, Amount(7)),
         ]);
-        let p = pay(&t, &pools, &Outcomes::default());
+        let p = pay(&t, &pools, standard(), &windows_as_points(&t));
         let owner = |n: u8| Address(SecretKey::from_seed([n; 32]).public_key());
         assert_eq!(p.owners[&(Subnetwork::Storage, owner(50))], Amount(400));
         assert_eq!(p.owners[&(Subnetwork::Storage, owner(51))], Amount(200));
@@ -245,7 +232,7 @@ mod tests {
                 (Subnetwork::Storage, Amount(pool)),
                 (Subnetwork::Connectivity, Amount(pool / 3)),
             ]);
-            let p = pay(&t, &pools, &Outcomes::default());
+            let p = pay(&t, &pools, standard(), &windows_as_points(&t));
             for (s, pool) in &pools {
                 let paid: u128 = p.owners.iter().filter(|((sub, _), _)| sub == s).map(|(_, a)| a.0).sum();
                 let by_device: u128 = p.devices.iter().filter(|d| d.subnetwork == *s).map(|d| d.reward.0).sum();

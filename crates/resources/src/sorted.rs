@@ -102,11 +102,11 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
     }
 
-    /// The values, in key order.
-    pub fn into_values(self) -> Vec<V> {
+    /// The entries, in key order.
+    pub fn into_entries(self) -> Vec<(K, V)> {
         match self {
-            SortedMap::Small(entries) => entries.into_iter().map(|(_, v)| v).collect(),
-            SortedMap::Large(map) => map.into_values().collect(),
+            SortedMap::Small(entries) => entries,
+            SortedMap::Large(map) => map.into_iter().collect(),
         }
     }
 }
@@ -135,7 +135,7 @@ mod tests {
             let (low, high) = (range.0.min(range.1), range.0.max(range.1));
             prop_assert_eq!(ours.count_between(&low, &high), theirs.range(low..=high).count());
             prop_assert!(ours.keys().into_iter().eq(theirs.keys()));
-            prop_assert_eq!(ours.into_values(), theirs.into_values().collect::<Vec<_>>());
+            prop_assert_eq!(ours.into_entries(), theirs.into_iter().collect::<Vec<_>>());
         }
     }
 }

@@ -15,11 +15,15 @@
 //!    oracle chooses the winner by how it stamps; a later one is refused as `duplicate_window`
 //!    without signature work;
 //! 5. the session certificate is checked once per device and session, then the report's
-//!    signature, and for a transfer the payer's signature over its receipt.
+//!    signature, and a second signature its kind names (a transfer: the payer's over its
+//!    receipt).
 //!
-//! A transfer (connectivity devices only) names the reporting device, 1 to
-//! [`MAX_RECEIPT_BYTES`] bytes, and a payer time in the epoch; it counts once per chunk in the
-//! epoch, whatever window the payer signed it in, first come in the canonical order.
+//! What is particular to a kind of report is its rule's ([`crate::subnet::ReportRule`], found
+//! in the registered [`Kinds`]): whose devices may send it, the window and tag it counts under
+//! (a transfer names the reporting device, 1 to `MAX_RECEIPT_BYTES` bytes and a payer time in
+//! the epoch, and counts once per chunk in the epoch, whatever window the payer signed it in,
+//! first come in the canonical order), how many a window, and what a counted one keeps for its
+//! sub-network's judgement.
 //!
 //! [`Tally::add_all`] gives the same result as [`Tally::add`] on each copy in turn, with the
 //! signatures checked beforehand in batches on several threads ([`crate::verify`]).
@@ -37,44 +41,26 @@
 //! with earlier times, so that an offline device looks online for windows it missed.
 
 use crate::context::{DeviceInfo, EpochContext, Registry};
+use crate::kinds::{standard, Kinds};
 use crate::reason::Reason;
 use crate::sorted::SortedMap;
+use crate::subnet::{KeptReport, ReportRule};
+
+pub use crate::connectivity::kind::MAX_TRANSFERS_PER_WINDOW;
+pub use crate::counted::{DeviceResult, TallyResult};
+pub use crate::coverage::kind::MAX_WITNESSES_PER_WINDOW;
+pub use crate::rule::short_tag;
+pub use crate::sensing::kind::MAX_SENSORS_PER_WINDOW;
 use crate::verify::{check_claims, Claim};
 use cairn_types::codec;
 use cairn_types::keys::SignatureError;
-use cairn_types::report::{
-    LoggedReport, ReportBody, ReportError, ReportKind, ReportPayload, SessionCert, SignedReport,
-};
-use cairn_types::transfer::{TransferReceipt, MAX_RECEIPT_BYTES};
-use cairn_types::{Address, DeviceId, Hash, Subnetwork};
+use cairn_types::report::{LoggedReport, ReportError, ReportKind, SessionCert, SignedReport};
+use cairn_types::{DeviceId, Hash};
 use std::collections::{BTreeMap, HashMap};
 
 /// Session certificates remembered per device (checked or refused); beyond this each further
 /// one is checked every time, so a device rotating keys cannot make the tally grow.
 pub const MAX_SESSIONS_PER_DEVICE: usize = 8;
-
-/// Witness reports counted per device and window (one per beacon heard): beyond this a
-/// device's further witnesses of the window are refused (`too_many_witnesses`), so a device
-/// cannot make the tally grow by claiming to hear everything.
-pub const MAX_WITNESSES_PER_WINDOW: usize = 32;
-
-/// Sensors counted per device and window (one reading each): beyond this a device's readings
-/// of further sensors in the window are refused (`too_many_sensors`).
-pub const MAX_SENSORS_PER_WINDOW: usize = 8;
-
-/// Transfer chunks counted per device and window (of the payer's time): beyond this a device's
-/// further chunks of the window are refused (`too_many_transfers`).
-pub const MAX_TRANSFERS_PER_WINDOW: usize = 64;
-
-/// How many keys of `kind` a device may have counted per window, for the kinds limited.
-fn per_window_limit(kind: ReportKind) -> Option<usize> {
-    match kind {
-        ReportKind::Witness => Some(MAX_WITNESSES_PER_WINDOW),
-        ReportKind::Reading => Some(MAX_SENSORS_PER_WINDOW),
-        ReportKind::Transfer => Some(MAX_TRANSFERS_PER_WINDOW),
-        ReportKind::Heartbeat | ReportKind::Beacon => None,
-    }
-}
 
 /// For each copy that `ask` says to check and `claim_of` gives a claim for, whether the claim
 /// holds (checked in batches on `threads` threads); true for a copy asked with no claim,
@@ -130,83 +116,8 @@ struct Counted {
     time_ms: u64,
     received_ms: u64,
     id: [u8; 16],
-    kept: Kept,
-}
-
-/// What a counted report keeps for the verifiers after the tally (each apart, boxed, so that
-/// a heartbeat's entry stays small).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Kept {
-    /// Nothing (heartbeats, readings of devices that are not stations).
-    Nothing,
-    /// A beacon's or witness's body, for the coverage verifier.
-    Coverage(Box<ReportBody>),
-    /// A station's reading, for the sensing verifier.
-    Reading(Box<SensorReading>),
-    /// A transfer chunk, for the settlement.
-    Transfer(Box<CountedTransfer>),
-}
-
-impl Kept {
-    /// What a counted `body` keeps, if it keeps anything (`kept`).
-    fn of(body: &ReportBody, kept: bool) -> Kept {
-        if !kept {
-            return Kept::Nothing;
-        }
-        match &body.payload {
-            ReportPayload::Reading {
-                sensor,
-                value_milli,
-            } => Kept::Reading(Box::new(SensorReading {
-                sensor: sensor.as_str().to_string(),
-                reading: Reading {
-                    time_ms: body.time_ms,
-                    value: *value_milli,
-                },
-            })),
-            ReportPayload::Transfer { transfer } => Kept::Transfer(Box::new(CountedTransfer {
-                payer: transfer.receipt.payer,
-                bytes: transfer.receipt.bytes,
-            })),
-            _ => Kept::Coverage(Box::new(body.clone())),
-        }
-    }
-}
-
-/// A counted beacon or witness, as the coverage verifier reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CoverageReport {
-    /// The first 16 bytes of the report's id (the tie-break among witnesses of one time).
-    pub id: [u8; 16],
-    /// The report's body.
-    pub body: ReportBody,
-}
-
-/// One reading: the device's time (ms) and the value (thousandths of the unit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reading {
-    /// When it was read.
-    pub time_ms: u64,
-    /// What it read.
-    pub value: i64,
-}
-
-/// A counted reading of a sensing station, as the sensing verifier reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SensorReading {
-    /// The sensor's name.
-    pub sensor: String,
-    /// When (device time, ms) and what it read (thousandths of the unit).
-    pub reading: Reading,
-}
-
-/// A counted transfer chunk of a connectivity device, as the payout reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CountedTransfer {
-    /// The payer that signed it.
-    pub payer: Address,
-    /// Bytes carried.
-    pub bytes: u64,
+    /// What its rule kept for its sub-network's judgement.
+    kept: Option<Box<[u8]>>,
 }
 
 /// What the tally keeps per device.
@@ -216,8 +127,8 @@ struct DeviceTally {
     /// The digests of session certificates checked, and what the check found.
     sessions: Vec<(Hash, bool)>,
     counted: SortedMap<CountKey, Counted>,
-    /// Each counted transfer chunk's id and the window it counts in: a chunk counts once in
-    /// the epoch, even if its payer signed it again at another time.
+    /// Each id counted once in the epoch ([`crate::subnet::Slot::once`]: a transfer's chunk)
+    /// and the window it counts in, even if its payer signed it again at another time.
     chunks: SortedMap<Hash, u64>,
     rejected: BTreeMap<Reason, u64>,
 }
@@ -253,55 +164,33 @@ struct Verdict {
     cert: bool,
     /// The report's signature (its session time is checked apart).
     report: bool,
-    /// The payer's signature, for a transfer (true otherwise).
-    transfer: bool,
+    /// The second signature its kind names (a transfer: the payer's), true for none.
+    second: bool,
 }
 
 /// The epoch's reports so far.
 pub struct Tally<'r, R: Registry + ?Sized> {
     ctx: EpochContext,
     registry: &'r R,
+    kinds: &'r Kinds,
     devices: HashMap<DeviceId, DeviceTally>,
     unattributed: BTreeMap<Reason, u64>,
     copies: u64,
 }
 
-/// One device's result for the epoch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceResult {
-    /// The device's record at the epoch's last block.
-    pub info: DeviceInfo,
-    /// Windows of the epoch with at least one counted report: its uptime points.
-    pub windows: u64,
-    /// Reports counted (one per kind and window; for witnesses, one per beacon heard).
-    pub reports: u64,
-    /// Its counted beacons and witnesses, in key order.
-    pub coverage: Vec<CoverageReport>,
-    /// Its counted readings, if it is a sensing station, in key order (window, then sensor).
-    pub readings: Vec<SensorReading>,
-    /// Its counted transfer chunks, if it is a connectivity device, in key order.
-    pub transfers: Vec<CountedTransfer>,
-    /// Copies refused, by reason.
-    pub rejected: BTreeMap<Reason, u64>,
-}
-
-/// The tally of a whole epoch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TallyResult {
-    /// Every device that sent at least one copy, by id.
-    pub devices: BTreeMap<DeviceId, DeviceResult>,
-    /// Copies that name no registered device (or are not reports), by reason.
-    pub unattributed: BTreeMap<Reason, u64>,
-    /// Every copy read.
-    pub copies: u64,
-}
-
 impl<'r, R: Registry + ?Sized> Tally<'r, R> {
-    /// An empty tally of the epoch `ctx` over the registry at its last block.
+    /// An empty tally of the epoch `ctx` over the registry at its last block, counting
+    /// reports by the rules of Cairn's registered sub-networks.
     pub fn new(ctx: EpochContext, registry: &'r R) -> Self {
+        Tally::with_kinds(ctx, registry, standard())
+    }
+
+    /// An empty tally counting reports by the rules of `kinds`.
+    pub fn with_kinds(ctx: EpochContext, registry: &'r R, kinds: &'r Kinds) -> Self {
         Tally {
             ctx,
             registry,
+            kinds,
             devices: HashMap::new(),
             unattributed: BTreeMap::new(),
             copies: 0,
@@ -365,19 +254,19 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
         let report_ok = answers(chain_id, copies, &report_checked, threads, |c| {
             Some(Claim::Report(&c.report))
         });
-        // 3. The payers' receipts of the reports that hold.
-        let transfer_ok = answers(chain_id, copies, &report_ok, threads, |c| {
-            match &c.report.body.payload {
-                ReportPayload::Transfer { transfer } => Some(Claim::Transfer(transfer)),
-                _ => None,
-            }
+        // 3. The second signatures (a transfer's payer's) of the reports that hold.
+        let kinds = self.kinds;
+        let second_ok = answers(chain_id, copies, &report_ok, threads, |c| {
+            let rule = kinds.rule(c.report.body.payload.kind())?;
+            rule.second_signature(&c.report.body)
+                .map(|(claim, _)| claim)
         });
         let verdicts: Vec<Option<Verdict>> = (0..copies.len())
             .map(|i| {
                 planned[i].then(|| Verdict {
                     cert: cert_ok(&copies[i].report),
                     report: report_ok[i],
-                    transfer: transfer_ok[i],
+                    second: second_ok[i],
                 })
             })
             .collect();
@@ -407,7 +296,9 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                     if planned.2 == *id || *planned < stamp {
                         return false;
                     }
-                } else if let Some(limit) = per_window_limit(key.0) {
+                } else if let Some((limit, _)) =
+                    self.kinds.rule(key.0).and_then(|rule| rule.per_window())
+                {
                     let counted = self.devices.get(&device);
                     let new_key = counted.is_none_or(|e| e.counted.get(&key).is_none());
                     if new_key {
@@ -443,7 +334,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 &fresh
             }
         };
-        match admit(&self.ctx, entry, logged, id) {
+        match admit(&self.ctx, self.kinds, entry, logged, id) {
             Admission::Candidate { key, .. } => Some(key),
             Admission::Refused(_) | Admission::Copy(_) => None,
         }
@@ -461,7 +352,7 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
             .devices
             .entry(device)
             .or_insert_with(|| DeviceTally::new(info));
-        if let Err(reason) = check_copy(&self.ctx, entry, logged, id, verdict) {
+        if let Err(reason) = check_copy(&self.ctx, self.kinds, entry, logged, id, verdict) {
             *entry.rejected.entry(reason).or_default() += 1;
         }
     }
@@ -478,27 +369,23 @@ impl<'r, R: Registry + ?Sized> Tally<'r, R> {
                 windows.sort_unstable();
                 windows.dedup();
                 let reports = t.counted.len() as u64;
-                let mut coverage = Vec::new();
-                let mut readings = Vec::new();
-                let mut transfers = Vec::new();
-                for counted in t.counted.into_values() {
-                    match counted.kept {
-                        Kept::Nothing => {}
-                        Kept::Reading(reading) => readings.push(*reading),
-                        Kept::Transfer(transfer) => transfers.push(*transfer),
-                        Kept::Coverage(body) => coverage.push(CoverageReport {
+                let kept = t
+                    .counted
+                    .into_entries()
+                    .into_iter()
+                    .filter_map(|((kind, _, _), counted)| {
+                        counted.kept.map(|bytes| KeptReport {
+                            kind,
                             id: counted.id,
-                            body: *body,
-                        }),
-                    }
-                }
+                            bytes,
+                        })
+                    })
+                    .collect();
                 let result = DeviceResult {
                     info: t.info,
                     windows: (windows.len() as u64).min(ctx.windows_in_epoch()),
                     reports,
-                    coverage,
-                    readings,
-                    transfers,
+                    kept,
                     rejected: t.rejected,
                 };
                 (device, result)
@@ -521,8 +408,8 @@ enum Admission {
     /// A report that counts if its signatures are good.
     Candidate {
         key: CountKey,
-        /// It keeps its body for a verifier.
-        kept: bool,
+        /// The id it counts under once in the epoch, if its kind has one.
+        once: Option<Hash>,
     },
 }
 
@@ -530,11 +417,12 @@ enum Admission {
 /// device's report: read only.
 fn admit(
     ctx: &EpochContext,
+    kinds: &Kinds,
     entry: &DeviceTally,
     logged: &LoggedReport,
     id: [u8; 16],
 ) -> Admission {
-    match admit_inner(ctx, entry, logged, id) {
+    match admit_inner(ctx, kinds, entry, logged, id) {
         Ok(admission) => admission,
         Err(reason) => Admission::Refused(reason),
     }
@@ -542,6 +430,7 @@ fn admit(
 
 fn admit_inner(
     ctx: &EpochContext,
+    kinds: &Kinds,
     entry: &DeviceTally,
     logged: &LoggedReport,
     id: [u8; 16],
@@ -556,30 +445,24 @@ fn admit_inner(
     if !ctx.holds_time(report.body.time_ms) {
         return Err(Reason::OutsideEpoch);
     }
-    let mut window = ctx.window_of(report.body.time_ms);
     if !ctx.in_time(report.body.time_ms, logged.received_ms) {
         return Err(Reason::Stale);
     }
-    if let ReportPayload::Transfer { transfer } = &report.body.payload {
-        window = transfer_window(ctx, entry, report.device(), &transfer.receipt)?;
-    }
     let kind = report.body.payload.kind();
-    let coverage_kind = matches!(kind, ReportKind::Beacon | ReportKind::Witness);
-    if coverage_kind && entry.info.subnetwork != Subnetwork::Coverage {
+    let rule = kinds.rule(kind).ok_or(Reason::WrongKind)?;
+    if rule.senders().is_some_and(|s| s != entry.info.subnetwork) {
         return Err(Reason::WrongKind);
     }
-    let tag = match &report.body.payload {
-        ReportPayload::Witness { data, .. } => short_tag(data.0),
-        ReportPayload::Reading { sensor, .. } => {
-            short_tag(Hash::domain("cairn sensor tag v1", &[sensor.as_str().as_bytes()]).0)
+    let slot = rule.slot(ctx, &report.device(), &report.body)?;
+    let window = slot
+        .window
+        .unwrap_or_else(|| ctx.window_of(report.body.time_ms));
+    if let Some(once) = &slot.once {
+        if entry.chunks.get(once).is_some_and(|w| *w != window) {
+            return Err(Reason::DuplicateWindow);
         }
-        ReportPayload::Transfer { transfer } => short_tag(transfer.receipt.chunk_id().0),
-        _ => [0; 8],
-    };
-    let kept = coverage_kind
-        || kind == ReportKind::Transfer
-        || (kind == ReportKind::Reading && entry.info.subnetwork == Subnetwork::Sensing);
-    let key = (kind, window, tag);
+    }
+    let key = (kind, window, slot.tag);
     if let Some(current) = entry.counted.get(&key) {
         if current.id == id {
             return Ok(Admission::Copy(key));
@@ -587,12 +470,7 @@ fn admit_inner(
         if (current.time_ms, current.received_ms, current.id) < rank(logged, id) {
             return Err(Reason::DuplicateWindow);
         }
-    } else if let Some(limit) = per_window_limit(kind) {
-        let refusal = match kind {
-            ReportKind::Witness => Reason::TooManyWitnesses,
-            ReportKind::Transfer => Reason::TooManyTransfers,
-            _ => Reason::TooManySensors,
-        };
+    } else if let Some((limit, refusal)) = rule.per_window() {
         let held = entry
             .counted
             .count_between(&(kind, window, [0; 8]), &(kind, window, [u8::MAX; 8]));
@@ -600,19 +478,23 @@ fn admit_inner(
             return Err(refusal);
         }
     }
-    Ok(Admission::Candidate { key, kept })
+    Ok(Admission::Candidate {
+        key,
+        once: slot.once,
+    })
 }
 
 /// Steps 1 to 5 of the module doc for one copy of a registered device's report; `verdict`,
 /// when given, holds its signatures' answers found beforehand.
 fn check_copy(
     ctx: &EpochContext,
+    kinds: &Kinds,
     entry: &mut DeviceTally,
     logged: &LoggedReport,
     id: [u8; 16],
     verdict: Option<&Verdict>,
 ) -> Result<(), Reason> {
-    let (key, kept) = match admit(ctx, entry, logged, id) {
+    let (key, once) = match admit(ctx, kinds, entry, logged, id) {
         Admission::Refused(reason) => return Err(reason),
         Admission::Copy(key) => {
             // Another copy of the counted report: its earliest stamp is the report's time.
@@ -621,63 +503,36 @@ fn check_copy(
             }
             return Ok(());
         }
-        Admission::Candidate { key, kept } => (key, kept),
+        Admission::Candidate { key, once } => (key, once),
     };
     let report = &logged.report;
     check_signatures(ctx, entry, logged, verdict)?;
-    if let ReportPayload::Transfer { transfer } = &report.body.payload {
+    // admit found the rule.
+    let rule: &dyn ReportRule = kinds.rule(key.0).ok_or(Reason::WrongKind)?;
+    if let Some((claim, refusal)) = rule.second_signature(&report.body) {
         let signed = match verdict {
-            Some(verdict) => verdict.transfer,
-            None => transfer.verify(&ctx.chain_id).is_ok(),
+            Some(verdict) => verdict.second,
+            None => claim.verifies(&ctx.chain_id),
         };
         if !signed {
-            return Err(Reason::TransferUnsigned);
+            return Err(refusal);
         }
-        entry.chunks.insert(transfer.receipt.chunk_id(), key.1);
     }
-    // Only a copy that counts keeps its body (beacons and witnesses for the coverage verifier,
-    // a station's readings for the sensing verifier, transfers for the settlement).
+    if let Some(once) = once {
+        entry.chunks.insert(once, key.1);
+    }
+    // Only a copy that counts keeps what its rule keeps.
     let candidate = Counted {
         time_ms: report.body.time_ms,
         received_ms: logged.received_ms,
         id,
-        kept: Kept::of(&report.body, kept),
+        kept: rule.keep(&entry.info, &report.body),
     };
     if let Some(displaced) = entry.counted.insert(key, candidate) {
         debug_assert_ne!(displaced.id, id);
         *entry.rejected.entry(Reason::DuplicateWindow).or_default() += 1;
     }
     Ok(())
-}
-
-/// The cheap checks of a transfer receipt (its signature is checked with the report's), and
-/// the window it counts in: that of the payer's time, which must be in the epoch.
-fn transfer_window(
-    ctx: &EpochContext,
-    entry: &DeviceTally,
-    device: DeviceId,
-    receipt: &TransferReceipt,
-) -> Result<u64, Reason> {
-    if entry.info.subnetwork != Subnetwork::Connectivity {
-        return Err(Reason::WrongKind);
-    }
-    if receipt.device != device {
-        return Err(Reason::TransferNotYours);
-    }
-    if receipt.bytes == 0 {
-        return Err(Reason::EmptyTransfer);
-    }
-    if receipt.bytes > MAX_RECEIPT_BYTES {
-        return Err(Reason::TransferTooLarge);
-    }
-    if !ctx.holds_time(receipt.time_ms) {
-        return Err(Reason::OutsideEpoch);
-    }
-    let window = ctx.window_of(receipt.time_ms);
-    match entry.chunks.get(&receipt.chunk_id()) {
-        Some(counted_in) if *counted_in != window => Err(Reason::DuplicateWindow),
-        _ => Ok(window),
-    }
 }
 
 /// The certificate (once per device and session) and the report's own signature, from
@@ -728,12 +583,6 @@ fn cert_digest(cert: &SessionCert) -> Hash {
     Hash::domain("cairn session cert seen v1", &[&codec::encode(cert)])
 }
 
-fn short_tag(data: [u8; 32]) -> [u8; 8] {
-    let mut tag = [0u8; 8];
-    tag.copy_from_slice(&data[..8]);
-    tag
-}
-
 /// The short ids of `copies`, hashed on up to `threads` threads.
 fn short_ids(copies: &[LoggedReport], threads: usize) -> Vec<[u8; 16]> {
     let ids_of = |part: &[LoggedReport]| -> Vec<[u8; 16]> {
@@ -764,9 +613,13 @@ fn short_id(id: [u8; 32]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectivity::settlement::transfers_of;
     use crate::context::DeviceInfo;
+    use crate::sensing::kind::sensor_reading;
+    use crate::sensing::series::Reading;
     use cairn_types::params::ChainId;
     use cairn_types::report::{ReportBody, ReportPayload, SignedReport};
+    use cairn_types::transfer::{TransferReceipt, MAX_RECEIPT_BYTES};
     use cairn_types::{Address, Hash, SecretKey, Subnetwork};
     use proptest::prelude::*;
 
@@ -868,11 +721,11 @@ mod tests {
         let out = tally.finish();
         let one = &out.devices[&DeviceId(device_key(1).public_key())];
         assert_eq!(one.reports, MAX_WITNESSES_PER_WINDOW as u64);
-        assert_eq!(one.coverage.len(), MAX_WITNESSES_PER_WINDOW);
+        assert_eq!(one.kept.len(), MAX_WITNESSES_PER_WINDOW);
         assert_eq!(one.rejected.get(&Reason::TooManyWitnesses), Some(&1));
         let two = &out.devices[&DeviceId(device_key(2).public_key())];
         assert_eq!(two.rejected.get(&Reason::WrongKind), Some(&1));
-        assert!(two.coverage.is_empty());
+        assert!(two.kept.is_empty());
     }
 
     fn reading(n: u8, time_ms: u64, sensor: &str, value_milli: i64) -> SignedReport {
@@ -906,8 +759,9 @@ mod tests {
         let out = tally.finish();
         let d = &out.devices[&DeviceId(device_key(1).public_key())];
         assert_eq!(d.windows, 1);
-        assert_eq!(d.readings.len(), MAX_SENSORS_PER_WINDOW);
-        assert!(d.readings.iter().any(|r| r.sensor == "temperature"
+        let readings: Vec<_> = d.kept.iter().filter_map(sensor_reading).collect();
+        assert_eq!(readings.len(), MAX_SENSORS_PER_WINDOW);
+        assert!(readings.iter().any(|r| r.sensor == "temperature"
             && r.reading
                 == Reading {
                     time_ms: 101_000,
@@ -1265,10 +1119,9 @@ mod tests {
         ));
         let out = tally.finish();
         let one = &out.devices[&DeviceId(device_key(1).public_key())];
-        let bytes: Vec<u64> = one.transfers.iter().map(|t| t.bytes).collect();
+        let bytes: Vec<u64> = transfers_of(one).iter().map(|t| t.bytes).collect();
         assert_eq!(bytes.iter().sum::<u64>(), 10_000, "{bytes:?}");
-        assert!(one
-            .transfers
+        assert!(transfers_of(one)
             .iter()
             .all(|t| t.payer == Address(payer.public_key())));
         for (reason, n) in [
@@ -1288,6 +1141,6 @@ mod tests {
         }
         let three = &out.devices[&DeviceId(device_key(3).public_key())];
         assert_eq!(three.rejected.get(&Reason::WrongKind), Some(&1));
-        assert!(three.transfers.is_empty());
+        assert!(three.kept.is_empty());
     }
 }

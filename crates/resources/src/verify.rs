@@ -30,6 +30,12 @@ pub enum Claim<'a> {
 }
 
 impl Claim<'_> {
+    /// Whether the claim holds, checked alone (as [`check_claims`] answers it).
+    pub fn verifies(&self, chain_id: &ChainId) -> bool {
+        let (digest, signature, key) = self.parts(chain_id);
+        key_verifies(&key, &digest, &signature)
+    }
+
     /// What is signed, the signature and the key that must have made it.
     fn parts(&self, chain_id: &ChainId) -> (Hash, Signature, PublicKey) {
         match self {

@@ -16,7 +16,8 @@ use std::fmt;
 pub enum Refusal {
     /// The bytes are not a report (or the batch is not a batch).
     Malformed,
-    /// The batch is longer than [`crate::report::MAX_BATCH_BYTES`]; nothing of it was read.
+    /// The batch is longer than [`crate::report::MAX_BATCH_BYTES`] (nothing of it was read), or
+    /// a report is longer than its kind allows (checked before it is decoded).
     TooLarge,
     /// The device is not registered in the oracle's view of the chain (yet).
     UnknownDevice,

@@ -25,6 +25,9 @@ use std::fmt;
 
 /// Largest encoded signed report, in bytes.
 pub const MAX_REPORT_BYTES: usize = 1024;
+/// Where an encoded report's payload variant byte lies: after the certificate (device 32,
+/// session 32, expiry 8, signature 64) and the body's time (8) and entropy (32).
+pub const PAYLOAD_TAG_OFFSET: usize = 176;
 /// Most reports in one ingest batch.
 pub const MAX_REPORTS_PER_BATCH: usize = 512;
 /// Largest encoded batch, in bytes (a count and a length before each report).
@@ -283,6 +286,20 @@ impl SignedReport {
         }
     }
 
+    /// The kind of an encoded report, read from its payload's variant byte before anything is
+    /// decoded (so that each kind's size bound can be checked first); `None` for bytes too
+    /// short or a variant no kind has.
+    pub fn peek_kind(bytes: &[u8]) -> Option<ReportKind> {
+        match bytes.get(PAYLOAD_TAG_OFFSET)? {
+            0 => Some(ReportKind::Heartbeat),
+            1 => Some(ReportKind::Reading),
+            2 => Some(ReportKind::Beacon),
+            3 => Some(ReportKind::Witness),
+            4 => Some(ReportKind::Transfer),
+            _ => None,
+        }
+    }
+
     /// Decodes a report, refusing input longer than [`MAX_REPORT_BYTES`] before reading it.
     pub fn decode(bytes: &[u8]) -> Result<SignedReport, ReportError> {
         Ok(codec::decode(bytes, MAX_REPORT_BYTES)?)
@@ -538,5 +555,56 @@ mod tests {
             prop_assert!(bytes.len() <= MAX_REPORT_BYTES);
             prop_assert_eq!(SignedReport::decode(&bytes).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn the_kind_is_read_before_decoding_for_every_payload() {
+        let chain = ChainId::new("cairn-test").unwrap();
+        let device = SecretKey::from_seed([1; 32]);
+        let session = SecretKey::from_seed([2; 32]);
+        let cert = SessionCert::issue(&chain, &device, session.public_key(), 10_000);
+        let payer = SecretKey::from_seed([3; 32]);
+        let receipt = crate::transfer::TransferReceipt {
+            payer: crate::address::Address(payer.public_key()),
+            device: DeviceId(device.public_key()),
+            session: 1,
+            seq: 0,
+            bytes: 1,
+            time_ms: 1,
+        };
+        let payloads = [
+            ReportPayload::Heartbeat { uptime_secs: 1 },
+            ReportPayload::Reading {
+                sensor: BoundedString::new("t").unwrap(),
+                value_milli: 1,
+            },
+            ReportPayload::Beacon {
+                entropy_height: 1,
+                frequency_khz: 1,
+                tx_power_cdbm: 1,
+                data: Hash::ZERO,
+            },
+            ReportPayload::Witness {
+                beaconer: DeviceId(device.public_key()),
+                data: Hash::ZERO,
+                frequency_khz: 1,
+                rssi_cdbm: 1,
+                snr_cdb: 1,
+            },
+            ReportPayload::Transfer {
+                transfer: receipt.sign(&chain, &payer),
+            },
+        ];
+        for payload in payloads {
+            let kind = payload.kind();
+            let body = ReportBody {
+                time_ms: 1,
+                entropy: Hash::ZERO,
+                payload,
+            };
+            let bytes = SignedReport::sign(&chain, cert.clone(), &session, body).encode();
+            assert_eq!(SignedReport::peek_kind(&bytes), Some(kind));
+        }
+        assert_eq!(SignedReport::peek_kind(&[0; PAYLOAD_TAG_OFFSET]), None);
     }
 }

@@ -4,11 +4,13 @@
 use super::*;
 use cairn_resources::context::DeviceInfo;
 use cairn_resources::reason::Reason;
+use cairn_resources::sensing::kind::{kept_reading, SensorReading};
 use cairn_resources::sensing::rules::SensingRules;
 use cairn_resources::sensing::score::{
     sensing_outcomes, SensingInputs, SensingOutcome, StationHistory,
 };
-use cairn_resources::tally::{DeviceResult, Reading, SensorReading, TallyResult};
+use cairn_resources::sensing::series::Reading;
+use cairn_resources::tally::{DeviceResult, TallyResult};
 use cairn_types::{Address, DeviceId, SecretKey, Subnetwork};
 use std::collections::BTreeMap;
 
@@ -47,9 +49,7 @@ fn judge(stations: &Stations, count: usize, windows: u64) -> BTreeMap<DeviceId, 
                 },
                 windows,
                 reports: 0,
-                coverage: Vec::new(),
-                readings: Vec::new(),
-                transfers: Vec::new(),
+                kept: Vec::new(),
                 rejected: BTreeMap::new(),
             },
         );
@@ -64,13 +64,14 @@ fn judge(stations: &Stations, count: usize, windows: u64) -> BTreeMap<DeviceId, 
                 panic!("a station sent something else than a reading");
             };
             let device = devices.get_mut(&id(index)).unwrap();
-            device.readings.push(SensorReading {
+            let reading = SensorReading {
                 sensor: sensor.as_str().to_string(),
                 reading: Reading {
                     time_ms: window * 10_000 + 5_000,
                     value: value_milli,
                 },
-            });
+            };
+            device.kept.push(kept_reading([0; 16], &reading));
         }
     }
     let history = (0..count)

@@ -162,12 +162,15 @@ impl Ingest {
         let mut candidates = Vec::new();
         let mut in_batch = std::collections::HashSet::new();
         for (index, bytes) in batch.0.iter().enumerate() {
-            let outcome = match SignedReport::decode(bytes.as_slice()) {
-                Err(_) => Err((None, IngestStatus::Refused(Refusal::Malformed))),
-                Ok(report) if !in_batch.insert(report.id()) => {
+            let outcome = match within_kind_bound(bytes.as_slice())
+                .then(|| SignedReport::decode(bytes.as_slice()))
+            {
+                None => Err((None, IngestStatus::Refused(Refusal::TooLarge))),
+                Some(Err(_)) => Err((None, IngestStatus::Refused(Refusal::Malformed))),
+                Some(Ok(report)) if !in_batch.insert(report.id()) => {
                     Err((Some(report.id()), IngestStatus::Duplicate))
                 }
-                Ok(report) => self.precheck(&rules, index, report, now_ms),
+                Some(Ok(report)) => self.precheck(&rules, index, report, now_ms),
             };
             match outcome {
                 Ok(candidate) => {
@@ -427,3 +430,12 @@ fn short(id: Hash) -> [u8; 16] {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether an encoded report is within its kind's size bound (each registered sub-network's
+/// rule states it), read from its variant byte before anything is decoded; bytes of no known
+/// kind are left to the decoder to refuse.
+fn within_kind_bound(bytes: &[u8]) -> bool {
+    SignedReport::peek_kind(bytes)
+        .and_then(|kind| cairn_resources::kinds::standard().rule(kind))
+        .is_none_or(|rule| bytes.len() <= rule.max_bytes())
+}

@@ -345,3 +345,16 @@ async fn a_full_client_table_makes_room_by_forgetting_the_quietest() {
     assert_eq!(f.ingest.lock_clients().len(), super::MAX_CLIENTS);
     assert!(!f.ingest.lock_clients().contains_key(&ip(0)));
 }
+
+#[test]
+fn a_report_longer_than_its_kind_allows_is_refused_before_decoding() {
+    let bytes = report(1, 1_000, 1).encode();
+    assert!(within_kind_bound(&bytes));
+    // A heartbeat padded past its kind's 512 bytes (though under the 1 KiB of any report).
+    let mut padded = bytes.clone();
+    padded.resize(cairn_resources::uptime::HEARTBEAT_MAX_BYTES + 1, 0);
+    assert!(padded.len() < cairn_types::report::MAX_REPORT_BYTES);
+    assert!(!within_kind_bound(&padded));
+    // Bytes of no known kind are left to the decoder.
+    assert!(within_kind_bound(&[9; 8]));
+}

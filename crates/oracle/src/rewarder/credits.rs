@@ -1,5 +1,5 @@
-//! Payers' delegated connectivity credits at an epoch's last block, read from a node in bulk:
-//! what settlement caps each payer's bytes at. A read that fails is an error and the epoch is
+//! Payers' credits delegated to a sub-network at an epoch's last block, read from a node in
+//! bulk: what settlement caps each payer's debt at. A read that fails is an error and the epoch is
 //! computed again later (it must not read as "holds nothing").
 
 use crate::chain::reads::StateReads;
@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 /// A credit source over `reads` (at the epoch's last block).
 pub fn credits_at<'a>(
     reads: &'a StateReads<'a>,
-) -> impl Fn(&[Address]) -> Result<BTreeMap<Address, Credits>, String> + 'a {
-    move |payers| {
+) -> impl Fn(Subnetwork, &[Address]) -> Result<BTreeMap<Address, Credits>, String> + 'a {
+    move |subnetwork, payers| {
         let keys: Vec<StateKey> = payers
             .iter()
-            .map(|p| StateKey::DelegatedCredits(*p, Subnetwork::Connectivity))
+            .map(|p| StateKey::DelegatedCredits(*p, subnetwork))
             .collect();
         let held: Vec<Option<Credits>> = reads.read(&keys).map_err(|e| e.to_string())?;
         Ok(payers
@@ -25,7 +25,7 @@ pub fn credits_at<'a>(
     }
 }
 
-/// No payer holds anything (tests without connectivity).
+/// No payer holds anything (tests without paid service).
 pub fn no_credits() -> super::CreditSource<'static> {
-    &|_| Ok(BTreeMap::new())
+    &|_, _| Ok(BTreeMap::new())
 }

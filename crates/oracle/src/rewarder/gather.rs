@@ -7,6 +7,7 @@
 
 use super::credits::credits_at;
 use super::history::history_at;
+use super::inputs::EpochChain;
 use super::registry::RegistryAt;
 use super::{
     denylist, Cumulative, EntropySource, EpochInputs, EpochResult, FileSource, RewardError,
@@ -15,8 +16,7 @@ use crate::chain::reads::StateReads;
 use crate::manifest::Manifest;
 use cairn_ledger::StateKey;
 use cairn_resources::context::EpochContext;
-use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::sensing::rules::SensingRules;
+use cairn_resources::kinds;
 use cairn_types::params::{ChainConfig, Params};
 use cairn_types::{Amount, Epoch, Subnetwork};
 use std::collections::BTreeMap;
@@ -76,6 +76,12 @@ pub fn compute_epoch(sources: EpochSources<'_>) -> Result<EpochResult, GatherErr
     let registry = RegistryAt::new(reads, epoch.0);
     let history = history_at(reads, chain.reward_clock());
     let credits = credits_at(reads);
+    let inputs = EpochChain {
+        entropy,
+        history: &history,
+        credits: &credits,
+        denylist,
+    };
     let result = super::compute(EpochInputs {
         ctx,
         pools,
@@ -83,12 +89,8 @@ pub fn compute_epoch(sources: EpochSources<'_>) -> Result<EpochResult, GatherErr
         file,
         registry: &registry,
         previous,
-        coverage_rules: CoverageRules::default(),
-        denylist,
-        entropy,
-        sensing_rules: SensingRules::default(),
-        history: &history,
-        credits: &credits,
+        kinds: kinds::standard(),
+        chain: &inputs,
     });
     if let Some(fault) = reads.own_fault() {
         return Err(GatherError::Own(fault));

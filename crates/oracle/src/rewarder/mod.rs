@@ -3,9 +3,12 @@
 //!
 //! ```text
 //!  counted manifests (by oracle address) → their files (in manifest order) → each report
-//!    → tally (registry at the epoch's last block; once per device, kind and window)
-//!    → settlement (connectivity: each payer's bytes priced, capped by its delegated credits)
-//!    → payout (each sub-network's pool pro rata to points, rounded down)
+//!    → tally (registry at the epoch's last block; once per device, kind and window, by the
+//!      rules of the registered sub-networks' reports)
+//!    → each registered sub-network's judgement, in slot order (points, refusals, and what
+//!      each payer owes, capped by its delegated credits), reading the chain through one
+//!      interface ([`inputs`])
+//!    → payout (each sub-network's pool split by points as it splits, rounded down)
 //!    → cumulative = previous cumulative + this epoch's, per sub-network and owner
 //!    → one reward sum tree per sub-network paid this epoch → its root
 //! ```
@@ -20,7 +23,9 @@
 //! - [`denylist`]: the coverage denylist that applies to an epoch, from its manifests and the
 //!   oracle stakes on chain.
 //! - [`history`]: sensing stations' registration heights and moves, read from a node.
-//! - [`credits`]: payers' delegated connectivity credits at the epoch's last block.
+//! - [`credits`]: payers' credits delegated to a sub-network at the epoch's last block.
+//! - [`inputs`]: all of that behind the one interface the sub-networks read
+//!   ([`cairn_resources::subnet::ChainInputs`]).
 //! - [`gather`]: the one way an epoch's chain inputs are read (one proven state) and the epoch
 //!   computed, for the live reward stage and for replay alike.
 
@@ -29,20 +34,17 @@ pub mod denylist;
 pub mod entropy;
 pub mod gather;
 pub mod history;
+pub mod inputs;
 pub mod registry;
 
 use crate::log::format::FileReader;
 use crate::manifest::{file_hash, Manifest};
 use borsh::{BorshDeserialize, BorshSerialize};
-use cairn_resources::connectivity::TransferPolicy;
 use cairn_resources::context::{EpochContext, Registry};
-use cairn_resources::coverage::collect::{coverage_outcomes, entropy_heights, CoverageInputs};
-use cairn_resources::coverage::rules::CoverageRules;
-use cairn_resources::coverage::types::Denylist;
+use cairn_resources::kinds::Kinds;
 use cairn_resources::payout::{pay, DevicePayout, Outcomes};
-use cairn_resources::sensing::rules::SensingRules;
-use cairn_resources::sensing::score::{sensing_outcomes, SensingInputs, StationHistory};
-use cairn_resources::settlement;
+use cairn_resources::sensing::score::StationHistory;
+use cairn_resources::subnet::{ChainInputs, InputError};
 use cairn_resources::tally::Tally;
 use cairn_types::codec;
 use cairn_types::report::LoggedReport;
@@ -66,9 +68,10 @@ pub type EntropySource<'a> = &'a dyn Fn(u64) -> Result<Option<(Hash, u64)>, Stri
 pub type HistorySource<'a> =
     &'a dyn Fn(&[DeviceId]) -> Result<BTreeMap<DeviceId, StationHistory>, String>;
 
-/// Reads payers' delegated connectivity credits at the epoch's last block, all at once; a
+/// Reads payers' credits delegated to a sub-network at the epoch's last block, all at once; a
 /// payer left out of the answer holds none.
-pub type CreditSource<'a> = &'a dyn Fn(&[Address]) -> Result<BTreeMap<Address, Credits>, String>;
+pub type CreditSource<'a> =
+    &'a dyn Fn(Subnetwork, &[Address]) -> Result<BTreeMap<Address, Credits>, String>;
 
 /// What an epoch's computation reads.
 pub struct EpochInputs<'a> {
@@ -84,18 +87,10 @@ pub struct EpochInputs<'a> {
     pub registry: &'a dyn Registry,
     /// Cumulative rewards before the epoch.
     pub previous: Cumulative,
-    /// The coverage sub-network's rules.
-    pub coverage_rules: CoverageRules,
-    /// The denylist committed with the epoch.
-    pub denylist: Denylist,
-    /// The blocks beacons name as entropy.
-    pub entropy: EntropySource<'a>,
-    /// The sensing sub-network's rules.
-    pub sensing_rules: SensingRules,
-    /// Sensing stations' pasts.
-    pub history: HistorySource<'a>,
-    /// Payers' delegated connectivity credits.
-    pub credits: CreditSource<'a>,
+    /// The sub-networks, each with its rules ([`cairn_resources::kinds::registered`]).
+    pub kinds: &'a Kinds,
+    /// What they read of the chain ([`inputs::EpochChain`]).
+    pub chain: &'a dyn ChainInputs,
 }
 
 /// Where the computation stood after each stage.
@@ -122,7 +117,7 @@ pub struct EpochResult {
     pub cumulative: Cumulative,
     /// The root of each sub-network whose cumulative rewards grew or that settles payers.
     pub roots: BTreeMap<Subnetwork, RewardNode>,
-    /// What each payer owes, per sub-network (connectivity), carried by that root.
+    /// What each payer owes, per sub-network, carried by that root.
     pub settlements: BTreeMap<Subnetwork, Vec<Settlement>>,
     /// Reports read, and copies refused or merged.
     pub copies: u64,
@@ -149,29 +144,13 @@ pub enum RewardError {
     /// The device records could not all be read (the node failed or lied).
     #[error("device records: {0}")]
     Registry(String),
-    /// Sensing stations' pasts could not be read.
-    #[error("history of {stations} sensing stations: {reason}")]
-    History {
-        /// Stations asked.
-        stations: usize,
-        /// Why.
-        reason: String,
-    },
-    /// Payers' delegated credits could not be read.
-    #[error("credits of {payers} payers: {reason}")]
-    Credits {
-        /// Payers asked.
-        payers: usize,
-        /// Why.
-        reason: String,
-    },
-    /// A block named as beacon entropy could not be read.
-    #[error("entropy block {height}: {reason}")]
-    Entropy {
-        /// Its height.
-        height: u64,
-        /// Why.
-        reason: String,
+    /// A sub-network's chain inputs could not be read.
+    #[error("{subnetwork}: {error}")]
+    Input {
+        /// The sub-network reading.
+        subnetwork: Subnetwork,
+        /// What failed.
+        error: InputError,
     },
 }
 
@@ -187,7 +166,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
                 .collect::<Vec<_>>(),
         )],
     );
-    let mut tally = Tally::new(inputs.ctx.clone(), inputs.registry);
+    let mut tally = Tally::with_kinds(inputs.ctx.clone(), inputs.registry, inputs.kinds);
     for manifest in &inputs.manifests {
         for file in manifest.files.iter() {
             let name = file.name.as_str();
@@ -204,7 +183,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
             read_file(&bytes, &mut tally, inputs.registry);
         }
     }
-    let mut tallied = tally.finish();
+    let tallied = tally.finish();
     let tally_digest = Hash::domain(
         "cairn digest tally v1",
         &[&codec::encode(
@@ -225,64 +204,22 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
                 .collect::<Vec<_>>(),
         )],
     );
-    let mut entropy = BTreeMap::new();
-    for height in entropy_heights(&tallied) {
-        let block =
-            (inputs.entropy)(height).map_err(|reason| RewardError::Entropy { height, reason })?;
-        if let Some(block) = block {
-            entropy.insert(height, block);
-        }
+    let mut outcomes = Outcomes::new();
+    for kind in inputs.kinds.iter() {
+        let subnetwork = kind.subnetwork();
+        let judged = kind
+            .judge(&inputs.ctx, &tallied, inputs.chain)
+            .map_err(|error| RewardError::Input { subnetwork, error })?;
+        outcomes.insert(subnetwork, judged);
     }
-    let coverage = coverage_outcomes(
-        &tallied,
-        &CoverageInputs {
-            rules: inputs.coverage_rules,
-            denylist: inputs.denylist,
-            entropy,
-        },
-        inputs.ctx.window_ms,
-    );
-    let stations: Vec<DeviceId> = tallied
-        .devices
-        .iter()
-        .filter(|(_, d)| d.info.subnetwork == Subnetwork::Sensing && !d.info.retired)
-        .map(|(device, _)| *device)
+    let settlements: BTreeMap<Subnetwork, Vec<Settlement>> = outcomes
+        .iter_mut()
+        .filter(|(_, judged)| !judged.settlements.is_empty())
+        .map(|(s, judged)| (*s, std::mem::take(&mut judged.settlements)))
         .collect();
-    let mut history = (inputs.history)(&stations).map_err(|reason| RewardError::History {
-        stations: stations.len(),
-        reason,
-    })?;
-    for station in &stations {
-        history.entry(*station).or_default();
-    }
-    let sensing = sensing_outcomes(
-        &tallied,
-        &SensingInputs {
-            rules: inputs.sensing_rules,
-            epoch: inputs.ctx.epoch,
-            bounds: (inputs.ctx.start_ms, inputs.ctx.end_ms),
-            window_ms: inputs.ctx.window_ms,
-            history,
-        },
-    );
-    let transfer_policy = TransferPolicy::default();
-    let payers: Vec<Address> = settlement::payers(&tallied).into_iter().collect();
-    let mut balances = (inputs.credits)(&payers).map_err(|reason| RewardError::Credits {
-        payers: payers.len(),
-        reason,
-    })?;
-    for payer in &payers {
-        balances.entry(*payer).or_insert(Credits(0));
-    }
-    let settled = settlement::settle(&mut tallied, &balances, &transfer_policy);
-    let outcomes = Outcomes {
-        coverage,
-        sensing,
-        transfer_policy,
-    };
-    let payout = pay(&tallied, &inputs.pools, &outcomes);
+    let payout = pay(&tallied, &inputs.pools, inputs.kinds, &outcomes);
     let payout_digest = Hash::domain(
-        "cairn digest payout v2",
+        "cairn digest payout v3",
         &[
             &codec::encode(
                 &payout
@@ -291,13 +228,9 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
                     .map(|((s, a), amount)| (*s, *a, *amount))
                     .collect::<Vec<_>>(),
             ),
-            &codec::encode(&settled),
+            &codec::encode(&settlements),
         ],
     );
-    let mut settlements = BTreeMap::new();
-    if !settled.is_empty() {
-        settlements.insert(Subnetwork::Connectivity, settled);
-    }
     let mut cumulative = inputs.previous;
     let mut grown = std::collections::BTreeSet::new();
     for ((subnetwork, owner), amount) in &payout.owners {
@@ -439,12 +372,8 @@ mod tests {
             file,
             registry,
             previous: Cumulative::new(),
-            coverage_rules: CoverageRules::default(),
-            denylist: Denylist::default(),
-            entropy: entropy::no_entropy(),
-            sensing_rules: SensingRules::default(),
-            history: history::no_history(),
-            credits: credits::no_credits(),
+            kinds: cairn_resources::kinds::standard(),
+            chain: Box::leak(Box::new(inputs::no_chain())),
         }
     }
 
@@ -478,5 +407,122 @@ mod tests {
         );
         let short = |_: &Address, _: &str| Ok(bytes[..bytes.len() - 1].to_vec());
         assert!(compute(inputs(&manifest, &short, &registry)).is_err());
+    }
+
+    /// A sub-network defined only here, in the energy slot: its points are ten per window and
+    /// it splits the whole pool to the device with the most points. The real rewarder runs it
+    /// and names it nowhere.
+    #[test]
+    fn a_kind_registered_in_a_slot_is_run_by_the_rewarder() {
+        use crate::log::format::write_frame;
+        use cairn_resources::context::DeviceInfo;
+        use cairn_resources::subnet::{live, DeviceOutcome, Judged, ReportRule, Subnet};
+        use cairn_resources::tally::TallyResult;
+        use cairn_types::report::{ReportBody, ReportPayload, SessionCert, SignedReport};
+        use cairn_types::SecretKey;
+
+        struct Toy;
+        impl Subnet for Toy {
+            fn subnetwork(&self) -> Subnetwork {
+                Subnetwork::Energy
+            }
+            fn report_rules(&self) -> Vec<Box<dyn ReportRule>> {
+                Vec::new()
+            }
+            fn judge(
+                &self,
+                _: &EpochContext,
+                tally: &TallyResult,
+                _: &dyn ChainInputs,
+            ) -> Result<Judged, InputError> {
+                let devices = live(tally, Subnetwork::Energy)
+                    .map(|(id, d)| {
+                        let outcome = DeviceOutcome {
+                            points: d.windows * 10,
+                            ..DeviceOutcome::default()
+                        };
+                        (*id, outcome)
+                    })
+                    .collect();
+                Ok(Judged {
+                    devices,
+                    settlements: Vec::new(),
+                })
+            }
+            fn split(
+                &self,
+                pool: Amount,
+                points: &[(DeviceId, u64)],
+            ) -> (Vec<(DeviceId, Amount)>, Amount) {
+                match points.iter().max_by_key(|(id, p)| (*p, *id)) {
+                    Some((id, p)) if *p > 0 => (vec![(*id, pool)], Amount::ZERO),
+                    _ => (Vec::new(), pool),
+                }
+            }
+        }
+
+        let chain = ChainId::new("cairn-test").unwrap();
+        let oracle = Address::default();
+        let mut frames = Vec::new();
+        let mut registry = BTreeMap::new();
+        for (n, beats) in [(1u8, 1u64), (2, 3)] {
+            let device = SecretKey::from_seed([n; 32]);
+            let session = SecretKey::from_seed([n + 100; 32]);
+            let cert = SessionCert::issue(&chain, &device, session.public_key(), 1_000_000);
+            for beat in 0..beats {
+                let body = ReportBody {
+                    time_ms: beat * 20_000 + 1_000,
+                    entropy: Hash::ZERO,
+                    payload: ReportPayload::Heartbeat { uptime_secs: beat },
+                };
+                let report = SignedReport::sign(&chain, cert.clone(), &session, body);
+                write_frame(
+                    &mut frames,
+                    &LoggedReport {
+                        received_ms: beat * 20_000 + 1_000,
+                        report,
+                    },
+                );
+            }
+            let info = DeviceInfo {
+                owner: Address(device.public_key()),
+                subnetwork: Subnetwork::Energy,
+                retired: false,
+                maker_revoked: false,
+                location: None,
+            };
+            registry.insert(DeviceId(device.public_key()), info);
+        }
+        let bytes = encode_file(&oracle, &frames).unwrap();
+        let manifest = Manifest {
+            epoch: Epoch(1),
+            oracle,
+            denylist: BoundedVec::from_bounded(Vec::new()),
+            files: BoundedVec::new(vec![ManifestFile {
+                name: BoundedString::new(file_name(1, 0)).unwrap(),
+                hash: file_hash(&bytes),
+                bytes: bytes.len() as u64,
+                reports: 4,
+            }])
+            .unwrap(),
+        };
+        let file = |_: &Address, _: &str| Ok(bytes.clone());
+        let kinds = cairn_resources::kinds::standard_with(Box::new(Toy));
+        let mut epoch = inputs(&manifest, &file, &registry);
+        epoch.ctx.window_ms = 20_000;
+        epoch.pools = BTreeMap::from([(Subnetwork::Energy, Amount(1_000))]);
+        epoch.kinds = &kinds;
+        let result = compute(epoch).unwrap();
+        let points: Vec<u64> = result.devices.iter().map(|d| d.points).collect();
+        let mut sorted = points.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![10, 30]);
+        let paid: Vec<Amount> = result.devices.iter().map(|d| d.reward).collect();
+        let winner = points.iter().position(|p| *p == 30).unwrap();
+        assert_eq!(paid[winner], Amount(1_000));
+        assert_eq!(
+            result.roots.keys().copied().collect::<Vec<_>>(),
+            [Subnetwork::Energy]
+        );
     }
 }

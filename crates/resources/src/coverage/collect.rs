@@ -1,12 +1,15 @@
 //! From the tally to the scorer: the coverage sub-network's counted beacons and witnesses, with
 //! what the chain says about each device and each block used as entropy.
 
+use super::kind::coverage_report;
 use super::region::RegionPlan;
 use super::rules::CoverageRules;
 use super::score::{score, CoverageOutcome};
 use super::types::{Beacon, Denylist, Witness};
+use crate::counted::TallyResult;
 use crate::reason::Reason;
-use crate::tally::TallyResult;
+use crate::subnet::{kept_of, live};
+use cairn_types::report::ReportKind;
 use cairn_types::report::ReportPayload;
 use cairn_types::{DeviceId, Hash, Subnetwork};
 use std::collections::BTreeMap;
@@ -34,7 +37,7 @@ pub fn entropy_heights(tally: &TallyResult) -> std::collections::BTreeSet<u64> {
         .devices
         .values()
         .filter(|d| d.info.subnetwork == Subnetwork::Coverage)
-        .flat_map(|d| &d.coverage)
+        .flat_map(|d| kept_of(d, ReportKind::Beacon, coverage_report))
         .filter_map(|r| match r.body.payload {
             ReportPayload::Beacon { entropy_height, .. } => Some(entropy_height),
             _ => None,
@@ -53,16 +56,18 @@ pub fn coverage_outcomes(
     let mut witnesses = Vec::new();
     let mut unlocated = Vec::new();
     let mut coarse = Vec::new();
-    for (device, result) in &tally.devices {
-        if result.info.subnetwork != Subnetwork::Coverage || result.info.retired {
-            continue;
-        }
+    for (device, result) in live(tally, Subnetwork::Coverage) {
         let mut location = result.info.location;
         if location.is_some_and(|c| c.resolution() < LOCATION_RESOLUTION_MIN) {
             coarse.push(*device);
             location = None;
         }
-        for report in &result.coverage {
+        let reports = result
+            .kept
+            .iter()
+            .filter(|k| matches!(k.kind, ReportKind::Beacon | ReportKind::Witness))
+            .filter_map(coverage_report);
+        for report in reports {
             let body = &report.body;
             match (&body.payload, location) {
                 (ReportPayload::Beacon { .. }, None) if result.info.location.is_none() => {

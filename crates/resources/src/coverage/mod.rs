@@ -11,10 +11,12 @@
 //! - [`density`]: crowding into one area pays no more.
 //! - [`score`]: all of it together, from an epoch's beacons and witnesses to points.
 //! - [`collect`]: the coverage devices' counted reports from the tally, to the scorer.
+//! - [`kind`]: the sub-network behind the plug-in traits ([`crate::subnet`]).
 
 pub mod beacon;
 pub mod collect;
 pub mod density;
+pub mod kind;
 pub mod radio;
 pub mod region;
 pub mod ring;

@@ -3,7 +3,6 @@
 
 use super::region::Region;
 use cairn_types::{Cell, DeviceId, Hash};
-use std::collections::BTreeMap;
 
 /// A beacon, counted by the tally (signed, in time, one per device and window).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,12 +51,4 @@ pub struct Witness {
     pub id: [u8; 16],
 }
 
-/// Devices and beaconer-witness pairs that earn nothing from coverage, each with its reason,
-/// committed with the epoch by 2/3 of oracle stake; owners see the reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Denylist {
-    /// Denied devices and why.
-    pub devices: BTreeMap<DeviceId, String>,
-    /// Denied (beaconer, witness) pairs and why.
-    pub edges: BTreeMap<(DeviceId, DeviceId), String>,
-}
+pub use crate::context::Denylist;

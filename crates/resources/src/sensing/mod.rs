@@ -9,9 +9,12 @@
 //! - [`score`]: each station's points and quality for the epoch: its good sensor-hours, checked
 //!   against its neighbours, with relocation quarantine and a cap on stations per cell.
 //!
+//! - [`kind`]: the sub-network behind the plug-in traits ([`crate::subnet`]).
+//!
 //! Everything is in integers: readings are thousandths of the sensor's unit, shares are basis
 //! points (1/10,000), rounded down.
 
+pub mod kind;
 pub mod rules;
 pub mod score;
 pub mod series;

@@ -24,21 +24,17 @@
 //!
 //! Everything is integers and ordered maps: every oracle computes the same.
 
+use super::kind::{sensor_reading, SensorReading};
 use super::rules::SensingRules;
 use super::series::{check_series, hourly_medians, lower_median, Reading};
+use crate::counted::{DeviceResult, TallyResult};
 use crate::reason::Reason;
-use crate::tally::{DeviceResult, TallyResult};
+use crate::subnet::kept_of;
+use cairn_types::report::ReportKind;
 use cairn_types::{Cell, DeviceId, Subnetwork};
 use std::collections::BTreeMap;
 
-/// What the chain says of a station's past, for seniority and relocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct StationHistory {
-    /// The height it was registered at (lower is older).
-    pub registered_height: u64,
-    /// The reward epoch its location last changed in, if it ever moved.
-    pub moved_epoch: Option<u64>,
-}
+pub use crate::context::StationHistory;
 
 /// What the sensing verifier reads besides the tally.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,8 +196,9 @@ fn station_hours(
     rules: &SensingRules,
 ) -> Station {
     let mut outcome = SensingOutcome::default();
+    let readings: Vec<SensorReading> = kept_of(d, ReportKind::Reading, sensor_reading).collect();
     let mut by_sensor: BTreeMap<&str, Vec<Reading>> = BTreeMap::new();
-    for r in &d.readings {
+    for r in &readings {
         by_sensor
             .entry(r.sensor.as_str())
             .or_default()

@@ -15,7 +15,14 @@
 use super::rules::{SensingRules, SensorRule};
 use crate::reason::Reason;
 
-pub use crate::tally::Reading;
+/// One reading: the device's time (ms) and the value (thousandths of the unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reading {
+    /// When it was read.
+    pub time_ms: u64,
+    /// What it read.
+    pub value: i64,
+}
 
 /// One hour, in ms.
 pub const HOUR_MS: u64 = 3_600_000;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::context::DeviceInfo;
-use crate::tally::SensorReading;
+use crate::sensing::kind::{kept_reading, sensor_reading, SensorReading};
 use cairn_types::{Address, SecretKey};
 
 const EPOCH: u64 = 20;
@@ -13,7 +13,7 @@ fn id(n: u8) -> DeviceId {
 
 /// A station at `(lat, lng)` reading temperature every minute for an hour: `value(minute)`.
 fn station(n: u8, at: Option<(f64, f64)>, value: impl Fn(u64) -> i64) -> (DeviceId, DeviceResult) {
-    let readings = (0..60)
+    let readings: Vec<SensorReading> = (0..60)
         .map(|m| SensorReading {
             sensor: "temperature".into(),
             reading: Reading {
@@ -32,9 +32,7 @@ fn station(n: u8, at: Option<(f64, f64)>, value: impl Fn(u64) -> i64) -> (Device
         },
         windows: 60,
         reports: 60,
-        coverage: Vec::new(),
-        readings,
-        transfers: Vec::new(),
+        kept: readings.iter().map(|r| kept_reading([0; 16], r)).collect(),
         rejected: BTreeMap::new(),
     };
     (id(n), result)
@@ -200,13 +198,16 @@ fn a_full_cell_pays_the_best_then_the_oldest() {
     };
     // Station 3 has a gap: a lower quality (its hour still complete, a second sensor not).
     let mut gappy = station(3, near(1), honest(0));
-    gappy.1.readings.push(SensorReading {
-        sensor: "humidity".into(),
-        reading: Reading {
-            time_ms: 1_000,
-            value: 50_000,
+    gappy.1.kept.push(kept_reading(
+        [0; 16],
+        &SensorReading {
+            sensor: "humidity".into(),
+            reading: Reading {
+                time_ms: 1_000,
+                value: 50_000,
+            },
         },
-    });
+    ));
     let all = vec![
         station(1, near(1), honest(0)),
         station(2, near(1), honest(0)),
@@ -234,13 +235,16 @@ fn unknown_sensors_and_implausible_readings_are_refused() {
         near(0),
         |m| if m == 30 { 90_000 } else { 20_000 + m as i64 },
     );
-    s.1.readings.push(SensorReading {
-        sensor: "radiation".into(),
-        reading: Reading {
-            time_ms: 5,
-            value: 1,
+    s.1.kept.push(kept_reading(
+        [0; 16],
+        &SensorReading {
+            sensor: "radiation".into(),
+            reading: Reading {
+                time_ms: 5,
+                value: 1,
+            },
         },
-    });
+    ));
     let out = outcomes(vec![s], &inputs(SensingRules::default(), &[]));
     let o = &out[&id(1)];
     assert_eq!(o.refused.get(&Reason::UnknownSensor), Some(&1));
@@ -259,7 +263,8 @@ fn with_rain(mut s: (DeviceId, DeviceResult)) -> (DeviceId, DeviceResult) {
             },
         })
         .collect();
-    s.1.readings.extend(rain);
+    s.1.kept
+        .extend(rain.iter().map(|r| kept_reading([0; 16], r)));
     s
 }
 
@@ -267,7 +272,9 @@ fn with_rain(mut s: (DeviceId, DeviceResult)) -> (DeviceId, DeviceResult) {
 fn wind_and_rain_earn_only_beside_a_checked_sensor() {
     // Rain alone is never compared nor frozen: it earns nothing by itself.
     let (rain_id, mut rain_only) = with_rain(station(1, near(0), honest(0)));
-    rain_only.readings.retain(|r| r.sensor == "rain");
+    rain_only
+        .kept
+        .retain(|k| sensor_reading(k).is_some_and(|r| r.sensor == "rain"));
     let out = outcomes(
         vec![(rain_id, rain_only)],
         &inputs(SensingRules::default(), &[]),

@@ -15,28 +15,49 @@
 //! names its owner's own key as payer earns only what that key burns. The settlements ride the
 //! connectivity root; the ledger burns them when 2/3 of oracle stake signed it.
 
-use crate::connectivity::TransferPolicy;
+use super::kind::{counted_transfer, CountedTransfer};
+use super::TransferPolicy;
+use crate::counted::{DeviceResult, TallyResult};
 use crate::reason::Reason;
-use crate::tally::TallyResult;
+use crate::subnet::{kept_of, live};
+use cairn_types::report::ReportKind;
 use cairn_types::tx::{Settlement, MAX_SETTLEMENTS};
-use cairn_types::{Address, Credits, Subnetwork};
+use cairn_types::{Address, Credits, DeviceId, Subnetwork};
 use std::collections::{BTreeMap, BTreeSet};
 
 const MIB: u128 = 1 << 20;
 
+/// A device's counted transfer chunks, in key order.
+pub fn transfers_of(d: &DeviceResult) -> Vec<CountedTransfer> {
+    kept_of(d, ReportKind::Transfer, counted_transfer).collect()
+}
+
 /// Every payer named by a counted transfer of a live connectivity device (whose delegated
 /// credits settlement reads).
 pub fn payers(tally: &TallyResult) -> BTreeSet<Address> {
-    live_connectivity(tally)
-        .flat_map(|d| d.transfers.iter().map(|t| t.payer))
+    live(tally, Subnetwork::Connectivity)
+        .flat_map(|(_, d)| transfers_of(d))
+        .map(|t| t.payer)
         .collect()
 }
 
-fn live_connectivity(tally: &TallyResult) -> impl Iterator<Item = &crate::tally::DeviceResult> {
-    tally
-        .devices
-        .values()
-        .filter(|d| d.info.subnetwork == Subnetwork::Connectivity && !d.info.retired)
+/// A device's bytes after settlement, and the chunks cut, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceBytes {
+    /// Its counted bytes, each chunk cut to what its payer paid (saturating: no device reaches
+    /// 2⁶⁴ bytes).
+    pub bytes: u64,
+    /// Its chunks cut: `payer_short`, `payer_not_settled`.
+    pub cut: BTreeMap<Reason, u64>,
+}
+
+/// What an epoch's connectivity settles: each payer's debt, each live device's bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// What each paying payer owes, by address.
+    pub settlements: Vec<Settlement>,
+    /// Each live connectivity device's bytes after the cut.
+    pub devices: BTreeMap<DeviceId, DeviceBytes>,
 }
 
 /// Prices each payer's signed bytes, caps them at its `balances`, cuts every device's counted
@@ -44,15 +65,16 @@ fn live_connectivity(tally: &TallyResult) -> impl Iterator<Item = &crate::tally:
 /// payer owes, by address. When more than [`MAX_SETTLEMENTS`] payers pay, those paying the
 /// least (then the highest addresses) are left out and their bytes do not count.
 pub fn settle(
-    tally: &mut TallyResult,
+    tally: &TallyResult,
     balances: &BTreeMap<Address, Credits>,
     policy: &TransferPolicy,
-) -> Vec<Settlement> {
+) -> Settled {
+    let devices: Vec<(DeviceId, Vec<CountedTransfer>)> = live(tally, Subnetwork::Connectivity)
+        .map(|(id, d)| (*id, transfers_of(d)))
+        .collect();
     let mut signed: BTreeMap<Address, u128> = BTreeMap::new();
-    for d in live_connectivity(tally) {
-        for t in &d.transfers {
-            *signed.entry(t.payer).or_default() += u128::from(t.bytes);
-        }
+    for t in devices.iter().flat_map(|(_, transfers)| transfers) {
+        *signed.entry(t.payer).or_default() += u128::from(t.bytes);
     }
     // (owed, paid) per payer; payers left out by the cut are named apart.
     let mut cut: BTreeSet<Address> = BTreeSet::new();
@@ -79,52 +101,54 @@ pub fn settle(
         }
         paying.sort_by_key(|(payer, _)| *payer);
     }
-    for d in tally
-        .devices
-        .values_mut()
-        .filter(|d| d.info.subnetwork == Subnetwork::Connectivity && !d.info.retired)
-    {
+    let mut settled = Settled::default();
+    for (id, transfers) in devices {
+        let mut device = DeviceBytes::default();
         let (mut short, mut unsettled) = (0u64, 0u64);
-        for t in &mut d.transfers {
+        for t in transfers {
             let (owed, paid) = terms.get(&t.payer).copied().unwrap_or((0, 0));
-            if owed == 0 || paid == owed {
-                continue; // free (a zero price) or paid in full
-            }
-            // paid < owed, so the cut is below the chunk's bytes and fits in u64.
-            t.bytes = u64::try_from(u128::from(t.bytes) * paid / owed).unwrap_or(0);
-            if cut.contains(&t.payer) {
-                unsettled += 1;
+            let bytes = if owed == 0 || paid == owed {
+                t.bytes // free (a zero price) or paid in full
             } else {
-                short += 1;
-            }
+                if cut.contains(&t.payer) {
+                    unsettled += 1;
+                } else {
+                    short += 1;
+                }
+                // paid < owed, so the cut is below the chunk's bytes and fits in u64.
+                u64::try_from(u128::from(t.bytes) * paid / owed).unwrap_or(0)
+            };
+            device.bytes = device.bytes.saturating_add(bytes);
         }
         for (reason, n) in [
             (Reason::PayerShort, short),
             (Reason::PayerNotSettled, unsettled),
         ] {
             if n > 0 {
-                *d.rejected.entry(reason).or_default() += n;
+                device.cut.insert(reason, n);
             }
         }
+        settled.devices.insert(id, device);
     }
     // paid ≤ owed, and paid ≤ a u64 balance; owed of one payer's bytes (at most 2^64 chunks
     // of 1 GiB) fits in u64 at any sane price, saturating otherwise.
     let credits = |c: u128| Credits(u64::try_from(c).unwrap_or(u64::MAX));
-    paying
+    settled.settlements = paying
         .into_iter()
         .map(|(payer, paid)| Settlement {
             payer,
             credits: credits(paid),
             signed: credits(terms.get(&payer).map_or(paid, |t| t.0)),
         })
-        .collect()
+        .collect();
+    settled
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectivity::kind::kept_transfer;
     use crate::context::DeviceInfo;
-    use crate::tally::{CountedTransfer, DeviceResult};
     use cairn_types::{DeviceId, SecretKey};
 
     fn address(n: u8) -> Address {
@@ -142,13 +166,14 @@ mod tests {
             },
             windows: 1,
             reports: transfers.len() as u64,
-            coverage: Vec::new(),
-            readings: Vec::new(),
-            transfers: transfers
+            kept: transfers
                 .iter()
-                .map(|(payer, bytes)| CountedTransfer {
-                    payer: address(*payer),
-                    bytes: *bytes,
+                .map(|(payer, bytes)| {
+                    let chunk = CountedTransfer {
+                        payer: address(*payer),
+                        bytes: *bytes,
+                    };
+                    kept_transfer([0; 16], &chunk)
                 })
                 .collect(),
             rejected: BTreeMap::new(),
@@ -167,11 +192,9 @@ mod tests {
         }
     }
 
-    fn bytes_of(t: &TallyResult) -> Vec<Vec<u64>> {
-        t.devices
-            .values()
-            .map(|d| d.transfers.iter().map(|t| t.bytes).collect())
-            .collect()
+    /// Each device's bytes after the cut, in device order.
+    fn bytes_of(settled: &Settled) -> Vec<u64> {
+        settled.devices.values().map(|d| d.bytes).collect()
     }
 
     const MIB: u64 = 1 << 20;
@@ -179,19 +202,19 @@ mod tests {
     #[test]
     fn a_funded_payer_pays_for_every_byte_rounded_up() {
         // Payer 1 signed 10 MiB + 1 byte over two devices: 500 DC and a bit, rounded up to 501.
-        let mut t = tally(vec![device(&[(1, 4 * MIB)]), device(&[(1, 6 * MIB + 1)])]);
+        let t = tally(vec![device(&[(1, 4 * MIB)]), device(&[(1, 6 * MIB + 1)])]);
         let balances = BTreeMap::from([(address(1), Credits(10_000))]);
-        let list = settle(&mut t, &balances, &TransferPolicy::default());
+        let settled = settle(&t, &balances, &TransferPolicy::default());
         assert_eq!(
-            list,
+            settled.settlements,
             vec![Settlement {
                 payer: address(1),
                 credits: Credits(501),
                 signed: Credits(501),
             }]
         );
-        assert_eq!(bytes_of(&t), vec![vec![4 * MIB], vec![6 * MIB + 1]]);
-        assert!(t.devices.values().all(|d| d.rejected.is_empty()));
+        assert_eq!(bytes_of(&settled), vec![4 * MIB, 6 * MIB + 1]);
+        assert!(settled.devices.values().all(|d| d.cut.is_empty()));
     }
 
     #[test]
@@ -199,12 +222,13 @@ mod tests {
         // Payer 1 owes 500 DC for 10 MiB but holds 125: a quarter of each chunk counts.
         // Payer 2 holds nothing (a device naming its owner's empty key): nothing counts.
         // Payer 3 is paid in full.
-        let mut t = tally(vec![
+        let t = tally(vec![
             device(&[(1, 4 * MIB), (3, MIB)]),
             device(&[(1, 6 * MIB), (2, 50 * MIB)]),
         ]);
         let balances = BTreeMap::from([(address(1), Credits(125)), (address(3), Credits(1_000))]);
-        let list = settle(&mut t, &balances, &TransferPolicy::default());
+        let settled = settle(&t, &balances, &TransferPolicy::default());
+        let list = &settled.settlements;
         let owed: BTreeMap<Address, (Credits, Credits)> = list
             .iter()
             .map(|s| (s.payer, (s.credits, s.signed)))
@@ -217,18 +241,14 @@ mod tests {
             ])
         );
         assert!(list.windows(2).all(|w| w[0].payer < w[1].payer));
-        let mut got = bytes_of(&t);
-        got.iter_mut().for_each(|v| v.sort());
-        let mut want = vec![vec![MIB, MIB], vec![0, 6 * MIB / 4]];
-        want.iter_mut().for_each(|v| v.sort());
-        // Device order is by id; compare as sets of vectors.
+        // A quarter of 4 MiB and all of payer 3's MiB; a quarter of 6 MiB and none of 50.
+        let mut got = bytes_of(&settled);
         got.sort();
-        want.sort();
-        assert_eq!(got, want);
-        let short: u64 = t
+        assert_eq!(got, vec![6 * MIB / 4, 2 * MIB]);
+        let short: u64 = settled
             .devices
             .values()
-            .map(|d| d.rejected.get(&Reason::PayerShort).copied().unwrap_or(0))
+            .map(|d| d.cut.get(&Reason::PayerShort).copied().unwrap_or(0))
             .sum();
         assert_eq!(short, 3);
     }
@@ -239,9 +259,11 @@ mod tests {
         storage.info.subnetwork = Subnetwork::Storage;
         let mut retired = device(&[(1, MIB)]);
         retired.info.retired = true;
-        let mut t = tally(vec![storage, retired]);
+        let t = tally(vec![storage, retired]);
         assert!(payers(&t).is_empty());
         let balances = BTreeMap::from([(address(1), Credits(1_000))]);
-        assert!(settle(&mut t, &balances, &TransferPolicy::default()).is_empty());
+        let settled = settle(&t, &balances, &TransferPolicy::default());
+        assert!(settled.settlements.is_empty());
+        assert!(settled.devices.is_empty());
     }
 }

@@ -11,9 +11,16 @@
 //! Each bucket is the pool's share rounded down, each device's part of it rounded down
 //! ([`split_pro_rata`]); what no device takes (rounding, a bucket nobody qualifies for) is the
 //! residue. A device with no bytes takes nothing from any bucket.
+//!
+//! - [`settlement`]: what each payer owes for the bytes its key signed for, capped by its
+//!   delegated credits; the devices' bytes cut to what was paid.
+//! - [`kind`]: the sub-network behind the plug-in traits ([`crate::subnet`]): transfers are its
+//!   reports, settled and paid in these buckets.
+
+pub mod kind;
+pub mod settlement;
 
 use crate::split::split_pro_rata;
-use crate::tally::DeviceResult;
 use cairn_types::{Amount, DeviceId};
 use std::collections::BTreeMap;
 
@@ -30,7 +37,7 @@ pub struct TransferPolicy {
     /// Bytes in the epoch that put a device over the threshold.
     pub threshold_bytes: u64,
     /// The price of carried bytes, in data credits per MiB (settled from the payers'
-    /// delegated credits: [`crate::settlement`]).
+    /// delegated credits: [`settlement`]).
     pub dc_per_mib: u64,
 }
 
@@ -45,13 +52,6 @@ impl Default for TransferPolicy {
             dc_per_mib: 50,
         }
     }
-}
-
-/// A device's counted bytes in the epoch (saturating: no device reaches 2⁶⁴ bytes).
-pub fn device_bytes(d: &DeviceResult) -> u64 {
-    d.transfers
-        .iter()
-        .fold(0u64, |sum, t| sum.saturating_add(t.bytes))
 }
 
 /// Each device's reward from `pool` for its `bytes`, and the residue.
