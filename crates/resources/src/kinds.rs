@@ -47,11 +47,9 @@ pub fn standard() -> &'static Kinds {
 }
 
 /// Cairn's sub-networks with the default rules and `kind` in its slot instead (a test's own
-/// sub-network).
-pub fn standard_with(kind: Box<dyn Subnet>) -> Kinds {
-    registered(&Rules::default())
-        .with(kind)
-        .unwrap_or_else(|e| unreachable!("a kind in a slot replaces the one there: {e}"))
+/// sub-network); refused if it claims a kind of report another rule counts.
+pub fn standard_with(kind: Box<dyn Subnet>) -> Result<Kinds, KindsError> {
+    registered(&Rules::default()).with(kind)
 }
 
 /// Why a set of sub-networks cannot run together.

@@ -218,8 +218,11 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
         .map(|(s, judged)| (*s, std::mem::take(&mut judged.settlements)))
         .collect();
     let payout = pay(&tallied, &inputs.pools, inputs.kinds, &outcomes);
+    // Every settlement in slot order, as one list: the same bytes as before sub-networks
+    // plugged in (when connectivity alone settled), so oracles of both versions compare.
+    let all_settled: Vec<Settlement> = settlements.values().flatten().copied().collect();
     let payout_digest = Hash::domain(
-        "cairn digest payout v3",
+        "cairn digest payout v2",
         &[
             &codec::encode(
                 &payout
@@ -228,7 +231,7 @@ pub fn compute(inputs: EpochInputs<'_>) -> Result<EpochResult, RewardError> {
                     .map(|((s, a), amount)| (*s, *a, *amount))
                     .collect::<Vec<_>>(),
             ),
-            &codec::encode(&settlements),
+            &codec::encode(&all_settled),
         ],
     );
     let mut cumulative = inputs.previous;
@@ -507,7 +510,7 @@ mod tests {
             .unwrap(),
         };
         let file = |_: &Address, _: &str| Ok(bytes.clone());
-        let kinds = cairn_resources::kinds::standard_with(Box::new(Toy));
+        let kinds = cairn_resources::kinds::standard_with(Box::new(Toy)).unwrap();
         let mut epoch = inputs(&manifest, &file, &registry);
         epoch.ctx.window_ms = 20_000;
         epoch.pools = BTreeMap::from([(Subnetwork::Energy, Amount(1_000))]);
