@@ -703,6 +703,8 @@ mod tests {
         let parts = [
             ("tally", result.digests.tally.to_string()),
             ("manifests", result.digests.manifests.to_string()),
+            ("payout", result.digests.payout.to_string()),
+            ("cumulative", result.digests.cumulative.to_string()),
             (
                 "coverage, sensing, storage",
                 of_kind(&[
@@ -721,6 +723,16 @@ mod tests {
             (
                 "manifests",
                 "f5398fd72228682d3e4e31595f9a8318ecdd6bc2db4f2de8ddd8fe2b065fb2f5",
+            ),
+            // Pinned after the plug-ins (the same label and bytes as before: every owner's
+            // reward and connectivity's settlements, both pinned below as they were before).
+            (
+                "payout",
+                "e675216e4eaf06b28a17b77b9c97b414248f5a654b9247f96e7bbebb40e92f6b",
+            ),
+            (
+                "cumulative",
+                "ef0842652ef67db19b5296e0b632d1dfb0f4cc2d7244cbf6e376513aa17c1362",
             ),
             (
                 "coverage, sensing, storage",

@@ -69,6 +69,8 @@ pub struct Kinds {
     kinds: Vec<Box<dyn Subnet>>,
     /// By report kind.
     rules: Vec<(ReportKind, Box<dyn ReportRule>)>,
+    /// The kinds of report whose rules no sub-network owns (heartbeats).
+    common: Vec<ReportKind>,
 }
 
 impl Kinds {
@@ -84,6 +86,7 @@ impl Kinds {
                 return Err(KindsError::SlotTaken(pair[0].subnetwork()));
             }
         }
+        let common_kinds: Vec<ReportKind> = common.iter().map(|rule| rule.kind()).collect();
         let mut rules: Vec<(ReportKind, Box<dyn ReportRule>)> = Vec::new();
         for rule in common
             .into_iter()
@@ -96,19 +99,23 @@ impl Kinds {
             rules.push((kind, rule));
         }
         rules.sort_by_key(|(kind, _)| *kind);
-        Ok(Kinds { kinds, rules })
+        Ok(Kinds {
+            kinds,
+            rules,
+            common: common_kinds,
+        })
     }
 
     /// These kinds with `kind` in its slot instead of the one there (a test's own kind).
     pub fn with(self, kind: Box<dyn Subnet>) -> Result<Kinds, KindsError> {
-        let Kinds { mut kinds, rules } = self;
+        let Kinds {
+            mut kinds,
+            rules,
+            common,
+        } = self;
         let common: Vec<Box<dyn ReportRule>> = rules
             .into_iter()
-            .filter(|(k, _)| {
-                !kinds
-                    .iter()
-                    .any(|s| s.report_rules().iter().any(|r| r.kind() == *k))
-            })
+            .filter(|(k, _)| common.contains(k))
             .map(|(_, rule)| rule)
             .collect();
         kinds.retain(|k| k.subnetwork() != kind.subnetwork());

@@ -46,17 +46,19 @@ use crate::reason::Reason;
 use crate::sorted::SortedMap;
 use crate::subnet::{KeptReport, ReportRule};
 
-pub use crate::connectivity::kind::MAX_TRANSFERS_PER_WINDOW;
-pub use crate::counted::{DeviceResult, TallyResult};
-pub use crate::coverage::kind::MAX_WITNESSES_PER_WINDOW;
-pub use crate::rule::short_tag;
-pub use crate::sensing::kind::MAX_SENSORS_PER_WINDOW;
 use crate::verify::{check_claims, Claim};
 use cairn_types::codec;
 use cairn_types::keys::SignatureError;
 use cairn_types::report::{LoggedReport, ReportError, ReportKind, SessionCert, SignedReport};
 use cairn_types::{DeviceId, Hash};
 use std::collections::{BTreeMap, HashMap};
+
+// What the tally hands on, and the per-window limits its rules apply, where callers knew them.
+pub use crate::connectivity::kind::MAX_TRANSFERS_PER_WINDOW;
+pub use crate::counted::{DeviceResult, TallyResult};
+pub use crate::coverage::kind::MAX_WITNESSES_PER_WINDOW;
+pub use crate::rule::short_tag;
+pub use crate::sensing::kind::MAX_SENSORS_PER_WINDOW;
 
 /// Session certificates remembered per device (checked or refused); beyond this each further
 /// one is checked every time, so a device rotating keys cannot make the tally grow.
